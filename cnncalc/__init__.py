@@ -1,0 +1,33 @@
+"""cnncalc: exact output shapes, params, MACs, activation memory and receptive fields of CNNs.
+
+    >>> import cnncalc
+    >>> report = cnncalc.analyze("alexnet", input="3x227x227")
+    >>> report.totals["params"]
+    61100840
+"""
+
+__version__ = "0.1.0"
+__all__ = ["analyze", "load_spec", "builtin_models", "CnnCalcError", "SpecError", "__version__"]
+
+from .errors import CnnCalcError, SpecError
+
+
+def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=()):
+    """Analyse a network; see :func:`cnncalc.report.analyze`."""
+    from .report import analyze as _analyze
+
+    return _analyze(spec_or_name, input=input, batch=batch, dtype=dtype, explain=explain)
+
+
+def load_spec(spec_or_name):
+    """Parse and expand a spec (path, built-in name or mapping) without computing it."""
+    from .report import load_spec as _load_spec
+
+    return _load_spec(spec_or_name)
+
+
+def builtin_models():
+    """Names of the built-in model specs."""
+    from .builtins import names
+
+    return names()

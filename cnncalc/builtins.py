@@ -1,0 +1,40 @@
+"""The built-in model specs shipped inside the package (the repo's top-level ``configs/``)."""
+
+import os
+
+from .errors import SpecError, did_you_mean
+
+
+def _folder():
+    from . import configs
+
+    return os.path.dirname(configs.__file__)
+
+
+def names():
+    """Built-in model names, sorted."""
+    return sorted(f[:-5] for f in os.listdir(_folder()) if f.endswith(".yaml"))
+
+
+def path_of(name):
+    return os.path.join(_folder(), f"{name}.yaml")
+
+
+def resolve(path_or_name):
+    """A path to a spec file: the argument itself if it is a file, else a built-in."""
+    text = str(path_or_name)
+    if os.path.exists(text) or text.endswith((".yaml", ".yml")) or os.sep in text or "/" in text:
+        return text
+    candidate = path_of(text)
+    if os.path.isfile(candidate):
+        return candidate
+    raise SpecError(f"'{text}' is neither a spec file nor a built-in model{did_you_mean(text, names())} "
+                    f"(see `cnncalc list`)")
+
+
+def display_name(path):
+    """How a spec file is named in messages: built-ins by their short name."""
+    folder = _folder()
+    if os.path.dirname(os.path.abspath(path)) == os.path.abspath(folder):
+        return os.path.basename(path)
+    return path

@@ -1,0 +1,71 @@
+"""The command line: a thin click layer over the library (the last stage of the pipeline).
+
+Commands live in their own modules under ``cnncalc.commands`` and are imported only when
+they run, so ``cnncalc report`` does not pay for ``check`` or ``plot``.
+"""
+
+import sys
+
+import click
+
+from . import __version__
+
+COMMANDS = {
+    "report": ("cnncalc.commands.report", "report", "Per-layer table like the lecture slides, then totals."),
+    "compare": ("cnncalc.commands.compare", "compare", "Several models side by side, with ratios to the first."),
+    "check": ("cnncalc.commands.check", "check", "Grade homework answers (output shapes, params, flop...)."),
+    "layer": ("cnncalc.commands.layer", "layer", "One layer, no spec file: shape, params, MACs with arithmetic."),
+    "list": ("cnncalc.commands.models", "list_models", "The built-in models."),
+    "show": ("cnncalc.commands.models", "show", "Print a built-in model's YAML spec."),
+    "validate": ("cnncalc.commands.models", "validate", "Parse and check specs; print errors only."),
+    "plot": ("cnncalc.commands.plot", "plot", "Per-layer bar charts of memory, params and flop."),
+    "graph": ("cnncalc.commands.graph", "graph", "The layer graph as Graphviz dot or Mermaid."),
+    "schema": ("cnncalc.commands.schema", "schema", "JSON Schema of the spec file, for editors."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx):
+        import importlib.util
+
+        return [name for name, (module, _, _) in COMMANDS.items() if importlib.util.find_spec(module)]
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        import importlib
+
+        module, attribute, _ = COMMANDS[name]
+        try:
+            return getattr(importlib.import_module(module), attribute)
+        except ModuleNotFoundError as err:
+            if err.name == module:
+                return None
+            raise
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, help_text) for name, (_, _, help_text) in COMMANDS.items()
+                if name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cnncalc")
+def main():
+    """Exact shapes, params, MACs, memory and receptive fields of CNNs from a YAML spec.
+
+    \b
+    Example:
+      cnncalc report alexnet --input 3x227x227
+    """
+
+
+def run():
+    main(prog_name="cnncalc")
+
+
+if __name__ == "__main__":
+    run()

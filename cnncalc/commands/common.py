@@ -1,0 +1,64 @@
+"""Options and error handling shared by the commands."""
+
+import functools
+import sys
+
+import click
+
+from ..errors import CnnCalcError, UsageError, did_you_mean
+
+DTYPES = ("fp32", "fp16", "bf16", "int8", "fp64")
+
+
+def friendly_errors(function):
+    """Turn CnnCalcError into one line on stderr and its exit code (1, or 2 for usage errors)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except CnnCalcError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(err.exit_code)
+        except RecursionError:
+            click.echo("error: the input nests too deeply to process", err=True)
+            sys.exit(1)
+        except MemoryError:
+            click.echo("error: out of memory while processing the input", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def check_format(fmt, extra=("json", "csv")):
+    """A table format name: json, csv or one of tabulate's; a UsageError otherwise."""
+    if fmt in extra:
+        return fmt
+    from ..formatters import table_formats
+
+    formats = table_formats()
+    if fmt not in formats:
+        raise UsageError(f"unknown format '{fmt}'{did_you_mean(fmt, formats)} (choose from: {', '.join(formats)})")
+    return fmt
+
+
+def model_options(function):
+    """--input, --batch, --dtype: how to run a model."""
+    function = click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
+                            help="Bytes per element for memory: fp32 4, fp16/bf16 2, int8 1, fp64 8.")(function)
+    function = click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+                            help="Batch size (scales activation memory).")(function)
+    function = click.option("--input", "input_shape", metavar="CxHxW",
+                            help="Override the spec's input: 3x224x224, 224x320 (H x W) or 224 (square).")(function)
+    return function
+
+
+def output_options(function):
+    """--format, --units: how to print a table."""
+    function = click.option("--units", type=click.Choice(("slide", "raw", "auto")), default="slide",
+                            show_default=True,
+                            help="slide: KB / thousands / millions rounded like the lecture tables; raw: exact "
+                                 "integers; auto: k/M/G with 3 significant digits.")(function)
+    function = click.option("--format", "-f", "fmt", default="simple", show_default=True, metavar="FORMAT",
+                            help="json, csv, or any tabulate table format (github, grid, latex, html, ...).")(function)
+    return function

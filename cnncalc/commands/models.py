@@ -1,0 +1,92 @@
+"""cnncalc list / show / validate: the built-in models and spec checking."""
+
+import sys
+
+import click
+
+from .common import friendly_errors
+
+
+@click.command("list")
+@click.option("--format", "-f", "fmt", type=click.Choice(("table", "names", "json")), default="table",
+              show_default=True, help="A table, bare names (for shell loops), or JSON.")
+@friendly_errors
+def list_models(fmt):
+    """The built-in models.
+
+    \b
+    Example:
+      cnncalc list
+      for m in $(cnncalc list -f names); do cnncalc report $m -f json > $m.json; done
+    """
+    from .. import builtins
+    from ..spec import load
+
+    names = builtins.names()
+    if fmt == "names":
+        click.echo("\n".join(names))
+        return
+    entries = []
+    for name in names:
+        spec = load(name)
+        entries.append({"name": name, "model": spec.name, "input": list(spec.input), "source": spec.source or ""})
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(entries, indent=2))
+        return
+    import tabulate
+
+    rows = [[e["name"], e["model"], "x".join(map(str, e["input"])), e["source"]] for e in entries]
+    click.echo(tabulate.tabulate(rows, headers=["name", "model", "input", "source"], disable_numparse=True))
+
+
+@click.command()
+@click.argument("name")
+@friendly_errors
+def show(name):
+    """Print a built-in model's YAML spec, to copy and edit.
+
+    \b
+    Example:
+      cnncalc show resnet50 > my_resnet.yaml
+    """
+    from .. import builtins
+    from ..errors import SpecError, did_you_mean
+
+    if name not in builtins.names():
+        raise SpecError(f"no built-in model '{name}'{did_you_mean(name, builtins.names())} (see `cnncalc list`)")
+    with open(builtins.path_of(name), encoding="utf-8") as handle:
+        click.echo(handle.read(), nl=False)
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.option("--verbose", "-v", is_flag=True, help="Also print a line for each valid spec.")
+@click.option("--input", "input_shape", metavar="CxHxW", help="Check the specs at this input size.")
+def validate(specs, verbose, input_shape):
+    """Parse and check specs; print errors only (exit 1 if any spec is bad).
+
+    \b
+    Example:
+      cnncalc validate students/*.yaml
+    """
+    from ..errors import CnnCalcError
+    from ..report import analyze
+
+    failed = 0
+    for spec in specs:
+        try:
+            result = analyze(spec, input=input_shape)
+        except CnnCalcError as err:
+            failed += 1
+            message = str(err)
+            if err.file is None:
+                message = f"{spec}: {message}"
+            click.echo(f"error: {message}", err=True)
+            if err.exit_code == 2:
+                sys.exit(2)
+            continue
+        if verbose:
+            click.echo(f"ok: {spec}: {len(result.rows)} layers, {result.totals['params']:,} params")
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,42 @@
+"""cnncalc report: the per-layer lecture table of one model."""
+
+import click
+
+from .common import friendly_errors, check_format, model_options, output_options
+
+
+@click.command()
+@click.argument("spec", metavar="SPEC")
+@model_options
+@output_options
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Fold the table to blocks: rows summed by the first N parts of their names "
+                   "(layer1.0.conv1 -> layer1 at depth 1).")
+@click.option("--explain", "explain", multiple=True, metavar="LAYER",
+              help="Print the worked arithmetic of LAYER instead of the table (repeatable).")
+@friendly_errors
+def report(spec, input_shape, batch, dtype, fmt, units, depth, explain):
+    """Per-layer table like the lecture slides, then totals.
+
+    SPEC is a YAML spec file or a built-in model name (see `cnncalc list`).
+
+    \b
+    Examples:
+      cnncalc report alexnet --input 3x227x227
+      cnncalc report resnet50 --depth 1 --format github
+      cnncalc report vgg16 --format json | jq .totals
+      cnncalc report alexnet --explain conv1
+    """
+    from ..report import analyze
+
+    fmt = check_format(fmt)
+    result = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=explain)
+    if explain:
+        from ..formatters import explain_lines
+
+        blocks = ["\n".join(explain_lines(result, result.row(name))) for name in explain]
+        click.echo("\n\n".join(blocks))
+        return
+    from ..formatters import render_report
+
+    click.echo(render_report(result, fmt, depth=depth, units=units))

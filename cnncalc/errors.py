@@ -1,0 +1,66 @@
+"""One error hierarchy for every problem a user can cause.
+
+Errors carry where they happened (file, line, layer, key) as fields; they become a
+single line of text only at the CLI edge, via ``str()``.
+"""
+
+
+class CnnCalcError(Exception):
+    """A problem with user input. ``str(err)`` is the one-line message users see."""
+
+    exit_code = 1
+
+    def __init__(self, message, *, file=None, line=None, layer=None, key=None, column=None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.layer = layer
+        self.key = key
+
+    def located(self, *, file=None, line=None, layer=None):
+        """Fill in location fields that are still unknown; returns self for ``raise``."""
+        if self.file is None:
+            self.file = file
+        if self.line is None:
+            self.line = line
+        if self.layer is None:
+            self.layer = layer
+        return self
+
+    def __str__(self):
+        where = ""
+        if self.file is not None:
+            where = str(self.file)
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            where += ": "
+        elif self.line is not None:
+            where = f"line {self.line}: "
+        layer = f"{self.layer}: " if self.layer else ""
+        return f"{where}{layer}{self.message}"
+
+
+class SpecError(CnnCalcError):
+    """A spec file that cannot be read, expanded or computed."""
+
+
+class AnswerError(CnnCalcError):
+    """An answer file (for ``cnncalc check``) that cannot be read."""
+
+
+class UsageError(CnnCalcError):
+    """A bad command-line option value (exit code 2, like click's own usage errors)."""
+
+    exit_code = 2
+
+
+def did_you_mean(word, choices):
+    """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

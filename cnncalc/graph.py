@@ -1,0 +1,38 @@
+"""The expanded layer graph: nodes in topological order with their inputs as indices.
+
+Stage two of the pipeline. The spec expander already guarantees that a layer only takes
+outputs of earlier layers (so the order is topological and there are no cycles); the graph
+indexes them and answers structural questions (who consumes what, which stage a layer is in).
+"""
+
+from .spec import NETWORK_INPUT
+
+INPUT_INDEX = -1
+
+
+class Graph:
+    def __init__(self, spec):
+        self.spec = spec
+        self.nodes = spec.layers
+        index = {node.name: i for i, node in enumerate(self.nodes)}
+        index[NETWORK_INPUT] = INPUT_INDEX
+        self.index = index
+        self.inputs = [[index[name] for name in node.inputs] for node in self.nodes]
+
+    def __len__(self):
+        return len(self.nodes)
+
+    def consumers(self):
+        """For each node index (and INPUT_INDEX), the indices of the nodes that read it."""
+        users = {INPUT_INDEX: []}
+        for i in range(len(self.nodes)):
+            users[i] = []
+        for i, sources in enumerate(self.inputs):
+            for source in sources:
+                users[source].append(i)
+        return users
+
+
+def group_name(name, depth):
+    """The first ``depth`` parts of a hierarchical name: ``layer1.0.conv1`` at depth 1 is ``layer1``."""
+    return ".".join(name.split(".")[:depth])

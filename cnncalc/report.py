@@ -1,0 +1,252 @@
+"""Run the rules over a graph and collect report rows and totals: the importable API.
+
+Stage four of the pipeline. ``analyze("resnet50", input=448)`` returns a :class:`Report`
+whose rows know their own numbers; formatting them is the formatters' job.
+"""
+
+import math
+
+from . import rules
+from .errors import SpecError, UsageError, did_you_mean
+from .graph import INPUT_INDEX, Graph, group_name
+
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
+TOTAL_KEYS = ("params", "buffers", "macs", "flops", "elementwise", "memory_bytes")
+
+
+class Row:
+    """One layer of the report (or, folded, one block): its shapes and what it costs."""
+
+    __slots__ = ("name", "type", "inputs", "in_shape", "out_shape", "params", "buffers", "macs", "flops",
+                 "elementwise", "memory_bytes", "receptive_field", "effective_stride", "filters", "kernel",
+                 "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers")
+
+    def to_dict(self):
+        data = {
+            "name": self.name, "type": self.type, "from": list(self.inputs),
+            "in_shape": list(self.in_shape), "out_shape": list(self.out_shape),
+            "params": self.params, "buffers": self.buffers, "macs": self.macs, "flops": self.flops,
+            "flops_2x": 2 * self.macs + self.elementwise,
+            "memory_bytes": self.memory_bytes,
+            "receptive_field": list(self.receptive_field), "effective_stride": list(self.effective_stride),
+        }
+        for key in ("filters", "kernel", "stride", "act"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = list(value) if isinstance(value, tuple) else value
+        if self.pad is not None:
+            data["pad"] = [list(p) for p in self.pad]
+        if self.layers > 1:
+            data["layers"] = self.layers
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
+
+
+class Report:
+    """The analysed network: ``rows`` in topological order, ``totals``, and settings."""
+
+    def __init__(self, spec, input_shape, batch, dtype, rows):
+        self.spec = spec
+        self.name = spec.name
+        self.source = spec.source
+        self.file = spec.file
+        self.input = tuple(input_shape)
+        self.batch = batch
+        self.dtype = dtype
+        self.bytes_per_element = DTYPE_BYTES[dtype]
+        self.rows = rows
+        self._by_name = None
+        totals = dict.fromkeys(TOTAL_KEYS, 0)
+        for row in rows:
+            totals["params"] += row.params
+            totals["buffers"] += row.buffers
+            totals["macs"] += row.macs
+            totals["flops"] += row.flops
+            totals["elementwise"] += row.elementwise
+            totals["memory_bytes"] += row.memory_bytes
+        totals["flops_2x"] = 2 * totals["macs"] + totals["elementwise"]
+        totals["param_bytes"] = totals["params"] * self.bytes_per_element
+        totals["weight_layers"] = sum(row.weight_layers for row in rows)
+        totals["layers"] = len(rows)
+        self.totals = totals
+
+    def row(self, name):
+        """The row called ``name``; a SpecError suggesting close names if there is none."""
+        if self._by_name is None:
+            self._by_name = {row.name: row for row in self.rows}
+        found = self._by_name.get(name)
+        if found is None:
+            raise SpecError(f"no layer named '{name}'{did_you_mean(name, self._by_name)}", file=self.file)
+        return found
+
+    @property
+    def warnings(self):
+        return [(row.name, text) for row in self.rows for text in row.warnings]
+
+    def fold(self, depth):
+        """Rows summed by the first ``depth`` parts of their names (``layer1.0.conv1`` -> ``layer1``)."""
+        if depth is None:
+            return self.rows
+        groups = []
+        for row in self.rows:
+            key = group_name(row.name, depth)
+            if groups and groups[-1].name == key:
+                _merge_into(groups[-1], row)
+            else:
+                groups.append(_group_row(key, row))
+        return groups
+
+    def to_dict(self, depth=None):
+        return {
+            "name": self.name, "source": self.source, "input": list(self.input), "batch": self.batch,
+            "dtype": self.dtype,
+            "layers": [row.to_dict() for row in self.fold(depth)],
+            "totals": dict(self.totals),
+        }
+
+    def _repr_html_(self):
+        from .formatters import render_report
+
+        return render_report(self, "html")
+
+    def __repr__(self):
+        t = self.totals
+        return (f"<Report {self.name}: {len(self.rows)} layers, {t['params']:,} params, {t['macs']:,} MACs, "
+                f"{t['memory_bytes']:,} activation bytes>")
+
+
+def _group_row(key, row):
+    group = Row()
+    for slot in Row.__slots__:
+        setattr(group, slot, getattr(row, slot))
+    group.name = key
+    if key != row.name:
+        group.type = "block"
+        group.filters = group.kernel = group.stride = group.pad = group.act = None
+    group.warnings = list(row.warnings)
+    return group
+
+
+def _merge_into(group, row):
+    group.out_shape = row.out_shape
+    for key in ("params", "buffers", "macs", "flops", "elementwise", "memory_bytes", "weight_layers", "layers"):
+        setattr(group, key, getattr(group, key) + getattr(row, key))
+    group.receptive_field = row.receptive_field
+    group.effective_stride = row.effective_stride
+    group.warnings.extend(row.warnings)
+
+
+def parse_input(text, spec_input):
+    """``--input`` as given on the command line: ``3x227x227``, ``227x300`` (H x W) or ``224``."""
+    if isinstance(text, (tuple, list)):
+        parts = list(text)
+    elif isinstance(text, int) and not isinstance(text, bool):
+        parts = [text]
+    else:
+        cleaned = str(text).strip().strip("[]()").replace("×", "x").replace(",", "x").replace(" ", "")
+        try:
+            parts = [int(p) for p in cleaned.lower().split("x")]
+        except ValueError:
+            raise UsageError(f"--input must look like 3x224x224, 224x320 or 224, not '{text}'") from None
+    if not parts or any(p < 1 for p in parts) or len(parts) > 3:
+        raise UsageError(f"--input must be 1 to 3 positive sizes (CxHxW, HxW or a side), not '{text}'")
+    if len(parts) == 3 or len(spec_input) == 1:
+        if len(spec_input) == 1 and len(parts) != 1:
+            raise UsageError(f"this network takes a flat input of {spec_input[0]}; give one number")
+        return tuple(parts)
+    if len(parts) == 1:
+        parts = parts * 2
+    return (spec_input[0],) + tuple(parts)
+
+
+def load_spec(spec_or_name):
+    """A Spec from a Spec, a file path, a built-in name or an inline mapping."""
+    from . import spec as spec_module
+
+    if isinstance(spec_or_name, spec_module.Spec):
+        return spec_or_name
+    if isinstance(spec_or_name, dict):
+        return spec_module.parse(spec_or_name)
+    return spec_module.load(spec_or_name)
+
+
+def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=()):
+    """Analyse a network: a built-in name, a spec path, an inline spec dict or a parsed Spec.
+
+    ``input`` overrides the spec's input (``(3, 448, 448)``, ``"3x448x448"`` or ``448``);
+    ``explain`` names layers (or ``True`` for all) whose worked arithmetic to keep in ``row.explain``.
+    """
+    spec = load_spec(spec_or_name)
+    if dtype not in DTYPE_BYTES:
+        raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise UsageError(f"batch must be a positive whole number, not {batch!r}")
+    input_shape = spec.input if input is None else parse_input(input, spec.input)
+    graph = Graph(spec)
+    rows = _run_rules(graph, input_shape, batch, DTYPE_BYTES[dtype], explain)
+    return Report(spec, input_shape, batch, dtype, rows)
+
+
+def _run_rules(graph, input_shape, batch, element_bytes, explain):
+    explain_all = explain is True
+    explain_set = set() if explain_all else set(explain or ())
+    shapes = {INPUT_INDEX: input_shape}
+    extent = (input_shape[1], input_shape[2]) if len(input_shape) == 3 else (1, 1)
+    fields = {INPUT_INDEX: ((1, 1), (1, 1), extent)}  # receptive field, effective stride, spatial extent
+    rows = []
+    for i, decl in enumerate(graph.nodes):
+        sources = graph.inputs[i]
+        in_shapes = [shapes[s] for s in sources]
+        explaining = explain_all or decl.name in explain_set
+        cost = rules.apply(decl, in_shapes, explaining)
+        out = cost.shape
+        shapes[i] = out
+        rf, jump, extent = _receptive_field([fields[s] for s in sources], cost.window, out)
+        fields[i] = (rf, jump, extent)
+        row = Row()
+        row.name = decl.name
+        row.type = decl.type
+        row.inputs = decl.inputs
+        row.line = decl.line
+        row.in_shape = in_shapes[0]
+        row.out_shape = out
+        row.params = cost.params
+        row.buffers = cost.buffers
+        row.macs = cost.macs
+        row.flops = cost.flops
+        row.elementwise = cost.elementwise
+        row.memory_bytes = rules.elements(out) * batch * element_bytes
+        row.receptive_field = tuple(_whole(r) for r in rf)
+        row.effective_stride = tuple(_whole(j) for j in jump)
+        row.filters = cost.filters
+        row.kernel = cost.kernel
+        row.stride = cost.stride
+        row.pad = cost.pad
+        row.act = decl.keys.get("act")
+        row.warnings = cost.warnings
+        row.explain = cost.explain
+        row.weight_layers = 1 if rules.RULES[decl.type].weight else 0
+        row.layers = 1
+        rows.append(row)
+    return rows
+
+
+def _whole(value):
+    return value if isinstance(value, int) else math.ceil(value)
+
+
+def _receptive_field(sources, window, out_shape):
+    """Receptive field step: r_out = r_in + (K-1)*D*j_in, j_out = j_in*S, per axis."""
+    rf, jump, extent = max(sources, key=lambda f: f[0][0] + f[0][1])
+    if window == "global":
+        rf = tuple(r + (e - 1) * j for r, j, e in zip(rf, jump, extent))
+        jump = tuple(j * e for j, e in zip(jump, extent))
+    elif window is not None:
+        rf = tuple(r + (k - 1) * d * j for r, j, (k, s, d) in zip(rf, jump, window))
+        jump = tuple(j * s for j, (k, s, d) in zip(jump, window))
+    if len(out_shape) == 3:
+        extent = (out_shape[1], out_shape[2])
+    elif window == "global":
+        extent = (1, 1)
+    return rf, jump, extent

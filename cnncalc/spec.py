@@ -1,0 +1,341 @@
+"""The spec language: read a YAML spec and expand its blocks and repeats into layers.
+
+Stage one of the pipeline (spec -> graph -> rules -> report). The output is a
+:class:`Spec` whose ``layers`` are :class:`LayerDecl` in source order, each with its
+full hierarchical name (``layer1.0.conv1``), its inputs resolved to full names, its
+keys with block arguments substituted, and the file and line it came from.
+
+What a layer's keys mean is the rules' business; this module only knows the words of the
+language itself: name, type, from, if, repeat, first, and the ``blocks`` section.
+"""
+
+from .errors import SpecError, did_you_mean
+from .expr import ExpressionError, evaluate
+from .loader import Located, load_yaml, read_text
+
+MAX_LAYERS = 250_000
+MAX_REPEAT = 10_000
+MAX_BLOCK_DEPTH = 16
+
+TOP_LEVEL_KEYS = ("name", "source", "description", "input", "layers", "blocks")
+BLOCK_KEYS = ("args", "layers", "output", "description")
+LAYER_WORDS = ("name", "type", "from", "if", "repeat", "first")
+NETWORK_INPUT = "input"
+
+
+class LayerDecl:
+    """One layer of the expanded network, before any rule has looked at it."""
+
+    __slots__ = ("name", "type", "keys", "inputs", "file", "line", "key_lines", "block")
+
+    def __init__(self, name, type, keys, inputs, file, line, key_lines, block):
+        self.name = name
+        self.type = type
+        self.keys = keys
+        self.inputs = inputs
+        self.file = file
+        self.line = line
+        self.key_lines = key_lines
+        self.block = block
+
+    def error(self, message, key=None):
+        """A SpecError located at this layer (and at ``key``'s line when known)."""
+        line = self.key_lines.get(key, self.line) if key else self.line
+        return SpecError(message, file=self.file, line=line, layer=self.name, key=key)
+
+
+class Spec:
+    """A parsed, expanded spec: ready to become a graph."""
+
+    def __init__(self, name, input, layers, file=None, source=None, blocks=()):
+        self.name = name
+        self.input = tuple(input)
+        self.layers = layers
+        self.file = file
+        self.source = source
+        self.blocks = tuple(blocks)
+
+
+def load(path_or_name):
+    """Load a spec from a file path or a built-in model name."""
+    from . import builtins
+
+    path = builtins.resolve(path_or_name)
+    return parse_text(read_text(path), file=builtins.display_name(path))
+
+
+def parse_text(text, file=None):
+    return parse(load_yaml(text, file), file)
+
+
+def parse(document, file=None):
+    """Check a spec document (already read from YAML) and expand it."""
+    if document is None:
+        raise SpecError("the spec is empty", file=file)
+    if not isinstance(document, dict):
+        raise SpecError(f"a spec must be a mapping with 'input' and 'layers', not a {_kind(document)}", file=file,
+                        line=getattr(document, "line", 1))
+    line_of = document.line_of if isinstance(document, Located) else (lambda key: None)
+    for key in document:
+        if key not in TOP_LEVEL_KEYS:
+            raise SpecError(f"unknown top-level key '{key}'{did_you_mean(key, TOP_LEVEL_KEYS)}",
+                            file=file, line=line_of(key))
+    for key in ("input", "layers"):
+        if key not in document:
+            raise SpecError(f"the spec has no '{key}'", file=file, line=getattr(document, "line", None))
+    input_shape = parse_input(document["input"], file=file, line=line_of("input"))
+    name = document.get("name", None)
+    if name is None:
+        name = _stem(file) if file else "network"
+    if not isinstance(name, (str, int, float)) or isinstance(name, bool):
+        raise SpecError("'name' must be text", file=file, line=line_of("name"))
+    blocks = _read_blocks(document.get("blocks"), file, line_of("blocks"))
+    expander = _Expander(file, blocks)
+    expander.expand_list(document["layers"], prefix="", scope={NETWORK_INPUT: NETWORK_INPUT},
+                         variables={}, line=line_of("layers"), stack=())
+    if not expander.layers:
+        raise SpecError("the spec has no layers", file=file, line=line_of("layers"))
+    source = document.get("source")
+    return Spec(str(name), input_shape, expander.layers, file=file,
+                source=None if source is None else str(source), blocks=blocks)
+
+
+def parse_input(value, file=None, line=None):
+    """``[C, H, W]`` (or ``[N]`` for a flat input) as a tuple of positive ints."""
+    if isinstance(value, (list, tuple)) and len(value) in (1, 3):
+        if all(_is_int(v) and v >= 1 for v in value):
+            return tuple(value)
+    raise SpecError(f"'input' must be [C, H, W] of positive whole numbers (or [N] for a flat input), "
+                    f"not {value!r}", file=file, line=line)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _kind(value):
+    return {list: "list", str: "text", int: "number", float: "number", bool: "boolean"}.get(type(value), "value")
+
+
+def _stem(file):
+    import os
+
+    return os.path.splitext(os.path.basename(str(file)))[0]
+
+
+class _Block:
+    def __init__(self, name, args, layers, output, line):
+        self.name = name
+        self.args = args
+        self.layers = layers
+        self.output = output
+        self.line = line
+
+
+def _read_blocks(section, file, line):
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise SpecError("'blocks' must be a mapping of block name to definition", file=file, line=line)
+    blocks = {}
+    for name, body in section.items():
+        where = section.line_of(name) if isinstance(section, Located) else line
+        if not isinstance(name, str) or not name.isidentifier():
+            raise SpecError(f"block name {name!r} must be letters, digits and _", file=file, line=where)
+        if not isinstance(body, dict):
+            raise SpecError(f"block '{name}' must be a mapping with 'layers' (and 'args')", file=file, line=where)
+        for key in body:
+            if key not in BLOCK_KEYS:
+                raise SpecError(f"block '{name}': unknown key '{key}'{did_you_mean(key, BLOCK_KEYS)}",
+                                file=file, line=body.line_of(key))
+        if "layers" not in body:
+            raise SpecError(f"block '{name}' has no 'layers'", file=file, line=where)
+        args = body.get("args") or {}
+        if not isinstance(args, dict):
+            raise SpecError(f"block '{name}': 'args' must be a mapping of argument to default "
+                            f"(~ for a required argument)", file=file, line=body.line_of("args"))
+        for arg in args:
+            if not isinstance(arg, str) or not arg.isidentifier():
+                raise SpecError(f"block '{name}': argument name {arg!r} must be an identifier",
+                                file=file, line=args.line_of(arg))
+            if arg in LAYER_WORDS:
+                raise SpecError(f"block '{name}': '{arg}' is a reserved word and cannot be an argument",
+                                file=file, line=args.line_of(arg))
+        output = body.get("output")
+        if output is not None and not isinstance(output, str):
+            raise SpecError(f"block '{name}': 'output' must name one of its layers", file=file,
+                            line=body.line_of("output"))
+        blocks[name] = _Block(name, args, body["layers"], output, where)
+    return blocks
+
+
+class _Expander:
+    """Turns nested block uses and repeats into a flat list of LayerDecl."""
+
+    def __init__(self, file, blocks):
+        self.file = file
+        self.blocks = blocks
+        self.layers = []
+        self.names = {}  # full name -> line, for duplicate detection
+
+    def fail(self, message, line, layer=None):
+        return SpecError(message, file=self.file, line=line, layer=layer)
+
+    def expand_list(self, items, prefix, scope, variables, line, stack):
+        """Expand a list of layer items; return the full name of the last output."""
+        if not isinstance(items, list):
+            where = f"block '{stack[-1]}'" if stack else "the spec"
+            raise self.fail(f"'layers' of {where} must be a list of layers", line)
+        previous = scope[NETWORK_INPUT]
+        declared = {}
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                declared.setdefault(item["name"], getattr(item, "line", line))
+        counters = {}
+        for position, item in enumerate(items, 1):
+            if not isinstance(item, Located):
+                raise self.fail(f"layer {position} must be a mapping like {{type: conv, filters: 64, kernel: 3}}, "
+                                f"not {_kind(item)}", getattr(item, "line", line))
+            previous = self.expand_item(item, prefix, scope, variables, previous, declared, counters, stack)
+        return previous
+
+    def expand_item(self, item, prefix, scope, variables, previous, declared, counters, stack):
+        line = item.line
+        if "type" not in item:
+            raise self.fail(f"layer has no 'type'", line, layer=item.get("name"))
+        type_name = item["type"]
+        if isinstance(type_name, str) and type_name in variables and isinstance(variables[type_name], str):
+            type_name = variables[type_name]
+        if not isinstance(type_name, str) or not type_name:
+            raise self.fail(f"'type' must be a layer type or block name, not {type_name!r}", item.line_of("type"))
+        local = item.get("name")
+        if local is None:
+            local = self.default_name(type_name, scope, counters, declared)
+        elif not isinstance(local, (str, int)) or isinstance(local, bool) or local == "":
+            raise self.fail(f"'name' must be text, not {local!r}", item.line_of("name"))
+        local = str(local)
+        if local == NETWORK_INPUT:
+            raise self.fail(f"'{NETWORK_INPUT}' is reserved for the network input; choose another name",
+                            item.line_of("name"))
+        full = f"{prefix}.{local}" if prefix else local
+
+        inputs = self.resolve_from(item, scope, previous, declared, full)
+        if "if" in item and not self.value(item["if"], variables, item, "if", full):
+            # A layer switched off by `if` passes its input through, so references to it still work.
+            scope[local] = inputs[0]
+            return inputs[0]
+
+        repeat = None
+        if "repeat" in item:
+            repeat = self.value(item["repeat"], variables, item, "repeat", full)
+            if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
+                raise self.fail(f"'repeat' must be a whole number from 1 to {MAX_REPEAT:,}, not {repeat!r}",
+                                item.line_of("repeat"), full)
+        first = item.get("first")
+        if first is not None and (not isinstance(first, dict) or repeat is None):
+            raise self.fail("'first' must be a mapping of keys that differ in the first repeat, and needs 'repeat'",
+                            item.line_of("first"), full)
+
+        keys = {k: v for k, v in item.items() if k not in LAYER_WORDS}
+        block = self.blocks.get(type_name)
+        output = None
+        for index in range(repeat or 1):
+            instance = keys if index or first is None else {**keys, **first}
+            name = f"{full}.{index}" if repeat is not None else full
+            source = inputs if index == 0 else [output]
+            if block is not None:
+                output = self.expand_block(block, instance, item, name, source, variables, stack)
+            else:
+                output = self.add_layer(type_name, instance, item, name, source, variables, stack)
+        scope[local] = output
+        return output
+
+    def default_name(self, type_name, scope, counters, declared):
+        while True:
+            counters[type_name] = counters.get(type_name, 0) + 1
+            candidate = f"{type_name}{counters[type_name]}"
+            if candidate not in scope and candidate not in declared:
+                return candidate
+
+    def resolve_from(self, item, scope, previous, declared, full):
+        if "from" not in item:
+            return [previous]
+        sources = item["from"]
+        line = item.line_of("from")
+        if not isinstance(sources, list):
+            sources = [sources]
+        if not sources:
+            raise self.fail("'from' is an empty list", line, full)
+        resolved = []
+        for source in sources:
+            if not isinstance(source, (str, int)) or isinstance(source, bool):
+                raise self.fail(f"'from' must name layers, not {source!r}", line, full)
+            source = str(source)
+            if source in scope:
+                resolved.append(scope[source])
+            elif source in declared:
+                raise self.fail(f"'from' names '{source}', which comes later (line {declared[source]}); "
+                                f"a layer can only take the output of an earlier one (no cycles)", line, full)
+            else:
+                raise self.fail(f"'from' names an unknown layer '{source}'{did_you_mean(source, scope)}", line, full)
+        return resolved
+
+    def value(self, raw, variables, item, key, layer):
+        """A key's value with block arguments substituted and expressions evaluated."""
+        if isinstance(raw, str):
+            if raw in variables:
+                return variables[raw]
+            if raw.isidentifier():
+                return raw  # a word such as `same` or `relu`, not an expression
+            try:
+                return evaluate(raw, variables)
+            except ExpressionError as err:
+                raise self.fail(f"{key}: {err}", item.line_of(key), layer) from None
+        if isinstance(raw, list):
+            return [self.value(v, variables, item, key, layer) for v in raw]
+        return raw
+
+    def add_layer(self, type_name, keys, item, name, inputs, variables, stack):
+        if name in self.names:
+            raise self.fail(f"duplicate layer name '{name}' (first at line {self.names[name]})", item.line, name)
+        if len(self.layers) >= MAX_LAYERS:
+            raise self.fail(f"the network expands to more than {MAX_LAYERS:,} layers", item.line, name)
+        values = {k: self.value(v, variables, item, k, name) for k, v in keys.items()}
+        self.names[name] = item.line
+        self.layers.append(LayerDecl(name, type_name, values, inputs, self.file, item.line,
+                                     item.key_lines, stack[-1] if stack else None))
+        return name
+
+    def expand_block(self, block, keys, item, name, inputs, variables, stack):
+        if block.name in stack:
+            chain = " -> ".join(stack + (block.name,))
+            raise self.fail(f"block '{block.name}' uses itself ({chain})", item.line, name)
+        if len(stack) >= MAX_BLOCK_DEPTH:
+            raise self.fail(f"blocks nest more than {MAX_BLOCK_DEPTH} deep", item.line, name)
+        if len(inputs) != 1:
+            raise self.fail(f"block '{block.name}' takes one input, got {len(inputs)}", item.line_of("from"), name)
+        arguments = {}
+        for arg, default in block.args.items():
+            if arg in keys:
+                arguments[arg] = self.value(keys[arg], variables, item, arg, name)
+            elif default is None:
+                raise self.fail(f"block '{block.name}' needs argument '{arg}'", item.line, name)
+            else:
+                arguments[arg] = default
+        for key in keys:
+            if key not in block.args:
+                known = ", ".join(block.args) or "none"
+                raise self.fail(f"block '{block.name}' has no argument '{key}'{did_you_mean(key, block.args)} "
+                                f"(its arguments: {known})", item.line_of(key), name)
+        for arg, default in list(arguments.items()):
+            if isinstance(default, str) and arg not in keys:
+                # a default may refer to other arguments: `out: planes * 4`
+                arguments[arg] = self.value(default, arguments, block.args, arg, name)
+        scope = {NETWORK_INPUT: inputs[0]}
+        last = self.expand_list(block.layers, name, scope, arguments, block.line, stack + (block.name,))
+        if block.output is None:
+            return last
+        if block.output not in scope:
+            raise self.fail(f"block '{block.name}': output '{block.output}' is not one of its layers"
+                            f"{did_you_mean(block.output, scope)}", block.line, name)
+        return scope[block.output]
