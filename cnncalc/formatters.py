@@ -4,6 +4,7 @@ Stage five of the pipeline: formatters only format; every number comes from the 
 Numbers are exact integers until here; rounding happens only in this module.
 """
 
+import textwrap
 from fractions import Fraction
 
 EXTRA_FORMATS = ("json", "csv")
@@ -158,12 +159,21 @@ def render_table(report, fmt="simple", depth=None, units="slide"):
     if fmt == "html":
         return body
     lines = [body, ""] + summary_lines(report)
-    warnings = report.warnings
-    if warnings:
-        lines.append("")
-        lines += [f"warning: {name}: {text}" for name, text in warnings]
-    lines += ["", CONVENTIONS]
+    lines += warning_lines(report.warnings)
+    lines += [""] + textwrap.wrap(CONVENTIONS, 100)
     return "\n".join(lines)
+
+
+def warning_lines(warnings, listed=3):
+    """Each warning in full when there are few; otherwise one wrapped line naming the layers."""
+    if not warnings:
+        return []
+    if len(warnings) <= listed:
+        return [""] + [f"warning: {name}: {text}" for name, text in warnings]
+    names = ", ".join(dict.fromkeys(name for name, _ in warnings))
+    text = (f"warning: at {len(warnings)} layers the window does not tile the input and the output size is "
+            f"floored (as PyTorch does): {names}. `--explain LAYER` shows the arithmetic.")
+    return [""] + textwrap.wrap(text, 100, subsequent_indent="  ")
 
 
 CSV_COLUMNS = ("name", "type", "from", "in_shape", "out_shape", "filters", "kernel", "stride", "pad", "params",
