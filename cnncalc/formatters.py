@@ -199,9 +199,20 @@ def render_csv(report, depth=None):
 
 
 def render_json(data):
+    """JSON with one line per top-level key and per element of a list of objects (layers, results).
+
+    Readable, valid, and written by json's C encoder (``indent=`` would use the slow pure-Python one).
+    """
     import json
 
-    return json.dumps(data, indent=2)
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            items = ",\n    ".join(json.dumps(item) for item in value)
+            parts.append(f"  {json.dumps(key)}: [\n    {items}\n  ]")
+        else:
+            parts.append(f"  {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(parts) + "\n}"
 
 
 def render_report(report, fmt="simple", depth=None, units="slide"):

@@ -13,10 +13,10 @@ import yaml
 from .errors import SpecError
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
-MAX_NESTING = 200
-# libyaml's composer recurses in C; past a few ten-thousand levels it overflows the C stack.
-# Texts shorter than this cannot nest that deep, so they skip the depth estimate.
-_SHORT_TEXT = 10_000
+# libyaml's composer recurses in C and overflowed the C stack at 20-50k levels on this machine;
+# texts that may nest deeper than this are parsed by the pure-Python loader, whose recursion
+# ends in a RecursionError instead.
+_C_SAFE_DEPTH = 5_000
 
 _FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -35,11 +35,23 @@ class Located(dict):
         return self.key_lines.get(key, self.line)
 
 
+def _construct_scalar(loader, node):
+    """Scalars repeat a lot in specs (`conv`, `3`, `true`); immutable, so build each distinct one once."""
+    cache_key = (node.tag, node.value)
+    try:
+        return loader.scalar_cache[cache_key]
+    except KeyError:
+        value = loader.scalar_cache[cache_key] = loader.construct_object(node, deep=True)
+        return value
+
+
 def _construct_mapping(loader, node):
     loader.flatten_mapping(node)
     mapping = Located(line=node.start_mark.line + 1)
+    scalar = yaml.ScalarNode
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        key = _construct_scalar(loader, key_node) if type(key_node) is scalar else loader.construct_object(
+            key_node, deep=True)
         line = key_node.start_mark.line + 1
         try:
             duplicate = key in mapping
@@ -47,14 +59,31 @@ def _construct_mapping(loader, node):
             raise SpecError("a mapping key must be a plain value", line=line) from None
         if duplicate:
             raise SpecError(f"duplicate key '{key}' (first at line {mapping.key_lines[key]})", line=line)
-        mapping[key] = loader.construct_object(value_node, deep=True)
+        if type(value_node) is scalar:
+            mapping[key] = _construct_scalar(loader, value_node)
+        else:
+            mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.key_lines[key] = line
     return mapping
 
 
 def _make_loader(base):
     class LineLoader(base):
-        pass
+        _resolved = {}
+
+        def __init__(self, stream):
+            super().__init__(stream)
+            self.scalar_cache = {}
+
+        def resolve(self, kind, value, implicit):
+            # Resolving a plain scalar's tag runs regexes; the answer depends only on the text.
+            if kind is yaml.ScalarNode and implicit[0]:
+                try:
+                    return self._resolved[value]
+                except KeyError:
+                    tag = self._resolved[value] = super().resolve(kind, value, implicit)
+                    return tag
+            return super().resolve(kind, value, implicit)
 
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
     return LineLoader
@@ -70,18 +99,21 @@ def _loader(fast):
     return _LOADERS[base]
 
 
-def _nesting_estimate(text):
-    """An upper bound (roughly) on how deep the YAML in ``text`` nests."""
+def _nesting_bound(text):
+    """An upper bound on how deep the YAML in ``text`` can nest.
+
+    Flow collections nest by brackets; block collections need indentation or a `- `/`: ` on the
+    line for each level (a sequence may share its parent key's indentation), so twice the longest
+    line bounds them.
+    """
     depth = deepest = 0
-    for bracket in re.findall(r"[\[\]{}]", text):
-        depth = depth + 1 if bracket in "[{" else max(depth - 1, 0)
-        deepest = max(deepest, depth)
-    block = 0
-    for match in re.finditer(r"^( *)(.*)$", text, re.M):
-        indent, rest = match.groups()
-        if rest:
-            block = max(block, len(indent) + rest.count("- ") + rest.count(": ") + 1)
-    return deepest + block
+    if text.count("[") + text.count("{") > _C_SAFE_DEPTH:
+        for bracket in re.findall(r"[\[\]{}]", text):
+            depth = depth + 1 if bracket in "[{" else max(depth - 1, 0)
+            deepest = max(deepest, depth)
+    else:
+        deepest = text.count("[") + text.count("{")
+    return deepest + 2 * max(map(len, text.splitlines()), default=0)
 
 
 def read_text(path):
@@ -111,7 +143,7 @@ def load_yaml(text, file=None):
     """Parse YAML text into plain data with Located mappings; errors are SpecError."""
     if len(text) > MAX_FILE_BYTES:
         raise SpecError(f"text is longer than {MAX_FILE_BYTES:,} characters", file=file)
-    fast = len(text) < _SHORT_TEXT or _nesting_estimate(text) <= MAX_NESTING
+    fast = len(text) < _C_SAFE_DEPTH or _nesting_bound(text) <= _C_SAFE_DEPTH
     try:
         return yaml.load(text, Loader=_loader(fast))
     except SpecError as err:
@@ -130,4 +162,4 @@ def load_yaml(text, file=None):
     except yaml.YAMLError as err:
         raise SpecError(f"YAML error: {err}", file=file) from None
     except RecursionError:
-        raise SpecError(f"YAML nests too deeply (limit {MAX_NESTING} levels)", file=file) from None
+        raise SpecError("YAML nests too deeply to read", file=file) from None

@@ -1,0 +1,155 @@
+"""How fast is cnncalc? Start-up against its own imports, and scaling to 100k-layer specs.
+
+Run from the repository, in the environment where cnncalc is installed:
+
+    python benchmarks/run.py            # about a minute
+    python benchmarks/run.py --quick    # fewer runs, no 100k-layer specs
+
+Only the standard library is used. Commands are run as subprocesses, alternating between the
+command and its baseline so that machine noise hits both alike; medians are reported.
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def cnncalc_command():
+    script = os.path.join(os.path.dirname(sys.executable), "cnncalc")
+    if os.path.exists(script):
+        return [script]
+    found = shutil.which("cnncalc")
+    return [found] if found else [sys.executable, "-m", "cnncalc"]
+
+
+def run_once(command):
+    """Wall time (s) and peak resident memory (MiB) of one run; fails loudly on a non-zero exit."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+    if process.returncode not in (0,):
+        raise SystemExit(f"failed ({process.returncode}): {' '.join(command)}\n{process.stderr.read().decode()}")
+    process.stderr.close()
+    peak_mib = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2 ** 20
+    return elapsed, peak_mib
+
+
+def alternate(command, baseline, runs):
+    """Median times of ``command`` and ``baseline``, run in turns."""
+    run_once(command)  # warm the file cache
+    run_once(baseline)
+    ours, theirs = [], []
+    for _ in range(runs):
+        ours.append(run_once(command)[0])
+        theirs.append(run_once(baseline)[0])
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def chain_spec(layers):
+    """A plain chain: conv -> bn -> relu, repeated, written out layer by layer."""
+    lines = ["name: chain", "input: [16, 8, 8]", "layers:"]
+    kinds = ("{type: conv, filters: 16, kernel: 3, pad: 1, bias: false}", "{type: bn}", "{type: relu}")
+    lines += [f"  - {kinds[i % 3]}" for i in range(layers)]
+    return "\n".join(lines) + "\n"
+
+
+def dense_spec(layers, block=24):
+    """DenseNet-style: in each block every new conv is concatenated with all earlier features."""
+    lines = ["name: dense", "input: [16, 8, 8]", "layers:", "  - {name: stem, type: conv, filters: 16, kernel: 1}"]
+    count, b, features = 1, 0, ["stem"]
+    while count < layers:
+        b += 1
+        for i in range(block):
+            if count >= layers:
+                break
+            source = features[-1]
+            lines.append(f"  - {{name: b{b}c{i}, type: conv, filters: 4, kernel: 3, pad: 1, from: {source}}}")
+            features = features + [f"b{b}c{i}"]
+            last = f"b{b}cat{i}"
+            lines.append(f"  - {{name: {last}, type: concat, from: [{', '.join(features)}]}}")
+            count += 2
+        lines.append(f"  - {{name: b{b}t, type: conv, filters: 16, kernel: 1, from: {last}}}")
+        features = [f"b{b}t"]
+        count += 1
+    return "\n".join(lines) + "\n"
+
+
+def answers_file(index):
+    wrong = index % 7 == 0
+    return (
+        "spec: alexnet\n"
+        "input: [3, 227, 227]\n"
+        "answers:\n"
+        f"  - {{layer: conv1, output_shape: 55x55x96, params: {23296 + (1 if wrong else 0)}}}\n"
+        "  - {layer: pool1, output_shape: [64, 27, 27], memory_kb: 182.25, flops: 419904}\n"
+        "  - {layer: total, params: 61.1M}\n"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs and no 100k-layer specs")
+    parser.add_argument("--model", default="resnet152", help="model for the start-up figures")
+    args = parser.parse_args()
+    runs = 5 if args.quick else 15
+    cnncalc = cnncalc_command()
+    python = sys.executable
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+          f"Python {platform.python_version()}")
+    print(f"cnncalc: {' '.join(cnncalc)}; {runs} alternating runs each, medians\n")
+
+    rows = []
+    ours, base = alternate(cnncalc + ["report", args.model], [python, "-c", "import click, yaml, tabulate"], runs)
+    rows.append((f"report {args.model} (table)", ours, "import click, yaml, tabulate", base))
+    ours, base = alternate(cnncalc + ["report", args.model, "--format", "json"], [python, "-c", "pass"], runs)
+    rows.append((f"report {args.model} --format json", ours, "python -c pass", base))
+    print(f"{'command':40} {'median':>8}   {'baseline':32} {'median':>8} {'ratio':>6}")
+    for name, ours, baseline, base in rows:
+        print(f"{name:40} {ours * 1000:7.0f}ms   {baseline:32} {base * 1000:7.0f}ms {ours / base:6.2f}")
+
+    sizes = (1_000, 10_000, 20_000) if args.quick else (1_000, 10_000, 20_000, 100_000)
+    print(f"\n{'generated spec':24} {'layers':>8} {'file':>9} {'time':>8} {'peak RSS':>9} {'us/layer':>9}")
+    with tempfile.TemporaryDirectory() as folder:
+        for kind, make in (("chain", chain_spec), ("densenet-style concat", dense_spec)):
+            for size in sizes:
+                path = os.path.join(folder, f"{kind[:5]}_{size}.yaml")
+                with open(path, "w") as handle:
+                    handle.write(make(size))
+                times = [run_once(cnncalc + ["report", path, "--format", "json"]) for _ in range(1 if size > 20_000 else 3)]
+                elapsed = statistics.median(t for t, _ in times)
+                peak = max(m for _, m in times)
+                kib = os.path.getsize(path) // 1024
+                print(f"{kind:24} {size:8,} {kib:7,}KB {elapsed:7.2f}s {peak:7.0f}MiB {elapsed / size * 1e6:9.1f}")
+
+        if has_check(cnncalc):
+            answer_dir = os.path.join(folder, "answers")
+            os.mkdir(answer_dir)
+            paths = []
+            for i in range(1000):
+                paths.append(os.path.join(answer_dir, f"student{i:04d}.yaml"))
+                with open(paths[-1], "w") as handle:
+                    handle.write(answers_file(i))
+            start = time.perf_counter()
+            result = subprocess.run(cnncalc + ["check", "--format", "json"] + paths, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            elapsed = time.perf_counter() - start
+            print(f"\ncheck over 1,000 answer files (3 answers each): {elapsed:.2f}s "
+                  f"({elapsed / 1000 * 1e3:.2f} ms/file; exit {result.returncode}: some answers are wrong on purpose)")
+
+
+def has_check(cnncalc):
+    return subprocess.run(cnncalc + ["check", "--help"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+if __name__ == "__main__":
+    main()
