@@ -12,11 +12,11 @@ __all__ = ["analyze", "load_spec", "builtin_models", "CnnCalcError", "SpecError"
 from .errors import CnnCalcError, SpecError
 
 
-def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=()):
+def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="eval"):
     """Analyse a network; see :func:`cnncalc.report.analyze`."""
     from .report import analyze as _analyze
 
-    return _analyze(spec_or_name, input=input, batch=batch, dtype=dtype, explain=explain)
+    return _analyze(spec_or_name, input=input, batch=batch, dtype=dtype, explain=explain, mode=mode)
 
 
 def load_spec(spec_or_name):

@@ -98,69 +98,181 @@ def pad_text(pad):
 
 # --- the report table ---------------------------------------------------------------------------
 
-COLUMN_TITLES = {
-    "slide": ("Layer", "input\nC x H/W", "filters", "kernel", "stride", "pad", "output\nC x H/W",
-              "memory\n(KB)", "params\n(k)", "flop\n(M)"),
-    "raw": ("Layer", "input\nC x H/W", "filters", "kernel", "stride", "pad", "output\nC x H/W",
-            "memory\n(bytes)", "params", "flop"),
-    "auto": ("Layer", "input\nC x H/W", "filters", "kernel", "stride", "pad", "output\nC x H/W",
-             "memory", "params", "flop"),
-}
+class Column:
+    """A table column: its name for ``--columns``, a title per units, and how to fill a row and the totals."""
+
+    __slots__ = ("key", "titles", "cell", "total", "align")
+
+    def __init__(self, key, titles, cell, total=None, align="right"):
+        self.key = key
+        self.titles = titles if isinstance(titles, dict) else dict.fromkeys(UNITS, titles)
+        self.cell = cell  # (row, units) -> text
+        self.total = total or (lambda totals, units: "")
+        self.align = align
 
 
-def _numbers(row_or_totals, units, get):
-    memory, params, flops = get("memory_bytes"), get("params"), get("flops")
+def quantity(row_or_totals, field):
+    """A number of a Row (or of a totals dict), including the derived ``flops_2x``."""
+    if isinstance(row_or_totals, dict):
+        return row_or_totals[field]
+    if field == "flops_2x":
+        return 2 * row_or_totals.macs + row_or_totals.elementwise
+    return getattr(row_or_totals, field)
+
+
+def count_text(value, units, divisor):
+    """A count as the units ask: exact (raw), k/M/G (auto), or divided and rounded (slide)."""
     if units == "raw":
-        return [f"{memory:,}", f"{params:,}", f"{flops:,}"]
+        return f"{value:,}"
     if units == "auto":
-        return [human_bytes(memory), human(params), human(flops)]
-    return [scaled(memory, 1024), scaled(params, 1000), scaled(flops, 10 ** 6)]
+        return human(value)
+    return scaled(value, divisor)
 
 
-def table_rows(report, depth=None, units="slide"):
-    rows = []
-    for row in report.fold(depth):
-        geometry = [
-            "" if row.filters is None else str(row.filters),
-            pair_text(row.kernel), pair_text(row.stride), pad_text(row.pad),
-        ]
-        rows.append([row.name, shape_text(row.in_shape)] + geometry + [shape_text(row.out_shape)]
-                    + _numbers(row, units, lambda key: getattr(row, key)))
-    totals = report.totals
-    rows.append(["total", "", "", "", "", "", ""] + _numbers(totals, units, totals.__getitem__))
+def bytes_text(value, units, divisor=1024):
+    if units == "raw":
+        return f"{value:,}"
+    if units == "auto":
+        return human_bytes(value)
+    return scaled(value, divisor)
+
+
+def _count_column(key, field, label, divisor, slide_unit):
+    def text(source, units):
+        return count_text(quantity(source, field), units, divisor)
+
+    return Column(key, {"slide": f"{label}\n({slide_unit})", "raw": label, "auto": label}, text, text)
+
+
+def _bytes_column(key, field, label):
+    def text(source, units):
+        return bytes_text(quantity(source, field), units)
+
+    return Column(key, {"slide": f"{label}\n(KB)", "raw": f"{label}\n(bytes)", "auto": label}, text, text)
+
+
+def _text_column(key, title, cell, align="right"):
+    return Column(key, title, lambda row, units: cell(row), align=align)
+
+
+TABLE_COLUMNS = {column.key: column for column in (
+    Column("name", "Layer", lambda row, units: f"{row.name} *" if row.train_only else row.name,
+           lambda totals, units: "total", align="left"),
+    _text_column("type", "type", lambda row: row.type, align="left"),
+    _text_column("input", "input\nC x H/W", lambda row: shape_text(row.in_shape)),
+    _text_column("filters", "filters", lambda row: "" if row.filters is None else str(row.filters)),
+    _text_column("kernel", "kernel", lambda row: pair_text(row.kernel)),
+    _text_column("stride", "stride", lambda row: pair_text(row.stride)),
+    _text_column("pad", "pad", lambda row: pad_text(row.pad)),
+    _text_column("output", "output\nC x H/W", lambda row: shape_text(row.out_shape)),
+    _text_column("rf", "receptive\nfield", lambda row: pair_text(row.receptive_field)),
+    _bytes_column("memory", "memory_bytes", "memory"),
+    _count_column("params", "params", "params", 1000, "k"),
+    _count_column("buffers", "buffers", "buffers", 1000, "k"),
+    _count_column("macs", "macs", "MACs", 10 ** 6, "M"),
+    _count_column("flop", "flops", "flop", 10 ** 6, "M"),
+    _count_column("flops_2x", "flops_2x", "FLOPs 2x", 10 ** 6, "M"),
+)}
+DEFAULT_COLUMNS = ("name", "input", "filters", "kernel", "stride", "pad", "output", "memory", "params", "flop")
+# --columns also takes the JSON / CSV name of a table column
+TABLE_ALIASES = {"layer": "name", "in_shape": "input", "out_shape": "output", "memory_bytes": "memory",
+                 "flops": "flop", "receptive_field": "rf"}
+FLOP_CONVENTIONS = ("lecture", "2x")
+FLOPS_2X_NOTE = ("FLOPs 2x = 2 x MACs + elementwise work: one op per output element for bias, activations, add and "
+                 "mul, two for batch norm, the window for pools.")
+
+
+def resolve_columns(names, known, aliases=None, first=None):
+    """``--columns`` names (a list or ``"a,b"``) as keys of ``known``, ``first`` always leading.
+
+    Raises UsageError naming the choices for an unknown name.
+    """
+    from .errors import UsageError, did_you_mean
+
+    if isinstance(names, str):
+        names = names.split(",")
+    aliases = aliases or {}
+    keys = [first] if first else []
+    for name in (n.strip() for n in names):
+        key = aliases.get(name, name)
+        if key not in known:
+            choices = list(known)
+            raise UsageError(f"unknown column '{name}'{did_you_mean(name, choices + list(aliases))} "
+                             f"(choose from: {', '.join(choices)})")
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+def table_columns(names=None, convention="lecture"):
+    """The table's Column objects: ``names`` chosen with ``--columns``, or the lecture's ten."""
+    if not names:
+        swap = {"flop": "flops_2x"} if convention == "2x" else {}
+        return [TABLE_COLUMNS[swap.get(key, key)] for key in DEFAULT_COLUMNS]
+    return [TABLE_COLUMNS[key] for key in resolve_columns(names, TABLE_COLUMNS, TABLE_ALIASES, first="name")]
+
+
+def table_rows(report, depth=None, units="slide", columns=None, convention="lecture"):
+    chosen = table_columns(columns, convention)
+    rows = [[column.cell(row, units) for column in chosen] for row in report.fold(depth)]
+    rows.append([column.total(report.totals, units) for column in chosen])
     return rows
 
-
-def summary_lines(report):
+def summary_lines(report, convention="lecture", optimizer=None):
     t = report.totals
     dtype = f"{report.dtype}, {report.bytes_per_element} B/element"
-    return [
+    lecture = f"flop (lecture) {t['flops']:,} ({human(t['flops'])})"
+    doubled = f"FLOPs (2 x MACs + elementwise) {t['flops_2x']:,} ({human(t['flops_2x'])})"
+    macs = f"MACs {t['macs']:,} ({human(t['macs'])})"
+    flop_line = f"{macs}; {lecture}; {doubled}" if convention != "2x" else f"{doubled}; {macs}; {lecture}"
+    lines = [
         f"{report.name}: input {full_shape(report.input)}, batch {report.batch}, {dtype}; "
         f"{t['layers']:,} layers ({t['weight_layers']} with weights)",
         f"params {t['params']:,} ({human(t['params'])})" + (f" + buffers {t['buffers']:,}" if t["buffers"] else ""),
-        f"MACs {t['macs']:,} ({human(t['macs'])}); flop (lecture) {t['flops']:,} ({human(t['flops'])}); "
-        f"FLOPs (2 x MACs + elementwise) {t['flops_2x']:,} ({human(t['flops_2x'])})",
+        flop_line,
         f"activation memory {t['memory_bytes']:,} B ({human_bytes(t['memory_bytes'])}); "
         f"parameter memory {t['param_bytes']:,} B ({human_bytes(t['param_bytes'])})",
     ]
+    if optimizer:
+        lines.append(training_line(report.training_memory(optimizer)))
+    return lines
 
 
-def render_table(report, fmt="simple", depth=None, units="slide"):
+def training_line(training):
+    """The training estimate as its sum: activations + params + gradients + optimizer state (+ BN buffers)."""
+    states = training["optimizer_bytes"] // training["param_bytes"] if training["param_bytes"] else 0
+    terms = [f"activations {training['activation_bytes']:,}", f"params {training['param_bytes']:,}",
+             f"gradients {training['gradient_bytes']:,}",
+             f"optimizer state {states} x {training['param_bytes']:,}"]
+    if training["buffer_bytes"]:
+        terms.append(f"BN buffers {training['buffer_bytes']:,}")
+    total = training["total_bytes"]
+    return (f"training estimate ({training['optimizer']}): {' + '.join(terms)} = {total:,} B "
+            f"({human_bytes(total)})")
+
+
+def render_table(report, fmt="simple", depth=None, units="slide", columns=None, convention="lecture",
+                 optimizer=None):
     import tabulate
 
-    titles = COLUMN_TITLES[units]
+    chosen = table_columns(columns, convention)
+    titles = [column.titles[units] for column in chosen]
     if fmt not in ("simple", "grid", "fancy_grid", "rounded_grid", "heavy_grid", "mixed_grid", "double_grid",
                    "simple_grid", "outline", "fancy_outline", "heavy_outline", "mixed_outline", "double_outline",
                    "simple_outline", "rounded_outline", "psql", "rst", "presto", "plain"):
         titles = [t.replace("\n", " ") for t in titles]
-    body = tabulate.tabulate(table_rows(report, depth, units), headers=titles, tablefmt=fmt,
-                             colalign=("left", "right", "right", "right", "right", "right", "right",
-                                       "right", "right", "right"), disable_numparse=True)
+    body = tabulate.tabulate(table_rows(report, depth, units, columns, convention), headers=titles, tablefmt=fmt,
+                             colalign=[column.align for column in chosen], disable_numparse=True)
     if fmt == "html":
         return body
-    lines = [body, ""] + summary_lines(report)
+    lines = [body, ""] + summary_lines(report, convention, optimizer)
+    if any(row.train_only for row in report.rows):
+        counted = "counted (--mode train)" if report.mode == "train" else "not counted (--mode train counts them)"
+        lines.append(f"* runs only in training: params counted; MACs, flop and memory {counted}")
     lines += warning_lines(report.warnings)
     lines += [""] + textwrap.wrap(CONVENTIONS, 100)
+    if convention == "2x":
+        lines += textwrap.wrap(FLOPS_2X_NOTE, 100)
     return "\n".join(lines)
 
 
@@ -172,7 +284,8 @@ def warning_lines(warnings, listed=3):
         return [""] + [f"warning: {name}: {text}" for name, text in warnings]
     names = ", ".join(dict.fromkeys(name for name, _ in warnings))
     text = (f"warning: at {len(warnings)} layers the window does not tile the input and the output size is "
-            f"floored (as PyTorch does): {names}. `--explain LAYER` shows the arithmetic.")
+            f"rounded as PyTorch does (down, or up with ceil_mode): {names}. `--explain LAYER` shows the "
+            f"arithmetic.")
     return [""] + textwrap.wrap(text, 100, subsequent_indent="  ")
 
 
@@ -180,21 +293,41 @@ CSV_COLUMNS = ("name", "type", "from", "in_shape", "out_shape", "filters", "kern
                "buffers", "macs", "flops", "flops_2x", "memory_bytes", "receptive_field", "effective_stride")
 
 
-def render_csv(report, depth=None):
+# --columns also takes the table's name of a CSV / JSON column
+DATA_ALIASES = {"layer": "name", "input": "in_shape", "output": "out_shape", "memory": "memory_bytes",
+                "flop": "flops", "rf": "receptive_field"}
+
+
+def data_columns(names=None):
+    """The CSV / JSON layer keys chosen with ``--columns`` (all of CSV_COLUMNS when none are)."""
+    if not names:
+        return list(CSV_COLUMNS)
+    return resolve_columns(names, CSV_COLUMNS, DATA_ALIASES, first="name")
+
+
+def _csv_record(row):
+    d = row.to_dict()
+    return {
+        "name": d["name"], "type": d["type"], "from": " ".join(d["from"]), "in_shape": full_shape(row.in_shape),
+        "out_shape": full_shape(row.out_shape), "filters": d.get("filters", ""), "kernel": pair_text(row.kernel),
+        "stride": pair_text(row.stride), "pad": pad_text(row.pad), "params": d["params"], "buffers": d["buffers"],
+        "macs": d["macs"], "flops": d["flops"], "flops_2x": d["flops_2x"], "memory_bytes": d["memory_bytes"],
+        "receptive_field": full_shape(row.receptive_field), "effective_stride": full_shape(row.effective_stride),
+    }
+
+
+def render_csv(report, depth=None, columns=None):
+    keys = data_columns(columns)
+    return csv_text([keys] + [[record[key] for key in keys] for record in map(_csv_record, report.fold(depth))])
+
+
+def csv_text(rows):
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in report.fold(depth):
-        d = row.to_dict()
-        writer.writerow([
-            d["name"], d["type"], " ".join(d["from"]), full_shape(row.in_shape), full_shape(row.out_shape),
-            d.get("filters", ""), pair_text(row.kernel), pair_text(row.stride), pad_text(row.pad),
-            d["params"], d["buffers"], d["macs"], d["flops"], d["flops_2x"], d["memory_bytes"],
-            full_shape(row.receptive_field), full_shape(row.effective_stride),
-        ])
+    writer.writerows(rows)
     return out.getvalue().rstrip("\n")
 
 
@@ -215,12 +348,20 @@ def render_json(data):
     return "{\n" + ",\n".join(parts) + "\n}"
 
 
-def render_report(report, fmt="simple", depth=None, units="slide"):
+def render_report(report, fmt="simple", depth=None, units="slide", columns=None, convention="lecture",
+                  optimizer=None):
+    """The report as ``fmt``; ``optimizer`` adds the training estimate (JSON key ``training``)."""
     if fmt == "json":
-        return render_json(report.to_dict(depth))
+        data = report.to_dict(depth)
+        if columns:
+            keys = data_columns(columns)
+            data["layers"] = [{key: layer[key] for key in keys if key in layer} for layer in data["layers"]]
+        if optimizer:
+            data["training"] = report.training_memory(optimizer)
+        return render_json(data)
     if fmt == "csv":
-        return render_csv(report, depth)
-    return render_table(report, fmt, depth, units)
+        return render_csv(report, depth, columns)
+    return render_table(report, fmt, depth, units, columns, convention, optimizer)
 
 
 # --- worked arithmetic ------------------------------------------------------------------------
@@ -243,6 +384,8 @@ def explain_lines(report, row):
     elif row.flops == row.macs and row.macs:
         lines.append(f"flop (lecture) = MACs = {row.flops:,}")
     rf = row.receptive_field
+    if any(line.startswith("receptive field") for line in row.explain):
+        return lines
     lines.append(f"receptive field = {pair_text(rf) if rf[0] == rf[1] else full_shape(rf)} input pixels, "
                  f"effective stride {pair_text(row.effective_stride)} "
                  f"(r_out = r_in + (K-1)*D*j_in, j_out = j_in*S)")

@@ -12,6 +12,7 @@ from .graph import INPUT_INDEX, Graph, group_name
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
 TOTAL_KEYS = ("params", "buffers", "macs", "flops", "elementwise", "memory_bytes")
+OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2}  # param-sized tensors the optimizer keeps
 
 
 class Row:
@@ -19,7 +20,7 @@ class Row:
 
     __slots__ = ("name", "type", "inputs", "in_shape", "out_shape", "params", "buffers", "macs", "flops",
                  "elementwise", "memory_bytes", "receptive_field", "effective_stride", "filters", "kernel",
-                 "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers")
+                 "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers", "train_only")
 
     def to_dict(self):
         data = {
@@ -36,6 +37,8 @@ class Row:
                 data[key] = list(value) if isinstance(value, tuple) else value
         if self.pad is not None:
             data["pad"] = [list(p) for p in self.pad]
+        if self.train_only:
+            data["train_only"] = True
         if self.layers > 1:
             data["layers"] = self.layers
         if self.warnings:
@@ -46,7 +49,7 @@ class Row:
 class Report:
     """The analysed network: ``rows`` in topological order, ``totals``, and settings."""
 
-    def __init__(self, spec, input_shape, batch, dtype, rows):
+    def __init__(self, spec, input_shape, batch, dtype, rows, mode="eval"):
         self.spec = spec
         self.name = spec.name
         self.source = spec.source
@@ -54,6 +57,7 @@ class Report:
         self.input = tuple(input_shape)
         self.batch = batch
         self.dtype = dtype
+        self.mode = mode
         self.bytes_per_element = DTYPE_BYTES[dtype]
         self.rows = rows
         self._by_name = None
@@ -84,6 +88,22 @@ class Report:
     def warnings(self):
         return [(row.name, text) for row in self.rows for text in row.warnings]
 
+    def training_memory(self, optimizer="sgd"):
+        """Bytes to train: activations kept for backward + params + gradients + optimizer state + BN buffers.
+
+        The optimizer keeps OPTIMIZER_STATES[optimizer] param-sized tensors (momentum 1, Adam 2).
+        """
+        if optimizer not in OPTIMIZER_STATES:
+            raise UsageError(f"unknown optimizer '{optimizer}'{did_you_mean(optimizer, OPTIMIZER_STATES)} "
+                             f"(choose from {', '.join(OPTIMIZER_STATES)})")
+        param_bytes = self.totals["param_bytes"]
+        parts = {"optimizer": optimizer, "activation_bytes": self.totals["memory_bytes"],
+                 "param_bytes": param_bytes, "gradient_bytes": param_bytes,
+                 "optimizer_bytes": OPTIMIZER_STATES[optimizer] * param_bytes,
+                 "buffer_bytes": self.totals["buffers"] * self.bytes_per_element}
+        parts["total_bytes"] = sum(value for key, value in parts.items() if key.endswith("_bytes"))
+        return parts
+
     def fold(self, depth):
         """Rows summed by the first ``depth`` parts of their names (``layer1.0.conv1`` -> ``layer1``)."""
         if depth is None:
@@ -100,7 +120,7 @@ class Report:
     def to_dict(self, depth=None):
         return {
             "name": self.name, "source": self.source, "input": list(self.input), "batch": self.batch,
-            "dtype": self.dtype,
+            "dtype": self.dtype, "mode": self.mode,
             "layers": [row.to_dict() for row in self.fold(depth)],
             "totals": dict(self.totals),
         }
@@ -171,7 +191,7 @@ def load_spec(spec_or_name):
     return spec_module.load(spec_or_name)
 
 
-def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=()):
+def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="eval"):
     """Analyse a network: a built-in name, a spec path, an inline spec dict or a parsed Spec.
 
     ``input`` overrides the spec's input (``(3, 448, 448)``, ``"3x448x448"`` or ``448``);
@@ -184,8 +204,15 @@ def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=()):
         raise UsageError(f"batch must be a positive whole number, not {batch!r}")
     input_shape = spec.input if input is None else parse_input(input, spec.input)
     graph = Graph(spec)
+    if mode not in ("eval", "train"):
+        raise UsageError(f"mode must be eval or train, not {mode!r}")
     rows = _run_rules(graph, input_shape, batch, DTYPE_BYTES[dtype], explain)
-    return Report(spec, input_shape, batch, dtype, rows)
+    if mode == "eval":
+        for row in rows:
+            if row.train_only:
+                # torchvision runs these branches only in training: their weights exist, their work does not
+                row.macs = row.flops = row.elementwise = row.memory_bytes = 0
+    return Report(spec, input_shape, batch, dtype, rows, mode)
 
 
 def _run_rules(graph, input_shape, batch, element_bytes, explain):
@@ -226,8 +253,11 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.act = decl.keys.get("act")
         row.warnings = cost.warnings
         row.explain = cost.explain
+        if explaining:
+            row.explain = cost.explain + _receptive_field_arithmetic([fields[s] for s in sources], cost.window)
         row.weight_layers = 1 if rules.RULES[decl.type].weight else 0
         row.layers = 1
+        row.train_only = decl.train_only
         rows.append(row)
     return rows
 
@@ -236,9 +266,43 @@ def _whole(value):
     return value if isinstance(value, int) else math.ceil(value)
 
 
+def _receptive_field_arithmetic(sources, window):
+    """The receptive-field step with the numbers substituted, for --explain (empty when unchanged)."""
+    rf_in, jump_in, extent_in = _merge_fields(sources)
+    if window is None or not all(isinstance(v, int) for v in rf_in + jump_in):
+        return []  # unchanged, or a fractional step (upsampling) that the generic line covers
+    if window == "global":
+        steps = [(f"{r} + ({e}-1)*{j}", r + (e - 1) * j, f"{j}*{e}", j * e)
+                 for r, j, e in zip(rf_in, jump_in, extent_in)]
+        formula, jump_formula, note = "r_in + (W_in-1)*j_in", "j_in*W_in", " (the window is the whole map)"
+    else:
+        if not all(isinstance(v, int) for axis in window for v in axis):
+            return []
+        steps = [(f"{r} + ({k}-1)*{d}*{j}", r + (k - 1) * d * j, f"{j}*{s}", j * s)
+                 for r, j, (k, s, d) in zip(rf_in, jump_in, window)]
+        formula, jump_formula, note = "r_in + (K-1)*D*j_in", "j_in*S", ""
+    merge = " (the largest field of the merged inputs)" if len(sources) > 1 else ""
+    axes = [steps[0]] if steps[0] == steps[1] else steps
+    lines = []
+    for label, (terms, rf, jump_terms, jump) in zip(("H/W",) if len(axes) == 1 else ("H", "W"), axes):
+        lines.append(f"receptive field {label} = {formula}{merge} = {terms} = {rf} input pixels{note}; "
+                     f"effective stride = {jump_formula} = {jump_terms} = {jump}")
+    return lines
+
+
+def _merge_fields(sources):
+    """Receptive-field state entering a layer: a merge takes the largest r of its inputs per axis, and
+    the effective stride of its largest map (a squeeze-excitation gate is 1x1 with a huge stride)."""
+    if len(sources) == 1:
+        return sources[0]
+    _, jump, extent = max(sources, key=lambda f: (f[2][0] * f[2][1], -f[1][0]))
+    rf = tuple(max(f[0][axis] for f in sources) for axis in (0, 1))
+    return rf, jump, extent
+
+
 def _receptive_field(sources, window, out_shape):
     """Receptive field step: r_out = r_in + (K-1)*D*j_in, j_out = j_in*S, per axis."""
-    rf, jump, extent = max(sources, key=lambda f: f[0][0] + f[0][1])
+    rf, jump, extent = _merge_fields(sources)
     if window == "global":
         rf = tuple(r + (e - 1) * j for r, j, e in zip(rf, jump, extent))
         jump = tuple(j * e for j, e in zip(jump, extent))

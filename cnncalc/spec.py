@@ -19,16 +19,16 @@ MAX_BLOCK_DEPTH = 16
 
 TOP_LEVEL_KEYS = ("name", "source", "description", "input", "layers", "blocks")
 BLOCK_KEYS = ("args", "layers", "output", "description")
-LAYER_WORDS = ("name", "type", "from", "if", "repeat", "first")
+LAYER_WORDS = ("name", "type", "from", "if", "repeat", "first", "train_only")
 NETWORK_INPUT = "input"
 
 
 class LayerDecl:
     """One layer of the expanded network, before any rule has looked at it."""
 
-    __slots__ = ("name", "type", "keys", "inputs", "file", "line", "key_lines", "block")
+    __slots__ = ("name", "type", "keys", "inputs", "file", "line", "key_lines", "block", "train_only")
 
-    def __init__(self, name, type, keys, inputs, file, line, key_lines, block):
+    def __init__(self, name, type, keys, inputs, file, line, key_lines, block, train_only=False):
         self.name = name
         self.type = type
         self.keys = keys
@@ -37,6 +37,8 @@ class LayerDecl:
         self.line = line
         self.key_lines = key_lines
         self.block = block
+        # part of a branch that runs only in training (GoogLeNet's auxiliary classifiers)
+        self.train_only = train_only
 
     def error(self, message, key=None):
         """A SpecError located at this layer (and at ``key``'s line when known)."""
@@ -69,7 +71,8 @@ def parse_text(text, file=None):
 
 
 def parse(document, file=None):
-    """Check a spec document (already read from YAML) and expand it."""
+    """Check a spec document (already read from YAML, or a plain dict) and expand it."""
+    document = _located(document)
     if document is None:
         raise SpecError("the spec is empty", file=file)
     if not isinstance(document, dict):
@@ -107,6 +110,17 @@ def parse_input(value, file=None, line=None):
             return tuple(value)
     raise SpecError(f"'input' must be [C, H, W] of positive whole numbers (or [N] for a flat input), "
                     f"not {value!r}", file=file, line=line)
+
+
+def _located(value):
+    """Plain dicts (an inline spec written in Python) as Located mappings without line numbers."""
+    if isinstance(value, Located):
+        return value  # read from YAML: every mapping inside is Located already
+    if isinstance(value, dict):
+        return Located({key: _located(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_located(item) for item in value]
+    return value
 
 
 def _is_int(value):
@@ -177,6 +191,7 @@ class _Expander:
         self.blocks = blocks
         self.layers = []
         self.names = {}  # full name -> line, for duplicate detection
+        self.in_train_only = False  # expanding a `train_only: true` layer or block
 
     def fail(self, message, line, layer=None):
         return SpecError(message, file=self.file, line=line, layer=layer)
@@ -239,6 +254,12 @@ class _Expander:
         keys = {k: v for k, v in item.items() if k not in LAYER_WORDS}
         block = self.blocks.get(type_name)
         output = None
+        outer_train_only = self.in_train_only
+        if "train_only" in item:
+            flag = self.value(item["train_only"], variables, item, "train_only", full)
+            if not isinstance(flag, bool):
+                raise self.fail(f"'train_only' must be true or false, not {flag!r}", item.line_of("train_only"), full)
+            self.in_train_only = outer_train_only or flag
         for index in range(repeat or 1):
             instance = keys if index or first is None else {**keys, **first}
             name = f"{full}.{index}" if repeat is not None else full
@@ -247,6 +268,7 @@ class _Expander:
                 output = self.expand_block(block, instance, item, name, source, variables, stack)
             else:
                 output = self.add_layer(type_name, instance, item, name, source, variables, stack)
+        self.in_train_only = outer_train_only
         scope[local] = output
         return output
 
@@ -303,7 +325,7 @@ class _Expander:
         values = {k: self.value(v, variables, item, k, name) for k, v in keys.items()}
         self.names[name] = item.line
         self.layers.append(LayerDecl(name, type_name, values, inputs, self.file, item.line,
-                                     item.key_lines, stack[-1] if stack else None))
+                                     item.key_lines, stack[-1] if stack else None, self.in_train_only))
         return name
 
     def expand_block(self, block, keys, item, name, inputs, variables, stack):

@@ -62,3 +62,24 @@ def output_options(function):
     function = click.option("--format", "-f", "fmt", default="simple", show_default=True, metavar="FORMAT",
                             help="json, csv, or any tabulate table format (github, grid, latex, html, ...).")(function)
     return function
+
+
+def columns_option(help_text):
+    """--columns a,b,c: which columns to print (validated by the formatter, which knows the names)."""
+    return click.option("--columns", "-c", metavar="NAME,...", default=None, help=help_text)
+
+
+def convention_option(function):
+    """--flops-convention lecture|2x."""
+    return click.option("--flops-convention", "convention", type=click.Choice(("lecture", "2x")), default="lecture",
+                        show_default=True,
+                        help="lecture: flop = MACs + pooling windows (the slides); 2x: FLOPs = 2 x MACs + "
+                             "elementwise work of bias, BN, activations, pooling and adds.")(function)
+
+
+def optimizer_option(function):
+    """--optimizer sgd|momentum|adam, for the training memory estimate."""
+    return click.option("--optimizer", type=click.Choice(("sgd", "momentum", "adam")), default="sgd",
+                        show_default=True,
+                        help="Optimizer state in the training estimate: sgd none, momentum 1, adam 2 "
+                             "param-sized tensors.")(function)

@@ -14,8 +14,11 @@ from .common import friendly_errors, check_format, model_options, output_options
                    "(layer1.0.conv1 -> layer1 at depth 1).")
 @click.option("--explain", "explain", multiple=True, metavar="LAYER",
               help="Print the worked arithmetic of LAYER instead of the table (repeatable).")
+@click.option("--mode", type=click.Choice(("eval", "train")), default="eval", show_default=True,
+              help="train also counts the work of branches that run only in training (train_only: true, "
+                   "e.g. GoogLeNet's auxiliary classifiers).")
 @friendly_errors
-def report(spec, input_shape, batch, dtype, fmt, units, depth, explain):
+def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode):
     """Per-layer table like the lecture slides, then totals.
 
     SPEC is a YAML spec file or a built-in model name (see `cnncalc list`).
@@ -30,7 +33,7 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain):
     from ..report import analyze
 
     fmt = check_format(fmt)
-    result = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=explain)
+    result = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=explain, mode=mode)
     if explain:
         from ..formatters import explain_lines
 
