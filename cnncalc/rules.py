@@ -254,7 +254,7 @@ def window_axis(layer, axis, size, kernel, stride, pads, dilation, ceil_mode=Fal
         formula = window_formula(size, kernel, stride, before, after, dilation)
         exact = Fraction(span, stride) + 1
         if span % stride:
-            rounded = "rounded up (ceil_mode)" if ceil_mode else "floored"
+            rounded = "rounded up: ceil_mode" if ceil_mode else "floored"
             layer_text = f"{formula} = {float(exact):g} -> {out} ({rounded}): the window does not tile the input"
             layer.warnings.append(f"{axis}: {layer_text}")
             if layer.explaining:
@@ -443,8 +443,23 @@ def global_pool(layer, shape):
 
 
 def _adaptive_windows(size, out):
-    """PyTorch's adaptive pooling windows: [floor(i*n/o), ceil((i+1)*n/o)) for each output i."""
-    return [-(-(i + 1) * size // out) - (i * size // out) for i in range(out)]
+    """(largest, sum) of PyTorch's adaptive windows [floor(i*n/o), ceil((i+1)*n/o)), i = 0..o-1.
+
+    Closed forms, so a huge ``output`` costs no time: with g = gcd(n, o), o' = o/g, r = (n/g) mod o',
+    the lengths sum to n + o - g, and the largest is n/o if r = 0, (n + g*(o'-1))/o if r = 1,
+    else (n + g*(2*o' - r))/o (a window is longest where both of its ends are rounded outwards).
+    """
+    from math import gcd
+
+    g = gcd(size, out)
+    reduced, rest = out // g, (size // g) % (out // g)
+    if rest == 0:
+        largest = size // out
+    elif rest == 1:
+        largest = (size + g * (reduced - 1)) // out
+    else:
+        largest = (size + g * (2 * reduced - rest)) // out
+    return largest, size + out - g
 
 
 @rule("adaptiveavgpool", "adaptivemaxpool", keys={"output": (check_size, REQUIRED)})
@@ -452,14 +467,14 @@ def adaptive_pool(layer, shape):
     """Adaptive pooling to a fixed output size (PyTorch windows); flop is the sum of its windows."""
     channels, h, w = need_map(layer, shape)
     out_h, out_w = layer.p["output"]
-    rows, cols = _adaptive_windows(h, out_h), _adaptive_windows(w, out_w)
-    flops = channels * sum(rows) * sum(cols)
-    window = ((max(rows), max(h // out_h, 1), 1), (max(cols), max(w // out_w, 1), 1))
+    (row_max, row_sum), (col_max, col_sum) = _adaptive_windows(h, out_h), _adaptive_windows(w, out_w)
+    flops = channels * row_sum * col_sum
+    window = ((row_max, max(h // out_h, 1), 1), (col_max, max(w // out_w, 1), 1))
     cost = Cost((channels, out_h, out_w), flops=flops, elementwise=flops, window=window)
-    cost.kernel = (max(rows), max(cols))
+    cost.kernel = (row_max, col_max)
     if layer.explaining:
-        cost.explain.append(f"windows of {max(rows)}x{max(cols)} at most; flop = C * (sum of window rows) * "
-                            f"(sum of window columns) = {channels}*{sum(rows)}*{sum(cols)} = {flops:,}")
+        cost.explain.append(f"windows of {row_max}x{col_max} at most; flop = C * (sum of window rows) * "
+                            f"(sum of window columns) = {channels}*{row_sum}*{col_sum} = {flops:,}")
     return cost
 
 

@@ -1,0 +1,425 @@
+"""Every layer type in cnncalc/rules.py against a hand-worked example written out beside it.
+
+Conventions (README): output floor((W + 2P - D*(K-1) - 1)/S) + 1; conv params Cout*(Cin/groups)*Kh*Kw
+(+Cout); MACs Cout*H'*W'*(Cin/groups)*Kh*Kw; lecture flop = MACs + C*H'*W'*Kh*Kw for pools; memory =
+elements x batch x bytes; receptive field r_out = r_in + (K-1)*D*j_in, j_out = j_in*S.
+"""
+
+import pytest
+
+import cnncalc
+from cnncalc import rules
+
+
+def run(input_shape, *layers, **options):
+    """Analyse an inline spec made of ``layers`` (mappings) on ``input_shape``."""
+    return cnncalc.analyze({"input": list(input_shape), "layers": list(layers)}, **options)
+
+
+def one(input_shape, **layer):
+    """The row of a single layer named ``x``."""
+    return run(input_shape, {"name": "x", **layer}).row("x")
+
+
+def spec_error(input_shape, *layers):
+    with pytest.raises(cnncalc.SpecError) as caught:
+        run(input_shape, *layers)
+    return caught.value
+
+
+# --- conv ------------------------------------------------------------------------------------------
+
+def test_conv_plain():
+    row = one((3, 32, 32), type="conv", filters=10, kernel=5, pad=2)
+    assert row.out_shape == (10, 32, 32)                      # (32 - 5 + 2*2)/1 + 1 = 32
+    assert row.params == 10 * 3 * 5 * 5 + 10 == 760
+    assert row.macs == row.flops == 10 * 32 * 32 * 3 * 5 * 5 == 768_000
+    assert row.memory_bytes == 10 * 32 * 32 * 4
+
+
+def test_conv_with_groups():
+    row = one((8, 16, 16), type="conv", filters=16, kernel=3, pad=1, groups=4)
+    assert row.out_shape == (16, 16, 16)
+    assert row.params == 16 * (8 // 4) * 3 * 3 + 16 == 304
+    assert row.macs == 16 * 16 * 16 * (8 // 4) * 3 * 3 == 73_728
+
+
+def test_conv_groups_must_divide_channels():
+    error = spec_error((6, 8, 8), {"name": "g", "type": "conv", "filters": 8, "kernel": 1, "groups": 4})
+    assert error.layer == "g" and "groups" in str(error)
+
+
+def test_conv_with_dilation():
+    # effective kernel D*(K-1) + 1 = 2*2 + 1 = 5: (10 - 5)/1 + 1 = 6
+    row = one((1, 10, 10), type="conv", filters=1, kernel=3, dilation=2, bias=False)
+    assert row.out_shape == (1, 6, 6)
+    assert row.params == 3 * 3 == 9
+    assert row.macs == 6 * 6 * 9 == 324
+    assert row.receptive_field == (5, 5)                      # 1 + (3-1)*2*1
+
+
+def test_conv_asymmetric_kernel_stride_pad():
+    row = one((3, 20, 31), type="conv", filters=4, kernel=[3, 5], stride=[1, 2], pad=[1, 2])
+    # H: (20 - 3 + 2*1)/1 + 1 = 20; W: (31 - 5 + 2*2)/2 + 1 = 16
+    assert row.out_shape == (4, 20, 16)
+    assert row.params == 4 * 3 * 3 * 5 + 4 == 184
+    assert row.macs == 4 * 20 * 16 * 3 * 3 * 5 == 57_600
+    assert row.receptive_field == (3, 5) and row.effective_stride == (1, 2)
+    assert not row.warnings
+
+
+def test_conv_four_sided_pad():
+    # [top, bottom, left, right]: H (10 + 1 + 0 - 3) + 1 = 9, W (10 + 2 + 2 - 3) + 1 = 12
+    row = one((1, 10, 10), type="conv", filters=1, kernel=3, pad=[1, 0, 2, 2])
+    assert row.out_shape == (1, 9, 12)
+
+
+def test_conv_pad_same_and_valid():
+    # same: output ceil(15/2) = 8; total pad (8-1)*2 + 3 - 15 = 2, split 1 and 1
+    same = one((3, 15, 15), type="conv", filters=4, kernel=3, stride=2, pad="same")
+    assert same.out_shape == (4, 8, 8) and same.pad == ((1, 1), (1, 1))
+    # an even size: ceil(16/2) = 8; total pad 7*2 + 3 - 16 = 1, the extra after (as TensorFlow)
+    even = one((3, 16, 16), type="conv", filters=4, kernel=3, stride=2, pad="same")
+    assert even.out_shape == (4, 8, 8) and even.pad == ((0, 1), (0, 1))
+    # valid = no padding: (15 - 3)/2 + 1 = 7
+    valid = one((3, 15, 15), type="conv", filters=4, kernel=3, stride=2, pad="valid")
+    assert valid.out_shape == (4, 7, 7) and valid.pad == ((0, 0), (0, 0))
+
+
+def test_conv_without_bias():
+    row = one((3, 32, 32), type="conv", filters=10, kernel=5, pad=2, bias=False)
+    assert row.params == 10 * 3 * 5 * 5 == 750
+
+
+def test_conv_connection_table():
+    # output map 0 reads input maps 0 and 1, map 1 reads map 2, map 2 reads 3, 4 and 5: 6 connections
+    row = one((6, 14, 14), type="conv", filters=3, kernel=5, connections=[[0, 1], [2], [3, 4, 5]])
+    assert row.out_shape == (3, 10, 10)
+    assert row.params == (2 + 1 + 3) * 5 * 5 + 3 == 153
+    assert row.macs == 10 * 10 * (2 + 1 + 3) * 5 * 5 == 15_000
+
+
+def test_conv_connection_table_must_match_the_filters():
+    error = spec_error((6, 14, 14), {"name": "c3", "type": "conv", "filters": 3, "kernel": 5,
+                                     "connections": [[0], [1]]})
+    assert error.layer == "c3" and "connections" in str(error)
+    error = spec_error((6, 14, 14), {"name": "c3", "type": "conv", "filters": 1, "kernel": 5,
+                                     "connections": [[6]]})
+    assert "6" in str(error)
+
+
+def test_output_size_below_one_is_an_error_naming_the_layer():
+    error = spec_error((3, 4, 4), {"name": "big", "type": "conv", "filters": 1, "kernel": 5})
+    assert error.layer == "big" and "exceeds" in str(error)
+
+
+# --- dwconv, convtranspose -------------------------------------------------------------------------
+
+def test_dwconv_defaults_to_one_filter_per_channel():
+    row = one((32, 56, 56), type="dwconv", kernel=3, pad=1)
+    assert row.out_shape == (32, 56, 56)
+    assert row.params == 32 * 1 * 3 * 3 + 32 == 320
+    assert row.macs == 32 * 56 * 56 * 1 * 3 * 3 == 903_168
+
+
+def test_dwconv_with_stride_and_multiplier():
+    row = one((32, 56, 56), type="dwconv", kernel=3, stride=2, pad=1, bias=False)
+    assert row.out_shape == (32, 28, 28)                      # (56 - 3 + 2)/2 + 1 = 28.5 -> 28
+    assert row.params == 32 * 9
+    doubled = one((32, 8, 8), type="dwconv", filters=64, kernel=3, pad=1)
+    assert doubled.params == 64 * 1 * 3 * 3 + 64 == 640      # groups 32: each filter sees 1 channel
+
+
+def test_convtranspose():
+    row = one((16, 7, 7), type="convtranspose", filters=8, kernel=4, stride=2, pad=1)
+    assert row.out_shape == (8, 14, 14)                       # (7-1)*2 - 2*1 + 1*(4-1) + 0 + 1 = 14
+    assert row.params == 16 * 8 * 4 * 4 + 8 == 2_056
+    assert row.macs == 16 * 7 * 7 * 8 * 4 * 4 == 100_352      # Cin*H*W * (Cout/groups)*Kh*Kw
+
+
+def test_convtranspose_output_pad():
+    base = one((16, 7, 7), type="convtranspose", filters=8, kernel=3, stride=2, pad=1)
+    assert base.out_shape == (8, 13, 13)                      # (7-1)*2 - 2 + 2 + 0 + 1 = 13
+    padded = one((16, 7, 7), type="convtranspose", filters=8, kernel=3, stride=2, pad=1, output_pad=1)
+    assert padded.out_shape == (8, 14, 14)                    # ... + 1 = 14
+
+
+# --- pooling ---------------------------------------------------------------------------------------
+
+def test_maxpool_with_pad():
+    # ResNet's stem pool: (112 + 2*1 - 3)/2 + 1 = 56.5 -> 56
+    row = one((64, 112, 112), type="maxpool", kernel=3, stride=2, pad=1)
+    assert row.out_shape == (64, 56, 56)
+    assert row.params == row.macs == 0
+    assert row.flops == 64 * 56 * 56 * 3 * 3 == 1_806_336
+
+
+def test_pool_stride_defaults_to_kernel():
+    row = one((6, 28, 28), type="avgpool", kernel=2)
+    assert row.out_shape == (6, 14, 14) and row.stride == (2, 2)
+    assert row.flops == 6 * 14 * 14 * 2 * 2
+
+
+def test_maxpool_ceil_mode_googlenet():
+    # GoogLeNet (torchvision): 112 -> (112 - 3)/2 + 1 = 55.5: ceil_mode gives 56, floor 55
+    assert one((64, 112, 112), type="maxpool", kernel=3, stride=2, ceil_mode=True).out_shape == (64, 56, 56)
+    assert one((64, 112, 112), type="maxpool", kernel=3, stride=2).out_shape == (64, 55, 55)
+
+
+def test_ceil_mode_drops_a_window_that_would_start_in_the_right_padding():
+    # 5 wide, kernel 2, stride 2, pad 1: ceil((5 + 2 - 2)/2) + 1 = 4 windows would start at
+    # -1, 1, 3, 5 (padded coordinates 0, 2, 4, 6); the last starts at 5, in the right padding
+    # ((4-1)*2 >= 5 + 1), so PyTorch drops it: 3, the same as floor mode.
+    assert one((1, 5, 5), type="maxpool", kernel=2, stride=2, pad=1, ceil_mode=True).out_shape == (1, 3, 3)
+    # 6 wide, kernel 3, stride 2: floor (6-3)/2 + 1 = 2; ceil 3 (the last window starts at 4 < 6)
+    assert one((1, 6, 6), type="avgpool", kernel=3, stride=2, ceil_mode=True).out_shape == (1, 3, 3)
+    assert one((1, 6, 6), type="avgpool", kernel=3, stride=2).out_shape == (1, 2, 2)
+
+
+def test_global_pools():
+    for kind in ("globalavgpool", "globalmaxpool"):
+        row = one((512, 7, 7), type=kind)
+        assert row.out_shape == (512, 1, 1)
+        assert row.flops == 512 * 7 * 7 == 25_088 and row.macs == 0
+
+
+def test_adaptive_pool_windows():
+    # PyTorch windows [floor(i*n/o), ceil((i+1)*n/o)): 7 -> 3 is [0,3), [2,5), [4,7): 3, 3, 3
+    row = one((2, 7, 7), type="adaptiveavgpool", output=3)
+    assert row.out_shape == (2, 3, 3) and row.kernel == (3, 3)
+    assert row.flops == 2 * (3 + 3 + 3) * (3 + 3 + 3) == 162
+    # 5 -> 3 is [0,2), [1,4), [3,5): 2, 3, 2 (largest 3); 6 -> 6 is the identity (windows of 1)
+    odd = one((1, 5, 5), type="adaptivemaxpool", output=3)
+    assert odd.kernel == (3, 3) and odd.flops == (2 + 3 + 2) * (2 + 3 + 2)
+    same = one((256, 6, 6), type="adaptiveavgpool", output=6)
+    assert same.out_shape == (256, 6, 6) and same.flops == 256 * 6 * 6
+
+
+def test_adaptive_pool_non_square_output():
+    row = one((4, 14, 10), type="adaptiveavgpool", output=[7, 5])
+    assert row.out_shape == (4, 7, 5) and row.kernel == (2, 2)
+
+
+# --- dense -----------------------------------------------------------------------------------------
+
+def test_fc_flattens_a_map_input():
+    row = one((256, 6, 6), type="fc", units=4096)
+    assert row.out_shape == (4096,)
+    assert row.params == 256 * 6 * 6 * 4096 + 4096 == 37_752_832
+    assert row.macs == 9216 * 4096 == 37_748_736
+    assert one((256, 6, 6), type="fc", units=4096, bias=False).params == 9216 * 4096
+
+
+def test_fc_on_a_flat_input():
+    row = one((784,), type="fc", units=10)
+    assert row.out_shape == (10,) and row.params == 784 * 10 + 10
+
+
+def test_flatten():
+    row = one((256, 6, 6), type="flatten")
+    assert row.out_shape == (9216,) and row.params == 0
+    assert row.memory_bytes == 9216 * 4
+
+
+# --- normalisation, activations and the rest -------------------------------------------------------
+
+def test_bn_params_and_buffers():
+    report = run((64, 56, 56), {"name": "bn", "type": "bn"})
+    row = report.row("bn")
+    assert row.out_shape == (64, 56, 56)
+    assert row.params == 2 * 64 and row.buffers == 2 * 64   # scale+shift; running mean+var
+    assert report.totals["params"] == 128 and report.totals["buffers"] == 128
+    assert row.macs == 0
+
+
+def test_lrn_dropout_identity_keep_the_shape():
+    for layer in ({"type": "lrn"}, {"type": "lrn", "size": 3, "alpha": 0.001, "beta": 0.75, "k": 1},
+                  {"type": "dropout"}, {"type": "dropout", "p": 0.2}, {"type": "identity"}):
+        row = one((96, 27, 27), **layer)
+        assert row.out_shape == (96, 27, 27) and row.params == 0 and row.macs == 0
+        assert row.memory_bytes == 96 * 27 * 27 * 4
+
+
+ACTIVATIONS = ("relu", "relu6", "elu", "selu", "gelu", "sigmoid", "tanh", "silu", "swish", "hardswish",
+               "hardsigmoid", "mish", "softplus")
+
+
+@pytest.mark.parametrize("kind", ACTIVATIONS)
+def test_activation(kind):
+    row = one((16, 8, 8), type=kind)
+    assert row.out_shape == (16, 8, 8) and row.params == 0 and row.macs == 0
+    assert row.memory_bytes == 16 * 8 * 8 * 4
+
+
+def test_leakyrelu_and_prelu():
+    assert one((16, 8, 8), type="leakyrelu", slope=0.2).params == 0
+    assert one((16, 8, 8), type="prelu").params == 1                 # PyTorch default: one shared slope
+    assert one((16, 8, 8), type="prelu", shared=False).params == 16  # one per channel
+
+
+def test_inplace_act_adds_no_row():
+    report = run((3, 8, 8), {"name": "c", "type": "conv", "filters": 4, "kernel": 3, "act": "relu"})
+    assert [row.name for row in report.rows] == ["c"]
+    assert report.row("c").act == "relu"
+
+
+def test_softmax():
+    row = one((1000,), type="softmax")
+    assert row.out_shape == (1000,) and row.params == 0 and row.memory_bytes == 4000
+
+
+def test_concat():
+    report = run((16, 28, 28),
+                 {"name": "a", "type": "conv", "filters": 64, "kernel": 1},
+                 {"name": "b", "type": "conv", "from": "input", "filters": 32, "kernel": 3, "pad": 1},
+                 {"name": "cat", "type": "concat", "from": ["a", "b"]})
+    assert report.row("cat").out_shape == (64 + 32, 28, 28)
+    assert report.row("cat").inputs == ["a", "b"]
+
+
+def test_concat_needs_equal_spatial_sizes():
+    error = spec_error((16, 28, 28),
+                       {"name": "a", "type": "conv", "filters": 8, "kernel": 1},
+                       {"name": "b", "type": "conv", "from": "input", "filters": 8, "kernel": 3},
+                       {"name": "cat", "type": "concat", "from": ["a", "b"]})
+    assert error.layer == "cat" and "8 x 28 x 28" in str(error) and "8 x 26 x 26" in str(error)
+
+
+def test_add():
+    report = run((64, 14, 14),
+                 {"name": "a", "type": "conv", "filters": 64, "kernel": 3, "pad": 1},
+                 {"name": "sum", "type": "add", "from": ["a", "input"], "act": "relu"})
+    row = report.row("sum")
+    assert row.out_shape == (64, 14, 14) and row.params == 0 and row.macs == 0
+
+
+def test_add_channel_mismatch():
+    error = spec_error((64, 14, 14),
+                       {"name": "a", "type": "conv", "filters": 32, "kernel": 1},
+                       {"name": "sum", "type": "add", "from": ["a", "input"]})
+    assert error.layer == "sum" and "channel mismatch" in str(error)
+
+
+def test_mul_squeeze_excitation():
+    report = run((64, 28, 28),
+                 {"name": "squeeze", "type": "globalavgpool"},
+                 {"name": "fc1", "type": "conv", "filters": 16, "kernel": 1},
+                 {"name": "fc2", "type": "conv", "filters": 64, "kernel": 1},
+                 {"name": "scale", "type": "mul", "from": ["input", "fc2"]})
+    assert report.row("scale").out_shape == (64, 28, 28)
+    assert report.row("fc1").params == 16 * 64 + 16
+
+
+def test_shuffle():
+    assert one((16, 8, 8), type="shuffle", groups=4).out_shape == (16, 8, 8)
+    error = spec_error((16, 8, 8), {"name": "s", "type": "shuffle", "groups": 3})
+    assert error.layer == "s" and "groups 3" in str(error)
+
+
+def test_chunk():
+    # ShuffleNet v2's split: 116 channels in two halves of 58
+    assert one((116, 28, 28), type="chunk", chunks=2, index=1).out_shape == (58, 28, 28)
+    error = spec_error((116, 28, 28), {"name": "c", "type": "chunk", "chunks": 2, "index": 2})
+    assert error.layer == "c"
+
+
+def test_upsample():
+    row = one((16, 7, 7), type="upsample")
+    assert row.out_shape == (16, 14, 14) and row.params == 0
+    assert one((16, 7, 5), type="upsample", scale=[2, 3]).out_shape == (16, 14, 15)
+
+
+def test_every_registered_rule_has_a_test_here():
+    tested = {"conv", "dwconv", "convtranspose", "maxpool", "avgpool", "globalavgpool", "globalmaxpool",
+              "adaptiveavgpool", "adaptivemaxpool", "fc", "flatten", "bn", "lrn", "dropout", "identity",
+              "leakyrelu", "prelu", "softmax", "concat", "add", "mul", "shuffle", "chunk", "upsample",
+              *ACTIVATIONS}
+    untested = set(rules.RULES) - tested
+    assert not untested, f"layer types without a hand-worked test in tests/test_rules.py: {sorted(untested)}"
+
+
+# --- the flooring warning --------------------------------------------------------------------------
+
+def test_window_that_does_not_tile_warns_with_the_fraction():
+    # CS231n: 7x7 input, 3x3 filter, stride 3: (7 - 3)/3 + 1 = 2.33 "doesn't fit"; PyTorch floors to 2
+    report = run((1, 7, 7), {"name": "c", "type": "conv", "filters": 1, "kernel": 3, "stride": 3})
+    row = report.row("c")
+    assert row.out_shape == (1, 2, 2)
+    assert len(row.warnings) == 1
+    text = row.warnings[0]
+    assert "(7 - 3 + 2*0)/3 + 1" in text and "2.33" in text and "-> 2" in text and "floored" in text
+    assert report.warnings == [("c", text)]
+
+
+def test_window_that_tiles_has_no_warning():
+    # stride 2: (7 - 3)/2 + 1 = 3 exactly
+    assert one((1, 7, 7), type="conv", filters=1, kernel=3, stride=2).warnings == []
+
+
+# --- receptive field and effective stride -----------------------------------------------------------
+
+def test_receptive_field_through_a_chain():
+    report = run((3, 32, 32),
+                 {"name": "c1", "type": "conv", "filters": 8, "kernel": 3, "pad": 1},
+                 {"name": "c2", "type": "conv", "filters": 8, "kernel": 3, "pad": 1},
+                 {"name": "pool", "type": "maxpool", "kernel": 2},
+                 {"name": "c3", "type": "conv", "filters": 8, "kernel": 3, "pad": 1},
+                 {"name": "c4", "type": "conv", "filters": 8, "kernel": 3, "stride": 2, "pad": 1, "dilation": 2})
+    fields = {row.name: (row.receptive_field[0], row.effective_stride[0]) for row in report.rows}
+    assert fields == {
+        "c1": (3, 1),                    # 1 + (3-1)*1 = 3, j = 1
+        "c2": (5, 1),                    # 3 + (3-1)*1 = 5
+        "pool": (6, 2),                  # 5 + (2-1)*1 = 6, j = 1*2 = 2
+        "c3": (10, 2),                   # 6 + (3-1)*2 = 10
+        "c4": (18, 4),                   # 10 + (3-1)*2*2 = 18, j = 2*2 = 4
+    }
+
+
+def test_receptive_field_through_a_merge_takes_the_largest():
+    report = run((3, 32, 32),
+                 {"name": "a", "type": "conv", "filters": 4, "kernel": 1},
+                 {"name": "b1", "type": "conv", "from": "input", "filters": 4, "kernel": 3, "pad": 1},
+                 {"name": "b2", "type": "conv", "filters": 4, "kernel": 3, "pad": 1},
+                 {"name": "cat", "type": "concat", "from": ["a", "b2"]},
+                 {"name": "sum", "type": "add", "from": ["b2", "a"]})
+    assert report.row("a").receptive_field == (1, 1)
+    assert report.row("b2").receptive_field == (5, 5)    # 1 + 2 + 2
+    assert report.row("cat").receptive_field == (5, 5)
+    assert report.row("sum").receptive_field == (5, 5)
+
+
+def test_global_pool_sees_the_whole_map():
+    # after a stride-2 conv the map is 16 wide with j = 2: a global pool adds (16-1)*2 = 30
+    report = run((3, 32, 32),
+                 {"name": "c", "type": "conv", "filters": 4, "kernel": 3, "stride": 2, "pad": 1},
+                 {"name": "gap", "type": "globalavgpool"})
+    assert report.row("c").out_shape == (4, 16, 16)
+    assert report.row("gap").receptive_field == (3 + 15 * 2,) * 2
+
+
+# --- memory, batch, dtype and --input --------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype, size", [("fp32", 4), ("fp16", 2), ("bf16", 2), ("int8", 1), ("fp64", 8)])
+def test_memory_with_batch_and_dtype(dtype, size):
+    report = run((3, 224, 224), {"name": "c", "type": "conv", "filters": 64, "kernel": 3, "pad": 1},
+                 batch=8, dtype=dtype)
+    assert report.row("c").memory_bytes == 64 * 224 * 224 * 8 * size
+    assert report.totals["memory_bytes"] == 64 * 224 * 224 * 8 * size
+    assert report.totals["params"] == 64 * 27 + 64                  # params do not scale with batch
+
+
+def test_unknown_dtype_and_bad_batch_are_usage_errors():
+    layer = {"type": "relu"}
+    for options in ({"dtype": "fp8"}, {"batch": 0}):
+        with pytest.raises(cnncalc.CnnCalcError) as caught:
+            run((3, 8, 8), layer, **options)
+        assert caught.value.exit_code == 2
+
+
+def test_input_side_means_a_square_with_the_specs_channels():
+    spec = {"input": [1, 32, 32], "layers": [{"name": "c", "type": "conv", "filters": 6, "kernel": 5}]}
+    assert cnncalc.analyze(spec, input=224).input == (1, 224, 224)
+    assert cnncalc.analyze(spec, input="224").row("c").out_shape == (6, 220, 220)   # 224 - 5 + 1
+    assert cnncalc.analyze(spec, input="64x48").input == (1, 64, 48)                # H x W
+    assert cnncalc.analyze(spec, input="3x64x64").input == (3, 64, 64)              # C x H x W
+    assert cnncalc.analyze(spec, input=(3, 40, 40)).row("c").params == 6 * 3 * 25 + 6
