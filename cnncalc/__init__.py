@@ -7,7 +7,8 @@
 """
 
 __version__ = "0.1.0"
-__all__ = ["analyze", "load_spec", "builtin_models", "CnnCalcError", "SpecError", "__version__"]
+__all__ = ["analyze", "compare", "load_spec", "builtin_models", "spec_schema", "CnnCalcError", "SpecError",
+           "__version__"]
 
 from .errors import CnnCalcError, SpecError
 
@@ -17,6 +18,20 @@ def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="e
     from .report import analyze as _analyze
 
     return _analyze(spec_or_name, input=input, batch=batch, dtype=dtype, explain=explain, mode=mode)
+
+
+def compare(models, input=None, batch=1, dtype="fp32", optimizer="sgd", mode="eval"):
+    """Several models side by side (``"resnet50@448"`` gives one its own input); see :mod:`cnncalc.comparison`."""
+    from .comparison import compare as _compare
+
+    return _compare(models, input=input, batch=batch, dtype=dtype, optimizer=optimizer, mode=mode)
+
+
+def spec_schema():
+    """The JSON Schema (draft-07) of a spec file, as a dict."""
+    from .schema import spec_schema as _spec_schema
+
+    return _spec_schema()
 
 
 def load_spec(spec_or_name):

@@ -39,7 +39,7 @@ class LazyGroup(click.Group):
 
         module, attribute, _ = COMMANDS[name]
         try:
-            return getattr(importlib.import_module(module), attribute)
+            return examples_last(getattr(importlib.import_module(module), attribute))
         except ModuleNotFoundError as err:
             if err.name == module:
                 return None
@@ -52,15 +52,34 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def examples_last(command):
+    """Move the docstring's Example(s) section after the options, so that --help ends with it."""
+    import inspect
+
+    for marker in ("\b\nExamples:", "\b\nExample:"):
+        head, found, tail = inspect.cleandoc(command.help or "").partition(marker)
+        if found and not command.epilog:
+            command.help, command.epilog = head.rstrip(), found + tail
+            break
+    return command
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cnncalc")
 def main():
     """Exact shapes, params, MACs, memory and receptive fields of CNNs from a YAML spec.
 
     \b
+    Shell completion (bash; for zsh or fish use zsh_source or fish_source):
+      eval "$(_CNNCALC_COMPLETE=bash_source cnncalc)"
+
+    \b
     Example:
       cnncalc report alexnet --input 3x227x227
     """
+
+
+examples_last(main)
 
 
 def run():

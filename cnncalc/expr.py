@@ -17,6 +17,8 @@ class ExpressionError(ValueError):
 
 def _divisible(value, divisor=8, min_value=None):
     """torchvision's ``_make_divisible``: round to the nearest multiple, never down by >10%."""
+    if divisor < 1:
+        raise ExpressionError(f"divisible() needs a divisor of at least 1, not {divisor}")
     if min_value is None:
         min_value = divisor
     new = max(min_value, (value + divisor // 2) // divisor * divisor)
@@ -138,10 +140,13 @@ class _Evaluator:
         left = self.visit(node.left)
         for op, right_node in zip(node.ops, node.comparators):
             right = self.visit(right_node)
-            checks = {
-                ast.Eq: left == right, ast.NotEq: left != right, ast.Lt: left < right,
-                ast.LtE: left <= right, ast.Gt: left > right, ast.GtE: left >= right,
-            }
+            try:
+                checks = {
+                    ast.Eq: left == right, ast.NotEq: left != right, ast.Lt: left < right,
+                    ast.LtE: left <= right, ast.Gt: left > right, ast.GtE: left >= right,
+                }
+            except TypeError:
+                self.fail(f"cannot compare {left!r:.40} with {right!r:.40}")
             if type(op) not in checks:
                 self.fail("unsupported comparison")
             if not checks[type(op)]:

@@ -26,18 +26,16 @@ def table_formats():
 
 # --- numbers ----------------------------------------------------------------------------------
 
-def round_half_up(value):
-    """Round a Fraction (or int) to the nearest integer, halves away from zero."""
-    value = Fraction(value)
-    sign = -1 if value < 0 else 1
-    value = abs(value)
-    return sign * ((2 * value.numerator + value.denominator) // (2 * value.denominator))
+def round_half_up(numerator, denominator=1):
+    """``numerator / denominator`` (integers) rounded to the nearest integer, halves away from zero."""
+    sign = -1 if (numerator < 0) != (denominator < 0) else 1
+    numerator, denominator = abs(numerator), abs(denominator)
+    return sign * ((2 * numerator + denominator) // (2 * denominator))
 
 
 def scaled(value, divisor, digits=0):
     """``value / divisor`` rounded half up at ``digits`` decimals, as text with thousands separators."""
-    exact = Fraction(value, divisor) * 10 ** digits
-    whole = round_half_up(exact)
+    whole = round_half_up(value * 10 ** digits, divisor)
     if digits == 0:
         return f"{whole:,}"
     text = f"{abs(whole):0{digits + 1}d}"
@@ -370,7 +368,8 @@ def explain_lines(report, row):
     """The lecture-style worked arithmetic for one row (``analyze(..., explain=[name])``)."""
     lines = [f"{row.name} ({row.type}{', then ' + row.act if row.act else ''}), "
              f"from {', '.join(row.inputs)}: input {full_shape(row.in_shape)}"]
-    lines += row.explain
+    field_lines = [line for line in row.explain if line.startswith("receptive field")]
+    lines += [line for line in row.explain if not line.startswith("receptive field")]
     lines.append(f"output = {full_shape(row.out_shape)}")
     count = "*".join(str(s) for s in row.out_shape)
     memory = row.memory_bytes
@@ -384,8 +383,8 @@ def explain_lines(report, row):
     elif row.flops == row.macs and row.macs:
         lines.append(f"flop (lecture) = MACs = {row.flops:,}")
     rf = row.receptive_field
-    if any(line.startswith("receptive field") for line in row.explain):
-        return lines
+    if field_lines:
+        return lines + field_lines
     lines.append(f"receptive field = {pair_text(rf) if rf[0] == rf[1] else full_shape(rf)} input pixels, "
                  f"effective stride {pair_text(row.effective_stride)} "
                  f"(r_out = r_in + (K-1)*D*j_in, j_out = j_in*S)")

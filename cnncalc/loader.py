@@ -18,6 +18,9 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 # ends in a RecursionError instead.
 _C_SAFE_DEPTH = 5_000
 
+MAX_EXPANDED_NODES = 1_000_000
+MAX_NUMBER_CHARS = 100
+
 _FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -74,6 +77,7 @@ def _make_loader(base):
         def __init__(self, stream):
             super().__init__(stream)
             self.scalar_cache = {}
+            self.may_alias = not isinstance(stream, str) or "*" in stream
 
         def resolve(self, kind, value, implicit):
             # Resolving a plain scalar's tag runs regexes; the answer depends only on the text.
@@ -85,8 +89,86 @@ def _make_loader(base):
                     return tag
             return super().resolve(kind, value, implicit)
 
+        def construct_document(self, node):
+            if self.may_alias:
+                _check_aliases(node)
+            return super().construct_document(node)
+
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
+    for tag in _NOT_PLAIN_DATA:
+        LineLoader.add_constructor(tag, _refuse_tag)
     return LineLoader
+
+
+# Tags the safe loader would still turn into sets, bytes or pair lists: a spec is plain data.
+# `None` is the fallback for every other tag (`!!python/object/apply:...`, `!custom`).
+_NOT_PLAIN_DATA = ("tag:yaml.org,2002:binary", "tag:yaml.org,2002:omap", "tag:yaml.org,2002:pairs",
+                   "tag:yaml.org,2002:set", None)
+
+
+def _refuse_tag(loader, node):
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    raise SpecError(f"YAML tag '{tag}' is not allowed: a spec holds only plain data (mappings, lists, "
+                    f"numbers, text, true/false)", line=node.start_mark.line + 1,
+                    column=node.start_mark.column + 1)
+
+
+def _construct_int(loader, node):
+    # int() of a long digit string is quadratic (and refused past 4300 digits on newer Pythons).
+    if len(node.value) > MAX_NUMBER_CHARS:
+        raise SpecError(f"a number of {len(node.value):,} characters is too long (the limit is "
+                        f"{MAX_NUMBER_CHARS})", line=node.start_mark.line + 1, column=node.start_mark.column + 1)
+    return loader.construct_yaml_int(node)
+
+
+def _construct_text(loader, node):
+    """Dates stay the text they were written as (`name: 2024-03-01`), not datetime objects."""
+    return loader.construct_scalar(node)
+
+
+def _check_aliases(root):
+    """Refuse alias bombs ("billion laughs") and recursive aliases before anything walks the data.
+
+    An alias shares its anchor's node, so the composed document is a graph; its size counted as a
+    tree (what repr, str or a walk over the data would visit) must stay within
+    max(MAX_EXPANDED_NODES, 2 x the distinct nodes).
+    """
+    sizes = {}
+    active = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            active.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise SpecError("a YAML alias refers to a collection that contains it (recursive anchor)",
+                            line=node.start_mark.line + 1)
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    expanded = sizes[id(root)]
+    if expanded > max(MAX_EXPANDED_NODES, 2 * len(sizes)):
+        raise SpecError(f"YAML aliases expand {len(sizes):,} written values to {_roughly(expanded)} (the limit is "
+                        f"{MAX_EXPANDED_NODES:,}); use blocks and repeat instead")
+
+
+def _roughly(count):
+    return f"{count:,}" if count < 10**12 else f"about 10^{len(str(count)) - 1}"
+
+
+def _children(node):
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    return ()
 
 
 _LOADERS = {}
@@ -126,17 +208,30 @@ def read_text(path):
         if size > MAX_FILE_BYTES:
             raise SpecError(f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", file=path)
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero or a pipe has no size to check
+        if len(data) > MAX_FILE_BYTES:
+            raise SpecError(f"more than {MAX_FILE_BYTES:,} bytes; that is the limit", file=path)
     except FileNotFoundError:
         raise SpecError("no such file", file=path) from None
     except OSError as err:
         raise SpecError(f"cannot read file ({err.strerror})", file=path) from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError("UTF-16 text; save the file as UTF-8", file=path)
     if b"\0" in data:
         raise SpecError("not a text file", file=path)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise SpecError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from None
+
+
+def _is_tab(text, mark):
+    """Whether the character an error points at (or the indentation before it) is a tab."""
+    lines = text.splitlines()
+    if mark.line >= len(lines):
+        return False
+    line = lines[mark.line]
+    return "\t" in line[:mark.column + 1] and not line[:mark.column].strip(" \t-")
 
 
 def load_yaml(text, file=None):
@@ -151,8 +246,12 @@ def load_yaml(text, file=None):
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or err.context or "invalid YAML"
-        if "\t" in problem or "found character '\\t'" in problem:
-            problem += " (YAML does not allow tabs for indentation)"
+        if err.context and problem.startswith("but "):
+            problem = f"{err.context}, {problem}"  # "expected a single document in the stream, but found another"
+        elif err.context and err.context_mark and mark and err.context_mark.line != mark.line:
+            problem += f" ({err.context} at line {err.context_mark.line + 1})"
+        if mark and _is_tab(text, mark):
+            problem += " (YAML does not allow tabs for indentation; use spaces)"
         raise SpecError(
             f"YAML syntax error: {problem}",
             file=file,

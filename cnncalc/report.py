@@ -9,6 +9,7 @@ import math
 from . import rules
 from .errors import SpecError, UsageError, did_you_mean
 from .graph import INPUT_INDEX, Graph, group_name
+from .spec import MAX_SIZE
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
 TOTAL_KEYS = ("params", "buffers", "macs", "flops", "elementwise", "memory_bytes")
@@ -20,7 +21,8 @@ class Row:
 
     __slots__ = ("name", "type", "inputs", "in_shape", "out_shape", "params", "buffers", "macs", "flops",
                  "elementwise", "memory_bytes", "receptive_field", "effective_stride", "filters", "kernel",
-                 "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers", "train_only")
+                 "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers", "train_only",
+                 "fits")
 
     def to_dict(self):
         data = {
@@ -37,6 +39,8 @@ class Row:
                 data[key] = list(value) if isinstance(value, tuple) else value
         if self.pad is not None:
             data["pad"] = [list(p) for p in self.pad]
+        if self.kernel is not None:
+            data["fits"] = self.fits
         if self.train_only:
             data["train_only"] = True
         if self.layers > 1:
@@ -150,6 +154,7 @@ def _group_row(key, row):
 
 def _merge_into(group, row):
     group.out_shape = row.out_shape
+    group.fits = group.fits and row.fits
     for key in ("params", "buffers", "macs", "flops", "elementwise", "memory_bytes", "weight_layers", "layers"):
         setattr(group, key, getattr(group, key) + getattr(row, key))
     group.receptive_field = row.receptive_field
@@ -161,6 +166,8 @@ def parse_input(text, spec_input):
     """``--input`` as given on the command line: ``3x227x227``, ``227x300`` (H x W) or ``224``."""
     if isinstance(text, (tuple, list)):
         parts = list(text)
+        if not all(isinstance(p, int) and not isinstance(p, bool) for p in parts):
+            raise UsageError(f"--input must be whole numbers like [3, 224, 224], not {text!r:.60}")
     elif isinstance(text, int) and not isinstance(text, bool):
         parts = [text]
     else:
@@ -171,6 +178,8 @@ def parse_input(text, spec_input):
             raise UsageError(f"--input must look like 3x224x224, 224x320 or 224, not '{text}'") from None
     if not parts or any(p < 1 for p in parts) or len(parts) > 3:
         raise UsageError(f"--input must be 1 to 3 positive sizes (CxHxW, HxW or a side), not '{text}'")
+    if max(parts) > MAX_SIZE:
+        raise UsageError(f"--input sizes must be at most {MAX_SIZE:,}")
     if len(parts) == 3 or len(spec_input) == 1:
         if len(spec_input) == 1 and len(parts) != 1:
             raise UsageError(f"this network takes a flat input of {spec_input[0]}; give one number")
@@ -226,7 +235,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         sources = graph.inputs[i]
         in_shapes = [shapes[s] for s in sources]
         explaining = explain_all or decl.name in explain_set
-        cost = rules.apply(decl, in_shapes, explaining)
+        cost = rules.apply(decl, in_shapes, explaining, block_names=graph.spec.blocks)
         out = cost.shape
         shapes[i] = out
         rf, jump, extent = _receptive_field([fields[s] for s in sources], cost.window, out)
@@ -258,6 +267,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.weight_layers = 1 if rules.RULES[decl.type].weight else 0
         row.layers = 1
         row.train_only = decl.train_only
+        row.fits = cost.fits
         rows.append(row)
     return rows
 

@@ -17,13 +17,16 @@ Shapes are tuples: ``(C, H, W)`` for a feature map, ``(N,)`` for a flat vector.
 from fractions import Fraction
 
 from .errors import did_you_mean
+from .spec import MAX_SIZE
 
 REQUIRED = object()
+# PyTorch counts a tensor's elements in an int64; a larger output is an error, not a number.
+MAX_ELEMENTS = 2**63 - 1
 
 
 class Cost:
     __slots__ = ("shape", "params", "buffers", "macs", "flops", "elementwise", "window",
-                 "filters", "kernel", "stride", "pad", "warnings", "explain")
+                 "filters", "kernel", "stride", "pad", "warnings", "explain", "fits")
 
     def __init__(self, shape, params=0, buffers=0, macs=0, flops=None, elementwise=0, window=None):
         self.shape = shape
@@ -67,7 +70,7 @@ def rule(*names, keys=None, inputs=1, weight=False):
 class Layer:
     """What a rule sees: the layer's name, type, validated keys and whether to explain."""
 
-    __slots__ = ("name", "type", "p", "decl", "explaining", "warnings", "notes")
+    __slots__ = ("name", "type", "p", "decl", "explaining", "warnings", "notes", "fits")
 
     def __init__(self, decl, type_name, values, explaining):
         self.decl = decl
@@ -77,6 +80,7 @@ class Layer:
         self.explaining = explaining
         self.warnings = []
         self.notes = []  # worked arithmetic gathered before the rule's own lines
+        self.fits = True  # every window tiles its padded input exactly
 
     def error(self, message, key=None):
         return self.decl.error(message, key)
@@ -98,6 +102,8 @@ def _int(layer, key, value, minimum):
             raise layer.error(f"{key} must be a whole number, not {_describe(value)}", key)
     if value < minimum:
         raise layer.error(f"{key} must be at least {minimum}, not {value}", key)
+    if value > MAX_SIZE:
+        raise layer.error(f"{key} must be at most {MAX_SIZE:,}, not {value:,}", key)
     return value
 
 
@@ -196,14 +202,20 @@ def lookup(decl, extra_names=()):
     return rule_
 
 
-def apply(decl, in_shapes, explaining=False):
-    """Validate ``decl`` and compute its Cost from the shapes of its inputs."""
-    rule_ = lookup(decl)
+def apply(decl, in_shapes, explaining=False, block_names=()):
+    """Validate ``decl`` and compute its Cost from the shapes of its inputs.
+
+    ``block_names`` (the spec's blocks) are offered as suggestions for an unknown type.
+    """
+    rule_ = lookup(decl, block_names)
     if rule_.inputs == 1 and len(in_shapes) != 1:
         raise decl.error(f"{rule_.name} takes one input, but 'from' gives {len(in_shapes)}", "from")
     layer = validate(decl, rule_, explaining)
     cost = rule_.function(layer, in_shapes if rule_.inputs != 1 else in_shapes[0])
+    if elements(cost.shape) > MAX_ELEMENTS:
+        raise decl.error(f"the output {show_shape(cost.shape)} has more than {MAX_ELEMENTS:,} (2^63 - 1) elements")
     cost.warnings = layer.warnings
+    cost.fits = layer.fits
     if explaining:
         cost.explain = layer.notes + cost.explain
     return cost
@@ -250,6 +262,8 @@ def window_axis(layer, axis, size, kernel, stride, pads, dilation, ceil_mode=Fal
         out = -(-span // stride) + 1
         if (out - 1) * stride >= size + before:
             out -= 1
+    if span % stride:
+        layer.fits = False
     if layer.explaining or span % stride:
         formula = window_formula(size, kernel, stride, before, after, dilation)
         exact = Fraction(span, stride) + 1
@@ -621,6 +635,8 @@ def mul(layer, shapes):
     """Channel-wise scale (squeeze-excitation): a C x H x W map times a C x 1 x 1 (or same-shape) input."""
     if len(shapes) != 2:
         raise layer.error(f"mul takes two inputs in 'from', got {len(shapes)}", "from")
+    for shape in shapes:
+        need_map(layer, shape)
     big, small = sorted(shapes, key=elements, reverse=True)
     if len(big) != 3 or big[0] != small[0] or (tuple(small[1:]) not in ((1, 1), tuple(big[1:]))):
         raise layer.error(f"mul needs C x H x W and C x 1 x 1 (or equal shapes): {_shapes_text(layer, shapes)}",

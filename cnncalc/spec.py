@@ -16,6 +16,8 @@ from .loader import Located, load_yaml, read_text
 MAX_LAYERS = 250_000
 MAX_REPEAT = 10_000
 MAX_BLOCK_DEPTH = 16
+# Largest size (channels, height, width, units, kernel...) a spec may write; int32's maximum.
+MAX_SIZE = 2**31 - 1
 
 TOP_LEVEL_KEYS = ("name", "source", "description", "input", "layers", "blocks")
 BLOCK_KEYS = ("args", "layers", "output", "description")
@@ -93,6 +95,7 @@ def parse(document, file=None):
     if not isinstance(name, (str, int, float)) or isinstance(name, bool):
         raise SpecError("'name' must be text", file=file, line=line_of("name"))
     blocks = _read_blocks(document.get("blocks"), file, line_of("blocks"))
+    _refuse_certain_bombs(document["layers"], blocks, file)
     expander = _Expander(file, blocks)
     expander.expand_list(document["layers"], prefix="", scope={NETWORK_INPUT: NETWORK_INPUT},
                          variables={}, line=line_of("layers"), stack=())
@@ -103,10 +106,57 @@ def parse(document, file=None):
                 source=None if source is None else str(source), blocks=blocks)
 
 
+def _refuse_certain_bombs(items, blocks, file):
+    """Fail at once when the layers surely expand past MAX_LAYERS (blocks of blocks of blocks...).
+
+    Counts a lower bound without expanding anything, so the answer costs one pass over the text.
+    """
+    if not isinstance(items, list):
+        return  # the expander says what is wrong with it
+    total = 0
+    memo = {}
+    for item in items:
+        total += _least_layers([item], blocks, (), memo, ())
+        if total > MAX_LAYERS:
+            raise SpecError(f"the network expands to more than {MAX_LAYERS:,} layers (counted before expanding "
+                            f"its blocks and repeats)", file=file, line=getattr(item, "line", None))
+
+
+def _least_layers(items, blocks, args, memo, stack):
+    """A lower bound on how many layers ``items`` expand to (capped just above MAX_LAYERS).
+
+    Layers under `if`, and types given by a block argument, may vanish: they count 0; a repeat
+    that is an expression (or invalid) counts once.
+    """
+    total = 0
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict) or "if" in item:
+            continue
+        repeat = item.get("repeat", 1)
+        if not _is_int(repeat) or not 1 <= repeat <= MAX_REPEAT:
+            repeat = 1
+        kind = item.get("type")
+        if not isinstance(kind, str) or kind in args:
+            each = 0
+        elif kind not in blocks:
+            each = 1
+        elif kind in stack or len(stack) >= MAX_BLOCK_DEPTH:
+            each = 0  # the expander reports the recursion or the depth
+        else:
+            if kind not in memo:
+                block = blocks[kind]
+                memo[kind] = _least_layers(block.layers, blocks, block.args, memo, stack + (kind,))
+            each = memo[kind]
+        total = min(total + repeat * each, MAX_LAYERS + 1)
+    return total
+
+
 def parse_input(value, file=None, line=None):
     """``[C, H, W]`` (or ``[N]`` for a flat input) as a tuple of positive ints."""
     if isinstance(value, (list, tuple)) and len(value) in (1, 3):
         if all(_is_int(v) and v >= 1 for v in value):
+            if max(value) > MAX_SIZE:
+                raise SpecError(f"'input' sizes must be at most {MAX_SIZE:,}, not {max(value):,}", file=file, line=line)
             return tuple(value)
     raise SpecError(f"'input' must be [C, H, W] of positive whole numbers (or [N] for a flat input), "
                     f"not {value!r}", file=file, line=line)
@@ -268,9 +318,23 @@ class _Expander:
                 output = self.expand_block(block, instance, item, name, source, variables, stack)
             else:
                 output = self.add_layer(type_name, instance, item, name, source, variables, stack)
+            if index == 1:
+                self.check_projected_size(repeat, len(self.layers) - before_second, item, full)
+            before_second = len(self.layers)
         self.in_train_only = outer_train_only
         scope[local] = output
         return output
+
+    def check_projected_size(self, repeat, per_repeat, item, full):
+        """Refuse a repeat whose later copies would pass MAX_LAYERS, before expanding them.
+
+        Every repeat after the first has the same keys, so it expands to as many layers as the
+        second did; nested repeats are caught at the innermost multiplication that overflows.
+        """
+        projected = len(self.layers) + (repeat - 2) * per_repeat
+        if projected > MAX_LAYERS:
+            raise self.fail(f"the network expands to more than {MAX_LAYERS:,} layers ({repeat:,} repeats of "
+                            f"{per_repeat:,} layers here)", item.line_of("repeat"), full)
 
     def default_name(self, type_name, scope, counters, declared):
         while True:
@@ -336,6 +400,11 @@ class _Expander:
             raise self.fail(f"blocks nest more than {MAX_BLOCK_DEPTH} deep", item.line, name)
         if len(inputs) != 1:
             raise self.fail(f"block '{block.name}' takes one input, got {len(inputs)}", item.line_of("from"), name)
+        for key in keys:
+            if key not in block.args:
+                known = ", ".join(block.args) or "none"
+                raise self.fail(f"block '{block.name}' has no argument '{key}'{did_you_mean(key, block.args)} "
+                                f"(its arguments: {known})", item.line_of(key), name)
         arguments = {}
         for arg, default in block.args.items():
             if arg in keys:
@@ -344,11 +413,6 @@ class _Expander:
                 raise self.fail(f"block '{block.name}' needs argument '{arg}'", item.line, name)
             else:
                 arguments[arg] = default
-        for key in keys:
-            if key not in block.args:
-                known = ", ".join(block.args) or "none"
-                raise self.fail(f"block '{block.name}' has no argument '{key}'{did_you_mean(key, block.args)} "
-                                f"(its arguments: {known})", item.line_of(key), name)
         for arg, default in list(arguments.items()):
             if isinstance(default, str) and arg not in keys:
                 # a default may refer to other arguments: `out: planes * 4`

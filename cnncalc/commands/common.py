@@ -83,3 +83,13 @@ def optimizer_option(function):
                         show_default=True,
                         help="Optimizer state in the training estimate: sgd none, momentum 1, adam 2 "
                              "param-sized tensors.")(function)
+
+
+def complete_spec(ctx, param, incomplete):
+    """Shell completion for SPEC arguments: the built-in model names, then files."""
+    from click.shell_completion import CompletionItem
+
+    from ..builtins import names
+
+    return [CompletionItem(name) for name in names() if name.startswith(incomplete)] + [
+        CompletionItem(incomplete, type="file")]

@@ -2,7 +2,8 @@
 
 import click
 
-from .common import friendly_errors, check_format, model_options, output_options
+from .common import (friendly_errors, check_format, columns_option, convention_option, model_options,
+                     optimizer_option, output_options)
 
 
 @click.command()
@@ -17,8 +18,15 @@ from .common import friendly_errors, check_format, model_options, output_options
 @click.option("--mode", type=click.Choice(("eval", "train")), default="eval", show_default=True,
               help="train also counts the work of branches that run only in training (train_only: true, "
                    "e.g. GoogLeNet's auxiliary classifiers).")
+@columns_option("Columns to print, comma-separated: name, type, input, filters, kernel, stride, pad, output, "
+                "rf, memory, params, buffers, macs, flop, flops_2x (with csv/json: their keys, e.g. in_shape).")
+@convention_option
+@click.option("--training", is_flag=True,
+              help="Add the training memory estimate: activations + params + gradients + optimizer state.")
+@optimizer_option
 @friendly_errors
-def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode):
+def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, columns, convention, training,
+           optimizer):
     """Per-layer table like the lecture slides, then totals.
 
     SPEC is a YAML spec file or a built-in model name (see `cnncalc list`).
@@ -29,6 +37,8 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode):
       cnncalc report resnet50 --depth 1 --format github
       cnncalc report vgg16 --format json | jq .totals
       cnncalc report alexnet --explain conv1
+      cnncalc report vgg16 --flops-convention 2x --columns name,output,macs,flops_2x
+      cnncalc report resnet50 --training --optimizer adam --batch 32
     """
     from ..report import analyze
 
@@ -42,4 +52,5 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode):
         return
     from ..formatters import render_report
 
-    click.echo(render_report(result, fmt, depth=depth, units=units))
+    click.echo(render_report(result, fmt, depth=depth, units=units, columns=columns, convention=convention,
+                             optimizer=optimizer if training else None))

@@ -1,0 +1,41 @@
+"""cnncalc compare: several models side by side, with ratios to the first."""
+
+import click
+
+from .common import (check_format, columns_option, complete_spec, convention_option, friendly_errors,
+                     model_options, optimizer_option, output_options)
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC[@INPUT]...", shell_complete=complete_spec)
+@model_options
+@output_options
+@click.option("--by", type=click.Choice(("model", "stage")), default="model", show_default=True,
+              help="model: one column per model; stage: per-stage figures lined up (rows folded by the "
+                   "first part of their names: layer1, inception3a, ...).")
+@columns_option("Figures to print, comma-separated: input, params, buffers, macs, flop, flops_2x, memory, "
+                "param_memory, training, depth, weight_layers, layers (--by stage: output, params, buffers, "
+                "macs, flop, flops_2x, memory).")
+@convention_option
+@optimizer_option
+@click.option("--mode", type=click.Choice(("eval", "train")), default="eval", show_default=True,
+              help="train also counts branches that run only in training (GoogLeNet's auxiliary classifiers).")
+@friendly_errors
+def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode):
+    """Several models side by side, with each model's ratio to the first.
+
+    Each SPEC is a spec file or a built-in name; SPEC@448 or SPEC@3x320x320 gives that model its own
+    input (--input sets the others).
+
+    \b
+    Examples:
+      cnncalc compare alexnet@227 vgg16
+      cnncalc compare alexnet vgg16 googlenet resnet50 --units raw --format github
+      cnncalc compare resnet18 resnet50 --by stage
+      cnncalc compare resnet50 resnet50@448 --format csv --columns params,macs,memory
+    """
+    from ..comparison import compare as compare_models, render_compare
+
+    fmt = check_format(fmt)
+    comparison = compare_models(specs, input=input_shape, batch=batch, dtype=dtype, optimizer=optimizer, mode=mode)
+    click.echo(render_compare(comparison, fmt, units=units, columns=columns, convention=convention, by=by))

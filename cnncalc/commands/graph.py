@@ -1,0 +1,35 @@
+"""cnncalc graph: the layer graph as Graphviz dot or Mermaid, shapes on the edges."""
+
+import click
+
+from .common import complete_spec, friendly_errors
+
+
+@click.command()
+@click.argument("spec", metavar="SPEC", shell_complete=complete_spec)
+@click.option("--format", "-f", "fmt", type=click.Choice(("dot", "mermaid")), default="dot", show_default=True,
+              help="dot (Graphviz: pipe to `dot -Tsvg`) or mermaid (renders in GitHub markdown).")
+@click.option("--input", "input_shape", metavar="CxHxW", help="Override the spec's input (changes the shapes).")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Fold blocks into single boxes: layers grouped by the first N parts of their names.")
+@click.option("--only", metavar="NAME", default=None,
+              help="Draw only layer NAME or the block NAME (e.g. inception3a, layer2.0); its neighbours "
+                   "outside are drawn dashed.")
+@click.option("--mode", type=click.Choice(("eval", "train")), default="eval", show_default=True,
+              help="train also draws branches that run only in training.")
+@friendly_errors
+def graph(spec, fmt, input_shape, depth, only, mode):
+    """The layer graph as Graphviz dot or Mermaid, with each edge labelled by the shape it carries.
+
+    \b
+    Examples:
+      cnncalc graph googlenet --only inception3a | dot -Tsvg > inception3a.svg
+      cnncalc graph resnet50 --only layer1.0 --format mermaid
+      cnncalc graph resnet50 --depth 1
+    """
+    from ..diagram import to_dot, to_mermaid
+    from ..report import analyze
+
+    result = analyze(spec, input=input_shape, mode=mode)
+    render = to_dot if fmt == "dot" else to_mermaid
+    click.echo(render(result, depth=depth, only=only))

@@ -1,0 +1,228 @@
+"""cnncalc layer: one layer without a spec file, with the worked arithmetic."""
+
+import re
+
+import click
+
+from ..errors import UsageError, did_you_mean
+from .common import DTYPES, friendly_errors
+
+# option name -> the rule key it sets (see cnncalc.rules)
+OPTION_KEYS = {"filters": "filters", "kernel": "kernel", "stride": "stride", "pad": "pad", "dilation": "dilation",
+               "groups": "groups", "units": "units", "output_size": "output", "output_pad": "output_pad",
+               "scale": "scale", "act": "act", "no_bias": "bias", "ceil_mode": "ceil_mode"}
+OPTION_FLAGS = {"output_size": "--output", "output_pad": "--output-pad", "no_bias": "--no-bias",
+                "ceil_mode": "--ceil-mode"}
+INPUT_ORDERS = {"hwc": "H x W x C", "chw": "C x H x W"}
+
+
+def _flag(option):
+    return OPTION_FLAGS.get(option, f"--{option.replace('_', '-')}")
+
+
+@click.command()
+@click.argument("layer_type", metavar="TYPE")
+@click.option("--input", "input_text", required=True, metavar="HxWxC",
+              help="The layer's input: 32x32x3 (H x W x C, as in CS231n), 3x32x32 (C x H x W) or 4096 (flat). "
+                   "Square maps are read either way; otherwise give --order.")
+@click.option("--order", type=click.Choice(tuple(INPUT_ORDERS)), default=None,
+              help="How to read a non-square --input: hwc (H x W x C) or chw (C x H x W).")
+@click.option("--filters", type=click.IntRange(min=1), help="Output channels (conv, dwconv, convtranspose).")
+@click.option("--kernel", metavar="K|KhxKw", help="Window size: 5 or 3x5.")
+@click.option("--stride", metavar="S|ShxSw", help="Stride (default 1; pools default to the kernel).")
+@click.option("--pad", metavar="P|PhxPw|same|valid",
+              help="Padding; 'same' solves P = ((O-1)*S - (N-F))/2 for the size-keeping padding.")
+@click.option("--dilation", metavar="D|DhxDw", help="Dilation (default 1).")
+@click.option("--groups", type=click.IntRange(min=1), help="Grouped convolution.")
+@click.option("--units", type=click.IntRange(min=1), help="Output units of an fc layer.")
+@click.option("--output", "output_size", metavar="S|HxW", help="Output size of an adaptive pool.")
+@click.option("--output-pad", metavar="P|PhxPw", help="Extra output size of a transposed conv.")
+@click.option("--scale", metavar="S|ShxSw", help="Upsampling factor.")
+@click.option("--act", metavar="NAME", help="An in-place activation after conv/fc/bn (relu, ...).")
+@click.option("--no-bias", is_flag=True, default=None, help="Leave out the bias (conv, fc).")
+@click.option("--ceil-mode", is_flag=True, default=None, help="Pools: round the output size up (PyTorch).")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size for memory.")
+@click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
+@click.option("--format", "-f", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+              help="The worked arithmetic as text, or everything as JSON.")
+@friendly_errors
+def layer(layer_type, input_text, order, batch, dtype, fmt, **options):
+    """One layer, no spec file: output shape, params, MACs, memory and receptive field, worked out.
+
+    TYPE is a layer type: conv, dwconv, convtranspose, maxpool, avgpool, globalavgpool,
+    adaptiveavgpool, fc, bn, relu, ...
+
+    \b
+    Examples:
+      cnncalc layer conv --input 32x32x3 --filters 10 --kernel 5 --stride 1 --pad 2
+      cnncalc layer conv --input 7x7x1 --filters 1 --kernel 3 --pad same
+      cnncalc layer maxpool --input 55x55x96 --kernel 3 --stride 2
+      cnncalc layer fc --input 9216 --units 4096 --no-bias
+    """
+    from ..report import analyze
+
+    rule = _rule(layer_type)
+    shape, reading = read_input(input_text, order)
+    keys = _layer_keys(rule, options)
+    same_lines = pad_same_lines(shape, keys) if keys.get("pad") == "same" else []
+    spec = {"name": f"{layer_type} layer", "input": list(shape),
+            "layers": [dict(name=layer_type, type=layer_type, **keys)]}
+    report = analyze(spec, batch=batch, dtype=dtype, explain=True)
+    row = report.rows[0]
+    from ..formatters import explain_lines
+
+    lines = explain_lines(report, row)
+    if fmt == "json":
+        import json
+
+        data = {"type": layer_type, "input": list(shape), "input_as_written": input_text, "read_as": reading,
+                "batch": batch, "dtype": dtype, "layer": row.to_dict(), "pad_same": same_lines, "explain": lines}
+        click.echo(json.dumps(data, indent=2))
+        return
+    head = f"{layer_type} on input {_full(shape)}"
+    if reading:
+        head += f" (--input {input_text} read as {reading}{', the CS231n order' if reading[0] == 'H' else ''})"
+    click.echo("\n".join([head, ""] + same_lines + ([""] if same_lines else []) + lines + [""]
+                         + summary_lines(report, row, reading)))
+
+
+def _rule(layer_type):
+    from ..rules import RULES
+
+    rule = RULES.get(layer_type)
+    if rule is None:
+        singles = [name for name, r in RULES.items() if r.inputs == 1]
+        raise UsageError(f"unknown layer type '{layer_type}'{did_you_mean(layer_type, singles)} "
+                         f"(types: {', '.join(singles)})")
+    if rule.inputs != 1:
+        raise UsageError(f"{layer_type} merges several inputs; `cnncalc layer` computes one-input layers")
+    return rule
+
+
+def read_input(text, order=None):
+    """``--input`` as a (C, H, W) or (N,) shape and how it was read (None when there was no choice)."""
+    cleaned = text.strip().strip("[]()").strip()
+    parts = re.split(r"\s*[x×X*,]\s*|\s+", cleaned)
+    if not parts or not all(p.isdigit() and int(p) >= 1 for p in parts):
+        raise UsageError(f"--input must look like 32x32x3 (H x W x C), 3x32x32 (C x H x W) or 4096, not '{text}'")
+    sizes = [int(p) for p in parts]
+    if len(sizes) == 1:
+        return (sizes[0],), None
+    if len(sizes) != 3:
+        raise UsageError(f"--input needs three sizes (H x W x C or C x H x W) or one (a flat vector), not '{text}'")
+    a, b, c = sizes
+    if order is None:
+        if a == b == c:
+            return (a, b, c), None
+        if a == b:
+            order = "hwc"
+        elif b == c:
+            order = "chw"
+        else:
+            raise UsageError(f"--input {text} could be H x W x C or C x H x W; add --order hwc or --order chw")
+    shape = (c, a, b) if order == "hwc" else (a, b, c)
+    return shape, INPUT_ORDERS[order]
+
+
+def _layer_keys(rule, options):
+    keys = {}
+    for option, value in options.items():
+        if value is None:
+            continue
+        key = OPTION_KEYS[option]
+        if key not in rule.keys:
+            takes = ", ".join(_flag(o) for o, k in OPTION_KEYS.items() if k in rule.keys) or "no options"
+            raise UsageError(f"{_flag(option)} does not apply to {rule.name} (it takes: {takes})")
+        keys[key] = _option_value(option, value)
+    from ..rules import REQUIRED
+
+    for key, (_, default) in rule.keys.items():
+        if default is REQUIRED and key not in keys:
+            flag = _flag(next(o for o, k in OPTION_KEYS.items() if k == key))
+            raise UsageError(f"{rule.name} needs {flag}")
+    return keys
+
+
+def _option_value(option, value):
+    if option == "no_bias":
+        return False
+    if option == "ceil_mode":
+        return True
+    if not isinstance(value, str) or option == "act":
+        return value
+    text = value.strip().lower()
+    if option == "pad" and text in ("same", "valid"):
+        return text
+    parts = re.split(r"\s*[x×,]\s*", text.strip("[]()").strip())
+    if not parts or len(parts) > 2 or not all(p.isdigit() for p in parts):
+        raise UsageError(f"{_flag(option)} must be a whole number or HxW, not '{value}'")
+    sizes = [int(p) for p in parts]
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
+def pad_same_lines(shape, keys):
+    """The padding that keeps the size, solved as in the seed notes: P = ((O-1)*S - (N-F))/2."""
+    from ..rules import resolve_same_pad
+
+    if len(shape) != 3:
+        return []
+    pairs = [_pair(keys.get(name, default)) for name, default in (("kernel", 1), ("stride", 1), ("dilation", 1))]
+    lines = []
+    sizes = (shape[1],) if shape[1] == shape[2] and all(p[0] == p[1] for p in pairs) else shape[1:]
+    for axis, size in zip(("H/W",) if len(sizes) == 1 else ("H", "W"), sizes):
+        index = 0 if axis in ("H/W", "H") else 1
+        kernel, stride, dilation = (p[index] for p in pairs)
+        lines += _solve_axis(axis, size, kernel, stride, dilation, resolve_same_pad(size, kernel, stride, dilation))
+    return lines
+
+
+def _solve_axis(axis, n, k, s, d, resolved):
+    f = d * (k - 1) + 1
+    lines = []
+    if d != 1:
+        lines.append(f"pad same ({axis}): dilated window F = D*(K-1) + 1 = {d}*({k}-1) + 1 = {f}")
+    if s == 1:
+        o = n
+        keep = f"keep {axis} = {n} at stride 1 (O = N)"
+    else:
+        o = -(-n // s)
+        keep = f"stride {s}: O = ceil(N/S) = ceil({n}/{s}) = {o} (TensorFlow's 'same')"
+    total = (o - 1) * s - (n - f)
+    lines.append(f"pad same ({axis}): {keep}: P = ((O-1)*S - (N-F))/2 = (({o}-1)*{s} - ({n}-{f}))/2 "
+                 f"= ({(o - 1) * s} - {n - f})/2 = {_half(total)}")
+    before, after = resolved
+    if total <= 0:
+        lines.append(f"pad same ({axis}): no padding is needed (P = 0)")
+    elif total % 2:
+        lines.append(f"pad same ({axis}): the total padding {total} is odd, so it cannot be split evenly: "
+                     f"{before} before and {after} after (the extra pixel goes after, as TensorFlow and "
+                     f"PyTorch's padding='same' do)")
+    return lines
+
+
+def _half(total):
+    return str(total // 2) if total % 2 == 0 else f"{total}/2 = {total / 2:g}"
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else (value, value)
+
+
+def _full(shape):
+    return "x".join(str(s) for s in shape)
+
+
+def summary_lines(report, row, reading):
+    from ..formatters import human_bytes, pair_text
+
+    out = _full(row.out_shape)
+    if reading == INPUT_ORDERS["hwc"] and len(row.out_shape) == 3:
+        c, h, w = row.out_shape
+        out = f"{h}x{w}x{c} (H x W x C) = {out} (C x H x W)"
+    rf = row.receptive_field
+    rows = [("output shape", out), ("params", f"{row.params:,}"), ("MACs", f"{row.macs:,}"),
+            ("flop (lecture)", f"{row.flops:,}"),
+            ("memory", f"{row.memory_bytes:,} B" + (f" ({human_bytes(row.memory_bytes)})"
+                                                    if row.memory_bytes >= 1024 else "")),
+            ("receptive field", f"{rf[0]}x{rf[1]}, effective stride {pair_text(row.effective_stride)}")]
+    return [f"{label:<16} {value}" for label, value in rows]

@@ -1,0 +1,34 @@
+"""cnncalc plot: per-layer bar charts of activation memory, params and flop."""
+
+import click
+
+from .common import DTYPES, complete_spec, friendly_errors
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC[@INPUT]...", shell_complete=complete_spec)
+@click.option("--output", "-o", required=True, metavar="FILE", help="The picture to write: .png, .svg or .pdf.")
+@click.option("--input", "input_shape", metavar="CxHxW", help="Input for every SPEC without its own @INPUT.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size.")
+@click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="One bar per block: layers summed by the first N parts of their names.")
+@friendly_errors
+def plot(specs, output, input_shape, batch, dtype, depth):
+    """Per-layer bar charts of activation memory, params and flop; several models side by side.
+
+    The lecture's point in pictures: memory sits in the early convs, params in the fc layers,
+    compute in the convs. Needs matplotlib: pip install 'cnncalc[plot]'.
+
+    \b
+    Examples:
+      cnncalc plot alexnet@227 vgg16 -o alexnet_vgg16.png
+      cnncalc plot resnet50 --depth 2 -o resnet50.svg
+    """
+    from ..comparison import compare
+    from ..plot import check_path, plot_reports
+
+    check_path(output)
+    comparison = compare(specs, input=input_shape, batch=batch, dtype=dtype)
+    plot_reports(comparison.reports, output, depth=depth)
+    click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,343 @@
+"""Several models side by side, with ratios to the first as the lecture writes them.
+
+``compare(["alexnet@227", "vgg16"])`` analyses each model (``NAME@448`` or ``NAME@3x320x320`` gives a
+model its own input) and returns a :class:`Comparison`: each model's figures, its ratios to the first
+("VGG-16 vs AlexNet: 25x memory, 2.3x params, 19.4x flop") and, with ``stages()``, the per-stage
+figures lined up. The second half of this module formats a Comparison (table, JSON, CSV).
+"""
+
+import re
+from fractions import Fraction
+
+from .formatters import (bytes_text, count_text, csv_text, full_shape, render_json, resolve_columns, scaled,
+                         shape_text)
+from .report import analyze
+
+INPUT_SUFFIX = re.compile(r"^\d+(x\d+){0,2}$")
+RATIO_KEYS = ("params", "macs", "flops", "flops_2x", "memory_bytes", "param_bytes", "training_bytes", "depth")
+
+
+def split_input(model):
+    """``"resnet50@448"`` -> ``("resnet50", "448")``; ``("vgg16", 320)`` stays a pair; else ``(model, None)``."""
+    if isinstance(model, tuple) and len(model) == 2:
+        return model
+    if isinstance(model, str) and "@" in model:
+        base, _, size = model.rpartition("@")
+        if base and INPUT_SUFFIX.match(size.lower().replace("×", "x")):
+            return base, size
+    return model, None
+
+
+def weight_depth(report):
+    """Weight layers (conv, fc) on the longest path from the input: AlexNet 8, VGG-16 16, ResNet-50 50."""
+    depth = {"input": 0}
+    for row in report.rows:
+        depth[row.name] = max(depth.get(name, 0) for name in row.inputs) + row.weight_layers
+    return max(depth[row.name] for row in report.rows)
+
+
+def figures(report, optimizer="sgd"):
+    """The exact whole-model figures compare prints, keyed as in the JSON."""
+    t = report.totals
+    return {
+        "input": list(report.input), "params": t["params"], "buffers": t["buffers"], "macs": t["macs"],
+        "flops": t["flops"], "flops_2x": t["flops_2x"], "memory_bytes": t["memory_bytes"],
+        "param_bytes": t["param_bytes"], "training_bytes": report.training_memory(optimizer)["total_bytes"],
+        "depth": weight_depth(report), "weight_layers": t["weight_layers"], "layers": t["layers"],
+    }
+
+
+def ratio_text(value, base):
+    """``value / base`` as the lecture writes it: 2.3x, 19.4x, 123x; below 1 two significant digits (0.11x)."""
+    if base == 0:
+        return "n/a"
+    ratio = Fraction(value, base)
+    if ratio >= 100:
+        return f"{scaled(value, base)}x"
+    if ratio >= 1 or ratio == 0:
+        return f"{scaled(value, base, 1)}x"
+    digits = 2
+    while ratio * 10 ** digits < 10 and digits < 8:
+        digits += 1
+    return f"{scaled(value, base, digits)}x"
+
+
+def merged_order(sequences):
+    """One order holding every name of every sequence, each sequence's order kept where it can be."""
+    order = []
+    for sequence in sequences:
+        position = 0
+        for name in sequence:
+            if name in order:
+                position = order.index(name) + 1
+            else:
+                order.insert(position, name)
+                position += 1
+    return order
+
+
+class Comparison:
+    """Analysed models, in the order given; the first is the one the ratios refer to."""
+
+    def __init__(self, reports, specs, optimizer="sgd"):
+        self.reports = reports
+        self.specs = specs
+        self.optimizer = optimizer
+        self.labels = _labels(reports)
+        self.figures = [figures(report, optimizer) for report in reports]
+
+    def ratios(self, index):
+        """Model ``index`` against the first: ``{"params": "2.3x", ...}``."""
+        first, this = self.figures[0], self.figures[index]
+        return {key: ratio_text(this[key], first[key]) for key in RATIO_KEYS}
+
+    def ratio_lines(self, convention="lecture"):
+        """The lecture's sentence for each model after the first: "VGG-16 vs AlexNet: 25x memory, ..."."""
+        flop_key, flop_word = ("flops_2x", "FLOPs") if convention == "2x" else ("flops", "flop")
+        lines = []
+        for index in range(1, len(self.reports)):
+            ratios = self.ratios(index)
+            lines.append(f"{self.labels[index]} vs {self.labels[0]}: {ratios['memory_bytes']} memory, "
+                         f"{ratios['params']} params, {ratios[flop_key]} {flop_word}")
+        return lines
+
+    def stages(self):
+        """``[(stage, [Row or None per model])]``: rows folded by the first part of their names, lined up."""
+        folded = [report.fold(1) for report in self.reports]
+        by_name = [{row.name: row for row in rows} for rows in folded]
+        order = merged_order([[row.name for row in rows] for rows in folded])
+        return [(name, [rows.get(name) for rows in by_name]) for name in order]
+
+    def to_dict(self, by="model", columns=None):
+        if by == "stage":
+            return _stage_dict(self, stage_keys(columns))
+        keys = metric_keys(columns)
+        models = []
+        for index, report in enumerate(self.reports):
+            models.append({
+                "label": self.labels[index], "name": report.name, "spec": self.specs[index],
+                "input": list(report.input), "batch": report.batch, "dtype": report.dtype,
+                "totals": {key: self.figures[index][key] for key in keys},
+                "ratios": {key: text for key, text in self.ratios(index).items() if key in keys},
+            })
+        return {"optimizer": self.optimizer, "models": models, "ratio_lines": self.ratio_lines()}
+
+    def _repr_html_(self):
+        import html
+
+        lines = "".join(f"<br>{html.escape(line)}" for line in self.ratio_lines())
+        return render_compare(self, "html") + (f"<p>{lines[4:]}</p>" if lines else "")
+
+    def __repr__(self):
+        return f"<Comparison of {', '.join(self.labels)}>"
+
+
+def _labels(reports):
+    """Display names, with the input added where two models would share one."""
+    names = [report.name for report in reports]
+    labels = [f"{report.name} @{full_shape(report.input)}" if names.count(report.name) > 1 else report.name
+              for report in reports]
+    return [f"{label} #{index + 1}" if labels.count(label) > 1 else label for index, label in enumerate(labels)]
+
+
+def compare(models, input=None, batch=1, dtype="fp32", optimizer="sgd", mode="eval"):
+    """Analyse ``models`` (names, paths, inline specs, ``"name@448"`` or ``(spec, input)`` pairs) side by side.
+
+    ``input`` applies to every model that does not carry its own.
+    """
+    reports, specs = [], []
+    for model in models:
+        spec, own_input = split_input(model)
+        reports.append(analyze(spec, input=own_input or input, batch=batch, dtype=dtype, mode=mode))
+        specs.append(model if isinstance(model, str) else reports[-1].name)
+    if not reports:
+        from .errors import UsageError
+
+        raise UsageError("compare needs at least one model")
+    return Comparison(reports, specs, optimizer)
+
+
+# --- formatting ---------------------------------------------------------------------------------
+
+class Metric:
+    """A figure compare can print: its JSON key, label and kind (how its number reads)."""
+
+    def __init__(self, key, label, kind):
+        self.key = key
+        self.label = label
+        self.kind = kind  # shape, int, count (M), ops (G), bytes (MB); stage figures use k, M, KB
+
+    def title(self, units, stage=False):
+        if units != "slide" or self.kind in ("shape", "int"):
+            return self.label
+        unit = {"count": "k" if stage else "M", "ops": "M" if stage else "G", "bytes": "KB" if stage else "MB"}
+        return f"{self.label} ({unit[self.kind]})"
+
+    def text(self, value, units, stage=False):
+        if value is None:
+            return ""
+        if self.kind == "shape":
+            return shape_text(value) if stage else full_shape(value)
+        if self.kind == "int":
+            return f"{value:,}"
+        if self.kind == "bytes":
+            if units == "slide" and not stage:
+                return scaled(value, 1024 ** 2, 1)
+            return bytes_text(value, units)
+        if units == "slide" and not stage:
+            return scaled(value, *((10 ** 6, 1) if self.kind == "count" else (10 ** 9, 2)))
+        return count_text(value, units, (1000 if self.kind == "count" else 10 ** 6))
+
+
+METRICS = {metric.key: metric for metric in (
+    Metric("input", "input", "shape"),
+    Metric("params", "params", "count"),
+    Metric("buffers", "BN buffers", "count"),
+    Metric("macs", "MACs", "ops"),
+    Metric("flops", "lecture flop", "ops"),
+    Metric("flops_2x", "FLOPs 2x", "ops"),
+    Metric("memory_bytes", "activation memory", "bytes"),
+    Metric("param_bytes", "parameter memory", "bytes"),
+    Metric("training_bytes", "training memory", "bytes"),
+    Metric("depth", "depth (weight layers)", "int"),
+    Metric("weight_layers", "conv + fc layers", "int"),
+    Metric("layers", "layers", "int"),
+)}
+STAGE_METRICS = {metric.key: metric for metric in (
+    Metric("out_shape", "output", "shape"),
+    Metric("params", "params", "count"),
+    Metric("buffers", "BN buffers", "count"),
+    Metric("macs", "MACs", "ops"),
+    Metric("flops", "flop", "ops"),
+    Metric("flops_2x", "FLOPs 2x", "ops"),
+    Metric("memory_bytes", "memory", "bytes"),
+)}
+DEFAULT_METRICS = ("input", "params", "macs", "flops", "memory_bytes", "param_bytes", "training_bytes", "depth")
+DEFAULT_STAGE_METRICS = ("params", "flops", "memory_bytes")
+# the words --columns accepts besides the JSON keys
+METRIC_ALIASES = {"flop": "flops", "memory": "memory_bytes", "param_memory": "param_bytes",
+                  "training": "training_bytes", "output": "out_shape"}
+
+
+def _swap_flop(keys, convention):
+    return tuple("flops_2x" if key == "flops" else key for key in keys) if convention == "2x" else keys
+
+
+def metric_keys(columns=None, convention="lecture"):
+    if not columns:
+        return list(_swap_flop(DEFAULT_METRICS, convention))
+    return resolve_columns(columns, METRICS, METRIC_ALIASES)
+
+
+def stage_keys(columns=None, convention="lecture"):
+    if not columns:
+        return list(_swap_flop(DEFAULT_STAGE_METRICS, convention))
+    return resolve_columns(columns, STAGE_METRICS, METRIC_ALIASES)
+
+
+def _stage_figures(row):
+    if row is None:
+        return None
+    return {"out_shape": list(row.out_shape), "params": row.params, "buffers": row.buffers, "macs": row.macs,
+            "flops": row.flops, "flops_2x": 2 * row.macs + row.elementwise, "memory_bytes": row.memory_bytes}
+
+
+def _stage_dict(comparison, keys):
+    stages = []
+    for name, rows in comparison.stages():
+        values = [_stage_figures(row) for row in rows]
+        stages.append({"name": name, "models": [None if v is None else {k: v[k] for k in keys} for v in values]})
+    return {"by": "stage", "models": comparison.labels, "stages": stages}
+
+
+def _metric_title(metric, units, optimizer):
+    title = metric.title(units)
+    return title.replace("training memory", f"training memory, {optimizer}") if metric.key == "training_bytes" \
+        else title
+
+
+def compare_table_rows(comparison, units="slide", columns=None, convention="lecture"):
+    rows = []
+    for key in metric_keys(columns, convention):
+        metric = METRICS[key]
+        rows.append([_metric_title(metric, units, comparison.optimizer)]
+                    + [metric.text(figures[key], units) for figures in comparison.figures])
+    return rows
+
+
+def stage_table(comparison, units="slide", columns=None, convention="lecture"):
+    """Headers and rows of the per-stage table: one column per model and figure."""
+    keys = stage_keys(columns, convention)
+    headers = ["stage"] + [f"{label}\n{STAGE_METRICS[key].title(units, stage=True)}"
+                           for label in comparison.labels for key in keys]
+    rows = []
+    for name, stage_rows in comparison.stages():
+        values = [_stage_figures(row) for row in stage_rows]
+        rows.append([name] + [STAGE_METRICS[key].text(None if v is None else v[key], units, stage=True)
+                              for v in values for key in keys])
+    totals = [None if key == "out_shape" else figures[key] for figures in comparison.figures for key in keys]
+    rows.append(["total"] + [STAGE_METRICS[key].text(value, units, stage=True)
+                             for value, key in zip(totals, keys * len(comparison.figures))])
+    return headers, rows
+
+
+MULTILINE_FORMATS = ("simple", "grid", "fancy_grid", "rounded_grid", "heavy_grid", "mixed_grid", "double_grid",
+                     "simple_grid", "outline", "fancy_outline", "heavy_outline", "mixed_outline", "double_outline",
+                     "simple_outline", "rounded_outline", "psql", "rst", "presto", "plain")
+
+
+def render_compare(comparison, fmt="simple", units="slide", columns=None, convention="lecture", by="model"):
+    """The comparison as a table (any tabulate format), JSON or CSV."""
+    if fmt == "json":
+        return render_json(comparison.to_dict(by, columns))
+    if fmt == "csv":
+        return _compare_csv(comparison, by, columns)
+    import tabulate
+
+    if by == "stage":
+        headers, rows = stage_table(comparison, units, columns, convention)
+    else:
+        headers = [""] + comparison.labels
+        rows = compare_table_rows(comparison, units, columns, convention)
+    if fmt not in MULTILINE_FORMATS:
+        headers = [h.replace("\n", " ") for h in headers]
+    body = tabulate.tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True,
+                             colalign=["left"] + ["right"] * (len(headers) - 1))
+    if fmt == "html":
+        return body
+    lines = [body]
+    if len(comparison.reports) > 1:
+        lines += [""] + comparison.ratio_lines(convention)
+    lines += [""] + _settings_lines(comparison)
+    return "\n".join(lines)
+
+
+def _settings_lines(comparison):
+    import textwrap
+
+    first = comparison.reports[0]
+    text = (f"batch {first.batch}, {first.dtype} ({first.bytes_per_element} B/element); memory in binary units "
+            f"(1 MB = 1024 KB = 1024*1024 B); depth = conv and fc layers on the longest path; training memory = "
+            f"activations + params + gradients + optimizer state ({comparison.optimizer}) + BN buffers.")
+    return textwrap.wrap(text, 100)
+
+
+def _compare_csv(comparison, by, columns):
+    if by == "stage":
+        keys = stage_keys(columns)
+        rows = [["stage", "model"] + keys]
+        for name, stage_rows in comparison.stages():
+            for label, row in zip(comparison.labels, stage_rows):
+                values = _stage_figures(row)
+                if values is not None:
+                    rows.append([name, label] + [_csv_value(values[key]) for key in keys])
+        return csv_text(rows)
+    keys = metric_keys(columns)
+    rows = [["model", "spec"] + keys]
+    for label, spec, values in zip(comparison.labels, comparison.specs, comparison.figures):
+        rows.append([label, spec] + [_csv_value(values[key]) for key in keys])
+    return csv_text(rows)
+
+
+def _csv_value(value):
+    return full_shape(value) if isinstance(value, list) else value

@@ -1,0 +1,119 @@
+"""A JSON Schema (draft-07) of the spec file, generated from the rules registry.
+
+Every layer type and its keys come from ``rules.RULES``, so a new rule shows up in editors without
+touching this module. Inside blocks any value may be an expression over the block's arguments
+(``planes * 4``), so numeric keys also accept text.
+"""
+
+from . import rules
+from .spec import BLOCK_KEYS, LAYER_WORDS, TOP_LEVEL_KEYS
+
+SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
+EXPRESSION = {"type": "string", "description": "an expression over block arguments, e.g. planes * 4"}
+
+
+def _whole(minimum):
+    return {"anyOf": [{"type": "integer", "minimum": minimum}, EXPRESSION]}
+
+
+def _pair(minimum):
+    return {"anyOf": [{"type": "integer", "minimum": minimum},
+                      {"type": "array", "items": _whole(minimum), "minItems": 2, "maxItems": 2}, EXPRESSION]}
+
+
+def _value_schema(check):
+    """The JSON Schema of a key from the function that validates it in rules.py."""
+    if check is rules.check_count:
+        return _whole(1)
+    if check is rules.check_size:
+        return _pair(1)
+    if check is rules.check_offset:
+        return _pair(0)
+    if check is rules.check_pad:
+        return {"anyOf": [{"enum": ["same", "valid"]}, _pair(0),
+                          {"type": "array", "items": _whole(0), "minItems": 4, "maxItems": 4,
+                           "description": "[top, bottom, left, right]"}]}
+    if check is rules.check_flag:
+        return {"anyOf": [{"type": "boolean"}, EXPRESSION]}
+    if check is rules.check_number:
+        return {"anyOf": [{"type": "number"}, EXPRESSION]}
+    if check is rules.check_activation:
+        return {"anyOf": [{"enum": list(rules.ACTIVATIONS)}, {"type": "string"}]}
+    if check is rules.check_table:
+        return {"type": "array", "items": {"type": "array", "items": {"type": "integer", "minimum": 0}}}
+    return {}
+
+
+def _key_schema(check, default):
+    schema = dict(_value_schema(check))
+    if default is not None and default is not rules.REQUIRED:
+        schema["default"] = list(default) if isinstance(default, tuple) else default
+    return schema
+
+
+def _layer_type_schema(rule_):
+    """``if type == NAME then`` these keys (and only these, besides the layer words)."""
+    properties = {word: {} for word in LAYER_WORDS}
+    properties.update({key: _key_schema(check, default) for key, (check, default) in rule_.keys.items()})
+    required = [key for key, (_, default) in rule_.keys.items() if default is rules.REQUIRED]
+    then = {"description": f"{rule_.name}: {rule_.summary}", "properties": properties, "additionalProperties": False}
+    if required:
+        then["required"] = required
+    return {"if": {"properties": {"type": {"const": rule_.name}}, "required": ["type"]}, "then": then}
+
+
+def _layer_schema():
+    names = list(rules.RULES)
+    return {
+        "type": "object",
+        "required": ["type"],
+        "properties": {
+            "name": {"type": ["string", "integer"], "description": "unique; a readable default is made"},
+            "type": {"anyOf": [{"enum": names}, {"type": "string", "description": "a block name"}],
+                     "description": "a layer type or a block defined under 'blocks'"},
+            "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+                     "description": "the layer(s) to take as input ('input' = the network or block input)"},
+            "if": {"type": ["boolean", "string"], "description": "switch the layer off when false"},
+            "repeat": _whole(1),
+            "first": {"type": "object", "description": "arguments that differ in the first repeat"},
+            "train_only": {"type": ["boolean", "string"],
+                           "description": "a branch that runs only in training (counted with --mode train)"},
+        },
+        "allOf": [_layer_type_schema(rule_) for rule_ in rules.RULES.values()],
+    }
+
+
+def spec_schema():
+    """The JSON Schema of a cnncalc spec file, as a dict."""
+    layers = {"type": "array", "items": {"$ref": "#/definitions/layer"}, "minItems": 1}
+    block_keys = {
+        "args": {"type": "object", "description": "argument: default (~ for a required argument)",
+                 "propertyNames": {"not": {"enum": list(LAYER_WORDS)}}},
+        "layers": {"$ref": "#/definitions/layers"},
+        "output": {"type": "string", "description": "the block's output layer (default: the last)"},
+        "description": {"type": "string"},
+    }
+    block = {"type": "object", "required": ["layers"], "additionalProperties": False,
+             "properties": {key: block_keys.get(key, {}) for key in BLOCK_KEYS}}
+    top_keys = {
+        "name": {"type": ["string", "number"], "description": "display name"},
+        "source": {"type": "string", "description": "where the architecture comes from"},
+        "description": {"type": "string"},
+        "input": {"type": "array", "items": {"type": "integer", "minimum": 1},
+                  "anyOf": [{"minItems": 3, "maxItems": 3}, {"minItems": 1, "maxItems": 1}],
+                  "description": "[C, H, W] (or [N] for a flat input)"},
+        "layers": {"$ref": "#/definitions/layers"},
+        "blocks": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                   "additionalProperties": {"$ref": "#/definitions/block"}},
+    }
+    properties = {key: top_keys.get(key, {}) for key in TOP_LEVEL_KEYS}
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "title": "cnncalc network spec",
+        "description": "A CNN described layer by layer for cnncalc (see `cnncalc show resnet50`).",
+        "type": "object",
+        "required": ["input", "layers"],
+        "additionalProperties": False,
+        "properties": properties,
+        "definitions": {"layers": layers, "layer": _layer_schema(), "block": block},
+    }

@@ -1,0 +1,218 @@
+"""cnncalc compare and cnncalc.compare(): figures, lecture-style ratios, per-stage view, formats.
+
+Reference figures: torchvision totals (tests/data/torchvision_totals.csv, /work/shared/reference), the
+EECS 498-007 lecture 8 AlexNet table, and arithmetic written out here.
+"""
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import cnncalc
+from cnncalc.cli import main
+from cnncalc.comparison import ratio_text, split_input
+
+# AlexNet at 3x227x227, the lecture table's outputs (elements), in order:
+# conv1 64*56*56, pool1 64*27*27, conv2 192*27*27, pool2 192*13*13, conv3 384*13*13, conv4 256*13*13,
+# conv5 256*13*13, pool5 256*6*6, avgpool 256*6*6 (identity at 227), flatten 9216, fc6 4096, fc7 4096, fc8 1000
+ALEXNET_227_ELEMENTS = (64 * 56 * 56 + 64 * 27 * 27 + 192 * 27 * 27 + 192 * 13 * 13 + 384 * 13 * 13
+                        + 2 * 256 * 13 * 13 + 2 * 256 * 6 * 6 + 9216 + 4096 + 4096 + 1000)
+ALEXNET_227_MEMORY = 4 * ALEXNET_227_ELEMENTS  # 2,432,160 B
+# VGG-16 at 224: conv outputs, pool outputs, adaptive avgpool 7x7 (identity), flatten, fc6..fc8
+VGG16_ELEMENTS = (2 * 64 * 224 * 224 + 64 * 112 * 112 + 2 * 128 * 112 * 112 + 128 * 56 * 56
+                  + 3 * 256 * 56 * 56 + 256 * 28 * 28 + 3 * 512 * 28 * 28 + 512 * 14 * 14
+                  + 3 * 512 * 14 * 14 + 512 * 7 * 7 + 512 * 7 * 7 + 25088 + 4096 + 4096 + 1000)
+VGG16_MEMORY = 4 * VGG16_ELEMENTS  # 60,549,024 B
+ALEXNET_PARAMS, VGG16_PARAMS = 61_100_840, 138_357_544
+ALEXNET_227_MACS, VGG16_MACS = 716_767_232, 15_470_264_320
+# lecture flop = MACs + pool windows: AlexNet pool1 64*27*27*9, pool2 192*13*13*9, pool5 256*6*6*9, avgpool 1x1
+ALEXNET_227_FLOPS = ALEXNET_227_MACS + 64 * 27 * 27 * 9 + 192 * 13 * 13 * 9 + 256 * 6 * 6 * 9 + 256 * 6 * 6
+# VGG-16: five 2x2 pools, then the 7x7 -> 7x7 adaptive pool (1x1 windows)
+VGG16_FLOPS = VGG16_MACS + 4 * (64 * 112 * 112 + 128 * 56 * 56 + 256 * 28 * 28 + 512 * 14 * 14 + 512 * 7 * 7) \
+    + 512 * 7 * 7
+
+
+def invoke(*args):
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+    return runner.invoke(main, [str(a) for a in args])
+
+
+def ok(*args):
+    result = invoke(*args)
+    assert result.exit_code == 0, (result.output, result.stderr, result.exception)
+    return result.stdout
+
+
+def test_reference_arithmetic_written_out():
+    assert ALEXNET_227_MEMORY == 2_432_160
+    assert VGG16_MEMORY == 60_549_024
+    assert ALEXNET_227_FLOPS == 717_571_328
+
+
+def test_vgg16_vs_alexnet_in_the_lecture_words():
+    out = ok("compare", "alexnet@227", "vgg16")
+    # 60,549,024 / 2,432,160 = 24.9 (the slide: 25x); 138,357,544 / 61,100,840 = 2.26 (2.3x);
+    # 15,476,410,880 / 717,571,328 = 21.57 (the slide's 19.4x uses its 13.6 GFLOP, see the lecture notes)
+    assert "VGG-16 vs AlexNet: 24.9x memory, 2.3x params, 21.6x flop" in out
+    assert VGG16_FLOPS * 10 // ALEXNET_227_FLOPS == 215  # 21.57 -> 21.6x after rounding
+
+
+def test_json_holds_exact_figures_and_ratios():
+    data = json.loads(ok("compare", "alexnet@227", "vgg16", "--format", "json"))
+    alexnet, vgg = data["models"]
+    assert alexnet["input"] == [3, 227, 227] and vgg["input"] == [3, 224, 224]
+    assert alexnet["spec"] == "alexnet@227"
+    assert alexnet["totals"]["params"] == ALEXNET_PARAMS
+    assert alexnet["totals"]["macs"] == ALEXNET_227_MACS
+    assert alexnet["totals"]["flops"] == ALEXNET_227_FLOPS
+    assert alexnet["totals"]["memory_bytes"] == ALEXNET_227_MEMORY
+    assert alexnet["totals"]["param_bytes"] == 4 * ALEXNET_PARAMS
+    assert vgg["totals"]["params"] == VGG16_PARAMS and vgg["totals"]["macs"] == VGG16_MACS
+    assert vgg["totals"]["memory_bytes"] == VGG16_MEMORY
+    assert vgg["ratios"]["params"] == "2.3x" and vgg["ratios"]["memory_bytes"] == "24.9x"
+    assert (alexnet["totals"]["depth"], vgg["totals"]["depth"]) == (8, 16)
+    assert data["ratio_lines"] == ["VGG-16 vs AlexNet: 24.9x memory, 2.3x params, 21.6x flop"]
+    for model in data["models"]:
+        for key, value in model["totals"].items():
+            assert key == "input" or type(value) is int
+
+
+def test_depth_is_the_papers_layer_count():
+    # weight layers on the longest path: AlexNet 8, VGG-16 16, GoogLeNet 22 (Szegedy et al.), ResNet-50 50
+    data = json.loads(ok("compare", "alexnet", "vgg16", "googlenet", "resnet50", "-f", "json", "-c", "depth,params"))
+    assert [m["totals"]["depth"] for m in data["models"]] == [8, 16, 22, 50]
+    assert [m["totals"]["params"] for m in data["models"]] == [61_100_840, 138_357_544, 6_624_904, 25_557_032]
+
+
+def test_csv_one_row_per_model_exact_integers():
+    out = ok("compare", "resnet50", "resnet50@448", "resnet50@3x160x160", "--format", "csv",
+             "--columns", "input,params,macs,buffers")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["input"] for r in rows] == ["3x224x224", "3x448x448", "3x160x160"]
+    # torchvision: 25,557,032 params, 53,120 BN buffers; MACs 4,089,184,256 / 16,350,593,024 / 2,087,321,600
+    assert [int(r["macs"]) for r in rows] == [4_089_184_256, 16_350_593_024, 2_087_321_600]
+    assert {int(r["params"]) for r in rows} == {25_557_032}
+    assert {int(r["buffers"]) for r in rows} == {53_120}
+    assert rows[1]["model"] == "ResNet-50 @3x448x448" and rows[1]["spec"] == "resnet50@448"
+
+
+def test_input_option_sets_models_without_their_own():
+    data = json.loads(ok("compare", "alexnet", "alexnet@224", "--input", "227", "-f", "json"))
+    assert [m["totals"]["macs"] for m in data["models"]] == [ALEXNET_227_MACS, 714_188_480]
+
+
+def test_table_default_rows_and_slide_units():
+    out = ok("compare", "alexnet@227", "vgg16")
+    lines = {line.split("  ")[0].strip(): line.split() for line in out.splitlines() if "  " in line}
+    assert lines["params (M)"][-2:] == ["61.1", "138.4"]
+    assert lines["MACs (G)"][-2:] == ["0.72", "15.47"]
+    assert lines["depth (weight layers)"][-2:] == ["8", "16"]
+    # 2,432,160 B = 2.3 MB; 60,549,024 B = 57.7 MB (1 MB = 1024*1024 B)
+    assert lines["activation memory (MB)"][-2:] == ["2.3", "57.7"]
+
+
+def test_units_raw_prints_exact_integers():
+    out = ok("compare", "alexnet@227", "vgg16", "--units", "raw")
+    assert "138,357,544" in out and "15,470,264,320" in out and "2,432,160" in out
+
+
+def test_training_memory_per_optimizer():
+    # training = activations + params + gradients + k optimizer states (sgd 0, momentum 1, adam 2), fp32
+    param_bytes = 4 * ALEXNET_PARAMS  # 244,403,360
+    for optimizer, states in (("sgd", 0), ("momentum", 1), ("adam", 2)):
+        data = json.loads(ok("compare", "alexnet@227", "--optimizer", optimizer, "-f", "json", "-c", "training"))
+        assert data["optimizer"] == optimizer
+        assert data["models"][0]["totals"]["training_bytes"] == ALEXNET_227_MEMORY + (2 + states) * param_bytes
+
+
+def test_flops_convention_2x_swaps_the_flop_row_and_ratio():
+    out = ok("compare", "alexnet@227", "vgg16", "--flops-convention", "2x", "--units", "raw")
+    # AlexNet@227 elementwise: bias+relu on conv outputs (2 x 492,096), pool windows 804,096, fc6/fc7 bias+relu
+    # 2 x 4096 each, fc8 bias 1000 -> 1,805,672; FLOPs 2x = 2 x 716,767,232 + 1,805,672
+    assert "1,435,340,136" in out
+    # VGG-16 elementwise: bias+relu on 13,547,520 conv outputs, pool windows 6,146,560, fc 8192+8192+1000
+    vgg_conv_outputs = 2 * 64 * 224 ** 2 + 2 * 128 * 112 ** 2 + 3 * 256 * 56 ** 2 + 3 * 512 * 28 ** 2 \
+        + 3 * 512 * 14 ** 2
+    vgg_flops_2x = 2 * VGG16_MACS + 2 * vgg_conv_outputs + (VGG16_FLOPS - VGG16_MACS) + 8192 + 8192 + 1000
+    assert f"{vgg_flops_2x:,}" == "30,973,787,624" and "30,973,787,624" in out
+    assert "FLOPs 2x" in out and "lecture flop" not in out
+    assert "VGG-16 vs AlexNet: 24.9x memory, 2.3x params, 21.6x FLOPs" in out  # 30.97G / 1.435G = 21.58
+
+
+def test_by_stage_lines_up_resnet_stages():
+    out = ok("compare", "resnet18", "resnet50", "--by", "stage", "--format", "csv", "--columns", "output,params")
+    rows = {(r["stage"], r["model"]): r for r in csv.DictReader(io.StringIO(out))}
+    # ResNet-18 layer1: four 3x3 64->64 convs (36,864 each) + four BNs (128 each) = 147,968
+    assert int(rows[("layer1", "ResNet-18")]["params"]) == 4 * 64 * 64 * 9 + 4 * 128
+    # ResNet-50 layer1: block 0 = 64*64 + 64*64*9 + 64*256 + downsample 64*256 + BNs 128+128+512+512,
+    # blocks 1-2 = 256*64 + 64*64*9 + 64*256 + BNs 128+128+512
+    block0 = 64 * 64 + 64 * 64 * 9 + 64 * 256 + 64 * 256 + 128 + 128 + 512 + 512
+    block = 256 * 64 + 64 * 64 * 9 + 64 * 256 + 128 + 128 + 512
+    assert int(rows[("layer1", "ResNet-50")]["params"]) == block0 + 2 * block == 215_808
+    # the stage outputs of the ResNet paper's Table 1 (conv2_x .. conv5_x)
+    assert [rows[(f"layer{i}", "ResNet-50")]["out_shape"] for i in range(1, 5)] == \
+        ["256x56x56", "512x28x28", "1024x14x14", "2048x7x7"]
+    assert rows[("layer4", "ResNet-18")]["out_shape"] == "512x7x7"
+
+
+def test_by_stage_table_and_json():
+    out = ok("compare", "resnet18", "resnet50", "--by", "stage")
+    assert "ResNet-18" in out and "layer3" in out and "ResNet-50 vs ResNet-18:" in out
+    data = json.loads(ok("compare", "resnet18", "resnet50", "--by", "stage", "-f", "json", "-c", "params"))
+    assert data["models"] == ["ResNet-18", "ResNet-50"]
+    layer1 = next(s for s in data["stages"] if s["name"] == "layer1")
+    assert layer1["models"] == [{"params": 147_968}, {"params": 215_808}]
+
+
+def test_stage_missing_from_a_model_is_blank():
+    data = json.loads(ok("compare", "alexnet", "resnet18", "--by", "stage", "-f", "json"))
+    pool1 = next(s for s in data["stages"] if s["name"] == "pool1")
+    assert pool1["models"][1] is None
+    assert pool1["models"][0]["flops"] == 64 * 27 * 27 * 9  # the lecture's 419,904 (same 55 -> 27 at 224)
+
+
+@pytest.mark.parametrize("fmt", ["github", "grid", "pipe", "rst", "latex", "html", "plain", "tsv", "psql"])
+def test_every_table_format(fmt):
+    out = ok("compare", "alexnet", "vgg16", "--format", fmt)
+    assert "VGG-16" in out and "138.4" in out
+
+
+def test_errors_are_one_line():
+    result = invoke("compare", "alexnet", "no_such_model")
+    assert result.exit_code == 1 and "neither a spec file nor a built-in model" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = invoke("compare", "alexnet", "-c", "parms")
+    assert result.exit_code == 2 and "did you mean 'params'" in result.stderr
+    result = invoke("compare", "alexnet", "--format", "jsn")
+    assert result.exit_code == 2
+
+
+def test_ratio_text_as_the_lecture_writes_it():
+    assert ratio_text(VGG16_PARAMS, ALEXNET_PARAMS) == "2.3x"  # 2.264
+    assert ratio_text(136, 7) == "19.4x"  # the slide's 13.6 / 0.7 GFLOP
+    assert ratio_text(6_624_904, ALEXNET_PARAMS) == "0.11x"  # GoogLeNet has 0.108 of AlexNet's params
+    assert ratio_text(250, 2) == "125x"
+    assert ratio_text(5, 0) == "n/a"
+
+
+def test_split_input():
+    assert split_input("resnet50@448") == ("resnet50", "448")
+    assert split_input("vgg16@3x320x320") == ("vgg16", "3x320x320")
+    assert split_input("models/v@2/net.yaml") == ("models/v@2/net.yaml", None)
+    assert split_input(("vgg16", 320)) == ("vgg16", 320)
+
+
+def test_python_api():
+    comparison = cnncalc.compare(["alexnet@227", ("vgg16", 224)], optimizer="adam")
+    assert comparison.labels == ["AlexNet", "VGG-16"]
+    assert comparison.figures[1]["params"] == VGG16_PARAMS
+    assert comparison.ratio_lines() == ["VGG-16 vs AlexNet: 24.9x memory, 2.3x params, 21.6x flop"]
+    html = comparison._repr_html_()
+    assert html.startswith("<table") and "VGG-16 vs AlexNet" in html
+    assert comparison.to_dict()["models"][0]["totals"]["training_bytes"] == ALEXNET_227_MEMORY + 4 * 4 * ALEXNET_PARAMS

@@ -1,0 +1,162 @@
+"""Output options of `report`: every format, --columns, --units, --flops-convention, --training.
+
+Expected figures: the EECS 498-007 lecture 8 AlexNet table at 3x227x227 and torchvision totals, with
+the arithmetic written out.
+"""
+
+import csv
+import io
+import json
+
+import pytest
+import tabulate
+from click.testing import CliRunner
+
+import cnncalc
+from cnncalc.cli import main
+
+ALEXNET_PARAMS = 61_100_840
+# lecture conv1: 64*56*56*4 B = 802,816 B = 784 KB; 64*(3*11*11) + 64 = 23,296 params;
+# (64*56*56)*(3*11*11) = 72,855,552 MACs; pool1: (64*27*27)*(3*3) = 419,904 flop
+CONV1 = {"out_shape": "64x56x56", "params": 64 * 3 * 11 * 11 + 64, "macs": 64 * 56 * 56 * 3 * 11 * 11,
+         "memory_bytes": 64 * 56 * 56 * 4}
+POOL1_FLOPS = 64 * 27 * 27 * 3 * 3
+# sum of the lecture table's outputs (elements) x 4 B, avgpool (identity at 227) and flatten included
+ALEXNET_227_MEMORY = 4 * (64 * 56 * 56 + 64 * 27 * 27 + 192 * 27 * 27 + 192 * 13 * 13 + 384 * 13 * 13
+                          + 2 * 256 * 13 * 13 + 2 * 256 * 6 * 6 + 9216 + 4096 + 4096 + 1000)
+
+
+def invoke(*args):
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+    return runner.invoke(main, [str(a) for a in args])
+
+
+def ok(*args):
+    result = invoke(*args)
+    assert result.exit_code == 0, (result.output, result.stderr, result.exception)
+    return result.stdout
+
+
+def report(*args):
+    return ok("report", "alexnet", "--input", "3x227x227", *args)
+
+
+@pytest.mark.parametrize("fmt", tabulate.tabulate_formats)
+def test_every_tabulate_format(fmt):
+    out = report("--format", fmt)
+    assert "conv1" in out and "23" in out
+
+
+def test_csv_rows_are_exact_integers():
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(report("--format", "csv")))}
+    for key, value in CONV1.items():
+        assert rows["conv1"][key] == str(value), key
+    assert int(rows["pool1"]["flops"]) == POOL1_FLOPS
+    assert sum(int(r["params"]) for r in rows.values()) == ALEXNET_PARAMS
+    assert sum(int(r["memory_bytes"]) for r in rows.values()) == ALEXNET_227_MEMORY
+
+
+def test_json_numbers_are_exact_integers():
+    data = json.loads(report("--format", "json"))
+    conv1 = data["layers"][0]
+    assert conv1["out_shape"] == [64, 56, 56] and conv1["params"] == CONV1["params"]
+    assert conv1["macs"] == CONV1["macs"] and conv1["memory_bytes"] == CONV1["memory_bytes"]
+    assert data["totals"]["params"] == ALEXNET_PARAMS
+    assert data["totals"]["memory_bytes"] == ALEXNET_227_MEMORY
+    for layer in data["layers"]:
+        for key in ("params", "macs", "flops", "flops_2x", "memory_bytes"):
+            assert type(layer[key]) is int
+
+
+def test_columns_choose_table_columns_name_first():
+    out = report("--columns", "output,params,macs", "--units", "raw")
+    header = out.splitlines()[0].split()
+    assert header[:4] == ["Layer", "output", "params", "MACs"]
+    conv1 = next(line for line in out.splitlines() if line.startswith("conv1")).split()
+    assert conv1 == ["conv1", "64", "x", "56", "23,296", "72,855,552"]
+    assert "filters" not in out.splitlines()[0]
+
+
+def test_columns_take_csv_and_json_names_too():
+    out = report("--format", "csv", "--columns", "output,memory,flop")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == ["name", "out_shape", "memory_bytes", "flops"]
+    assert rows[1] == {"name": "pool1", "out_shape": "64x27x27", "memory_bytes": str(64 * 27 * 27 * 4),
+                       "flops": str(POOL1_FLOPS)}
+    data = json.loads(report("--format", "json", "--columns", "out_shape,receptive_field"))
+    # receptive field of conv1: 11; pool1: 11 + (3-1)*4 = 19
+    assert data["layers"][:2] == [{"name": "conv1", "out_shape": [64, 56, 56], "receptive_field": [11, 11]},
+                                  {"name": "pool1", "out_shape": [64, 27, 27], "receptive_field": [19, 19]}]
+    table = report("--columns", "rf")
+    assert next(line for line in table.splitlines() if line.startswith("pool1")).split() == ["pool1", "19"]
+
+
+def test_unknown_column_is_a_usage_error():
+    result = invoke("report", "alexnet", "--columns", "output,parms")
+    assert result.exit_code == 2
+    assert "unknown column 'parms'; did you mean 'params'?" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_units():
+    raw = report("--units", "raw")
+    assert "802,816" in next(line for line in raw.splitlines() if line.startswith("conv1"))
+    auto = report("--units", "auto")
+    total = next(line for line in auto.splitlines() if line.startswith("total")).split()
+    assert total[-2] == "61.1M"  # 61,100,840 params, 3 significant digits
+    slide = report()
+    conv1 = next(line for line in slide.splitlines() if line.startswith("conv1")).split()
+    assert conv1[-3:] == ["784", "23", "73"]  # the lecture row: 784 KB, 23 k params, 73 M flop
+
+
+def test_flops_convention_2x_is_labelled():
+    out = report("--flops-convention", "2x", "--units", "raw")
+    header = out.splitlines()[0]
+    assert "FLOPs 2x" in header and "flop" not in header.replace("FLOPs", "")
+    conv1 = next(line for line in out.splitlines() if line.startswith("conv1")).split()
+    # conv1: 2 x 72,855,552 MACs + bias 200,704 + relu 200,704 (one op per output element each)
+    assert conv1[-1] == f"{2 * CONV1['macs'] + 2 * 64 * 56 * 56:,}"
+    assert "FLOPs (2 x MACs + elementwise) 1,435,340,136" in out
+    assert "FLOPs 2x = 2 x MACs + elementwise work" in out
+    lecture = report("--units", "raw")
+    assert "flop" in lecture.splitlines()[0] and "FLOPs 2x" not in lecture.splitlines()[0]
+
+
+def test_training_estimate_line_and_json():
+    param_bytes = 4 * ALEXNET_PARAMS  # 244,403,360
+    out = report("--training", "--optimizer", "adam")
+    expected_total = ALEXNET_227_MEMORY + 4 * param_bytes  # params + gradients + 2 Adam states
+    assert (f"training estimate (adam): activations {ALEXNET_227_MEMORY:,} + params {param_bytes:,} + gradients "
+            f"{param_bytes:,} + optimizer state 2 x {param_bytes:,} = {expected_total:,} B") in out
+    data = json.loads(report("--format", "json", "--training", "--optimizer", "momentum"))
+    assert data["training"] == {"optimizer": "momentum", "activation_bytes": ALEXNET_227_MEMORY,
+                                "param_bytes": param_bytes, "gradient_bytes": param_bytes,
+                                "optimizer_bytes": param_bytes, "buffer_bytes": 0,
+                                "total_bytes": ALEXNET_227_MEMORY + 3 * param_bytes}
+    assert "training" not in json.loads(report("--format", "json"))
+
+
+def test_training_counts_bn_buffers():
+    # torchvision ResNet-50: 25,557,032 params and 53,120 BN running-statistics elements
+    training = cnncalc.analyze("resnet50").training_memory("sgd")
+    assert training["param_bytes"] == 4 * 25_557_032
+    assert training["buffer_bytes"] == 4 * 53_120
+    assert training["total_bytes"] == training["activation_bytes"] + 2 * 4 * 25_557_032 + 4 * 53_120
+
+
+def test_parameter_memory_in_summary():
+    out = report()
+    assert f"parameter memory {4 * ALEXNET_PARAMS:,} B (233 MB)" in out  # 244,403,360 / 1024^2 = 233.08
+
+
+def test_report_renders_in_jupyter():
+    html = cnncalc.analyze("alexnet")._repr_html_()
+    assert html.startswith("<table") and "conv1" in html
+
+
+def test_bad_optimizer_through_the_api():
+    with pytest.raises(cnncalc.CnnCalcError, match="did you mean 'adam'"):
+        cnncalc.analyze("alexnet").training_memory("adma")

@@ -1,0 +1,135 @@
+"""cnncalc layer: one layer from options, with the lecture arithmetic (CS231n, seed notes 000 and 002)."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cnncalc.cli import main
+
+
+def runner():
+    """stdout and stderr apart: click 8.2+ always keeps them apart, click 8.0/8.1 only when asked."""
+    try:
+        return CliRunner(mix_stderr=False)
+    except TypeError:
+        return CliRunner()
+
+
+def run(*args):
+    return runner().invoke(main, ["layer", *args])
+
+
+def test_cs231n_worked_example():
+    # "Input volume 32x32x3, 10 5x5 filters with stride 1, pad 2": (32 + 2*2 - 5)/1 + 1 = 32 -> 32x32x10;
+    # each filter 5*5*3 + 1 = 76 params, 760 in all. MACs (10*32*32) * (3*5*5) = 768,000; memory 10*32*32*4 B.
+    result = run("conv", "--input", "32x32x3", "--filters", "10", "--kernel", "5", "--stride", "1", "--pad", "2")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("conv on input 3x32x32 (--input 32x32x3 read as H x W x C, the CS231n order)")
+    assert "output H/W = (32 - 5 + 2*2)/1 + 1 = 32" in out
+    assert "params = Cout*(Cin*Kh*Kw) + Cout = 10*(3*5*5) + 10 = 760" in out
+    assert "MACs = (Cout*H'*W') * (Cin*Kh*Kw) = (10*32*32) * (3*5*5) = 768,000" in out
+    assert "memory = 10*32*32 * 4 B = 40,960 B = 40 KB" in out
+    assert "receptive field H/W = r_in + (K-1)*D*j_in = 1 + (5-1)*1*1 = 5 input pixels" in out
+    assert "output shape     32x32x10 (H x W x C) = 10x32x32 (C x H x W)" in out
+    assert "params           760" in out
+
+
+def test_channels_first_input_is_read_as_such():
+    result = run("conv", "--input", "3x32x32", "--filters", "10", "--kernel", "5", "--pad", "2")
+    assert result.stdout.startswith("conv on input 3x32x32 (--input 3x32x32 read as C x H x W)")
+    assert "output shape     10x32x32\n" in result.stdout
+
+
+def test_an_ambiguous_input_needs_order():
+    result = run("conv", "--input", "3x224x320", "--filters", "8", "--kernel", "3")
+    assert result.exit_code == 2
+    assert "add --order hwc or --order chw" in result.stderr
+    result = run("conv", "--input", "3x224x320", "--order", "chw", "--filters", "8", "--kernel", "3")
+    assert "output = 8x222x318" in result.stdout  # 224-3+1, 320-3+1
+
+
+def test_cs231n_alexnet_conv1_and_pool1():
+    # (227-11)/4+1 = 55 -> 55x55x96, (11*11*3)*96 + 96 = 34,944 params; pool (55-3)/2+1 = 27 -> 27x27x96, 0 params
+    conv = run("conv", "--input", "227x227x3", "--filters", "96", "--kernel", "11", "--stride", "4").stdout
+    assert "output shape     55x55x96 (H x W x C)" in conv and "params           34,944" in conv
+    pool = run("maxpool", "--input", "55x55x96", "--kernel", "3", "--stride", "2").stdout
+    assert "output shape     27x27x96 (H x W x C)" in pool and "params           0" in pool
+    assert "flop = (C*H'*W') * (Kh*Kw) = (96*27*27) * (3*3) = 629,856" in pool
+
+
+def test_fc_without_bias_is_the_weights_only_count():
+    # EECS 498 fc6: 9216*4096 = 37,748,736 weights
+    out = run("fc", "--input", "9216", "--units", "4096", "--no-bias").stdout
+    assert "params = in*out = 9216*4096 = 37,748,736" in out
+    out = run("fc", "--input", "9216", "--units", "4096").stdout
+    assert "params = in*out + out = 9216*4096 + 4096 = 37,752,832" in out
+
+
+@pytest.mark.parametrize("kernel, arithmetic, pad", [
+    # seed 002: 7x7 image, stride 1, "same": P = ((7-1)*1 - (7-3))/2 = (6-4)/2 = 1 and ((7-1)*1 - (7-5))/2 = 2
+    ("3", "((7-1)*1 - (7-3))/2 = (6 - 4)/2 = 1", "(7 - 3 + 2*1)/1 + 1 = 7"),
+    ("5", "((7-1)*1 - (7-5))/2 = (6 - 2)/2 = 2", "(7 - 5 + 2*2)/1 + 1 = 7"),
+])
+def test_pad_same_from_the_seed_notes(kernel, arithmetic, pad):
+    out = run("conv", "--input", "7x7x1", "--filters", "1", "--kernel", kernel, "--pad", "same").stdout
+    assert f"pad same (H/W): keep H/W = 7 at stride 1 (O = N): P = ((O-1)*S - (N-F))/2 = {arithmetic}" in out
+    assert f"output H/W = {pad}" in out
+
+
+def test_pad_same_with_an_even_kernel_explains_the_odd_total():
+    # F = 4: ((7-1)*1 - (7-4))/2 = 3/2: the 3 pixels split 1 before, 2 after
+    out = run("conv", "--input", "7x7x1", "--filters", "1", "--kernel", "4", "--pad", "same").stdout
+    assert "= (6 - 3)/2 = 3/2 = 1.5" in out
+    assert "the total padding 3 is odd, so it cannot be split evenly: 1 before and 2 after" in out
+    assert "output = 1x7x7" in out
+
+
+def test_pad_same_with_stride_two():
+    # O = ceil(224/2) = 112; total = (112-1)*2 - (224-7) = 222 - 217 = 5: 2 before, 3 after
+    out = run("conv", "--input", "3x224x224", "--filters", "64", "--kernel", "7", "--stride", "2",
+              "--pad", "same").stdout
+    assert "O = ceil(N/S) = ceil(224/2) = 112" in out
+    assert "= (222 - 217)/2 = 5/2 = 2.5" in out
+    assert "2 before and 3 after" in out
+    assert "output = 64x112x112" in out
+
+
+def test_json_output():
+    result = run("conv", "--input", "32x32x3", "--filters", "10", "--kernel", "5", "--pad", "2", "-f", "json")
+    data = json.loads(result.stdout)
+    assert (data["input"], data["read_as"]) == ([3, 32, 32], "H x W x C")
+    layer = data["layer"]
+    assert (layer["out_shape"], layer["params"], layer["macs"], layer["memory_bytes"], layer["receptive_field"]) == (
+        [10, 32, 32], 760, 10 * 32 * 32 * 3 * 5 * 5, 10 * 32 * 32 * 4, [5, 5])
+    assert "params = Cout*(Cin*Kh*Kw) + Cout = 10*(3*5*5) + 10 = 760" in data["explain"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["conc", "--input", "8"], "unknown layer type 'conc'; did you mean 'conv'?"),
+    (["concat", "--input", "8"], "concat merges several inputs"),
+    (["conv", "--input", "32x32x3", "--kernel", "3"], "conv needs --filters"),
+    (["conv", "--input", "32x32x3", "--filters", "2", "--kernel", "3", "--units", "4"],
+     "--units does not apply to conv"),
+    (["conv", "--input", "32x32x3", "--filters", "2", "--kernel", "3x"], "--kernel must be a whole number or HxW"),
+    (["conv", "--input", "32x32", "--filters", "2", "--kernel", "3"], "--input needs three sizes"),
+    (["conv", "--input", "big", "--filters", "2", "--kernel", "3"], "--input must look like 32x32x3"),
+    (["maxpool", "--input", "8x8x3", "--kernel", "2", "--no-bias"], "--no-bias does not apply to maxpool"),
+])
+def test_usage_errors_exit_2(args, message):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_a_layer_that_cannot_be_computed_exits_1():
+    result = run("conv", "--input", "3x3x3", "--filters", "2", "--kernel", "5")
+    assert result.exit_code == 1
+    assert "kernel 5 exceeds the padded input 3" in result.stderr
+
+
+def test_rectangular_kernel_and_dilation():
+    # 3x5 kernel on 1x10x10 with dilation 2: H = 10 - 2*(3-1) = 6, W = 10 - 2*(5-1) = 2
+    out = run("conv", "--input", "10x10x1", "--filters", "1", "--kernel", "3x5", "--dilation", "2").stdout
+    assert "output = 1x6x2" in out

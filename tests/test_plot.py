@@ -1,0 +1,69 @@
+"""cnncalc plot: the rendered picture (skipped without matplotlib), and the message when it is missing."""
+
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import cnncalc
+from cnncalc.cli import main
+from cnncalc.plot import INSTALL_HINT, axis_unit, shares
+
+
+def invoke(*args):
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+    return runner.invoke(main, [str(a) for a in args])
+
+
+def test_png_of_alexnet_and_vgg16(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "alexnet_vgg16.png"
+    result = invoke("plot", "alexnet@227", "vgg16", "-o", path)
+    assert result.exit_code == 0, (result.output, result.exception)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 30_000  # three panels per model, two models, with labels: not an empty canvas
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width > height > 1000
+
+
+def test_svg_folded_to_blocks(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "resnet50.svg"
+    result = invoke("plot", "resnet50", "--depth", "2", "--output", path)
+    assert result.exit_code == 0, (result.output, result.exception)
+    text = path.read_text()
+    assert "<svg" in text and len(text) > 20_000
+
+
+def test_without_matplotlib_one_line_and_exit_1(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    result = invoke("plot", "alexnet", "-o", tmp_path / "a.png")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: {INSTALL_HINT}"
+    assert INSTALL_HINT == "matplotlib is needed: pip install 'cnncalc[plot]'"
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_unknown_picture_type_is_a_usage_error(tmp_path):
+    result = invoke("plot", "alexnet", "-o", tmp_path / "a.jpg")
+    assert result.exit_code == 2 and ".png, .svg, .pdf" in result.stderr
+
+
+def test_shares_show_the_lecture_point():
+    rows = cnncalc.analyze("alexnet", input=227).rows
+    # fc6 9216*4096+4096 + fc7 4096*4096+4096 + fc8 4096*1000+1000 = 58,631,144 of 61,100,840 params: 96%
+    assert shares(rows, "params") == {"conv": 4, "fc": 96}
+    # conv flop 72.9M + 223.9M + 112.1M + 149.5M + 99.7M = 658,145,280 of 717,571,328: 92%
+    assert shares(rows, "flops")["conv"] == 92
+
+
+def test_axis_unit():
+    assert axis_unit(64 * 56 * 56 * 4, "bytes") == (1024, "KB")  # 784 KB
+    assert axis_unit(12_845_056, "bytes") == (1024 ** 2, "MB")
+    assert axis_unit(102_764_544, "count") == (10 ** 6, "M")
+    assert axis_unit(0, "count") == (1, "")
