@@ -66,7 +66,8 @@ def merged_order(sequences):
     """One order holding every name of every sequence, each sequence's order kept where it can be."""
     order = []
     for sequence in sequences:
-        position = 0
+        # names before the first shared one go first; a model sharing no name goes after the others
+        position = 0 if any(name in order for name in sequence) else len(order)
         for name in sequence:
             if name in order:
                 position = order.index(name) + 1
@@ -159,34 +160,50 @@ def compare(models, input=None, batch=1, dtype="fp32", optimizer="sgd", mode="ev
 
 # --- formatting ---------------------------------------------------------------------------------
 
+SLIDE_STEPS = {"count": ((10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k")),
+               "bytes": ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB"))}
+STAGE_UNITS = {"count": (1000, "k"), "ops": (10 ** 6, "M"), "bytes": (1024, "KB")}  # as the report table
+
+
+def slide_unit(kind, largest):
+    """The unit a whole-model row reads best in, as the lecture writes "61.1M params", "0.7 GFLOP":
+    (divisor, name, decimals), chosen by the row's largest value."""
+    for divisor, name in SLIDE_STEPS["bytes" if kind == "bytes" else "count"]:
+        if largest >= divisor:
+            return divisor, name, 1 if largest >= 10 * divisor else 2
+    return 1, "B" if kind == "bytes" else "", 0
+
+
 class Metric:
-    """A figure compare can print: its JSON key, label and kind (how its number reads)."""
+    """A figure compare can print: its JSON key, label and kind (shape, int, count, ops or bytes)."""
 
     def __init__(self, key, label, kind):
         self.key = key
         self.label = label
-        self.kind = kind  # shape, int, count (M), ops (G), bytes (MB); stage figures use k, M, KB
+        self.kind = kind
 
-    def title(self, units, stage=False):
-        if units != "slide" or self.kind in ("shape", "int"):
+    @property
+    def numeric(self):
+        return self.kind in ("count", "ops", "bytes")
+
+    def title(self, units, unit=None):
+        """The row or column title; ``unit`` is a slide_unit, or None for the per-stage fixed units."""
+        if units != "slide" or not self.numeric:
             return self.label
-        unit = {"count": "k" if stage else "M", "ops": "M" if stage else "G", "bytes": "KB" if stage else "MB"}
-        return f"{self.label} ({unit[self.kind]})"
+        name = unit[1] if unit else STAGE_UNITS[self.kind][1]
+        return f"{self.label} ({name})" if name else self.label
 
-    def text(self, value, units, stage=False):
+    def text(self, value, units, unit=None):
         if value is None:
             return ""
         if self.kind == "shape":
-            return shape_text(value) if stage else full_shape(value)
+            return full_shape(value) if unit else shape_text(value)
         if self.kind == "int":
             return f"{value:,}"
-        if self.kind == "bytes":
-            if units == "slide" and not stage:
-                return scaled(value, 1024 ** 2, 1)
-            return bytes_text(value, units)
-        if units == "slide" and not stage:
-            return scaled(value, *((10 ** 6, 1) if self.kind == "count" else (10 ** 9, 2)))
-        return count_text(value, units, (1000 if self.kind == "count" else 10 ** 6))
+        if units == "slide":
+            divisor, _, decimals = unit or (STAGE_UNITS[self.kind][0], "", 0)
+            return scaled(value, divisor, decimals)
+        return bytes_text(value, units) if self.kind == "bytes" else count_text(value, units, 1)
 
 
 METRICS = {metric.key: metric for metric in (
@@ -250,8 +267,8 @@ def _stage_dict(comparison, keys):
     return {"by": "stage", "models": comparison.labels, "stages": stages}
 
 
-def _metric_title(metric, units, optimizer):
-    title = metric.title(units)
+def _metric_title(metric, units, optimizer, unit):
+    title = metric.title(units, unit)
     return title.replace("training memory", f"training memory, {optimizer}") if metric.key == "training_bytes" \
         else title
 
@@ -260,23 +277,25 @@ def compare_table_rows(comparison, units="slide", columns=None, convention="lect
     rows = []
     for key in metric_keys(columns, convention):
         metric = METRICS[key]
-        rows.append([_metric_title(metric, units, comparison.optimizer)]
-                    + [metric.text(figures[key], units) for figures in comparison.figures])
+        values = [figures[key] for figures in comparison.figures]
+        unit = slide_unit(metric.kind, max(values)) if metric.numeric else (1, "", 0)
+        rows.append([_metric_title(metric, units, comparison.optimizer, unit)]
+                    + [metric.text(value, units, unit) for value in values])
     return rows
 
 
 def stage_table(comparison, units="slide", columns=None, convention="lecture"):
     """Headers and rows of the per-stage table: one column per model and figure."""
     keys = stage_keys(columns, convention)
-    headers = ["stage"] + [f"{label}\n{STAGE_METRICS[key].title(units, stage=True)}"
+    headers = ["stage"] + [f"{label}\n{STAGE_METRICS[key].title(units)}"
                            for label in comparison.labels for key in keys]
     rows = []
     for name, stage_rows in comparison.stages():
         values = [_stage_figures(row) for row in stage_rows]
-        rows.append([name] + [STAGE_METRICS[key].text(None if v is None else v[key], units, stage=True)
+        rows.append([name] + [STAGE_METRICS[key].text(None if v is None else v[key], units)
                               for v in values for key in keys])
     totals = [None if key == "out_shape" else figures[key] for figures in comparison.figures for key in keys]
-    rows.append(["total"] + [STAGE_METRICS[key].text(value, units, stage=True)
+    rows.append(["total"] + [STAGE_METRICS[key].text(value, units)
                              for value, key in zip(totals, keys * len(comparison.figures))])
     return headers, rows
 

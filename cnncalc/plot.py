@@ -88,7 +88,10 @@ def plot_reports(reports, path, depth=None):
         axes[0][column].set_title(f"{report.name} ({full_shape(report.input)}, batch {report.batch}, "
                                   f"{report.dtype})", fontsize=10)
     _legend(figure, columns)
-    figure.savefig(path, dpi=150)
+    try:
+        figure.savefig(path, dpi=150)
+    except OSError as err:
+        raise CnnCalcError(f"cannot write {path}: {err.strerror or err}") from None
     return path
 
 
@@ -117,4 +120,7 @@ def _legend(figure, columns):
 
     present = [kind for kind in KIND_COLOURS if any(layer_kind(row) == kind for rows in columns for row in rows)]
     handles = [Patch(color=KIND_COLOURS[kind], label=kind) for kind in present]
-    figure.legend(handles=handles, loc="outside upper right", ncols=len(handles), fontsize=8, frameon=False)
+    try:
+        figure.legend(handles=handles, loc="outside upper right", ncol=len(handles), fontsize=8, frameon=False)
+    except ValueError:  # matplotlib < 3.7 has no "outside" locations
+        figure.legend(handles=handles, loc="upper right", ncol=len(handles), fontsize=8, frameon=False)

@@ -207,7 +207,7 @@ def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="e
     ``explain`` names layers (or ``True`` for all) whose worked arithmetic to keep in ``row.explain``.
     """
     spec = load_spec(spec_or_name)
-    if dtype not in DTYPE_BYTES:
+    if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise UsageError(f"batch must be a positive whole number, not {batch!r}")

@@ -111,7 +111,12 @@ def test_table_default_rows_and_slide_units():
     out = ok("compare", "alexnet@227", "vgg16")
     lines = {line.split("  ")[0].strip(): line.split() for line in out.splitlines() if "  " in line}
     assert lines["params (M)"][-2:] == ["61.1", "138.4"]
-    assert lines["MACs (G)"][-2:] == ["0.72", "15.47"]
+    assert lines["MACs (G)"][-2:] == ["0.7", "15.5"]  # the slide's "0.7 GFLOP" for AlexNet
+    # small models get small units: LeNet-5's 156 + 1,516 + 48,120 + 10,164 + 850 = 60,806 params (C1, C3
+    # with the paper's connection table, C5, F6, output 84*10 + 10) read in thousands
+    lenet = ok("compare", "lenet5")
+    assert 156 + 1_516 + 48_120 + 10_164 + 850 == 60_806
+    assert next(line for line in lenet.splitlines() if line.startswith("params")).split() == ["params", "(k)", "60.8"]
     assert lines["depth (weight layers)"][-2:] == ["8", "16"]
     # 2,432,160 B = 2.3 MB; 60,549,024 B = 57.7 MB (1 MB = 1024*1024 B)
     assert lines["activation memory (MB)"][-2:] == ["2.3", "57.7"]

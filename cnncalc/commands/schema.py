@@ -2,6 +2,7 @@
 
 import click
 
+from ..errors import CnnCalcError
 from .common import friendly_errors
 
 
@@ -30,6 +31,9 @@ def schema(output):
     if output is None:
         click.echo(text)
         return
-    with open(output, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    except OSError as err:
+        raise CnnCalcError(f"cannot write {output}: {err.strerror or err}") from None
     click.echo(f"wrote {output}", err=True)
