@@ -82,6 +82,30 @@ def dense_spec(layers, block=24):
     return "\n".join(lines) + "\n"
 
 
+def dense_block_spec(layers):
+    """DenseNet-style again, written as a user would: dense blocks of 20 dense layers (5 layers each)
+    and a transition, as blocks with repeats: 101 layers per stage."""
+    return "\n".join([
+        "name: dense-blocks",
+        "input: [16, 8, 8]",
+        "blocks:",
+        "  dense_layer:",
+        "    args: {growth: 4}",
+        "    layers:",
+        "      - {name: norm1, type: bn, act: relu}",
+        "      - {name: conv1, type: conv, filters: 4 * growth, kernel: 1, bias: false}",
+        "      - {name: norm2, type: bn, act: relu}",
+        "      - {name: conv2, type: conv, filters: growth, kernel: 3, pad: 1, bias: false}",
+        "      - {name: concat, type: concat, from: [input, conv2]}",
+        "  stage:",
+        "    layers:",
+        "      - {name: block, type: dense_layer, repeat: 20}",
+        "      - {name: transition, type: conv, filters: 16, kernel: 1, bias: false}",
+        "layers:",
+        f"  - {{name: stage, type: stage, repeat: {max(layers // 101, 1)}}}",
+    ]) + "\n"
+
+
 def answers_file(index):
     wrong = index % 7 == 0
     return (
@@ -119,9 +143,10 @@ def main():
     sizes = (1_000, 10_000, 20_000) if args.quick else (1_000, 10_000, 20_000, 100_000)
     print(f"\n{'generated spec':24} {'layers':>8} {'file':>9} {'time':>8} {'peak RSS':>9} {'us/layer':>9}")
     with tempfile.TemporaryDirectory() as folder:
-        for kind, make in (("chain", chain_spec), ("densenet-style concat", dense_spec)):
+        for kind, make in (("chain", chain_spec), ("densenet-style concat", dense_spec),
+                           ("densenet via blocks", dense_block_spec)):
             for size in sizes:
-                path = os.path.join(folder, f"{kind[:5]}_{size}.yaml")
+                path = os.path.join(folder, f"{kind.split()[0]}_{kind.split()[-1]}_{size}.yaml")
                 with open(path, "w") as handle:
                     handle.write(make(size))
                 times = [run_once(cnncalc + ["report", path, "--format", "json"]) for _ in range(1 if size > 20_000 else 3)]

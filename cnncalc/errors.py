@@ -41,7 +41,14 @@ class CnnCalcError(Exception):
         elif self.line is not None:
             where = f"line {self.line}: "
         layer = f"{self.layer}: " if self.layer else ""
-        return f"{where}{layer}{self.message}"
+        return _one_line(f"{where}{layer}{self.message}")
+
+
+def _one_line(text):
+    """Newlines and terminal escapes that came from a file are shown escaped: one harmless line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class SpecError(CnnCalcError):

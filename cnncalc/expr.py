@@ -40,11 +40,18 @@ def evaluate(text, variables):
 
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_EXPRESSION_LENGTH} characters")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        raise ExpressionError(f"cannot read expression '{text}'") from None
+    tree = _PARSED.get(text)
+    if tree is None:
+        try:
+            tree = ast.parse(text.strip(), mode="eval")
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            raise ExpressionError(f"cannot read expression '{text}'") from None
+        if len(_PARSED) < 10_000:  # a block repeated many times evaluates the same few texts
+            _PARSED[text] = tree
     return _Evaluator(variables, text).visit(tree.body)
+
+
+_PARSED = {}
 
 
 class _Evaluator:

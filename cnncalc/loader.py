@@ -41,11 +41,13 @@ class Located(dict):
 def _construct_scalar(loader, node):
     """Scalars repeat a lot in specs (`conv`, `3`, `true`); immutable, so build each distinct one once."""
     cache_key = (node.tag, node.value)
-    try:
-        return loader.scalar_cache[cache_key]
-    except KeyError:
+    value = loader.scalar_cache.get(cache_key, _MISSING)
+    if value is _MISSING:
         value = loader.scalar_cache[cache_key] = loader.construct_object(node, deep=True)
-        return value
+    return value
+
+
+_MISSING = object()
 
 
 def _construct_mapping(loader, node):
@@ -70,6 +72,12 @@ def _construct_mapping(loader, node):
     return mapping
 
 
+def _construct_sequence(loader, node):
+    scalar = yaml.ScalarNode
+    return [_construct_scalar(loader, child) if type(child) is scalar else loader.construct_object(child, deep=True)
+            for child in node.value]
+
+
 def _make_loader(base):
     class LineLoader(base):
         _resolved = {}
@@ -79,14 +87,13 @@ def _make_loader(base):
             self.scalar_cache = {}
             self.may_alias = not isinstance(stream, str) or "*" in stream
 
-        def resolve(self, kind, value, implicit):
+        def resolve(self, kind, value, implicit, _scalar=yaml.ScalarNode):
             # Resolving a plain scalar's tag runs regexes; the answer depends only on the text.
-            if kind is yaml.ScalarNode and implicit[0]:
-                try:
-                    return self._resolved[value]
-                except KeyError:
+            if kind is _scalar and implicit[0]:
+                tag = self._resolved.get(value)
+                if tag is None:
                     tag = self._resolved[value] = super().resolve(kind, value, implicit)
-                    return tag
+                return tag
             return super().resolve(kind, value, implicit)
 
         def construct_document(self, node):
@@ -95,6 +102,7 @@ def _make_loader(base):
             return super().construct_document(node)
 
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
     LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
     LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
     for tag in _NOT_PLAIN_DATA:

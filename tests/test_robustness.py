@@ -517,3 +517,31 @@ def test_click_usage_errors_exit_2(args):
     result = invoke(*args)
     assert result.exit_code == 2
     assert "Traceback" not in result.stderr
+
+
+# --- messages stay one harmless line --------------------------------------------------------------
+
+def test_newlines_and_terminal_escapes_from_a_file_are_shown_escaped(write):
+    path = write('input: [3, 8, 8]\nlayers:\n  - {name: "a\\nb", type: relu}\n  - {name: "a\\nb", type: relu}\n'
+                 '  - {name: "\\e[31mred", type: relu, "x\\ny": 1}\n')
+    message = check_both(path, "duplicate layer name 'a\\nb' (first at line 3)", line=4)
+    assert "\x1b" not in message
+
+
+def test_several_inputs_to_a_block(write):
+    check_both(write(spec("{name: a, type: relu}", "{name: s, type: unit, c: 8, from: [input, a]}", blocks=[BLOCK])),
+               "block 'unit' takes one input, got 2", line=6, layer="s")
+
+
+@pytest.mark.parametrize("options, fragment", [
+    ({"input": ["3", 8, 8]}, "--input must be whole numbers"),
+    ({"input": [3, True, 8]}, "--input must be whole numbers"),
+    ({"input": [3, 2.5, 8]}, "--input must be whole numbers"),
+    ({"dtype": ["fp32"]}, "unknown dtype"),
+    ({"batch": 0}, "batch must be a positive whole number"),
+])
+def test_library_api_refuses_bad_options(options, fragment):
+    import cnncalc
+
+    with pytest.raises(cnncalc.CnnCalcError, match=fragment.replace("-", "\\-")):
+        cnncalc.analyze("alexnet", **options)
