@@ -6,8 +6,11 @@ from .errors import SpecError, did_you_mean
 
 
 def _folder():
-    from . import configs
-
+    try:
+        from . import configs
+    except ImportError:
+        # the package run from a source checkout (`python -m cnncalc` in the repo): configs/ is beside it
+        return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
     return os.path.dirname(configs.__file__)
 
 
