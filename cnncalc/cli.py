@@ -4,8 +4,6 @@ Commands live in their own modules under ``cnncalc.commands`` and are imported o
 they run, so ``cnncalc report`` does not pay for ``check`` or ``plot``.
 """
 
-import sys
-
 import click
 
 from . import __version__

@@ -37,13 +37,16 @@ def is_expression(text):
 def evaluate(text, variables):
     """Evaluate ``text`` with ``variables`` (name -> int/bool). Raises ExpressionError."""
     import ast
+    import warnings
 
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_EXPRESSION_LENGTH} characters")
     tree = _PARSED.get(text)
     if tree is None:
         try:
-            tree = ast.parse(text.strip(), mode="eval")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Python's SyntaxWarnings ("invalid decimal literal") on stderr
+                tree = ast.parse(text.strip(), mode="eval")
         except (SyntaxError, ValueError, MemoryError, RecursionError):
             raise ExpressionError(f"cannot read expression '{text}'") from None
         if len(_PARSED) < 10_000:  # a block repeated many times evaluates the same few texts

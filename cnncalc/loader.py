@@ -12,7 +12,7 @@ import yaml
 
 from .errors import SpecError
 
-MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_FILE_BYTES = 16 * 1024 * 1024
 # libyaml's composer recurses in C and overflowed the C stack at 20-50k levels on this machine;
 # texts that may nest deeper than this are parsed by the pure-Python loader, whose recursion
 # ends in a RecursionError instead.

@@ -267,7 +267,7 @@ class _Expander:
     def expand_item(self, item, prefix, scope, variables, previous, declared, counters, stack):
         line = item.line
         if "type" not in item:
-            raise self.fail(f"layer has no 'type'", line, layer=item.get("name"))
+            raise self.fail("layer has no 'type'", line, layer=item.get("name"))
         type_name = item["type"]
         if isinstance(type_name, str) and type_name in variables and isinstance(variables[type_name], str):
             type_name = variables[type_name]
@@ -318,9 +318,10 @@ class _Expander:
                 output = self.expand_block(block, instance, item, name, source, variables, stack)
             else:
                 output = self.add_layer(type_name, instance, item, name, source, variables, stack)
-            if index == 1:
-                self.check_projected_size(repeat, len(self.layers) - before_second, item, full)
-            before_second = len(self.layers)
+            if index == 0:
+                after_first = len(self.layers)
+            elif index == 1:
+                self.check_projected_size(repeat, len(self.layers) - after_first, item, full)
         self.in_train_only = outer_train_only
         scope[local] = output
         return output

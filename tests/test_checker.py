@@ -10,10 +10,10 @@ import json
 import os
 
 import pytest
-from click.testing import CliRunner
 
 from cnncalc import checker
 from cnncalc.cli import main
+from cli_runner import runner
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 
@@ -66,14 +66,6 @@ def write(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return str(path)
-
-
-def runner():
-    """stdout and stderr apart: click 8.2+ always keeps them apart, click 8.0/8.1 only when asked."""
-    try:
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
 
 
 def run(*args):

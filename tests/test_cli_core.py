@@ -12,27 +12,12 @@ import sys
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
 import cnncalc
-from cnncalc.cli import main
+from cli_runner import invoke, ok
 
 MY_BUILTINS = ("lenet5", "alexnet_cs231n", "zfnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn",
                "vgg16_bn", "vgg19_bn", "vgg_a_lrn", "vgg_c")
-
-
-def invoke(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)  # click < 8.2 mixes stderr into output unless told not to
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args])
-
-
-def ok(*args):
-    result = invoke(*args)
-    assert result.exit_code == 0, (result.output, result.stderr, result.exception)
-    return result.stdout
 
 
 def table_line(output, name):

@@ -9,11 +9,10 @@ import io
 import json
 
 import pytest
-from click.testing import CliRunner
 
 import cnncalc
-from cnncalc.cli import main
 from cnncalc.comparison import ratio_text, split_input
+from cli_runner import invoke, ok
 
 # AlexNet at 3x227x227, the lecture table's outputs (elements), in order:
 # conv1 64*56*56, pool1 64*27*27, conv2 192*27*27, pool2 192*13*13, conv3 384*13*13, conv4 256*13*13,
@@ -33,20 +32,6 @@ ALEXNET_227_FLOPS = ALEXNET_227_MACS + 64 * 27 * 27 * 9 + 192 * 13 * 13 * 9 + 25
 # VGG-16: five 2x2 pools, then the 7x7 -> 7x7 adaptive pool (1x1 windows)
 VGG16_FLOPS = VGG16_MACS + 4 * (64 * 112 * 112 + 128 * 56 * 56 + 256 * 28 * 28 + 512 * 14 * 14 + 512 * 7 * 7) \
     + 512 * 7 * 7
-
-
-def invoke(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args])
-
-
-def ok(*args):
-    result = invoke(*args)
-    assert result.exit_code == 0, (result.output, result.stderr, result.exception)
-    return result.stdout
 
 
 def test_reference_arithmetic_written_out():

@@ -10,10 +10,9 @@ import json
 
 import pytest
 import tabulate
-from click.testing import CliRunner
 
 import cnncalc
-from cnncalc.cli import main
+from cli_runner import invoke, ok
 
 ALEXNET_PARAMS = 61_100_840
 # lecture conv1: 64*56*56*4 B = 802,816 B = 784 KB; 64*(3*11*11) + 64 = 23,296 params;
@@ -24,20 +23,6 @@ POOL1_FLOPS = 64 * 27 * 27 * 3 * 3
 # sum of the lecture table's outputs (elements) x 4 B, avgpool (identity at 227) and flatten included
 ALEXNET_227_MEMORY = 4 * (64 * 56 * 56 + 64 * 27 * 27 + 192 * 27 * 27 + 192 * 13 * 13 + 384 * 13 * 13
                           + 2 * 256 * 13 * 13 + 2 * 256 * 6 * 6 + 9216 + 4096 + 4096 + 1000)
-
-
-def invoke(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args])
-
-
-def ok(*args):
-    result = invoke(*args)
-    assert result.exit_code == 0, (result.output, result.stderr, result.exception)
-    return result.stdout
 
 
 def report(*args):

@@ -3,17 +3,9 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from cnncalc.cli import main
-
-
-def runner():
-    """stdout and stderr apart: click 8.2+ always keeps them apart, click 8.0/8.1 only when asked."""
-    try:
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
+from cli_runner import runner
 
 
 def run(*args):

@@ -3,19 +3,10 @@
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 import cnncalc
-from cnncalc.cli import main
 from cnncalc.plot import INSTALL_HINT, axis_unit, shares
-
-
-def invoke(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args])
+from cli_runner import invoke
 
 
 def test_png_of_alexnet_and_vgg16(tmp_path):

@@ -14,25 +14,16 @@ import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
 import yaml  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import cnncalc  # noqa: E402
-from cnncalc.cli import main  # noqa: E402
+from cli_runner import invoke  # noqa: E402
 
 # CNNCALC_FUZZ_EXAMPLES=5000 explores further (with fresh random seeds) than the quick default run.
 EXAMPLES = int(os.environ.get("CNNCALC_FUZZ_EXAMPLES", "0")) or None
 SETTINGS = settings(max_examples=EXAMPLES or 60, deadline=None, derandomize=EXAMPLES is None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-def invoke(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)  # click < 8.2 mixes stderr into output unless told not to
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +201,7 @@ class Builder:
         self.add({"name": self.name(), "type": "add", "from": [x, branch["name"]], "act": "relu"}, shape)
 
     def make_concat(self):
-        x, (c, h, w) = self.current, self.shape
+        x, (_, h, w) = self.current, self.shape
         a, b = self.same_conv(x, self.ints(1, 8)), self.same_conv(x, self.ints(1, 8))
         self.add(a, (a["filters"], h, w))
         self.add(b, (b["filters"], h, w))

@@ -12,19 +12,10 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
 
 from cnncalc import spec as spec_module
-from cnncalc.cli import main
 from cnncalc.loader import MAX_EXPANDED_NODES, MAX_FILE_BYTES
-
-
-def invoke(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)  # click < 8.2 mixes stderr into output unless told not to
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args])
+from cli_runner import invoke
 
 
 def assert_one_line_error(result, *fragments, code=1):
@@ -470,7 +461,8 @@ def test_other_non_plain_tags_are_refused(write, tag):
 ])
 def test_expressions_cannot_run_code(write, tmp_path, monkeypatch, expression, fragment):
     monkeypatch.chdir(tmp_path)
-    block = f"unit: {{args: {{c: 8, k: relu}}, layers: [{{name: conv, type: conv, filters: \"{expression}\", kernel: 1}}]}}"
+    conv = f'{{name: conv, type: conv, filters: "{expression}", kernel: 1}}'
+    block = f"unit: {{args: {{c: 8, k: relu}}, layers: [{conv}]}}"
     check_both(write(spec("{name: s, type: unit}", blocks=[block])), fragment, layer="s.conv")
     assert not (tmp_path / "ran").exists()
 
@@ -545,3 +537,14 @@ def test_library_api_refuses_bad_options(options, fragment):
 
     with pytest.raises(cnncalc.CnnCalcError, match=fragment.replace("-", "\\-")):
         cnncalc.analyze("alexnet", **options)
+
+
+def test_expressions_print_no_python_warnings(write):
+    # Python warns "invalid hexadecimal literal" on stderr while parsing `0x1for`: a second stderr line
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_both(write(spec('{name: c, type: conv, filters: "0x1for", kernel: 1}')),
+                   "cannot read expression '0x1for'", line=3, layer="c")
+    assert not [w for w in caught if issubclass(w.category, SyntaxWarning)]
