@@ -5,7 +5,6 @@ Numbers are exact integers until here; rounding happens only in this module.
 """
 
 import textwrap
-from fractions import Fraction
 
 EXTRA_FORMATS = ("json", "csv")
 UNITS = ("slide", "raw", "auto")
@@ -48,8 +47,7 @@ def human(value, unit=""):
     value = int(value)
     for divisor, suffix in ((10 ** 12, "T"), (10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k")):
         if abs(value) >= divisor:
-            exact = Fraction(value, divisor)
-            digits = 2 if exact < 10 else 1 if exact < 100 else 0
+            digits = 2 if abs(value) < 10 * divisor else 1 if abs(value) < 100 * divisor else 0
             return f"{scaled(value, divisor, digits)}{suffix}{unit}"
     return f"{value}{' ' + unit if unit else ''}".rstrip()
 
@@ -59,8 +57,7 @@ def human_bytes(value):
     value = int(value)
     for divisor, suffix in ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB")):
         if value >= divisor:
-            exact = Fraction(value, divisor)
-            digits = 0 if exact == int(exact) else 2 if exact < 10 else 1 if exact < 100 else 0
+            digits = 0 if value % divisor == 0 else 2 if value < 10 * divisor else 1 if value < 100 * divisor else 0
             return f"{scaled(value, divisor, digits)} {suffix}"
     return f"{value} B"
 
@@ -251,16 +248,14 @@ def training_line(training):
 
 def render_table(report, fmt="simple", depth=None, units="slide", columns=None, convention="lecture",
                  optimizer=None):
-    import tabulate
-
     chosen = table_columns(columns, convention)
     titles = [column.titles[units] for column in chosen]
     if fmt not in ("simple", "grid", "fancy_grid", "rounded_grid", "heavy_grid", "mixed_grid", "double_grid",
                    "simple_grid", "outline", "fancy_outline", "heavy_outline", "mixed_outline", "double_outline",
                    "simple_outline", "rounded_outline", "psql", "rst", "presto", "plain"):
         titles = [t.replace("\n", " ") for t in titles]
-    body = tabulate.tabulate(table_rows(report, depth, units, columns, convention), headers=titles, tablefmt=fmt,
-                             colalign=[column.align for column in chosen], disable_numparse=True)
+    body = tabulate_table(table_rows(report, depth, units, columns, convention), titles,
+                          [column.align for column in chosen], fmt)
     if fmt == "html":
         return body
     lines = [body, ""] + summary_lines(report, convention, optimizer)
@@ -272,6 +267,40 @@ def render_table(report, fmt="simple", depth=None, units="slide", columns=None, 
     if convention == "2x":
         lines += textwrap.wrap(FLOPS_2X_NOTE, 100)
     return "\n".join(lines)
+
+
+def tabulate_table(rows, headers, aligns, fmt):
+    """``tabulate.tabulate`` of text cells; the default format is drawn here without importing tabulate."""
+    if fmt == "simple" and all(cell.isascii() for row in rows for cell in row):
+        return simple_table(rows, headers, aligns)
+    import tabulate
+
+    return tabulate.tabulate(rows, headers=headers, tablefmt=fmt, colalign=aligns, disable_numparse=True)
+
+
+def simple_table(rows, headers, aligns):
+    """tabulate's "simple" format, to the byte (tests compare the two), for ASCII text cells.
+
+    Importing tabulate (and the importlib.metadata it pulls in) costs more than the rest of a
+    `cnncalc report` run, and its per-cell type sniffing is slow on multi-line headers.
+    """
+    header_lines = [title.split("\n") for title in headers]
+    widths = [max(len(line) for line in lines) + 2 for lines in header_lines]  # tabulate's MIN_PADDING
+    for row in rows:
+        for i, cell in enumerate(row):
+            if len(cell) > widths[i]:
+                widths[i] = len(cell)
+    pads = [str.ljust if align == "left" else str.center if align == "center" else str.rjust for align in aligns]
+    depth = max(len(lines) for lines in header_lines)
+    out = []
+    for n in range(depth):
+        cells = [pad(lines[n] if n < len(lines) else "", width)
+                 for pad, lines, width in zip(pads, header_lines, widths)]
+        out.append("  ".join(cells).rstrip())
+    out.append("  ".join("-" * width for width in widths))
+    for row in rows:
+        out.append("  ".join(pad(cell, width) for pad, cell, width in zip(pads, row, widths)).rstrip())
+    return "\n".join(out)
 
 
 def warning_lines(warnings, listed=3):

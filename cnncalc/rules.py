@@ -14,8 +14,6 @@ a :class:`Cost`. The counting conventions (see README) are written beside each r
 Shapes are tuples: ``(C, H, W)`` for a feature map, ``(N,)`` for a flat vector.
 """
 
-from fractions import Fraction
-
 from .errors import did_you_mean
 from .spec import MAX_SIZE
 
@@ -266,10 +264,9 @@ def window_axis(layer, axis, size, kernel, stride, pads, dilation, ceil_mode=Fal
         layer.fits = False
     if layer.explaining or span % stride:
         formula = window_formula(size, kernel, stride, before, after, dilation)
-        exact = Fraction(span, stride) + 1
         if span % stride:
             rounded = "rounded up: ceil_mode" if ceil_mode else "floored"
-            layer_text = f"{formula} = {float(exact):g} -> {out} ({rounded}): the window does not tile the input"
+            layer_text = f"{formula} = {(span + stride) / stride:g} -> {out} ({rounded}): the window does not tile the input"
             layer.warnings.append(f"{axis}: {layer_text}")
             if layer.explaining:
                 layer.notes.append(f"output {axis} = {layer_text}")
@@ -400,6 +397,8 @@ def convtranspose(layer, shape):
     bias = filters if p["bias"] else 0
     out = (filters, sizes[0], sizes[1])
     macs = channels * h * w * (filters // groups) * kh * kw
+    from fractions import Fraction
+
     window = tuple((-(-k // s), Fraction(1, s), 1) for k, s in zip(p["kernel"], p["stride"]))
     cost = Cost(out, params=weights + bias, macs=macs,
                 elementwise=(elements(out) if bias else 0) + activation_work(layer, out), window=window)
@@ -600,6 +599,8 @@ def upsample(layer, shape):
     """Nearest-neighbour upsampling by an integer scale: no params."""
     channels, h, w = need_map(layer, shape)
     sh, sw = layer.p["scale"]
+    from fractions import Fraction
+
     return Cost((channels, h * sh, w * sw), window=((1, Fraction(1, sh), 1), (1, Fraction(1, sw), 1)))
 
 

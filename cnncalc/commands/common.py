@@ -30,10 +30,10 @@ def friendly_errors(function):
     return wrapper
 
 
-def check_format(fmt, extra=("json", "csv")):
+def check_format(fmt, extra=("json", "csv", "simple")):
     """A table format name: json, csv or one of tabulate's; a UsageError otherwise."""
     if fmt in extra:
-        return fmt
+        return fmt  # known without importing tabulate
     from ..formatters import table_formats
 
     formats = table_formats()
