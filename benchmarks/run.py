@@ -152,8 +152,8 @@ def main():
                 times = [run_once(cnncalc + ["report", path, "--format", "json"]) for _ in range(1 if size > 20_000 else 3)]
                 elapsed = statistics.median(t for t, _ in times)
                 peak = max(m for _, m in times)
-                kib = os.path.getsize(path) // 1024
-                print(f"{kind:24} {size:8,} {kib:7,}KB {elapsed:7.2f}s {peak:7.0f}MiB {elapsed / size * 1e6:9.1f}")
+                kib = os.path.getsize(path) / 1024
+                print(f"{kind:24} {size:8,} {kib:7,.1f}KB {elapsed:7.2f}s {peak:7.0f}MiB {elapsed / size * 1e6:9.1f}")
 
         if has_check(cnncalc):
             answer_dir = os.path.join(folder, "answers")

@@ -26,9 +26,7 @@ class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx):
-        import importlib.util
-
-        return [name for name, (module, _, _) in COMMANDS.items() if importlib.util.find_spec(module)]
+        return list(COMMANDS)
 
     def get_command(self, ctx, name):
         if name not in COMMANDS:
@@ -36,18 +34,11 @@ class LazyGroup(click.Group):
         import importlib
 
         module, attribute, _ = COMMANDS[name]
-        try:
-            return examples_last(getattr(importlib.import_module(module), attribute))
-        except ModuleNotFoundError as err:
-            if err.name == module:
-                return None
-            raise
+        return examples_last(getattr(importlib.import_module(module), attribute))
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, help_text) for name, (_, _, help_text) in COMMANDS.items()
-                if name in self.list_commands(ctx)]
         with formatter.section("Commands"):
-            formatter.write_dl(rows)
+            formatter.write_dl([(name, help_text) for name, (_, _, help_text) in COMMANDS.items()])
 
 
 def examples_last(command):
