@@ -117,57 +117,23 @@ def check_file(path):
         document = load_yaml(text, file=path)
     except CnnCalcError as err:
         return FileResult(path, error=str(err.located(file=path)))
-    return check_document(document, file=path, base_dir=os.path.dirname(path) or ".", raw=raw_scalars(text))
+    return check_document(document, file=path, base_dir=os.path.dirname(path) or ".")
 
 
-def check_document(document, file="<answers>", base_dir=".", raw=None):
-    """Grade an answer document already read from YAML (or a plain dict).
-
-    ``raw`` is :func:`raw_scalars` of the file's text: decimals as written, and answer lines.
-    """
+def check_document(document, file="<answers>", base_dir="."):
+    """Grade an answer document already read from YAML (or a plain dict)."""
     try:
         document = _as_mapping(document, file)
         report = analyze_answer_spec(document, file, base_dir)
         answers = _answer_list(document, file)
     except CnnCalcError as err:
         return FileResult(file, error=str(err))
-    raw = raw or {}
-    grader = _Grader(report, file, raw)
+    grader = _Grader(report, file)
     results = []
-    for position, entry in enumerate(answers, 1):
-        line = raw.get(("answers", position), document.line_of("answers"))
+    lines = getattr(answers, "item_lines", None) or [document.line_of("answers")] * len(answers)
+    for position, (entry, line) in enumerate(zip(answers, lines), 1):
         results += grader.grade_entry(entry, position, line)
     return FileResult(file, results, spec=report.name, input=report.input)
-
-
-def raw_scalars(text):
-    """The text of each plain scalar value as written, by (line of its key, key).
-
-    PyYAML turns ``182.50`` into the float 182.5, losing the written precision; the
-    composed node keeps the text, so a decimal answer is judged at the digits given.
-    The line of each item of ``answers`` is kept too, by ("answers", position from 1).
-    """
-    import yaml
-
-    found = {}
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except (yaml.YAMLError, RecursionError):
-        return found
-    stack = [root] if root is not None else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode) and value.style is None:
-                    found[(key.start_mark.line + 1, key.value)] = value.value
-                if isinstance(key, yaml.ScalarNode) and key.value == "answers" and isinstance(value, yaml.SequenceNode):
-                    for position, item in enumerate(value.value, 1):
-                        found[("answers", position)] = item.start_mark.line + 1
-                stack.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    return found
 
 
 def _as_mapping(document, file):
@@ -295,14 +261,14 @@ MAX_CLAIM_LENGTH = 100
 MAX_EXPONENT = 40
 
 
-def parse_number(value, raw=None):
+def parse_number(value):
     """Split a claim into its number (a Decimal, exactly as written) and its unit text."""
     if isinstance(value, bool):
         raise ClaimError(f"{str(value).lower()} is not a number")
     if isinstance(value, int):
         text = str(value)  # exact whatever way YAML allowed it to be written (1_000, 0x3e8)
     elif isinstance(value, float):
-        text = raw if raw is not None else repr(value)
+        text = getattr(value, "text", repr(value))  # the loader keeps a decimal as written: 182.50
     elif isinstance(value, str):
         text = value
     else:
@@ -326,9 +292,9 @@ def _number(text, number, unit_text, scale):
     return Number(text, value, tolerance, scale, max(-exponent, 0), unit_text)
 
 
-def parse_count(value, raw=None):
+def parse_count(value):
     """A count (params, MACs, flop): ``34944``, ``34,944``, ``35K``, ``0.035M``, ``1.8 GFLOP``, ``138M``."""
-    text, number, unit_text = parse_number(value, raw)
+    text, number, unit_text = parse_number(value)
     key = unit_text.replace(" ", "").lower()
     scale = _count_scale(key)
     if scale is None:
@@ -348,9 +314,9 @@ def _count_scale(key):
     return None
 
 
-def parse_memory(value, raw=None, default_scale=1):
+def parse_memory(value, default_scale=1):
     """A memory size: ``802816`` (bytes), ``784 KB``, ``1.1MB`` (KB = 1024 B, as on the slides)."""
-    text, number, unit_text = parse_number(value, raw)
+    text, number, unit_text = parse_number(value)
     key = unit_text.replace(" ", "").lower()
     if key == "":
         return _number(text, number, unit_text, default_scale)
@@ -359,9 +325,9 @@ def parse_memory(value, raw=None, default_scale=1):
     return _number(text, number, unit_text, MEMORY_UNITS[key])
 
 
-def decimal_memory_reading(value, raw=None, default_scale=1):
+def decimal_memory_reading(value, default_scale=1):
     """The claim read with 1000-byte KB/MB/GB, or None when it has no such unit."""
-    text, number, unit_text = parse_number(value, raw)
+    text, number, unit_text = parse_number(value)
     key = unit_text.replace(" ", "").lower() or {1024: "kb"}.get(default_scale)
     if key not in DECIMAL_MEMORY:
         return None
@@ -447,10 +413,9 @@ def find_target(report, name):
 
 
 class _Grader:
-    def __init__(self, report, file, raw):
+    def __init__(self, report, file):
         self.report = report
         self.file = file
-        self.raw = raw
         self.decls = {decl.name: decl for decl in report.spec.layers}
 
     def error(self, line, message, layer=None, quantity=None, answer=None, points=1, question=None):
@@ -490,15 +455,14 @@ class _Grader:
         """The answer as written: YAML's value, but a decimal as its text (182.50 keeps its last digit)."""
         value = entry[key]
         if isinstance(value, float):
-            return self.raw.get((line_of(key), key), repr(value))
+            return getattr(value, "text", repr(value))
         return value
 
     def grade_claim(self, target, quantity, value, line, points, question, answer):
         if quantity not in QUANTITIES:
             return self.error(line, unknown_quantity(quantity), target.name, quantity, answer, points, question)
-        raw = self.raw.get((line, quantity))
         try:
-            status, fields = GRADERS[quantity](self, target, value, raw)
+            status, fields = GRADERS[quantity](self, target, value)
         except ClaimError as err:
             return self.error(line, f"{target.name} {quantity}: {err}", target.name, quantity, answer, points,
                               question)
@@ -535,8 +499,8 @@ class _Grader:
                 total += row.filters
         return total
 
-    def params(self, target, value, raw):
-        claim = parse_count(value, raw)
+    def params(self, target, value):
+        claim = parse_count(value)
         exact = target.total("params")
         biases, buffers = self.biases(target), target.total("buffers")
         alternatives = []
@@ -548,8 +512,8 @@ class _Grader:
                                  f"means and variances are buffers, not params", exact + buffers))
         return self.grade_number(claim, exact, alternatives, f"{exact:,}")
 
-    def macs(self, target, value, raw):
-        claim = parse_count(value, raw)
+    def macs(self, target, value):
+        claim = parse_count(value)
         macs, flops, flops_2x = target.total("macs"), target.total("flops"), self.flops_2x(target)
         alternatives = [
             (f"2 x MACs, {2 * macs:,} (the FLOPs convention that counts a multiply and an add as two); "
@@ -560,8 +524,8 @@ class _Grader:
         ]
         return self.grade_number(claim, macs, alternatives, f"{macs:,}")
 
-    def flops(self, target, value, raw):
-        claim = parse_count(value, raw)
+    def flops(self, target, value):
+        claim = parse_count(value)
         macs, flops, flops_2x = target.total("macs"), target.total("flops"), self.flops_2x(target)
         alternatives = [
             (f"the MACs, {macs:,}; the lecture flop also counts each pooling window element", macs),
@@ -576,8 +540,8 @@ class _Grader:
             return self.report.totals["flops_2x"]
         return sum(2 * row.macs + row.elementwise for row in target.rows)
 
-    def memory_bytes(self, target, value, raw, default_scale=1):
-        claim = parse_memory(value, raw, default_scale)
+    def memory_bytes(self, target, value, default_scale=1):
+        claim = parse_memory(value, default_scale)
         exact = target.total("memory_bytes")
         per_element = self.report.bytes_per_element * self.report.batch
         elements = exact // per_element
@@ -586,18 +550,18 @@ class _Grader:
         status, fields = self.grade_number(claim, exact, alternatives, f"{exact:,} B",
                                            " B" if default_scale == 1 else " KB")
         if status == WRONG and not fields["notes"]:
-            decimal = decimal_memory_reading(value, raw, default_scale)
+            decimal = decimal_memory_reading(value, default_scale)
             if decimal is not None and decimal.matches(exact):
                 fields["notes"] = [f"{claim.text} is the memory in 1000-byte units ({exact:,} B / "
                                    f"{decimal.scale:,}); the slides' KB is 1024 B, MB 1024*1024 B"]
         return status, fields
 
-    def memory_kb(self, target, value, raw):
-        return self.memory_bytes(target, value, raw, default_scale=1024)
+    def memory_kb(self, target, value):
+        return self.memory_bytes(target, value, default_scale=1024)
 
     # --- shapes, receptive fields, fits
 
-    def output_shape(self, target, value, raw):
+    def output_shape(self, target, value):
         claim = parse_sizes(value, "shape")
         true = tuple(target.last.out_shape)
         fields = {"exact": list(true)}
@@ -614,7 +578,7 @@ class _Grader:
         fields["notes"] = notes
         return WRONG, fields
 
-    def receptive_field(self, target, value, raw):
+    def receptive_field(self, target, value):
         claim = parse_sizes(value, "receptive field")
         if len(claim) > 2:
             raise ClaimError(f"a receptive field is one size or H x W, not {_shown(value)}")
@@ -625,7 +589,7 @@ class _Grader:
         fields = {"exact": list(true), "expected": expected}
         return (RIGHT if claim == true else WRONG), fields
 
-    def fits(self, target, value, raw):
+    def fits(self, target, value):
         claim = parse_flag(value)
         windowed = [row for row in target.rows if row.kernel is not None]
         if not windowed:

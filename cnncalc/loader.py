@@ -72,10 +72,19 @@ def _construct_mapping(loader, node):
     return mapping
 
 
+class LocatedList(list):
+    """A list from the spec with its source line and the line of each item."""
+
+    __slots__ = ("line", "item_lines")
+
+
 def _construct_sequence(loader, node):
     scalar = yaml.ScalarNode
-    return [_construct_scalar(loader, child) if type(child) is scalar else loader.construct_object(child, deep=True)
-            for child in node.value]
+    items = LocatedList(_construct_scalar(loader, child) if type(child) is scalar
+                        else loader.construct_object(child, deep=True) for child in node.value)
+    items.line = node.start_mark.line + 1
+    items.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return items
 
 
 def _make_loader(base):
@@ -104,6 +113,7 @@ def _make_loader(base):
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
     LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
     LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
     for tag in _NOT_PLAIN_DATA:
         LineLoader.add_constructor(tag, _refuse_tag)
@@ -129,6 +139,16 @@ def _construct_int(loader, node):
         raise SpecError(f"a number of {len(node.value):,} characters is too long (the limit is "
                         f"{MAX_NUMBER_CHARS})", line=node.start_mark.line + 1, column=node.start_mark.column + 1)
     return loader.construct_yaml_int(node)
+
+
+class WrittenFloat(float):
+    """A float that remembers how it was written (``182.50``), so a rounded answer keeps its precision."""
+
+
+def _construct_float(loader, node):
+    value = WrittenFloat(loader.construct_yaml_float(node))
+    value.text = node.value
+    return value
 
 
 def _construct_text(loader, node):

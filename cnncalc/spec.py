@@ -259,8 +259,9 @@ class _Expander:
         counters = {}
         for position, item in enumerate(items, 1):
             if not isinstance(item, Located):
+                item_lines = getattr(items, "item_lines", None)
                 raise self.fail(f"layer {position} must be a mapping like {{type: conv, filters: 64, kernel: 3}}, "
-                                f"not {_kind(item)}", getattr(item, "line", line))
+                                f"not {_kind(item)}", item_lines[position - 1] if item_lines else line)
             previous = self.expand_item(item, prefix, scope, variables, previous, declared, counters, stack)
         return previous
 

@@ -238,8 +238,8 @@ def test_several_inputs_to_a_single_input_layer(write):
     ("{name: a, type: relu}: 3", "a mapping key must be a plain value"),
 ])
 def test_layer_that_is_not_a_mapping(write, item, fragment):
-    # only mappings remember their line; a bad item is placed by its number under `layers:` (line 2)
-    check_both(write(spec(item)), fragment, line=3 if "key" in fragment else 2)
+    # the item's own line (the first layer is on line 3)
+    check_both(write(spec(item)), fragment, line=3)
 
 
 def test_layers_not_a_list_and_no_layers(write):
