@@ -466,7 +466,9 @@ class _Grader:
         except ClaimError as err:
             return self.error(line, f"{target.name} {quantity}: {err}", target.name, quantity, answer, points,
                               question)
+        near_miss = fields.pop("near_miss", [])
         if status == WRONG:
+            fields["notes"] = fields.get("notes") or near_miss  # only when no convention explains it
             fields["explanation"] = self.explanation(target, quantity)
         return Result(self.file, line, target.name, quantity, answer, status, points=points,
                       question=question, **fields)
@@ -487,6 +489,7 @@ class _Grader:
                 break
         notes += _integer_rounding_note(claim, exact, exact_text)
         fields["notes"] = notes
+        fields["near_miss"] = _closeness_note(claim, exact)
         if shown != exact_text:
             fields["expected"] = f"{shown} ({exact_text})"
         return WRONG, fields
@@ -662,6 +665,18 @@ def _integer_rounding_note(claim, exact, exact_text):
         return [f"{claim.text} is {exact_text} rounded, but a plain integer is judged exactly; write it with a "
                 f"unit (K, M, G) to give a rounded answer"]
     return []
+
+
+def _closeness_note(claim, exact):
+    """How far off a near miss is (slides round and sometimes err: EECS 498 prints conv4's 149.5M flop as 145)."""
+    if not exact or claim.value <= 0:
+        return []
+    off = (claim.value - exact) / exact
+    if abs(off) > Fraction(1, 10):
+        return []
+    percent = abs(off) * 100
+    return [f"{claim.text} is {float(percent):.1f}% {'above' if off > 0 else 'below'} the exact count (slides round, "
+            f"and sometimes err: the arithmetic below is exact)"]
 
 
 QUANTITY_LINES = {

@@ -504,3 +504,14 @@ def test_wrong_answers_example_is_all_wrong_with_reasons():
     assert "2 x MACs" in notes
     assert "1000-byte units" in notes
     assert run("check", os.path.join(EXAMPLES, "wrong_answers.yaml")).exit_code == 1
+
+
+def test_a_near_miss_says_how_far_off_it_is(tmp_path):
+    # EECS 498 prints AlexNet conv4's flop as 145 M; exactly (256*13*13) * (384*3*3) = 149,520,384,
+    # so 145M is 4,520,384 / 149,520,384 = 3.02% below
+    path = write(tmp_path, "a.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
+                                     "  - {layer: conv4, flops: 145M}\n")
+    (result,) = checker.check_file(path).results
+    assert result.status == "wrong" and result.exact == 256 * 13 * 13 * 384 * 3 * 3
+    assert result.notes == ["145M is 3.0% below the exact count (slides round, and sometimes err: the arithmetic "
+                            "below is exact)"]
