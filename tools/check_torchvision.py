@@ -6,11 +6,12 @@ this developer script checks each conv and fc layer: output shape, params (with 
 tests never do, so give it a venv of its own:
 
     python3 -m venv /tmp/torchvenv
-    /tmp/torchvenv/bin/pip install "torch==2.14.*" "torchvision==0.29.*"
+    /tmp/torchvenv/bin/pip install "torch==2.14.*" "torchvision==0.29.*" pyyaml   # pyyaml for cnncalc
     /tmp/torchvenv/bin/python tools/check_torchvision.py            # every run in the reference CSV
     /tmp/torchvenv/bin/python tools/check_torchvision.py resnet50   # only the runs named
 
-For each run of tests/data/torchvision_totals.csv it builds the torchvision model with the CSV's builder
+For each run of tests/data/torchvision_totals.csv (plus vgg13_bn and vgg19_bn, built in and in
+torchvision but not in the CSV) it builds the torchvision model with the CSV's builder
 arguments (random weights), records every Conv2d/Linear call of one forward pass of a zero image with
 hooks, and compares them in order with cnncalc's conv/dwconv/fc rows. If the orders differ (parallel
 branches listed in another order) it compares the sorted lists and says so. googlenet_aux runs in
@@ -33,11 +34,14 @@ import cnncalc  # noqa: E402
 CSV = os.path.join(ROOT, "tests", "data", "torchvision_totals.csv")
 SPEC_FOR_RUN = {"alexnet_227": "alexnet", "resnet50_160": "resnet50", "resnet50_448": "resnet50"}
 TRAIN_MODE = {"googlenet_aux"}  # aux classifiers run only in training
+# built-in specs that torchvision has but the totals CSV does not list
+EXTRA_RUNS = [{"run": name, "model": name, "builder_kwargs": "{'weights': None}", "input": "3x224x224"}
+              for name in ("vgg13_bn", "vgg19_bn")]
 
 
 def reference_runs():
     with open(CSV, encoding="utf-8") as handle:
-        return list(csv.DictReader(line for line in handle if not line.startswith("#")))
+        return list(csv.DictReader(line for line in handle if not line.startswith("#"))) + EXTRA_RUNS
 
 
 def torch_layers(run, mode):
