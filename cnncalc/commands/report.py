@@ -2,12 +2,12 @@
 
 import click
 
-from .common import (friendly_errors, check_format, columns_option, convention_option, model_options,
+from .common import (check_format, columns_option, complete_spec, convention_option, friendly_errors, model_options,
                      optimizer_option, output_options)
 
 
 @click.command()
-@click.argument("spec", metavar="SPEC")
+@click.argument("spec", metavar="SPEC", shell_complete=complete_spec)
 @model_options
 @output_options
 @click.option("--depth", type=click.IntRange(min=1), default=None,
