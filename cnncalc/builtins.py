@@ -23,10 +23,15 @@ def path_of(name):
     return os.path.join(_folder(), f"{name}.yaml")
 
 
+def looks_like_path(text):
+    """A spec argument that names a file rather than a built-in model."""
+    return text.endswith((".yaml", ".yml")) or os.sep in text or "/" in text
+
+
 def resolve(path_or_name):
     """A path to a spec file: the argument itself if it is a file, else a built-in."""
     text = str(path_or_name)
-    if os.path.exists(text) or text.endswith((".yaml", ".yml")) or os.sep in text or "/" in text:
+    if os.path.exists(text) or looks_like_path(text):
         return text
     candidate = path_of(text)
     if os.path.isfile(candidate):

@@ -181,11 +181,10 @@ def _load_answer_spec(document, file, base_dir):
         if not isinstance(value, str) or not value.strip():
             raise AnswerError(f"'spec' must name a built-in model or a spec file, or be a spec mapping, "
                               f"not {value!r}", file=file, line=line)
-        relative = os.path.normpath(os.path.join(base_dir, value))
-        looks_like_path = value.endswith((".yaml", ".yml")) or "/" in value or os.sep in value
-        if os.path.isfile(relative) or (looks_like_path and not os.path.isabs(value)):
+        relative = os.path.normpath(os.path.join(base_dir, value))  # an absolute value stays as it is
+        if os.path.isfile(relative) or builtins.looks_like_path(value):
             return spec_module.load(relative)
-        return spec_module.load(builtins.resolve(value))
+        return spec_module.load(value)
     except CnnCalcError as err:
         raise _spec_failure(err, file, line) from None
 
@@ -570,7 +569,7 @@ class _Grader:
         fields = {"exact": list(true)}
         reading, expected = read_shape(claim, true)
         fields["read_as"], fields["expected"] = reading, expected
-        if expected == "x".join(map(str, claim)) or _same_sizes(claim, true):
+        if expected == full_shape(claim) or _same_sizes(claim, true):
             return RIGHT, fields
         notes = []
         if len(claim) != len(true):
@@ -635,7 +634,7 @@ def _same_sizes(claim, true):
 def read_shape(claim, true):
     """How a claimed shape is read against the true one, and the right shape written that way."""
     if len(true) != 3 or len(claim) != 3:
-        return None, "x".join(map(str, true))
+        return None, full_shape(true)
     c, h, w = true
     chw, hwc = (c, h, w), (h, w, c)
     if tuple(claim) == chw:

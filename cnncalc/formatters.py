@@ -107,29 +107,24 @@ class Column:
 
 
 def quantity(row_or_totals, field):
-    """A number of a Row (or of a totals dict), including the derived ``flops_2x``."""
+    """A number of a Row or of a totals dict."""
     if isinstance(row_or_totals, dict):
         return row_or_totals[field]
-    if field == "flops_2x":
-        return 2 * row_or_totals.macs + row_or_totals.elementwise
     return getattr(row_or_totals, field)
 
 
-def count_text(value, units, divisor):
+def count_text(value, units, divisor, auto=human):
     """A count as the units ask: exact (raw), k/M/G (auto), or divided and rounded (slide)."""
     if units == "raw":
         return f"{value:,}"
     if units == "auto":
-        return human(value)
+        return auto(value)
     return scaled(value, divisor)
 
 
 def bytes_text(value, units, divisor=1024):
-    if units == "raw":
-        return f"{value:,}"
-    if units == "auto":
-        return human_bytes(value)
-    return scaled(value, divisor)
+    """Bytes as the units ask: exact (raw), KB/MB/GB (auto), or KB rounded (slide)."""
+    return count_text(value, units, divisor, auto=human_bytes)
 
 
 def _count_column(key, field, label, divisor, slide_unit):
@@ -333,12 +328,12 @@ def data_columns(names=None):
 
 
 def _csv_record(row):
-    d = row.to_dict()
     return {
-        "name": d["name"], "type": d["type"], "from": " ".join(d["from"]), "in_shape": full_shape(row.in_shape),
-        "out_shape": full_shape(row.out_shape), "filters": d.get("filters", ""), "kernel": pair_text(row.kernel),
-        "stride": pair_text(row.stride), "pad": pad_text(row.pad), "params": d["params"], "buffers": d["buffers"],
-        "macs": d["macs"], "flops": d["flops"], "flops_2x": d["flops_2x"], "memory_bytes": d["memory_bytes"],
+        "name": row.name, "type": row.type, "from": " ".join(row.inputs), "in_shape": full_shape(row.in_shape),
+        "out_shape": full_shape(row.out_shape), "filters": "" if row.filters is None else row.filters,
+        "kernel": pair_text(row.kernel), "stride": pair_text(row.stride), "pad": pad_text(row.pad),
+        "params": row.params, "buffers": row.buffers, "macs": row.macs, "flops": row.flops,
+        "flops_2x": row.flops_2x, "memory_bytes": row.memory_bytes,
         "receptive_field": full_shape(row.receptive_field), "effective_stride": full_shape(row.effective_stride),
     }
 

@@ -12,7 +12,7 @@ from .graph import INPUT_INDEX, Graph, group_name
 from .spec import MAX_SIZE
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
-TOTAL_KEYS = ("params", "buffers", "macs", "flops", "elementwise", "memory_bytes")
+TOTAL_KEYS = ("params", "buffers", "macs", "flops", "elementwise", "memory_bytes", "weight_layers")
 OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2}  # param-sized tensors the optimizer keeps
 
 
@@ -24,12 +24,17 @@ class Row:
                  "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers", "train_only",
                  "fits")
 
+    @property
+    def flops_2x(self):
+        """The other FLOPs convention: 2 x MACs + elementwise work."""
+        return 2 * self.macs + self.elementwise
+
     def to_dict(self):
         data = {
             "name": self.name, "type": self.type, "from": list(self.inputs),
             "in_shape": list(self.in_shape), "out_shape": list(self.out_shape),
             "params": self.params, "buffers": self.buffers, "macs": self.macs, "flops": self.flops,
-            "flops_2x": 2 * self.macs + self.elementwise,
+            "flops_2x": self.flops_2x,
             "memory_bytes": self.memory_bytes,
             "receptive_field": list(self.receptive_field), "effective_stride": list(self.effective_stride),
         }
@@ -65,17 +70,9 @@ class Report:
         self.bytes_per_element = DTYPE_BYTES[dtype]
         self.rows = rows
         self._by_name = None
-        totals = dict.fromkeys(TOTAL_KEYS, 0)
-        for row in rows:
-            totals["params"] += row.params
-            totals["buffers"] += row.buffers
-            totals["macs"] += row.macs
-            totals["flops"] += row.flops
-            totals["elementwise"] += row.elementwise
-            totals["memory_bytes"] += row.memory_bytes
+        totals = {key: sum(getattr(row, key) for row in rows) for key in TOTAL_KEYS}
         totals["flops_2x"] = 2 * totals["macs"] + totals["elementwise"]
         totals["param_bytes"] = totals["params"] * self.bytes_per_element
-        totals["weight_layers"] = sum(row.weight_layers for row in rows)
         totals["layers"] = len(rows)
         self.totals = totals
 
@@ -155,7 +152,7 @@ def _group_row(key, row):
 def _merge_into(group, row):
     group.out_shape = row.out_shape
     group.fits = group.fits and row.fits
-    for key in ("params", "buffers", "macs", "flops", "elementwise", "memory_bytes", "weight_layers", "layers"):
+    for key in TOTAL_KEYS + ("layers",):
         setattr(group, key, getattr(group, key) + getattr(row, key))
     group.receptive_field = row.receptive_field
     group.effective_stride = row.effective_stride
@@ -238,7 +235,8 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         cost = rules.apply(decl, in_shapes, explaining, block_names=graph.spec.blocks)
         out = cost.shape
         shapes[i] = out
-        rf, jump, extent = _receptive_field([fields[s] for s in sources], cost.window, out)
+        entering = _merge_fields([fields[s] for s in sources])
+        rf, jump, extent = _receptive_field(entering, cost.window, out)
         fields[i] = (rf, jump, extent)
         row = Row()
         row.name = decl.name
@@ -263,7 +261,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.warnings = cost.warnings
         row.explain = cost.explain
         if explaining:
-            row.explain = cost.explain + _receptive_field_arithmetic([fields[s] for s in sources], cost.window)
+            row.explain = cost.explain + _receptive_field_arithmetic(entering, cost.window, rf, jump, len(sources))
         row.weight_layers = 1 if rules.RULES[decl.type].weight else 0
         row.layers = 1
         row.train_only = decl.train_only
@@ -276,28 +274,35 @@ def _whole(value):
     return value if isinstance(value, int) else math.ceil(value)
 
 
-def _receptive_field_arithmetic(sources, window):
-    """The receptive-field step with the numbers substituted, for --explain (empty when unchanged)."""
-    rf_in, jump_in, extent_in = _merge_fields(sources)
-    if window is None or not all(isinstance(v, int) for v in rf_in + jump_in):
+def _receptive_field_arithmetic(entering, window, rf, jump, merged):
+    """The receptive-field step of _receptive_field with the numbers substituted, for --explain."""
+    rf_in, jump_in, extent = entering
+    steps = _window_steps(window, extent)
+    if steps is None or not all(isinstance(v, int) for v in rf_in + jump_in + sum(steps, ())):
         return []  # unchanged, or a fractional step (upsampling) that the generic line covers
     if window == "global":
-        steps = [(f"{r} + ({e}-1)*{j}", r + (e - 1) * j, f"{j}*{e}", j * e)
-                 for r, j, e in zip(rf_in, jump_in, extent_in)]
+        terms = [(f"{r} + ({k}-1)*{j}", f"{j}*{k}") for r, j, (k, s, d) in zip(rf_in, jump_in, steps)]
         formula, jump_formula, note = "r_in + (W_in-1)*j_in", "j_in*W_in", " (the window is the whole map)"
     else:
-        if not all(isinstance(v, int) for axis in window for v in axis):
-            return []
-        steps = [(f"{r} + ({k}-1)*{d}*{j}", r + (k - 1) * d * j, f"{j}*{s}", j * s)
-                 for r, j, (k, s, d) in zip(rf_in, jump_in, window)]
+        terms = [(f"{r} + ({k}-1)*{d}*{j}", f"{j}*{s}") for r, j, (k, s, d) in zip(rf_in, jump_in, steps)]
         formula, jump_formula, note = "r_in + (K-1)*D*j_in", "j_in*S", ""
-    merge = " (the largest field of the merged inputs)" if len(sources) > 1 else ""
-    axes = [steps[0]] if steps[0] == steps[1] else steps
-    lines = []
-    for label, (terms, rf, jump_terms, jump) in zip(("H/W",) if len(axes) == 1 else ("H", "W"), axes):
-        lines.append(f"receptive field {label} = {formula}{merge} = {terms} = {rf} input pixels{note}; "
-                     f"effective stride = {jump_formula} = {jump_terms} = {jump}")
-    return lines
+    if merged > 1:
+        formula += " (the largest field of the merged inputs)"
+    axes = [(*t, r, j) for t, r, j in zip(terms, rf, jump)]
+    if axes[0] == axes[1]:
+        axes, labels = axes[:1], ("H/W",)
+    else:
+        labels = ("H", "W")
+    return [f"receptive field {label} = {formula} = {terms_text} = {r} input pixels{note}; "
+            f"effective stride = {jump_formula} = {jump_text} = {j}"
+            for label, (terms_text, jump_text, r, j) in zip(labels, axes)]
+
+
+def _window_steps(window, extent):
+    """A layer's window per axis as (K, S, D); a global window is the whole map, (W, W, 1)."""
+    if window == "global":
+        return tuple((e, e, 1) for e in extent)
+    return window
 
 
 def _merge_fields(sources):
@@ -310,15 +315,13 @@ def _merge_fields(sources):
     return rf, jump, extent
 
 
-def _receptive_field(sources, window, out_shape):
+def _receptive_field(entering, window, out_shape):
     """Receptive field step: r_out = r_in + (K-1)*D*j_in, j_out = j_in*S, per axis."""
-    rf, jump, extent = _merge_fields(sources)
-    if window == "global":
-        rf = tuple(r + (e - 1) * j for r, j, e in zip(rf, jump, extent))
-        jump = tuple(j * e for j, e in zip(jump, extent))
-    elif window is not None:
-        rf = tuple(r + (k - 1) * d * j for r, j, (k, s, d) in zip(rf, jump, window))
-        jump = tuple(j * s for j, (k, s, d) in zip(jump, window))
+    rf, jump, extent = entering
+    steps = _window_steps(window, extent)
+    if steps is not None:
+        rf = tuple(r + (k - 1) * d * j for r, j, (k, s, d) in zip(rf, jump, steps))
+        jump = tuple(j * s for j, (k, s, d) in zip(jump, steps))
     if len(out_shape) == 3:
         extent = (out_shape[1], out_shape[2])
     elif window == "global":

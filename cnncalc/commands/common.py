@@ -85,6 +85,13 @@ def optimizer_option(function):
                              "param-sized tensors.")(function)
 
 
+def mode_option(function):
+    """--mode eval|train: whether branches marked train_only (GoogLeNet's auxiliary classifiers) do work."""
+    return click.option("--mode", type=click.Choice(("eval", "train")), default="eval", show_default=True,
+                        help="train also counts the work of branches that run only in training (train_only: "
+                             "true, e.g. GoogLeNet's auxiliary classifiers).")(function)
+
+
 def complete_spec(ctx, param, incomplete):
     """Shell completion for SPEC arguments: the built-in model names, then files."""
     from click.shell_completion import CompletionItem

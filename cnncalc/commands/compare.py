@@ -3,7 +3,7 @@
 import click
 
 from .common import (check_format, columns_option, complete_spec, convention_option, friendly_errors,
-                     model_options, optimizer_option, output_options)
+                     mode_option, model_options, optimizer_option, output_options)
 
 
 @click.command()
@@ -18,8 +18,7 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
                 "macs, flop, flops_2x, memory).")
 @convention_option
 @optimizer_option
-@click.option("--mode", type=click.Choice(("eval", "train")), default="eval", show_default=True,
-              help="train also counts branches that run only in training (GoogLeNet's auxiliary classifiers).")
+@mode_option
 @friendly_errors
 def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode):
     """Several models side by side, with each model's ratio to the first.

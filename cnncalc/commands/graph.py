@@ -15,10 +15,8 @@ from .common import complete_spec, friendly_errors
 @click.option("--only", metavar="NAME", default=None,
               help="Draw only layer NAME or the block NAME (e.g. inception3a, layer2.0); its neighbours "
                    "outside are drawn dashed.")
-@click.option("--mode", type=click.Choice(("eval", "train")), default="eval", show_default=True,
-              help="train also draws branches that run only in training.")
 @friendly_errors
-def graph(spec, fmt, input_shape, depth, only, mode):
+def graph(spec, fmt, input_shape, depth, only):
     """The layer graph as Graphviz dot or Mermaid, with each edge labelled by the shape it carries.
 
     \b
@@ -30,6 +28,6 @@ def graph(spec, fmt, input_shape, depth, only, mode):
     from ..diagram import to_dot, to_mermaid
     from ..report import analyze
 
-    result = analyze(spec, input=input_shape, mode=mode)
+    result = analyze(spec, input=input_shape)
     render = to_dot if fmt == "dot" else to_mermaid
     click.echo(render(result, depth=depth, only=only))

@@ -5,6 +5,7 @@ import re
 import click
 
 from ..errors import UsageError, did_you_mean
+from ..formatters import full_shape
 from .common import DTYPES, friendly_errors
 
 # option name -> the rule key it sets (see cnncalc.rules)
@@ -79,7 +80,7 @@ def layer(layer_type, input_text, order, batch, dtype, fmt, **options):
                 "batch": batch, "dtype": dtype, "layer": row.to_dict(), "pad_same": same_lines, "explain": lines}
         click.echo(json.dumps(data, indent=2))
         return
-    head = f"{layer_type} on input {_full(shape)}"
+    head = f"{layer_type} on input {full_shape(shape)}"
     if reading:
         head += f" (--input {input_text} read as {reading}{', the CS231n order' if reading[0] == 'H' else ''})"
     click.echo("\n".join([head, ""] + same_lines + ([""] if same_lines else []) + lines + [""]
@@ -208,14 +209,10 @@ def _pair(value):
     return tuple(value) if isinstance(value, (list, tuple)) else (value, value)
 
 
-def _full(shape):
-    return "x".join(str(s) for s in shape)
-
-
 def summary_lines(report, row, reading):
     from ..formatters import human_bytes, pair_text
 
-    out = _full(row.out_shape)
+    out = full_shape(row.out_shape)
     if reading == INPUT_ORDERS["hwc"] and len(row.out_shape) == 3:
         c, h, w = row.out_shape
         out = f"{h}x{w}x{c} (H x W x C) = {out} (C x H x W)"

@@ -37,7 +37,9 @@ def list_models(fmt):
         return
     import tabulate
 
-    rows = [[e["name"], e["model"], "x".join(map(str, e["input"])), e["source"]] for e in entries]
+    from ..formatters import full_shape
+
+    rows = [[e["name"], e["model"], full_shape(e["input"]), e["source"]] for e in entries]
     click.echo(tabulate.tabulate(rows, headers=["name", "model", "input", "source"], disable_numparse=True))
 
 

@@ -3,7 +3,7 @@
 import click
 
 from .common import (check_format, columns_option, complete_spec, convention_option, friendly_errors, model_options,
-                     optimizer_option, output_options)
+                     mode_option, optimizer_option, output_options)
 
 
 @click.command()
@@ -15,9 +15,7 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
                    "(layer1.0.conv1 -> layer1 at depth 1).")
 @click.option("--explain", "explain", multiple=True, metavar="LAYER",
               help="Print the worked arithmetic of LAYER instead of the table (repeatable).")
-@click.option("--mode", type=click.Choice(("eval", "train")), default="eval", show_default=True,
-              help="train also counts the work of branches that run only in training (train_only: true, "
-                   "e.g. GoogLeNet's auxiliary classifiers).")
+@mode_option
 @columns_option("Columns to print, comma-separated: name, type, input, filters, kernel, stride, pad, output, "
                 "rf, memory, params, buffers, macs, flop, flops_2x (with csv/json: their keys, e.g. in_shape).")
 @convention_option
