@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from .errors import AnswerError, CnnCalcError, did_you_mean
-from .formatters import explain_lines, full_shape, scaled
+from .formatters import explain_data, full_shape, scaled
 from .loader import Located, load_yaml, read_text
 
 QUANTITIES = ("output_shape", "params", "macs", "flops", "memory_bytes", "memory_kb", "receptive_field", "fits")
@@ -678,26 +678,27 @@ def _closeness_note(claim, exact):
             f"and sometimes err: the arithmetic below is exact)"]
 
 
-QUANTITY_LINES = {
-    "output_shape": ("output",),
-    "fits": ("output H", "output W"),
+# Which tagged lines of the worked arithmetic (formatters.explain_data) bear on each quantity.
+EXPLAINED_BY = {
+    "output_shape": ("size", "output_shape"),
+    "fits": ("size",),
     "params": ("params",),
-    "macs": ("MACs",),
-    "flops": ("flop", "MACs"),
-    "memory_bytes": ("output =", "memory"),
-    "memory_kb": ("output =", "memory"),
-    "receptive_field": ("receptive field",),
+    "macs": ("macs",),
+    "flops": ("flops", "macs"),
+    "memory_bytes": ("output_shape", "memory"),
+    "memory_kb": ("output_shape", "memory"),
+    "receptive_field": ("receptive_field",),
 }
 
 
 def explain_for(report, row, quantity):
     """The lines of the row's worked arithmetic that bear on ``quantity`` (headed by the layer line)."""
-    lines = explain_lines(report, row)
-    wanted = QUANTITY_LINES[quantity]
-    picked = [line for line in lines[1:] if line.startswith(wanted)]
+    data = explain_data(report, row)
+    wanted = EXPLAINED_BY[quantity]
+    picked = [text for tag, text in data[1:] if tag in wanted]
     if quantity == "fits" and not picked:
         picked = [f"{row.type} has a window of {full_shape(row.kernel)} that covers the whole map"]
-    return lines[:1] + picked
+    return [data[0][1]] + picked
 
 
 TOTAL_KEYS = {"params": "params", "macs": "macs", "flops": "flops", "memory_bytes": "memory_bytes",

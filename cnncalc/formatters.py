@@ -389,27 +389,36 @@ def render_report(report, fmt="simple", depth=None, units="slide", columns=None,
 # --- worked arithmetic ------------------------------------------------------------------------
 
 def explain_lines(report, row):
-    """The lecture-style worked arithmetic for one row (``analyze(..., explain=[name])``)."""
-    lines = [f"{row.name} ({row.type}{', then ' + row.act if row.act else ''}), "
-             f"from {', '.join(row.inputs)}: input {full_shape(row.in_shape)}"]
-    field_lines = [line for line in row.explain if line.startswith("receptive field")]
-    lines += [line for line in row.explain if not line.startswith("receptive field")]
-    lines.append(f"output = {full_shape(row.out_shape)}")
+    """The lecture-style worked arithmetic for one row (``analyze(..., explain=[name])``), as text lines."""
+    return [text for _, text in explain_data(report, row)]
+
+
+def explain_data(report, row):
+    """The worked arithmetic for one row as (quantity, text) pairs, headed by ("layer", ...).
+
+    The rules tag their lines (see rules.EXPLAIN_QUANTITIES); what a rule leaves out (memory, and
+    params, MACs or receptive field where it has no arithmetic to show) is filled in here.
+    """
+    lines = [("layer", f"{row.name} ({row.type}{', then ' + row.act if row.act else ''}), "
+                       f"from {', '.join(row.inputs)}: input {full_shape(row.in_shape)}")]
+    given = {quantity for quantity, _ in row.explain}
+    lines += [entry for entry in row.explain if entry[0] != "receptive_field"]
+    lines.append(("output_shape", f"output = {full_shape(row.out_shape)}"))
     count = "*".join(str(s) for s in row.out_shape)
     memory = row.memory_bytes
     batch = f" * {report.batch}" if report.batch != 1 else ""
-    lines.append(f"memory = {count}{batch} * {report.bytes_per_element} B = {memory:,} B = "
-                 f"{scaled(memory, 1024, 2).rstrip('0').rstrip('.')} KB")
-    if not any(line.startswith("params") for line in row.explain):
-        lines.append(f"params = {row.params:,}")
-    if not any(line.startswith(("MACs", "flop")) for line in row.explain):
-        lines.append(f"MACs = {row.macs:,}; flop = {row.flops:,}")
+    lines.append(("memory", f"memory = {count}{batch} * {report.bytes_per_element} B = {memory:,} B = "
+                            f"{scaled(memory, 1024, 2).rstrip('0').rstrip('.')} KB"))
+    if "params" not in given:
+        lines.append(("params", f"params = {row.params:,}"))
+    if not given & {"macs", "flops"}:
+        lines.append(("macs", f"MACs = {row.macs:,}; flop = {row.flops:,}"))
     elif row.flops == row.macs and row.macs:
-        lines.append(f"flop (lecture) = MACs = {row.flops:,}")
+        lines.append(("flops", f"flop (lecture) = MACs = {row.flops:,}"))
+    if "receptive_field" in given:
+        return lines + [entry for entry in row.explain if entry[0] == "receptive_field"]
     rf = row.receptive_field
-    if field_lines:
-        return lines + field_lines
-    lines.append(f"receptive field = {pair_text(rf) if rf[0] == rf[1] else full_shape(rf)} input pixels, "
-                 f"effective stride {pair_text(row.effective_stride)} "
-                 f"(r_out = r_in + (K-1)*D*j_in, j_out = j_in*S)")
+    lines.append(("receptive_field",
+                  f"receptive field = {pair_text(rf) if rf[0] == rf[1] else full_shape(rf)} input pixels, "
+                  f"effective stride {pair_text(row.effective_stride)} (r_out = r_in + (K-1)*D*j_in, j_out = j_in*S)"))
     return lines

@@ -293,8 +293,8 @@ def _receptive_field_arithmetic(entering, window, rf, jump, merged):
         axes, labels = axes[:1], ("H/W",)
     else:
         labels = ("H", "W")
-    return [f"receptive field {label} = {formula} = {terms_text} = {r} input pixels{note}; "
-            f"effective stride = {jump_formula} = {jump_text} = {j}"
+    return [("receptive_field", f"receptive field {label} = {formula} = {terms_text} = {r} input pixels{note}; "
+                                f"effective stride = {jump_formula} = {jump_text} = {j}")
             for label, (terms_text, jump_text, r, j) in zip(labels, axes)]
 
 

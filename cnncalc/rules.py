@@ -37,7 +37,14 @@ class Cost:
         self.window = window
         self.filters = self.kernel = self.stride = self.pad = None
         self.warnings = []
+        # worked arithmetic as (quantity, text) pairs; quantity is one of EXPLAIN_QUANTITIES
         self.explain = []
+
+
+# What a line of worked arithmetic is about: the per-axis output size, the output shape, params, MACs,
+# lecture flop, activation memory, receptive field. Rules, report and formatters tag lines with these;
+# the checker picks the lines a quantity needs by tag, never by the words a line starts with.
+EXPLAIN_QUANTITIES = ("size", "output_shape", "params", "macs", "flops", "memory", "receptive_field")
 
 
 class Rule:
@@ -77,7 +84,7 @@ class Layer:
         self.p = values
         self.explaining = explaining
         self.warnings = []
-        self.notes = []  # worked arithmetic gathered before the rule's own lines
+        self.notes = []  # (quantity, text) worked arithmetic gathered before the rule's own lines
         self.fits = True  # every window tiles its padded input exactly
 
     def error(self, message, key=None):
@@ -269,9 +276,9 @@ def window_axis(layer, axis, size, kernel, stride, pads, dilation, ceil_mode=Fal
             layer_text = f"{formula} = {(span + stride) / stride:g} -> {out} ({rounded}): the window does not tile the input"
             layer.warnings.append(f"{axis}: {layer_text}")
             if layer.explaining:
-                layer.notes.append(f"output {axis} = {layer_text}")
+                layer.notes.append(("size", f"output {axis} = {layer_text}"))
         elif layer.explaining:
-            layer.notes.append(f"output {axis} = {formula} = {out}")
+            layer.notes.append(("size", f"output {axis} = {formula} = {out}"))
     return out
 
 
@@ -354,17 +361,17 @@ def _convolution(layer, shape, filters, groups):
         if table is not None:
             links = sum(len(row) for row in table)
             cost.explain += [
-                f"params = (connections)*Kh*Kw + Cout = {links}*{kh}*{kw} + {bias} = {cost.params:,}"
-                if bias else f"params = (connections)*Kh*Kw = {links}*{kh}*{kw} = {cost.params:,}",
-                f"MACs = H'*W' * (connections)*Kh*Kw = {out_h}*{out_w} * {links}*{kh}*{kw} = {macs:,}",
+                ("params", f"params = (connections)*Kh*Kw + Cout = {links}*{kh}*{kw} + {bias} = {cost.params:,}"
+                 if bias else f"params = (connections)*Kh*Kw = {links}*{kh}*{kw} = {cost.params:,}"),
+                ("macs", f"MACs = H'*W' * (connections)*Kh*Kw = {out_h}*{out_w} * {links}*{kh}*{kw} = {macs:,}"),
             ]
         else:
             bias_text = f" + {bias}" if bias else ""
             cost.explain += [
-                f"params = Cout*(Cin{group_text}*Kh*Kw){' + Cout' if bias else ''} = "
-                f"{filters}*({channels}{group_text}*{kh}*{kw}){bias_text} = {cost.params:,}",
-                f"MACs = (Cout*H'*W') * (Cin{group_text}*Kh*Kw) = ({filters}*{out_h}*{out_w}) * "
-                f"({channels}{group_text}*{kh}*{kw}) = {macs:,}",
+                ("params", f"params = Cout*(Cin{group_text}*Kh*Kw){' + Cout' if bias else ''} = "
+                           f"{filters}*({channels}{group_text}*{kh}*{kw}){bias_text} = {cost.params:,}"),
+                ("macs", f"MACs = (Cout*H'*W') * (Cin{group_text}*Kh*Kw) = ({filters}*{out_h}*{out_w}) * "
+                         f"({channels}{group_text}*{kh}*{kw}) = {macs:,}"),
             ]
     return cost
 
@@ -390,7 +397,7 @@ def convtranspose(layer, shape):
             raise layer.error(f"output {axis} would be {size}: pad {pad} is too large", "pad")
         if layer.explaining:
             cost_line = f"output {axis} = ({n} - 1)*{s} - 2*{pad} + {d}*({k} - 1) + {extra} + 1 = {size}"
-            layer.notes.append(cost_line)
+            layer.notes.append(("size", cost_line))
         sizes.append(size)
     kh, kw = p["kernel"]
     weights = channels * (filters // groups) * kh * kw
@@ -406,9 +413,10 @@ def convtranspose(layer, shape):
     cost.pad = tuple((x, x) for x in p["pad"])
     if layer.explaining:
         cost.explain += [
-            f"params = Cin*(Cout/groups)*Kh*Kw{' + Cout' if bias else ''} = {channels}*({filters}/{groups})*{kh}*{kw}"
-            f"{f' + {bias}' if bias else ''} = {cost.params:,}",
-            f"MACs = Cin*H*W * (Cout/groups)*Kh*Kw = {channels}*{h}*{w} * ({filters}/{groups})*{kh}*{kw} = {macs:,}",
+            ("params", f"params = Cin*(Cout/groups)*Kh*Kw{' + Cout' if bias else ''} = "
+                       f"{channels}*({filters}/{groups})*{kh}*{kw}{f' + {bias}' if bias else ''} = {cost.params:,}"),
+            ("macs", f"MACs = Cin*H*W * (Cout/groups)*Kh*Kw = {channels}*{h}*{w} * ({filters}/{groups})*{kh}*{kw} = "
+                     f"{macs:,}"),
         ]
     return cost
 
@@ -438,8 +446,8 @@ def pool(layer, shape):
     cost = Cost(out, flops=flops, elementwise=flops, window=tuple(zip(p["kernel"], stride, p["dilation"])))
     cost.kernel, cost.stride, cost.pad = p["kernel"], stride, pad
     if layer.explaining:
-        cost.explain.append(f"flop = (C*H'*W') * (Kh*Kw) = ({channels}*{out_h}*{out_w}) * ({kh}*{kw}) = {flops:,}"
-                            f" (lecture convention; 0 MACs)")
+        cost.explain.append(("flops", f"flop = (C*H'*W') * (Kh*Kw) = ({channels}*{out_h}*{out_w}) * ({kh}*{kw}) = "
+                                      f"{flops:,} (lecture convention; 0 MACs)"))
     return cost
 
 
@@ -451,7 +459,7 @@ def global_pool(layer, shape):
     cost = Cost((channels, 1, 1), flops=flops, elementwise=flops, window="global")
     cost.kernel, cost.stride = (h, w), (1, 1)
     if layer.explaining:
-        cost.explain.append(f"flop = C*H*W = {channels}*{h}*{w} = {flops:,} (the window is the whole map)")
+        cost.explain.append(("flops", f"flop = C*H*W = {channels}*{h}*{w} = {flops:,} (the window is the whole map)"))
     return cost
 
 
@@ -486,8 +494,8 @@ def adaptive_pool(layer, shape):
     cost = Cost((channels, out_h, out_w), flops=flops, elementwise=flops, window=window)
     cost.kernel = (row_max, col_max)
     if layer.explaining:
-        cost.explain.append(f"windows of {row_max}x{col_max} at most; flop = C * (sum of window rows) * "
-                            f"(sum of window columns) = {channels}*{row_sum}*{col_sum} = {flops:,}")
+        cost.explain.append(("flops", f"windows of {row_max}x{col_max} at most; flop = C * (sum of window rows) * "
+                                      f"(sum of window columns) = {channels}*{row_sum}*{col_sum} = {flops:,}"))
     return cost
 
 
@@ -505,9 +513,9 @@ def fc(layer, shape):
     if layer.explaining:
         flat = f" (the {show_shape(shape)} input flattened)" if len(shape) > 1 else ""
         cost.explain += [
-            f"params = in*out{' + out' if bias else ''} = {inputs}*{units}{f' + {units}' if bias else ''} = "
-            f"{cost.params:,}{flat}",
-            f"MACs = in*out = {inputs}*{units} = {cost.macs:,}",
+            ("params", f"params = in*out{' + out' if bias else ''} = {inputs}*{units}{f' + {units}' if bias else ''} = "
+                       f"{cost.params:,}{flat}"),
+            ("macs", f"MACs = in*out = {inputs}*{units} = {cost.macs:,}"),
         ]
     return cost
 
@@ -527,8 +535,8 @@ def batchnorm(layer, shape):
     cost = Cost(shape, params=2 * channels, buffers=2 * channels,
                 elementwise=2 * elements(shape) + activation_work(layer, shape))
     if layer.explaining:
-        cost.explain.append(f"params = 2*C = 2*{channels} = {2 * channels} (scale and shift); "
-                            f"buffers = 2*C = {2 * channels} (running mean and variance, not params)")
+        cost.explain.append(("params", f"params = 2*C = 2*{channels} = {2 * channels} (scale and shift); "
+                                       f"buffers = 2*C = {2 * channels} (running mean and variance, not params)"))
     return cost
 
 
