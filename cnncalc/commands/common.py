@@ -100,3 +100,55 @@ def complete_spec(ctx, param, incomplete):
 
     return [CompletionItem(name) for name in names() if name.startswith(incomplete)] + [
         CompletionItem(incomplete, type="file")]
+
+
+def write_output(path, content):
+    """Write ``content`` (text, bytes, or a function that writes to a binary handle) to ``path``.
+
+    The one writer behind every ``-o``: missing parent folders are created; the data goes to a
+    temporary file beside the target that is renamed over it only when complete, so a failure never
+    leaves a half-written file; an existing target that is not a regular file (a device, a folder, a
+    pipe) is refused; any failure is one CnnCalcError line, never a traceback.
+    """
+    import os
+    import stat
+    import tempfile
+
+    from ..errors import CnnCalcError
+
+    shown = click.format_filename(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as err:
+        raise CnnCalcError(f"cannot write {shown}: {err.strerror or err}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise CnnCalcError(f"cannot write {shown}: it is {kind}")
+    folder = os.path.dirname(os.path.abspath(path))
+    temporary = None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".cnncalc-", suffix=".tmp", dir=folder)
+        with os.fdopen(handle, "wb") as stream:
+            if callable(content):
+                content(stream)
+            else:
+                stream.write(content.encode("utf-8") if isinstance(content, str) else content)
+        if mode is not None:
+            os.chmod(temporary, stat.S_IMODE(mode))
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+        temporary = None
+    except OSError as err:
+        raise CnnCalcError(f"cannot write {shown}: {err.strerror or err}") from None
+    finally:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass

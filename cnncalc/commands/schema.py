@@ -2,12 +2,11 @@
 
 import click
 
-from ..errors import CnnCalcError
-from .common import friendly_errors
+from .common import friendly_errors, write_output
 
 
 @click.command()
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--output", "-o", metavar="FILE", default=None,
               help="Write the schema to this file instead of printing it.")
 @friendly_errors
 def schema(output):
@@ -31,9 +30,5 @@ def schema(output):
     if output is None:
         click.echo(text)
         return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-    except OSError as err:
-        raise CnnCalcError(f"cannot write {output}: {err.strerror or err}") from None
+    write_output(output, text + "\n")
     click.echo(f"wrote {output}", err=True)
