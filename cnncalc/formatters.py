@@ -298,8 +298,8 @@ def simple_table(rows, headers, aligns):
     return "\n".join(out)
 
 
-def warning_lines(warnings, listed=3):
-    """Each warning in full when there are few; otherwise one wrapped line naming the layers."""
+def warning_lines(warnings, listed=1):
+    """A single warning in full; several as one wrapped line naming the layers (said once per report)."""
     if not warnings:
         return []
     if len(warnings) <= listed:
