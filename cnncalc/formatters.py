@@ -11,7 +11,7 @@ UNITS = ("slide", "raw", "auto")
 
 CONVENTIONS = (
     "Conventions: output = floor((W + 2P - D*(K-1) - 1)/S) + 1; params include biases (BN running stats are "
-    "buffers, not params); MACs count conv and fc multiply-accumulates only; flop = MACs + pooling windows "
+    "buffers, not params); MACs count conv, fc and linear multiply-accumulates only; flop = MACs + pooling windows "
     "(lecture convention, multiply+add counted as one); memory = output elements x batch x bytes per element, "
     "KB = 1024 B; the network input is not counted."
 )
@@ -172,8 +172,9 @@ TABLE_ALIASES = {"layer": "name", "in_shape": "input", "out_shape": "output", "m
 FLOP_CONVENTIONS = ("lecture", "2x")
 # the shape columns' title by the input's rank (2-D keeps the lecture's "C x H/W")
 MAP_TITLES = {1: "C x L", 3: "C x D x H x W"}
-FLOPS_2X_NOTE = ("FLOPs 2x = 2 x MACs + elementwise work: one op per output element for bias, activations, add and "
-                 "mul, two for batch norm, the window for pools.")
+FLOPS_2X_NOTE = ("FLOPs 2x = 2 x MACs + elementwise work: one op per output element for bias, activations, add, "
+                 "mul and scale, two for batch norm, four (five with an affine) for layer/group/instance norm, the "
+                 "window for pools, the input points read per interpolated element for upsample.")
 
 
 def resolve_columns(names, known, aliases=None, first=None):
