@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from .errors import AnswerError, CnnCalcError, did_you_mean
-from .formatters import explain_data, full_shape, scaled
+from .formatters import explain_data, full_shape, pair_text, scaled
 from .loader import Located, load_yaml, read_text
 
 QUANTITIES = ("output_shape", "params", "macs", "flops", "memory_bytes", "memory_kb", "receptive_field", "fits")
@@ -582,12 +582,13 @@ class _Grader:
 
     def receptive_field(self, target, value):
         claim = parse_sizes(value, "receptive field")
-        if len(claim) > 2:
-            raise ClaimError(f"a receptive field is one size or H x W, not {_shown(value)}")
-        if len(claim) == 1:
-            claim = claim * 2
         true = tuple(target.last.receptive_field)
-        expected = str(true[0]) if true[0] == true[1] else f"{true[0]}x{true[1]}"
+        if len(claim) not in (1, len(true)):
+            axes = "H x W" if len(true) == 2 else f"one per axis ({len(true)})"
+            raise ClaimError(f"a receptive field is one size or {axes}, not {_shown(value)}")
+        if len(claim) == 1:
+            claim = claim * len(true)
+        expected = pair_text(true)
         fields = {"exact": list(true), "expected": expected}
         return (RIGHT if claim == true else WRONG), fields
 
