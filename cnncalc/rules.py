@@ -277,7 +277,6 @@ def _alias(name):
     for ending in ("1d", "2d", "3d"):
         if word.endswith(ending):
             word = word[:-2]
-    word = word.rstrip("_")
     return ALIASES.get(word) or (word if word in RULES else None)
 
 
