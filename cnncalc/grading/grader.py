@@ -51,15 +51,23 @@ def find_target(report, name):
     members = [row for row in report.rows if row.name.startswith(name + ".")]
     if members:
         return Target(report, name, members)
-    choices = list(by_name) + sorted({row.name.split(".")[0] for row in report.rows} - set(by_name)) + [TOTAL]
+    choices = list(by_name) + sorted({row.name.split(".")[0] for row in report.rows} - set(by_name))
     raise AnswerError(f"no layer named '{name}' in {report.name}{nearest_names(name, choices, report.rows)}")
 
 
-def nearest_names(name, choices, rows):
-    """'; nearest: a, b, c' (the closest names, else the first few), with a hint for activations."""
-    close = difflib.get_close_matches(str(name), choices, n=3, cutoff=0.3) or choices[:3]
-    text = "; nearest: " + ", ".join(close)
-    if ACTIVATION_NAME.match(str(name)) and any(row.act for row in rows):
+def nearest_names(name, choices, rows, count=3):
+    """'; nearest: a, b, c': for an activation name (relu1) first the layers that apply one as ``act:``
+    with the same number (conv1), then the closest names by spelling."""
+    name = str(name)
+    hosts = []
+    activation = ACTIVATION_NAME.match(name) and any(row.act for row in rows)
+    if activation:
+        number = re.search(r"\d+$", name)
+        hosts = [row.name for row in rows if row.act and number and row.name.endswith(number.group())
+                 and not row.name[:-len(number.group())][-1:].isdigit()]
+    close = hosts + [c for c in difflib.get_close_matches(name, choices, n=count, cutoff=0.0) if c not in hosts]
+    text = "; nearest: " + ", ".join(close[:count])
+    if activation:
         text += " (an activation written as act: on a layer is part of that layer's row)"
     return text
 

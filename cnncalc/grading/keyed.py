@@ -123,7 +123,7 @@ class _Answers:
         for position, (entry, item_line) in enumerate(zip(value, lines), 1):
             points_seen = points_seen or (isinstance(entry, dict) and "points" in entry)
             try:
-                claims, _ = entry_claims(entry, position, item_line, with_points=False)
+                claims, _ = entry_claims(entry, position, item_line, keyed=True)
             except EntryProblem as problem:
                 self.ignored.append(f"line {problem.line}: {problem.message}")
                 continue
@@ -141,7 +141,8 @@ class _Answers:
         if question is None or question.quantity != claim.quantity:
             question = self.key.by_pair.get((claim.layer, claim.quantity))
         if question is None:
-            self.ignored.append(f"line {claim.line}: {claim.layer} {claim.quantity} is not a question of the key")
+            about = f"question {claim.question}" if claim.layer is None else claim.layer
+            self.ignored.append(f"line {claim.line}: {about} {claim.quantity} is not a question of the key")
             return
         self.take(question, claim)
 

@@ -87,10 +87,11 @@ def entry_list(document, file, key):
     return list(zip(items, lines))
 
 
-def entry_claims(entry, position, item_line, with_points=True):
+def entry_claims(entry, position, item_line, keyed=False):
     """The claims of one answer entry ``{layer: conv1, params: 23296, ...}``; EntryProblem if unreadable.
 
-    ``with_points=False``: the entry's ``points`` are not read (graded against a key, the key sets them).
+    ``keyed``: graded against a key, the entry's ``points`` are not read (the key sets them) and an entry
+    naming a ``question`` needs no ``layer``.
     """
     if not isinstance(entry, dict):
         raise EntryProblem(f"answer {position} must be a mapping like {{layer: conv1, params: 23296}}",
@@ -99,18 +100,18 @@ def entry_claims(entry, position, item_line, with_points=True):
     question = entry.get("question")
     question = None if question is None else str(question)
     try:
-        points = read_points(entry.get("points", 1)) if with_points else 1
+        points = 1 if keyed else read_points(entry.get("points", 1))
     except ValueError as err:
         raise EntryProblem(str(err), line_of("points")) from None
     quantities = [key for key in entry if key not in ANSWER_WORDS]
-    if "layer" not in entry:
+    if "layer" not in entry and not (keyed and question is not None):
         raise EntryProblem("answer has no 'layer' (a layer name, a block name or total)",
                            getattr(entry, "line", item_line), points=points)
-    layer = str(entry["layer"])
+    layer = str(entry["layer"]) if "layer" in entry else None
     claims = [Claim(layer, key, entry[key], line_of(key), points, question) for key in quantities]
     if not claims:
         raise EntryProblem(f"answer for '{layer}' claims nothing (give one of {', '.join(QUANTITIES)})", line_of("layer"), layer, points)
-    return claims, line_of("layer")
+    return claims, line_of("layer") if layer is not None else line_of("question")
 
 
 def load_named_spec(value, file, line, base_dir):
