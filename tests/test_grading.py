@@ -369,4 +369,6 @@ def test_the_example_submissions():
     alice, bob = (os.path.join(EXAMPLES, "submissions", f"{n}.yaml") for n in ("alice", "bob"))
     results = checker.grade_submissions(checker.load_key(KEY), [alice, bob])
     assert [(r.points, r.max_points) for r in results] == [(15, 15), (4, 15)]
+    carol = checker.grade_submission(checker.load_key(KEY), os.path.join(EXAMPLES, "submissions", "carol.yaml"))
+    assert (carol.points, carol.max_points) == (0, 15) and "the file is empty" in carol.error
     assert results[1].notes and results[1].ignored

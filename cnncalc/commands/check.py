@@ -63,7 +63,7 @@ def check(answers, key_path, fmt, output, quiet, no_explain):
         else:
             click.echo(text)
     if fmt != "text":
-        _echo_errors(file_results)
+        _echo_errors(file_results, answers_too=key is None)
     sys.exit(0 if all(fr.ok for fr in file_results) else 1)
 
 
@@ -98,11 +98,12 @@ def _gradescope_folder(checker, file_results, folder):
     click.echo(f"wrote {len(file_results)} results files to {click.format_filename(folder)}")
 
 
-def _echo_errors(file_results):
-    """With data on stdout, problems with the files still reach a person, one line each on stderr."""
+def _echo_errors(file_results, answers_too=True):
+    """With data on stdout, problems with the files still reach a person, one line each on stderr
+    (against a key, only the files that could not be read: an unreadable answer is in the results)."""
     for fr in file_results:
         if fr.error is not None:
             click.echo(f"error: {fr.error}", err=True)
-        for result in fr.results:
+        for result in fr.results if answers_too else ():
             if result.status == "error":
                 click.echo(f"error: {result.where}: {result.message}", err=True)

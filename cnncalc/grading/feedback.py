@@ -1,6 +1,7 @@
 """Grading results as text: one line per answer, the right value and worked arithmetic of a wrong one,
 a line per file, and a summary of all files or of a class."""
 
+from ..errors import _one_line as one_line
 from ..formatters import full_shape
 from .results import ERROR, MISSING, RIGHT, WRONG, class_stats, number_text
 
@@ -81,9 +82,8 @@ def render_text(file_results, explain=True, quiet=False):
         lines += [f"ignored  {text}" for text in fr.ignored]
         lines.append(file_summary(fr))
     if len(file_results) > 1:
-        summary = class_summary(file_results) if file_results[0].keyed else overall_summary(file_results)
-        lines += ["", summary]
-    return "\n".join(lines)
+        lines += ["", run_summary(file_results)]
+    return "\n".join(one_line(line) for line in lines)  # a submission's text cannot move the terminal
 
 
 def overall_summary(file_results):

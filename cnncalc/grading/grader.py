@@ -260,7 +260,7 @@ class Grader:
 def precision_note(claim, exact, exact_text, shown_exact, tolerance):
     """Why a claim that is not the exact value is right."""
     if tolerance is not None:
-        return f"{exact_text}: {claim.text} is within the key's tolerance of {tolerance.text}"
+        return f"{claim.text} is within {tolerance.text} of {exact_text}, the key's tolerance"
     if claim.is_tie(exact):
         return (f"{exact_text} lies halfway between two roundings at the precision written; "
                 f"{claim.text} is one of them")

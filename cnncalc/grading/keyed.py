@@ -31,6 +31,8 @@ def grade_submission(key, path):
     try:
         if not path.lower().endswith(SUBMISSION_SUFFIXES):
             raise AnswerError("not read: a submission is a .yaml or .yml file", file=path)
+        if os.path.islink(path):
+            raise AnswerError("not read: a submission may not be a symbolic link", file=path)
         if os.path.exists(path) and not os.path.isfile(path):
             raise AnswerError("not read: not a regular file", file=path)
         document = read_document(path)
