@@ -165,6 +165,20 @@ def test_unanswered_ignored_and_repeated_answers(tmp_path):
     assert "ignored  line 2: 'q9' is not a question of the key" in out
 
 
+@pytest.mark.parametrize("fmt", ["json", "gradescope", "csv"])
+def test_answers_json_cannot_hold_are_written_as_text(tmp_path, fmt):
+    sub = write(tmp_path, "s.yaml", "q1: [.nan, 56, 56]\nq2: {a: .inf}\nq3: .nan\nq4: 2024-01-01\n"
+                                    "answers:\n  - {layer: conv1, 2024-01-02: 1}\n")
+    plain = write(tmp_path, "p.yaml", "spec: alexnet\nanswers:\n  - {layer: conv1, output_shape: [.nan, 1], "
+                                      "params: {a: .inf}, 2024-01-01: 3}\n")
+    for args in (("--key", KEY, sub), (plain,)):
+        result = invoke("check", *args, "-f", fmt)
+        assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+        if fmt != "csv":
+            text = json.dumps(json.loads(result.stdout), allow_nan=False)
+            assert "NaN" not in text and "Infinity" not in text
+
+
 # --- tolerance --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("written, right", [

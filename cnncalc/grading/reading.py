@@ -36,10 +36,17 @@ class EntryProblem(Exception):
 
 
 def answer_text(value):
-    """The answer as written: YAML's value, but a decimal as its text (182.50 keeps its last digit)."""
+    """The answer as written, as JSON can hold it: YAML's value, but a decimal as its text (182.50 keeps
+    its last digit; .nan stays '.nan'), and anything else YAML builds (a date) as text."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
     if isinstance(value, float):
         return getattr(value, "text", repr(value))
-    return value
+    if isinstance(value, list):
+        return [answer_text(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): answer_text(item) for key, item in value.items()}
+    return str(value)
 
 
 def read_document(path):
@@ -108,7 +115,7 @@ def entry_claims(entry, position, item_line, keyed=False):
         raise EntryProblem("answer has no 'layer' (a layer name, a block name or total)",
                            getattr(entry, "line", item_line), points=points)
     layer = str(entry["layer"]) if "layer" in entry else None
-    claims = [Claim(layer, key, entry[key], line_of(key), points, question) for key in quantities]
+    claims = [Claim(layer, str(key), entry[key], line_of(key), points, question) for key in quantities]
     if not claims:
         raise EntryProblem(f"answer for '{layer}' claims nothing (give one of {', '.join(QUANTITIES)})", line_of("layer"), layer, points)
     return claims, line_of("layer") if layer is not None else line_of("question")
