@@ -153,15 +153,28 @@ def parse_sizes(value, what):
         raise ClaimError(f"{value!r} is not a {what}")
     sizes = []
     for part in parts:
-        if isinstance(part, str) and part.isdigit():
-            part = int(part)
-        if isinstance(part, bool) or not isinstance(part, int) or part < 1:
+        size = _whole_size(part)
+        if size is None:
             raise ClaimError(f"cannot read {shown(value)} as a {what} (write 55x55x96, 96x55x55 or "
                              f"[96, 55, 55])")
-        sizes.append(part)
+        sizes.append(size)
     if not sizes:
         raise ClaimError(f"cannot read {shown(value)} as a {what}")
     return tuple(sizes)
+
+
+def _whole_size(part):
+    """One size of a shape: a whole number of at least 1 written without a point or unit, else None.
+    Its digits are read by parse_number, like every other number in an answer."""
+    if isinstance(part, bool) or not isinstance(part, (int, str)):
+        return None
+    try:
+        _, number, unit = parse_number(part)
+    except ClaimError:
+        return None
+    if unit.strip() or number.as_tuple().exponent != 0 or number < 1:
+        return None
+    return int(number)
 
 
 def parse_flag(value):
