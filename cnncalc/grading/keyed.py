@@ -42,8 +42,7 @@ def grade_submission(key, path):
 
 
 def not_graded(key, file, error):
-    results = [Result(file, None, q.layer, q.quantity, None, MISSING, points=q.points, question=q.id,
-                      message="not graded") for q in key.questions]
+    results = [_missing(file, question, "not graded") for question in key.questions]
     return FileResult(file, results, error=error, spec=key.report.name, input=key.report.input,
                       max_points=key.max_points)
 
@@ -58,19 +57,23 @@ def grade_document(key, document, file="<submission>"):
         return not_graded(key, file, str(AnswerError(
             "a submission is a mapping: answers: [{layer: conv1, params: 23296}] or q1: 64x56x56 by question id",
             file=file, line=getattr(document, "line", None))))
-    reader = _Answers(key, file)
+    reader = _Answers(key)
     reader.read(document)
     results = []
     for question in key.questions:
         claim = reader.answers.get(question.id)
         if claim is None:
-            results.append(Result(file, None, question.layer, question.quantity, None, MISSING,
-                                  points=question.points, question=question.id, message="no answer"))
+            results.append(_missing(file, question, "no answer"))
             continue
         results.append(key.grader.grade_claim(file, question.target, question.quantity, claim.value, claim.line,
                                               claim.answer, question.points, question.id, question.tolerance))
     return FileResult(file, results, spec=key.report.name, input=key.report.input, max_points=key.max_points,
                       notes=reader.notes, ignored=reader.ignored)
+
+
+def _missing(file, question, message):
+    return Result(file, None, question.layer, question.quantity, None, MISSING, points=question.points,
+                  question=question.id, message=message)
 
 
 def _shown_key(key):
@@ -81,9 +84,8 @@ def _shown_key(key):
 class _Answers:
     """The answers of one submission, matched to the key's questions (the first answer to each counts)."""
 
-    def __init__(self, key, file):
+    def __init__(self, key):
         self.key = key
-        self.file = file
         self.answers = {}
         self.lines = {}
         self.notes = []
@@ -103,19 +105,13 @@ class _Answers:
                 continue
             if name == "answers":
                 self.read_answers(value, line)
-            elif str(name) in self.key.by_id:
-                self.by_id(str(name), value, line)
             else:
-                self.ignored.append(f"line {line}: {_shown_key(name)} is not a question of the key")
+                self.by_id(name, value, line)
 
     def read_answers(self, value, line):
         if isinstance(value, dict):
             for name, answer in value.items():
-                item_line = value.line_of(name) if isinstance(value, Located) else line
-                if str(name) in self.key.by_id:
-                    self.by_id(str(name), answer, item_line)
-                else:
-                    self.ignored.append(f"line {item_line}: {_shown_key(name)} is not a question of the key")
+                self.by_id(name, answer, value.line_of(name) if isinstance(value, Located) else line)
             return
         if not isinstance(value, list):
             self.ignored.append(f"line {line}: 'answers' is neither a list nor a mapping of question ids")
@@ -134,9 +130,12 @@ class _Answers:
         if points_seen and "points ignored: the key sets them" not in self.notes:
             self.notes.append("points ignored: the key sets them")
 
-    def by_id(self, question_id, value, line):
-        question = self.key.by_id[question_id]
-        self.take(question, Claim(question.layer, question.quantity, value, line, question=question_id))
+    def by_id(self, name, value, line):
+        question = self.key.by_id.get(str(name))
+        if question is None:
+            self.ignored.append(f"line {line}: {_shown_key(name)} is not a question of the key")
+            return
+        self.take(question, Claim(question.layer, question.quantity, value, line, question=question.id))
 
     def by_claim(self, claim):
         question = self.key.by_id.get(claim.question)
