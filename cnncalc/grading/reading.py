@@ -28,11 +28,11 @@ class Claim:
 
 
 class EntryProblem(Exception):
-    """An answer entry that cannot be read into claims (``layer``/``claims``: what could be read of it)."""
+    """An answer entry that cannot be read into claims (``layer``, ``points``: what could be read of it)."""
 
-    def __init__(self, message, line, layer=None, points=1, claims=()):
+    def __init__(self, message, line, layer=None, points=1):
         super().__init__(message)
-        self.message, self.line, self.layer, self.points, self.claims = message, line, layer, points, claims
+        self.message, self.line, self.layer, self.points = message, line, layer, points
 
 
 def answer_text(value):
@@ -117,7 +117,8 @@ def entry_claims(entry, position, item_line, keyed=False):
     layer = str(entry["layer"]) if "layer" in entry else None
     claims = [Claim(layer, str(key), entry[key], line_of(key), points, question) for key in quantities]
     if not claims:
-        raise EntryProblem(f"answer for '{layer}' claims nothing (give one of {', '.join(QUANTITIES)})", line_of("layer"), layer, points)
+        raise EntryProblem(f"answer for '{layer or question}' claims nothing (give one of {', '.join(QUANTITIES)})",
+                           line_of("layer"), layer, points)
     return claims, line_of("layer") if layer is not None else line_of("question")
 
 
