@@ -141,7 +141,7 @@ def _labels(reports):
     return [f"{label} #{index + 1}" if labels.count(label) > 1 else label for index, label in enumerate(labels)]
 
 
-def compare(models, input=None, batch=1, dtype="fp32", optimizer="sgd", mode="eval"):
+def compare(models, input=None, batch=None, dtype="fp32", optimizer="sgd", mode="eval"):
     """Analyse ``models`` (names, paths, inline specs, ``"name@448"`` or ``(spec, input)`` pairs) side by side.
 
     ``input`` applies to every model that does not carry its own.

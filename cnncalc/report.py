@@ -7,7 +7,7 @@ whose rows know their own numbers; formatting them is the formatters' job.
 import math
 
 from . import rules
-from .errors import SpecError, UsageError, did_you_mean
+from .errors import SpecError, UsageError, did_you_mean, note
 from .graph import INPUT_INDEX, Graph, group_name
 from .spec import MAX_SIZE
 
@@ -160,7 +160,32 @@ def _merge_into(group, row):
 
 
 def parse_input(text, spec_input):
-    """``--input`` as given on the command line: ``3x227x227``, ``227x300`` (H x W) or ``224``."""
+    """``--input`` as a shape for a network whose spec input is ``spec_input`` (see :func:`read_input`)."""
+    return read_input(text, spec_input)[0]
+
+
+def read_input(text, spec_input):
+    """``--input`` as given on the command line: ``(shape, batch or None, how it was read or None)``.
+
+    The reading depends on the rank of the spec's input; see the readers in INPUT_READERS. When a
+    choice was made between readings, it is said on standard error.
+    """
+    sizes = _input_sizes(text)
+    reader = INPUT_READERS.get(len(spec_input))
+    if reader is None:
+        raise UsageError(f"--input cannot override an input of {len(spec_input)} sizes")
+    shape, batch, reading = reader(sizes, spec_input, text)
+    if reading:
+        note(f"--input {_shown(text)} read as {reading}")
+    return tuple(shape), batch, reading
+
+
+def _shown(text):
+    return "x".join(map(str, text)) if isinstance(text, (list, tuple)) else str(text)
+
+
+def _input_sizes(text):
+    """The whole numbers of ``--input``: ``3x224x224``, ``[3, 224, 224]``, ``224``, ``1x3x224x224``."""
     if isinstance(text, (tuple, list)):
         parts = list(text)
         if not all(isinstance(p, int) and not isinstance(p, bool) for p in parts):
@@ -173,17 +198,44 @@ def parse_input(text, spec_input):
             parts = [int(p) for p in cleaned.lower().split("x")]
         except ValueError:
             raise UsageError(f"--input must look like 3x224x224, 224x320 or 224, not '{text}'") from None
-    if not parts or any(p < 1 for p in parts) or len(parts) > 3:
-        raise UsageError(f"--input must be 1 to 3 positive sizes (CxHxW, HxW or a side), not '{text}'")
+    if not parts or any(p < 1 for p in parts) or len(parts) > 4:
+        raise UsageError(f"--input must be 1 to 4 positive sizes (CxHxW, HxW, a side or NxCxHxW), not '{text}'")
     if max(parts) > MAX_SIZE:
         raise UsageError(f"--input sizes must be at most {MAX_SIZE:,}")
-    if len(parts) == 3 or len(spec_input) == 1:
-        if len(spec_input) == 1 and len(parts) != 1:
-            raise UsageError(f"this network takes a flat input of {spec_input[0]}; give one number")
-        return tuple(parts)
-    if len(parts) == 1:
-        parts = parts * 2
-    return (spec_input[0],) + tuple(parts)
+    return parts
+
+
+def _read_flat(sizes, spec_input, text):
+    """A network with a flat input ``[N]``: one number."""
+    if len(sizes) != 1:
+        raise UsageError(f"this network takes a flat input of {spec_input[0]}; give one number")
+    return sizes, None, None
+
+
+def _read_map(sizes, spec_input, text):
+    """A network with a ``[C, H, W]`` input: ``224`` (a square side), ``224x320`` (H x W), ``3x224x224``
+    (C x H x W), ``224x224x3`` (H x W x C: the last size is the spec's channels and the first is not), and
+    either of those after a batch size (``1x3x224x224``, N x C x H x W)."""
+    channels = spec_input[0]
+    if len(sizes) == 1:
+        return (channels, sizes[0], sizes[0]), None, None
+    if len(sizes) == 2:
+        return (channels,) + tuple(sizes), None, None
+    batch, sizes = (sizes[0], sizes[1:]) if len(sizes) == 4 else (None, sizes)
+    first, second, last = sizes
+    channels_last = last == channels and first != channels
+    shape = (last, first, second) if channels_last else tuple(sizes)
+    order = "H x W x C" if channels_last else "C x H x W"
+    if batch is None:
+        reading = f"{order} = {_shown(shape)} (the last size is the spec's {channels} channels)" \
+            if channels_last else None
+    else:
+        reading = f"N x {order}: batch {batch}, input {_shown(shape)}"
+    return shape, batch, reading
+
+
+# how --input is read, by the rank of the spec's input
+INPUT_READERS = {1: _read_flat, 3: _read_map}
 
 
 def load_spec(spec_or_name):
@@ -197,18 +249,23 @@ def load_spec(spec_or_name):
     return spec_module.load(spec_or_name)
 
 
-def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="eval"):
+def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode="eval"):
     """Analyse a network: a built-in name, a spec path, an inline spec dict or a parsed Spec.
 
-    ``input`` overrides the spec's input (``(3, 448, 448)``, ``"3x448x448"`` or ``448``);
+    ``input`` overrides the spec's input (``(3, 448, 448)``, ``"3x448x448"``, ``448``, or with a batch
+    size first, ``"8x3x448x448"``); ``batch`` defaults to that batch size, else 1;
     ``explain`` names layers (or ``True`` for all) whose worked arithmetic to keep in ``row.explain``.
     """
     spec = load_spec(spec_or_name)
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
+    input_shape, input_batch, _ = (spec.input, None, None) if input is None else read_input(input, spec.input)
+    if batch is not None and input_batch is not None and batch != input_batch:
+        raise UsageError(f"--input {_shown(input)} gives batch {input_batch}, but --batch is {batch}")
+    if batch is None:
+        batch = input_batch or 1
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise UsageError(f"batch must be a positive whole number, not {batch!r}")
-    input_shape = spec.input if input is None else parse_input(input, spec.input)
     graph = Graph(spec)
     if mode not in ("eval", "train"):
         raise UsageError(f"mode must be eval or train, not {mode!r}")
