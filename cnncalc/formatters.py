@@ -388,6 +388,22 @@ def render_report(report, fmt="simple", depth=None, units="slide", columns=None,
 
 # --- worked arithmetic ------------------------------------------------------------------------
 
+def explain_text(report, name):
+    """``--explain NAME``: a layer's worked arithmetic, or a block's summed figures and then each layer's."""
+    rows = report.block(name)
+    if len(rows) == 1 and rows[0].name == name:
+        return "\n".join(explain_lines(report, rows[0]))
+    head = (f"{name}: a block of {len(rows)} layers ({rows[0].name} ... {rows[-1].name}), input "
+            f"{full_shape(rows[0].in_shape)}, output {full_shape(rows[-1].out_shape)}; its row sums them:")
+    lines = [head]
+    for label, field in (("params", "params"), ("MACs", "macs"), ("flop (lecture)", "flops"),
+                         ("memory (B)", "memory_bytes")):
+        terms = [f"{getattr(row, field):,}" for row in rows if getattr(row, field)]
+        total = sum(getattr(row, field) for row in rows)
+        lines.append(f"{label} = {' + '.join(terms)} = {total:,}" if len(terms) > 1 else f"{label} = {total:,}")
+    return "\n\n".join(["\n".join(lines)] + ["\n".join(explain_lines(report, row)) for row in rows])
+
+
 def explain_lines(report, row):
     """The lecture-style worked arithmetic for one row (``analyze(..., explain=[name])``), as text lines."""
     return [text for _, text in explain_data(report, row)]
@@ -405,7 +421,9 @@ def explain_data(report, row):
     lines += [entry for entry in row.explain if entry[0] != "receptive_field"]
     lines.append(("output_shape", f"output = {full_shape(row.out_shape)}"))
     count = "*".join(str(s) for s in row.out_shape)
-    memory = row.memory_bytes
+    memory = report.batch * report.bytes_per_element
+    for size in row.out_shape:
+        memory *= size  # what the output takes, also for a train_only row that eval mode counts as 0
     batch = f" * {report.batch}" if report.batch != 1 else ""
     lines.append(("memory", f"memory = {count}{batch} * {report.bytes_per_element} B = {memory:,} B = "
                             f"{scaled(memory, 1024, 2).rstrip('0').rstrip('.')} KB"))
@@ -416,9 +434,15 @@ def explain_data(report, row):
     elif row.flops == row.macs and row.macs:
         lines.append(("flops", f"flop (lecture) = MACs = {row.flops:,}"))
     if "receptive_field" in given:
-        return lines + [entry for entry in row.explain if entry[0] == "receptive_field"]
-    rf = row.receptive_field
-    lines.append(("receptive_field",
-                  f"receptive field = {pair_text(rf) if rf[0] == rf[1] else full_shape(rf)} input pixels, "
-                  f"effective stride {pair_text(row.effective_stride)} (r_out = r_in + (K-1)*D*j_in, j_out = j_in*S)"))
+        lines += [entry for entry in row.explain if entry[0] == "receptive_field"]
+    else:
+        rf = row.receptive_field
+        lines.append(("receptive_field",
+                      f"receptive field = {pair_text(rf) if rf[0] == rf[1] else full_shape(rf)} input pixels, "
+                      f"effective stride {pair_text(row.effective_stride)} (r_out = r_in + (K-1)*D*j_in, "
+                      f"j_out = j_in*S)"))
+    if row.train_costs:
+        macs, flops, memory = row.train_costs
+        lines.append(("macs", f"runs only in training: in eval mode the table and totals count its MACs, flop and "
+                              f"memory as 0 (--mode train counts MACs {macs:,}, flop {flops:,}, memory {memory:,} B)"))
     return lines

@@ -7,7 +7,7 @@ whose rows know their own numbers; formatting them is the formatters' job.
 import math
 
 from . import rules
-from .errors import SpecError, UsageError, did_you_mean, note
+from .errors import SpecError, UsageError, note, suggestion
 from .graph import INPUT_INDEX, Graph, group_name
 from .spec import MAX_SIZE
 
@@ -22,7 +22,7 @@ class Row:
     __slots__ = ("name", "type", "inputs", "in_shape", "out_shape", "params", "buffers", "macs", "flops",
                  "elementwise", "memory_bytes", "receptive_field", "effective_stride", "filters", "kernel",
                  "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers", "train_only",
-                 "fits")
+                 "fits", "train_costs")
 
     @property
     def flops_2x(self):
@@ -77,13 +77,23 @@ class Report:
         self.totals = totals
 
     def row(self, name):
-        """The row called ``name``; a SpecError suggesting close names if there is none."""
+        """The row called ``name``; a SpecError suggesting names (a block's layers first) if there is none."""
         if self._by_name is None:
             self._by_name = {row.name: row for row in self.rows}
         found = self._by_name.get(name)
         if found is None:
-            raise SpecError(f"no layer named '{name}'{did_you_mean(name, self._by_name)}", file=self.file)
+            blocks = {group_name(row.name, depth) for row in self.rows for depth in range(1, row.name.count(".") + 1)}
+            raise SpecError(f"no layer or block named '{name}'{suggestion(name, list(self._by_name) + sorted(blocks))}",
+                            file=self.file)
         return found
+
+    def block(self, name):
+        """The rows of layer ``name`` (one) or of the block ``name`` (every layer named ``name.*``)."""
+        if self._by_name is None or name not in self._by_name:
+            inside = [row for row in self.rows if row.name.startswith(name + ".")]
+            if inside:
+                return inside
+        return [self.row(name)]
 
     @property
     def warnings(self):
@@ -274,6 +284,7 @@ def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode
         for row in rows:
             if row.train_only:
                 # torchvision runs these branches only in training: their weights exist, their work does not
+                row.train_costs = (row.macs, row.flops, row.memory_bytes)
                 row.macs = row.flops = row.elementwise = row.memory_bytes = 0
     return Report(spec, input_shape, batch, dtype, rows, mode)
 
@@ -288,7 +299,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
     for i, decl in enumerate(graph.nodes):
         sources = graph.inputs[i]
         in_shapes = [shapes[s] for s in sources]
-        explaining = explain_all or decl.name in explain_set
+        explaining = explain_all or bool(explain_set) and _named_in(decl.name, explain_set)
         cost = rules.apply(decl, in_shapes, explaining, block_names=graph.spec.blocks)
         out = cost.shape
         shapes[i] = out
@@ -322,9 +333,16 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.weight_layers = 1 if rules.RULES[decl.type].weight else 0
         row.layers = 1
         row.train_only = decl.train_only
+        row.train_costs = None  # (MACs, flop, memory) of a train_only row that eval mode counts as 0
         row.fits = cost.fits
         rows.append(row)
     return rows
+
+
+def _named_in(name, names):
+    """Whether ``name`` or a block holding it (``layer1``, ``layer1.0`` for ``layer1.0.conv1``) is in ``names``."""
+    parts = name.split(".")
+    return any(".".join(parts[:end]) in names for end in range(1, len(parts) + 1))
 
 
 def _whole(value):
