@@ -7,7 +7,7 @@ whose rows know their own numbers; formatting them is the formatters' job.
 import math
 
 from . import rules
-from .errors import SpecError, UsageError, note, suggestion
+from .errors import SpecError, UsageError, did_you_mean, note, suggestion
 from .graph import INPUT_INDEX, Graph, group_name
 from .spec import MAX_SIZE
 
@@ -28,6 +28,11 @@ class Row:
     def flops_2x(self):
         """The other FLOPs convention: 2 x MACs + elementwise work."""
         return 2 * self.macs + self.elementwise
+
+    def __repr__(self):
+        shapes = " -> ".join("x".join(map(str, shape)) for shape in (self.in_shape, self.out_shape))
+        return (f"<Row {self.name} ({self.type}): {shapes}, {self.params:,} params, {self.macs:,} MACs, "
+                f"{self.memory_bytes:,} B>")
 
     def to_dict(self):
         data = {
@@ -143,7 +148,7 @@ class Report:
 
     def __repr__(self):
         t = self.totals
-        return (f"<Report {self.name}: {len(self.rows)} layers, {t['params']:,} params, {t['macs']:,} MACs, "
+        return (f"<Report {self.name} {_shown(self.input)}: {len(self.rows)} layers, {t['params']:,} params, {t['macs']:,} MACs, "
                 f"{t['memory_bytes']:,} activation bytes>")
 
 
