@@ -13,7 +13,8 @@ CONVENTIONS = (
     "Conventions: output = floor((W + 2P - D*(K-1) - 1)/S) + 1; params include biases (BN running stats are "
     "buffers, not params); MACs count conv and fc multiply-accumulates only; flop = MACs + pooling windows "
     "(lecture convention, multiply+add counted as one); memory = output elements x batch x bytes per element, "
-    "KB = 1024 B; the network input is not counted."
+    "KB = 1024 B; peak = most memory live at once in inference (layers in order, each output freed after its "
+    "last consumer); the network input is not counted."
 )
 
 
@@ -247,10 +248,12 @@ def summary_lines(report, convention="lecture", optimizer=None):
     lines = [
         f"{report.name}: input {full_shape(report.input)}, batch {report.batch}, {dtype}; "
         f"{t['layers']:,} layers ({t['weight_layers']} with weights)",
-        f"params {t['params']:,} ({human(t['params'])})" + (f" + buffers {t['buffers']:,}" if t["buffers"] else ""),
+        f"params {t['params']:,} ({human(t['params'])}"
+        + (f"; trainable {t['trainable_params']:,}, frozen {t['frozen_params']:,}" if t["frozen_params"] else "")
+        + ")" + (f" + buffers {t['buffers']:,}" if t["buffers"] else ""),
         flop_line,
-        f"activation memory {t['memory_bytes']:,} B ({human_bytes(t['memory_bytes'])}); "
-        f"parameter memory {t['param_bytes']:,} B ({human_bytes(t['param_bytes'])})",
+        f"activation memory {t['memory_bytes']:,} B ({human_bytes(t['memory_bytes'])}), peak live "
+        f"{t['peak_memory_bytes']:,} B ({human_bytes(t['peak_memory_bytes'])}); parameter memory {t['param_bytes']:,} B ({human_bytes(t['param_bytes'])})",
     ]
     if optimizer:
         lines.append(training_line(report.training_memory(optimizer)))
@@ -259,10 +262,11 @@ def summary_lines(report, convention="lecture", optimizer=None):
 
 def training_line(training):
     """The training estimate as its sum: activations + params + gradients + optimizer state (+ BN buffers)."""
-    states = training["optimizer_bytes"] // training["param_bytes"] if training["param_bytes"] else 0
+    from .report import OPTIMIZER_STATES
+
     terms = [f"activations {training['activation_bytes']:,}", f"params {training['param_bytes']:,}",
              f"gradients {training['gradient_bytes']:,}",
-             f"optimizer state {states} x {training['param_bytes']:,}"]
+             f"optimizer state {OPTIMIZER_STATES[training['optimizer']]} x {training['gradient_bytes']:,}"]
     if training["buffer_bytes"]:
         terms.append(f"BN buffers {training['buffer_bytes']:,}")
     total = training["total_bytes"]

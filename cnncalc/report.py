@@ -22,7 +22,7 @@ class Row:
     __slots__ = ("name", "type", "inputs", "in_shape", "out_shape", "params", "buffers", "macs", "flops",
                  "elementwise", "memory_bytes", "receptive_field", "effective_stride", "filters", "kernel",
                  "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers", "train_only",
-                 "fits", "train_costs")
+                 "fits", "train_costs", "frozen")
 
     @property
     def flops_2x(self):
@@ -53,6 +53,8 @@ class Row:
             data["fits"] = self.fits
         if self.train_only:
             data["train_only"] = True
+        if self.frozen:
+            data["frozen"] = True
         if self.layers > 1:
             data["layers"] = self.layers
         if self.warnings:
@@ -77,6 +79,9 @@ class Report:
         self._by_name = None
         totals = {key: sum(getattr(row, key) for row in rows) for key in TOTAL_KEYS}
         totals["flops_2x"] = 2 * totals["macs"] + totals["elementwise"]
+        totals["frozen_params"] = sum(row.params for row in rows if row.frozen)
+        totals["trainable_params"] = totals["params"] - totals["frozen_params"]
+        totals["peak_memory_bytes"] = peak_memory(rows)
         totals["param_bytes"] = totals["params"] * self.bytes_per_element
         totals["layers"] = len(rows)
         self.totals = totals
@@ -113,9 +118,10 @@ class Report:
             raise UsageError(f"unknown optimizer '{optimizer}'{did_you_mean(optimizer, OPTIMIZER_STATES)} "
                              f"(choose from {', '.join(OPTIMIZER_STATES)})")
         param_bytes = self.totals["param_bytes"]
+        trained_bytes = self.totals["trainable_params"] * self.bytes_per_element  # frozen params need neither
         parts = {"optimizer": optimizer, "activation_bytes": self.totals["memory_bytes"],
-                 "param_bytes": param_bytes, "gradient_bytes": param_bytes,
-                 "optimizer_bytes": OPTIMIZER_STATES[optimizer] * param_bytes,
+                 "param_bytes": param_bytes, "gradient_bytes": trained_bytes,
+                 "optimizer_bytes": OPTIMIZER_STATES[optimizer] * trained_bytes,
                  "buffer_bytes": self.totals["buffers"] * self.bytes_per_element}
         parts["total_bytes"] = sum(value for key, value in parts.items() if key.endswith("_bytes"))
         return parts
@@ -150,6 +156,27 @@ class Report:
         t = self.totals
         return (f"<Report {self.name} {_shown(self.input)}: {len(self.rows)} layers, {t['params']:,} params, {t['macs']:,} MACs, "
                 f"{t['memory_bytes']:,} activation bytes>")
+
+
+def peak_memory(rows):
+    """Peak live activation memory for inference: the rows run in their (topological) order, each output is
+    kept until its last consumer has run (an output nobody reads is freed once written), and the peak is the
+    largest sum of outputs live at once, the running layer's inputs and output included. The network input
+    is not counted, as in the other totals."""
+    last_use = {}
+    for index, row in enumerate(rows):
+        for name in (row.name, *row.inputs):
+            last_use[name] = index
+    live = peak = 0
+    held = {}
+    for index, row in enumerate(rows):
+        held[row.name] = row.memory_bytes
+        live += row.memory_bytes
+        peak = max(peak, live)
+        for name in {row.name, *row.inputs}:
+            if last_use[name] == index and name in held:
+                live -= held.pop(name)
+    return peak
 
 
 def _group_row(key, row):
@@ -338,6 +365,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.weight_layers = 1 if rules.RULES[decl.type].weight else 0
         row.layers = 1
         row.train_only = decl.train_only
+        row.frozen = decl.frozen
         row.train_costs = None  # (MACs, flop, memory) of a train_only row that eval mode counts as 0
         row.fits = cost.fits
         rows.append(row)
