@@ -21,14 +21,13 @@ MAX_NAMED_BARS = 45
 
 
 def layer_kind(row):
-    """conv, fc, pool, block (folded rows) or other: the colour of the row's bar."""
-    if row.type in ("conv", "dwconv", "convtranspose"):
-        return "conv"
-    if row.type == "fc":
-        return "fc"
-    if "pool" in row.type:
-        return "pool"
-    return "block" if row.type == "block" else "other"
+    """conv, fc, pool, block (folded rows) or other: the colour of the row's bar, from the rule's category."""
+    from .rules import RULES
+
+    if row.type == "block":
+        return "block"
+    category = RULES[row.type].category
+    return {"global pool": "pool", "merge": "other"}.get(category, category)
 
 
 def shares(rows, field):

@@ -262,3 +262,60 @@ def test_frozen_block_params_are_counted_apart():
     assert f"params {frozen + trainable:,} (1.57k; trainable {trainable:,}, frozen {frozen}) + buffers 8" in table
     bad = runner().invoke(main, ["report", "-"], input=FROZEN.replace("frozen: true", "frozen: 3"))
     assert bad.exit_code == 1 and "'frozen' must be true or false" in bad.stderr
+
+
+# --- faults: `layer` for every type, lists derived from the rule table ---------------------------------
+
+def test_every_type_layer_lists_works_or_says_what_it_needs():
+    from cnncalc.rules import REQUIRED, RULES
+
+    for name, rule in RULES.items():
+        if rule.inputs != 1:
+            continue
+        result = invoke("layer", name, "--input", "64x56x56")
+        required = [key for key, (_, default) in rule.keys.items() if default is REQUIRED]
+        if required:
+            flags = " and ".join("--" + key.replace("_", "-") for key in required)
+            assert (result.exit_code, result.stderr) == (2, f"error: {name} needs {flags}\n"), name
+        else:
+            assert result.exit_code == 0, (name, result.stderr, result.exception)
+        assert name in invoke("layer", "--help").stdout
+
+
+def test_layer_chunk_no_longer_a_traceback():
+    result = invoke("layer", "chunk", "--input", "64x56x56")
+    assert result.exit_code == 2 and result.exception is None or isinstance(result.exception, SystemExit)
+    # ShuffleNet v2's channel split: 64 channels in 2 chunks of 32
+    out = ok("layer", "chunk", "--input", "64x56x56", "--chunks", "2", "--index", "1")
+    assert "output shape     32x56x56" in out
+    # numbers and flags of other types reach their rules: lrn size, prelu one slope per channel
+    assert "params           64" in ok("layer", "prelu", "--input", "64x56x56", "--no-shared")
+
+
+def test_a_new_rule_appears_in_layer_plot_and_graph_at_once():
+    import importlib
+
+    from cnncalc import analyze, rules
+    from cnncalc.commands import layer as layer_command
+    from cnncalc.diagram import layer_caption
+    from cnncalc.plot import layer_kind
+
+    saved = dict(rules.RULES)
+    try:
+        @rules.rule("blurpool", keys={"kernel": (rules.check_size, rules.REQUIRED)}, category="pool")
+        def blurpool(layer, shape):
+            """A test-only pool: halves the map."""
+            channels, h, w = shape
+            cost = rules.Cost((channels, h // 2, w // 2), window=((2, 2, 1), (2, 2, 1)))
+            cost.kernel, cost.stride = layer.p["kernel"], (2, 2)
+            return cost
+
+        importlib.reload(layer_command)  # its options are made from the rule table when it is imported
+        assert "blurpool" in invoke("layer", "--help").stdout
+        assert "output shape     8x4x4" in ok("layer", "blurpool", "--input", "8x8x8", "--kernel", "2")
+        row = analyze({"input": [8, 8, 8], "layers": [{"name": "b", "type": "blurpool", "kernel": 2}]}).rows[0]
+        assert layer_kind(row) == "pool" and layer_caption(row) == "blurpool 2x2 /2"
+    finally:
+        rules.RULES.clear()
+        rules.RULES.update(saved)
+        importlib.reload(layer_command)
