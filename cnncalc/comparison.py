@@ -9,8 +9,8 @@ figures lined up. The second half of this module formats a Comparison (table, JS
 import re
 from fractions import Fraction
 
-from .formatters import (bytes_text, count_text, csv_text, full_shape, render_json, resolve_columns, scaled,
-                         shape_text)
+from .formatters import (MULTILINE_FORMATS, bytes_text, count_text, csv_text, full_shape, render_json,
+                         resolve_columns, scaled, shape_text)
 from .report import analyze
 
 INPUT_SUFFIX = re.compile(r"^\d+(x\d+){0,2}$")
@@ -298,11 +298,6 @@ def stage_table(comparison, units="slide", columns=None, convention="lecture"):
     rows.append(["total"] + [STAGE_METRICS[key].text(value, units)
                              for value, key in zip(totals, keys * len(comparison.figures))])
     return headers, rows
-
-
-MULTILINE_FORMATS = ("simple", "grid", "fancy_grid", "rounded_grid", "heavy_grid", "mixed_grid", "double_grid",
-                     "simple_grid", "outline", "fancy_outline", "heavy_outline", "mixed_outline", "double_outline",
-                     "simple_outline", "rounded_outline", "psql", "rst", "presto", "plain")
 
 
 def render_compare(comparison, fmt="simple", units="slide", columns=None, convention="lecture", by="model"):

@@ -8,6 +8,10 @@ import textwrap
 
 EXTRA_FORMATS = ("json", "csv")
 UNITS = ("slide", "raw", "auto")
+# tabulate formats that draw a two-line title; the others get the title on one line
+MULTILINE_FORMATS = ("simple", "grid", "fancy_grid", "rounded_grid", "heavy_grid", "mixed_grid", "double_grid",
+                     "simple_grid", "outline", "fancy_outline", "heavy_outline", "mixed_outline", "double_outline",
+                     "simple_outline", "rounded_outline", "psql", "rst", "presto", "plain")
 
 CONVENTIONS = (
     "Conventions: output = floor((W + 2P - D*(K-1) - 1)/S) + 1; params include biases (BN running stats are "
@@ -277,9 +281,7 @@ def training_line(training):
 def render_table(report, fmt="simple", depth=None, units="slide", columns=None, convention="lecture",
                  optimizer=None):
     titles, rows, aligns = table(report, depth, units, columns, convention)
-    if fmt not in ("simple", "grid", "fancy_grid", "rounded_grid", "heavy_grid", "mixed_grid", "double_grid",
-                   "simple_grid", "outline", "fancy_outline", "heavy_outline", "mixed_outline", "double_outline",
-                   "simple_outline", "rounded_outline", "psql", "rst", "presto", "plain"):
+    if fmt not in MULTILINE_FORMATS:
         titles = [t.replace("\n", " ") for t in titles]
     body = tabulate_table(rows, titles, aligns, fmt)
     if fmt == "html":

@@ -63,10 +63,13 @@ def batch_option(function):
 
 def output_options(function):
     """--format, --units: how to print a table."""
-    function = click.option("--units", type=click.Choice(("slide", "raw", "auto")), default="slide",
+    from ..formatters import UNITS
+
+    function = click.option("--units", type=click.Choice(UNITS), default="slide",
                             show_default=True,
-                            help="slide: KB / thousands / millions rounded like the lecture tables; raw: exact "
-                                 "integers; auto: k/M/G with 3 significant digits.")(function)
+                            help="slide: KB / thousands / millions rounded like the lecture tables (a smaller unit "
+                                 "where a small model's total would read under 100); raw: exact integers; auto: "
+                                 "k/M/G with 3 significant digits.")(function)
     function = click.option("--format", "-f", "fmt", default="simple", show_default=True, metavar="FORMAT",
                             help="json, csv, or any tabulate table format (github, grid, latex, html, ...).")(function)
     return function
