@@ -315,6 +315,9 @@ def test_a_new_rule_appears_in_layer_plot_and_graph_at_once():
         assert "output shape     8x4x4" in ok("layer", "blurpool", "--input", "8x8x8", "--kernel", "2")
         row = analyze({"input": [8, 8, 8], "layers": [{"name": "b", "type": "blurpool", "kernel": 2}]}).rows[0]
         assert layer_kind(row) == "pool" and layer_caption(row) == "blurpool 2x2 /2"
+        spec = "input: [8, 8, 8]\nlayers:\n  - {name: b, type: blurpool, kernel: 2}\n"
+        dot = runner().invoke(main, ["graph", "-"], input=spec)
+        assert '"b\\nblurpool 2x2 /2"' in dot.stdout, dot.stdout
     finally:
         rules.RULES.clear()
         rules.RULES.update(saved)
