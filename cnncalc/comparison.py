@@ -42,6 +42,7 @@ def figures(report, optimizer="sgd"):
     return {
         "input": list(report.input), "params": t["params"], "buffers": t["buffers"], "macs": t["macs"],
         "flops": t["flops"], "flops_2x": t["flops_2x"], "memory_bytes": t["memory_bytes"],
+        "peak_memory_bytes": t["peak_memory_bytes"],
         "param_bytes": t["param_bytes"], "training_bytes": report.training_memory(optimizer)["total_bytes"],
         "depth": weight_depth(report), "weight_layers": t["weight_layers"], "layers": t["layers"],
     }
@@ -214,6 +215,7 @@ METRICS = {metric.key: metric for metric in (
     Metric("flops", "lecture flop", "ops"),
     Metric("flops_2x", "FLOPs 2x", "ops"),
     Metric("memory_bytes", "activation memory", "bytes"),
+    Metric("peak_memory_bytes", "peak live memory", "bytes"),
     Metric("param_bytes", "parameter memory", "bytes"),
     Metric("training_bytes", "training memory", "bytes"),
     Metric("depth", "depth (weight layers)", "int"),
@@ -232,7 +234,7 @@ STAGE_METRICS = {metric.key: metric for metric in (
 DEFAULT_METRICS = ("input", "params", "macs", "flops", "memory_bytes", "param_bytes", "training_bytes", "depth")
 DEFAULT_STAGE_METRICS = ("params", "flops", "memory_bytes")
 # the words --columns accepts besides the JSON keys
-METRIC_ALIASES = {"flop": "flops", "memory": "memory_bytes", "param_memory": "param_bytes",
+METRIC_ALIASES = {"flop": "flops", "memory": "memory_bytes", "peak_memory": "peak_memory_bytes", "param_memory": "param_bytes",
                   "training": "training_bytes", "output": "out_shape"}
 
 

@@ -194,6 +194,7 @@ def _group_row(key, row):
 def _merge_into(group, row):
     group.out_shape = row.out_shape
     group.fits = group.fits and row.fits
+    group.frozen = group.frozen and row.frozen
     for key in TOTAL_KEYS + ("layers",):
         setattr(group, key, getattr(group, key) + getattr(row, key))
     group.receptive_field = row.receptive_field

@@ -214,6 +214,8 @@ def test_peak_live_memory_of_a_chain_is_the_largest_neighbouring_pair():
     out = ok("report", "alexnet", "--input", "227")
     assert "peak live 989,440 B (966 KB)" in out
     assert "peak = most memory live at once in inference" in " ".join(out.split())
+    compared, _ = data_of("compare", "alexnet@227", "--columns", "peak_memory")
+    assert compared["models"][0]["totals"] == {"peak_memory_bytes": 989_440}
 
 
 RESIDUAL = """input: [1, 4, 4]
