@@ -245,7 +245,8 @@ class _Expander:
         self.blocks = blocks
         self.layers = []
         self.names = {}  # full name -> line, for duplicate detection
-        self.inherited = dict.fromkeys(INHERITED_WORDS, False)  # expanding a `train_only: true` layer or block...
+        # train_only / frozen in force for what is being expanded (set here or on an enclosing block use)
+        self.inherited = dict.fromkeys(INHERITED_WORDS, False)
 
     def fail(self, message, line, layer=None):
         return SpecError(message, file=self.file, line=line, layer=layer)
