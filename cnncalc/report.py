@@ -186,15 +186,19 @@ def parse_input(text, spec_input):
     return (spec_input[0],) + tuple(parts)
 
 
-def load_spec(spec_or_name):
-    """A Spec from a Spec, a file path, a built-in name or an inline mapping."""
+def load_spec(spec_or_name, input=None):
+    """A Spec from a Spec, a file path (YAML or ONNX), a built-in name or an inline mapping.
+
+    ``input`` (as for :func:`analyze`) sizes an ONNX model whose input is dynamic.
+    """
     from . import spec as spec_module
 
     if isinstance(spec_or_name, spec_module.Spec):
         return spec_or_name
     if isinstance(spec_or_name, dict):
         return spec_module.parse(spec_or_name)
-    return spec_module.load(spec_or_name)
+    at_input = None if input is None else (lambda native: parse_input(input, native))
+    return spec_module.load(spec_or_name, input=at_input)
 
 
 def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="eval"):
@@ -203,7 +207,7 @@ def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="e
     ``input`` overrides the spec's input (``(3, 448, 448)``, ``"3x448x448"`` or ``448``);
     ``explain`` names layers (or ``True`` for all) whose worked arithmetic to keep in ``row.explain``.
     """
-    spec = load_spec(spec_or_name)
+    spec = load_spec(spec_or_name, input)
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:

@@ -60,11 +60,19 @@ class Spec:
         self.blocks = tuple(blocks)
 
 
-def load(path_or_name):
-    """Load a spec from a file path or a built-in model name."""
+def load(path_or_name, input=None):
+    """Load a spec from a file path or a built-in model name (an .onnx file is read as its layers).
+
+    ``input`` is for ONNX models: a function from the model's own (C, H, W), None where dynamic, to
+    the input to read it at.
+    """
     from . import builtins
 
     path = builtins.resolve(path_or_name)
+    if str(path).lower().endswith(".onnx"):
+        from .onnx_reader import load as load_onnx
+
+        return load_onnx(path, input=input)
     return parse_text(read_text(path), file=builtins.display_name(path))
 
 
