@@ -132,7 +132,9 @@ class _Value:
         self.layer = layer
         self.shape = tuple(shape)
         self.own = own  # the layer's own output, not a tensor passed on through Identity, Dropout...
-        self.gate = gate  # (x, activation, foldable) when this is F(x) of a pending x * F(x)
+        # a value no layer gives yet: (x, activation, foldable) for F(x) of a pending x * F(x);
+        # ("shuffle" or "shuffled", x, groups) inside a Reshape-Transpose-Reshape channel shuffle
+        self.gate = gate
 
     def passed_on(self):
         return _Value(self.layer, self.shape, own=False)
@@ -310,7 +312,8 @@ class _Reader:
                                              f"tensor")
             raise self.fail(node, f"input '{name}' is not computed by any earlier node")
         if found.gate is not None:
-            raise self.unsupported(node, f"input '{name}' is an activation cnncalc could not place")
+            what = "a channel shuffle" if found.gate[0] in ("shuffle", "shuffled") else "an activation"
+            raise self.unsupported(node, f"input '{name}' is part of {what} cnncalc could not place")
         return found
 
     def const(self, node, name, what="a constant"):
@@ -691,6 +694,9 @@ class _Reader:
 
     def op_Reshape(self, node, attrs):
         source = node.input[0]
+        pending = self.values.get(source)
+        if pending is not None and pending.gate and pending.gate[0] == "shuffled":
+            return self.reshape_back(node, pending)
         shape = self.value(node, source).shape
         target = self.known(node, node.input[1], "the Reshape target shape").reshape(-1).tolist()
         target = _reshaped(shape, target, attrs.get("allowzero", 0))
@@ -708,32 +714,41 @@ class _Reader:
                                      f"that flattens each sample, or a channel shuffle)")
 
     def shuffle(self, node, shape, target):
-        """Reshape N,C,H,W -> N,g,C/g,H,W; Transpose 0,2,1,3,4; Reshape back (or flatten C): ``shuffle``."""
+        """Reshape N,C,H,W -> N,g,C/g,H,W; Transpose 0,2,1,3,4; Reshape back: ``shuffle`` (ShuffleNet).
+
+        The first Reshape leaves a pending value that only that Transpose, then a Reshape back to
+        N,C,H,W, may read (the last target is often computed after the Transpose).
+        """
         if len(shape) != 4 or len(target) != 5 or target[0] != shape[0] or target[3:] != shape[2:]:
             return None
-        groups = target[1]
         transpose_at = self.only_reader(node.output[0])
         if transpose_at is None or self.nodes[transpose_at].op_type != "Transpose":
             return None
-        transpose = self.nodes[transpose_at]
-        if list(_attributes(transpose).get("perm", [])) != [0, 2, 1, 3, 4]:
+        if list(_attributes(self.nodes[transpose_at]).get("perm", [])) != [0, 2, 1, 3, 4]:
             return None
-        back_at = self.only_reader(transpose.output[0])
-        if back_at is None or self.nodes[back_at].op_type != "Reshape":
-            return None
-        back = self.nodes[back_at]
-        try:
-            final = self.known(back, back.input[1], "the Reshape target shape").reshape(-1).tolist()
-        except SpecError:
-            return None
-        if _reshaped((shape[0], target[2], groups) + shape[2:], final, 0) != shape:
-            return None
-        self.skip.update((transpose_at, back_at))
-        value = self.emit(node, "shuffle", [node.input[0]], {"groups": groups})
-        self.values[back.output[0]] = value
+        value = _Value(None, target, gate=("shuffle", node.input[0], target[1]))
+        self.set_output(node, value)
         return value
 
     def op_Transpose(self, node, attrs):
+        pending = self.values.get(node.input[0])
+        if pending is not None and pending.gate and pending.gate[0] == "shuffle":
+            _, source, groups = pending.gate
+            shape = pending.shape
+            transposed = (shape[0], shape[2], shape[1]) + shape[3:]
+            return self.set_output(node, _Value(None, transposed, gate=("shuffled", source, groups)))
+        return self.transpose(node, attrs)
+
+    def reshape_back(self, node, pending):
+        """The Reshape that ends a channel shuffle."""
+        _, source, groups = pending.gate
+        original = self.values[source].shape
+        target = self.known(node, node.input[1], "the Reshape target shape").reshape(-1).tolist()
+        if _reshaped(pending.shape, target, 0) != original:
+            raise self.unsupported(node, f"a channel shuffle that does not end as {_shape(original)}")
+        self.set_output(node, self.emit(node, "shuffle", [source], {"groups": groups}))
+
+    def transpose(self, node, attrs):
         shape = self.value(node, node.input[0]).shape
         perm = list(attrs.get("perm", reversed(range(len(shape)))))
         if perm == list(range(len(shape))):
@@ -804,7 +819,7 @@ class _Reader:
             raise self.unsupported(node, "a Mul by a constant (cnncalc reads Mul of two computed tensors: a "
                                          "squeeze-excitation gate, or x * sigmoid(x))")
         gates = [self.values[name].gate for name in node.input if self.values[name].gate is not None]
-        if gates:
+        if gates and gates[0][0] not in ("shuffle", "shuffled"):
             source, act, foldable = gates[0]
             value = self.value(node, source)
             if foldable and self.takes_act(value):
