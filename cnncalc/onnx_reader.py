@@ -256,10 +256,11 @@ class _Reader:
 
     # --- naming -----------------------------------------------------------------------------------
 
-    def layer_name(self, node, weight=None, suffix=""):
+    def layer_name(self, node, weight=None, suffix="", op_name=None):
         scope = _torch_scope(node.name)
         if scope is not None:
             path, op = scope
+            op = op_name or op
             if not path:
                 base = op.lower()
             elif self.scope_count.get(path, 0) == 1 and node.op_type not in FUNCTIONAL:
@@ -285,13 +286,13 @@ class _Reader:
 
     # --- building layers ------------------------------------------------------------------------
 
-    def emit(self, node, type_name, sources, keys=None, weight=None, suffix=""):
+    def emit(self, node, type_name, sources, keys=None, weight=None, suffix="", op_name=None):
         """Add a layer reading ``sources`` (tensor names); size it with its rule; return its _Value."""
         from . import rules
         from .spec import LayerDecl
 
         inputs = [self.value(node, source) for source in sources]
-        name = self.layer_name(node, weight, suffix)
+        name = self.layer_name(node, weight, suffix, op_name)
         item = {"name": name, "type": type_name, **(keys or {}), "_from": [v.layer for v in inputs]}
         decl = LayerDecl(name, type_name, {k: v for k, v in item.items() if k not in ("name", "type", "_from")},
                          item["_from"], self.file, None, {}, None)
@@ -746,7 +747,7 @@ class _Reader:
         target = self.known(node, node.input[1], "the Reshape target shape").reshape(-1).tolist()
         if _reshaped(pending.shape, target, 0) != original:
             raise self.unsupported(node, f"a channel shuffle that does not end as {_shape(original)}")
-        self.set_output(node, self.emit(node, "shuffle", [source], {"groups": groups}))
+        self.set_output(node, self.emit(node, "shuffle", [source], {"groups": groups}, op_name="shuffle"))
 
     def transpose(self, node, attrs):
         shape = self.value(node, node.input[0]).shape
