@@ -66,9 +66,9 @@ def _axes(arrays, attrs, position=1):
 
 
 def _cast(np, arrays, attrs, opset):
-    from onnx import helper
+    from .onnx_reader import _TENSOR_TYPES
 
-    return arrays[0].astype(helper.tensor_dtype_to_np_dtype(attrs["to"]))
+    return arrays[0].astype(_TENSOR_TYPES[attrs["to"]][0])
 
 
 def _gather(np, arrays, attrs, opset):
@@ -134,9 +134,9 @@ def _shape(np, arrays, attrs, opset):
 
 
 def _constant_of_shape(np, arrays, attrs, opset):
-    from onnx import numpy_helper
+    from .onnx_reader import tensor_array
 
-    fill = numpy_helper.to_array(attrs["value"]) if "value" in attrs else np.zeros(1, dtype=np.float32)
+    fill = tensor_array(attrs["value"]) if "value" in attrs else np.zeros(1, dtype=np.float32)
     shape = [int(v) for v in arrays[0].reshape(-1)]
     if math.prod(shape) > MAX_ELEMENTS:
         return None

@@ -73,34 +73,212 @@ def load(path, input=None, file=None):
 def read_model(path, file=None):
     """The ModelProto at ``path``, weights left where they are; SpecError when it is not a model."""
     file = file or str(path)
-    try:
-        import onnx
-    except ImportError:
-        raise SpecError(INSTALL_HINT, file=file) from None
+    model_class = _model_class(file)
     if os.path.isdir(path):
         raise SpecError("is a directory, not an ONNX model", file=file)
-    if not os.path.exists(path):
-        raise SpecError("no such file", file=file)
     try:
-        model = onnx.load(path, load_external_data=False)
+        data = _without_weights(path)
+    except FileNotFoundError:
+        raise SpecError("no such file", file=file) from None
     except OSError as err:
         raise SpecError(f"cannot read file ({err.strerror or err})", file=file) from None
+    try:
+        # what onnx.load(path, load_external_data=False) does, without importing all of onnx,
+        # and without the weights' bytes
+        model = model_class.FromString(data)
     except Exception as err:  # protobuf's DecodeError and friends: the bytes are not a ModelProto
         reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
         raise SpecError(f"not an ONNX model (it does not parse as one: {reason})", file=file) from None
+    del data
     if not model.HasField("graph") or not model.graph.node:
         raise SpecError("not an ONNX model (it has no graph nodes)", file=file)
     return model
 
 
-def _attributes(node):
-    from onnx import helper
+# An initializer's data larger than this is left unread (its dims are all the reader needs).
+KEEP_DATA_BYTES = 8 * MAX_VALUE_ELEMENTS
+_TENSOR_DATA_FIELDS = (4, 5, 6, 7, 9, 10, 11)  # TensorProto: float/int32/string/int64/raw/double/uint64 data
 
+
+def _without_weights(path):
+    """The file's bytes with the large data of the graph's initializers left out.
+
+    The file is mapped, not read: only the pages holding the graph and the initializers' headers are
+    touched, so a model's size in weights costs nothing. The protobuf wire format is walked just deep
+    enough (ModelProto.graph -> GraphProto.initializer -> TensorProto data fields); anything it cannot
+    walk is handed to protobuf whole, which then says what is wrong.
+    """
+    import mmap
+
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size < 1 << 20:
+            return handle.read()
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            try:
+                return _slim_model(view)
+            except ValueError:
+                return view[:]
+
+
+def _slim_model(buffer):
+    parts = []
+    for number, wire, start, value, end in _fields(buffer, 0, len(buffer)):
+        if number == 7 and wire == 2:  # ModelProto.graph
+            parts.append(_field(7, _slim_graph(buffer, value, end)))
+        else:
+            parts.append(buffer[start:end])
+    return b"".join(parts)
+
+
+def _slim_graph(buffer, begin, stop):
+    parts = []
+    for number, wire, start, value, end in _fields(buffer, begin, stop):
+        if number == 5 and wire == 2:  # GraphProto.initializer
+            kept = [buffer[s:e] for n, w, s, v, e in _fields(buffer, value, end)
+                    if not (n in _TENSOR_DATA_FIELDS and w == 2 and e - v > KEEP_DATA_BYTES)]
+            parts.append(_field(5, b"".join(kept)))
+        else:
+            parts.append(buffer[start:end])
+    return b"".join(parts)
+
+
+def _varint(buffer, position, stop):
+    result = shift = 0
+    while True:
+        if position >= stop or shift > 63:
+            raise ValueError("bad varint")
+        byte = buffer[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+
+
+def _fields(buffer, position, stop):
+    """(field number, wire type, field start, value start, field end) of each field in a message."""
+    while position < stop:
+        start = position
+        key, position = _varint(buffer, position, stop)
+        number, wire = key >> 3, key & 7
+        value = position
+        if wire == 0:
+            _, position = _varint(buffer, position, stop)
+        elif wire == 1:
+            position += 8
+        elif wire == 2:
+            length, value = _varint(buffer, position, stop)
+            position = value + length
+        elif wire == 5:
+            position += 4
+        else:
+            raise ValueError(f"wire type {wire}")
+        if position > stop or number == 0:
+            raise ValueError("truncated")
+        yield number, wire, start, value, position
+
+
+def _field(number, payload):
+    """A length-delimited field: key, length, payload."""
+    return _encode_varint(number << 3 | 2) + _encode_varint(len(payload)) + payload
+
+
+def _encode_varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _model_class(file):
+    """onnx's ModelProto class. ``import onnx`` costs a second or more (it loads numpy, ml_dtypes and
+    its checker); the generated protobuf module it is built on loads in a few ms, so that is what is
+    loaded when onnx is not imported yet (and ``import onnx`` later reuses it)."""
+    import importlib.util
+    import sys
+
+    for name in ("onnx.onnx_ml_pb2", "onnx"):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "ModelProto"):
+            return module.ModelProto
+    try:
+        found = importlib.util.find_spec("onnx")
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise SpecError(INSTALL_HINT, file=file)
+    generated = os.path.join(found.submodule_search_locations[0], "onnx_ml_pb2.py") if (
+        found.submodule_search_locations) else ""
+    if os.path.isfile(generated):
+        try:
+            spec = importlib.util.spec_from_file_location("onnx.onnx_ml_pb2", generated)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules["onnx.onnx_ml_pb2"] = module
+            return module.ModelProto
+        except Exception:  # an onnx whose layout differs: import it the ordinary way
+            sys.modules.pop("onnx.onnx_ml_pb2", None)
+    try:
+        import onnx
+    except ImportError:
+        raise SpecError(INSTALL_HINT, file=file) from None
+    return onnx.ModelProto
+
+
+# AttributeProto.type -> the field holding the value
+_ATTRIBUTE_FIELDS = {1: "f", 2: "i", 3: "s", 4: "t", 5: "g", 6: "floats", 7: "ints", 8: "strings", 9: "tensors",
+                     10: "graphs"}
+
+
+def _attributes(node):
     values = {}
     for attribute in node.attribute:
-        value = helper.get_attribute_value(attribute)
-        values[attribute.name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        field = _ATTRIBUTE_FIELDS.get(attribute.type)
+        if field is None:
+            continue
+        value = getattr(attribute, field)
+        if field in ("floats", "ints", "tensors", "graphs"):
+            value = list(value)
+        elif field == "strings":
+            value = [v.decode("utf-8", "replace") for v in value]
+        elif field == "s":
+            value = value.decode("utf-8", "replace")
+        values[attribute.name] = value
     return values
+
+
+# TensorProto.data_type -> numpy dtype name, and the typed field that holds values not in raw_data
+_TENSOR_TYPES = {1: ("float32", "float_data"), 2: ("uint8", "int32_data"), 3: ("int8", "int32_data"),
+                 4: ("uint16", "int32_data"), 5: ("int16", "int32_data"), 6: ("int32", "int32_data"),
+                 7: ("int64", "int64_data"), 9: ("bool", "int32_data"), 10: ("float16", "int32_data"),
+                 11: ("float64", "double_data"), 12: ("uint32", "uint64_data"), 13: ("uint64", "uint64_data")}
+_EXTERNAL = 1  # TensorProto.EXTERNAL
+
+
+def tensor_array(proto):
+    """A small TensorProto's values as a numpy array; None when they are elsewhere or of an odd type."""
+    import numpy
+
+    kind = _TENSOR_TYPES.get(proto.data_type)
+    if kind is None or proto.data_location == _EXTERNAL:
+        return None
+    dtype, field = kind
+    dims = tuple(proto.dims)
+    if proto.raw_data:
+        array = numpy.frombuffer(proto.raw_data, dtype=numpy.dtype(dtype).newbyteorder("<")).astype(dtype)
+    elif dtype == "float16":
+        array = numpy.array(list(proto.int32_data), dtype=numpy.uint16).view(numpy.float16)
+    else:
+        array = numpy.array(list(getattr(proto, field)), dtype=dtype)
+    if array.size != math.prod(dims):
+        return None
+    return array.reshape(dims)
 
 
 class _Const:
@@ -116,10 +294,7 @@ class _Const:
 
     def array(self):
         if self.value is None and self.proto is not None and _elements(self.dims) <= MAX_VALUE_ELEMENTS:
-            from onnx import TensorProto, numpy_helper
-
-            if self.proto.data_location != TensorProto.EXTERNAL:
-                self.value = numpy_helper.to_array(self.proto)
+            self.value = tensor_array(self.proto)
         return self.value
 
 
@@ -378,8 +553,6 @@ class _Reader:
         return handler(node, _attributes(node))
 
     def constant(self, node):
-        from onnx import numpy_helper
-
         attrs = {a.name: a for a in node.attribute}
         if "value" in attrs:
             tensor = attrs["value"].t
@@ -394,13 +567,16 @@ class _Reader:
                 array = numpy.array(values[key], dtype=kind)
                 self.consts[node.output[0]] = _Const(array.shape, value=array)
                 return
-        del numpy_helper
         self.consts[node.output[0]] = _Const(None, origin=f"Constant node '{node.name}'")
 
     def fold_constants(self, node):
         """A node whose inputs are all constants: evaluate it when it is shape arithmetic."""
         from . import onnx_constants
 
+        if node.op_type == "Identity" and node.input[0] in self.consts:
+            # the exporter shares an initializer through Identity: the same tensor under another name
+            self.consts[node.output[0]] = self.consts[node.input[0]]
+            return
         origin = f"node '{node.name}' ({node.op_type})"
         inputs = [self.consts.get(name) if name else None for name in node.input]
         missing = [name for name, const in zip(node.input, inputs) if name and const is None]

@@ -307,6 +307,7 @@ def test_not_an_onnx_file(tmp_path):
 def test_without_onnx_installed(tmp_path, monkeypatch):
     path = model(tmp_path, [node("Relu", ["x"], ["y"])])
     monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` now raises ImportError
+    monkeypatch.setitem(sys.modules, "onnx.onnx_ml_pb2", None)
     result = invoke("report", path)
     assert result.exit_code == 1
     assert result.stderr == f"error: {path}: reading .onnx files needs the onnx package: pip install 'cnncalc[onnx]'\n"
@@ -359,3 +360,15 @@ def test_compare_graph_and_check_take_onnx(tmp_path):
                        "  - {layer: total, params: 1522}\n")
     result = invoke("check", answers)
     assert result.exit_code == 0, result.stdout + result.stderr
+
+
+def test_reading_does_not_import_all_of_onnx(tmp_path):
+    """`import onnx` costs a second or more; the reader needs only its generated protobuf module."""
+    import subprocess
+
+    path = _small_net(tmp_path)
+    code = ("import sys, cnncalc; r = cnncalc.analyze(sys.argv[1]); "
+            "print(r.totals['params'], 'onnx' in sys.modules, 'onnx.onnx_ml_pb2' in sys.modules)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, cwd=root, check=True)
+    assert out.stdout.split() == ["1522", "False", "True"]
