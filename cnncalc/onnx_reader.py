@@ -358,7 +358,11 @@ class _Reader:
             if index in self.skip:
                 continue
             self.index = index
-            self.visit(node)
+            try:
+                self.visit(node)
+            except (IndexError, KeyError, ValueError, TypeError, ArithmeticError) as err:
+                # a node missing an input or attribute the operator requires: the file is malformed
+                raise self.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
         if not self.items:
             raise SpecError("the model has no layers cnncalc counts (only constants and reshapes)", file=self.file)
         document = {"name": _stem(self.file), "source": self.source(), "input": list(shape[1:]),

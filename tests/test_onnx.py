@@ -266,6 +266,18 @@ def test_missing_external_data_still_reports(tmp_path):
     assert report.totals["params"] == 16 * 27 + 16
 
 
+def test_large_model_skips_weight_bytes_but_reads_small_constants(tmp_path):
+    # over 1 MiB, the file is mapped and large initializer data left unread; the Reshape target is still read
+    path = model(tmp_path, [node("Conv", ["x", "w"], ["c"], name="/c/Conv", pads=[1, 1, 1, 1]),
+                            node("Reshape", ["c", "shape"], ["f"], name="/Reshape"),
+                            node("Gemm", ["f", "fw"], ["y"], name="/fc/Gemm", transB=1)],
+                 weights={"w": [16, 3, 3, 3], "fw": [300, 1024]}, ints={"shape": [1, -1]}, shape=(1, 3, 8, 8))
+    assert os.path.getsize(path) > 1_200_000
+    report, by_name = rows(path)
+    assert by_name["fc"].params == 300 * 1024 and by_name["reshape"].type == "flatten"
+    assert report.totals["params"] == 16 * 27 + 16 + 300 * 1024
+
+
 def test_dynamic_batch_is_one(tmp_path):
     path = model(tmp_path, [node("Relu", ["x"], ["y"], name="/relu/Relu")], shape=("N", 3, 8, 8))
     report, _ = rows(path)
@@ -292,6 +304,13 @@ def test_unknown_operator_is_one_line(tmp_path):
     line = result.stderr.strip()
     assert "\n" not in line and "Traceback" not in line
     assert line.startswith(f"error: {path}: node '/weird/Einsum' (Einsum): operator Einsum is not supported")
+
+
+def test_malformed_node_is_one_line(tmp_path):
+    path = model(tmp_path, [node("Conv", ["x"], ["y"], name="/c/Conv")])  # no weight input
+    result = invoke("report", path)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: {path}: node '/c/Conv' (Conv): malformed node (IndexError")
 
 
 def test_not_an_onnx_file(tmp_path):
