@@ -275,7 +275,7 @@ def test_large_model_skips_weight_bytes_but_reads_small_constants(tmp_path):
     assert os.path.getsize(path) > 1_200_000
     report, by_name = rows(path)
     assert by_name["fc"].params == 300 * 1024 and by_name["reshape"].type == "flatten"
-    assert report.totals["params"] == 16 * 27 + 16 + 300 * 1024
+    assert report.totals["params"] == 16 * 27 + 300 * 1024  # the conv has no bias
 
 
 def test_dynamic_batch_is_one(tmp_path):
