@@ -1010,16 +1010,29 @@ class _Reader:
         self.set_output(node, self.emit(node, "mul", list(node.input)))
 
     def resize(self, node, scales, sizes, mode):
+        """Resize/Upsample of H and W as ``upsample``: whole scales always; other scales, output sizes and
+        the interpolation mode where the upsample rule takes them (``size``, ``mode``)."""
+        from .rules import RULES
+
         shape = self.value(node, node.input[0]).shape
-        if sizes is not None:
-            factors = [out / size for out, size in zip(sizes, shape)]
+        factors = [out / size for out, size in zip(sizes, shape)] if sizes is not None else list(scales)
+        takes = RULES["upsample"].keys
+        if len(factors) != 4 or factors[:2] != [1, 1] or len(shape) != 4:
+            raise self.unsupported(node, f"a {node.op_type} of {_shape(shape)} by {factors} (cnncalc resizes H "
+                                         f"and W only)")
+        keys = {}
+        if all(float(f).is_integer() and f >= 1 for f in factors[2:]):
+            keys["scale"] = _pair([int(f) for f in factors[2:]])
+        elif sizes is not None and "size" in takes:
+            keys["size"] = _pair([int(v) for v in sizes[2:]])
+        elif "size" in takes and all(f > 0 for f in factors[2:]):
+            keys["scale"] = [_number(f) for f in factors[2:]]
         else:
-            factors = list(scales)
-        if len(factors) != 4 or factors[:2] != [1, 1] or not all(float(f).is_integer() and f >= 1
-                                                                  for f in factors[2:]):
             raise self.unsupported(node, f"a {node.op_type} of {_shape(shape)} by {factors} (cnncalc's upsample "
                                          f"takes whole-number scales of H and W)")
-        keys = {"scale": _pair([int(f) for f in factors[2:]])}
+        interpolation = {"linear": "bilinear", "cubic": "bicubic"}.get(mode, "nearest")
+        if "mode" in takes and interpolation != "nearest":
+            keys["mode"] = interpolation
         self.set_output(node, self.emit(node, "upsample", [node.input[0]], keys))
 
     def op_Resize(self, node, attrs):
