@@ -18,7 +18,7 @@ Nodes become layers (see README, "ONNX models"):
 * pools, global pools (and ReduceMean/ReduceMax over H and W), Flatten, Reshape/Squeeze that flatten,
   Concat and Split/Slice on channels (``concat``, ``chunk``), Add, Mul (``add``, ``mul``),
   Reshape-Transpose-Reshape channel shuffles (``shuffle``), Resize/Upsample by whole scales
-  (``upsample``), Softmax, Dropout, LRN.
+  (``upsample``), Softmax, LRN; a zero Pad before a Conv becomes part of its padding.
 * Identity, Cast, Dropout at inference, Quantize/DequantizeLinear pass their input on; Constant and the
   Shape/Gather/Concat/... arithmetic a tracer records for shapes are evaluated on the spot.
 
@@ -51,7 +51,7 @@ FUNCTIONAL = ("Add", "Sub", "Mul", "Div", "Concat", "Split", "Slice", "Flatten",
               "Transpose", "Resize", "Upsample", "ReduceMean", "ReduceMax", "Softmax", "LogSoftmax")
 SUPPORTED = sorted(set(ACTIVATIONS) | set(PASS_THROUGH) | set(FUNCTIONAL) | {
     "Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "Clip", "LeakyRelu", "PRelu", "MaxPool",
-    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LRN", "Constant"})
+    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LRN", "Constant", "Pad", "Shape", "Size"})
 
 
 def is_onnx_path(path):
@@ -492,7 +492,8 @@ class _Reader:
                                              f"tensor")
             raise self.fail(node, f"input '{name}' is not computed by any earlier node")
         if found.gate is not None:
-            what = "a channel shuffle" if found.gate[0] in ("shuffle", "shuffled") else "an activation"
+            what = {"shuffle": "a channel shuffle", "shuffled": "a channel shuffle", "pad": "a Pad"}.get(
+                found.gate[0], "an activation")
             raise self.unsupported(node, f"input '{name}' is part of {what} cnncalc could not place")
         return found
 
@@ -671,8 +672,9 @@ class _Reader:
 
     # --- convolutions and dense layers ------------------------------------------------------------
 
-    def spatial(self, node, attrs, shape, kernel):
-        """stride, pad, dilation keys of a windowed op (ONNX pads are begins then ends)."""
+    def spatial(self, node, attrs, shape, kernel, extra=None):
+        """stride, pad, dilation keys of a windowed op (ONNX pads are begins then ends); ``extra`` is a
+        zero Pad before it, [top, left, bottom, right], added to its own padding."""
         if len(shape) != 4:
             raise self.unsupported(node, f"a {len(shape) - 2}-d {node.op_type} (cnncalc reads 2-d maps, "
                                          f"N x C x H x W)")
@@ -680,7 +682,12 @@ class _Reader:
         dilations = list(attrs.get("dilations", [1, 1]))
         keys = {"kernel": _pair(kernel), "stride": _pair(strides)}
         auto = attrs.get("auto_pad", "NOTSET")
-        if auto in ("SAME_UPPER", "SAME_LOWER"):
+        if extra is not None:
+            if auto in ("SAME_UPPER", "SAME_LOWER"):
+                raise self.unsupported(node, "a Pad before a Conv with auto_pad SAME")
+            own = [0, 0, 0, 0] if auto == "VALID" else list(attrs.get("pads", [0, 0, 0, 0]))
+            keys["pad"] = _pads([a + b for a, b in zip(own, extra)])
+        elif auto in ("SAME_UPPER", "SAME_LOWER"):
             pads = []
             for size, k, s, d in zip(shape[2:], kernel, strides, dilations):
                 out = -(-size // s)
@@ -699,6 +706,10 @@ class _Reader:
 
     def op_Conv(self, node, attrs):
         source, weight = node.input[0], node.input[1]
+        extra = None
+        pending = self.values.get(source)
+        if pending is not None and pending.gate and pending.gate[0] == "pad":
+            _, source, extra = pending.gate
         shape = self.value(node, source).shape
         dims = self.const(node, weight, "the Conv weight").dims
         if dims is None or len(dims) != len(shape):
@@ -708,7 +719,7 @@ class _Reader:
             raise self.fail(node, f"the weight {_shape(dims)} with {groups} group(s) does not fit "
                                   f"{shape[1]} input channels")
         keys = {"filters": dims[0]}
-        keys.update(self.spatial(node, attrs, shape, attrs.get("kernel_shape", dims[2:])))
+        keys.update(self.spatial(node, attrs, shape, attrs.get("kernel_shape", dims[2:]), extra))
         bias = len(node.input) > 2 and bool(node.input[2])
         if bias and _elements(self.const(node, node.input[2], "the Conv bias").dims) != dims[0]:
             raise self.unsupported(node, "a Conv bias that is not one value per filter")
@@ -911,6 +922,26 @@ class _Reader:
         self.set_output(node, value)
         return value
 
+    def op_Pad(self, node, attrs):
+        """A zero Pad of H and W read by a Conv alone becomes part of that Conv's padding."""
+        shape = self.value(node, node.input[0]).shape
+        names = list(node.input) + [""] * 3
+        if self.opset < 11:
+            pads, fill = list(attrs.get("pads", [])), attrs.get("value", 0.0)
+        else:
+            pads = self.known(node, names[1], "the pads").reshape(-1).tolist()
+            fill = float(self.known(node, names[2], "the pad value").reshape(-1)[0]) if names[2] else 0.0
+        reader = self.only_reader(node.output[0])
+        conv = self.nodes[reader] if reader is not None else None
+        if (attrs.get("mode", "constant") != "constant" or fill != 0 or names[3] or len(shape) != 4
+                or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0
+                or conv is None or conv.op_type != "Conv" or conv.input[0] != node.output[0]):
+            raise self.unsupported(node, "a Pad other than zeros around H and W before a Conv (cnncalc folds "
+                                         "such a Pad into the Conv's padding)")
+        padded = shape[:2] + (shape[2] + pads[2] + pads[6], shape[3] + pads[3] + pads[7])
+        extra = [int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])]  # top, left, bottom, right
+        self.set_output(node, _Value(None, padded, gate=("pad", node.input[0], extra)))
+
     def op_Transpose(self, node, attrs):
         pending = self.values.get(node.input[0])
         if pending is not None and pending.gate and pending.gate[0] == "shuffle":
@@ -1000,7 +1031,7 @@ class _Reader:
             raise self.unsupported(node, "a Mul by a constant (cnncalc reads Mul of two computed tensors: a "
                                          "squeeze-excitation gate, or x * sigmoid(x))")
         gates = [self.values[name].gate for name in node.input if self.values[name].gate is not None]
-        if gates and gates[0][0] not in ("shuffle", "shuffled"):
+        if gates and gates[0][0] not in ("shuffle", "shuffled", "pad"):
             source, act, foldable = gates[0]
             value = self.value(node, source)
             if foldable and self.takes_act(value):

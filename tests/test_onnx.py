@@ -106,6 +106,21 @@ def test_explicit_unequal_pads(tmp_path):
     assert by_name["c"].macs == 2 * 5 * 7 * 9 == 630
 
 
+def test_zero_pad_folds_into_the_conv(tmp_path):
+    # Pad [top 1, left 0, bottom 2, right 1] then a 3x3 conv with its own pads 1: H 8 + 1+1 + 1+2 - 3 + 1 = 11
+    path = model(tmp_path, [node("Pad", ["x", "pads"], ["p"], name="/pad/Pad"),
+                            node("Conv", ["p", "w"], ["y"], name="/c/Conv", pads=[1, 1, 1, 1])],
+                 weights={"w": [2, 3, 3, 3]}, ints={"pads": [0, 0, 1, 0, 0, 0, 2, 1]})
+    report, by_name = rows(path)
+    assert [r.name for r in report.rows] == ["c"] and report.spec.layers[0].inputs == ["input"]
+    assert report.spec.layers[0].keys["pad"] == [2, 3, 1, 2]  # top, bottom, left, right
+    assert by_name["c"].out_shape == (2, 11, 9)
+    reflect = model(tmp_path, [node("Pad", ["x", "pads"], ["y"], name="/pad/Pad", mode="reflect")],
+                    ints={"pads": [0, 0, 1, 1, 0, 0, 1, 1]}, file="reflect.onnx")
+    with pytest.raises(SpecError, match=r"node '/pad/Pad' \(Pad\): a Pad other than zeros"):
+        cnncalc.analyze(reflect)
+
+
 def test_maxpool_ceil_mode_and_average_pool(tmp_path):
     # 6 wide, kernel 3, stride 2: (6 - 3)/2 + 1 = 2.5 -> 3 with ceil_mode (the last window starts at 4 < 6)
     path = model(tmp_path, [
