@@ -196,34 +196,39 @@ def _encode_varint(value):
             return bytes(out)
 
 
+_GENERATED = []  # onnx's generated protobuf module, once loaded on its own
+
+
 def _model_class(file):
     """onnx's ModelProto class. ``import onnx`` costs a second or more (it loads numpy, ml_dtypes and
-    its checker); the generated protobuf module it is built on loads in a few ms, so that is what is
-    loaded when onnx is not imported yet (and ``import onnx`` later reuses it)."""
+    its checker); the generated protobuf module it is built on loads in a few ms, so when onnx is not
+    imported yet that module is loaded on its own, under a private name (protobuf gives the same
+    message classes to onnx if it is imported later)."""
     import importlib.util
     import sys
 
-    for name in ("onnx.onnx_ml_pb2", "onnx"):
-        module = sys.modules.get(name)
-        if module is not None and hasattr(module, "ModelProto"):
-            return module.ModelProto
+    onnx = sys.modules.get("onnx")
+    if onnx is not None and hasattr(onnx, "ModelProto"):
+        return onnx.ModelProto
+    if _GENERATED:
+        return _GENERATED[0].ModelProto
     try:
         found = importlib.util.find_spec("onnx")
     except (ImportError, ValueError):
         found = None
     if found is None:
         raise SpecError(INSTALL_HINT, file=file)
-    generated = os.path.join(found.submodule_search_locations[0], "onnx_ml_pb2.py") if (
-        found.submodule_search_locations) else ""
+    folders = found.submodule_search_locations or []
+    generated = os.path.join(folders[0], "onnx_ml_pb2.py") if folders else ""
     if os.path.isfile(generated):
         try:
-            spec = importlib.util.spec_from_file_location("onnx.onnx_ml_pb2", generated)
+            spec = importlib.util.spec_from_file_location("cnncalc._onnx_ml_pb2", generated)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            sys.modules["onnx.onnx_ml_pb2"] = module
+            _GENERATED.append(module)
             return module.ModelProto
         except Exception:  # an onnx whose layout differs: import it the ordinary way
-            sys.modules.pop("onnx.onnx_ml_pb2", None)
+            pass
     try:
         import onnx
     except ImportError:
@@ -827,6 +832,8 @@ class _Reader:
             keys["ceil_mode"] = True
         if type_name == "avgpool":
             keys.pop("dilation", None)
+        if keys["pad"] == 0:
+            del keys["pad"]  # the stride stays: a pool's default stride is its kernel, ONNX's is 1
         self.set_output(node, self.emit(node, type_name, [source], keys))
 
     def op_MaxPool(self, node, attrs):
