@@ -19,6 +19,8 @@ def evaluate(node, inputs, attrs, opset):
     handler = _HANDLERS.get(node.op_type)
     arrays = [const.array() if const is not None else None for const in inputs]
     dims = [const.dims if const is not None else None for const in inputs]
+    if node.op_type in _ELEMENTWISE and _elements(_dims_only(node.op_type, dims, arrays, attrs)) > MAX_ELEMENTS:
+        handler = None  # a broadcast that would build a large tensor: its dims are enough
     if handler is not None and all(a is not None for a, name in zip(arrays, node.input) if name):
         try:
             with numpy.errstate(all="ignore"):
@@ -31,6 +33,13 @@ def evaluate(node, inputs, attrs, opset):
     return [(_dims_only(node.op_type, dims, arrays, attrs), None)]
 
 
+_ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal")
+
+
+def _elements(dims):
+    return math.prod(dims) if dims is not None else MAX_ELEMENTS + 1
+
+
 def _dims_only(op, dims, arrays, attrs):
     """The output dims of a weight transform, when they follow from the input dims alone."""
     if not dims or dims[0] is None:
@@ -38,7 +47,7 @@ def _dims_only(op, dims, arrays, attrs):
     if op in ("Identity", "Cast", "DequantizeLinear", "QuantizeLinear", "Neg", "Abs", "Sqrt", "Exp", "Reciprocal",
               "Relu", "Sigmoid", "Tanh", "Clip", "Round", "Floor", "Ceil"):
         return dims[0]
-    if op in ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where"):
+    if op in _ELEMENTWISE:
         try:
             import numpy
 

@@ -67,7 +67,11 @@ def load(path, input=None, file=None):
     """
     file = file or str(path)
     model = read_model(path, file)
-    return _Reader(model, file, input).spec()
+    try:
+        return _Reader(model, file, input).spec()
+    except (IndexError, KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as err:
+        # protobuf parsed it, but it breaks ONNX's own rules (a name that is not UTF-8 text, a missing field)
+        raise SpecError(f"not a well-formed ONNX model ({type(err).__name__}: {str(err)[:80]})", file=file) from None
 
 
 def read_model(path, file=None):

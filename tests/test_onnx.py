@@ -328,6 +328,17 @@ def test_malformed_node_is_one_line(tmp_path):
     assert result.stderr.startswith(f"error: {path}: node '/c/Conv' (Conv): malformed node (IndexError")
 
 
+def test_text_that_is_not_utf8_is_one_line(tmp_path):
+    path = model(tmp_path, [node("Relu", ["x"], ["y"], name="/zz/Relu")])
+    with open(path, "rb") as handle:
+        data = handle.read()
+    with open(path, "wb") as handle:
+        handle.write(data.replace(b"/zz/", b"/\xff\xfe/"))
+    result = invoke("report", path)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: {path}: not ")
+
+
 def test_not_an_onnx_file(tmp_path):
     path = tmp_path / "notes.onnx"
     path.write_text("name: not a model\nlayers: []\n" * 5)
