@@ -51,7 +51,7 @@ FUNCTIONAL = ("Add", "Sub", "Mul", "Div", "Concat", "Split", "Slice", "Flatten",
               "Transpose", "Resize", "Upsample", "ReduceMean", "ReduceMax", "Softmax", "LogSoftmax")
 SUPPORTED = sorted(set(ACTIVATIONS) | set(PASS_THROUGH) | set(FUNCTIONAL) | {
     "Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "Clip", "LeakyRelu", "PRelu", "MaxPool",
-    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LRN", "Constant", "Pad", "Shape", "Size"})
+    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LRN", "Constant", "Pad", "Shape", "Size", "CastLike"})
 
 
 def is_onnx_path(path):
@@ -293,13 +293,16 @@ def tensor_array(proto):
 class _Const:
     """A tensor known before the network runs: an initializer, a Constant, or shape arithmetic on them."""
 
-    __slots__ = ("dims", "proto", "value", "origin")
+    __slots__ = ("dims", "proto", "value", "origin", "stored")
 
-    def __init__(self, dims=None, proto=None, value=None, origin=None):
+    def __init__(self, dims=None, proto=None, value=None, origin=None, stored=True):
         self.dims = None if dims is None else tuple(int(d) for d in dims)
         self.proto = proto
         self.value = value
         self.origin = origin  # the node that made it, when its contents are unknown
+        # stored in the file (an initializer, a Constant, or one cast, reshaped or dequantized): a bias
+        # counts as params only then; a bias the graph computes (zeros expanded to the filters) does not
+        self.stored = stored
 
     def array(self):
         if self.value is None and self.proto is not None and _elements(self.dims) <= MAX_VALUE_ELEMENTS:
@@ -555,6 +558,11 @@ class _Reader:
         computed = [name for name in inputs if name and name in self.values]
         if op == "Constant":
             return self.constant(node)
+        if op == "CastLike":  # a cast to the type of its second input: only the first matters
+            if node.input[0] in self.consts:
+                self.consts[node.output[0]] = self.consts[node.input[0]]
+                return
+            return self.set_output(node, self.value(node, node.input[0]).passed_on())
         if not computed:
             return self.fold_constants(node)
         handler = getattr(self, f"op_{op}", None)
@@ -596,10 +604,21 @@ class _Reader:
         missing = [name for name, const in zip(node.input, inputs) if name and const is None]
         if missing:
             raise self.fail(node, f"input '{missing[0]}' is not computed by any earlier node")
+        if node.op_type == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
+            import numpy
+
+            attrs = _attributes(node)
+            dims = inputs[0].dims
+            value = numpy.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=numpy.int64)
+            self.consts[node.output[0]] = _Const(value.shape, value=value, stored=False)
+            return
         results = onnx_constants.evaluate(node, inputs, _attributes(node), self.opset)
+        stored = node.op_type in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
+                                  "Unsqueeze") and inputs[0] is not None and inputs[0].stored
         for position, name in enumerate(node.output):
             dims, value = results[position] if results and position < len(results) else (None, None)
-            self.consts[name] = _Const(dims, value=value, origin=None if value is not None else origin)
+            self.consts[name] = _Const(dims, value=value, origin=None if value is not None else origin,
+                                       stored=stored)
 
     def activation(self, node, act):
         source = node.input[0]
@@ -729,9 +748,7 @@ class _Reader:
                                   f"{shape[1]} input channels")
         keys = {"filters": dims[0]}
         keys.update(self.spatial(node, attrs, shape, attrs.get("kernel_shape", dims[2:]), extra))
-        bias = len(node.input) > 2 and bool(node.input[2])
-        if bias and _elements(self.const(node, node.input[2], "the Conv bias").dims) != dims[0]:
-            raise self.unsupported(node, "a Conv bias that is not one value per filter")
+        bias = self.bias(node, 2, dims[0], "the Conv bias")
         type_name = "conv"
         if groups > 1:
             if groups == shape[1] == dims[0]:
@@ -743,6 +760,17 @@ class _Reader:
             keys["bias"] = False
         _drop_defaults(keys)
         self.set_output(node, self.emit(node, type_name, [source], keys, weight=weight))
+
+    def bias(self, node, position, count, what):
+        """Whether the node has a bias of ``count`` values stored in the file (see _Const.stored)."""
+        if len(node.input) <= position or not node.input[position]:
+            return False
+        const = self.const(node, node.input[position], what)
+        if not const.stored:
+            return False
+        if _elements(const.dims) != count:
+            raise self.unsupported(node, f"{what} has {_elements(const.dims)} values, not one per output ({count})")
+        return True
 
     def op_ConvTranspose(self, node, attrs):
         source, weight = node.input[0], node.input[1]
@@ -765,7 +793,7 @@ class _Reader:
             keys["output_pad"] = _pair(list(attrs["output_padding"]))
         if groups > 1:
             keys["groups"] = groups
-        if not (len(node.input) > 2 and node.input[2]):
+        if not self.bias(node, 2, keys["filters"], "the ConvTranspose bias"):
             keys["bias"] = False
         _drop_defaults(keys)
         self.set_output(node, self.emit(node, "convtranspose", [source], keys, weight=weight))
@@ -782,10 +810,7 @@ class _Reader:
         if features != shape[1]:
             raise self.fail(node, f"the weight {_shape(dims)} does not fit {shape[1]} input features")
         keys = {"units": units}
-        if len(node.input) > 2 and node.input[2]:
-            if _elements(self.const(node, node.input[2], "the Gemm bias C").dims) != units:
-                raise self.unsupported(node, "a Gemm bias C that is not one value per output")
-        else:
+        if not self.bias(node, 2, units, "the Gemm bias C"):
             keys["bias"] = False
         self.set_output(node, self.emit(node, "fc", [source], keys, weight=weight))
 

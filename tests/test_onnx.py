@@ -273,6 +273,20 @@ def test_identity_shared_initializer_counts_per_layer(tmp_path):
     assert report.totals["params"] == 216
 
 
+def test_a_computed_bias_is_not_a_parameter(tmp_path):
+    # torch.export without its optimizer: the conv's zero bias is Expand(CastLike(0), Shape(W)[:1]), computed
+    zero = helper.make_tensor("zero_value", TensorProto.FLOAT, [], [0.0])
+    path = model(tmp_path, [
+        node("Shape", ["w"], ["cout"], name="node_Shape_0", start=0, end=1),
+        helper.make_node("Constant", [], ["zero"], name="node_Constant_1", value=zero),
+        node("CastLike", ["zero", "x"], ["zero_like"], name="node_CastLike_2"),
+        node("Expand", ["zero_like", "cout"], ["b"], name="node_Expand_3"),
+        node("Conv", ["x", "w", "b"], ["y"], name="node_conv2d")],
+        weights={"w": [4, 3, 3, 3]})
+    report, _ = rows(path)
+    assert report.spec.layers[0].keys["bias"] is False and report.totals["params"] == 108
+
+
 def test_missing_external_data_still_reports(tmp_path):
     path = model(tmp_path, [node("Conv", ["x", "w", "b"], ["y"], name="/c/Conv")],
                  weights={"w": [16, 3, 3, 3], "b": [16]}, external=True)

@@ -20,9 +20,11 @@ What keeps BatchNorm (measured with torch 2.14 / torchvision 0.29 / onnx 1.23):
   Identity nodes; cnncalc follows those. `training=TrainingMode.PRESERVE` keeps BN too.
 - `do_constant_folding=True` (the default) folds each BN into the conv before it: the model then has
   conv biases instead of BN params (fewer params than torchvision).
-- the torch.export-based exporter (`dynamo=True`, the default since torch 2.9) asks for opset 18, and
-  its graph optimizer folds BN away even with `do_constant_folding=False`; with `optimize=False` BN
-  stays but every conv weight gets Shape/Expand/CastLike helpers. Not used here.
+- the torch.export-based exporter (`dynamo=True`, the default since torch 2.9) asks for opset 18 (it
+  cannot convert resnet18 down to 17), and its graph optimizer folds BN away even with
+  `do_constant_folding=False` (resnet18 then reports 11,679,912 params, no buffers); with `optimize=False`
+  BN stays and each bias-free conv gets a computed zero bias (Shape/Expand/CastLike), which cnncalc does
+  not count, so resnet18 reports torchvision's 11,689,512 params and 9,600 buffers. Not used here.
 """
 
 import argparse
