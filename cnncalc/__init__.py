@@ -13,14 +13,14 @@ __all__ = ["analyze", "compare", "load_spec", "builtin_models", "spec_schema", "
 from .errors import CnnCalcError, SpecError
 
 
-def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="eval"):
+def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode="eval"):
     """Analyse a network; see :func:`cnncalc.report.analyze`."""
     from .report import analyze as _analyze
 
     return _analyze(spec_or_name, input=input, batch=batch, dtype=dtype, explain=explain, mode=mode)
 
 
-def compare(models, input=None, batch=1, dtype="fp32", optimizer="sgd", mode="eval"):
+def compare(models, input=None, batch=None, dtype="fp32", optimizer="sgd", mode="eval"):
     """Several models side by side (``"resnet50@448"`` gives one its own input); see :mod:`cnncalc.comparison`."""
     from .comparison import compare as _compare
 

@@ -30,10 +30,6 @@ def _divisible(value, divisor=8, min_value=None):
 FUNCTIONS = {"min": min, "max": max, "divisible": _divisible}
 
 
-def is_expression(text):
-    return isinstance(text, str)
-
-
 def evaluate(text, variables):
     """Evaluate ``text`` with ``variables`` (name -> int/bool). Raises ExpressionError."""
     import ast
