@@ -207,18 +207,18 @@ def parse_input(text, spec_input):
     return read_input(text, spec_input)[0]
 
 
-def read_input(text, spec_input):
+def read_input(text, spec_input, quiet=False):
     """``--input`` as given on the command line: ``(shape, batch or None, how it was read or None)``.
 
     The reading depends on the rank of the spec's input; see the readers in INPUT_READERS. When a
-    choice was made between readings, it is said on standard error.
+    choice was made between readings, it is said on standard error (unless ``quiet``).
     """
     sizes = _input_sizes(text)
     reader = INPUT_READERS.get(len(spec_input))
     if reader is None:
         raise UsageError(f"--input cannot override an input of {len(spec_input)} sizes")
     shape, batch, reading = reader(sizes, spec_input, text)
-    if reading:
+    if reading and not quiet:
         note(f"--input {_shown(text)} read as {reading}")
     return tuple(shape), batch, reading
 
@@ -292,7 +292,8 @@ def load_spec(spec_or_name, input=None):
         return spec_or_name
     if isinstance(spec_or_name, dict):
         return spec_module.parse(spec_or_name)
-    at_input = None if input is None else (lambda native: parse_input(input, native))
+    # an ONNX model is read at the input analyze will use (which says how it read --input, once)
+    at_input = None if input is None else (lambda native: read_input(input, native, quiet=True)[0])
     return spec_module.load(spec_or_name, input=at_input)
 
 
