@@ -1,9 +1,10 @@
 """Read an ONNX model as a spec: the same layer list a YAML spec gives, so every rule and format applies.
 
-Only the graph is read: initializers are known by their dims, never by their data (a model whose
-external weights file is missing still reads; a 500 MB model reads as fast as its protobuf parses).
-The few small integer tensors a graph computes shapes with (Reshape targets, Split sizes, Resize
-scales, Clip bounds) are read when they are stored inside the file.
+Only the graph is read: initializers are known by their dims, never by their data. The file is mapped
+and the large data of its initializers skipped before protobuf parses the rest, so a model whose
+external weights file is missing still reads, and a 500 MB model reads in the time of its graph. The
+few small tensors a graph computes shapes with (Reshape targets, Split sizes, Resize scales, Clip
+bounds) are read when they are stored inside the file.
 
 Nodes become layers (see README, "ONNX models"):
 
@@ -18,12 +19,14 @@ Nodes become layers (see README, "ONNX models"):
 * pools, global pools (and ReduceMean/ReduceMax over H and W), Flatten, Reshape/Squeeze that flatten,
   Concat and Split/Slice on channels (``concat``, ``chunk``), Add, Mul (``add``, ``mul``),
   Reshape-Transpose-Reshape channel shuffles (``shuffle``), Resize/Upsample by whole scales
-  (``upsample``), Softmax, LRN; a zero Pad before a Conv becomes part of its padding.
+  (``upsample``; other scales, sizes and modes where the upsample rule takes them), Softmax, LRN; a
+  zero Pad before a Conv becomes part of its padding.
 * Identity, Cast, Dropout at inference, Quantize/DequantizeLinear pass their input on; Constant and the
   Shape/Gather/Concat/... arithmetic a tracer records for shapes are evaluated on the spot.
 
 The reader sizes each tensor with the rules themselves as it goes, so its shapes and the report's
-cannot disagree. ``onnx`` is imported only here, only when an .onnx file is read.
+cannot disagree. onnx (its generated protobuf module, not the whole package) is loaded only here, only
+when an .onnx file is read.
 """
 
 import math
