@@ -1196,28 +1196,3 @@ def _reshaped(shape, target, allowzero):
 def _stem(file):
     return os.path.splitext(os.path.basename(str(file)))[0]
 
-
-def to_yaml(spec, header=()):
-    """A parsed spec written back as YAML: one flow mapping per layer, `from` only where it is not the
-    layer before; ``header`` lines go first as comments."""
-    import yaml
-
-    def flow(value):
-        text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=2**30).strip()
-        return text[:-3].strip() if text.endswith("\n...") else text
-
-    lines = [f"# {line}" if line else "#" for line in header]
-    lines.append(f"name: {flow(spec.name)}")
-    if spec.source:
-        lines.append(f"source: {flow(spec.source)}")
-    lines.append(f"input: {flow(list(spec.input))}")
-    lines.append("layers:")
-    previous = NETWORK_INPUT
-    for decl in spec.layers:
-        item = {"name": decl.name, "type": decl.type}
-        if decl.inputs != [previous]:
-            item["from"] = decl.inputs[0] if len(decl.inputs) == 1 else list(decl.inputs)
-        item.update(decl.keys)
-        lines.append(f"  - {flow(item)}")
-        previous = decl.name
-    return "\n".join(lines) + "\n"

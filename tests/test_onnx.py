@@ -402,6 +402,41 @@ def test_import_writes_a_spec_with_the_same_totals(tmp_path):
     assert [r.name for r in original.rows] == [r.name for r in imported.rows]
 
 
+def _residual_net(tmp_path):
+    nodes, weights = [node("Conv", ["x", "stem"], ["s"], name="/conv1/Conv", pads=[1, 1, 1, 1])], {"stem": [4, 3, 3, 3]}
+    previous = "s"
+    for i in range(3):
+        scope = f"/layer1/layer1.{i}"
+        nodes += [node("Conv", [previous, f"a{i}"], [f"c{i}"], name=f"{scope}/conv1/Conv", pads=[1, 1, 1, 1]),
+                  node("Relu", [f"c{i}"], [f"r{i}"], name=f"{scope}/relu/Relu"),
+                  node("Conv", [f"r{i}", f"b{i}"], [f"d{i}"], name=f"{scope}/conv2/Conv", pads=[1, 1, 1, 1]),
+                  node("Add", [f"d{i}", previous], [f"e{i}"], name=f"{scope}/Add"),
+                  node("Relu", [f"e{i}"], [f"o{i}"], name=f"{scope}/relu_1/Relu")]
+        weights.update({f"a{i}": [4, 4, 3, 3], f"b{i}": [4, 4, 3, 3]})
+        previous = f"o{i}"
+    nodes.append(node("GlobalAveragePool", [previous], ["y"], name="/avgpool/GlobalAveragePool"))
+    return model(tmp_path, nodes, weights=weights)
+
+
+def test_import_writes_repeated_structure_as_a_block(tmp_path):
+    path = _residual_net(tmp_path)
+    text = ok("import", path)
+    assert ("blocks:\n  block1:\n    layers:\n"
+            "      - {name: conv1, type: conv, filters: 4, kernel: 3, pad: 1, bias: false}\n"
+            "      - {name: conv2, type: conv, filters: 4, kernel: 3, pad: 1, bias: false}\n"
+            "      - {name: add, type: add, from: [conv2, input], act: relu}\n") in text.replace(
+        "conv1, type: conv, filters: 4, kernel: 3, pad: 1, bias: false, act: relu",
+        "conv1, type: conv, filters: 4, kernel: 3, pad: 1, bias: false")
+    assert "  - {name: layer1, type: block1, repeat: 3}\n" in text
+    target = tmp_path / "net.yaml"
+    target.write_text(text)
+    original, imported = cnncalc.analyze(path), cnncalc.analyze(str(target))
+    assert [(r.name, r.params, r.macs) for r in original.rows] == [(r.name, r.params, r.macs) for r in imported.rows]
+    assert [r.name for r in original.rows][1:4] == ["layer1.0.conv1", "layer1.0.conv2", "layer1.0.add"]
+    flat = ok("import", path, "--flat")
+    assert "blocks:" not in flat and flat.count("\n  - ") == 11
+
+
 def test_import_refuses_other_files(tmp_path):
     result = invoke("import", "resnet50")
     assert result.exit_code == 2 and "import reads .onnx files" in result.stderr

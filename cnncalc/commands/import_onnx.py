@@ -11,21 +11,25 @@ from .common import friendly_errors, write_output
               help="Write the spec to this file (folders are created) instead of standard output.")
 @click.option("--input", "input_shape", metavar="CxHxW",
               help="The input size to read the model at (needed when its size is dynamic): 3x224x224 or 224.")
+@click.option("--flat", is_flag=True, help="List every layer; no blocks for repeated structure.")
 @friendly_errors
-def import_onnx(model, output, input_shape):
+def import_onnx(model, output, input_shape, flat):
     """Write an ONNX model as a YAML spec that reports the same totals.
 
     Layer names come from the graph (PyTorch's '/layer1/layer1.0/conv1/Conv' becomes layer1.0.conv1),
-    activations are folded into the layer before as `act:`, batch norm stays a `bn` layer, and the
-    layers are listed flat. Weights are never read: only the shapes of the initializers.
+    activations are folded into the layer before as `act:`, batch norm stays a `bn` layer, and
+    structure that repeats (ResNet's residual blocks, Inception modules) is written once as a block
+    with arguments for what differs, used by name or with `repeat`. The spec is checked to expand to
+    exactly the layers of the model. Weights are never read: only the shapes of the initializers.
 
     \b
     Example:
       cnncalc import resnet18.onnx -o resnet18.yaml && cnncalc report resnet18.yaml
     """
-    from ..onnx_reader import is_onnx_path, to_yaml
     from ..errors import UsageError
+    from ..onnx_reader import is_onnx_path
     from ..report import analyze, load_spec
+    from ..spec_writer import to_yaml
 
     if not is_onnx_path(model):
         raise UsageError(f"{click.format_filename(model)}: import reads .onnx files")
@@ -36,7 +40,7 @@ def import_onnx(model, output, input_shape):
     header = [f"Imported by `cnncalc import` from {spec.source}.",
               f"At {shape}: {totals['params']:,} params, {totals['buffers']:,} BN buffers, {totals['macs']:,} MACs, "
               f"{len(result.rows)} layers."]
-    text = to_yaml(spec, header)
+    text = to_yaml(spec, header, blocks=not flat)
     if output is None:
         click.echo(text, nl=False)
         return
