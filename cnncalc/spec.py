@@ -186,7 +186,7 @@ class Template:
         expander = _Expander(self.file, self.blocks, {})
         values = {}
         for name in order:
-            values[name] = expander.value(raw[name], values, self.params, name, f"params: {name}")
+            values[name] = expander.value(raw[name], values, self.params, name, "params")
         return values
 
     def input_shape(self, values):
@@ -340,13 +340,13 @@ class LayerWord(str):
     word, such as ``relu``, and using it in ``from:`` is an error naming ``line``).
     """
 
-    __slots__ = ("target", "line", "scope")
+    __slots__ = ("target", "line", "caller")
 
-    def __new__(cls, word, target, line, scope):
+    def __new__(cls, word, target, line, caller):
         self = super().__new__(cls, word)
         self.target = target
         self.line = line
-        self.scope = scope
+        self.caller = caller  # (scope, prefix) where it was given, for suggestions
         return self
 
 
@@ -639,10 +639,12 @@ class _Expander:
             if not isinstance(source, (str, int)) or isinstance(source, bool):
                 raise self.fail(f"'from' must name layers, not {source!r}", line, full)
             source = str(source)
-            target = self.resolve_layer(source, scope, prefix, variables)
+            target = scope.get(source)  # the common case, kept fast for specs of 100k layers
             if target is None:
-                raise self.fail(self.unknown_layer(source, scope, prefix, variables, declared), line, full)
-            if source in scope and isinstance(variables.get(source), LayerWord):
+                target = self.resolve_layer(source, scope, prefix, variables)
+                if target is None:
+                    raise self.fail(self.unknown_layer(source, scope, prefix, variables, declared), line, full)
+            elif variables and isinstance(variables.get(source), LayerWord):
                 raise self.fail(f"'from' names '{source}', which is both a layer here and an argument; rename one",
                                 line, full)
             resolved.append(target)
@@ -652,21 +654,29 @@ class _Expander:
         """Why ``source`` names no layer, with the closest name that would."""
         value = variables.get(source)
         if isinstance(value, LayerWord):
+            close = did_you_mean(value, self.names_like(value, *value.caller))
             return (f"'from' names argument '{source}', but '{value}' (given at line {value.line}) is not an "
-                    f"earlier layer where the block is used{did_you_mean(value, value.scope)}")
+                    f"earlier layer where the block is used{close}")
         if value is not None and not isinstance(value, str):
             return f"'from' names '{source}', an argument or param whose value {value!r:.40} is not a layer"
         head = source.split(".", 1)[0]
         if head in declared and head not in scope:
             return (f"'from' names '{source}', which comes later (line {declared[head]}); "
                     f"a layer can only take the output of an earlier one (no cycles)")
-        candidates = list(scope) + [word for word, v in variables.items() if isinstance(v, LayerWord)]
-        if "." in source and head in scope:
+        candidates = self.names_like(source, scope, prefix) + [
+            word for word, v in variables.items() if isinstance(v, LayerWord)]
+        return f"'from' names an unknown layer '{source}'{did_you_mean(source, candidates)}"
+
+    def names_like(self, word, scope, prefix):
+        """The names a word could have meant in ``scope``: its layers, and for a dotted word those below its head."""
+        candidates = list(scope)
+        head = word.split(".", 1)[0]
+        if "." in word and head in scope:
             below = f"{prefix}.{head}." if prefix else f"{head}."
             skip = len(prefix) + 1 if prefix else 0
             candidates += [name[skip:] for names in (self.names, self.aliases) for name in names
                            if name.startswith(below)]
-        return f"'from' names an unknown layer '{source}'{did_you_mean(source, candidates)}"
+        return candidates
 
     def condition(self, item, variables, layer):
         """The value of ``if:``; a bare word must be an argument, a param or true/false (no silent typo)."""
@@ -750,7 +760,7 @@ class _Expander:
             if arg in keys:
                 value = self.value(keys[arg], variables, item, arg, name)
                 if type(value) is str:
-                    value = LayerWord(value, self.resolve_layer(value, scope, prefix, {}), item.line_of(arg), scope)
+                    value = LayerWord(value, self.resolve_layer(value, scope, prefix, {}), item.line_of(arg), caller)
                 arguments[arg] = value
             elif block.args[arg] is None:
                 raise self.fail(f"block '{block.name}' needs argument '{arg}'", item.line, name)
