@@ -39,6 +39,8 @@ from .loader import Located, load_yaml, read_text
 MAX_LAYERS = 250_000
 MAX_REPEAT = 10_000
 MAX_BLOCK_DEPTH = 16
+# Params are copied into every block use's variables, so their number is bounded too.
+MAX_PARAMS = 1_000
 # Largest size (channels, height, width, units, kernel...) a spec may write; int32's maximum.
 MAX_SIZE = 2**31 - 1
 
@@ -225,6 +227,8 @@ def _read_params(section, file, line):
     if not isinstance(section, dict):
         raise SpecError("'params' must be a mapping of name to value (params: {width: 1.0, depth: 1.0})",
                         file=file, line=line)
+    if len(section) > MAX_PARAMS:
+        raise SpecError(f"'params' has {len(section):,} names; the limit is {MAX_PARAMS:,}", file=file, line=line)
     for name, value in section.items():
         where = section.line_of(name)
         if not isinstance(name, str) or not name.isidentifier():

@@ -261,6 +261,10 @@ def test_set_overrides_params_and_their_dependents(write):
     assert table["s1.conv.0"]["params"] == 112 and "s2.conv.2" in table and "s2.conv.3" not in table
     # width 1.5: s1 c = round(12.0) = 12: 12*3*9 + 12 = 336
     assert cnncalc.analyze(path, params={"width": 1.5}).row("s1.conv.0").params == 336
+    # a --set value may be an expression over the other params: double = 8 * 3 = 24; s2 convs 24*8*9+24 = 1752
+    assert rows(path, "--set", "double=base * 3")["s2.conv.0"]["params"] == 1752
+    assert "s2.conv.0" in ok("graph", path, "--set", "double=base * 3")
+    assert ok("validate", "-v", path, "--set", "width=2").startswith("ok: ")
 
 
 def test_set_errors_are_usage_errors(write):
@@ -283,6 +287,10 @@ def test_params_in_a_cycle_or_out_of_bounds_are_errors(write):
     one_error(invoke("report", path), f"{path}:3: params: the values of a -> b -> a refer to each other in a cycle")
     path = write(PARAMS.replace("res: 8}", "res: 8, huge: 1.0e+99}"))
     one_error(invoke("report", path), f"{path}:3: params: huge: 1e+99 is outside +-10^15")
+    many = ", ".join(f"p{i}: {i}" for i in range(1001))
+    path = write(PARAMS.replace("params: {width: 1.0, depth: 1.0, base: 8, double: base * 2, res: 8}",
+                                f"params: {{{many}}}"))
+    one_error(invoke("report", path), f"{path}:3: 'params' has 1,001 names; the limit is 1,000")
 
 
 def test_compare_the_same_model_under_two_settings(write):
