@@ -389,3 +389,13 @@ def test_argument_defaults_in_a_cycle_are_an_error(write):
     path = write("input: [1, 4, 4]\nblocks:\n  b:\n    args: {a: b * 2, b: a + 1}\n    layers:\n"
                  "      - {type: conv, filters: a, kernel: 1}\nlayers:\n  - {type: b}\n")
     one_error(invoke("report", path), f"{path}:4: block 'b': args: the values of a -> b -> a refer to each other")
+
+
+def test_check_grades_a_spec_whose_block_reads_its_input(write):
+    answers = write("spec:\n  input: [3, 8, 8]\n  blocks:\n"
+                    "    b: {layers: [{name: conv, type: conv, filters: in_channels * 2, kernel: 1}]}\n"
+                    "  layers:\n    - {name: stem, type: conv, filters: 4, kernel: 1}\n    - {name: w, type: b}\n"
+                    "answers:\n  - {layer: w.conv, params: 40, output_shape: [8, 8, 8]}\n", name="answers.yaml")
+    # w.conv: in_channels = 4 -> 8 filters: 8*4*1*1 + 8 = 40
+    result = invoke("check", answers)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
