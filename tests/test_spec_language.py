@@ -265,6 +265,7 @@ def test_set_overrides_params_and_their_dependents(write):
     assert rows(path, "--set", "double=base * 3")["s2.conv.0"]["params"] == 1752
     assert "s2.conv.0" in ok("graph", path, "--set", "double=base * 3")
     assert ok("validate", "-v", path, "--set", "width=2").startswith("ok: ")
+    assert "\nparams: width=1.0, depth=1.0, base=4, double=8, res=8\n" in ok("report", path, "--set", "base=4")
 
 
 def test_set_errors_are_usage_errors(write):
