@@ -1,7 +1,8 @@
 """Several models side by side, with ratios to the first as the lecture writes them.
 
 ``compare(["alexnet@227", "vgg16"])`` analyses each model (``NAME@448`` or ``NAME@3x320x320`` gives a
-model its own input, ``NAME[width=1.2,depth=1.1]`` its own params, ``NAME[width=1.2]@300`` both) and returns a :class:`Comparison`: each model's figures, its ratios to the first
+model its own input, ``NAME[width=1.2,depth=1.1]`` its own params, ``NAME[width=1.2]@300`` both) and
+returns a :class:`Comparison`: each model's figures, its ratios to the first
 ("VGG-16 vs AlexNet: 25x memory, 2.3x params, 19.4x flop") and, with ``stages()``, the per-stage
 figures lined up. The second half of this module formats a Comparison (table, JSON, CSV).
 """
