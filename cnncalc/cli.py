@@ -37,6 +37,15 @@ class LazyGroup(click.Group):
         module, attribute, _ = COMMANDS[name]
         return examples_last(getattr(importlib.import_module(module), attribute))
 
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else None
+        if name is not None and name not in COMMANDS and not name.startswith("-"):
+            from .errors import did_you_mean
+
+            hint = did_you_mean(name, COMMANDS).replace("; did you mean", ". Did you mean")
+            ctx.fail(f"No such command '{name}'{hint} (commands: {', '.join(COMMANDS)})")
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx, formatter):
         with formatter.section("Commands"):
             formatter.write_dl([(name, help_text) for name, (_, _, help_text) in COMMANDS.items()])

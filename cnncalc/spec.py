@@ -49,7 +49,9 @@ MAX_SIZE = 2**31 - 1
 TOP_LEVEL_KEYS = ("name", "source", "description", "input", "layers", "blocks", "params", "defaults")
 IGNORED_TOP_LEVEL_PREFIX = "x-"
 BLOCK_KEYS = ("args", "layers", "output", "description")
-LAYER_WORDS = ("name", "type", "from", "if", "repeat", "first", "train_only")
+LAYER_WORDS = ("name", "type", "from", "if", "repeat", "first", "train_only", "frozen")
+# true/false words that a block use passes on to every layer inside it
+INHERITED_WORDS = ("train_only", "frozen")
 NETWORK_INPUT = "input"
 # Read-only names inside a block: the shape of the block's input.
 SHAPE_NAMES = ("in_channels", "in_size", "in_shape")
@@ -64,9 +66,9 @@ _TOP_LEVEL_SHAPES = {name: Undefined("is only defined inside a block (it reads t
 class LayerDecl:
     """One layer of the expanded network, before any rule has looked at it."""
 
-    __slots__ = ("name", "type", "keys", "inputs", "file", "line", "key_lines", "block", "train_only")
+    __slots__ = ("name", "type", "keys", "inputs", "file", "line", "key_lines", "block", "train_only", "frozen")
 
-    def __init__(self, name, type, keys, inputs, file, line, key_lines, block, train_only=False):
+    def __init__(self, name, type, keys, inputs, file, line, key_lines, block, train_only=False, frozen=False):
         self.name = name
         self.type = type
         self.keys = keys
@@ -77,6 +79,8 @@ class LayerDecl:
         self.block = block
         # part of a branch that runs only in training (GoogLeNet's auxiliary classifiers)
         self.train_only = train_only
+        # its params are not trained (frozen: true): counted apart as non-trainable
+        self.frozen = frozen
 
     def error(self, message, key=None):
         """A SpecError located at this layer (and at ``key``'s line when known)."""
@@ -496,7 +500,8 @@ class _Expander:
         self.layers = []
         self.names = {}  # full name of each layer -> its line, for duplicates and dotted references
         self.aliases = {}  # full name of a block use, repeat copy or switched-off layer -> the layer it stands for
-        self.in_train_only = False  # expanding a `train_only: true` layer or block
+        # train_only / frozen in force for what is being expanded (set here or on an enclosing block use)
+        self.inherited = dict.fromkeys(INHERITED_WORDS, False)
         self.infer = shapes
         self.shapes = {NETWORK_INPUT: input_shape}  # computed on demand, in order (see shape_of)
         self.shaped = 0
@@ -564,12 +569,13 @@ class _Expander:
         keys = {k: v for k, v in item.items() if k not in LAYER_WORDS}
         block = self.blocks.get(type_name)
         output = None
-        outer_train_only = self.in_train_only
-        if "train_only" in item:
-            flag = self.value(item["train_only"], variables, item, "train_only", full)
-            if not isinstance(flag, bool):
-                raise self.fail(f"'train_only' must be true or false, not {flag!r}", item.line_of("train_only"), full)
-            self.in_train_only = outer_train_only or flag
+        outer = dict(self.inherited)
+        for word in INHERITED_WORDS:
+            if word in item:
+                flag = self.value(item[word], variables, item, word, full)
+                if not isinstance(flag, bool):
+                    raise self.fail(f"'{word}' must be true or false, not {flag!r}", item.line_of(word), full)
+                self.inherited[word] = outer[word] or flag
         for index in range(repeat or 1):
             instance = keys if index or first is None else {**keys, **first}
             name = f"{full}.{index}" if repeat is not None else full
@@ -585,7 +591,7 @@ class _Expander:
                 after_first = len(self.layers)
             elif index == 1:
                 self.check_projected_size(repeat, len(self.layers) - after_first, item, full)
-        self.in_train_only = outer_train_only
+        self.inherited = outer
         scope[local] = output
         if full != output:
             self.aliases[full] = output
@@ -722,7 +728,7 @@ class _Expander:
         values = {k: self.value(v, variables, item, k, name) for k, v in keys.items()}
         self.names[name] = item.line
         self.layers.append(LayerDecl(name, type_name, values, inputs, self.file, item.line,
-                                     item.key_lines, stack[-1] if stack else None, self.in_train_only))
+                                     item.key_lines, stack[-1] if stack else None, **self.inherited))
         return name
 
     def shape_of(self, name, line, layer):
