@@ -400,3 +400,44 @@ def test_check_grades_a_spec_whose_block_reads_its_input(write):
     # w.conv: in_channels = 4 -> 8 filters: 8*4*1*1 + 8 = 40
     result = invoke("check", answers)
     assert result.exit_code == 0, (result.stdout, result.stderr)
+
+
+def test_in_channels_follows_each_repeat_copy(write):
+    path = write("input: [1, 4, 4]\nblocks:\n  double:\n    layers:\n"
+                 "      - {name: conv, type: conv, filters: in_channels * 2, kernel: 1}\n"
+                 "layers:\n  - {name: d, type: double, repeat: 3}\n")
+    table = rows(path)
+    # copy 0 reads 1 channel -> 2, copy 1 reads 2 -> 4, copy 2 reads 4 -> 8; params 2*1+2, 4*2+4, 8*4+8
+    assert [table[f"d.{i}.conv"]["params"] for i in range(3)] == [4, 12, 40]
+
+
+def test_a_layer_word_passes_through_nested_blocks_resolved_where_first_written(write):
+    text = """\
+input: [2, 4, 4]
+blocks:
+  inner:
+    args: {skip: ~}
+    layers:
+      - {name: conv, type: conv, filters: 3, kernel: 1}
+      - {name: cat, type: concat, from: [conv, skip]}
+  outer:
+    args: {skip: ~}
+    layers:
+      - {name: conv, type: conv, filters: 5, kernel: 1}
+      - {name: in1, type: inner, skip: skip}
+      - {name: in2, type: inner, skip: conv}
+layers:
+  - {name: conv, type: conv, filters: 7, kernel: 1}
+  - {name: o, type: outer, skip: conv}
+"""
+    table = rows(write(text))
+    # o.in1's skip is the top-level conv (7 channels), passed on by outer; o.in2's is outer's own conv (5)
+    assert table["o.in1.cat"]["from"] == ["o.in1.conv", "conv"] and table["o.in1.cat"]["out_shape"][0] == 3 + 7
+    assert table["o.in2.cat"]["from"] == ["o.in2.conv", "o.conv"] and table["o.in2.cat"]["out_shape"][0] == 3 + 5
+
+
+def test_a_word_that_is_both_a_block_layer_and_an_argument_is_an_error(write):
+    path = write(UNET.replace("{name: enc4, type: convtranspose", "{name: skip, type: convtranspose")
+                 .replace("from: [enc4, skip]", "from: [skip]"))
+    one_error(invoke("report", path), f"{path}:14: up1.cat: 'from' names 'skip', which is both a layer here and an "
+                                      f"argument; rename one")
