@@ -181,11 +181,10 @@ class Template:
         for name, value in overrides.items():
             if name not in self.params:
                 known = f"its params: {', '.join(self.params)}" if self.params else "it has no 'params:' section"
-                raise UsageError(f"--set {name}: {self.name} has no param '{name}'{did_you_mean(name, self.params)} "
-                                 f"({known})")
+                raise UsageError(f"{self.name} has no param '{name}'{did_you_mean(name, self.params)} ({known})")
             problem = _setting_problem(value)
             if problem:
-                raise UsageError(f"--set {name}: {problem}")
+                raise UsageError(f"param {name}: {problem}")
         raw = {**self.params, **overrides}
         line_of = self.params.line_of if isinstance(self.params, Located) else (lambda key: None)
         order = _dependency_order(raw, lambda n: _references(raw[n], raw), "params", self.file, line_of)
@@ -356,6 +355,9 @@ class LayerWord(str):
         self.line = line
         self.caller = caller  # (scope, prefix) where it was given, for suggestions
         return self
+
+    def __reduce__(self):
+        return str, (str(self),)  # copied or pickled, it is the plain word
 
 
 def _refuse_certain_bombs(items, blocks, param_names, file):

@@ -270,7 +270,7 @@ def test_set_overrides_params_and_their_dependents(write):
 
 def test_set_errors_are_usage_errors(write):
     path = write(PARAMS)
-    one_error(invoke("report", path, "--set", "widht=2"), "--set widht: scaled has no param 'widht'",
+    one_error(invoke("report", path, "--set", "widht=2"), "scaled has no param 'widht'",
               "did you mean 'width'?", "(its params: width, depth, base, double, res)", code=2)
     one_error(invoke("report", path, "--set", "width"), "--set takes NAME=VALUE", code=2)
     one_error(invoke("report", path, "--set", "width=[1, 2]"), "--set width: must be a number", code=2)
@@ -281,6 +281,9 @@ def test_set_errors_are_usage_errors(write):
     one_error(invoke("validate", path, "--set", "widht=2"), "no param 'widht'", code=2)
     one_error(invoke("report", "alexnet", "--set", "width=2"), "AlexNet has no param 'width'",
               "it has no 'params:' section", code=2)
+    with pytest.raises(cnncalc.CnnCalcError, match="param width: must be a number"):
+        cnncalc.analyze(path, params={"width": [1]})
+    one_error(invoke("compare", path, f"{path}[widht=2]"), "scaled has no param 'widht'", code=2)
 
 
 def test_params_in_a_cycle_or_out_of_bounds_are_errors(write):
@@ -434,6 +437,18 @@ layers:
     # o.in1's skip is the top-level conv (7 channels), passed on by outer; o.in2's is outer's own conv (5)
     assert table["o.in1.cat"]["from"] == ["o.in1.conv", "conv"] and table["o.in1.cat"]["out_shape"][0] == 3 + 7
     assert table["o.in2.cat"]["from"] == ["o.in2.conv", "o.conv"] and table["o.in2.cat"]["out_shape"][0] == 3 + 5
+
+
+def test_a_spec_with_argument_words_pickles_and_copies_as_plain_words():
+    import copy
+    import pickle
+
+    document = {"input": [3, 8, 8], "blocks": {"b": {"args": {"a": "relu"}, "layers": [{"type": "relu", "name": "r"},
+                                                                                     {"type": "bn", "act": "a"}]}},
+                "layers": [{"type": "b", "a": "relu6"}]}
+    layers = spec_module.parse(document).layers
+    assert pickle.loads(pickle.dumps(layers))[1].keys["act"] == "relu6"
+    assert type(copy.deepcopy(layers)[1].keys["act"]) is str
 
 
 def test_a_word_that_is_both_a_block_layer_and_an_argument_is_an_error(write):
