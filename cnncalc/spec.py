@@ -485,7 +485,8 @@ def _read_blocks(section, file, line):
         if output is not None and not isinstance(output, str):
             raise SpecError(f"block '{name}': 'output' must name one of its layers", file=file,
                             line=body.line_of("output"))
-        order = _dependency_order(args, lambda arg: _references(args[arg], args), f"block '{name}': args",
+        # a default may read a param of its own name (`args: {width: width}`): not a cycle
+        order = _dependency_order(args, lambda arg: _references(args[arg], args) - {arg}, f"block '{name}': args",
                                   file, args.line_of if isinstance(args, Located) else (lambda key: where))
         reads_shapes = _mentions_shape(body["layers"]) or _mentions_shape(list(args.values()))
         blocks[name] = _Block(name, args, body["layers"], output, where, order, reads_shapes)

@@ -456,3 +456,12 @@ def test_a_word_that_is_both_a_block_layer_and_an_argument_is_an_error(write):
                  .replace("from: [enc4, skip]", "from: [skip]"))
     one_error(invoke("report", path), f"{path}:14: up1.cat: 'from' names 'skip', which is both a layer here and an "
                                       f"argument; rename one")
+
+
+def test_an_argument_default_may_read_the_param_of_its_own_name(write):
+    path = write("input: [1, 4, 4]\nparams: {width: 3}\nblocks:\n  b:\n    args: {width: width}\n    layers:\n"
+                 "      - {name: conv, type: conv, filters: width, kernel: 1}\nlayers:\n  - {name: x, type: b}\n"
+                 "  - {name: y, type: b, width: 5}\n")
+    table = rows(path)
+    # x: width = the param 3: 3*1 + 3 = 6; y: 5*3 + 5 = 20
+    assert table["x.conv"]["params"] == 6 and table["y.conv"]["params"] == 20
