@@ -27,7 +27,7 @@ def path_of(name):
 
 def looks_like_path(text):
     """A spec argument that names a file rather than a built-in model."""
-    return text.endswith((".yaml", ".yml")) or os.sep in text or "/" in text
+    return text.endswith((".yaml", ".yml", ".onnx")) or os.sep in text or "/" in text
 
 
 def builtin_name(text):

@@ -20,6 +20,7 @@ COMMANDS = {
     "plot": ("cnncalc.commands.plot", "plot", "Per-layer bar charts of memory, params and flop."),
     "graph": ("cnncalc.commands.graph", "graph", "The layer graph as Graphviz dot or Mermaid."),
     "schema": ("cnncalc.commands.schema", "schema", "JSON Schema of the spec file, for editors."),
+    "import": ("cnncalc.commands.import_onnx", "import_onnx", "Write an ONNX model as a readable YAML spec."),
 }
 
 

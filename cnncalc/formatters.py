@@ -265,6 +265,8 @@ def summary_lines(report, convention="lecture", optimizer=None):
         f"activation memory {t['memory_bytes']:,} B ({human_bytes(t['memory_bytes'])}), peak live "
         f"{t['peak_memory_bytes']:,} B ({human_bytes(t['peak_memory_bytes'])}); parameter memory {t['param_bytes']:,} B ({human_bytes(t['param_bytes'])})",
     ]
+    if report.params:  # the spec's params: section, with any --set values
+        lines.insert(1, "params: " + ", ".join(f"{name}={value}" for name, value in report.params.items()))
     if optimizer:
         lines.append(training_line(report.training_memory(optimizer)))
     return lines

@@ -74,6 +74,7 @@ class Report:
         self.batch = batch
         self.dtype = dtype
         self.mode = mode
+        self.params = spec.params
         self.bytes_per_element = DTYPE_BYTES[dtype]
         self.rows = rows
         self._by_name = None
@@ -140,12 +141,15 @@ class Report:
         return groups
 
     def to_dict(self, depth=None):
-        return {
+        data = {
             "name": self.name, "source": self.source, "input": list(self.input), "batch": self.batch,
             "dtype": self.dtype, "mode": self.mode,
             "layers": [row.to_dict() for row in self.fold(depth)],
             "totals": dict(self.totals),
         }
+        if self.params:
+            data["params"] = dict(self.params)
+        return data
 
     def _repr_html_(self):
         from .formatters import render_report
@@ -207,18 +211,18 @@ def parse_input(text, spec_input):
     return read_input(text, spec_input)[0]
 
 
-def read_input(text, spec_input):
+def read_input(text, spec_input, quiet=False):
     """``--input`` as given on the command line: ``(shape, batch or None, how it was read or None)``.
 
     The reading depends on the rank of the spec's input; see the readers in INPUT_READERS. When a
-    choice was made between readings, it is said on standard error.
+    choice was made between readings, it is said on standard error (unless ``quiet``).
     """
     sizes = _input_sizes(text)
     reader = INPUT_READERS.get(len(spec_input))
     if reader is None:
         raise UsageError(f"--input cannot override an input of {len(spec_input)} sizes")
     shape, batch, reading = reader(sizes, spec_input, text)
-    if reading:
+    if reading and not quiet:
         note(f"--input {_shown(text)} read as {reading}")
     return tuple(shape), batch, reading
 
@@ -297,25 +301,37 @@ def _read_other_map(sizes, spec_input, text):
 INPUT_READERS = {1: _read_flat, 2: _read_other_map, 3: _read_map, 4: _read_other_map}
 
 
-def load_spec(spec_or_name):
-    """A Spec from a Spec, a file path, a built-in name or an inline mapping."""
+def infer_shape(decl, in_shapes):
+    """A layer's output shape from its inputs' shapes: what the spec expander asks for ``in_channels``."""
+    return rules.apply(decl, in_shapes).shape
+
+
+def load_spec(spec_or_name, params=None, input=None):
+    """A Spec from a Spec, a file path (YAML or ONNX), a built-in name or an inline mapping; ``params``
+    over its params. ``input`` (as for :func:`analyze`) is the size an ONNX model is read at.
+    """
     from . import spec as spec_module
 
     if isinstance(spec_or_name, spec_module.Spec):
-        return spec_or_name
+        return spec_or_name.expanded(params=params, shapes=infer_shape) if params else spec_or_name
     if isinstance(spec_or_name, dict):
-        return spec_module.parse(spec_or_name)
-    return spec_module.load(spec_or_name)
+        return spec_module.parse(spec_or_name, params=params, shapes=infer_shape)
+    # an ONNX model is read at the input analyze will use (which says how it read --input, once)
+    at_input = None if input is None else (lambda native: read_input(input, native, quiet=True)[0])
+    return spec_module.load(spec_or_name, params=params, shapes=infer_shape, onnx_input=at_input)
 
 
-def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode="eval"):
+def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode="eval", params=None):
     """Analyse a network: a built-in name, a spec path, an inline spec dict or a parsed Spec.
 
     ``input`` overrides the spec's input (``(3, 448, 448)``, ``"3x448x448"``, ``448``, or with a batch
     size first, ``"8x3x448x448"``); ``batch`` defaults to that batch size, else 1;
+    ``params`` overrides values of the spec's ``params:`` (``{"width": 1.2}``);
     ``explain`` names layers (or ``True`` for all) whose worked arithmetic to keep in ``row.explain``.
     """
-    spec = load_spec(spec_or_name)
+    if params is not None and not isinstance(params, dict):
+        raise UsageError(f"params must be a mapping of name to value, not {params!r:.60}")
+    spec = load_spec(spec_or_name, params, input)
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
     input_shape, input_batch, _ = (spec.input, None, None) if input is None else read_input(input, spec.input)
@@ -325,6 +341,8 @@ def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode
         batch = input_batch or 1
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise UsageError(f"batch must be a positive whole number, not {batch!r}")
+    if spec.reads_shapes and input_shape != spec.expanded_input:
+        spec = spec.expanded(input=input_shape, shapes=infer_shape)  # its blocks read their input's shape
     graph = Graph(spec)
     if mode not in ("eval", "train"):
         raise UsageError(f"mode must be eval or train, not {mode!r}")

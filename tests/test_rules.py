@@ -373,6 +373,18 @@ def test_like_comes_from_the_same_scope_as_from_inside_a_block():
     report = cnncalc.analyze(spec)
     assert report.row("x.c").out_shape == (4, 62, 62)           # the size of x.a
     assert report.row("y").out_shape == (4, 62, 62)             # x is the block's output, x.c
+    spec["layers"].append({"name": "z", "type": "crop", "from": "y", "like": "x.b"})   # a layer inside x
+    assert cnncalc.analyze(spec).row("z").out_shape == (4, 31, 31)
+
+
+def test_like_takes_a_layer_passed_to_a_block():
+    spec = {"input": [3, 64, 64],
+            "blocks": {"up": {"args": {"skip": None},
+                              "layers": [{"name": "u", "type": "upsample", "like": "skip"}]}},
+            "layers": [{"name": "enc", "type": "conv", "filters": 4, "kernel": 3},
+                       {"name": "pool", "type": "maxpool", "kernel": 2},
+                       {"name": "dec", "type": "up", "skip": "enc"}]}
+    assert cnncalc.analyze(spec).row("dec.u").out_shape == (4, 62, 62)
 
 
 # --- norms, scale, linear ------------------------------------------------------------------------

@@ -54,6 +54,22 @@ def model_options(function):
     return function
 
 
+def set_option(function):
+    """--set NAME=VALUE (repeatable): values for the spec's ``params:``."""
+    return click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+                        help="Set a value of the spec's params: section, e.g. --set width=1.2 (repeatable; the "
+                             "value is read as YAML: 1.2, true, relu, or an expression).")(function)
+
+
+def settings_dict(settings):
+    """The --set values as a dict, or None when there are none."""
+    if not settings:
+        return None
+    from ..spec import parse_settings
+
+    return parse_settings(settings)
+
+
 def batch_option(function):
     """--batch N (default 1, or the N of an N x C x H x W --input)."""
     return click.option("--batch", type=click.IntRange(min=1), default=None,
