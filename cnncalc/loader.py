@@ -7,6 +7,7 @@ key, so that every later error can name ``file:line``.
 
 import os
 import re
+import stat
 
 import yaml
 
@@ -209,12 +210,16 @@ def _loader(fast):
     return _LOADERS[base]
 
 
+_INDICATORS = re.compile(r"[ \t?:-]*")
+
+
 def _nesting_bound(text):
     """An upper bound on how deep the YAML in ``text`` can nest.
 
-    Flow collections nest by brackets; block collections need indentation or a `- `/`: ` on the
-    line for each level (a sequence may share its parent key's indentation), so twice the longest
-    line bounds them.
+    Flow collections nest by brackets. A block collection nests only by indentation, or by a `- `,
+    `? ` or `: ` indicator before a line's content (`- - - x`); a sequence may share its parent key's
+    indentation, so twice the widest run of leading spaces and indicators bounds them. A long line
+    (a 3,000-character flow list) costs nothing here, so it still gets libyaml's C parser.
     """
     depth = deepest = 0
     if text.count("[") + text.count("{") > _C_SAFE_DEPTH:
@@ -223,22 +228,30 @@ def _nesting_bound(text):
             deepest = max(deepest, depth)
     else:
         deepest = text.count("[") + text.count("{")
-    return deepest + 2 * max(map(len, text.splitlines()), default=0)
+    lead = max((_INDICATORS.match(line).end() for line in text.splitlines()), default=0)
+    return deepest + 2 * lead + 2
 
 
 def read_text(path):
-    """The text of a file, or a SpecError saying why it cannot be read."""
+    """The text of a file, or a SpecError saying why it cannot be read.
+
+    Only regular files are opened: a folder, a device (``/dev/zero``, a tape, a watchdog), a FIFO or a
+    socket is refused from its metadata before anything opens it, so nothing hangs or has side effects.
+    """
     path = str(path)
     try:
-        if os.path.isdir(path):
-            raise SpecError("is a directory, not a spec file", file=path)
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise SpecError(f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", file=path)
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero or a pipe has no size to check
+        kind = _file_kind(os.stat(path).st_mode)
+        if kind:
+            raise SpecError(f"is {kind}, not a spec file", file=path)
+        # O_NONBLOCK: had the file been swapped for a FIFO since the stat, opening it does not wait
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with open(descriptor, "rb") as handle:
+            kind = _file_kind(os.fstat(handle.fileno()).st_mode)
+            if kind:
+                raise SpecError(f"is {kind}, not a spec file", file=path)
+            data = handle.read(MAX_FILE_BYTES + 1)  # bounded: /proc files report a size of 0
         if len(data) > MAX_FILE_BYTES:
-            raise SpecError(f"more than {MAX_FILE_BYTES:,} bytes; that is the limit", file=path)
+            raise SpecError(f"more than {MAX_FILE_BYTES:,} bytes; the limit is {MAX_FILE_BYTES:,}", file=path)
     except FileNotFoundError:
         raise SpecError("no such file", file=path) from None
     except OSError as err:
@@ -246,11 +259,26 @@ def read_text(path):
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise SpecError("UTF-16 text; save the file as UTF-8", file=path)
     if b"\0" in data:
-        raise SpecError("not a text file", file=path)
+        raise SpecError("not a text file (binary data)", file=path)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise SpecError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from None
+
+
+def _file_kind(mode):
+    """What a file is when it is not a regular file ("a directory", "a device"...), else None."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def _is_tab(text, mark):
@@ -262,8 +290,31 @@ def _is_tab(text, mark):
     return "\t" in line[:mark.column + 1] and not line[:mark.column].strip(" \t-")
 
 
-def load_yaml(text, file=None):
-    """Parse YAML text into plain data with Located mappings; errors are SpecError."""
+def mentions_key(text, keys):
+    """Whether ``text`` writes one of ``keys`` as a mapping key (``input:``, ``{layers: ...``): a cheap
+    look, before or without parsing, at whether a file is meant to be one of ours."""
+    pattern = r"(?:^|[{,])[ \t]*[\"']?(?:%s)[\"']?[ \t]*:" % "|".join(map(re.escape, keys))
+    return re.search(pattern, text, re.MULTILINE) is not None
+
+
+def load_yaml(text, file=None, markers=None, kind="spec"):
+    """Parse YAML text into plain data with Located mappings; errors are SpecError.
+
+    ``markers`` are the keys that make a text a ``kind`` (a spec: ``input``, ``layers``). A text that
+    fails to load and writes none of them is some other file (``/etc/shadow``, ``/proc/cpuinfo``): the
+    error then says only that, and quotes nothing of it.
+    """
+    try:
+        return _load_yaml(text, file)
+    except SpecError as err:
+        if markers and not mentions_key(text, markers):
+            what = "not YAML" if err.message.startswith("YAML syntax error") else "YAML"
+            raise SpecError(f"not a cnncalc {kind} ({what} without {' or '.join(map(repr, markers))}; "
+                            f"nothing of it is shown)", file=file) from None
+        raise
+
+
+def _load_yaml(text, file):
     if len(text) > MAX_FILE_BYTES:
         raise SpecError(f"text is longer than {MAX_FILE_BYTES:,} characters", file=file)
     fast = len(text) < _C_SAFE_DEPTH or _nesting_bound(text) <= _C_SAFE_DEPTH

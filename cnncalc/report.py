@@ -288,6 +288,8 @@ def _receptive_field_arithmetic(entering, window, rf, jump, merged):
         formula, jump_formula, note = "r_in + (K-1)*D*j_in", "j_in*S", ""
     if merged > 1:
         formula += " (the largest field of the merged inputs)"
+    if FIELD_LIMIT in rf + jump:
+        note += " (saturated: at least 2^63)"
     axes = [(*t, r, j) for t, r, j in zip(terms, rf, jump)]
     if axes[0] == axes[1]:
         axes, labels = axes[:1], ("H/W",)
@@ -315,13 +317,31 @@ def _merge_fields(sources):
     return rf, jump, extent
 
 
+# A receptive field and an effective stride grow geometrically with depth (a chain of stride-2^31
+# pools adds 31 bits a layer, and every row keeps its own): both saturate at FIELD_LIMIT, far past any
+# input, which then reads "at least 2^63". A fractional stride (after upsampling) is kept exact while
+# its denominator is at most FIELD_DENOMINATOR, then rounded up to a multiple of 1/FIELD_DENOMINATOR.
+FIELD_LIMIT = 2**63
+FIELD_DENOMINATOR = 2**64
+
+
+def _bounded(value):
+    if value >= FIELD_LIMIT:
+        return FIELD_LIMIT
+    if not isinstance(value, int) and value.denominator > FIELD_DENOMINATOR:
+        from fractions import Fraction
+
+        value = Fraction(-(-value.numerator * FIELD_DENOMINATOR // value.denominator), FIELD_DENOMINATOR)
+    return value
+
+
 def _receptive_field(entering, window, out_shape):
-    """Receptive field step: r_out = r_in + (K-1)*D*j_in, j_out = j_in*S, per axis."""
+    """Receptive field step: r_out = r_in + (K-1)*D*j_in, j_out = j_in*S, per axis (bounded, see FIELD_LIMIT)."""
     rf, jump, extent = entering
     steps = _window_steps(window, extent)
     if steps is not None:
-        rf = tuple(r + (k - 1) * d * j for r, j, (k, s, d) in zip(rf, jump, steps))
-        jump = tuple(j * s for j, (k, s, d) in zip(jump, steps))
+        rf = tuple(_bounded(r + (k - 1) * d * j) for r, j, (k, s, d) in zip(rf, jump, steps))
+        jump = tuple(_bounded(j * s) for j, (k, s, d) in zip(jump, steps))
     if len(out_shape) == 3:
         extent = (out_shape[1], out_shape[2])
     elif window == "global":

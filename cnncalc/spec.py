@@ -19,6 +19,8 @@ MAX_BLOCK_DEPTH = 16
 # Largest size (channels, height, width, units, kernel...) a spec may write; int32's maximum.
 MAX_SIZE = 2**31 - 1
 
+# a document that has neither is not a spec at all, and nothing of it is quoted in errors
+SPEC_MARKERS = ("input", "layers")
 TOP_LEVEL_KEYS = ("name", "source", "description", "input", "layers", "blocks")
 BLOCK_KEYS = ("args", "layers", "output", "description")
 LAYER_WORDS = ("name", "type", "from", "if", "repeat", "first", "train_only")
@@ -69,7 +71,7 @@ def load(path_or_name):
 
 
 def parse_text(text, file=None):
-    return parse(load_yaml(text, file), file)
+    return parse(load_yaml(text, file, markers=SPEC_MARKERS), file)
 
 
 def parse(document, file=None):
@@ -80,6 +82,10 @@ def parse(document, file=None):
     if not isinstance(document, dict):
         raise SpecError(f"a spec must be a mapping with 'input' and 'layers', not a {_kind(document)}", file=file,
                         line=getattr(document, "line", 1))
+    if not any(key in document for key in SPEC_MARKERS):
+        # some other YAML file (a config, /proc/self/status): its keys are not quoted back
+        raise SpecError("not a cnncalc spec (a YAML mapping without 'input' or 'layers'; nothing of it is shown)",
+                        file=file)
     line_of = document.line_of if isinstance(document, Located) else (lambda key: None)
     for key in document:
         if key not in TOP_LEVEL_KEYS:
