@@ -12,6 +12,7 @@ import stat
 import yaml
 
 from .errors import SpecError
+from .numbers import MAX_NUMBER_CHARS
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 # libyaml's composer recurses in C and overflowed the C stack at 20-50k levels on this machine;
@@ -20,7 +21,6 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 _C_SAFE_DEPTH = 5_000
 
 MAX_EXPANDED_NODES = 1_000_000
-MAX_NUMBER_CHARS = 100
 
 _FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -6,6 +6,7 @@ quantity (rows share their y axis, so models compare by height). matplotlib is o
 """
 
 import os
+import re
 
 from .errors import CnnCalcError, UsageError
 from .formatters import full_shape
@@ -69,7 +70,31 @@ def check_path(path):
 
 def plot_reports(reports, path, depth=None):
     """Draw the three panels for each report side by side and save them to ``path`` (.png, .svg, .pdf)."""
-    check_path(path)
+    save = plot_writer(reports, path, depth)
+    try:
+        with open(path, "wb") as stream:
+            save(stream)
+    except OSError as err:
+        raise CnnCalcError(f"cannot write {path}: {err.strerror or err}") from None
+    return path
+
+
+def plot_writer(reports, path, depth=None):
+    """The drawing as a function that writes it to a binary stream, in the format ``path`` ends in.
+
+    The CLI hands it to commands.common.write_output (which writes to a temporary file whose own
+    suffix says nothing of the format, so the format is passed explicitly).
+    """
+    extension = check_path(path)
+    figure = _draw(reports, depth)
+
+    def save(stream):
+        figure.savefig(stream, format=extension[1:], dpi=150)
+
+    return save
+
+
+def _draw(reports, depth):
     Figure = _import_matplotlib()
     columns = [report.fold(depth) for report in reports]
     widths = [min(max(0.22 * len(rows) + 1.5, 4.0), 11.0) for rows in columns]
@@ -85,14 +110,20 @@ def plot_reports(reports, path, depth=None):
         axes[panel][0].set_ylabel(f"{title} ({unit})" if unit else title)
         axes[panel][0].set_ylim(0, max(largest / divisor * 1.15, 1e-9))
     for column, report in enumerate(reports):
-        axes[0][column].set_title(f"{report.name} ({full_shape(report.input)}, batch {report.batch}, "
-                                  f"{report.dtype})", fontsize=10)
+        axes[0][column].set_title(plain(f"{report.name} ({full_shape(report.input)}, batch {report.batch}, "
+                                        f"{report.dtype})"), fontsize=10, parse_math=False)
     _legend(figure, columns)
-    try:
-        figure.savefig(path, dpi=150)
-    except OSError as err:
-        raise CnnCalcError(f"cannot write {path}: {err.strerror or err}") from None
-    return path
+    return figure
+
+
+# What XML 1.0 (so SVG) can hold; the rest is dropped from names drawn in a plot.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def plain(text):
+    """A name as plot text: drawn as written (callers pass parse_math=False: no `$...$` mathtext), with
+    characters an SVG file cannot hold removed."""
+    return _NOT_XML.sub("", str(text))
 
 
 def _draw_panel(ax, rows, field, divisor, show_names, held):
@@ -112,7 +143,8 @@ def _draw_panel(ax, rows, field, divisor, show_names, held):
                 bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8, "edgecolor": "#CCCCCC"})
     step = max(1, -(-len(rows) // MAX_NAMED_BARS))
     ax.set_xticks(list(positions)[::step])
-    ax.set_xticklabels([row.name for row in rows][::step] if show_names else [], rotation=90, fontsize=7)
+    ax.set_xticklabels([plain(row.name) for row in rows][::step] if show_names else [], rotation=90, fontsize=7,
+                       parse_math=False)
 
 
 def _legend(figure, columns):

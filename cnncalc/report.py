@@ -9,6 +9,7 @@ import math
 from . import rules
 from .errors import SpecError, UsageError, did_you_mean
 from .graph import INPUT_INDEX, Graph, group_name
+from .numbers import MAX_BATCH, read_sizes, shown
 from .spec import MAX_SIZE
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
@@ -168,13 +169,12 @@ def parse_input(text, spec_input):
     elif isinstance(text, int) and not isinstance(text, bool):
         parts = [text]
     else:
-        cleaned = str(text).strip().strip("[]()").replace("×", "x").replace(",", "x").replace(" ", "")
         try:
-            parts = [int(p) for p in cleaned.lower().split("x")]
+            parts = read_sizes(str(text))
         except ValueError:
-            raise UsageError(f"--input must look like 3x224x224, 224x320 or 224, not '{text}'") from None
+            raise UsageError(f"--input must look like 3x224x224, 224x320 or 224, not '{shown(text)}'") from None
     if not parts or any(p < 1 for p in parts) or len(parts) > 3:
-        raise UsageError(f"--input must be 1 to 3 positive sizes (CxHxW, HxW or a side), not '{text}'")
+        raise UsageError(f"--input must be 1 to 3 positive sizes (CxHxW, HxW or a side), not '{shown(text)}'")
     if max(parts) > MAX_SIZE:
         raise UsageError(f"--input sizes must be at most {MAX_SIZE:,}")
     if len(parts) == 3 or len(spec_input) == 1:
@@ -207,7 +207,9 @@ def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="e
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise UsageError(f"batch must be a positive whole number, not {batch!r}")
+        raise UsageError(f"batch must be a positive whole number, not {shown(repr(batch))}")
+    if batch > MAX_BATCH:
+        raise UsageError(f"batch must be at most {MAX_BATCH:,}")
     input_shape = spec.input if input is None else parse_input(input, spec.input)
     graph = Graph(spec)
     if mode not in ("eval", "train"):

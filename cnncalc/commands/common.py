@@ -30,6 +30,36 @@ def friendly_errors(function):
     return wrapper
 
 
+class WholeNumber(click.ParamType):
+    """An option that takes a whole number: ASCII digits only (cnncalc.numbers), within [minimum, maximum].
+
+    click's own INT would take ``３`` or ``1_000``, and no maximum: a 4,299-digit --batch ended in a
+    traceback when its memory figure was printed.
+    """
+
+    name = "integer"
+
+    def __init__(self, minimum=1, maximum=None):
+        from ..numbers import MAX_BATCH
+
+        self.minimum = minimum
+        self.maximum = MAX_BATCH if maximum is None else maximum
+
+    def convert(self, value, param, ctx):
+        from ..numbers import read_whole, shown
+
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = read_whole(value)
+            except ValueError as err:
+                self.fail(f"{shown(value)!r} is not a whole number ({err})", param, ctx)
+        if not self.minimum <= number <= self.maximum:
+            self.fail(f"{number:,} is not in the range {self.minimum:,} to {self.maximum:,}", param, ctx)
+        return number
+
+
 def check_format(fmt, extra=("json", "csv", "simple")):
     """A table format name: json, csv or one of tabulate's; a UsageError otherwise."""
     if fmt in extra:
@@ -46,7 +76,7 @@ def model_options(function):
     """--input, --batch, --dtype: how to run a model."""
     function = click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
                             help="Bytes per element for memory: fp32 4, fp16/bf16 2, int8 1, fp64 8.")(function)
-    function = click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+    function = click.option("--batch", type=WholeNumber(), default=1, show_default=True,
                             help="Batch size (scales activation memory).")(function)
     function = click.option("--input", "input_shape", metavar="CxHxW",
                             help="Override the spec's input: 3x224x224, 224x320 (H x W) or 224 (square).")(function)
@@ -100,6 +130,22 @@ def complete_spec(ctx, param, incomplete):
 
     return [CompletionItem(name) for name in names() if name.startswith(incomplete)] + [
         CompletionItem(incomplete, type="file")]
+
+
+def output_file_option(function):
+    """--output/-o FILE: write the result there (through write_output) instead of standard output."""
+    return click.option("--output", "-o", "output", metavar="FILE", default=None,
+                        help="Write the result to FILE instead of printing it (folders are created; the "
+                             "file is replaced only once complete).")(function)
+
+
+def emit(text, output=None):
+    """Print ``text``, or write it to ``output`` with write_output and say so on stderr."""
+    if output is None:
+        click.echo(text)
+        return
+    write_output(output, text + "\n")
+    click.echo(f"wrote {click.format_filename(output)}", err=True)
 
 
 def write_output(path, content):

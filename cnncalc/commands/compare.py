@@ -2,8 +2,8 @@
 
 import click
 
-from .common import (check_format, columns_option, complete_spec, convention_option, friendly_errors,
-                     mode_option, model_options, optimizer_option, output_options)
+from .common import (check_format, columns_option, complete_spec, convention_option, emit, friendly_errors,
+                     mode_option, model_options, optimizer_option, output_file_option, output_options)
 
 
 @click.command()
@@ -19,8 +19,9 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
 @convention_option
 @optimizer_option
 @mode_option
+@output_file_option
 @friendly_errors
-def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode):
+def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode, output):
     """Several models side by side, with each model's ratio to the first.
 
     Each SPEC is a spec file or a built-in name; SPEC@448 or SPEC@3x320x320 gives that model its own
@@ -37,4 +38,4 @@ def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, conventio
 
     fmt = check_format(fmt)
     comparison = compare_models(specs, input=input_shape, batch=batch, dtype=dtype, optimizer=optimizer, mode=mode)
-    click.echo(render_compare(comparison, fmt, units=units, columns=columns, convention=convention, by=by))
+    emit(render_compare(comparison, fmt, units=units, columns=columns, convention=convention, by=by), output)

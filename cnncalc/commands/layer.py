@@ -1,12 +1,11 @@
 """cnncalc layer: one layer without a spec file, with the worked arithmetic."""
 
-import re
-
 import click
 
 from ..errors import UsageError, did_you_mean
 from ..formatters import full_shape
-from .common import DTYPES, friendly_errors
+from ..numbers import read_sizes, shown
+from .common import DTYPES, WholeNumber, friendly_errors
 
 # option name -> the rule key it sets (see cnncalc.rules)
 OPTION_KEYS = {"filters": "filters", "kernel": "kernel", "stride": "stride", "pad": "pad", "dilation": "dilation",
@@ -28,21 +27,21 @@ def _flag(option):
                    "Square maps are read either way; otherwise give --order.")
 @click.option("--order", type=click.Choice(tuple(INPUT_ORDERS)), default=None,
               help="How to read a non-square --input: hwc (H x W x C) or chw (C x H x W).")
-@click.option("--filters", type=click.IntRange(min=1), help="Output channels (conv, dwconv, convtranspose).")
+@click.option("--filters", type=WholeNumber(), help="Output channels (conv, dwconv, convtranspose).")
 @click.option("--kernel", metavar="K|KhxKw", help="Window size: 5 or 3x5.")
 @click.option("--stride", metavar="S|ShxSw", help="Stride (default 1; pools default to the kernel).")
 @click.option("--pad", metavar="P|PhxPw|same|valid",
               help="Padding; 'same' solves P = ((O-1)*S - (N-F))/2 for the size-keeping padding.")
 @click.option("--dilation", metavar="D|DhxDw", help="Dilation (default 1).")
-@click.option("--groups", type=click.IntRange(min=1), help="Grouped convolution.")
-@click.option("--units", type=click.IntRange(min=1), help="Output units of an fc layer.")
+@click.option("--groups", type=WholeNumber(), help="Grouped convolution.")
+@click.option("--units", type=WholeNumber(), help="Output units of an fc layer.")
 @click.option("--output", "output_size", metavar="S|HxW", help="Output size of an adaptive pool.")
 @click.option("--output-pad", metavar="P|PhxPw", help="Extra output size of a transposed conv.")
 @click.option("--scale", metavar="S|ShxSw", help="Upsampling factor.")
 @click.option("--act", metavar="NAME", help="An in-place activation after conv/fc/bn (relu, ...).")
 @click.option("--no-bias", is_flag=True, default=None, help="Leave out the bias (conv, fc).")
 @click.option("--ceil-mode", is_flag=True, default=None, help="Pools: round the output size up (PyTorch).")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size for memory.")
+@click.option("--batch", type=WholeNumber(), default=1, show_default=True, help="Batch size for memory.")
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
 @click.option("--format", "-f", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
               help="The worked arithmetic as text, or everything as JSON.")
@@ -102,11 +101,13 @@ def _rule(layer_type):
 
 def read_input(text, order=None):
     """``--input`` as a (C, H, W) or (N,) shape and how it was read (None when there was no choice)."""
-    cleaned = text.strip().strip("[]()").strip()
-    parts = re.split(r"\s*[x×X*,]\s*|\s+", cleaned)
-    if not parts or not all(p.isdigit() and int(p) >= 1 for p in parts):
-        raise UsageError(f"--input must look like 32x32x3 (H x W x C), 3x32x32 (C x H x W) or 4096, not '{text}'")
-    sizes = [int(p) for p in parts]
+    try:
+        sizes = read_sizes(text)
+    except ValueError:
+        sizes = [0]
+    if not all(size >= 1 for size in sizes):
+        raise UsageError(f"--input must look like 32x32x3 (H x W x C), 3x32x32 (C x H x W) or 4096, "
+                         f"not '{shown(text)}'")
     if len(sizes) == 1:
         return (sizes[0],), None
     if len(sizes) != 3:
@@ -154,10 +155,12 @@ def _option_value(option, value):
     text = value.strip().lower()
     if option == "pad" and text in ("same", "valid"):
         return text
-    parts = re.split(r"\s*[x×,]\s*", text.strip("[]()").strip())
-    if not parts or len(parts) > 2 or not all(p.isdigit() for p in parts):
-        raise UsageError(f"{_flag(option)} must be a whole number or HxW, not '{value}'")
-    sizes = [int(p) for p in parts]
+    try:
+        sizes = read_sizes(text)
+    except ValueError:
+        sizes = []
+    if not 1 <= len(sizes) <= 2:
+        raise UsageError(f"{_flag(option)} must be a whole number or HxW, not '{shown(value)}'")
     return sizes[0] if len(sizes) == 1 else sizes
 
 

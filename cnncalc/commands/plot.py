@@ -2,16 +2,16 @@
 
 import click
 
-from .common import DTYPES, complete_spec, friendly_errors
+from .common import DTYPES, WholeNumber, complete_spec, friendly_errors, write_output
 
 
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC[@INPUT]...", shell_complete=complete_spec)
 @click.option("--output", "-o", required=True, metavar="FILE", help="The picture to write: .png, .svg or .pdf.")
 @click.option("--input", "input_shape", metavar="CxHxW", help="Input for every SPEC without its own @INPUT.")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size.")
+@click.option("--batch", type=WholeNumber(), default=1, show_default=True, help="Batch size.")
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
-@click.option("--depth", type=click.IntRange(min=1), default=None,
+@click.option("--depth", type=WholeNumber(), default=None,
               help="One bar per block: layers summed by the first N parts of their names.")
 @friendly_errors
 def plot(specs, output, input_shape, batch, dtype, depth):
@@ -26,9 +26,9 @@ def plot(specs, output, input_shape, batch, dtype, depth):
       cnncalc plot resnet50 --depth 2 -o resnet50.svg
     """
     from ..comparison import compare
-    from ..plot import check_path, plot_reports
+    from ..plot import check_path, plot_writer
 
     check_path(output)
     comparison = compare(specs, input=input_shape, batch=batch, dtype=dtype)
-    plot_reports(comparison.reports, output, depth=depth)
-    click.echo(f"wrote {output}", err=True)
+    write_output(output, plot_writer(comparison.reports, output, depth=depth))
+    click.echo(f"wrote {click.format_filename(output)}", err=True)
