@@ -9,8 +9,8 @@ figures lined up. The second half of this module formats a Comparison (table, JS
 import re
 from fractions import Fraction
 
-from .formatters import (bytes_text, count_text, csv_text, full_shape, render_json, resolve_columns, scaled,
-                         shape_text)
+from .formatters import (bytes_text, count_text, csv_text, escape_lines, full_shape, render_json, resolve_columns,
+                         scaled, shape_text, tabulate_table)
 from .report import analyze
 
 INPUT_SUFFIX = re.compile(r"^\d+(x\d+){0,2}$")
@@ -325,8 +325,6 @@ def render_compare(comparison, fmt="simple", units="slide", columns=None, conven
         return render_json(comparison.to_dict(by, columns))
     if fmt == "csv":
         return _compare_csv(comparison, by, columns)
-    import tabulate
-
     if by == "stage":
         headers, rows = stage_table(comparison, units, columns, convention)
     else:
@@ -334,15 +332,14 @@ def render_compare(comparison, fmt="simple", units="slide", columns=None, conven
         rows = compare_table_rows(comparison, units, columns, convention)
     if fmt not in MULTILINE_FORMATS:
         headers = [h.replace("\n", " ") for h in headers]
-    body = tabulate.tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True,
-                             colalign=["left"] + ["right"] * (len(headers) - 1))
+    body = tabulate_table(rows, headers, ["left"] + ["right"] * (len(headers) - 1), fmt)
     if fmt == "html":
         return body
-    lines = [body]
+    lines = []
     if len(comparison.reports) > 1:
         lines += [""] + comparison.ratio_lines(convention)
     lines += [""] + _settings_lines(comparison)
-    return "\n".join(lines)
+    return "\n".join([body] + escape_lines(lines, fmt))
 
 
 def _settings_lines(comparison):

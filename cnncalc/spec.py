@@ -9,7 +9,9 @@ What a layer's keys mean is the rules' business; this module only knows the word
 language itself: name, type, from, if, repeat, first, and the ``blocks`` section.
 """
 
-from .errors import SpecError, did_you_mean
+import unicodedata
+
+from .errors import SpecError, _one_line, did_you_mean
 from .expr import ExpressionError, evaluate
 from .loader import Located, load_yaml, read_text
 
@@ -24,6 +26,14 @@ SPEC_MARKERS = ("input", "layers")
 TOP_LEVEL_KEYS = ("name", "source", "description", "input", "layers", "blocks")
 BLOCK_KEYS = ("args", "layers", "output", "description")
 LAYER_WORDS = ("name", "type", "from", "if", "repeat", "first", "train_only")
+# What a name (layer, network) may hold: printable characters (str.isprintable: no control characters,
+# newlines, format characters such as U+202E or zero-width spaces, no separators but the plain space),
+# at most MAX_NAME_CHARS; a layer's dotted name after expansion at most MAX_FULL_NAME_CHARS; `source`
+# text the same characters, at most MAX_SOURCE_CHARS. Whatever else a name holds (`|`, `<`, `=`, `$`)
+# is escaped by each output format.
+MAX_NAME_CHARS = 100
+MAX_FULL_NAME_CHARS = 400
+MAX_SOURCE_CHARS = 1000
 NETWORK_INPUT = "input"
 
 
@@ -100,6 +110,10 @@ def parse(document, file=None):
         name = _stem(file) if file else "network"
     if not isinstance(name, (str, int, float)) or isinstance(name, bool):
         raise SpecError("'name' must be text", file=file, line=line_of("name"))
+    if "name" in document:
+        check_text(str(name), "name", MAX_NAME_CHARS, file, line_of("name"))
+    else:
+        name = _one_line(name)[:MAX_NAME_CHARS]  # from the file name, which the spec does not choose
     blocks = _read_blocks(document.get("blocks"), file, line_of("blocks"))
     _refuse_certain_bombs(document["layers"], blocks, file)
     expander = _Expander(file, blocks)
@@ -108,8 +122,25 @@ def parse(document, file=None):
     if not expander.layers:
         raise SpecError("the spec has no layers", file=file, line=line_of("layers"))
     source = document.get("source")
+    if source is not None:
+        check_text(str(source), "source", MAX_SOURCE_CHARS, file, line_of("source"))
     return Spec(str(name), input_shape, expander.layers, file=file,
                 source=None if source is None else str(source), blocks=blocks)
+
+
+def check_text(text, what, limit, file=None, line=None, layer=None):
+    """The name policy (see MAX_NAME_CHARS): a SpecError unless ``text`` is printable and short enough."""
+    if len(text) > limit:
+        raise SpecError(f"'{what}' is {len(text):,} characters long; the limit is {limit:,}", file=file, line=line,
+                        layer=layer)
+    if not text.isprintable():
+        bad = next(c for c in text if not c.isprintable())
+        kind = ("a line break" if bad in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029" else
+                "a control character" if ord(bad) < 32 or 127 <= ord(bad) < 160 else
+                "an invisible or direction-changing character" if unicodedata.category(bad) == "Cf" else
+                "a character that does not print")
+        raise SpecError(f"'{what}' holds {kind} (U+{ord(bad):04X}); a {what} may hold only printable characters",
+                        file=file, line=line, layer=layer)
 
 
 def _refuse_certain_bombs(items, blocks, file):
@@ -286,6 +317,8 @@ class _Expander:
         elif not isinstance(local, (str, int)) or isinstance(local, bool) or local == "":
             raise self.fail(f"'name' must be text, not {local!r}", item.line_of("name"))
         local = str(local)
+        if "name" in item:
+            check_text(local, "name", MAX_NAME_CHARS, self.file, item.line_of("name"))
         if local == NETWORK_INPUT:
             raise self.fail(f"'{NETWORK_INPUT}' is reserved for the network input; choose another name",
                             item.line_of("name"))
@@ -392,6 +425,9 @@ class _Expander:
     def add_layer(self, type_name, keys, item, name, inputs, variables, stack):
         if name in self.names:
             raise self.fail(f"duplicate layer name '{name}' (first at line {self.names[name]})", item.line, name)
+        if len(name) > MAX_FULL_NAME_CHARS:
+            raise self.fail(f"the layer's full name is {len(name):,} characters long (blocks inside blocks); the "
+                            f"limit is {MAX_FULL_NAME_CHARS}", item.line, name[:60] + "...")
         if len(self.layers) >= MAX_LAYERS:
             raise self.fail(f"the network expands to more than {MAX_LAYERS:,} layers", item.line, name)
         values = {k: self.value(v, variables, item, k, name) for k, v in keys.items()}

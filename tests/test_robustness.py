@@ -514,9 +514,11 @@ def test_click_usage_errors_exit_2(args):
 # --- messages stay one harmless line --------------------------------------------------------------
 
 def test_newlines_and_terminal_escapes_from_a_file_are_shown_escaped(write):
-    path = write('input: [3, 8, 8]\nlayers:\n  - {name: "a\\nb", type: relu}\n  - {name: "a\\nb", type: relu}\n'
-                 '  - {name: "\\e[31mred", type: relu, "x\\ny": 1}\n')
-    message = check_both(path, "duplicate layer name 'a\\nb' (first at line 3)", line=4)
+    # a name may not hold them at all (the name policy); a key that is not a name is quoted escaped
+    path = write('input: [3, 8, 8]\nlayers:\n  - {name: "a\\nb", type: relu}\n')
+    check_both(path, "'name' holds a line break (U+000A)", line=3)
+    path = write('input: [3, 8, 8]\nlayers:\n  - {name: red, type: relu, "\\e[31mx\\ny": 1}\n')
+    message = check_both(path, "unknown key '\\x1b[31mx\\ny'", line=3)
     assert "\x1b" not in message
 
 

@@ -77,7 +77,7 @@ def layer(layer_type, input_text, order, batch, dtype, fmt, **options):
 
         data = {"type": layer_type, "input": list(shape), "input_as_written": input_text, "read_as": reading,
                 "batch": batch, "dtype": dtype, "layer": row.to_dict(), "pad_same": same_lines, "explain": lines}
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(data, indent=2, allow_nan=False))
         return
     head = f"{layer_type} on input {full_shape(shape)}"
     if reading:

@@ -33,7 +33,7 @@ def list_models(fmt):
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(entries, indent=2))
+        click.echo(json.dumps(entries, indent=2, allow_nan=False))
         return
     import tabulate
 

@@ -26,7 +26,7 @@ def schema(output):
 
     from ..schema import spec_schema
 
-    text = json.dumps(spec_schema(), indent=2)
+    text = json.dumps(spec_schema(), indent=2, allow_nan=False)
     if output is None:
         click.echo(text)
         return
