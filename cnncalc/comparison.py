@@ -11,6 +11,7 @@ from fractions import Fraction
 
 from .formatters import (bytes_text, count_text, csv_text, escape_lines, full_shape, render_json, resolve_columns,
                          scaled, shape_text, tabulate_table)
+from .errors import one_line
 from .report import analyze
 
 INPUT_SUFFIX = re.compile(r"^\d+(x\d+){0,2}$")
@@ -164,7 +165,7 @@ def compare(models, input=None, batch=1, dtype="fp32", optimizer="sgd", mode="ev
     for model in models:
         spec, own_input = split_input(model)
         reports.append(analyze(spec, input=own_input or input, batch=batch, dtype=dtype, mode=mode))
-        specs.append(model if isinstance(model, str) else reports[-1].name)
+        specs.append(one_line(model) if isinstance(model, str) else reports[-1].name)
     if not reports:
         from .errors import UsageError
 

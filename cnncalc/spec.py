@@ -11,7 +11,7 @@ language itself: name, type, from, if, repeat, first, and the ``blocks`` section
 
 import unicodedata
 
-from .errors import SpecError, _one_line, did_you_mean
+from .errors import SpecError, did_you_mean, one_line
 from .expr import ExpressionError, evaluate
 from .loader import Located, load_yaml, read_text
 
@@ -110,10 +110,10 @@ def parse(document, file=None):
         name = _stem(file) if file else "network"
     if not isinstance(name, (str, int, float)) or isinstance(name, bool):
         raise SpecError("'name' must be text", file=file, line=line_of("name"))
-    if "name" in document:
+    if document.get("name") is not None:
         check_text(str(name), "name", MAX_NAME_CHARS, file, line_of("name"))
     else:
-        name = _one_line(name)[:MAX_NAME_CHARS]  # from the file name, which the spec does not choose
+        name = one_line(name)[:MAX_NAME_CHARS]  # from the file name, which the spec does not choose
     blocks = _read_blocks(document.get("blocks"), file, line_of("blocks"))
     _refuse_certain_bombs(document["layers"], blocks, file)
     expander = _Expander(file, blocks)

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from ..errors import CnnCalcError, UsageError, did_you_mean
+from ..errors import CnnCalcError, UsageError, did_you_mean, one_line
 
 DTYPES = ("fp32", "fp16", "bf16", "int8", "fp64")
 
@@ -145,7 +145,7 @@ def emit(text, output=None):
         click.echo(text)
         return
     write_output(output, text + "\n")
-    click.echo(f"wrote {click.format_filename(output)}", err=True)
+    click.echo(f"wrote {one_line(click.format_filename(output))}", err=True)
 
 
 def write_output(path, content):

@@ -2,6 +2,7 @@
 
 import click
 
+from ..errors import one_line
 from .common import DTYPES, WholeNumber, complete_spec, friendly_errors, write_output
 
 
@@ -31,4 +32,4 @@ def plot(specs, output, input_shape, batch, dtype, depth):
     check_path(output)
     comparison = compare(specs, input=input_shape, batch=batch, dtype=dtype)
     write_output(output, plot_writer(comparison.reports, output, depth=depth))
-    click.echo(f"wrote {click.format_filename(output)}", err=True)
+    click.echo(f"wrote {one_line(click.format_filename(output))}", err=True)
