@@ -208,7 +208,7 @@ def to_mermaid(report, depth=None, only=None):
     import json
 
     # the front matter is YAML: the title as a double-quoted scalar (names are printable, so one line)
-    lines = [f"---\ntitle: {json.dumps(diagram.title, ensure_ascii=False)}\n---", "flowchart TB"]
+    lines = [f"---\ntitle: {json.dumps(_mermaid_text(diagram.title), ensure_ascii=False)}\n---", "flowchart TB"]
     for name, caption, kind in diagram.nodes:
         if kind in ("io", "outside"):
             lines.append(_mermaid_node(ids[name], caption, kind, "  "))

@@ -359,8 +359,8 @@ def tabulate_table(rows, headers, aligns, fmt):
         return simple_table(rows, headers, aligns)
     import tabulate
 
-    return tabulate.tabulate(escape_cells(rows, fmt), headers=headers, tablefmt=fmt, colalign=aligns,
-                             disable_numparse=True)
+    headers, *rows = escape_cells([headers] + list(rows), fmt)  # headers may hold names (compare's models)
+    return tabulate.tabulate(rows, headers=headers, tablefmt=fmt, colalign=aligns, disable_numparse=True)
 
 
 def simple_table(rows, headers, aligns):
