@@ -20,6 +20,31 @@ _DIGITS = re.compile(r"[0-9]+")
 _SIZE_SEPARATORS = re.compile(r"\s*[xX×*,]\s*|\s+")
 
 
+# A decimal as written in an answer: 34944, 34,944, 0.035, 1.8e9, .5 (ASCII digits only).
+DECIMAL = (r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+           r"|[+-]?\.[0-9]+(?:[eE][+-]?[0-9]+)?")
+_DECIMAL = re.compile(DECIMAL)
+# A decimal's digits after the point and its magnitude are at most 10^40 (1e999999999 would take
+# forever to compare exactly).
+MAX_EXPONENT = 40
+
+
+def read_decimal(text):
+    """A DECIMAL as an exact ``decimal.Decimal``; ValueError when it is not one, is longer than
+    MAX_NUMBER_CHARS or is out of range (see MAX_EXPONENT)."""
+    from decimal import Decimal
+
+    if not isinstance(text, str) or len(text.strip()) > MAX_NUMBER_CHARS:
+        raise ValueError(f"longer than {MAX_NUMBER_CHARS} characters")
+    text = text.strip()
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError("not a number written with the digits 0-9")
+    number = Decimal(text.replace(",", ""))
+    if abs(number.as_tuple().exponent) > MAX_EXPONENT or number.adjusted() > MAX_EXPONENT:
+        raise ValueError("out of range")
+    return number
+
+
 def read_whole(text):
     """``text`` (surrounding spaces allowed) as a non-negative int; ValueError unless it is 1 to
     MAX_NUMBER_CHARS ASCII digits."""

@@ -426,3 +426,17 @@ def test_layers_named_like_the_fallback_ids(write):
     path = write("input: [3, 8, 8]\nlayers:\n  - {name: output, type: relu}\n  - {name: output_, type: relu}\n")
     edges = [DOT_EDGE.match(line).groups() for line in ok("graph", path).splitlines() if "->" in line]
     assert edges == [("input", "output", "3x8x8"), ("output", "output_", "3x8x8"), ("output_", "output__", "3x8x8")]
+
+
+# --- 3 (answers). answer values go through the same number parser ----------------------------------
+
+@pytest.mark.parametrize("claim", ["output_shape: ²x²", "output_shape: ５５x５５x６４", 'params: "２３２９６"',
+                                   'params: "٢٣٢٩٦"', f'params: "{"9" * 5000}"', f'output_shape: "{"9" * 5000}x5"',
+                                   'params: "1e308"'])
+def test_answer_numbers_are_ascii_and_bounded(write, claim):
+    answers = write(f"spec: alexnet\nanswers:\n  - {{layer: conv1, {claim}}}\n", "answers.yaml")
+    result = invoke("check", answers, "--no-explain")
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "error" in result.stdout and "right " not in result.stdout
+    assert max(map(len, result.stdout.splitlines())) < 300  # a 5,000-digit answer is not echoed whole
