@@ -25,6 +25,7 @@ class Diagram:
         self.nodes = []
         self.edges = []  # (source, target, shape text)
         self._seen = set()
+        self._edges_seen = set()  # a set, not the list: 100,000 edges cost no more than reading them
 
     def add_node(self, name, caption, kind):
         if name not in self._seen:
@@ -33,7 +34,8 @@ class Diagram:
 
     def add_edge(self, source, target, label):
         edge = (source, target, label)
-        if edge not in self.edges:
+        if edge not in self._edges_seen:
+            self._edges_seen.add(edge)
             self.edges.append(edge)
 
 

@@ -5,6 +5,7 @@ Numbers are exact integers until here; rounding happens only in this module.
 """
 
 import textwrap
+import types
 
 EXTRA_FORMATS = ("json", "csv")
 UNITS = ("slide", "raw", "auto")
@@ -452,24 +453,28 @@ def render_json(data):
     from functools import partial
 
     dumps = partial(json.dumps, allow_nan=False)  # NaN / Infinity are not JSON
-    parts = []
+    parts = ["{\n"]  # joined once at the end: one copy of a large text, not three
     for key, value in data.items():
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            items = ",\n    ".join(dumps(item) for item in value)
-            parts.append(f"  {dumps(key)}: [\n    {items}\n  ]")
+        parts.append(f",\n  {dumps(key)}: " if len(parts) > 1 else f"  {dumps(key)}: ")
+        if isinstance(value, types.GeneratorType) or isinstance(value, list) and value and isinstance(value[0], dict):
+            parts.append("[\n    ")
+            for index, item in enumerate(value):
+                parts.append(",\n    " + dumps(item) if index else dumps(item))
+            parts.append("\n  ]")
         else:
-            parts.append(f"  {dumps(key)}: {dumps(value)}")
-    return "{\n" + ",\n".join(parts) + "\n}"
+            parts.append(dumps(value))
+    parts.append("\n}")
+    return "".join(parts)
 
 
 def render_report(report, fmt="simple", depth=None, units="slide", columns=None, convention="lecture",
                   optimizer=None):
     """The report as ``fmt``; ``optimizer`` adds the training estimate (JSON key ``training``)."""
     if fmt == "json":
-        data = report.to_dict(depth)
+        data = report.to_dict(depth, lazy=True)
         if columns:
             keys = data_columns(columns)
-            data["layers"] = [{key: layer[key] for key in keys if key in layer} for layer in data["layers"]]
+            data["layers"] = ({key: layer[key] for key in keys if key in layer} for layer in data["layers"])
         if optimizer:
             data["training"] = report.training_memory(optimizer)
         return render_json(data)

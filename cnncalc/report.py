@@ -119,11 +119,14 @@ class Report:
                 groups.append(_group_row(key, row))
         return groups
 
-    def to_dict(self, depth=None):
+    def to_dict(self, depth=None, lazy=False):
+        """The report as plain data; ``lazy`` gives the layers as an iterator of dicts made one at a time
+        (how the JSON formatter writes 100,000 layers without holding them all as dicts)."""
+        layers = (row.to_dict() for row in self.fold(depth))
         return {
             "name": self.name, "source": self.source, "input": list(self.input), "batch": self.batch,
             "dtype": self.dtype, "mode": self.mode,
-            "layers": [row.to_dict() for row in self.fold(depth)],
+            "layers": layers if lazy else list(layers),
             "totals": dict(self.totals),
         }
 

