@@ -22,25 +22,14 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 
 from cli_runner import invoke, ok
+from test_robustness import assert_one_line_error as one_error_line
+from test_robustness import write  # noqa: F401 (a fixture)
 from cnncalc import loader, numbers
 from cnncalc.comparison import merged_order
 from cnncalc.formatters import table_formats
 from cnncalc.report import FIELD_LIMIT
 
 SECRET = "root:*:20228:0:99999:7:::"
-
-
-def one_error_line(result, *fragments, code=1):
-    """Exit ``code``, one `error: ...` line on stderr holding every fragment, no traceback."""
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"crashed with {result.exception!r}") from result.exception
-    assert result.exit_code == code, (result.exit_code, result.stderr, result.stdout)
-    assert "Traceback" not in result.stderr + result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 def usage_error(result, *fragments):
@@ -51,19 +40,6 @@ def usage_error(result, *fragments):
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment in result.stderr, (fragment, result.stderr)
-
-
-@pytest.fixture
-def write(tmp_path):
-    def write(text, name="spec.yaml"):
-        path = tmp_path / name
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(text, encoding="utf-8")
-        return str(path)
-
-    return write
 
 
 def run_cnncalc(*args, timeout=60):
