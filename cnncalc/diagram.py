@@ -44,8 +44,9 @@ def layer_caption(row):
     if row.type == "block":
         return f"{row.layers} layers"
     words = [row.type]
-    if row.kernel is not None and row.type not in ("globalavgpool", "globalmaxpool", "adaptiveavgpool",
-                                                   "adaptivemaxpool"):
+    from .rules import RULES
+
+    if row.kernel is not None and RULES[row.type].category != "global pool":  # a global window has no fixed size
         words.append(f"{row.kernel[0]}x{row.kernel[1]}")
         if row.stride is not None and row.stride != (1, 1):
             words.append("/" + (str(row.stride[0]) if row.stride[0] == row.stride[1] else

@@ -52,19 +52,30 @@ _MISSING = object()
 
 
 def _construct_mapping(loader, node):
+    """A Located mapping. YAML 1.1 merge keys (``{<<: *c3, name: c2}``) work: PyYAML's flatten_mapping puts
+    the merged pairs first (of ``<<: [*a, *b]``, b's then a's), so a later pair overrides a merged one;
+    two keys written in the mapping itself are still a duplicate. A merged key keeps the line where it is
+    written (in the anchored mapping)."""
+    written = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
     loader.flatten_mapping(node)
+    merged_count = len(node.value) - written
     mapping = Located(line=node.start_mark.line + 1)
+    merged = set()  # keys whose value so far came from a merge, which a later pair may override
     scalar = yaml.ScalarNode
-    for key_node, value_node in node.value:
+    for index, (key_node, value_node) in enumerate(node.value):
         key = _construct_scalar(loader, key_node) if type(key_node) is scalar else loader.construct_object(
             key_node, deep=True)
         line = key_node.start_mark.line + 1
         try:
-            duplicate = key in mapping
+            duplicate = key in mapping and key not in merged
         except TypeError:
             raise SpecError("a mapping key must be a plain value", line=line) from None
         if duplicate:
             raise SpecError(f"duplicate key '{key}' (first at line {mapping.key_lines[key]})", line=line)
+        if index < merged_count:
+            merged.add(key)
+        else:
+            merged.discard(key)
         if type(value_node) is scalar:
             mapping[key] = _construct_scalar(loader, value_node)
         else:
@@ -233,12 +244,33 @@ def _nesting_bound(text):
 
 
 def read_text(path):
-    """The text of a file, or a SpecError saying why it cannot be read.
+    """The text of a file (``-``: standard input), or a SpecError saying why it cannot be read."""
+    path = str(path)
+    if path == "-":
+        import sys
+
+        path = "<stdin>"
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    else:
+        data = _read_file(path)
+    if len(data) > MAX_FILE_BYTES:  # bounded reads: /proc files report a size of 0, a pipe none
+        raise SpecError(f"more than {MAX_FILE_BYTES:,} bytes; the limit is {MAX_FILE_BYTES:,}", file=path)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError("UTF-16 text; save the file as UTF-8", file=path)
+    if b"\0" in data:
+        raise SpecError("not a text file (binary data)", file=path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SpecError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from None
+
+
+def _read_file(path):
+    """At most MAX_FILE_BYTES + 1 bytes of ``path``.
 
     Only regular files are opened: a folder, a device (``/dev/zero``, a tape, a watchdog), a FIFO or a
     socket is refused from its metadata before anything opens it, so nothing hangs or has side effects.
     """
-    path = str(path)
     try:
         kind = _file_kind(os.stat(path).st_mode)
         if kind:
@@ -249,21 +281,11 @@ def read_text(path):
             kind = _file_kind(os.fstat(handle.fileno()).st_mode)
             if kind:
                 raise SpecError(f"is {kind}, not a spec file", file=path)
-            data = handle.read(MAX_FILE_BYTES + 1)  # bounded: /proc files report a size of 0
-        if len(data) > MAX_FILE_BYTES:
-            raise SpecError(f"more than {MAX_FILE_BYTES:,} bytes; the limit is {MAX_FILE_BYTES:,}", file=path)
+            return handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SpecError("no such file", file=path) from None
     except OSError as err:
         raise SpecError(f"cannot read file ({err.strerror})", file=path) from None
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise SpecError("UTF-16 text; save the file as UTF-8", file=path)
-    if b"\0" in data:
-        raise SpecError("not a text file (binary data)", file=path)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise SpecError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from None
 
 
 def _file_kind(mode):

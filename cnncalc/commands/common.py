@@ -76,19 +76,46 @@ def model_options(function):
     """--input, --batch, --dtype: how to run a model."""
     function = click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
                             help="Bytes per element for memory: fp32 4, fp16/bf16 2, int8 1, fp64 8.")(function)
-    function = click.option("--batch", type=WholeNumber(), default=1, show_default=True,
-                            help="Batch size (scales activation memory).")(function)
+    function = batch_option(function)
     function = click.option("--input", "input_shape", metavar="CxHxW",
-                            help="Override the spec's input: 3x224x224, 224x320 (H x W) or 224 (square).")(function)
+                            help="Override the spec's input: 3x224x224, 224x224x3 (H x W x C, when the last size "
+                                 "is the spec's channels), 224x320 (H x W), 224 (square) or 1x3x224x224 "
+                                 "(N x C x H x W: N is the batch).")(function)
     return function
+
+
+def set_option(function):
+    """--set NAME=VALUE (repeatable): values for the spec's ``params:``."""
+    return click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+                        help="Set a value of the spec's params: section, e.g. --set width=1.2 (repeatable; the "
+                             "value is read as YAML: 1.2, true, relu, or an expression).")(function)
+
+
+def settings_dict(settings):
+    """The --set values as a dict, or None when there are none."""
+    if not settings:
+        return None
+    from ..spec import parse_settings
+
+    return parse_settings(settings)
+
+
+def batch_option(function):
+    """--batch N (default 1, or the N of an N x C x H x W --input)."""
+    return click.option("--batch", type=WholeNumber(), default=None,
+                        help="Batch size (scales activation memory)  [default: 1, or the N of an NxCxHxW "
+                             "--input]")(function)
 
 
 def output_options(function):
     """--format, --units: how to print a table."""
-    function = click.option("--units", type=click.Choice(("slide", "raw", "auto")), default="slide",
+    from ..formatters import UNITS
+
+    function = click.option("--units", type=click.Choice(UNITS), default="slide",
                             show_default=True,
-                            help="slide: KB / thousands / millions rounded like the lecture tables; raw: exact "
-                                 "integers; auto: k/M/G with 3 significant digits.")(function)
+                            help="slide: KB / thousands / millions rounded like the lecture tables (a smaller unit "
+                                 "where a small model's total would read under 100); raw: exact integers; auto: "
+                                 "k/M/G with 3 significant digits.")(function)
     function = click.option("--format", "-f", "fmt", default="simple", show_default=True, metavar="FORMAT",
                             help="json, csv, or any tabulate table format (github, grid, latex, html, ...).")(function)
     return function
@@ -122,14 +149,20 @@ def mode_option(function):
                              "true, e.g. GoogLeNet's auxiliary classifiers).")(function)
 
 
-def complete_spec(ctx, param, incomplete):
-    """Shell completion for SPEC arguments: the built-in model names, then files."""
+def complete_builtin(ctx, param, incomplete):
+    """Shell completion for a built-in model name."""
     from click.shell_completion import CompletionItem
 
     from ..builtins import names
 
-    return [CompletionItem(name) for name in names() if name.startswith(incomplete)] + [
-        CompletionItem(incomplete, type="file")]
+    return [CompletionItem(name) for name in names() if name.startswith(incomplete)]
+
+
+def complete_spec(ctx, param, incomplete):
+    """Shell completion for SPEC arguments: the built-in model names, then files."""
+    from click.shell_completion import CompletionItem
+
+    return complete_builtin(ctx, param, incomplete) + [CompletionItem(incomplete, type="file")]
 
 
 def output_file_option(function):

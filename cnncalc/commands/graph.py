@@ -2,7 +2,7 @@
 
 import click
 
-from .common import WholeNumber, complete_spec, emit, friendly_errors, output_file_option
+from .common import WholeNumber, complete_spec, emit, friendly_errors, output_file_option, set_option, settings_dict
 
 
 @click.command()
@@ -15,9 +15,10 @@ from .common import WholeNumber, complete_spec, emit, friendly_errors, output_fi
 @click.option("--only", metavar="NAME", default=None,
               help="Draw only layer NAME or the block NAME (e.g. inception3a, layer2.0); its neighbours "
                    "outside are drawn dashed.")
+@set_option
 @output_file_option
 @friendly_errors
-def graph(spec, fmt, input_shape, depth, only, output):
+def graph(spec, fmt, input_shape, depth, only, settings, output):
     """The layer graph as Graphviz dot or Mermaid, with each edge labelled by the shape it carries.
 
     \b
@@ -29,6 +30,6 @@ def graph(spec, fmt, input_shape, depth, only, output):
     from ..diagram import to_dot, to_mermaid
     from ..report import analyze
 
-    result = analyze(spec, input=input_shape)
+    result = analyze(spec, input=input_shape, params=settings_dict(settings))
     render = to_dot if fmt == "dot" else to_mermaid
     emit(render(result, depth=depth, only=only), output)

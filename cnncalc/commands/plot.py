@@ -3,19 +3,21 @@
 import click
 
 from ..errors import one_line
-from .common import DTYPES, WholeNumber, complete_spec, friendly_errors, write_output
+from .common import (DTYPES, WholeNumber, batch_option, complete_spec, friendly_errors, set_option, settings_dict,
+                     write_output)
 
 
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC[@INPUT]...", shell_complete=complete_spec)
 @click.option("--output", "-o", required=True, metavar="FILE", help="The picture to write: .png, .svg or .pdf.")
 @click.option("--input", "input_shape", metavar="CxHxW", help="Input for every SPEC without its own @INPUT.")
-@click.option("--batch", type=WholeNumber(), default=1, show_default=True, help="Batch size.")
+@batch_option
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
 @click.option("--depth", type=WholeNumber(), default=None,
               help="One bar per block: layers summed by the first N parts of their names.")
+@set_option
 @friendly_errors
-def plot(specs, output, input_shape, batch, dtype, depth):
+def plot(specs, output, input_shape, batch, dtype, depth, settings):
     """Per-layer bar charts of activation memory, params and flop; several models side by side.
 
     The lecture's point in pictures: memory sits in the early convs, params in the fc layers,
@@ -30,6 +32,6 @@ def plot(specs, output, input_shape, batch, dtype, depth):
     from ..plot import check_path, plot_writer
 
     check_path(output)
-    comparison = compare(specs, input=input_shape, batch=batch, dtype=dtype)
+    comparison = compare(specs, input=input_shape, batch=batch, dtype=dtype, params=settings_dict(settings))
     write_output(output, plot_writer(comparison.reports, output, depth=depth))
     click.echo(f"wrote {one_line(click.format_filename(output))}", err=True)

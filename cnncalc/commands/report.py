@@ -2,8 +2,9 @@
 
 import click
 
-from .common import (WholeNumber, check_format, columns_option, complete_spec, convention_option, emit,
-                     friendly_errors, mode_option, model_options, optimizer_option, output_file_option, output_options)
+from .common import (WholeNumber, check_format, columns_option, complete_spec, convention_option, emit, friendly_errors,
+                     mode_option, model_options, optimizer_option, output_file_option, output_options, set_option,
+                     settings_dict)
 
 
 @click.command()
@@ -14,7 +15,8 @@ from .common import (WholeNumber, check_format, columns_option, complete_spec, c
               help="Fold the table to blocks: rows summed by the first N parts of their names "
                    "(layer1.0.conv1 -> layer1 at depth 1).")
 @click.option("--explain", "explain", multiple=True, metavar="LAYER",
-              help="Print the worked arithmetic of LAYER instead of the table (repeatable).")
+              help="Print the worked arithmetic of LAYER instead of the table (repeatable); a block "
+                   "(layer1) gives its summed figures, then each of its layers.")
 @mode_option
 @columns_option("Columns to print, comma-separated: name, type, input, filters, kernel, stride, pad, output, "
                 "rf, memory, params, buffers, macs, flop, flops_2x (with csv/json: their keys, e.g. in_shape).")
@@ -22,10 +24,11 @@ from .common import (WholeNumber, check_format, columns_option, complete_spec, c
 @click.option("--training", is_flag=True,
               help="Add the training memory estimate: activations + params + gradients + optimizer state.")
 @optimizer_option
+@set_option
 @output_file_option
 @friendly_errors
 def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, columns, convention, training,
-           optimizer, output):
+           optimizer, settings, output):
     """Per-layer table like the lecture slides, then totals.
 
     SPEC is a YAML spec file or a built-in model name (see `cnncalc list`).
@@ -38,17 +41,18 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, co
       cnncalc report alexnet --explain conv1
       cnncalc report vgg16 --flops-convention 2x --columns name,output,macs,flops_2x
       cnncalc report resnet50 --training --optimizer adam --batch 32
+      cnncalc report my_efficientnet.yaml --set width=1.2 --set depth=1.4
       cnncalc report vgg16 --format csv -o tables/vgg16.csv
     """
     from ..report import analyze
 
     fmt = check_format(fmt)
-    result = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=explain, mode=mode)
+    result = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=explain, mode=mode,
+                     params=settings_dict(settings))
     if explain:
-        from ..formatters import explain_lines
+        from ..formatters import explain_text
 
-        blocks = ["\n".join(explain_lines(result, result.row(name))) for name in explain]
-        emit("\n\n".join(blocks), output)
+        emit("\n\n".join(explain_text(result, name) for name in explain), output)
         return
     from ..formatters import render_report
 

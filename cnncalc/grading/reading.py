@@ -130,15 +130,16 @@ def load_named_spec(value, file, line, base_dir):
     """
     from .. import builtins
     from .. import spec as spec_module
+    from ..report import infer_shape, load_spec
 
     if isinstance(value, dict):
-        return spec_module.parse(value, file=file)
+        return spec_module.parse(value, file=file, shapes=infer_shape)
     if not isinstance(value, str) or not value.strip():
         raise AnswerError(f"'spec' must name a built-in model or a spec file, or be a spec mapping, not "
                           f"{answer_text(value)!r}", file=file, line=line)
     if not builtins.looks_like_path(value) and not value.lower().endswith(SPEC_SUFFIXES):
         if os.path.isfile(builtins.path_of(value)):
-            return spec_module.load(value)
+            return load_spec(value)
         raise AnswerError(f"'{value}' is neither a spec file nor a built-in model"
                           f"{did_you_mean(value, builtins.names())} (see `cnncalc list`)", file=file, line=line)
     if not value.lower().endswith(SPEC_SUFFIXES):
@@ -150,7 +151,7 @@ def load_named_spec(value, file, line, base_dir):
                           f"this is {path})", file=file, line=line)
     if not os.path.isfile(path):
         raise AnswerError(f"spec '{value}' is not a regular file", file=file, line=line)
-    return spec_module.load(path)
+    return load_spec(path)
 
 
 def analyze_named(document, file, base_dir):
