@@ -266,22 +266,34 @@ def read_text(path):
 
 
 def _read_file(path):
-    """At most MAX_FILE_BYTES + 1 bytes of ``path``.
+    """At most MAX_FILE_BYTES + 1 bytes of ``path`` (a regular file: see open_regular)."""
+    with open_regular(path) as handle:
+        try:
+            return handle.read(MAX_FILE_BYTES + 1)
+        except OSError as err:
+            raise SpecError(f"cannot read file ({err.strerror})", file=path) from None
 
-    Only regular files are opened: a folder, a device (``/dev/zero``, a tape, a watchdog), a FIFO or a
-    socket is refused from its metadata before anything opens it, so nothing hangs or has side effects.
+
+def open_regular(path):
+    """``path`` opened for reading in binary, if it is a regular file; a SpecError otherwise.
+
+    Every spec or model file is opened here. A folder, a device (``/dev/zero``, a tape, a watchdog), a
+    FIFO or a socket is refused from its metadata before anything opens it, so nothing hangs or has
+    side effects; had the file been swapped for a FIFO since, the non-blocking open does not wait and
+    the second look refuses it.
     """
+    path = str(path)
     try:
         kind = _file_kind(os.stat(path).st_mode)
         if kind:
             raise SpecError(f"is {kind}, not a spec file", file=path)
-        # O_NONBLOCK: had the file been swapped for a FIFO since the stat, opening it does not wait
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-        with open(descriptor, "rb") as handle:
-            kind = _file_kind(os.fstat(handle.fileno()).st_mode)
-            if kind:
-                raise SpecError(f"is {kind}, not a spec file", file=path)
-            return handle.read(MAX_FILE_BYTES + 1)
+        handle = open(descriptor, "rb")
+        kind = _file_kind(os.fstat(handle.fileno()).st_mode)
+        if kind:
+            handle.close()
+            raise SpecError(f"is {kind}, not a spec file", file=path)
+        return handle
     except FileNotFoundError:
         raise SpecError("no such file", file=path) from None
     except OSError as err:

@@ -109,6 +109,18 @@ def test_a_fifo_does_not_hang(tmp_path):
     assert time.perf_counter() - started < 20
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_or_device_named_like_a_model_does_not_hang(tmp_path):
+    fifo = tmp_path / "model.onnx"
+    os.mkfifo(fifo)
+    done = run_cnncalc("report", fifo, timeout=30)
+    assert done.returncode == 1 and "named pipe" in done.stderr, done.stderr
+    if os.path.exists("/dev/zero"):
+        (tmp_path / "zero.onnx").symlink_to("/dev/zero")
+        done = run_cnncalc("report", tmp_path / "zero.onnx", timeout=30)
+        assert done.returncode == 1 and "is a device" in done.stderr, done.stderr
+
+
 def test_folder_and_binary_file(write, tmp_path):
     one_error_line(invoke("report", tmp_path), "is a directory")
     one_error_line(invoke("report", write(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)), "ls")),
