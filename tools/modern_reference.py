@@ -79,30 +79,43 @@ class UNet(nn.Module):
 
 
 # --- MobileNet v1 (Howard et al. 2017, Table 1), width 1.0, 224, 1000 classes ---------------------------
-# Conv-BN-ReLU layers without conv bias; 13 depthwise-separable blocks; 7x7 average pool; FC 1024 -> 1000.
+# Conv-BN-ReLU layers without conv bias; 13 depthwise-separable blocks (3x3 depthwise, 1x1 pointwise);
+# 7x7 average pool; FC 1024 -> 1000. Module names as timm's mobilenetv1_100 (blocks.STAGE.BLOCK).
 
-def conv_bn(cin, cout, kernel, stride, groups=1):
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+class DepthwiseSeparable(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv_dw = nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False)
+        self.bn1 = nn.BatchNorm2d(cin)
+        self.conv_pw = nn.Conv2d(cin, cout, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        return F.relu(self.bn2(self.conv_pw(F.relu(self.bn1(self.conv_dw(x))))))
 
 
 class MobileNetV1(nn.Module):
-    # (output channels, stride) of each depthwise-separable block
-    BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+    # the paper's table grouped in stages, as timm's mobilenetv1_100: (channels, blocks); each stage but
+    # the first starts with stride 2
+    STAGES = [(64, 1), (128, 2), (256, 2), (512, 6), (1024, 2)]
 
     def __init__(self, classes=1000):
         super().__init__()
-        layers = [conv_bn(3, 32, 3, 2)]
-        cin = 32
-        for cout, stride in self.BLOCKS:
-            layers.append(nn.Sequential(conv_bn(cin, cin, 3, stride, groups=cin), conv_bn(cin, cout, 1, 1)))
-            cin = cout
-        self.features = nn.Sequential(*layers)
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(32)
+        cin, stages = 32, []
+        for i, (cout, n) in enumerate(self.STAGES):
+            blocks = []
+            for j in range(n):
+                blocks.append(DepthwiseSeparable(cin, cout, 2 if (i > 0 and j == 0) else 1))
+                cin = cout
+            stages.append(nn.Sequential(*blocks))
+        self.blocks = nn.Sequential(*stages)
         self.fc = nn.Linear(1024, classes)
 
     def forward(self, x):
-        return self.fc(torch.flatten(self.avgpool(self.features(x)), 1))
+        x = self.blocks(F.relu(self.bn1(self.conv_stem(x))))
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
 # --- ESPCN (Shi et al. 2016, "Real-Time Single Image and Video Super-Resolution Using an Efficient
@@ -280,8 +293,7 @@ def measure(builder, shape):
 
 def main(argv):
     layers_of = set(argv[argv.index("--layers") + 1:]) if "--layers" in argv else set()
-    names = [a for a in argv if not a.startswith("--") and a not in layers_of] or [r[0] for r in RUNS]
-    names = sorted(set(names) | layers_of, key=[r[0] for r in RUNS].index)
+    names = {a for a in argv if not a.startswith("--")} or {r[0] for r in RUNS}
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
     print("run,input,params,buffers,macs,output")
     for run, builder, shape in RUNS:
