@@ -36,10 +36,14 @@ from torch import nn
 # the encoder's map centre-cropped to the up-conv's size and concatenated before it, a 1x1 conv to 2 classes.
 # No batch norm (the paper has none). Valid input sides are 16k + 124 (572, 476, 668, ...).
 
-class DoubleConv(nn.Sequential):
+class DoubleConv(nn.Module):
     def __init__(self, cin, cout):
-        super().__init__(nn.Conv2d(cin, cout, 3), nn.ReLU(inplace=True),
-                         nn.Conv2d(cout, cout, 3), nn.ReLU(inplace=True))
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3)
+        self.conv2 = nn.Conv2d(cout, cout, 3)
+
+    def forward(self, x):
+        return F.relu(self.conv2(F.relu(self.conv1(x))))
 
 
 def center_crop(x, like):
@@ -48,33 +52,42 @@ def center_crop(x, like):
     return x[..., top:top + h, left:left + w]
 
 
+class Up(nn.Module):
+    """2x2 up-conv halving the channels, the skip centre-cropped to its size, concat [skip, up], two convs."""
+
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.upconv = nn.ConvTranspose2d(cin, cout, 2, stride=2)
+        self.conv1 = nn.Conv2d(2 * cout, cout, 3)
+        self.conv2 = nn.Conv2d(cout, cout, 3)
+
+    def forward(self, x, skip):
+        x = self.upconv(x)
+        x = torch.cat([center_crop(skip, x), x], dim=1)
+        return F.relu(self.conv2(F.relu(self.conv1(x))))
+
+
 class UNet(nn.Module):
     def __init__(self, in_channels=1, classes=2):
         super().__init__()
-        widths = [64, 128, 256, 512, 1024]
-        self.downs = nn.ModuleList()
-        cin = in_channels
-        for c in widths:
-            self.downs.append(DoubleConv(cin, c))
-            cin = c
-        self.ups = nn.ModuleList()
-        self.up_convs = nn.ModuleList()
-        for c in reversed(widths[:-1]):
-            self.up_convs.append(nn.ConvTranspose2d(cin, c, 2, stride=2))
-            self.ups.append(DoubleConv(2 * c, c))
-            cin = c
-        self.head = nn.Conv2d(cin, classes, 1)
+        self.enc1 = DoubleConv(in_channels, 64)
+        self.enc2 = DoubleConv(64, 128)
+        self.enc3 = DoubleConv(128, 256)
+        self.enc4 = DoubleConv(256, 512)
+        self.enc5 = DoubleConv(512, 1024)
+        self.up4 = Up(1024, 512)
+        self.up3 = Up(512, 256)
+        self.up2 = Up(256, 128)
+        self.up1 = Up(128, 64)
+        self.head = nn.Conv2d(64, classes, 1)
 
     def forward(self, x):
-        skips = []
-        for i, down in enumerate(self.downs):
-            x = down(x)
-            if i < len(self.downs) - 1:
-                skips.append(x)
-                x = F.max_pool2d(x, 2)
-        for up_conv, up, skip in zip(self.up_convs, self.ups, reversed(skips)):
-            x = up_conv(x)
-            x = up(torch.cat([center_crop(skip, x), x], dim=1))
+        e1 = self.enc1(x)
+        e2 = self.enc2(F.max_pool2d(e1, 2))
+        e3 = self.enc3(F.max_pool2d(e2, 2))
+        e4 = self.enc4(F.max_pool2d(e3, 2))
+        x = self.enc5(F.max_pool2d(e4, 2))
+        x = self.up1(self.up2(self.up3(self.up4(x, e4), e3), e2), e1)
         return self.head(x)
 
 
