@@ -160,7 +160,12 @@ def _merge_into(group, row):
 
 
 def parse_input(text, spec_input):
-    """``--input`` as given on the command line: ``3x227x227``, ``227x300`` (H x W) or ``224``."""
+    """``--input`` as given on the command line: ``3x227x227``, ``227x300`` (H x W) or ``224``.
+
+    The spec's input sets the rank: a full shape has as many sizes as it (``1x16000`` for a C x L input,
+    ``3x16x112x112`` for C x D x H x W), spatial sizes alone keep its channels, and one side serves every
+    spatial axis.
+    """
     if isinstance(text, (tuple, list)):
         parts = list(text)
         if not all(isinstance(p, int) and not isinstance(p, bool) for p in parts):
@@ -173,16 +178,23 @@ def parse_input(text, spec_input):
             parts = [int(p) for p in cleaned.lower().split("x")]
         except ValueError:
             raise UsageError(f"--input must look like 3x224x224, 224x320 or 224, not '{text}'") from None
-    if not parts or any(p < 1 for p in parts) or len(parts) > 3:
-        raise UsageError(f"--input must be 1 to 3 positive sizes (CxHxW, HxW or a side), not '{text}'")
+    if not parts or any(p < 1 for p in parts) or len(parts) > 4:
+        raise UsageError(f"--input must be 1 to 4 positive sizes (CxHxW, HxW or a side), not '{text}'")
     if max(parts) > MAX_SIZE:
         raise UsageError(f"--input sizes must be at most {MAX_SIZE:,}")
-    if len(parts) == 3 or len(spec_input) == 1:
-        if len(spec_input) == 1 and len(parts) != 1:
+    if len(spec_input) == 1:
+        if len(parts) != 1:
             raise UsageError(f"this network takes a flat input of {spec_input[0]}; give one number")
         return tuple(parts)
+    if len(parts) == len(spec_input):
+        return tuple(parts)
+    rank = len(spec_input) - 1
     if len(parts) == 1:
-        parts = parts * 2
+        parts = parts * rank
+    if len(parts) != rank:
+        forms = {1: "CxL or L", 2: "CxHxW, HxW or a side", 3: "CxDxHxW, DxHxW or a side"}[rank]
+        raise UsageError(f"this network takes a {rank}-D input ({'x'.join(map(str, spec_input))}); give {forms}, "
+                         f"not '{text}'")
     return (spec_input[0],) + tuple(parts)
 
 
@@ -225,14 +237,16 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
     explain_all = explain is True
     explain_set = set() if explain_all else set(explain or ())
     shapes = {INPUT_INDEX: input_shape}
-    extent = (input_shape[1], input_shape[2]) if len(input_shape) == 3 else (1, 1)
-    fields = {INPUT_INDEX: ((1, 1), (1, 1), extent)}  # receptive field, effective stride, spatial extent
+    extent = tuple(input_shape[1:]) if len(input_shape) > 1 else (1, 1)
+    ones = (1,) * len(extent)
+    fields = {INPUT_INDEX: (ones, ones, extent)}  # receptive field, effective stride, spatial extent per axis
     rows = []
     for i, decl in enumerate(graph.nodes):
         sources = graph.inputs[i]
         in_shapes = [shapes[s] for s in sources]
         explaining = explain_all or decl.name in explain_set
-        cost = rules.apply(decl, in_shapes, explaining, block_names=graph.spec.blocks)
+        references = {key: shapes[index] for key, index in graph.references[i].items()}
+        cost = rules.apply(decl, in_shapes, explaining, block_names=graph.spec.blocks, references=references)
         out = cost.shape
         shapes[i] = out
         entering = _merge_fields([fields[s] for s in sources])
@@ -257,11 +271,12 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.kernel = cost.kernel
         row.stride = cost.stride
         row.pad = cost.pad
-        row.act = decl.keys.get("act")
+        row.act = cost.act
         row.warnings = cost.warnings
         row.explain = cost.explain
         if explaining:
-            row.explain = cost.explain + _receptive_field_arithmetic(entering, cost.window, rf, jump, len(sources))
+            row.explain = cost.explain + _receptive_field_arithmetic(entering, cost.window, rf, jump, len(sources),
+                                                                     len(in_shapes[0]) - 1)
         row.weight_layers = 1 if rules.RULES[decl.type].weight else 0
         row.layers = 1
         row.train_only = decl.train_only
@@ -274,7 +289,7 @@ def _whole(value):
     return value if isinstance(value, int) else math.ceil(value)
 
 
-def _receptive_field_arithmetic(entering, window, rf, jump, merged):
+def _receptive_field_arithmetic(entering, window, rf, jump, merged, rank):
     """The receptive-field step of _receptive_field with the numbers substituted, for --explain."""
     rf_in, jump_in, extent = entering
     steps = _window_steps(window, extent)
@@ -289,10 +304,9 @@ def _receptive_field_arithmetic(entering, window, rf, jump, merged):
     if merged > 1:
         formula += " (the largest field of the merged inputs)"
     axes = [(*t, r, j) for t, r, j in zip(terms, rf, jump)]
-    if axes[0] == axes[1]:
-        axes, labels = axes[:1], ("H/W",)
-    else:
-        labels = ("H", "W")
+    labels = rules.AXIS_NAMES.get(rank, rules.AXIS_NAMES[len(axes)])
+    if len(axes) > 1 and all(axis == axes[0] for axis in axes):
+        axes, labels = axes[:1], ("/".join(labels),)
     return [("receptive_field", f"receptive field {label} = {formula} = {terms_text} = {r} input pixels{note}; "
                                 f"effective stride = {jump_formula} = {jump_text} = {j}")
             for label, (terms_text, jump_text, r, j) in zip(labels, axes)]
@@ -310,8 +324,8 @@ def _merge_fields(sources):
     the effective stride of its largest map (a squeeze-excitation gate is 1x1 with a huge stride)."""
     if len(sources) == 1:
         return sources[0]
-    _, jump, extent = max(sources, key=lambda f: (f[2][0] * f[2][1], -f[1][0]))
-    rf = tuple(max(f[0][axis] for f in sources) for axis in (0, 1))
+    _, jump, extent = max(sources, key=lambda f: (rules.elements(f[2]), -f[1][0]))
+    rf = tuple(max(f[0][axis] for f in sources) for axis in range(len(jump)))
     return rf, jump, extent
 
 
@@ -322,8 +336,8 @@ def _receptive_field(entering, window, out_shape):
     if steps is not None:
         rf = tuple(r + (k - 1) * d * j for r, j, (k, s, d) in zip(rf, jump, steps))
         jump = tuple(j * s for j, (k, s, d) in zip(jump, steps))
-    if len(out_shape) == 3:
-        extent = (out_shape[1], out_shape[2])
+    if len(out_shape) > 1:
+        extent = tuple(out_shape[1:])
     elif window == "global":
-        extent = (1, 1)
+        extent = (1,) * len(extent)
     return rf, jump, extent

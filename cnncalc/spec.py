@@ -23,6 +23,9 @@ TOP_LEVEL_KEYS = ("name", "source", "description", "input", "layers", "blocks")
 BLOCK_KEYS = ("args", "layers", "output", "description")
 LAYER_WORDS = ("name", "type", "from", "if", "repeat", "first", "train_only")
 NETWORK_INPUT = "input"
+# Layer keys that name another layer, resolved like `from` (earlier layers, the same scope) to full names;
+# the rule gets that layer's output shape, which is not an input (no memory, no receptive field).
+REFERENCE_KEYS = ("like",)
 
 
 class LayerDecl:
@@ -152,13 +155,14 @@ def _least_layers(items, blocks, args, memo, stack):
 
 
 def parse_input(value, file=None, line=None):
-    """``[C, H, W]`` (or ``[N]`` for a flat input) as a tuple of positive ints."""
-    if isinstance(value, (list, tuple)) and len(value) in (1, 3):
+    """``[C, H, W]``, ``[C, L]``, ``[C, D, H, W]`` (or ``[N]`` for a flat input) as a tuple of positive ints."""
+    if isinstance(value, (list, tuple)) and 1 <= len(value) <= 4:
         if all(_is_int(v) and v >= 1 for v in value):
             if max(value) > MAX_SIZE:
                 raise SpecError(f"'input' sizes must be at most {MAX_SIZE:,}, not {max(value):,}", file=file, line=line)
             return tuple(value)
-    raise SpecError(f"'input' must be [C, H, W] of positive whole numbers (or [N] for a flat input), "
+    raise SpecError(f"'input' must be [C, H, W] of positive whole numbers ([C, L] for 1-D, [C, D, H, W] for 3-D, "
+                    f"[N] for a flat input), "
                     f"not {value!r}", file=file, line=line)
 
 
@@ -231,6 +235,15 @@ def _read_blocks(section, file, line):
                             line=body.line_of("output"))
         blocks[name] = _Block(name, args, body["layers"], output, where)
     return blocks
+
+
+class _Reference:
+    """A reference key's value once resolved: a full layer name, not to be read as an expression."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
 
 
 class _Expander:
@@ -315,6 +328,8 @@ class _Expander:
             instance = keys if index or first is None else {**keys, **first}
             name = f"{full}.{index}" if repeat is not None else full
             source = inputs if index == 0 else [output]
+            if block is None:
+                instance = self.resolve_references(instance, item, scope, declared, variables, name)
             if block is not None:
                 output = self.expand_block(block, instance, item, name, source, variables, stack)
             else:
@@ -354,19 +369,32 @@ class _Expander:
             sources = [sources]
         if not sources:
             raise self.fail("'from' is an empty list", line, full)
-        resolved = []
-        for source in sources:
-            if not isinstance(source, (str, int)) or isinstance(source, bool):
-                raise self.fail(f"'from' must name layers, not {source!r}", line, full)
-            source = str(source)
-            if source in scope:
-                resolved.append(scope[source])
-            elif source in declared:
-                raise self.fail(f"'from' names '{source}', which comes later (line {declared[source]}); "
-                                f"a layer can only take the output of an earlier one (no cycles)", line, full)
-            else:
-                raise self.fail(f"'from' names an unknown layer '{source}'{did_you_mean(source, scope)}", line, full)
-        return resolved
+        return [self.resolve_name(source, "from", scope, declared, line, full) for source in sources]
+
+    def resolve_name(self, source, key, scope, declared, line, full):
+        """The full name of the layer that ``key`` (from, like) names in ``scope``."""
+        if not isinstance(source, (str, int)) or isinstance(source, bool):
+            raise self.fail(f"'{key}' must name layers, not {source!r}", line, full)
+        source = str(source)
+        if source in scope:
+            return scope[source]
+        if source in declared:
+            raise self.fail(f"'{key}' names '{source}', which comes later (line {declared[source]}); "
+                            f"a layer can only take the output of an earlier one (no cycles)", line, full)
+        raise self.fail(f"'{key}' names an unknown layer '{source}'{did_you_mean(source, scope)}", line, full)
+
+    def resolve_references(self, keys, item, scope, declared, variables, full):
+        """``keys`` with each reference key (REFERENCE_KEYS) resolved to the full name of the layer it names."""
+        if not any(key in keys for key in REFERENCE_KEYS):
+            return keys
+        keys = dict(keys)
+        for key in REFERENCE_KEYS:
+            if keys.get(key) is not None:
+                name = keys[key]
+                if isinstance(name, str):
+                    name = variables.get(name, name)  # a block argument may carry the name
+                keys[key] = _Reference(self.resolve_name(name, key, scope, declared, item.line_of(key), full))
+        return keys
 
     def value(self, raw, variables, item, key, layer):
         """A key's value with block arguments substituted and expressions evaluated."""
@@ -388,7 +416,8 @@ class _Expander:
             raise self.fail(f"duplicate layer name '{name}' (first at line {self.names[name]})", item.line, name)
         if len(self.layers) >= MAX_LAYERS:
             raise self.fail(f"the network expands to more than {MAX_LAYERS:,} layers", item.line, name)
-        values = {k: self.value(v, variables, item, k, name) for k, v in keys.items()}
+        values = {k: v.name if isinstance(v, _Reference) else self.value(v, variables, item, k, name)
+                  for k, v in keys.items()}
         self.names[name] = item.line
         self.layers.append(LayerDecl(name, type_name, values, inputs, self.file, item.line,
                                      item.key_lines, stack[-1] if stack else None, self.in_train_only))
