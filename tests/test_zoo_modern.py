@@ -14,7 +14,9 @@ import cnncalc
 
 # (built-in, input, params, buffers, MACs, output shape), as printed by tools/modern_reference.py
 REFERENCE = [
+    ("convnext_tiny", [3, 224, 224], 28589128, 0, 4455531264, [1000]),
     ("mobilenet_v1", [3, 224, 224], 4231976, 21888, 568740352, [1000]),
+    ("resnet20", [3, 32, 32], 269722, 1376, 40551040, [10]),
 ]
 
 
