@@ -6,6 +6,8 @@ It needs PyTorch and torchvision, which the package and its tests never import:
 
     /work/refvenv/bin/python tools/modern_reference.py               # totals of every run
     /work/refvenv/bin/python tools/modern_reference.py --layers unet  # also every Conv/Linear call of a run
+    PYTHONPATH=DIR_WITH_PYYAML_AND_TABULATE /work/refvenv/bin/python tools/modern_reference.py --compare resnet20
+                                            # cnncalc's built-in spec against the calls, layer by layer
 
 Each model is built with random weights in eval mode and run once on a zero input of batch 1. Counting
 conventions (the same as cnncalc's, see README "Counting conventions"):
@@ -304,21 +306,54 @@ def measure(builder, shape):
             "output": tuple(out.shape[1:]), "calls": calls}
 
 
+def compare(run, shape, measured):
+    """cnncalc's conv/fc/linear rows against the hooked calls, in order: (out shape, params, MACs)."""
+    import os
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import cnncalc
+
+    spec = run.split("_")[0] if run.startswith("unet_") else run
+    report = cnncalc.analyze(spec, input="x".join(map(str, shape)))
+    ours = [(row.name, tuple(row.out_shape), row.params, row.macs) for row in report.rows
+            if row.type in ("conv", "dwconv", "convtranspose", "fc", "linear")]
+    theirs = []
+    for name, kind, out, params, macs in measured["calls"]:
+        if kind == "Linear" and len(out) > 1:  # a Linear on a channels-last map: cnncalc writes C first
+            out = out[-1:] + out[:-1]
+        theirs.append((name, out, params, macs))
+    bad = [f"    #{i}: cnncalc {a} vs torch {b}" for i, (a, b) in enumerate(zip(ours, theirs)) if a[1:] != b[1:]]
+    totals = report.totals
+    same_totals = (totals["params"], totals["buffers"], totals["macs"], tuple(report.rows[-1].out_shape)) == (
+        measured["params"], measured["buffers"], measured["macs"], measured["output"])
+    ok = len(ours) == len(theirs) and not bad and same_totals
+    print(f"    cnncalc {'matches' if ok else 'DIFFERS'}: {len(ours)} layers (torch {len(theirs)}), "
+          f"totals {'equal' if same_totals else 'differ'}")
+    if bad:
+        print("\n".join(bad[:5]))
+    return ok
+
+
 def main(argv):
-    layers_of = set(argv[argv.index("--layers") + 1:]) if "--layers" in argv else set()
+    """Arguments: run names (default: all); --layers lists every Conv/Linear call; --compare checks cnncalc's
+    built-in spec of each run layer by layer (needs cnncalc's dependencies, pyyaml and tabulate, importable)."""
     names = {a for a in argv if not a.startswith("--")} or {r[0] for r in RUNS}
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
     print("run,input,params,buffers,macs,output")
+    ok = True
     for run, builder, shape in RUNS:
         if run not in names:
             continue
         m = measure(builder, shape)
         fmt = "x".join
         print(f"{run},{fmt(map(str, shape))},{m['params']},{m['buffers']},{m['macs']},{fmt(map(str, m['output']))}")
-        if run in layers_of:
+        if "--layers" in argv:
             for name, kind, out, params, macs in m["calls"]:
                 print(f"    {name:<40} {kind:<16} {'x'.join(map(str, out)):<16} {params:>10} {macs:>14}")
+        if "--compare" in argv:
+            ok = compare(run, shape, m) and ok
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))
