@@ -388,16 +388,18 @@ def window_axis(layer, axis, size, kernel, stride, pads, dilation, ceil_mode=Fal
             out -= 1
     if span % stride:
         layer.fits = False
-    # the last window ends at (out-1)*S + D*(K-1) in padded coordinates; the real input ends at P + W - 1
-    unread = before + size - 1 - ((out - 1) * stride + dilation * (kernel - 1))
-    if layer.explaining or unread > 0:
+    # Real input is dropped when the last window (ending at (out-1)*S + D*(K-1), padded coordinates) stops
+    # before the last real element (at P + W - 1) by more than the gap the stride leaves between windows anyway
+    # (a 1x1 stride-2 conv skips every other column, the last one included, by design).
+    gap = max(stride - dilation * (kernel - 1) - 1, 0)
+    dropped = before + size - 1 - ((out - 1) * stride + dilation * (kernel - 1)) > gap
+    if layer.explaining or dropped:
         formula = window_formula(size, kernel, stride, before, after, dilation)
         if span % stride:
             rounded = "rounded up: ceil_mode" if ceil_mode else "floored"
-            dropped = (f"the window does not tile the input" if unread > 0 else
-                       "the windows leave only padding unread")
-            text = f"{formula} = {(span + stride) / stride:g} -> {out} ({rounded}): {dropped}"
-            if unread > 0:
+            text = (f"{formula} = {(span + stride) / stride:g} -> {out} ({rounded}): "
+                    f"{'the window does not tile the input' if dropped else 'only padding or skipped input is left'}")
+            if dropped:
                 layer.warnings.append(f"{axis}: {text}")
             if layer.explaining:
                 layer.notes.append(("size", f"output {axis} = {text}"))
