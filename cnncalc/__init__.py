@@ -13,18 +13,19 @@ __all__ = ["analyze", "compare", "load_spec", "builtin_models", "spec_schema", "
 from .errors import CnnCalcError, SpecError
 
 
-def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="eval"):
-    """Analyse a network; see :func:`cnncalc.report.analyze`."""
+def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="eval", params=None):
+    """Analyse a network (``params={"width": 1.2}`` sets values of its ``params:``); see :func:`cnncalc.report.analyze`."""
     from .report import analyze as _analyze
 
-    return _analyze(spec_or_name, input=input, batch=batch, dtype=dtype, explain=explain, mode=mode)
+    return _analyze(spec_or_name, input=input, batch=batch, dtype=dtype, explain=explain, mode=mode, params=params)
 
 
-def compare(models, input=None, batch=1, dtype="fp32", optimizer="sgd", mode="eval"):
-    """Several models side by side (``"resnet50@448"`` gives one its own input); see :mod:`cnncalc.comparison`."""
+def compare(models, input=None, batch=1, dtype="fp32", optimizer="sgd", mode="eval", params=None):
+    """Several models side by side (``"resnet50@448"`` gives one its own input, ``"efficientnet_b0[width=1.2]"``
+    its own params); see :mod:`cnncalc.comparison`."""
     from .comparison import compare as _compare
 
-    return _compare(models, input=input, batch=batch, dtype=dtype, optimizer=optimizer, mode=mode)
+    return _compare(models, input=input, batch=batch, dtype=dtype, optimizer=optimizer, mode=mode, params=params)
 
 
 def spec_schema():
@@ -34,11 +35,11 @@ def spec_schema():
     return _spec_schema()
 
 
-def load_spec(spec_or_name):
+def load_spec(spec_or_name, params=None):
     """Parse and expand a spec (path, built-in name or mapping) without computing it."""
     from .report import load_spec as _load_spec
 
-    return _load_spec(spec_or_name)
+    return _load_spec(spec_or_name, params)
 
 
 def builtin_models():

@@ -170,6 +170,7 @@ def analyze_answer_spec(document, file, base_dir):
 def _load_answer_spec(document, file, base_dir):
     from . import builtins
     from . import spec as spec_module
+    from .report import infer_shape, load_spec
 
     if "spec" not in document:
         raise AnswerError("the answer file has no 'spec' (a built-in model name, a path relative to the "
@@ -177,14 +178,14 @@ def _load_answer_spec(document, file, base_dir):
     value, line = document["spec"], document.line_of("spec")
     try:
         if isinstance(value, dict):
-            return spec_module.parse(value, file=file)
+            return spec_module.parse(value, file=file, shapes=infer_shape)
         if not isinstance(value, str) or not value.strip():
             raise AnswerError(f"'spec' must name a built-in model or a spec file, or be a spec mapping, "
                               f"not {value!r}", file=file, line=line)
         relative = os.path.normpath(os.path.join(base_dir, value))  # an absolute value stays as it is
         if os.path.isfile(relative) or builtins.looks_like_path(value):
-            return spec_module.load(relative)
-        return spec_module.load(value)
+            return load_spec(relative)
+        return load_spec(value)
     except CnnCalcError as err:
         raise _spec_failure(err, file, line) from None
 

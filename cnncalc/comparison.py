@@ -1,7 +1,7 @@
 """Several models side by side, with ratios to the first as the lecture writes them.
 
 ``compare(["alexnet@227", "vgg16"])`` analyses each model (``NAME@448`` or ``NAME@3x320x320`` gives a
-model its own input) and returns a :class:`Comparison`: each model's figures, its ratios to the first
+model its own input, ``NAME[width=1.2,depth=1.1]`` its own params, ``NAME[width=1.2]@300`` both) and returns a :class:`Comparison`: each model's figures, its ratios to the first
 ("VGG-16 vs AlexNet: 25x memory, 2.3x params, 19.4x flop") and, with ``stages()``, the per-stage
 figures lined up. The second half of this module formats a Comparison (table, JSON, CSV).
 """
@@ -26,6 +26,38 @@ def split_input(model):
         if base and INPUT_SUFFIX.match(size.lower().replace("×", "x")):
             return base, size
     return model, None
+
+
+def split_settings(model):
+    """``"efficientnet_b0[width=1.2,depth=1.1]"`` -> ``("efficientnet_b0", {"width": 1.2, "depth": 1.1})``.
+
+    Settings are the model's own ``--set`` values; a comma inside parentheses (``max(a, b)``) stays in
+    its value. Anything else (and a file that exists under the whole name) is ``(model, {})``.
+    """
+    import os
+
+    if not isinstance(model, str) or not model.endswith("]") or "[" not in model or os.path.exists(model):
+        return model, {}
+    from .spec import parse_settings
+
+    base, _, inside = model[:-1].partition("[")
+    items, depth, start = [], 0, 0
+    for position, char in enumerate(inside):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            items.append(inside[start:position])
+            start = position + 1
+    items.append(inside[start:])
+    return base, parse_settings([item for item in items if item.strip()], where=f"{base}[...]")
+
+
+def split_model(model):
+    """A compare argument as (spec, input or None, params): ``NAME[width=1.2]@300`` or ``NAME@300[width=1.2]``."""
+    spec, params = split_settings(model)
+    spec, own_input = split_input(spec)
+    if not params:
+        spec, params = split_settings(spec)
+    return spec, own_input, params
 
 
 def weight_depth(report):
@@ -134,22 +166,33 @@ class Comparison:
 
 
 def _labels(reports):
-    """Display names, with the input added where two models would share one."""
-    names = [report.name for report in reports]
-    labels = [f"{report.name} @{full_shape(report.input)}" if names.count(report.name) > 1 else report.name
-              for report in reports]
+    """Display names, with the input and the params that differ added where two models would share one."""
+    labels = []
+    for report in reports:
+        twins = [other for other in reports if other.name == report.name]
+        label = report.name
+        if any(other.input != report.input for other in twins):
+            label += f" @{full_shape(report.input)}"
+        changed = [key for key in report.params if any(other.params.get(key) != report.params[key] for other in twins)]
+        if changed:
+            label += " [" + ",".join(f"{key}={report.params[key]}" for key in changed) + "]"
+        labels.append(label)
     return [f"{label} #{index + 1}" if labels.count(label) > 1 else label for index, label in enumerate(labels)]
 
 
-def compare(models, input=None, batch=1, dtype="fp32", optimizer="sgd", mode="eval"):
-    """Analyse ``models`` (names, paths, inline specs, ``"name@448"`` or ``(spec, input)`` pairs) side by side.
+def compare(models, input=None, batch=1, dtype="fp32", optimizer="sgd", mode="eval", params=None):
+    """Analyse ``models`` (names, paths, inline specs, ``"name@448"``, ``"name[width=1.2]"`` or ``(spec, input)``
+    pairs) side by side.
 
-    ``input`` applies to every model that does not carry its own.
+    ``input`` applies to every model that does not carry its own; ``params`` to every model, under the
+    model's own ``[...]`` settings.
     """
     reports, specs = [], []
     for model in models:
-        spec, own_input = split_input(model)
-        reports.append(analyze(spec, input=own_input or input, batch=batch, dtype=dtype, mode=mode))
+        spec, own_input, own_params = split_model(model)
+        settings = {**(params or {}), **own_params}
+        reports.append(analyze(spec, input=own_input or input, batch=batch, dtype=dtype, mode=mode,
+                               params=settings or None))
         specs.append(model if isinstance(model, str) else reports[-1].name)
     if not reports:
         from .errors import UsageError

@@ -1,11 +1,20 @@
-"""Small, safe arithmetic for block arguments: ``planes * 4``, ``growth * k``, ``c // 4``.
+"""Small, safe arithmetic for block arguments and params: ``planes * 4``, ``ceil(3 * depth)``, ``c // 4``.
 
 Expressions are parsed with :mod:`ast` and walked node by node against a whitelist;
-nothing is ever passed to ``eval``. Only integers and booleans exist: ``/`` must divide
-exactly (channel counts are whole numbers), ``**`` is not offered, and the length of an
-expression is bounded so that a hostile spec cannot make the parser or the arithmetic
-expensive.
+nothing is ever passed to ``eval``. Values are integers, booleans, floats and lists (a list
+can only be indexed: ``in_shape[-1]``). Integer arithmetic is exact; ``/`` of two integers
+that divide exactly stays an integer, otherwise it is Python's float division. Floats are
+IEEE doubles combined exactly as Python combines them, so ``ceil(depth * 3)`` gives what
+torchvision's ``int(math.ceil(depth * 3))`` gives, to the bit. ``ceil``, ``floor``, ``round``
+and ``int`` turn a float into a whole number: ``round`` rounds halves away from zero
+(2.5 -> 3, as by hand and as ``int(x + 0.5)`` in EfficientNet code; not Python's
+half-to-even), ``int`` truncates toward zero. Whether a result must be whole is decided
+where it is used (a size must; a dropout rate need not). ``**`` is not offered, every
+number stays within +-10^15, and the length of an expression is bounded so that a hostile
+spec cannot make the parser or the arithmetic expensive.
 """
+
+import math
 
 MAX_EXPRESSION_LENGTH = 200
 MAX_MAGNITUDE = 10**15
@@ -15,32 +24,69 @@ class ExpressionError(ValueError):
     pass
 
 
+class Undefined:
+    """A name that exists but has no value here (``in_size`` of a flat input); reading it fails with ``why``."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, why):
+        self.why = why
+
+
 def _divisible(value, divisor=8, min_value=None):
-    """torchvision's ``_make_divisible``: round to the nearest multiple, never down by >10%."""
-    if divisor < 1:
-        raise ExpressionError(f"divisible() needs a divisor of at least 1, not {divisor}")
+    """torchvision's ``_make_divisible``: round to the nearest multiple, never down by >10%.
+
+    Whole numbers are rounded exactly; a float goes through torchvision's own float arithmetic
+    (``int(v + divisor / 2) // divisor * divisor``, then ``new < 0.9 * v``) so that it agrees to the bit.
+    """
+    if divisor < 1 or not _is_whole(divisor):
+        raise ExpressionError(f"divisible() needs a whole divisor of at least 1, not {divisor}")
+    divisor = int(divisor)
     if min_value is None:
         min_value = divisor
+    if isinstance(value, float):
+        new = max(min_value, int(value + divisor / 2) // divisor * divisor)
+        return new + divisor if new < 0.9 * value else new
     new = max(min_value, (value + divisor // 2) // divisor * divisor)
     if 10 * new < 9 * value:
         new += divisor
     return new
 
 
-FUNCTIONS = {"min": min, "max": max, "divisible": _divisible}
+def _round_half_away(value):
+    """2.5 -> 3, -2.5 -> -3; exact for every float (no ``x + 0.5`` rounding error)."""
+    from fractions import Fraction
+
+    half = Fraction(1, 2)
+    magnitude = math.floor(abs(Fraction(value)) + half)
+    return magnitude if value >= 0 else -magnitude
 
 
-def is_expression(text):
-    return isinstance(text, str)
+def _is_whole(value):
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
-def evaluate(text, variables):
-    """Evaluate ``text`` with ``variables`` (name -> int/bool). Raises ExpressionError."""
+FUNCTIONS = {"min": min, "max": max, "divisible": _divisible, "ceil": math.ceil, "floor": math.floor,
+             "round": _round_half_away, "int": int}
+
+
+def names_in(text):
+    """The names an expression reads (empty when it cannot be parsed: evaluating it reports why)."""
+    import ast
+
+    tree = _parse(text)
+    if tree is None:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
+def _parse(text):
+    """The cached AST of ``text``, or None when it is too long or not an expression."""
     import ast
     import warnings
 
     if len(text) > MAX_EXPRESSION_LENGTH:
-        raise ExpressionError(f"expression longer than {MAX_EXPRESSION_LENGTH} characters")
+        return None
     tree = _PARSED.get(text)
     if tree is None:
         try:
@@ -48,9 +94,19 @@ def evaluate(text, variables):
                 warnings.simplefilter("ignore")  # Python's SyntaxWarnings ("invalid decimal literal") on stderr
                 tree = ast.parse(text.strip(), mode="eval")
         except (SyntaxError, ValueError, MemoryError, RecursionError):
-            raise ExpressionError(f"cannot read expression '{text}'") from None
+            return None
         if len(_PARSED) < 10_000:  # a block repeated many times evaluates the same few texts
             _PARSED[text] = tree
+    return tree
+
+
+def evaluate(text, variables):
+    """Evaluate ``text`` with ``variables`` (name -> int/float/bool/list). Raises ExpressionError."""
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(f"expression longer than {MAX_EXPRESSION_LENGTH} characters")
+    tree = _parse(text)
+    if tree is None:
+        raise ExpressionError(f"cannot read expression '{text}'")
     return _Evaluator(variables, text).visit(tree.body)
 
 
@@ -69,12 +125,15 @@ class _Evaluator:
         import ast
 
         if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool) or isinstance(node.value, int):
-                return node.value
-            self.fail(f"'{node.value}' is not a whole number")
+            if isinstance(node.value, (int, float)):
+                return self.bounded(node.value)
+            self.fail(f"'{node.value}' is not a number")
         if isinstance(node, ast.Name):
             if node.id in self.variables:
-                return self.variables[node.id]
+                value = self.variables[node.id]
+                if isinstance(value, Undefined):
+                    self.fail(f"'{node.id}' {value.why}")
+                return value
             if node.id in ("true", "True"):
                 return True
             if node.id in ("false", "False"):
@@ -110,16 +169,30 @@ class _Evaluator:
                 return self.bounded(function(*args))
             except TypeError:
                 self.fail(f"wrong number of arguments to {node.func.id}()")
+        if isinstance(node, ast.Subscript):
+            return self.item(node)
         self.fail("unsupported syntax")
+
+    def item(self, node):
+        """``in_shape[1]``, ``in_shape[-1]``: one element of a list."""
+        import ast
+
+        sequence = self.visit(node.value)
+        if isinstance(node.slice, ast.Slice) or not isinstance(sequence, list):
+            self.fail(f"unsupported syntax: only a list (such as in_shape) can be indexed, by a whole number")
+        index = self.number(node.slice)
+        if not _is_whole(index) or not -len(sequence) <= index < len(sequence):
+            self.fail(f"index {index} is outside the list of {len(sequence)}")
+        return sequence[int(index)]
 
     def number(self, node):
         value = self.visit(node)
-        if not isinstance(value, int):
-            self.fail(f"'{value}' is not a whole number")
+        if not isinstance(value, (int, float)):
+            self.fail(f"'{value}' is not a number")
         return value
 
     def bounded(self, value):
-        if abs(value) > MAX_MAGNITUDE:
+        if not abs(value) <= MAX_MAGNITUDE:  # also refuses nan and inf
             self.fail("number too large")
         return value
 
@@ -138,10 +211,10 @@ class _Evaluator:
             if right == 0:
                 self.fail("division by zero")
             if isinstance(op, ast.Mod):
-                return left % right
-            if isinstance(op, ast.Div) and left % right:
-                self.fail(f"{left} / {right} is not a whole number (use // to round down)")
-            return left // right
+                return self.bounded(left % right)
+            if isinstance(op, ast.Div) and not (isinstance(left, int) and isinstance(right, int) and left % right == 0):
+                return self.bounded(left / right)  # Python's division; a size must still come out whole
+            return self.bounded(left // right)
         self.fail("unsupported operator")
 
     def compare(self, node):

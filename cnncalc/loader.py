@@ -51,19 +51,30 @@ _MISSING = object()
 
 
 def _construct_mapping(loader, node):
+    """A Located mapping. YAML 1.1 merge keys (``{<<: *c3, name: c2}``) work: PyYAML's flatten_mapping puts
+    the merged pairs first (of ``<<: [*a, *b]``, b's then a's), so a later pair overrides a merged one;
+    two keys written in the mapping itself are still a duplicate. A merged key keeps the line where it is
+    written (in the anchored mapping)."""
+    written = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
     loader.flatten_mapping(node)
+    merged_count = len(node.value) - written
     mapping = Located(line=node.start_mark.line + 1)
+    merged = set()  # keys whose value so far came from a merge, which a later pair may override
     scalar = yaml.ScalarNode
-    for key_node, value_node in node.value:
+    for index, (key_node, value_node) in enumerate(node.value):
         key = _construct_scalar(loader, key_node) if type(key_node) is scalar else loader.construct_object(
             key_node, deep=True)
         line = key_node.start_mark.line + 1
         try:
-            duplicate = key in mapping
+            duplicate = key in mapping and key not in merged
         except TypeError:
             raise SpecError("a mapping key must be a plain value", line=line) from None
         if duplicate:
             raise SpecError(f"duplicate key '{key}' (first at line {mapping.key_lines[key]})", line=line)
+        if index < merged_count:
+            merged.add(key)
+        else:
+            merged.discard(key)
         if type(value_node) is scalar:
             mapping[key] = _construct_scalar(loader, value_node)
         else:

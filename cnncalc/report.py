@@ -67,6 +67,7 @@ class Report:
         self.batch = batch
         self.dtype = dtype
         self.mode = mode
+        self.params = spec.params
         self.bytes_per_element = DTYPE_BYTES[dtype]
         self.rows = rows
         self._by_name = None
@@ -119,12 +120,15 @@ class Report:
         return groups
 
     def to_dict(self, depth=None):
-        return {
+        data = {
             "name": self.name, "source": self.source, "input": list(self.input), "batch": self.batch,
             "dtype": self.dtype, "mode": self.mode,
             "layers": [row.to_dict() for row in self.fold(depth)],
             "totals": dict(self.totals),
         }
+        if self.params:
+            data["params"] = dict(self.params)
+        return data
 
     def _repr_html_(self):
         from .formatters import render_report
@@ -198,29 +202,39 @@ def parse_input(text, spec_input):
     return (spec_input[0],) + tuple(parts)
 
 
-def load_spec(spec_or_name):
-    """A Spec from a Spec, a file path, a built-in name or an inline mapping."""
+def infer_shape(decl, in_shapes):
+    """A layer's output shape from its inputs' shapes: what the spec expander asks for ``in_channels``."""
+    return rules.apply(decl, in_shapes).shape
+
+
+def load_spec(spec_or_name, params=None):
+    """A Spec from a Spec, a file path, a built-in name or an inline mapping; ``params`` over its params."""
     from . import spec as spec_module
 
     if isinstance(spec_or_name, spec_module.Spec):
-        return spec_or_name
+        return spec_or_name.expanded(params=params, shapes=infer_shape) if params else spec_or_name
     if isinstance(spec_or_name, dict):
-        return spec_module.parse(spec_or_name)
-    return spec_module.load(spec_or_name)
+        return spec_module.parse(spec_or_name, params=params, shapes=infer_shape)
+    return spec_module.load(spec_or_name, params=params, shapes=infer_shape)
 
 
-def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="eval"):
+def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="eval", params=None):
     """Analyse a network: a built-in name, a spec path, an inline spec dict or a parsed Spec.
 
     ``input`` overrides the spec's input (``(3, 448, 448)``, ``"3x448x448"`` or ``448``);
+    ``params`` overrides values of the spec's ``params:`` (``{"width": 1.2}``);
     ``explain`` names layers (or ``True`` for all) whose worked arithmetic to keep in ``row.explain``.
     """
-    spec = load_spec(spec_or_name)
+    if params is not None and not isinstance(params, dict):
+        raise UsageError(f"params must be a mapping of name to value, not {params!r:.60}")
+    spec = load_spec(spec_or_name, params)
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise UsageError(f"batch must be a positive whole number, not {batch!r}")
     input_shape = spec.input if input is None else parse_input(input, spec.input)
+    if spec.reads_shapes and input_shape != spec.expanded_input:
+        spec = spec.expanded(input=input_shape, shapes=infer_shape)  # its blocks read their input's shape
     graph = Graph(spec)
     if mode not in ("eval", "train"):
         raise UsageError(f"mode must be eval or train, not {mode!r}")

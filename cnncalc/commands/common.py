@@ -53,6 +53,22 @@ def model_options(function):
     return function
 
 
+def set_option(function):
+    """--set NAME=VALUE (repeatable): values for the spec's ``params:``."""
+    return click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+                        help="Set a value of the spec's params: section, e.g. --set width=1.2 (repeatable; the "
+                             "value is read as YAML: 1.2, true, relu, or an expression).")(function)
+
+
+def settings_dict(settings):
+    """The --set values as a dict, or None when there are none."""
+    if not settings:
+        return None
+    from ..spec import parse_settings
+
+    return parse_settings(settings)
+
+
 def output_options(function):
     """--format, --units: how to print a table."""
     function = click.option("--units", type=click.Choice(("slide", "raw", "auto")), default="slide",

@@ -3,7 +3,7 @@
 import click
 
 from .common import (check_format, columns_option, complete_spec, convention_option, friendly_errors,
-                     mode_option, model_options, optimizer_option, output_options)
+                     mode_option, model_options, optimizer_option, output_options, set_option, settings_dict)
 
 
 @click.command()
@@ -19,12 +19,14 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
 @convention_option
 @optimizer_option
 @mode_option
+@set_option
 @friendly_errors
-def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode):
+def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode, settings):
     """Several models side by side, with each model's ratio to the first.
 
     Each SPEC is a spec file or a built-in name; SPEC@448 or SPEC@3x320x320 gives that model its own
-    input (--input sets the others).
+    input (--input sets the others); 'SPEC[width=1.2,depth=1.1]' its own params (over --set, which
+    applies to every model). Quote the brackets for the shell.
 
     \b
     Examples:
@@ -32,9 +34,11 @@ def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, conventio
       cnncalc compare alexnet vgg16 googlenet resnet50 --units raw --format github
       cnncalc compare resnet18 resnet50 --by stage
       cnncalc compare resnet50 resnet50@448 --format csv --columns params,macs,memory
+      cnncalc compare my_net.yaml 'my_net.yaml[width=1.2]@260'
     """
     from ..comparison import compare as compare_models, render_compare
 
     fmt = check_format(fmt)
-    comparison = compare_models(specs, input=input_shape, batch=batch, dtype=dtype, optimizer=optimizer, mode=mode)
+    comparison = compare_models(specs, input=input_shape, batch=batch, dtype=dtype, optimizer=optimizer, mode=mode,
+                                params=settings_dict(settings))
     click.echo(render_compare(comparison, fmt, units=units, columns=columns, convention=convention, by=by))

@@ -2,7 +2,7 @@
 
 import click
 
-from .common import complete_spec, friendly_errors
+from .common import complete_spec, friendly_errors, set_option, settings_dict
 
 
 @click.command()
@@ -15,8 +15,9 @@ from .common import complete_spec, friendly_errors
 @click.option("--only", metavar="NAME", default=None,
               help="Draw only layer NAME or the block NAME (e.g. inception3a, layer2.0); its neighbours "
                    "outside are drawn dashed.")
+@set_option
 @friendly_errors
-def graph(spec, fmt, input_shape, depth, only):
+def graph(spec, fmt, input_shape, depth, only, settings):
     """The layer graph as Graphviz dot or Mermaid, with each edge labelled by the shape it carries.
 
     \b
@@ -28,6 +29,6 @@ def graph(spec, fmt, input_shape, depth, only):
     from ..diagram import to_dot, to_mermaid
     from ..report import analyze
 
-    result = analyze(spec, input=input_shape)
+    result = analyze(spec, input=input_shape, params=settings_dict(settings))
     render = to_dot if fmt == "dot" else to_mermaid
     click.echo(render(result, depth=depth, only=only))

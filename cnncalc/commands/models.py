@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from .common import friendly_errors
+from .common import friendly_errors, set_option, settings_dict
 
 
 @click.command("list")
@@ -20,7 +20,7 @@ def list_models(fmt):
       for m in $(cnncalc list -f names); do cnncalc report $m -f json > $m.json; done
     """
     from .. import builtins
-    from ..spec import load
+    from ..report import load_spec
 
     names = builtins.names()
     if fmt == "names":
@@ -28,7 +28,7 @@ def list_models(fmt):
         return
     entries = []
     for name in names:
-        spec = load(name)
+        spec = load_spec(name)
         entries.append({"name": name, "model": spec.name, "input": list(spec.input), "source": spec.source or ""})
     if fmt == "json":
         import json
@@ -66,7 +66,9 @@ def show(name):
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("--verbose", "-v", is_flag=True, help="Also print a line for each valid spec.")
 @click.option("--input", "input_shape", metavar="CxHxW", help="Check the specs at this input size.")
-def validate(specs, verbose, input_shape):
+@set_option
+@friendly_errors
+def validate(specs, verbose, input_shape, settings):
     """Parse and check specs; print errors only (exit 1 if any spec is bad).
 
     \b
@@ -77,9 +79,10 @@ def validate(specs, verbose, input_shape):
     from ..report import analyze
 
     failed = 0
+    params = settings_dict(settings)
     for spec in specs:
         try:
-            result = analyze(spec, input=input_shape)
+            result = analyze(spec, input=input_shape, params=params)
         except CnnCalcError as err:
             failed += 1
             message = str(err)

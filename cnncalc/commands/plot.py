@@ -2,7 +2,7 @@
 
 import click
 
-from .common import DTYPES, complete_spec, friendly_errors
+from .common import DTYPES, complete_spec, friendly_errors, set_option, settings_dict
 
 
 @click.command()
@@ -13,8 +13,9 @@ from .common import DTYPES, complete_spec, friendly_errors
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
 @click.option("--depth", type=click.IntRange(min=1), default=None,
               help="One bar per block: layers summed by the first N parts of their names.")
+@set_option
 @friendly_errors
-def plot(specs, output, input_shape, batch, dtype, depth):
+def plot(specs, output, input_shape, batch, dtype, depth, settings):
     """Per-layer bar charts of activation memory, params and flop; several models side by side.
 
     The lecture's point in pictures: memory sits in the early convs, params in the fc layers,
@@ -29,6 +30,6 @@ def plot(specs, output, input_shape, batch, dtype, depth):
     from ..plot import check_path, plot_reports
 
     check_path(output)
-    comparison = compare(specs, input=input_shape, batch=batch, dtype=dtype)
+    comparison = compare(specs, input=input_shape, batch=batch, dtype=dtype, params=settings_dict(settings))
     plot_reports(comparison.reports, output, depth=depth)
     click.echo(f"wrote {output}", err=True)

@@ -3,7 +3,7 @@
 import click
 
 from .common import (check_format, columns_option, complete_spec, convention_option, friendly_errors, model_options,
-                     mode_option, optimizer_option, output_options)
+                     mode_option, optimizer_option, output_options, set_option, settings_dict)
 
 
 @click.command()
@@ -22,9 +22,10 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
 @click.option("--training", is_flag=True,
               help="Add the training memory estimate: activations + params + gradients + optimizer state.")
 @optimizer_option
+@set_option
 @friendly_errors
 def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, columns, convention, training,
-           optimizer):
+           optimizer, settings):
     """Per-layer table like the lecture slides, then totals.
 
     SPEC is a YAML spec file or a built-in model name (see `cnncalc list`).
@@ -37,11 +38,13 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, co
       cnncalc report alexnet --explain conv1
       cnncalc report vgg16 --flops-convention 2x --columns name,output,macs,flops_2x
       cnncalc report resnet50 --training --optimizer adam --batch 32
+      cnncalc report my_efficientnet.yaml --set width=1.2 --set depth=1.4
     """
     from ..report import analyze
 
     fmt = check_format(fmt)
-    result = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=explain, mode=mode)
+    result = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=explain, mode=mode,
+                     params=settings_dict(settings))
     if explain:
         from ..formatters import explain_lines
 
