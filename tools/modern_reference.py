@@ -21,8 +21,10 @@ conventions (the same as cnncalc's, see README "Counting conventions"):
   costs H*W*in*out; on a flat vector in*out).
 - output: the shape of the model's output without the batch axis.
 
-torchvision's convnext_tiny and efficientnet_b3 come from torchvision.models (weights=None). The other
-models are written below after their papers (and the common PyTorch ports, named at each class).
+torchvision's convnext_tiny, efficientnet_b3 and efficientnet_b4 come from torchvision.models (weights=None);
+efficientnet_b4 checks the `params:` scaling of cnncalc's efficientnet_b3 spec (--set width=1.4 --set
+depth=1.8 at 380). The other models are written below after their papers (and the common PyTorch ports,
+named at each class); espcn_x4 is ESPCN with r = 4 (cnncalc: espcn --set upscale=4).
 """
 
 import sys
@@ -263,17 +265,22 @@ class ResNet20(nn.Module):
 
 # --- runs ------------------------------------------------------------------------------------------------
 
-RUNS = [  # (run name, builder, input shape without batch)
-    ("convnext_tiny", lambda: torchvision.models.convnext_tiny(weights=None), (3, 224, 224)),
-    ("efficientnet_b3", lambda: torchvision.models.efficientnet_b3(weights=None), (3, 300, 300)),
-    ("unet", UNet, (1, 572, 572)),
-    ("unet_476", UNet, (1, 476, 476)),
-    ("unet_668", UNet, (1, 668, 668)),
-    ("mobilenet_v1", MobileNetV1, (3, 224, 224)),
-    ("espcn", ESPCN, (1, 224, 224)),
-    ("c3d", C3D, (3, 16, 112, 112)),
-    ("m5", M5, (1, 8000)),
-    ("resnet20", ResNet20, (3, 32, 32)),
+RUNS = [  # (run name, builder, input shape without batch, cnncalc built-in and its --set params)
+    ("convnext_tiny", lambda: torchvision.models.convnext_tiny(weights=None), (3, 224, 224), "convnext_tiny", {}),
+    ("efficientnet_b3", lambda: torchvision.models.efficientnet_b3(weights=None), (3, 300, 300),
+     "efficientnet_b3", {}),
+    # the same spec scaled as B4 (width 1.4, depth 1.8) at 380
+    ("efficientnet_b4", lambda: torchvision.models.efficientnet_b4(weights=None), (3, 380, 380),
+     "efficientnet_b3", {"width": 1.4, "depth": 1.8}),
+    ("unet", UNet, (1, 572, 572), "unet", {}),
+    ("unet_476", UNet, (1, 476, 476), "unet", {}),
+    ("unet_668", UNet, (1, 668, 668), "unet", {}),
+    ("mobilenet_v1", MobileNetV1, (3, 224, 224), "mobilenet_v1", {}),
+    ("espcn", ESPCN, (1, 224, 224), "espcn", {}),
+    ("espcn_x4", lambda: ESPCN(r=4), (1, 224, 224), "espcn", {"upscale": 4}),
+    ("c3d", C3D, (3, 16, 112, 112), "c3d", {}),
+    ("m5", M5, (1, 8000), "m5", {}),
+    ("resnet20", ResNet20, (3, 32, 32), "resnet20", {}),
 ]
 
 CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -306,15 +313,14 @@ def measure(builder, shape):
             "output": tuple(out.shape[1:]), "calls": calls}
 
 
-def compare(run, shape, measured):
+def compare(spec, params, shape, measured):
     """cnncalc's conv/fc/linear rows against the hooked calls, in order: (out shape, params, MACs)."""
     import os
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import cnncalc
 
-    spec = run.split("_")[0] if run.startswith("unet_") else run
-    report = cnncalc.analyze(spec, input="x".join(map(str, shape)))
+    report = cnncalc.analyze(spec, input="x".join(map(str, shape)), params=params or None)
     ours = [(row.name, tuple(row.out_shape), row.params, row.macs) for row in report.rows
             if row.type in ("conv", "dwconv", "convtranspose", "fc", "linear")]
     theirs = []
@@ -341,7 +347,7 @@ def main(argv):
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
     print("run,input,params,buffers,macs,output")
     ok = True
-    for run, builder, shape in RUNS:
+    for run, builder, shape, spec, params in RUNS:
         if run not in names:
             continue
         m = measure(builder, shape)
@@ -351,7 +357,7 @@ def main(argv):
             for name, kind, out, params, macs in m["calls"]:
                 print(f"    {name:<40} {kind:<16} {'x'.join(map(str, out)):<16} {params:>10} {macs:>14}")
         if "--compare" in argv:
-            ok = compare(run, shape, m) and ok
+            ok = compare(spec, params, shape, m) and ok
     return 0 if ok else 1
 
 
