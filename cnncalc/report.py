@@ -289,8 +289,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.warnings = cost.warnings
         row.explain = cost.explain
         if explaining:
-            row.explain = cost.explain + _receptive_field_arithmetic(entering, cost.window, rf, jump, len(sources),
-                                                                     len(in_shapes[0]) - 1)
+            row.explain = cost.explain + _receptive_field_arithmetic(entering, cost.window, rf, jump, len(sources))
         row.weight_layers = 1 if rules.RULES[decl.type].weight else 0
         row.layers = 1
         row.train_only = decl.train_only
@@ -303,7 +302,7 @@ def _whole(value):
     return value if isinstance(value, int) else math.ceil(value)
 
 
-def _receptive_field_arithmetic(entering, window, rf, jump, merged, rank):
+def _receptive_field_arithmetic(entering, window, rf, jump, merged):
     """The receptive-field step of _receptive_field with the numbers substituted, for --explain."""
     rf_in, jump_in, extent = entering
     steps = _window_steps(window, extent)
@@ -318,7 +317,7 @@ def _receptive_field_arithmetic(entering, window, rf, jump, merged, rank):
     if merged > 1:
         formula += " (the largest field of the merged inputs)"
     axes = [(*t, r, j) for t, r, j in zip(terms, rf, jump)]
-    labels = rules.AXIS_NAMES.get(rank, rules.AXIS_NAMES[len(axes)])
+    labels = rules.AXIS_NAMES[len(axes)]
     if len(axes) > 1 and all(axis == axes[0] for axis in axes):
         axes, labels = axes[:1], ("/".join(labels),)
     return [("receptive_field", f"receptive field {label} = {formula} = {terms_text} = {r} input pixels{note}; "

@@ -71,16 +71,17 @@ RULES = {}
 # Names people write from other frameworks, suggested in the unknown-type error only (never accepted as
 # types): PyTorch class names lower-cased without their 1d/2d/3d ending, and common synonyms.
 ALIASES = {
-    "conv": "conv", "convolution": "conv", "linear": "linear", "dense": "fc", "fullyconnected": "fc",
+    "convolution": "conv", "depthwiseconv": "dwconv", "dense": "fc", "fullyconnected": "fc",
     "fully_connected": "fc", "innerproduct": "fc", "batchnorm": "bn", "batchnormalization": "bn",
-    "batch_norm": "bn", "syncbatchnorm": "bn", "maxpool": "maxpool", "avgpool": "avgpool",
-    "convtranspose": "convtranspose", "deconv": "convtranspose", "deconvolution": "convtranspose",
-    "adaptiveavgpool": "adaptiveavgpool", "adaptivemaxpool": "adaptivemaxpool", "pixelshuffle": "pixelshuffle",
-    "pixelunshuffle": "pixelunshuffle", "upsamplingnearest": "upsample", "upsamplingbilinear": "upsample",
-    "interpolate": "upsample", "zeropad": "pad", "constantpad": "pad", "reflectionpad": "pad",
-    "replicationpad": "pad", "centercrop": "crop", "layer_norm": "layernorm", "group_norm": "groupnorm",
-    "instance_norm": "instancenorm", "layerscale": "scale", "concatenate": "concat", "cat": "concat",
-    "channelshuffle": "shuffle", "globalaveragepooling": "globalavgpool", "leaky_relu": "leakyrelu",
+    "batch_norm": "bn", "syncbatchnorm": "bn", "maxpooling": "maxpool", "averagepooling": "avgpool",
+    "deconv": "convtranspose", "deconvolution": "convtranspose", "conv2dtranspose": "convtranspose",
+    "upsampling": "upsample", "upsamplingnearest": "upsample", "upsamplingbilinear": "upsample",
+    "interpolate": "upsample", "zeropad": "pad", "zeropadding": "pad", "constantpad": "pad",
+    "reflectionpad": "pad", "replicationpad": "pad", "centercrop": "crop", "cropping": "crop",
+    "layer_norm": "layernorm", "group_norm": "groupnorm", "instance_norm": "instancenorm",
+    "localresponsenorm": "lrn", "layerscale": "scale", "concatenate": "concat", "cat": "concat",
+    "channelshuffle": "shuffle", "globalaveragepooling": "globalavgpool", "globalmaxpooling": "globalmaxpool",
+    "leaky_relu": "leakyrelu",
 }
 
 
@@ -276,7 +277,6 @@ def _alias(name):
     for ending in ("1d", "2d", "3d"):
         if word.endswith(ending):
             word = word[:-2]
-    word = word.rstrip("_")
     return ALIASES.get(word) or (word if word in RULES else None)
 
 

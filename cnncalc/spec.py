@@ -583,14 +583,13 @@ class _Expander:
             instance = keys if index or first is None else {**keys, **first}
             name = f"{full}.{index}" if repeat is not None else full
             source = inputs if index == 0 else [output]
-            if block is None:
-                instance = self.resolve_references(instance, item, scope, prefix, declared, variables, name)
             if block is not None:
                 caller = (scope, prefix)
                 output = self.expand_block(block, instance, item, name, source, variables, stack, caller)
                 if name != output:
                     self.aliases[name] = output
             else:
+                instance = self.resolve_references(instance, item, scope, prefix, declared, variables, name)
                 output = self.add_layer(type_name, instance, item, name, source, variables, stack)
             if index == 0:
                 after_first = len(self.layers)

@@ -337,7 +337,7 @@ def test_bad_answers_are_reported_and_the_rest_is_graded(tmp_path):
     results = checker.check_file(path).results
     assert [r.status for r in results] == ["error", "error", "error", "right", "error", "error", "error"]
     messages = [f"{r.where}: {r.message}" for r in results if r.status == "error"]
-    assert messages[0] == f"{path}:4: no layer named 'conv7' in AlexNet; did you mean 'conv5'?"
+    assert messages[0] == f"{path}:4: no layer named 'conv7' in AlexNet; nearest: conv5, conv4, conv3"
     assert messages[1].startswith(f"{path}:5: unknown quantity 'parms'; did you mean 'params'?")
     assert messages[2].startswith(f"{path}:6: conv1 params: cannot read the unit 'Q' in '12Q'")
     assert messages[3] == f"{path}:8: answer 5 must be a mapping like {{layer: conv1, params: 23296}}"
@@ -355,13 +355,14 @@ def test_a_bare_comma_in_a_flow_mapping_gets_a_hint(tmp_path):
     ("spec: alexnet\nanswers:\n  - {layer: conv1, params: [1\n", "a.yaml:4:1: YAML syntax error"),
     ("spec: alexnt\nanswers:\n  - {layer: conv1, params: 1}\n",
      "a.yaml:1: 'alexnt' is neither a spec file nor a built-in model; did you mean 'alexnet'?"),
-    ("spec: missing.yaml\nanswers:\n  - {layer: conv1, params: 1}\n", "a.yaml:1: spec: "),
+    ("spec: missing.yaml\nanswers:\n  - {layer: conv1, params: 1}\n", "a.yaml:1: spec file 'missing.yaml' not found"),
     ("spec:\n  input: [3, 32, 32]\n  layers:\n    - {name: c, type: conv, filters: 2, kernel: 5, strde: 2}\n"
      "answers:\n  - {layer: c, params: 1}\n", "a.yaml:4: c: unknown key 'strde' for conv; did you mean 'stride'?"),
     ("spec: alexnet\ninput: [3, 20, 20]\nanswers:\n  - {layer: conv1, params: 1}\n",
      "a.yaml:2: spec: alexnet.yaml:13: pool2: kernel 3 exceeds the padded input 1"),
     ("spec: alexnet\nanswer:\n  - {layer: conv1, params: 1}\n", "a.yaml:2: unknown key 'answer'; did you mean 'answers'?"),
-    ("spec: alexnet\nanswers: []\n", "a.yaml:2: 'answers' must be a list"),
+    ("spec: alexnet\nanswers: []\n", "a.yaml:2: 'answers' is empty"),
+    ("spec: alexnet\nanswers: 3\n", "a.yaml:2: 'answers' must be a list"),
     ("", "a.yaml: an answer file must be a mapping"),
 ])
 def test_a_broken_file_is_one_line(tmp_path, text, message):
@@ -461,7 +462,8 @@ def test_gradescope_points_and_questions(tmp_path):
                                      "output_shape: 56x56x64}\n")
     data = json.loads(run("check", path, "-f", "gradescope").stdout)
     assert data["tests"] == [{"name": "conv1 output volume? (line 4)", "score": 2, "max_score": 2, "status": "passed",
-                              "output": "right  conv1 output_shape = 56x56x64  (read as H x W x C)"}]
+                              "output": "right  conv1 output_shape = 56x56x64  (read as H x W x C)",
+                              "visibility": "visible"}]
     assert data["score"] == 2
 
 

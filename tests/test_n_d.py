@@ -88,3 +88,11 @@ def test_pixelshuffle_on_3d_and_an_unknown_like_are_one_line(tmp_path):
 def test_input_override_of_the_wrong_rank_is_a_usage_error(tmp_path):
     result = invoke("report", write(tmp_path, AUDIO), "--input", "3x224x224")
     assert result.exit_code == 2 and "this network takes a 1-D input (1x8000)" in result.stderr
+
+
+def test_the_checker_grades_a_1d_receptive_field(tmp_path):
+    answers = write(tmp_path, "spec: {input: [1, 8000], layers: [{name: c, type: conv, filters: 4, kernel: 80, "
+                              "stride: 4}]}\nanswers:\n  - {layer: c, receptive_field: 80, output_shape: 4x1981}\n",
+                    "answers.yaml")
+    data = json.loads(ok("check", answers, "--format", "json"))
+    assert data["correct"] == data["total"] == 2

@@ -608,3 +608,11 @@ def test_input_side_means_a_square_with_the_specs_channels():
     assert cnncalc.analyze(spec, input="64x48").input == (1, 64, 48)                # H x W
     assert cnncalc.analyze(spec, input="3x64x64").input == (3, 64, 64)              # C x H x W
     assert cnncalc.analyze(spec, input=(3, 40, 40)).row("c").params == 6 * 3 * 25 + 6
+
+
+def test_like_must_name_an_earlier_layer():
+    error = spec_error((3, 8, 8), {"name": "up", "type": "upsample", "like": "later"},
+                       {"name": "later", "type": "relu"})
+    assert error.layer == "up" and "'like' names 'later', which comes later" in str(error)
+    error = spec_error((3, 8, 8), {"name": "c", "type": "crop", "size": 4, "like": "input"})
+    assert "give one of size or like, not both" in str(error)

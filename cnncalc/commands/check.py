@@ -1,73 +1,109 @@
-"""cnncalc check: grade homework answer files against the computed network."""
+"""cnncalc check: grade answer files, alone or (a class) against an instructor's key."""
 
 import sys
 
 import click
 
-from .common import friendly_errors
+from .common import friendly_errors, write_output
 
-FORMATS = ("text", "json", "gradescope")
+FORMATS = ("text", "json", "csv", "gradescope")
 
 
 @click.command()
 @click.argument("answers", nargs=-1, required=True, metavar="ANSWERS...")
+@click.option("--key", "-k", "key_path", metavar="KEY", default=None,
+              help="Grade every file against this answer key: the key decides the spec, the questions and the "
+                   "points, and nothing in a submission is opened as a path. Use it for any file you did not "
+                   "write.")
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="text; json ({correct, total, results} for one file, {correct, total, files: [...]} for "
-                   "several); gradescope (an autograder results.json).")
-@click.option("--output", "-o", "output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the result to FILE instead of standard output (e.g. /autograder/results/results.json).")
+              help="text (ends with a class summary); json (per file, with per-question results); csv (a "
+                   "gradebook: file,points,max_points,correct,total,error); gradescope (an autograder "
+                   "results.json per submission).")
+@click.option("--output", "-o", "output", metavar="PATH", default=None,
+              help="Write to PATH instead of standard output (missing folders are created). With "
+                   "--format gradescope and several files, PATH is a folder: one results file per submission.")
 @click.option("--quiet", "-q", is_flag=True, help="Text: list only wrong answers, errors and summaries.")
 @click.option("--no-explain", is_flag=True, help="Text: leave out the worked arithmetic of wrong answers.")
 @friendly_errors
-def check(answers, fmt, output, quiet, no_explain):
+def check(answers, key_path, fmt, output, quiet, no_explain):
     """Grade homework answers: output shapes, params, MACs, flop, memory, receptive fields.
 
-    Each ANSWERS file names a spec (a built-in model, a spec file relative to it, or an inline
-    spec) and lists claimed values by layer; every claim is marked right or wrong, and a wrong one
-    gets the right value and the worked arithmetic. Files are graded independently: a broken file
-    is reported and the others are still graded. Exit 0 when every answer is right, 1 otherwise.
+    Without --key each ANSWERS file names its own spec (a built-in model, a .yaml spec file relative
+    to it, or an inline spec) and lists claimed values by layer: right for checking your own work.
+    With --key KEY every file is a submission graded against the key alone (by question id or by
+    layer and quantity); unanswered questions score 0 and a file that cannot be read scores 0 with
+    its error while the others are still graded. A wrong answer gets the right value and the worked
+    arithmetic. Exit 0 when every answer is right, 1 otherwise.
 
     \b
-    Answer file:
-      spec: alexnet
-      input: [3, 227, 227]
-      answers:
-        - {layer: conv1, output_shape: 56x56x64, params: 23296, memory_kb: 784}
-        - {layer: pool1, flops: 0.4M, fits: false}
-        - {layer: total, params: 61.1M}
+    Answer file:                        Key (for --key):
+      spec: alexnet                       spec: alexnet
+      input: [3, 227, 227]                input: [3, 227, 227]
+      answers:                            questions:
+        - {layer: conv1, params: 23296}     - {id: q1, layer: conv1, quantity: params, points: 2}
+        - {layer: total, params: 61.1M}     - {id: q2, layer: fc6, quantity: macs, tolerance: 1%}
 
     \b
     Examples:
       cnncalc check examples/cs231n_conv_example.yaml
-      cnncalc check students/*.yaml --quiet
-      cnncalc check submission.yaml -f gradescope -o /autograder/results/results.json
+      cnncalc check --key key.yaml submissions/*.yaml -f csv -o grades.csv
+      cnncalc check --key key.yaml submission.yaml -f gradescope -o /autograder/results/results.json
     """
     from .. import checker
 
-    file_results = checker.check_files(answers)
-    if fmt == "text":
-        text = checker.render_text(file_results, explain=not no_explain, quiet=quiet)
+    key = checker.load_key(key_path) if key_path else None
+    file_results = checker.grade_submissions(key, answers) if key else checker.check_files(answers)
+    if fmt == "gradescope" and len(file_results) > 1:
+        _gradescope_folder(checker, file_results, output)
     else:
-        import json
-
-        data = checker.to_json(file_results) if fmt == "json" else checker.to_gradescope(file_results)
-        text = json.dumps(data, indent=2)
-        _echo_errors(file_results)
-    if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        click.echo(checker.overall_summary(file_results) if len(file_results) > 1
-                   else checker.file_summary(file_results[0]))
-    else:
-        click.echo(text)
+        text = _render(checker, file_results, fmt, key, quiet, no_explain)
+        if output:
+            write_output(output, text + "\n")
+            click.echo(checker.run_summary(file_results))
+        else:
+            click.echo(text)
+    if fmt != "text":
+        _echo_errors(file_results, answers_too=key is None)
     sys.exit(0 if all(fr.ok for fr in file_results) else 1)
 
 
-def _echo_errors(file_results):
-    """With JSON output on stdout, problems with the files still reach a person, one line each on stderr."""
+def _render(checker, file_results, fmt, key, quiet, no_explain):
+    import json
+
+    if fmt == "text":
+        return checker.render_text(file_results, explain=not no_explain, quiet=quiet)
+    if fmt == "csv":
+        return checker.to_csv(file_results)
+    data = checker.to_json(file_results, key) if fmt == "json" else checker.to_gradescope(file_results[0])
+    return json.dumps(data, indent=2, allow_nan=False)
+
+
+def _gradescope_folder(checker, file_results, folder):
+    """Several submissions: one results file each in ``folder``."""
+    import json
+    import os
+
+    from ..errors import UsageError
+
+    if not folder:
+        raise UsageError("--format gradescope with several files writes one results file per submission; "
+                         "name a folder with -o")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError(f"-o {click.format_filename(folder)}: with several files -o names a folder, and this "
+                         f"is a file")
+    for fr, name in zip(file_results, checker.gradescope_names(file_results)):
+        data = json.dumps(checker.to_gradescope(fr), indent=2, allow_nan=False)
+        write_output(os.path.join(folder, name), data + "\n")
+    click.echo(checker.run_summary(file_results))
+    click.echo(f"wrote {len(file_results)} results files to {click.format_filename(folder)}")
+
+
+def _echo_errors(file_results, answers_too=True):
+    """With data on stdout, problems with the files still reach a person, one line each on stderr
+    (against a key, only the files that could not be read: an unreadable answer is in the results)."""
     for fr in file_results:
         if fr.error is not None:
             click.echo(f"error: {fr.error}", err=True)
-        for result in fr.results:
+        for result in fr.results if answers_too else ():
             if result.status == "error":
                 click.echo(f"error: {result.where}: {result.message}", err=True)

@@ -1,0 +1,53 @@
+"""cnncalc key: write an answer key for `cnncalc check --key` from a spec."""
+
+import click
+
+from .common import complete_spec, friendly_errors, model_options, write_output
+
+
+@click.command()
+@click.argument("spec", shell_complete=complete_spec)
+@click.option("--quantities", "-q", metavar="NAME,...", default="output_shape,params", show_default=True,
+              help="What to ask of each layer: output_shape, params, macs, flops, memory_bytes, memory_kb, "
+                   "receptive_field, fits.")
+@click.option("--layers", "-l", metavar="NAME,...", default=None,
+              help="Layers, block prefixes (layer1) or total to ask about [default: every layer with weights, "
+                   "then total].")
+@click.option("--points", type=click.IntRange(min=0, max=10 ** 6), default=1, show_default=True,
+              help="Points per question (edit the key to weight them).")
+@click.option("--output", "-o", metavar="FILE", default=None,
+              help="Write the key to FILE (missing folders are created); a spec path in it is then relative "
+                   "to FILE, as `check --key` reads it.")
+@model_options
+@friendly_errors
+def key(spec, quantities, layers, points, output, input_shape, batch, dtype):
+    """Write an answer key: one question per layer and quantity, the true value as a comment.
+
+    The key names SPEC (a built-in model, or the spec file), the input, and the questions with ids
+    q1, q2, ... that students may answer by (q1: 64x56x56) or by layer and quantity. Edit points,
+    add tolerance: 1% to a count, then grade a class with `cnncalc check --key KEY SUBMISSION...`.
+
+    \b
+    Example:
+      cnncalc key alexnet --input 3x227x227 --quantities output_shape,params,macs --layers conv1,fc6 -o key.yaml
+    """
+    import os
+
+    from ..builtins import looks_like_path, names
+    from ..grading.authoring import key_text
+    from ..report import analyze
+
+    report = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=True)
+    spec_text = spec
+    if (looks_like_path(spec) or spec not in names()) and output:
+        spec_text = os.path.relpath(os.path.abspath(spec), os.path.dirname(os.path.abspath(output)))
+    text = key_text(report, spec_text, _names(layers), _names(quantities), points)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_output(output, text)
+    click.echo(f"wrote {output}", err=True)
+
+
+def _names(text):
+    return [name.strip() for name in text.split(",") if name.strip()] if text else None

@@ -1,0 +1,76 @@
+"""Grading results as data: the gradebook CSV, JSON, and Gradescope's autograder results.json."""
+
+import csv
+import io
+import os
+
+from .feedback import file_summary, result_lines
+from .results import MISSING, class_stats, number_text
+
+CSV_COLUMNS = ("file", "points", "max_points", "correct", "total", "error")
+
+
+def to_csv(file_results):
+    """One row per file: ``file,points,max_points,correct,total,error``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for fr in file_results:
+        writer.writerow([fr.file, number_text(fr.points), number_text(fr.max_points), fr.correct, fr.total,
+                         fr.error or ""])
+    return out.getvalue().rstrip("\n")
+
+
+def to_json(file_results, key=None):
+    """Against a key: ``{"key", "max_points", "submissions": [...], "summary"}``. Without one, one file is
+    its object and several are ``{"correct", "total", "files": [...]}``."""
+    if key is not None:
+        return {"key": key.file, "spec": key.report.name, "max_points": key.max_points,
+                "submissions": [fr.to_dict() for fr in file_results],
+                "summary": class_stats(file_results, [q.id for q in key.questions])}
+    if len(file_results) == 1:
+        return file_results[0].to_dict()
+    return {"correct": sum(fr.correct for fr in file_results), "total": sum(fr.total for fr in file_results),
+            "files": [fr.to_dict() for fr in file_results]}
+
+
+def to_gradescope(file_result):
+    """Gradescope's autograder ``results.json`` for one submission: a test per question or answer."""
+    fr = file_result
+    tests = []
+    if fr.error is not None and not fr.results:
+        tests.append({"name": "answer file", "score": 0, "max_score": 1, "status": "failed",
+                      "output": f"error: {fr.error}", "visibility": "visible"})
+    for result in fr.results:
+        name = result.question or f"{result.layer} {result.quantity}"
+        if fr.keyed:
+            name = f"{result.question}: {result.layer} {result.quantity}"
+        elif result.line is not None:
+            name += f" (line {result.line})"
+        if fr.error is not None:
+            output = f"not graded: {fr.error}"
+        elif result.status == MISSING:
+            output = "no answer"
+        else:
+            output = "\n".join(result_lines(result))
+        tests.append({"name": name, "score": result.score, "max_score": result.points,
+                      "status": "passed" if result.correct else "failed", "output": output,
+                      "visibility": "visible"})
+    output = [file_summary(fr)] + [f"note: {note}" for note in fr.notes] + [f"ignored: {text}" for text in fr.ignored]
+    max_score = fr.max_points if fr.keyed or fr.results else 1
+    return {"score": fr.points, "max_score": max_score, "output": "\n".join(output), "visibility": "visible",
+            "tests": tests}
+
+
+def gradescope_names(file_results):
+    """A results file name per submission, for a folder of them: ``alice.json``, ``alice-2.json``..."""
+    names, used = [], set()
+    for fr in file_results:
+        stem = os.path.splitext(os.path.basename(fr.file))[0] or "submission"
+        name, count = f"{stem}.json", 1
+        while name in used:
+            count += 1
+            name = f"{stem}-{count}.json"
+        used.add(name)
+        names.append(name)
+    return names

@@ -1,0 +1,156 @@
+"""Grading a class: each submission against the instructor's key alone.
+
+A submission answers in the answer-file form (``answers: [{layer: conv1, output_shape: ...}]``) or by
+question id (``q1: 64x56x56``, at the top level or under ``answers:``). The key decides the network,
+the questions and the points; whatever a submission says about ``spec``, ``input`` or ``points`` is
+ignored with a note, and nothing in a submission is ever opened as a path. A submission that cannot
+be read scores 0 of the key's total with its error; the others are still graded.
+"""
+
+import os
+
+from ..errors import AnswerError, CnnCalcError
+from ..formatters import full_shape
+from ..loader import Located
+from .reading import Claim, EntryProblem, entry_claims, read_document
+from .results import MISSING, FileResult, Result
+
+SUBMISSION_SUFFIXES = (".yaml", ".yml", ".json")
+DECIDED_BY_KEY = ("spec", "input", "batch", "dtype")
+ABOUT_THE_SUBMISSION = ("title", "name", "student")  # accepted and not graded
+MAX_SHOWN = 40
+
+
+def grade_submissions(key, paths):
+    return [grade_submission(key, path) for path in paths]
+
+
+def grade_submission(key, path):
+    """One submission file graded against ``key``."""
+    path = str(path)
+    try:
+        if not path.lower().endswith(SUBMISSION_SUFFIXES):
+            raise AnswerError("not read: a submission is a .yaml or .yml file", file=path)
+        if os.path.islink(path):
+            raise AnswerError("not read: a submission may not be a symbolic link", file=path)
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise AnswerError("not read: not a regular file", file=path)
+        document = read_document(path)
+    except CnnCalcError as err:
+        return not_graded(key, path, str(err))
+    return grade_document(key, document, path)
+
+
+def not_graded(key, file, error):
+    results = [_missing(file, question, "not graded") for question in key.questions]
+    return FileResult(file, results, error=error, spec=key.report.name, input=key.report.input,
+                      max_points=key.max_points)
+
+
+def grade_document(key, document, file="<submission>"):
+    """A submission already read from YAML (or a plain dict) graded against ``key``."""
+    if isinstance(document, dict) and not isinstance(document, Located):
+        document = Located(document)
+    if document is None or (isinstance(document, dict) and not document):
+        return not_graded(key, file, str(AnswerError("no answers (the file is empty)", file=file)))
+    if not isinstance(document, dict):
+        return not_graded(key, file, str(AnswerError(
+            "a submission is a mapping: answers: [{layer: conv1, params: 23296}] or q1: 64x56x56 by question id",
+            file=file, line=getattr(document, "line", None))))
+    reader = _Answers(key)
+    reader.read(document)
+    results = []
+    for question in key.questions:
+        claim = reader.answers.get(question.id)
+        if claim is None:
+            results.append(_missing(file, question, "no answer"))
+            continue
+        results.append(key.grader.grade_claim(file, question.target, question.quantity, claim.value, claim.line,
+                                              claim.answer, question.points, question.id, question.tolerance))
+    return FileResult(file, results, spec=key.report.name, input=key.report.input, max_points=key.max_points,
+                      notes=reader.notes, ignored=reader.ignored)
+
+
+def _missing(file, question, message):
+    return Result(file, None, question.layer, question.quantity, None, MISSING, points=question.points,
+                  question=question.id, message=message)
+
+
+def _shown_key(key):
+    text = str(key)
+    return repr(text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "...")
+
+
+class _Answers:
+    """The answers of one submission, matched to the key's questions (the first answer to each counts)."""
+
+    def __init__(self, key):
+        self.key = key
+        self.answers = {}
+        self.lines = {}
+        self.notes = []
+        self.ignored = []
+
+    def read(self, document):
+        decided = [k for k in DECIDED_BY_KEY if k in document]
+        if decided:
+            report = self.key.report
+            self.notes.append(f"{', '.join(decided)} ignored: the key decides the network ({report.name}, input "
+                              f"{full_shape(report.input)})")
+        if "points" in document:
+            self.notes.append("points ignored: the key sets them")
+        for name, value in document.items():
+            line = document.line_of(name)
+            if name in DECIDED_BY_KEY or name in ABOUT_THE_SUBMISSION or name == "points":
+                continue
+            if name == "answers":
+                self.read_answers(value, line)
+            else:
+                self.by_id(name, value, line)
+
+    def read_answers(self, value, line):
+        if isinstance(value, dict):
+            for name, answer in value.items():
+                self.by_id(name, answer, value.line_of(name) if isinstance(value, Located) else line)
+            return
+        if not isinstance(value, list):
+            self.ignored.append(f"line {line}: 'answers' is neither a list nor a mapping of question ids")
+            return
+        lines = getattr(value, "item_lines", None) or [line] * len(value)
+        points_seen = False
+        for position, (entry, item_line) in enumerate(zip(value, lines), 1):
+            points_seen = points_seen or (isinstance(entry, dict) and "points" in entry)
+            try:
+                claims, _ = entry_claims(entry, position, item_line, keyed=True)
+            except EntryProblem as problem:
+                self.ignored.append(f"line {problem.line}: {problem.message}")
+                continue
+            for claim in claims:
+                self.by_claim(claim)
+        if points_seen and "points ignored: the key sets them" not in self.notes:
+            self.notes.append("points ignored: the key sets them")
+
+    def by_id(self, name, value, line):
+        question = self.key.by_id.get(str(name))
+        if question is None:
+            self.ignored.append(f"line {line}: {_shown_key(name)} is not a question of the key")
+            return
+        self.take(question, Claim(question.layer, question.quantity, value, line, question=question.id))
+
+    def by_claim(self, claim):
+        question = self.key.by_id.get(claim.question)
+        if question is None or question.quantity != claim.quantity:
+            question = self.key.by_pair.get((claim.layer, claim.quantity))
+        if question is None:
+            about = f"question {claim.question}" if claim.layer is None else claim.layer
+            self.ignored.append(f"line {claim.line}: {about} {claim.quantity} is not a question of the key")
+            return
+        self.take(question, claim)
+
+    def take(self, question, claim):
+        if question.id in self.answers:
+            self.ignored.append(f"line {claim.line}: a second answer to {question.id}; the first (line "
+                                f"{self.lines[question.id]}) counts")
+            return
+        self.answers[question.id] = claim
+        self.lines[question.id] = claim.line
