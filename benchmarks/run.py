@@ -5,7 +5,7 @@ Run from the repository, in the environment where cnncalc is installed:
     python benchmarks/run.py            # about a minute
     python benchmarks/run.py --quick    # fewer runs, no 100k-layer specs
 
-Only the standard library is used. Commands are run as subprocesses, alternating between the
+Only the standard library is used (plus onnx, when installed, to write a 100 MB ONNX model). Commands are run as subprocesses, alternating between the
 command and its baseline so that machine noise hits both alike; medians are reported.
 """
 
@@ -106,6 +106,57 @@ def dense_block_spec(layers):
     ]) + "\n"
 
 
+def onnx_model(path, megabytes=100):
+    """A VGG-like ONNX model of about ``megabytes`` MB with its weights inside the file (onnx.helper, no torch):
+    five 3x3 conv + 2x2 pool stages to 512x7x7, then one fc whose weight makes up the size."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    def weight(name, dims):
+        count = 1
+        for d in dims:
+            count *= d
+        return helper.make_tensor(name, TensorProto.FLOAT, dims, b"\1\0\0\0" * count, raw=True)
+
+    nodes, weights, channels, previous, elements = [], [], 3, "x", 0
+    for stage, width in enumerate((64, 128, 256, 512, 512)):
+        nodes.append(helper.make_node("Conv", [previous, f"w{stage}", f"b{stage}"], [f"c{stage}"],
+                                      name=f"/features/conv{stage}/Conv", pads=[1, 1, 1, 1], kernel_shape=[3, 3]))
+        nodes.append(helper.make_node("Relu", [f"c{stage}"], [f"r{stage}"], name=f"/features/relu{stage}/Relu"))
+        nodes.append(helper.make_node("MaxPool", [f"r{stage}"], [f"p{stage}"], name=f"/features/pool{stage}/MaxPool",
+                                      kernel_shape=[2, 2], strides=[2, 2]))
+        weights += [weight(f"w{stage}", [width, channels, 3, 3]), weight(f"b{stage}", [width])]
+        elements += width * channels * 9 + width
+        channels, previous = width, f"p{stage}"
+    units = max((megabytes * 10**6 // 4 - elements) // (512 * 7 * 7 + 1), 1)
+    nodes.append(helper.make_node("Flatten", [previous], ["f"], name="/Flatten"))
+    nodes.append(helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], name="/fc/Gemm", transB=1))
+    weights += [weight("fw", [units, 512 * 7 * 7]), weight("fb", [units])]
+    graph = helper.make_graph(nodes, "big", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 224, 224])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], weights)
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def onnx_figures(cnncalc, folder, runs):
+    """report on a ~100 MB ONNX file (weights inside) against report of a built-in spec."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        print("\nONNX: skipped (pip install onnx to generate the model)")
+        return
+    path = os.path.join(folder, "vgg_like_100mb.onnx")
+    # written by another process: a child forked from this one would inherit its peak RSS
+    here = os.path.dirname(os.path.abspath(__file__))
+    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {here!r}); import run; "
+                    f"run.onnx_model({path!r})"], check=True)
+    megabytes = os.path.getsize(path) / 10**6
+    ours, base = alternate(cnncalc + ["report", path], cnncalc + ["report", "vgg11"], runs)
+    peak = run_once(cnncalc + ["report", path])[1]
+    print(f"\nreport on a {megabytes:.0f} MB ONNX model (weights inside the file): {ours * 1000:.0f} ms median, "
+          f"peak RSS {peak:.0f} MiB; report vgg11 (built-in YAML spec): {base * 1000:.0f} ms"
+          f" -> {'under' if ours < 1 else 'OVER'} 1 s")
+
+
 def answers_file(index):
     wrong = index % 7 == 0
     return (
@@ -154,6 +205,8 @@ def main():
                 peak = max(m for _, m in times)
                 kib = os.path.getsize(path) / 1024
                 print(f"{kind:24} {size:8,} {kib:7,.1f}KB {elapsed:7.2f}s {peak:7.0f}MiB {elapsed / size * 1e6:9.1f}")
+
+        onnx_figures(cnncalc, folder, runs)
 
         if has_check(cnncalc):
             answer_dir = os.path.join(folder, "answers")

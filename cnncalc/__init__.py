@@ -13,14 +13,14 @@ __all__ = ["analyze", "compare", "load_spec", "builtin_models", "spec_schema", "
 from .errors import CnnCalcError, SpecError
 
 
-def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="eval", params=None):
-    """Analyse a network (``params={"width": 1.2}`` sets values of its ``params:``); see :func:`cnncalc.report.analyze`."""
+def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode="eval", params=None):
+    """Analyse a network (``params={"width": 1.2}`` sets its ``params:``); see :func:`cnncalc.report.analyze`."""
     from .report import analyze as _analyze
 
     return _analyze(spec_or_name, input=input, batch=batch, dtype=dtype, explain=explain, mode=mode, params=params)
 
 
-def compare(models, input=None, batch=1, dtype="fp32", optimizer="sgd", mode="eval", params=None):
+def compare(models, input=None, batch=None, dtype="fp32", optimizer="sgd", mode="eval", params=None):
     """Several models side by side (``"resnet50@448"`` gives one its own input, ``"efficientnet_b0[width=1.2]"``
     its own params); see :mod:`cnncalc.comparison`."""
     from .comparison import compare as _compare

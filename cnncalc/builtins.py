@@ -2,7 +2,9 @@
 
 import os
 
-from .errors import SpecError, did_you_mean
+from .errors import SpecError, did_you_mean, note
+
+STDIN = "-"
 
 
 def _folder():
@@ -26,23 +28,43 @@ def path_of(name):
 
 def looks_like_path(text):
     """A spec argument that names a file rather than a built-in model."""
-    return text.endswith((".yaml", ".yml")) or os.sep in text or "/" in text
+    return text.endswith((".yaml", ".yml", ".onnx")) or os.sep in text or "/" in text
 
 
-def resolve(path_or_name):
-    """A path to a spec file: the argument itself if it is a file, else a built-in."""
+def builtin_name(text):
+    """The built-in model ``text`` names: ``alexnet``, or ``alexnet.yaml`` written as a file name; else None."""
+    text = str(text)
+    stem, extension = os.path.splitext(text)
+    for name in (text, stem if extension in (".yaml", ".yml") else None):
+        if name and "/" not in name and os.sep not in name and name in names():
+            return name
+    return None
+
+
+def resolve(path_or_name, files=True):
+    """A path to a spec file: the argument itself if it is a file (or ``-``, standard input), else a built-in.
+
+    A file name that does not exist but names a built-in (``alexnet.yaml``) is that built-in, with a note.
+    ``files=False`` resolves built-ins only.
+    """
     text = str(path_or_name)
-    if os.path.exists(text) or looks_like_path(text):
+    if files and (text == STDIN or os.path.exists(text)):
         return text
-    candidate = path_of(text)
-    if os.path.isfile(candidate):
-        return candidate
+    name = builtin_name(text)
+    if name is not None:
+        if name != text:
+            note(f"no file '{text}' here; using the built-in model '{name}'")
+        return path_of(name)
+    if files and looks_like_path(text):
+        return text
     raise SpecError(f"'{text}' is neither a spec file nor a built-in model{did_you_mean(text, names())} "
                     f"(see `cnncalc list`)")
 
 
 def display_name(path):
     """How a spec file is named in messages: built-ins by their short name."""
+    if path == STDIN:
+        return "<stdin>"
     folder = _folder()
     if os.path.dirname(os.path.abspath(path)) == os.path.abspath(folder):
         return os.path.basename(path)

@@ -20,6 +20,7 @@ COMMANDS = {
     "plot": ("cnncalc.commands.plot", "plot", "Per-layer bar charts of memory, params and flop."),
     "graph": ("cnncalc.commands.graph", "graph", "The layer graph as Graphviz dot or Mermaid."),
     "schema": ("cnncalc.commands.schema", "schema", "JSON Schema of the spec file, for editors."),
+    "import": ("cnncalc.commands.import_onnx", "import_onnx", "Write an ONNX model as a readable YAML spec."),
 }
 
 
@@ -36,6 +37,15 @@ class LazyGroup(click.Group):
 
         module, attribute, _ = COMMANDS[name]
         return examples_last(getattr(importlib.import_module(module), attribute))
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else None
+        if name is not None and name not in COMMANDS and not name.startswith("-"):
+            from .errors import did_you_mean
+
+            hint = did_you_mean(name, COMMANDS).replace("; did you mean", ". Did you mean")
+            ctx.fail(f"No such command '{name}'{hint} (commands: {', '.join(COMMANDS)})")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx, formatter):
         with formatter.section("Commands"):

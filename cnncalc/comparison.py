@@ -1,7 +1,8 @@
 """Several models side by side, with ratios to the first as the lecture writes them.
 
 ``compare(["alexnet@227", "vgg16"])`` analyses each model (``NAME@448`` or ``NAME@3x320x320`` gives a
-model its own input, ``NAME[width=1.2,depth=1.1]`` its own params, ``NAME[width=1.2]@300`` both) and returns a :class:`Comparison`: each model's figures, its ratios to the first
+model its own input, ``NAME[width=1.2,depth=1.1]`` its own params, ``NAME[width=1.2]@300`` both) and
+returns a :class:`Comparison`: each model's figures, its ratios to the first
 ("VGG-16 vs AlexNet: 25x memory, 2.3x params, 19.4x flop") and, with ``stages()``, the per-stage
 figures lined up. The second half of this module formats a Comparison (table, JSON, CSV).
 """
@@ -9,8 +10,8 @@ figures lined up. The second half of this module formats a Comparison (table, JS
 import re
 from fractions import Fraction
 
-from .formatters import (bytes_text, count_text, csv_text, full_shape, render_json, resolve_columns, scaled,
-                         shape_text)
+from .formatters import (MULTILINE_FORMATS, bytes_text, count_text, csv_text, full_shape, render_json,
+                         resolve_columns, scaled, shape_text)
 from .report import analyze
 
 INPUT_SUFFIX = re.compile(r"^\d+(x\d+){0,2}$")
@@ -74,6 +75,7 @@ def figures(report, optimizer="sgd"):
     return {
         "input": list(report.input), "params": t["params"], "buffers": t["buffers"], "macs": t["macs"],
         "flops": t["flops"], "flops_2x": t["flops_2x"], "memory_bytes": t["memory_bytes"],
+        "peak_memory_bytes": t["peak_memory_bytes"],
         "param_bytes": t["param_bytes"], "training_bytes": report.training_memory(optimizer)["total_bytes"],
         "depth": weight_depth(report), "weight_layers": t["weight_layers"], "layers": t["layers"],
     }
@@ -180,7 +182,7 @@ def _labels(reports):
     return [f"{label} #{index + 1}" if labels.count(label) > 1 else label for index, label in enumerate(labels)]
 
 
-def compare(models, input=None, batch=1, dtype="fp32", optimizer="sgd", mode="eval", params=None):
+def compare(models, input=None, batch=None, dtype="fp32", optimizer="sgd", mode="eval", params=None):
     """Analyse ``models`` (names, paths, inline specs, ``"name@448"``, ``"name[width=1.2]"`` or ``(spec, input)``
     pairs) side by side.
 
@@ -257,6 +259,7 @@ METRICS = {metric.key: metric for metric in (
     Metric("flops", "lecture flop", "ops"),
     Metric("flops_2x", "FLOPs 2x", "ops"),
     Metric("memory_bytes", "activation memory", "bytes"),
+    Metric("peak_memory_bytes", "peak live memory", "bytes"),
     Metric("param_bytes", "parameter memory", "bytes"),
     Metric("training_bytes", "training memory", "bytes"),
     Metric("depth", "depth (weight layers)", "int"),
@@ -275,7 +278,7 @@ STAGE_METRICS = {metric.key: metric for metric in (
 DEFAULT_METRICS = ("input", "params", "macs", "flops", "memory_bytes", "param_bytes", "training_bytes", "depth")
 DEFAULT_STAGE_METRICS = ("params", "flops", "memory_bytes")
 # the words --columns accepts besides the JSON keys
-METRIC_ALIASES = {"flop": "flops", "memory": "memory_bytes", "param_memory": "param_bytes",
+METRIC_ALIASES = {"flop": "flops", "memory": "memory_bytes", "peak_memory": "peak_memory_bytes", "param_memory": "param_bytes",
                   "training": "training_bytes", "output": "out_shape"}
 
 
@@ -341,11 +344,6 @@ def stage_table(comparison, units="slide", columns=None, convention="lecture"):
     rows.append(["total"] + [STAGE_METRICS[key].text(value, units)
                              for value, key in zip(totals, keys * len(comparison.figures))])
     return headers, rows
-
-
-MULTILINE_FORMATS = ("simple", "grid", "fancy_grid", "rounded_grid", "heavy_grid", "mixed_grid", "double_grid",
-                     "simple_grid", "outline", "fancy_outline", "heavy_outline", "mixed_outline", "double_outline",
-                     "simple_outline", "rounded_outline", "psql", "rst", "presto", "plain")
 
 
 def render_compare(comparison, fmt="simple", units="slide", columns=None, convention="lecture", by="model"):

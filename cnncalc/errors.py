@@ -65,6 +65,24 @@ class UsageError(CnnCalcError):
     exit_code = 2
 
 
+def note(text):
+    """A remark for the user that is neither output nor an error (which reading of an option was taken, a
+    built-in used for a missing file): one line on standard error, so piped output stays clean."""
+    import sys
+
+    sys.stderr.write(f"note: {_one_line(text)}\n")
+
+
+def suggestion(word, choices, shown=3):
+    """' (did you mean ...)' preferring names that start with ``word`` (a block's layers), then close ones."""
+    word = str(word)
+    starting = [str(c) for c in choices if str(c).startswith(word)]
+    if starting:
+        more = f" (and {len(starting) - shown} more)" if len(starting) > shown else ""
+        return "; did you mean " + ", ".join(f"'{c}'" for c in starting[:shown]) + more + "?"
+    return did_you_mean(word, choices)
+
+
 def did_you_mean(word, choices):
     """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
     import difflib

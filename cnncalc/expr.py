@@ -179,9 +179,11 @@ class _Evaluator:
 
         sequence = self.visit(node.value)
         if isinstance(node.slice, ast.Slice) or not isinstance(sequence, list):
-            self.fail(f"unsupported syntax: only a list (such as in_shape) can be indexed, by a whole number")
+            self.fail("unsupported syntax: only a list (such as in_shape) can be indexed, by a whole number")
         index = self.number(node.slice)
-        if not _is_whole(index) or not -len(sequence) <= index < len(sequence):
+        if not _is_whole(index):
+            self.fail(f"an index must be a whole number, not {index}")
+        if not -len(sequence) <= index < len(sequence):
             self.fail(f"index {index} is outside the list of {len(sequence)}")
         return sequence[int(index)]
 

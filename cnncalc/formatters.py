@@ -8,12 +8,17 @@ import textwrap
 
 EXTRA_FORMATS = ("json", "csv")
 UNITS = ("slide", "raw", "auto")
+# tabulate formats that draw a two-line title; the others get the title on one line
+MULTILINE_FORMATS = ("simple", "grid", "fancy_grid", "rounded_grid", "heavy_grid", "mixed_grid", "double_grid",
+                     "simple_grid", "outline", "fancy_outline", "heavy_outline", "mixed_outline", "double_outline",
+                     "simple_outline", "rounded_outline", "psql", "rst", "presto", "plain")
 
 CONVENTIONS = (
     "Conventions: output = floor((W + 2P - D*(K-1) - 1)/S) + 1; params include biases (BN running stats are "
     "buffers, not params); MACs count conv, fc and linear multiply-accumulates only; flop = MACs + pooling windows "
     "(lecture convention, multiply+add counted as one); memory = output elements x batch x bytes per element, "
-    "KB = 1024 B; the network input is not counted."
+    "KB = 1024 B; peak = most memory live at once in inference (layers in order, each output freed after its "
+    "last consumer); the network input is not counted."
 )
 
 
@@ -96,23 +101,16 @@ def pad_text(pad):
 # --- the report table ---------------------------------------------------------------------------
 
 class Column:
-    """A table column: its name for ``--columns``, a title per units, and how to fill a row and the totals."""
+    """A table column: its name for ``--columns``, its alignment, and ``bind(units, totals)``, which gives
+    its title, a function filling a row's cell, and the totals cell, for one report (units may depend on
+    the model's size)."""
 
-    __slots__ = ("key", "titles", "cell", "total", "align")
+    __slots__ = ("key", "bind", "align")
 
-    def __init__(self, key, titles, cell, total=None, align="right"):
+    def __init__(self, key, bind, align="right"):
         self.key = key
-        self.titles = titles if isinstance(titles, dict) else dict.fromkeys(UNITS, titles)
-        self.cell = cell  # (row, units) -> text
-        self.total = total or (lambda totals, units: "")
+        self.bind = bind
         self.align = align
-
-
-def quantity(row_or_totals, field):
-    """A number of a Row or of a totals dict."""
-    if isinstance(row_or_totals, dict):
-        return row_or_totals[field]
-    return getattr(row_or_totals, field)
 
 
 def count_text(value, units, divisor, auto=human):
@@ -129,27 +127,57 @@ def bytes_text(value, units, divisor=1024):
     return count_text(value, units, divisor, auto=human_bytes)
 
 
-def _count_column(key, field, label, divisor, slide_unit):
-    def text(source, units):
-        return count_text(quantity(source, field), units, divisor)
-
-    return Column(key, {"slide": f"{label}\n({slide_unit})", "raw": label, "auto": label}, text, text)
+COUNT_STEPS = ((10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k"), (1, ""))
+BYTE_STEPS = ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB"), (1, "B"))
+SLIDE_TOTAL_DIGITS = 100  # the slide unit is kept while the model's total reads as at least 100 of it
 
 
-def _bytes_column(key, field, label):
-    def text(source, units):
-        return bytes_text(quantity(source, field), units)
+def slide_unit(total, slide_divisor, steps):
+    """The unit of a slide-units column: the lecture's (KB, k, M) unless the model's total would read under
+    100 in it (LeNet-5's 60,806 params are not "61 k" with every layer 0): then the largest smaller unit
+    in which it reads at least 100, or exact numbers. Returns (divisor, name)."""
+    for divisor, name in steps:
+        if divisor <= slide_divisor and (total >= SLIDE_TOTAL_DIGITS * divisor or divisor == 1):
+            return divisor, name
+    return steps[-1]
 
-    return Column(key, {"slide": f"{label}\n(KB)", "raw": f"{label}\n(bytes)", "auto": label}, text, text)
+
+def _count_column(key, field, label, slide_divisor, steps=COUNT_STEPS, raw_title=None):
+    def bind(units, totals):
+        title = raw_title if units == "raw" and raw_title else label
+        divisor = 1
+        if units == "slide":
+            divisor, name = slide_unit(totals[field], slide_divisor, steps)
+            title = f"{label}\n({name})" if name else label
+        auto = human_bytes if steps is BYTE_STEPS else human
+
+        def text(value):
+            return count_text(value, units, divisor, auto)
+
+        return title, lambda row: text(getattr(row, field)), text(totals[field])
+
+    return Column(key, bind)
 
 
-def _text_column(key, title, cell, align="right"):
-    return Column(key, title, lambda row, units: cell(row), align=align)
+def _share_column(key, field, label):
+    """A row's share of the model's total, in percent with one decimal (``--columns params%``)."""
+    def bind(units, totals):
+        whole = totals[field]
+
+        def text(value):
+            return scaled(100 * value, whole, 1) if whole else ""
+
+        return f"{label}\n(%)", lambda row: text(getattr(row, field)), text(whole)
+
+    return Column(key, bind)
+
+
+def _text_column(key, title, cell, align="right", total=""):
+    return Column(key, lambda units, totals: (title, cell, total), align=align)
 
 
 TABLE_COLUMNS = {column.key: column for column in (
-    Column("name", "Layer", lambda row, units: f"{row.name} *" if row.train_only else row.name,
-           lambda totals, units: "total", align="left"),
+    _text_column("name", "Layer", lambda row: f"{row.name} *" if row.train_only else row.name, "left", "total"),
     _text_column("type", "type", lambda row: row.type, align="left"),
     _text_column("input", "input\nC x H/W", lambda row: shape_text(row.in_shape)),
     _text_column("filters", "filters", lambda row: "" if row.filters is None else str(row.filters)),
@@ -158,18 +186,21 @@ TABLE_COLUMNS = {column.key: column for column in (
     _text_column("pad", "pad", lambda row: pad_text(row.pad)),
     _text_column("output", "output\nC x H/W", lambda row: shape_text(row.out_shape)),
     _text_column("rf", "receptive\nfield", lambda row: pair_text(row.receptive_field)),
-    _bytes_column("memory", "memory_bytes", "memory"),
-    _count_column("params", "params", "params", 1000, "k"),
-    _count_column("buffers", "buffers", "buffers", 1000, "k"),
-    _count_column("macs", "macs", "MACs", 10 ** 6, "M"),
-    _count_column("flop", "flops", "flop", 10 ** 6, "M"),
-    _count_column("flops_2x", "flops_2x", "FLOPs 2x", 10 ** 6, "M"),
+    _count_column("memory", "memory_bytes", "memory", 1024, BYTE_STEPS, raw_title="memory\n(bytes)"),
+    _count_column("params", "params", "params", 1000),
+    _count_column("buffers", "buffers", "buffers", 1000),
+    _count_column("macs", "macs", "MACs", 10 ** 6),
+    _count_column("flop", "flops", "flop", 10 ** 6),
+    _count_column("flops_2x", "flops_2x", "FLOPs 2x", 10 ** 6),
+    _share_column("params%", "params", "params"),
+    _share_column("macs%", "macs", "MACs"),
+    _share_column("flop%", "flops", "flop"),
+    _share_column("memory%", "memory_bytes", "memory"),
 )}
 DEFAULT_COLUMNS = ("name", "input", "filters", "kernel", "stride", "pad", "output", "memory", "params", "flop")
 # --columns also takes the JSON / CSV name of a table column
 TABLE_ALIASES = {"layer": "name", "in_shape": "input", "out_shape": "output", "memory_bytes": "memory",
                  "flops": "flop", "receptive_field": "rf"}
-FLOP_CONVENTIONS = ("lecture", "2x")
 # the shape columns' title by the input's rank (2-D keeps the lecture's "C x H/W")
 MAP_TITLES = {1: "C x L", 3: "C x D x H x W"}
 FLOPS_2X_NOTE = ("FLOPs 2x = 2 x MACs + elementwise work: one op per output element for bias, activations, add, "
@@ -207,11 +238,15 @@ def table_columns(names=None, convention="lecture"):
     return [TABLE_COLUMNS[key] for key in resolve_columns(names, TABLE_COLUMNS, TABLE_ALIASES, first="name")]
 
 
-def table_rows(report, depth=None, units="slide", columns=None, convention="lecture"):
+def table(report, depth=None, units="slide", columns=None, convention="lecture"):
+    """The table as text cells: (titles, rows with the total row last, alignments)."""
     chosen = table_columns(columns, convention)
-    rows = [[column.cell(row, units) for column in chosen] for row in report.fold(depth)]
-    rows.append([column.total(report.totals, units) for column in chosen])
-    return rows
+    bound = [column.bind(units, report.totals) for column in chosen]
+    rows = [[cell(row) for _, cell, _ in bound] for row in report.fold(depth)]
+    rows.append([total for _, _, total in bound])
+    map_title = MAP_TITLES.get(len(report.input) - 1, "C x H/W")
+    return [title.replace("C x H/W", map_title) for title, _, _ in bound], rows, [column.align for column in chosen]
+
 
 def summary_lines(report, convention="lecture", optimizer=None):
     t = report.totals
@@ -223,11 +258,15 @@ def summary_lines(report, convention="lecture", optimizer=None):
     lines = [
         f"{report.name}: input {full_shape(report.input)}, batch {report.batch}, {dtype}; "
         f"{t['layers']:,} layers ({t['weight_layers']} with weights)",
-        f"params {t['params']:,} ({human(t['params'])})" + (f" + buffers {t['buffers']:,}" if t["buffers"] else ""),
+        f"params {t['params']:,} ({human(t['params'])}"
+        + (f"; trainable {t['trainable_params']:,}, frozen {t['frozen_params']:,}" if t["frozen_params"] else "")
+        + ")" + (f" + buffers {t['buffers']:,}" if t["buffers"] else ""),
         flop_line,
-        f"activation memory {t['memory_bytes']:,} B ({human_bytes(t['memory_bytes'])}); "
-        f"parameter memory {t['param_bytes']:,} B ({human_bytes(t['param_bytes'])})",
+        f"activation memory {t['memory_bytes']:,} B ({human_bytes(t['memory_bytes'])}), peak live "
+        f"{t['peak_memory_bytes']:,} B ({human_bytes(t['peak_memory_bytes'])}); parameter memory {t['param_bytes']:,} B ({human_bytes(t['param_bytes'])})",
     ]
+    if report.params:  # the spec's params: section, with any --set values
+        lines.insert(1, "params: " + ", ".join(f"{name}={value}" for name, value in report.params.items()))
     if optimizer:
         lines.append(training_line(report.training_memory(optimizer)))
     return lines
@@ -235,10 +274,11 @@ def summary_lines(report, convention="lecture", optimizer=None):
 
 def training_line(training):
     """The training estimate as its sum: activations + params + gradients + optimizer state (+ BN buffers)."""
-    states = training["optimizer_bytes"] // training["param_bytes"] if training["param_bytes"] else 0
+    from .report import OPTIMIZER_STATES
+
     terms = [f"activations {training['activation_bytes']:,}", f"params {training['param_bytes']:,}",
              f"gradients {training['gradient_bytes']:,}",
-             f"optimizer state {states} x {training['param_bytes']:,}"]
+             f"optimizer state {OPTIMIZER_STATES[training['optimizer']]} x {training['gradient_bytes']:,}"]
     if training["buffer_bytes"]:
         terms.append(f"BN buffers {training['buffer_bytes']:,}")
     total = training["total_bytes"]
@@ -248,15 +288,10 @@ def training_line(training):
 
 def render_table(report, fmt="simple", depth=None, units="slide", columns=None, convention="lecture",
                  optimizer=None):
-    chosen = table_columns(columns, convention)
-    rank = len(report.input) - 1
-    titles = [column.titles[units].replace("C x H/W", MAP_TITLES.get(rank, "C x H/W")) for column in chosen]
-    if fmt not in ("simple", "grid", "fancy_grid", "rounded_grid", "heavy_grid", "mixed_grid", "double_grid",
-                   "simple_grid", "outline", "fancy_outline", "heavy_outline", "mixed_outline", "double_outline",
-                   "simple_outline", "rounded_outline", "psql", "rst", "presto", "plain"):
+    titles, rows, aligns = table(report, depth, units, columns, convention)
+    if fmt not in MULTILINE_FORMATS:
         titles = [t.replace("\n", " ") for t in titles]
-    body = tabulate_table(table_rows(report, depth, units, columns, convention), titles,
-                          [column.align for column in chosen], fmt)
+    body = tabulate_table(rows, titles, aligns, fmt)
     if fmt == "html":
         return body
     lines = [body, ""] + summary_lines(report, convention, optimizer)
@@ -345,8 +380,12 @@ def _csv_record(row):
 
 
 def render_csv(report, depth=None, columns=None):
+    """One line per row, then a ``total`` line with the model's totals (text columns left empty)."""
     keys = data_columns(columns)
-    return csv_text([keys] + [[record[key] for key in keys] for record in map(_csv_record, report.fold(depth))])
+    total = {key: report.totals.get(key, "") for key in keys}
+    total["name"] = "total"
+    records = list(map(_csv_record, report.fold(depth))) + [total]
+    return csv_text([keys] + [[record[key] for key in keys] for record in records])
 
 
 def csv_text(rows):
@@ -394,6 +433,22 @@ def render_report(report, fmt="simple", depth=None, units="slide", columns=None,
 
 # --- worked arithmetic ------------------------------------------------------------------------
 
+def explain_text(report, name):
+    """``--explain NAME``: a layer's worked arithmetic, or a block's summed figures and then each layer's."""
+    rows = report.block(name)
+    if len(rows) == 1 and rows[0].name == name:
+        return "\n".join(explain_lines(report, rows[0]))
+    head = (f"{name}: a block of {len(rows)} layers ({rows[0].name} ... {rows[-1].name}), input "
+            f"{full_shape(rows[0].in_shape)}, output {full_shape(rows[-1].out_shape)}; its row sums them:")
+    lines = [head]
+    for label, field in (("params", "params"), ("MACs", "macs"), ("flop (lecture)", "flops"),
+                         ("memory (B)", "memory_bytes")):
+        terms = [f"{getattr(row, field):,}" for row in rows if getattr(row, field)]
+        total = sum(getattr(row, field) for row in rows)
+        lines.append(f"{label} = {' + '.join(terms)} = {total:,}" if len(terms) > 1 else f"{label} = {total:,}")
+    return "\n\n".join(["\n".join(lines)] + ["\n".join(explain_lines(report, row)) for row in rows])
+
+
 def explain_lines(report, row):
     """The lecture-style worked arithmetic for one row (``analyze(..., explain=[name])``), as text lines."""
     return [text for _, text in explain_data(report, row)]
@@ -411,7 +466,9 @@ def explain_data(report, row):
     lines += [entry for entry in row.explain if entry[0] != "receptive_field"]
     lines.append(("output_shape", f"output = {full_shape(row.out_shape)}"))
     count = "*".join(str(s) for s in row.out_shape)
-    memory = row.memory_bytes
+    memory = report.batch * report.bytes_per_element
+    for size in row.out_shape:
+        memory *= size  # what the output takes, also for a train_only row that eval mode counts as 0
     batch = f" * {report.batch}" if report.batch != 1 else ""
     lines.append(("memory", f"memory = {count}{batch} * {report.bytes_per_element} B = {memory:,} B = "
                             f"{scaled(memory, 1024, 2).rstrip('0').rstrip('.')} KB"))
@@ -422,9 +479,14 @@ def explain_data(report, row):
     elif row.flops == row.macs and row.macs:
         lines.append(("flops", f"flop (lecture) = MACs = {row.flops:,}"))
     if "receptive_field" in given:
-        return lines + [entry for entry in row.explain if entry[0] == "receptive_field"]
-    rf = row.receptive_field
-    lines.append(("receptive_field",
-                  f"receptive field = {pair_text(rf)} input pixels, "
-                  f"effective stride {pair_text(row.effective_stride)} (r_out = r_in + (K-1)*D*j_in, j_out = j_in*S)"))
+        lines += [entry for entry in row.explain if entry[0] == "receptive_field"]
+    else:
+        lines.append(("receptive_field",
+                      f"receptive field = {pair_text(row.receptive_field)} input pixels, "
+                      f"effective stride {pair_text(row.effective_stride)} (r_out = r_in + (K-1)*D*j_in, "
+                      f"j_out = j_in*S)"))
+    if row.train_costs:
+        macs, flops, memory = row.train_costs
+        lines.append(("macs", f"runs only in training: in eval mode the table and totals count its MACs, flop and "
+                              f"memory as 0 (--mode train counts MACs {macs:,}, flop {flops:,}, memory {memory:,} B)"))
     return lines

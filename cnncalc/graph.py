@@ -2,7 +2,7 @@
 
 Stage two of the pipeline. The spec expander already guarantees that a layer only takes
 outputs of earlier layers (so the order is topological and there are no cycles); the graph
-indexes them and answers structural questions (who consumes what, which stage a layer is in).
+indexes them; group_name says which block or stage a layer is in.
 """
 
 from .spec import NETWORK_INPUT, REFERENCE_KEYS
@@ -24,16 +24,6 @@ class Graph:
 
     def __len__(self):
         return len(self.nodes)
-
-    def consumers(self):
-        """For each node index (and INPUT_INDEX), the indices of the nodes that read it."""
-        users = {INPUT_INDEX: []}
-        for i in range(len(self.nodes)):
-            users[i] = []
-        for i, sources in enumerate(self.inputs):
-            for source in sources:
-                users[source].append(i)
-        return users
 
 
 def group_name(name, depth):

@@ -238,22 +238,17 @@ def _nesting_bound(text):
 
 
 def read_text(path):
-    """The text of a file, or a SpecError saying why it cannot be read."""
+    """The text of a file (``-``: standard input), or a SpecError saying why it cannot be read."""
     path = str(path)
-    try:
-        if os.path.isdir(path):
-            raise SpecError("is a directory, not a spec file", file=path)
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise SpecError(f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", file=path)
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero or a pipe has no size to check
-        if len(data) > MAX_FILE_BYTES:
-            raise SpecError(f"more than {MAX_FILE_BYTES:,} bytes; that is the limit", file=path)
-    except FileNotFoundError:
-        raise SpecError("no such file", file=path) from None
-    except OSError as err:
-        raise SpecError(f"cannot read file ({err.strerror})", file=path) from None
+    if path == "-":
+        import sys
+
+        path = "<stdin>"
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    else:
+        data = _read_file(path)
+    if len(data) > MAX_FILE_BYTES:  # bounded reads: /dev/zero or a pipe has no size to check
+        raise SpecError(f"more than {MAX_FILE_BYTES:,} bytes; that is the limit", file=path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise SpecError("UTF-16 text; save the file as UTF-8", file=path)
     if b"\0" in data:
@@ -262,6 +257,21 @@ def read_text(path):
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise SpecError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from None
+
+
+def _read_file(path):
+    try:
+        if os.path.isdir(path):
+            raise SpecError("is a directory, not a spec file", file=path)
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise SpecError(f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", file=path)
+        with open(path, "rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise SpecError("no such file", file=path) from None
+    except OSError as err:
+        raise SpecError(f"cannot read file ({err.strerror})", file=path) from None
 
 
 def _is_tab(text, mark):

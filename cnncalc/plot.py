@@ -1,14 +1,15 @@
 """Per-layer bar charts of activation memory, params and flop: the lecture's pictures.
 
 They show where each quantity sits: memory in the early convs, params in the fc layers, compute in
-the convs. ``plot_reports([report, ...], "out.png")`` draws one column per model and one row per
-quantity (rows share their y axis, so models compare by height). matplotlib is optional.
+the convs. ``plot_reports([report, ...], "out.png")`` draws one row per model and one panel per quantity,
+each with its own axis, so many deep models stay readable. matplotlib is optional.
 """
 
 import os
 
 from .errors import CnnCalcError, UsageError
 from .formatters import full_shape
+from .graph import group_name
 
 INSTALL_HINT = "matplotlib is needed: pip install 'cnncalc[plot]'"
 FILE_TYPES = (".png", ".svg", ".pdf")
@@ -21,14 +22,13 @@ MAX_NAMED_BARS = 45
 
 
 def layer_kind(row):
-    """conv, fc, pool, block (folded rows) or other: the colour of the row's bar."""
-    if row.type in ("conv", "dwconv", "convtranspose"):
-        return "conv"
-    if row.type == "fc":
-        return "fc"
-    if "pool" in row.type:
-        return "pool"
-    return "block" if row.type == "block" else "other"
+    """conv, fc, pool, block (folded rows) or other: the colour of the row's bar, from the rule's category."""
+    from .rules import RULES
+
+    if row.type == "block":
+        return "block"
+    category = RULES[row.type].category
+    return {"global pool": "pool", "merge": "other"}.get(category, category)
 
 
 def shares(rows, field):
@@ -68,26 +68,9 @@ def check_path(path):
 
 
 def plot_reports(reports, path, depth=None):
-    """Draw the three panels for each report side by side and save them to ``path`` (.png, .svg, .pdf)."""
+    """Draw the three panels of each report and save them to ``path`` (.png, .svg, .pdf)."""
     check_path(path)
-    Figure = _import_matplotlib()
-    columns = [report.fold(depth) for report in reports]
-    widths = [min(max(0.22 * len(rows) + 1.5, 4.0), 11.0) for rows in columns]
-    figure = Figure(figsize=(sum(widths) + 0.8, 9.5), layout="constrained")
-    axes = figure.subplots(len(PANELS), len(reports), sharey="row", squeeze=False,
-                           gridspec_kw={"width_ratios": widths})
-    for panel, (title, field, kind) in enumerate(PANELS):
-        largest = max(getattr(row, field) for rows in columns for row in rows)
-        divisor, unit = axis_unit(largest, kind)
-        for column, rows in enumerate(columns):
-            _draw_panel(axes[panel][column], rows, field, divisor, show_names=panel == len(PANELS) - 1,
-                        held=shares(reports[column].rows, field))
-        axes[panel][0].set_ylabel(f"{title} ({unit})" if unit else title)
-        axes[panel][0].set_ylim(0, max(largest / divisor * 1.15, 1e-9))
-    for column, report in enumerate(reports):
-        axes[0][column].set_title(f"{report.name} ({full_shape(report.input)}, batch {report.batch}, "
-                                  f"{report.dtype})", fontsize=10)
-    _legend(figure, columns)
+    figure = build_figure(reports, depth)
     try:
         figure.savefig(path, dpi=150)
     except OSError as err:
@@ -95,7 +78,65 @@ def plot_reports(reports, path, depth=None):
     return path
 
 
-def _draw_panel(ax, rows, field, divisor, show_names, held):
+def build_figure(reports, depth=None):
+    """One row of three panels (memory, params, flop) per model, each panel with its own y axis and unit,
+    so five models of a hundred layers each stay readable; deep nets get their bars labelled by block."""
+    Figure = _import_matplotlib()
+    columns = [report.fold(depth) for report in reports]
+    figure = Figure(figsize=(16, 1.0 + 3.4 * len(reports)), layout="constrained")
+    axes = figure.subplots(len(reports), len(PANELS), squeeze=False)
+    for line, (report, rows) in enumerate(zip(reports, columns)):
+        labels = bar_labels(rows)
+        for panel, (title, field, kind) in enumerate(PANELS):
+            largest = max(getattr(row, field) for row in rows)
+            divisor, unit = axis_unit(largest, kind)
+            ax = axes[line][panel]
+            _draw_panel(ax, rows, field, divisor, labels, held=shares(report.rows, field))
+            ax.set_title(f"{title} ({unit})" if unit else title, fontsize=9)
+            ax.set_ylim(0, max(largest / divisor * 1.15, 1e-9))
+        axes[line][0].set_ylabel(f"{report.name}\n{full_shape(report.input)}, batch {report.batch}, {report.dtype}",
+                                 fontsize=10)
+    _legend(figure, columns)
+    return figure
+
+
+def label_depth(rows, most=MAX_NAMED_BARS // 2):
+    """How many parts of the names label a deep net's bars: the most that still give at most ``most``
+    blocks (ResNet's ``layer1``..., DenseNet's ``features.denseblock1``...)."""
+    chosen = 1
+    for depth in (2, 3):
+        if len({group_name(row.name, depth) for row in rows}) > most:
+            break
+        chosen = depth
+    return chosen
+
+
+def bar_labels(rows):
+    """(position, text) ticks: every bar's name when there are few; else one per block at its first bar,
+    and of two blocks that start too close together for both labels, the larger (a stem or a transition
+    of a layer or three gives way to the block beside it)."""
+    if len(rows) <= MAX_NAMED_BARS:
+        return [(index, row.name) for index, row in enumerate(rows)]
+    depth = label_depth(rows)
+    blocks = []  # [first bar, name, bars]
+    for index, row in enumerate(rows):
+        name = group_name(row.name, depth)
+        if blocks and blocks[-1][1] == name:
+            blocks[-1][2] += 1
+        else:
+            blocks.append([index, name, 1])
+    spacing = len(rows) / MAX_NAMED_BARS
+    kept = []
+    for block in blocks:
+        if kept and block[0] - kept[-1][0] < spacing:
+            if block[2] > kept[-1][2]:
+                kept[-1] = block
+        else:
+            kept.append(block)
+    return [(start, name) for start, name, _ in kept]
+
+
+def _draw_panel(ax, rows, field, divisor, labels, held):
     positions = range(len(rows))
     values = [getattr(row, field) / divisor for row in rows]
     ax.bar(positions, values, width=0.8, color=[KIND_COLOURS[layer_kind(row)] for row in rows])
@@ -110,9 +151,12 @@ def _draw_panel(ax, rows, field, divisor, show_names, held):
         ax.text(0.01 if left else 0.99, 0.97, text, transform=ax.transAxes, ha="left" if left else "right",
                 va="top", fontsize=8,
                 bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8, "edgecolor": "#CCCCCC"})
-    step = max(1, -(-len(rows) // MAX_NAMED_BARS))
-    ax.set_xticks(list(positions)[::step])
-    ax.set_xticklabels([row.name for row in rows][::step] if show_names else [], rotation=90, fontsize=7)
+    folded = len(labels) < len(rows)
+    for position, _ in labels[1:] if folded else ():
+        ax.axvline(position - 0.5, color="#999999", linewidth=0.5, alpha=0.6)  # where each block starts
+    ax.set_xticks([position for position, _ in labels])
+    ax.set_xticklabels([text for _, text in labels], rotation=45 if folded else 90, fontsize=7,
+                       ha="right" if folded else "center")
 
 
 def _legend(figure, columns):

@@ -7,7 +7,7 @@ whose rows know their own numbers; formatting them is the formatters' job.
 import math
 
 from . import rules
-from .errors import SpecError, UsageError, did_you_mean
+from .errors import SpecError, UsageError, did_you_mean, note, suggestion
 from .graph import INPUT_INDEX, Graph, group_name
 from .spec import MAX_SIZE
 
@@ -22,12 +22,17 @@ class Row:
     __slots__ = ("name", "type", "inputs", "in_shape", "out_shape", "params", "buffers", "macs", "flops",
                  "elementwise", "memory_bytes", "receptive_field", "effective_stride", "filters", "kernel",
                  "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers", "train_only",
-                 "fits")
+                 "fits", "train_costs", "frozen")
 
     @property
     def flops_2x(self):
         """The other FLOPs convention: 2 x MACs + elementwise work."""
         return 2 * self.macs + self.elementwise
+
+    def __repr__(self):
+        shapes = " -> ".join("x".join(map(str, shape)) for shape in (self.in_shape, self.out_shape))
+        return (f"<Row {self.name} ({self.type}): {shapes}, {self.params:,} params, {self.macs:,} MACs, "
+                f"{self.memory_bytes:,} B>")
 
     def to_dict(self):
         data = {
@@ -48,6 +53,8 @@ class Row:
             data["fits"] = self.fits
         if self.train_only:
             data["train_only"] = True
+        if self.frozen:
+            data["frozen"] = True
         if self.layers > 1:
             data["layers"] = self.layers
         if self.warnings:
@@ -73,18 +80,31 @@ class Report:
         self._by_name = None
         totals = {key: sum(getattr(row, key) for row in rows) for key in TOTAL_KEYS}
         totals["flops_2x"] = 2 * totals["macs"] + totals["elementwise"]
+        totals["frozen_params"] = sum(row.params for row in rows if row.frozen)
+        totals["trainable_params"] = totals["params"] - totals["frozen_params"]
+        totals["peak_memory_bytes"] = peak_memory(rows)
         totals["param_bytes"] = totals["params"] * self.bytes_per_element
         totals["layers"] = len(rows)
         self.totals = totals
 
     def row(self, name):
-        """The row called ``name``; a SpecError suggesting close names if there is none."""
+        """The row called ``name``; a SpecError suggesting names (a block's layers first) if there is none."""
         if self._by_name is None:
             self._by_name = {row.name: row for row in self.rows}
         found = self._by_name.get(name)
         if found is None:
-            raise SpecError(f"no layer named '{name}'{did_you_mean(name, self._by_name)}", file=self.file)
+            blocks = {group_name(row.name, depth) for row in self.rows for depth in range(1, row.name.count(".") + 1)}
+            raise SpecError(f"no layer or block named '{name}'{suggestion(name, list(self._by_name) + sorted(blocks))}",
+                            file=self.file)
         return found
+
+    def block(self, name):
+        """The rows of layer ``name`` (one) or of the block ``name`` (every layer named ``name.*``)."""
+        if self._by_name is None or name not in self._by_name:
+            inside = [row for row in self.rows if row.name.startswith(name + ".")]
+            if inside:
+                return inside
+        return [self.row(name)]
 
     @property
     def warnings(self):
@@ -99,9 +119,10 @@ class Report:
             raise UsageError(f"unknown optimizer '{optimizer}'{did_you_mean(optimizer, OPTIMIZER_STATES)} "
                              f"(choose from {', '.join(OPTIMIZER_STATES)})")
         param_bytes = self.totals["param_bytes"]
+        trained_bytes = self.totals["trainable_params"] * self.bytes_per_element  # frozen params need neither
         parts = {"optimizer": optimizer, "activation_bytes": self.totals["memory_bytes"],
-                 "param_bytes": param_bytes, "gradient_bytes": param_bytes,
-                 "optimizer_bytes": OPTIMIZER_STATES[optimizer] * param_bytes,
+                 "param_bytes": param_bytes, "gradient_bytes": trained_bytes,
+                 "optimizer_bytes": OPTIMIZER_STATES[optimizer] * trained_bytes,
                  "buffer_bytes": self.totals["buffers"] * self.bytes_per_element}
         parts["total_bytes"] = sum(value for key, value in parts.items() if key.endswith("_bytes"))
         return parts
@@ -137,8 +158,29 @@ class Report:
 
     def __repr__(self):
         t = self.totals
-        return (f"<Report {self.name}: {len(self.rows)} layers, {t['params']:,} params, {t['macs']:,} MACs, "
+        return (f"<Report {self.name} {_shown(self.input)}: {len(self.rows)} layers, {t['params']:,} params, {t['macs']:,} MACs, "
                 f"{t['memory_bytes']:,} activation bytes>")
+
+
+def peak_memory(rows):
+    """Peak live activation memory for inference: the rows run in their (topological) order, each output is
+    kept until its last consumer has run (an output nobody reads is freed once written), and the peak is the
+    largest sum of outputs live at once, the running layer's inputs and output included. The network input
+    is not counted, as in the other totals."""
+    last_use = {}
+    for index, row in enumerate(rows):
+        for name in (row.name, *row.inputs):
+            last_use[name] = index
+    live = peak = 0
+    held = {}
+    for index, row in enumerate(rows):
+        held[row.name] = row.memory_bytes
+        live += row.memory_bytes
+        peak = max(peak, live)
+        for name in {row.name, *row.inputs}:
+            if last_use[name] == index and name in held:
+                live -= held.pop(name)
+    return peak
 
 
 def _group_row(key, row):
@@ -156,6 +198,7 @@ def _group_row(key, row):
 def _merge_into(group, row):
     group.out_shape = row.out_shape
     group.fits = group.fits and row.fits
+    group.frozen = group.frozen and row.frozen
     for key in TOTAL_KEYS + ("layers",):
         setattr(group, key, getattr(group, key) + getattr(row, key))
     group.receptive_field = row.receptive_field
@@ -164,12 +207,32 @@ def _merge_into(group, row):
 
 
 def parse_input(text, spec_input):
-    """``--input`` as given on the command line: ``3x227x227``, ``227x300`` (H x W) or ``224``.
+    """``--input`` as a shape for a network whose spec input is ``spec_input`` (see :func:`read_input`)."""
+    return read_input(text, spec_input)[0]
 
-    The spec's input sets the rank: a full shape has as many sizes as it (``1x16000`` for a C x L input,
-    ``3x16x112x112`` for C x D x H x W), spatial sizes alone keep its channels, and one side serves every
-    spatial axis.
+
+def read_input(text, spec_input, quiet=False):
+    """``--input`` as given on the command line: ``(shape, batch or None, how it was read or None)``.
+
+    The reading depends on the rank of the spec's input; see the readers in INPUT_READERS. When a
+    choice was made between readings, it is said on standard error (unless ``quiet``).
     """
+    sizes = _input_sizes(text)
+    reader = INPUT_READERS.get(len(spec_input))
+    if reader is None:
+        raise UsageError(f"--input cannot override an input of {len(spec_input)} sizes")
+    shape, batch, reading = reader(sizes, spec_input, text)
+    if reading and not quiet:
+        note(f"--input {_shown(text)} read as {reading}")
+    return tuple(shape), batch, reading
+
+
+def _shown(text):
+    return "x".join(map(str, text)) if isinstance(text, (list, tuple)) else str(text)
+
+
+def _input_sizes(text):
+    """The whole numbers of ``--input``: ``3x224x224``, ``[3, 224, 224]``, ``224``, ``1x3x224x224``."""
     if isinstance(text, (tuple, list)):
         parts = list(text)
         if not all(isinstance(p, int) and not isinstance(p, bool) for p in parts):
@@ -183,23 +246,59 @@ def parse_input(text, spec_input):
         except ValueError:
             raise UsageError(f"--input must look like 3x224x224, 224x320 or 224, not '{text}'") from None
     if not parts or any(p < 1 for p in parts) or len(parts) > 4:
-        raise UsageError(f"--input must be 1 to 4 positive sizes (CxHxW, HxW or a side), not '{text}'")
+        raise UsageError(f"--input must be 1 to 4 positive sizes (CxHxW, HxW, a side or NxCxHxW), not '{text}'")
     if max(parts) > MAX_SIZE:
         raise UsageError(f"--input sizes must be at most {MAX_SIZE:,}")
-    if len(spec_input) == 1:
-        if len(parts) != 1:
-            raise UsageError(f"this network takes a flat input of {spec_input[0]}; give one number")
-        return tuple(parts)
-    if len(parts) == len(spec_input):
-        return tuple(parts)
+    return parts
+
+
+def _read_flat(sizes, spec_input, text):
+    """A network with a flat input ``[N]``: one number."""
+    if len(sizes) != 1:
+        raise UsageError(f"this network takes a flat input of {spec_input[0]}; give one number")
+    return sizes, None, None
+
+
+def _read_map(sizes, spec_input, text):
+    """A network with a ``[C, H, W]`` input: ``224`` (a square side), ``224x320`` (H x W), ``3x224x224``
+    (C x H x W), ``224x224x3`` (H x W x C: the last size is the spec's channels and the first is not), and
+    either of those after a batch size (``1x3x224x224``, N x C x H x W)."""
+    channels = spec_input[0]
+    if len(sizes) == 1:
+        return (channels, sizes[0], sizes[0]), None, None
+    if len(sizes) == 2:
+        return (channels,) + tuple(sizes), None, None
+    batch, sizes = (sizes[0], sizes[1:]) if len(sizes) == 4 else (None, sizes)
+    first, second, last = sizes
+    channels_last = last == channels and first != channels
+    shape = (last, first, second) if channels_last else tuple(sizes)
+    order = "H x W x C" if channels_last else "C x H x W"
+    if batch is None:
+        reading = f"{order} = {_shown(shape)} (the last size is the spec's {channels} channels)" \
+            if channels_last else None
+    else:
+        reading = f"N x {order}: batch {batch}, input {_shown(shape)}"
+    return shape, batch, reading
+
+
+def _read_other_map(sizes, spec_input, text):
+    """A network with a 1-D ``[C, L]`` or 3-D ``[C, D, H, W]`` input: the full shape, the spatial sizes (the
+    spec's channels kept), one side for every spatial axis, or the full shape after a batch size."""
     rank = len(spec_input) - 1
-    if len(parts) == 1:
-        parts = parts * rank
-    if len(parts) != rank:
-        forms = {1: "CxL or L", 2: "CxHxW, HxW or a side", 3: "CxDxHxW, DxHxW or a side"}[rank]
-        raise UsageError(f"this network takes a {rank}-D input ({'x'.join(map(str, spec_input))}); give {forms}, "
-                         f"not '{text}'")
-    return (spec_input[0],) + tuple(parts)
+    if len(sizes) == len(spec_input) + 1:
+        return tuple(sizes[1:]), sizes[0], f"N x C x {' x '.join(rules.AXIS_NAMES[rank])}: batch {sizes[0]}, " \
+                                           f"input {_shown(sizes[1:])}"
+    if len(sizes) == len(spec_input):
+        return tuple(sizes), None, None
+    if len(sizes) in (1, rank):
+        return (spec_input[0],) + tuple(sizes * rank if len(sizes) == 1 else sizes), None, None
+    forms = {1: "CxL or L", 3: "CxDxHxW, DxHxW or a side"}[rank]
+    raise UsageError(f"this network takes a {rank}-D input ({_shown(spec_input)}); give {forms}, not "
+                     f"'{_shown(text)}'")
+
+
+# how --input is read, by the rank of the spec's input
+INPUT_READERS = {1: _read_flat, 2: _read_other_map, 3: _read_map, 4: _read_other_map}
 
 
 def infer_shape(decl, in_shapes):
@@ -207,32 +306,41 @@ def infer_shape(decl, in_shapes):
     return rules.apply(decl, in_shapes).shape
 
 
-def load_spec(spec_or_name, params=None):
-    """A Spec from a Spec, a file path, a built-in name or an inline mapping; ``params`` over its params."""
+def load_spec(spec_or_name, params=None, input=None):
+    """A Spec from a Spec, a file path (YAML or ONNX), a built-in name or an inline mapping; ``params``
+    over its params. ``input`` (as for :func:`analyze`) is the size an ONNX model is read at.
+    """
     from . import spec as spec_module
 
     if isinstance(spec_or_name, spec_module.Spec):
         return spec_or_name.expanded(params=params, shapes=infer_shape) if params else spec_or_name
     if isinstance(spec_or_name, dict):
         return spec_module.parse(spec_or_name, params=params, shapes=infer_shape)
-    return spec_module.load(spec_or_name, params=params, shapes=infer_shape)
+    # an ONNX model is read at the input analyze will use (which says how it read --input, once)
+    at_input = None if input is None else (lambda native: read_input(input, native, quiet=True)[0])
+    return spec_module.load(spec_or_name, params=params, shapes=infer_shape, onnx_input=at_input)
 
 
-def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="eval", params=None):
+def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode="eval", params=None):
     """Analyse a network: a built-in name, a spec path, an inline spec dict or a parsed Spec.
 
-    ``input`` overrides the spec's input (``(3, 448, 448)``, ``"3x448x448"`` or ``448``);
+    ``input`` overrides the spec's input (``(3, 448, 448)``, ``"3x448x448"``, ``448``, or with a batch
+    size first, ``"8x3x448x448"``); ``batch`` defaults to that batch size, else 1;
     ``params`` overrides values of the spec's ``params:`` (``{"width": 1.2}``);
     ``explain`` names layers (or ``True`` for all) whose worked arithmetic to keep in ``row.explain``.
     """
     if params is not None and not isinstance(params, dict):
         raise UsageError(f"params must be a mapping of name to value, not {params!r:.60}")
-    spec = load_spec(spec_or_name, params)
+    spec = load_spec(spec_or_name, params, input)
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
+    input_shape, input_batch, _ = (spec.input, None, None) if input is None else read_input(input, spec.input)
+    if batch is not None and input_batch is not None and batch != input_batch:
+        raise UsageError(f"--input {_shown(input)} gives batch {input_batch}, but --batch is {batch}")
+    if batch is None:
+        batch = input_batch or 1
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise UsageError(f"batch must be a positive whole number, not {batch!r}")
-    input_shape = spec.input if input is None else parse_input(input, spec.input)
     if spec.reads_shapes and input_shape != spec.expanded_input:
         spec = spec.expanded(input=input_shape, shapes=infer_shape)  # its blocks read their input's shape
     graph = Graph(spec)
@@ -243,6 +351,7 @@ def analyze(spec_or_name, input=None, batch=1, dtype="fp32", explain=(), mode="e
         for row in rows:
             if row.train_only:
                 # torchvision runs these branches only in training: their weights exist, their work does not
+                row.train_costs = (row.macs, row.flops, row.memory_bytes)
                 row.macs = row.flops = row.elementwise = row.memory_bytes = 0
     return Report(spec, input_shape, batch, dtype, rows, mode)
 
@@ -258,7 +367,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
     for i, decl in enumerate(graph.nodes):
         sources = graph.inputs[i]
         in_shapes = [shapes[s] for s in sources]
-        explaining = explain_all or decl.name in explain_set
+        explaining = explain_all or bool(explain_set) and _named_in(decl.name, explain_set)
         references = {key: shapes[index] for key, index in graph.references[i].items()}
         cost = rules.apply(decl, in_shapes, explaining, block_names=graph.spec.blocks, references=references)
         out = cost.shape
@@ -293,9 +402,17 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.weight_layers = 1 if rules.RULES[decl.type].weight else 0
         row.layers = 1
         row.train_only = decl.train_only
+        row.frozen = decl.frozen
+        row.train_costs = None  # (MACs, flop, memory) of a train_only row that eval mode counts as 0
         row.fits = cost.fits
         rows.append(row)
     return rows
+
+
+def _named_in(name, names):
+    """Whether ``name`` or a block holding it (``layer1``, ``layer1.0`` for ``layer1.0.conv1``) is in ``names``."""
+    parts = name.split(".")
+    return any(".".join(parts[:end]) in names for end in range(1, len(parts) + 1))
 
 
 def _whole(value):

@@ -56,14 +56,20 @@ class Cost:
 EXPLAIN_QUANTITIES = ("size", "output_shape", "params", "macs", "flops", "memory", "receptive_field")
 
 
+# What kind of layer a rule computes, for everything that groups layer types (plot colours, diagram
+# captions): a new type names its category once, in its @rule, and appears everywhere.
+CATEGORIES = ("conv", "fc", "pool", "global pool", "merge", "other")
+
+
 class Rule:
-    def __init__(self, name, function, keys, inputs, weight, summary):
+    def __init__(self, name, function, keys, inputs, weight, summary, category):
         self.name = name
         self.function = function
         self.keys = keys
         self.inputs = inputs  # 1, or "many"
         self.weight = weight  # counts toward weight-layer depth (conv, fc)
         self.summary = summary
+        self.category = category  # one of CATEGORIES
 
 
 RULES = {}
@@ -85,13 +91,16 @@ ALIASES = {
 }
 
 
-def rule(*names, keys=None, inputs=1, weight=False):
-    """Register ``function`` as the rule for layer types ``names``."""
+def rule(*names, keys=None, inputs=1, weight=False, category=None):
+    """Register ``function`` as the rule for layer types ``names`` (``category``: see CATEGORIES; merges
+    default to "merge", the rest to "other")."""
+    category = category or ("merge" if inputs != 1 else "other")
+    assert category in CATEGORIES, category
 
     def register(function):
         summary = (function.__doc__ or "").strip().splitlines()[0] if function.__doc__ else ""
         for name in names:
-            RULES[name] = Rule(name, function, dict(keys or {}), inputs, weight, summary)
+            RULES[name] = Rule(name, function, dict(keys or {}), inputs, weight, summary, category)
         return function
 
     return register
@@ -452,14 +461,15 @@ def product_text(values):
 
 # --- convolutions -----------------------------------------------------------------------------
 
-@rule("conv", keys=CONV_KEYS, weight=True)
+@rule("conv", keys=CONV_KEYS, weight=True, category="conv")
 def conv(layer, shape):
     """Convolution (1-D, 2-D or 3-D as the input): Cout*(Cin/groups)*prod(K) weights (+Cout bias);
     MACs Cout*prod(out) * (Cin/groups)*prod(K)."""
     return _convolution(layer, need_map(layer, shape), layer.p["filters"], layer.p["groups"])
 
 
-@rule("dwconv", keys={**CONV_KEYS, "filters": (check_count, None), "groups": (check_count, None)}, weight=True)
+@rule("dwconv", keys={**CONV_KEYS, "filters": (check_count, None), "groups": (check_count, None)}, weight=True,
+      category="conv")
 def dwconv(layer, shape):
     """Depthwise convolution: groups = input channels; filters default to the input channels."""
     channels = need_map(layer, shape)[0]
@@ -530,7 +540,8 @@ def _convolution(layer, shape, filters, groups):
     return cost
 
 
-@rule("convtranspose", keys={**CONV_KEYS, "pad": (check_offset, 0), "output_pad": (check_offset, 0)}, weight=True)
+@rule("convtranspose", keys={**CONV_KEYS, "pad": (check_offset, 0), "output_pad": (check_offset, 0)}, weight=True,
+      category="conv")
 def convtranspose(layer, shape):
     """Transposed conv: out (W-1)*S - 2P + D*(K-1) + output_pad + 1; MACs Cin*prod(in)*(Cout/groups)*prod(K).
 
@@ -583,7 +594,7 @@ POOL_KEYS = {"kernel": (check_size, REQUIRED), "stride": (check_size, None), "pa
              "dilation": (check_size, 1), "ceil_mode": (check_flag, False)}
 
 
-@rule("maxpool", "avgpool", keys=POOL_KEYS)
+@rule("maxpool", "avgpool", keys=POOL_KEYS, category="pool")
 def pool(layer, shape):
     """Pooling: no params; lecture flop C*prod(out)*prod(K) (one op per window element).
 
@@ -611,7 +622,7 @@ def pool(layer, shape):
     return cost
 
 
-@rule("globalavgpool", "globalmaxpool")
+@rule("globalavgpool", "globalmaxpool", category="global pool")
 def global_pool(layer, shape):
     """Global pooling: a window over the whole map, so C x 1 x 1 and flop C*H*W."""
     need_map(layer, shape)
@@ -645,7 +656,7 @@ def _adaptive_windows(size, out):
     return largest, size + out - g
 
 
-@rule("adaptiveavgpool", "adaptivemaxpool", keys={"output": (check_size, REQUIRED)})
+@rule("adaptiveavgpool", "adaptivemaxpool", keys={"output": (check_size, REQUIRED)}, category="global pool")
 def adaptive_pool(layer, shape):
     """Adaptive pooling to a fixed output size (PyTorch windows); flop is the sum of its windows."""
     need_map(layer, shape)
@@ -668,7 +679,7 @@ def adaptive_pool(layer, shape):
 DENSE_KEYS = {"units": (check_count, REQUIRED), "bias": (check_flag, True), "act": (check_activation, None)}
 
 
-@rule("fc", keys=DENSE_KEYS, weight=True)
+@rule("fc", keys=DENSE_KEYS, weight=True, category="fc")
 def fc(layer, shape):
     """Fully connected: in*out weights (+out bias), in*out MACs; a map input is flattened first."""
     inputs, units = elements(shape), layer.p["units"]
@@ -686,7 +697,7 @@ def fc(layer, shape):
     return cost
 
 
-@rule("linear", keys=DENSE_KEYS, weight=True)
+@rule("linear", keys=DENSE_KEYS, weight=True, category="fc")
 def linear(layer, shape):
     """Linear: fc on a flat input; on a map, the same in*out weights act on the channels at every position
     (PyTorch's Linear on a channels-last tensor): output units x H x W, MACs positions*in*out."""

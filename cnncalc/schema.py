@@ -6,10 +6,10 @@ touching this module. Inside blocks any value may be an expression over the bloc
 """
 
 from . import rules
-from .spec import BLOCK_KEYS, LAYER_WORDS, TOP_LEVEL_KEYS
+from .spec import BLOCK_KEYS, IGNORED_TOP_LEVEL_PREFIX, LAYER_WORDS, TOP_LEVEL_KEYS
 
 SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
-EXPRESSION = {"type": "string", "description": "an expression over block arguments, e.g. planes * 4"}
+EXPRESSION = {"type": "string", "description": "an expression over block arguments and params, e.g. planes * 4"}
 
 
 def _whole(minimum):
@@ -116,11 +116,15 @@ def spec_schema():
         "name": {"type": ["string", "number"], "description": "display name"},
         "source": {"type": "string", "description": "where the architecture comes from"},
         "description": {"type": "string"},
-        "input": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "maxItems": 4,
+        "input": {"type": "array", "items": _whole(1), "minItems": 1, "maxItems": 4,
                   "description": "[C, H, W]; [C, L] for 1-D, [C, D, H, W] for 3-D, [N] for a flat input"},
         "layers": {"$ref": "#/definitions/layers"},
         "blocks": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
                    "additionalProperties": {"$ref": "#/definitions/block"}},
+        "params": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                   "additionalProperties": {"type": ["number", "boolean", "string"]},
+                   "description": "named values usable everywhere (set from the command line with --set NAME=VALUE)"},
+        "defaults": {"description": "ignored: a place to park YAML anchors"},
     }
     properties = {key: top_keys.get(key, {}) for key in TOP_LEVEL_KEYS}
     return {
@@ -131,5 +135,6 @@ def spec_schema():
         "required": ["input", "layers"],
         "additionalProperties": False,
         "properties": properties,
+        "patternProperties": {f"^{IGNORED_TOP_LEVEL_PREFIX}": {"description": "ignored: a place to park YAML anchors"}},
         "definitions": {"layers": layers, "layer": _layer_schema(), "block": block},
     }

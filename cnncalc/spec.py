@@ -39,6 +39,8 @@ from .loader import Located, load_yaml, read_text
 MAX_LAYERS = 250_000
 MAX_REPEAT = 10_000
 MAX_BLOCK_DEPTH = 16
+# Params are copied into every block use's variables, so their number is bounded too.
+MAX_PARAMS = 1_000
 # Largest size (channels, height, width, units, kernel...) a spec may write; int32's maximum.
 MAX_SIZE = 2**31 - 1
 
@@ -47,7 +49,9 @@ MAX_SIZE = 2**31 - 1
 TOP_LEVEL_KEYS = ("name", "source", "description", "input", "layers", "blocks", "params", "defaults")
 IGNORED_TOP_LEVEL_PREFIX = "x-"
 BLOCK_KEYS = ("args", "layers", "output", "description")
-LAYER_WORDS = ("name", "type", "from", "if", "repeat", "first", "train_only")
+LAYER_WORDS = ("name", "type", "from", "if", "repeat", "first", "train_only", "frozen")
+# true/false words that a block use passes on to every layer inside it
+INHERITED_WORDS = ("train_only", "frozen")
 NETWORK_INPUT = "input"
 # Layer keys that name another layer, resolved like `from` (earlier layers, the same scope) to full names;
 # the rule gets that layer's output shape, which is not an input (no memory, no receptive field).
@@ -65,9 +69,9 @@ _TOP_LEVEL_SHAPES = {name: Undefined("is only defined inside a block (it reads t
 class LayerDecl:
     """One layer of the expanded network, before any rule has looked at it."""
 
-    __slots__ = ("name", "type", "keys", "inputs", "file", "line", "key_lines", "block", "train_only")
+    __slots__ = ("name", "type", "keys", "inputs", "file", "line", "key_lines", "block", "train_only", "frozen")
 
-    def __init__(self, name, type, keys, inputs, file, line, key_lines, block, train_only=False):
+    def __init__(self, name, type, keys, inputs, file, line, key_lines, block, train_only=False, frozen=False):
         self.name = name
         self.type = type
         self.keys = keys
@@ -78,6 +82,8 @@ class LayerDecl:
         self.block = block
         # part of a branch that runs only in training (GoogLeNet's auxiliary classifiers)
         self.train_only = train_only
+        # its params are not trained (frozen: true): counted apart as non-trainable
+        self.frozen = frozen
 
     def error(self, message, key=None):
         """A SpecError located at this layer (and at ``key``'s line when known)."""
@@ -117,11 +123,21 @@ class Spec:
         return self.template.expand(settings, self.expanded_input if input is None else input, shapes)
 
 
-def load(path_or_name, params=None, input=None, shapes=None):
-    """Load a spec from a file path or a built-in model name (see :meth:`Template.expand` for the rest)."""
+def load(path_or_name, params=None, input=None, shapes=None, onnx_input=None):
+    """Load a spec from a file path or a built-in model name (see :meth:`Template.expand` for the rest).
+
+    An .onnx file is read as its layers; ``onnx_input`` is a function from the model's own input
+    (C, H, W; None where dynamic) to the input to read it at.
+    """
     from . import builtins
 
     path = builtins.resolve(path_or_name)
+    if str(path).lower().endswith(".onnx"):
+        from .onnx_reader import load as load_onnx
+
+        if params:
+            raise SpecError(f"an ONNX model has no params to set (given: {', '.join(map(str, params))})", file=path)
+        return load_onnx(path, input=onnx_input)
     return parse_text(read_text(path), file=builtins.display_name(path), params=params, input=input, shapes=shapes)
 
 
@@ -178,18 +194,17 @@ class Template:
         for name, value in overrides.items():
             if name not in self.params:
                 known = f"its params: {', '.join(self.params)}" if self.params else "it has no 'params:' section"
-                raise UsageError(f"--set {name}: {self.name} has no param '{name}'{did_you_mean(name, self.params)} "
-                                 f"({known})")
+                raise UsageError(f"{self.name} has no param '{name}'{did_you_mean(name, self.params)} ({known})")
             problem = _setting_problem(value)
             if problem:
-                raise UsageError(f"--set {name}: {problem}")
+                raise UsageError(f"param {name}: {problem}")
         raw = {**self.params, **overrides}
         line_of = self.params.line_of if isinstance(self.params, Located) else (lambda key: None)
         order = _dependency_order(raw, lambda n: _references(raw[n], raw), "params", self.file, line_of)
         expander = _Expander(self.file, self.blocks, {})
         values = {}
         for name in order:
-            values[name] = expander.value(raw[name], values, self.params, name, f"params: {name}")
+            values[name] = expander.value(raw[name], values, self.params, name, "params")
         return values
 
     def input_shape(self, values):
@@ -228,6 +243,8 @@ def _read_params(section, file, line):
     if not isinstance(section, dict):
         raise SpecError("'params' must be a mapping of name to value (params: {width: 1.0, depth: 1.0})",
                         file=file, line=line)
+    if len(section) > MAX_PARAMS:
+        raise SpecError(f"'params' has {len(section):,} names; the limit is {MAX_PARAMS:,}", file=file, line=line)
     for name, value in section.items():
         where = section.line_of(name)
         if not isinstance(name, str) or not name.isidentifier():
@@ -343,14 +360,17 @@ class LayerWord(str):
     word, such as ``relu``, and using it in ``from:`` is an error naming ``line``).
     """
 
-    __slots__ = ("target", "line", "scope")
+    __slots__ = ("target", "line", "caller")
 
-    def __new__(cls, word, target, line, scope):
+    def __new__(cls, word, target, line, caller):
         self = super().__new__(cls, word)
         self.target = target
         self.line = line
-        self.scope = scope
+        self.caller = caller  # (scope, prefix) where it was given, for suggestions
         return self
+
+    def __reduce__(self):
+        return str, (str(self),)  # copied or pickled, it is the plain word
 
 
 def _refuse_certain_bombs(items, blocks, param_names, file):
@@ -479,7 +499,8 @@ def _read_blocks(section, file, line):
         if output is not None and not isinstance(output, str):
             raise SpecError(f"block '{name}': 'output' must name one of its layers", file=file,
                             line=body.line_of("output"))
-        order = _dependency_order(args, lambda arg: _references(args[arg], args), f"block '{name}': args",
+        # a default may read a param of its own name (`args: {width: width}`): not a cycle
+        order = _dependency_order(args, lambda arg: _references(args[arg], args) - {arg}, f"block '{name}': args",
                                   file, args.line_of if isinstance(args, Located) else (lambda key: where))
         reads_shapes = _mentions_shape(body["layers"]) or _mentions_shape(list(args.values()))
         blocks[name] = _Block(name, args, body["layers"], output, where, order, reads_shapes)
@@ -505,7 +526,8 @@ class _Expander:
         self.layers = []
         self.names = {}  # full name of each layer -> its line, for duplicates and dotted references
         self.aliases = {}  # full name of a block use, repeat copy or switched-off layer -> the layer it stands for
-        self.in_train_only = False  # expanding a `train_only: true` layer or block
+        # train_only / frozen in force for what is being expanded (set here or on an enclosing block use)
+        self.inherited = dict.fromkeys(INHERITED_WORDS, False)
         self.infer = shapes
         self.shapes = {NETWORK_INPUT: input_shape}  # computed on demand, in order (see shape_of)
         self.shaped = 0
@@ -573,12 +595,13 @@ class _Expander:
         keys = {k: v for k, v in item.items() if k not in LAYER_WORDS}
         block = self.blocks.get(type_name)
         output = None
-        outer_train_only = self.in_train_only
-        if "train_only" in item:
-            flag = self.value(item["train_only"], variables, item, "train_only", full)
-            if not isinstance(flag, bool):
-                raise self.fail(f"'train_only' must be true or false, not {flag!r}", item.line_of("train_only"), full)
-            self.in_train_only = outer_train_only or flag
+        outer = dict(self.inherited)
+        for word in INHERITED_WORDS:
+            if word in item:
+                flag = self.value(item[word], variables, item, word, full)
+                if not isinstance(flag, bool):
+                    raise self.fail(f"'{word}' must be true or false, not {flag!r}", item.line_of(word), full)
+                self.inherited[word] = outer[word] or flag
         for index in range(repeat or 1):
             instance = keys if index or first is None else {**keys, **first}
             name = f"{full}.{index}" if repeat is not None else full
@@ -589,13 +612,13 @@ class _Expander:
                 if name != output:
                     self.aliases[name] = output
             else:
-                instance = self.resolve_references(instance, item, scope, prefix, declared, variables, name)
+                instance = self.resolve_references(instance, item, scope, prefix, variables, declared, name)
                 output = self.add_layer(type_name, instance, item, name, source, variables, stack)
             if index == 0:
                 after_first = len(self.layers)
             elif index == 1:
                 self.check_projected_size(repeat, len(self.layers) - after_first, item, full)
-        self.in_train_only = outer_train_only
+        self.inherited = outer
         scope[local] = output
         if full != output:
             self.aliases[full] = output
@@ -648,57 +671,63 @@ class _Expander:
             sources = [sources]
         if not sources:
             raise self.fail("'from' is an empty list", line, full)
-        resolved = []
-        for source in sources:
-            if not isinstance(source, (str, int)) or isinstance(source, bool):
-                raise self.fail(f"'from' must name layers, not {source!r}", line, full)
-            source = str(source)
+        return [self.resolve_source(source, "from", scope, prefix, variables, declared, line, full)
+                for source in sources]
+
+    def resolve_source(self, source, key, scope, prefix, variables, declared, line, full):
+        """The full name of the layer that ``source``, written in ``key`` (from, like), names; an error if none."""
+        if not isinstance(source, (str, int)) or isinstance(source, bool):
+            raise self.fail(f"'{key}' must name layers, not {source!r}", line, full)
+        source = str(source)
+        target = scope.get(source)  # the common case, kept fast for specs of 100k layers
+        if target is None:
             target = self.resolve_layer(source, scope, prefix, variables)
             if target is None:
-                raise self.fail(self.unknown_layer(source, scope, prefix, variables, declared), line, full)
-            if source in scope and isinstance(variables.get(source), LayerWord):
-                raise self.fail(f"'from' names '{source}', which is both a layer here and an argument; rename one",
-                                line, full)
-            resolved.append(target)
-        return resolved
+                raise self.fail(self.unknown_layer(source, scope, prefix, variables, declared, key), line, full)
+        elif variables and isinstance(variables.get(source), LayerWord):
+            raise self.fail(f"'{key}' names '{source}', which is both a layer here and an argument; rename one",
+                            line, full)
+        return target
 
-    def resolve_references(self, keys, item, scope, prefix, declared, variables, full):
-        """``keys`` with each reference key (REFERENCE_KEYS) resolved, as ``from`` is, to the layer it names."""
-        if not any(key in keys for key in REFERENCE_KEYS):
+    def resolve_references(self, keys, item, scope, prefix, variables, declared, full):
+        """``keys`` with each reference key (REFERENCE_KEYS) resolved, as ``from`` is, to the full name of the
+        layer it names."""
+        if not any(keys.get(key) is not None for key in REFERENCE_KEYS):
             return keys
         keys = dict(keys)
         for key in REFERENCE_KEYS:
-            word = keys.get(key)
-            if word is None:
-                continue
-            line = item.line_of(key)
-            if not isinstance(word, (str, int)) or isinstance(word, bool):
-                raise self.fail(f"'{key}' must name a layer, not {word!r}", line, full)
-            target = self.resolve_layer(str(word), scope, prefix, variables)
-            if target is None:
-                raise self.fail(self.unknown_layer(str(word), scope, prefix, variables, declared, key), line, full)
-            keys[key] = _Reference(target)
+            if keys.get(key) is not None:
+                keys[key] = _Reference(self.resolve_source(keys[key], key, scope, prefix, variables, declared,
+                                                           item.line_of(key), full))
         return keys
 
     def unknown_layer(self, source, scope, prefix, variables, declared, key="from"):
-        """Why ``source`` (the value of ``key``: from, like) names no layer, with the closest name that would."""
+        """Why ``source`` names no layer, with the closest name that would."""
         value = variables.get(source)
         if isinstance(value, LayerWord):
+            close = did_you_mean(value, self.names_like(value, *value.caller))
             return (f"'{key}' names argument '{source}', but '{value}' (given at line {value.line}) is not an "
-                    f"earlier layer where the block is used{did_you_mean(value, value.scope)}")
+                    f"earlier layer where the block is used{close}")
         if value is not None and not isinstance(value, str):
             return f"'{key}' names '{source}', an argument or param whose value {value!r:.40} is not a layer"
         head = source.split(".", 1)[0]
         if head in declared and head not in scope:
             return (f"'{key}' names '{source}', which comes later (line {declared[head]}); "
                     f"a layer can only take the output of an earlier one (no cycles)")
-        candidates = list(scope) + [word for word, v in variables.items() if isinstance(v, LayerWord)]
-        if "." in source and head in scope:
+        candidates = self.names_like(source, scope, prefix) + [
+            word for word, v in variables.items() if isinstance(v, LayerWord)]
+        return f"'{key}' names an unknown layer '{source}'{did_you_mean(source, candidates)}"
+
+    def names_like(self, word, scope, prefix):
+        """The names a word could have meant in ``scope``: its layers, and for a dotted word those below its head."""
+        candidates = list(scope)
+        head = word.split(".", 1)[0]
+        if "." in word and head in scope:
             below = f"{prefix}.{head}." if prefix else f"{head}."
             skip = len(prefix) + 1 if prefix else 0
             candidates += [name[skip:] for names in (self.names, self.aliases) for name in names
                            if name.startswith(below)]
-        return f"'{key}' names an unknown layer '{source}'{did_you_mean(source, candidates)}"
+        return candidates
 
     def condition(self, item, variables, layer):
         """The value of ``if:``; a bare word must be an argument, a param or true/false (no silent typo)."""
@@ -741,7 +770,7 @@ class _Expander:
                   for k, v in keys.items()}
         self.names[name] = item.line
         self.layers.append(LayerDecl(name, type_name, values, inputs, self.file, item.line,
-                                     item.key_lines, stack[-1] if stack else None, self.in_train_only))
+                                     item.key_lines, stack[-1] if stack else None, **self.inherited))
         return name
 
     def shape_of(self, name, line, layer):
@@ -783,7 +812,7 @@ class _Expander:
             if arg in keys:
                 value = self.value(keys[arg], variables, item, arg, name)
                 if type(value) is str:
-                    value = LayerWord(value, self.resolve_layer(value, scope, prefix, {}), item.line_of(arg), scope)
+                    value = LayerWord(value, self.resolve_layer(value, scope, prefix, {}), item.line_of(arg), caller)
                 arguments[arg] = value
             elif block.args[arg] is None:
                 raise self.fail(f"block '{block.name}' needs argument '{arg}'", item.line, name)

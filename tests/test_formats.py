@@ -7,12 +7,14 @@ the arithmetic written out.
 import csv
 import io
 import json
+import re
 
 import pytest
 import tabulate
 
 import cnncalc
 from cli_runner import invoke, ok
+from test_compare import ALEXNET_227_FLOPS_2X
 
 ALEXNET_PARAMS = 61_100_840
 # lecture conv1: 64*56*56*4 B = 802,816 B = 784 KB; 64*(3*11*11) + 64 = 23,296 params;
@@ -32,7 +34,13 @@ def report(*args):
 @pytest.mark.parametrize("fmt", tabulate.tabulate_formats)
 def test_every_tabulate_format(fmt):
     out = report("--format", fmt)
-    assert "conv1" in out and "23" in out
+    # the lecture's conv1 row, each figure a whole cell: 3 x 227 in, 64 11x11/4 filters pad 2, 64 x 56 out,
+    # 784 KB, 23 k params, 73 M flop; fc6's 37,753 k params; the total row's 61,101 k params
+    for cells in (("conv1", "3 x 227", "64", "11", "4", "2", "64 x 56", "784", "23", "73"),
+                  ("fc6", "9216", "4096", "4096", "16", "37,753", "38"), ("total", "2,375", "61,101", "718")):
+        line = next(line for line in out.splitlines() if re.search(rf"(?<![\w.]){cells[0]}(?![\w.])", line))
+        found = re.findall(r"[\w.,]+(?: x \d+)?", line)
+        assert [cell for cell in found if cell in cells] == list(cells), (fmt, line)
 
 
 def test_csv_rows_are_exact_integers():
@@ -40,8 +48,9 @@ def test_csv_rows_are_exact_integers():
     for key, value in CONV1.items():
         assert rows["conv1"][key] == str(value), key
     assert int(rows["pool1"]["flops"]) == POOL1_FLOPS
-    assert sum(int(r["params"]) for r in rows.values()) == ALEXNET_PARAMS
-    assert sum(int(r["memory_bytes"]) for r in rows.values()) == ALEXNET_227_MEMORY
+    total = rows.pop("total")  # the last line holds the totals
+    for key, value in (("params", ALEXNET_PARAMS), ("memory_bytes", ALEXNET_227_MEMORY)):
+        assert sum(int(r[key]) for r in rows.values()) == value == int(total[key])
 
 
 def test_json_numbers_are_exact_integers():
@@ -104,7 +113,7 @@ def test_flops_convention_2x_is_labelled():
     conv1 = next(line for line in out.splitlines() if line.startswith("conv1")).split()
     # conv1: 2 x 72,855,552 MACs + bias 200,704 + relu 200,704 (one op per output element each)
     assert conv1[-1] == f"{2 * CONV1['macs'] + 2 * 64 * 56 * 56:,}"
-    assert "FLOPs (2 x MACs + elementwise) 1,435,340,136" in out
+    assert f"FLOPs (2 x MACs + elementwise) {ALEXNET_227_FLOPS_2X:,}" in out
     assert "FLOPs 2x = 2 x MACs + elementwise work" in out
     lecture = report("--units", "raw")
     assert "flop" in lecture.splitlines()[0] and "FLOPs 2x" not in lecture.splitlines()[0]

@@ -86,7 +86,7 @@ def test_pixelshuffle_on_3d_and_an_unknown_like_are_one_line(tmp_path):
 
 
 def test_input_override_of_the_wrong_rank_is_a_usage_error(tmp_path):
-    result = invoke("report", write(tmp_path, AUDIO), "--input", "3x224x224")
+    result = invoke("report", write(tmp_path, AUDIO), "--input", "2x3x4x5")
     assert result.exit_code == 2 and "this network takes a 1-D input (1x8000)" in result.stderr
 
 

@@ -18,10 +18,7 @@ def tabulate_simple(rows, headers, aligns):
 def test_simple_table_equals_tabulate(model, options):
     report = cnncalc.analyze(model)
     depth, units, columns = options.get("depth"), options.get("units", "slide"), options.get("columns")
-    chosen = formatters.table_columns(columns)
-    headers = [column.titles[units] for column in chosen]
-    aligns = [column.align for column in chosen]
-    rows = formatters.table_rows(report, depth, units, columns)
+    headers, rows, aligns = formatters.table(report, depth, units, columns)
     assert formatters.simple_table(rows, headers, aligns) == tabulate_simple(rows, headers, aligns)
 
 

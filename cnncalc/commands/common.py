@@ -46,10 +46,11 @@ def model_options(function):
     """--input, --batch, --dtype: how to run a model."""
     function = click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
                             help="Bytes per element for memory: fp32 4, fp16/bf16 2, int8 1, fp64 8.")(function)
-    function = click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
-                            help="Batch size (scales activation memory).")(function)
+    function = batch_option(function)
     function = click.option("--input", "input_shape", metavar="CxHxW",
-                            help="Override the spec's input: 3x224x224, 224x320 (H x W) or 224 (square).")(function)
+                            help="Override the spec's input: 3x224x224, 224x224x3 (H x W x C, when the last size "
+                                 "is the spec's channels), 224x320 (H x W), 224 (square) or 1x3x224x224 "
+                                 "(N x C x H x W: N is the batch).")(function)
     return function
 
 
@@ -69,12 +70,22 @@ def settings_dict(settings):
     return parse_settings(settings)
 
 
+def batch_option(function):
+    """--batch N (default 1, or the N of an N x C x H x W --input)."""
+    return click.option("--batch", type=click.IntRange(min=1), default=None,
+                        help="Batch size (scales activation memory)  [default: 1, or the N of an NxCxHxW "
+                             "--input]")(function)
+
+
 def output_options(function):
     """--format, --units: how to print a table."""
-    function = click.option("--units", type=click.Choice(("slide", "raw", "auto")), default="slide",
+    from ..formatters import UNITS
+
+    function = click.option("--units", type=click.Choice(UNITS), default="slide",
                             show_default=True,
-                            help="slide: KB / thousands / millions rounded like the lecture tables; raw: exact "
-                                 "integers; auto: k/M/G with 3 significant digits.")(function)
+                            help="slide: KB / thousands / millions rounded like the lecture tables (a smaller unit "
+                                 "where a small model's total would read under 100); raw: exact integers; auto: "
+                                 "k/M/G with 3 significant digits.")(function)
     function = click.option("--format", "-f", "fmt", default="simple", show_default=True, metavar="FORMAT",
                             help="json, csv, or any tabulate table format (github, grid, latex, html, ...).")(function)
     return function
@@ -108,14 +119,20 @@ def mode_option(function):
                              "true, e.g. GoogLeNet's auxiliary classifiers).")(function)
 
 
-def complete_spec(ctx, param, incomplete):
-    """Shell completion for SPEC arguments: the built-in model names, then files."""
+def complete_builtin(ctx, param, incomplete):
+    """Shell completion for a built-in model name."""
     from click.shell_completion import CompletionItem
 
     from ..builtins import names
 
-    return [CompletionItem(name) for name in names() if name.startswith(incomplete)] + [
-        CompletionItem(incomplete, type="file")]
+    return [CompletionItem(name) for name in names() if name.startswith(incomplete)]
+
+
+def complete_spec(ctx, param, incomplete):
+    """Shell completion for SPEC arguments: the built-in model names, then files."""
+    from click.shell_completion import CompletionItem
+
+    return complete_builtin(ctx, param, incomplete) + [CompletionItem(incomplete, type="file")]
 
 
 def write_output(path, content):

@@ -14,7 +14,7 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
               help="model: one column per model; stage: per-stage figures lined up (rows folded by the "
                    "first part of their names: layer1, inception3a, ...).")
 @columns_option("Figures to print, comma-separated: input, params, buffers, macs, flop, flops_2x, memory, "
-                "param_memory, training, depth, weight_layers, layers (--by stage: output, params, buffers, "
+                "peak_memory, param_memory, training, depth, weight_layers, layers (--by stage: output, params, buffers, "
                 "macs, flop, flops_2x, memory).")
 @convention_option
 @optimizer_option

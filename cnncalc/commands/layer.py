@@ -8,17 +8,43 @@ from ..errors import UsageError, did_you_mean
 from ..formatters import full_shape
 from .common import DTYPES, friendly_errors
 
-# option name -> the rule key it sets (see cnncalc.rules)
-OPTION_KEYS = {"filters": "filters", "kernel": "kernel", "stride": "stride", "pad": "pad", "dilation": "dilation",
-               "groups": "groups", "units": "units", "output_size": "output", "output_pad": "output_pad",
-               "scale": "scale", "act": "act", "no_bias": "bias", "ceil_mode": "ceil_mode"}
-OPTION_FLAGS = {"output_size": "--output", "output_pad": "--output-pad", "no_bias": "--no-bias",
-                "ceil_mode": "--ceil-mode"}
 INPUT_ORDERS = {"hwc": "H x W x C", "chw": "C x H x W"}
 
 
-def _flag(option):
-    return OPTION_FLAGS.get(option, f"--{option.replace('_', '-')}")
+def rule_options(function):
+    """One option per key of the layer rules (rules.RULES), so a new type's keys appear here at once.
+
+    true/false keys are --KEY/--no-KEY flags; every other value is read by the rule's own check (whole
+    numbers, HxW pairs, words such as same, numbers), so this command never repeats what rules.py knows.
+    """
+    from ..rules import RULES, check_flag, check_reference, check_table
+
+    takers = {}
+    for rule in RULES.values():
+        if rule.inputs == 1:
+            for key, (check, _) in rule.keys.items():
+                if check not in (check_table, check_reference):  # tables and layer names need a spec file
+                    takers.setdefault(key, (check, []))[1].append(rule.name)
+    for key in sorted(takers, reverse=True):
+        check, names = takers[key]
+        flag = "--" + key.replace("_", "-")
+        where = f"({', '.join(names)})"
+        if check is check_flag:
+            function = click.option(f"{flag}/--no-{flag[2:]}", key, default=None, help=where)(function)
+        else:
+            function = click.option(flag, key, metavar=_metavar(check), help=where)(function)
+    return function
+
+
+def _metavar(check):
+    from .. import rules
+
+    return {rules.check_size: "N|HxW", rules.check_offset: "N|HxW", rules.check_pad: "P|PhxPw|same|valid",
+            rules.check_count: "N", rules.check_number: "X", rules.check_activation: "NAME"}.get(check, "N")
+
+
+def _flag(key, value=None):
+    return ("--no-" if value is False else "--") + key.replace("_", "-")
 
 
 @click.command()
@@ -28,20 +54,7 @@ def _flag(option):
                    "Square maps are read either way; otherwise give --order.")
 @click.option("--order", type=click.Choice(tuple(INPUT_ORDERS)), default=None,
               help="How to read a non-square --input: hwc (H x W x C) or chw (C x H x W).")
-@click.option("--filters", type=click.IntRange(min=1), help="Output channels (conv, dwconv, convtranspose).")
-@click.option("--kernel", metavar="K|KhxKw", help="Window size: 5 or 3x5.")
-@click.option("--stride", metavar="S|ShxSw", help="Stride (default 1; pools default to the kernel).")
-@click.option("--pad", metavar="P|PhxPw|same|valid",
-              help="Padding; 'same' solves P = ((O-1)*S - (N-F))/2 for the size-keeping padding.")
-@click.option("--dilation", metavar="D|DhxDw", help="Dilation (default 1).")
-@click.option("--groups", type=click.IntRange(min=1), help="Grouped convolution.")
-@click.option("--units", type=click.IntRange(min=1), help="Output units of an fc layer.")
-@click.option("--output", "output_size", metavar="S|HxW", help="Output size of an adaptive pool.")
-@click.option("--output-pad", metavar="P|PhxPw", help="Extra output size of a transposed conv.")
-@click.option("--scale", metavar="S|ShxSw", help="Upsampling factor.")
-@click.option("--act", metavar="NAME", help="An in-place activation after conv/fc/bn (relu, ...).")
-@click.option("--no-bias", is_flag=True, default=None, help="Leave out the bias (conv, fc).")
-@click.option("--ceil-mode", is_flag=True, default=None, help="Pools: round the output size up (PyTorch).")
+@rule_options
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size for memory.")
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
 @click.option("--format", "-f", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
@@ -50,8 +63,8 @@ def _flag(option):
 def layer(layer_type, input_text, order, batch, dtype, fmt, **options):
     """One layer, no spec file: output shape, params, MACs, memory and receptive field, worked out.
 
-    TYPE is a layer type: conv, dwconv, convtranspose, maxpool, avgpool, globalavgpool,
-    adaptiveavgpool, fc, bn, relu, ...
+    TYPE is a layer type (listed below); each option says which types take it. --pad same solves
+    P = ((O-1)*S - (N-F))/2 for the size-keeping padding.
 
     \b
     Examples:
@@ -85,6 +98,15 @@ def layer(layer_type, input_text, order, batch, dtype, fmt, **options):
         head += f" (--input {input_text} read as {reading}{', the CS231n order' if reading[0] == 'H' else ''})"
     click.echo("\n".join([head, ""] + same_lines + ([""] if same_lines else []) + lines + [""]
                          + summary_lines(report, row, reading)))
+
+
+def _types_help():
+    from ..rules import RULES
+
+    return ", ".join(name for name, rule in RULES.items() if rule.inputs == 1)
+
+
+layer.help = layer.help.replace("(listed below)", f"({_types_help()})")
 
 
 def _rule(layer_type):
@@ -126,37 +148,45 @@ def read_input(text, order=None):
 
 
 def _layer_keys(rule, options):
-    keys = {}
-    for option, value in options.items():
-        if value is None:
-            continue
-        key = OPTION_KEYS[option]
-        if key not in rule.keys:
-            takes = ", ".join(_flag(o) for o, k in OPTION_KEYS.items() if k in rule.keys) or "no options"
-            raise UsageError(f"{_flag(option)} does not apply to {rule.name} (it takes: {takes})")
-        keys[key] = _option_value(option, value)
     from ..rules import REQUIRED
 
-    for key, (_, default) in rule.keys.items():
-        if default is REQUIRED and key not in keys:
-            flag = _flag(next(o for o, k in OPTION_KEYS.items() if k == key))
-            raise UsageError(f"{rule.name} needs {flag}")
+    keys = {}
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key not in rule.keys:
+            takes = ", ".join(_flag(k) for k in rule.keys if k in options) or "no options"
+            raise UsageError(f"{_flag(key, value)} does not apply to {rule.name} (it takes: {takes})")
+        keys[key] = _option_value(key, value, rule.keys[key][0])
+    missing = [_flag(key) for key, (_, default) in rule.keys.items() if default is REQUIRED and key not in keys]
+    if missing:
+        raise UsageError(f"{rule.name} needs {' and '.join(missing)}")
     return keys
 
 
-def _option_value(option, value):
-    if option == "no_bias":
-        return False
-    if option == "ceil_mode":
-        return True
-    if not isinstance(value, str) or option == "act":
+def _option_value(key, value, check):
+    """An option's text as the spec would write it; the rule's check then validates it."""
+    from .. import rules
+
+    if isinstance(value, bool) or check is rules.check_activation or hasattr(check, "choices"):
         return value
     text = value.strip().lower()
-    if option == "pad" and text in ("same", "valid"):
+    if check is rules.check_scale:
+        try:
+            factors = [int(p) if p.isdigit() else float(p) for p in re.split(r"\s*[x×,]\s*", text.strip("[]()"))]
+        except ValueError:
+            raise UsageError(f"{_flag(key)} must be a number or HxW, not '{value}'") from None
+        return factors[0] if len(factors) == 1 else factors
+    if check is rules.check_pad and text in ("same", "valid"):
         return text
+    if check is rules.check_number:
+        try:
+            return float(text)
+        except ValueError:
+            raise UsageError(f"{_flag(key)} must be a number, not '{value}'") from None
     parts = re.split(r"\s*[x×,]\s*", text.strip("[]()").strip())
     if not parts or len(parts) > 2 or not all(p.isdigit() for p in parts):
-        raise UsageError(f"{_flag(option)} must be a whole number or HxW, not '{value}'")
+        raise UsageError(f"{_flag(key)} must be a whole number or HxW, not '{value}'")
     sizes = [int(p) for p in parts]
     return sizes[0] if len(sizes) == 1 else sizes
 

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from .common import friendly_errors, set_option, settings_dict
+from .common import complete_builtin, friendly_errors, set_option, settings_dict
 
 
 @click.command("list")
@@ -44,7 +44,7 @@ def list_models(fmt):
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_builtin)
 @friendly_errors
 def show(name):
     """Print a built-in model's YAML spec, to copy and edit.
@@ -54,11 +54,8 @@ def show(name):
       cnncalc show resnet50 > my_resnet.yaml
     """
     from .. import builtins
-    from ..errors import SpecError, did_you_mean
 
-    if name not in builtins.names():
-        raise SpecError(f"no built-in model '{name}'{did_you_mean(name, builtins.names())} (see `cnncalc list`)")
-    with open(builtins.path_of(name), encoding="utf-8") as handle:
+    with open(builtins.resolve(name, files=False), encoding="utf-8") as handle:
         click.echo(handle.read(), nl=False)
 
 

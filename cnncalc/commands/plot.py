@@ -2,14 +2,14 @@
 
 import click
 
-from .common import DTYPES, complete_spec, friendly_errors, set_option, settings_dict
+from .common import DTYPES, batch_option, complete_spec, friendly_errors, set_option, settings_dict
 
 
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC[@INPUT]...", shell_complete=complete_spec)
 @click.option("--output", "-o", required=True, metavar="FILE", help="The picture to write: .png, .svg or .pdf.")
 @click.option("--input", "input_shape", metavar="CxHxW", help="Input for every SPEC without its own @INPUT.")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size.")
+@batch_option
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
 @click.option("--depth", type=click.IntRange(min=1), default=None,
               help="One bar per block: layers summed by the first N parts of their names.")

@@ -14,7 +14,8 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
               help="Fold the table to blocks: rows summed by the first N parts of their names "
                    "(layer1.0.conv1 -> layer1 at depth 1).")
 @click.option("--explain", "explain", multiple=True, metavar="LAYER",
-              help="Print the worked arithmetic of LAYER instead of the table (repeatable).")
+              help="Print the worked arithmetic of LAYER instead of the table (repeatable); a block "
+                   "(layer1) gives its summed figures, then each of its layers.")
 @mode_option
 @columns_option("Columns to print, comma-separated: name, type, input, filters, kernel, stride, pad, output, "
                 "rf, memory, params, buffers, macs, flop, flops_2x (with csv/json: their keys, e.g. in_shape).")
@@ -46,10 +47,9 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, co
     result = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=explain, mode=mode,
                      params=settings_dict(settings))
     if explain:
-        from ..formatters import explain_lines
+        from ..formatters import explain_text
 
-        blocks = ["\n".join(explain_lines(result, result.row(name))) for name in explain]
-        click.echo("\n\n".join(blocks))
+        click.echo("\n\n".join(explain_text(result, name) for name in explain))
         return
     from ..formatters import render_report
 

@@ -1,0 +1,211 @@
+"""Evaluate the constant part of an ONNX graph: the shape arithmetic a tracer records.
+
+PyTorch's exporter writes ``x.view(b, g, c // g, h, w)`` as Shape -> Gather -> Unsqueeze -> Concat
+nodes; once the input size is known these are constants. :func:`evaluate` computes one such node from
+its constant inputs (numpy, small tensors only) and, for weights transformed on the way to a layer
+(Cast, DequantizeLinear, Transpose, elementwise scaling), at least the dims.
+"""
+
+import math
+
+# A computed constant larger than this is known by its dims only.
+MAX_ELEMENTS = 4096
+
+
+def evaluate(node, inputs, attrs, opset):
+    """[(dims, value)] for each output of ``node``; a value (a numpy array) or dims may be None."""
+    import numpy
+
+    handler = _HANDLERS.get(node.op_type)
+    arrays = [const.array() if const is not None else None for const in inputs]
+    dims = [const.dims if const is not None else None for const in inputs]
+    if node.op_type in _ELEMENTWISE and _elements(_dims_only(node.op_type, dims, arrays, attrs)) > MAX_ELEMENTS:
+        handler = None  # a broadcast that would build a large tensor: its dims are enough
+    if handler is not None and all(a is not None for a, name in zip(arrays, node.input) if name):
+        try:
+            with numpy.errstate(all="ignore"):
+                result = handler(numpy, arrays, attrs, opset)
+        except (ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError, KeyError):
+            result = None
+        if result is not None:
+            results = result if isinstance(result, list) else [result]
+            return [(tuple(r.shape), r if r.size <= MAX_ELEMENTS else None) for r in results]
+    return [(_dims_only(node.op_type, dims, arrays, attrs), None)]
+
+
+_ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal")
+
+
+def _elements(dims):
+    return math.prod(dims) if dims is not None else MAX_ELEMENTS + 1
+
+
+def _dims_only(op, dims, arrays, attrs):
+    """The output dims of a weight transform, when they follow from the input dims alone."""
+    if not dims or dims[0] is None:
+        return None
+    if op in ("Identity", "Cast", "DequantizeLinear", "QuantizeLinear", "Neg", "Abs", "Sqrt", "Exp", "Reciprocal",
+              "Relu", "Sigmoid", "Tanh", "Clip", "Round", "Floor", "Ceil"):
+        return dims[0]
+    if op in _ELEMENTWISE:
+        try:
+            import numpy
+
+            return tuple(numpy.broadcast_shapes(*[d for d in dims if d is not None]))
+        except ValueError:
+            return None
+    if op == "Transpose":
+        perm = attrs.get("perm", list(reversed(range(len(dims[0])))))
+        return tuple(dims[0][p] for p in perm)
+    if op == "Reshape" and len(arrays) > 1 and arrays[1] is not None:
+        target = [int(v) for v in arrays[1].reshape(-1)]
+        target = [dims[0][i] if v == 0 and i < len(dims[0]) else v for i, v in enumerate(target)]
+        if target.count(-1) == 1:
+            known = math.prod(v for v in target if v != -1)
+            if known:
+                target[target.index(-1)] = math.prod(dims[0]) // known
+        return tuple(target) if math.prod(target) == math.prod(dims[0]) else None
+    return None
+
+
+def _axes(arrays, attrs, position=1):
+    if len(arrays) > position and arrays[position] is not None:
+        return [int(a) for a in arrays[position].reshape(-1)]
+    return list(attrs.get("axes", []))
+
+
+def _cast(np, arrays, attrs, opset):
+    from .onnx_reader import _TENSOR_TYPES
+
+    return arrays[0].astype(_TENSOR_TYPES[attrs["to"]][0])
+
+
+def _gather(np, arrays, attrs, opset):
+    return np.take(arrays[0], arrays[1].astype(np.int64), axis=attrs.get("axis", 0))
+
+
+def _unsqueeze(np, arrays, attrs, opset):
+    value = arrays[0]
+    axes = _axes(arrays, attrs)
+    rank = value.ndim + len(axes)
+    for axis in sorted(a % rank for a in axes):
+        value = np.expand_dims(value, axis)
+    return value
+
+
+def _squeeze(np, arrays, attrs, opset):
+    axes = _axes(arrays, attrs)
+    return np.squeeze(arrays[0], axis=tuple(axes) if axes else None)
+
+
+def _concat(np, arrays, attrs, opset):
+    return np.concatenate([a for a in arrays if a is not None], axis=attrs.get("axis", 0))
+
+
+def _slice(np, arrays, attrs, opset):
+    value = arrays[0]
+    if opset < 10:
+        starts, ends, axes, steps = attrs["starts"], attrs["ends"], attrs.get("axes"), None
+    else:
+        parts = [[int(v) for v in a.reshape(-1)] if a is not None else None for a in (arrays[1:] + [None] * 4)[:4]]
+        starts, ends, axes, steps = parts
+    axes = list(range(len(starts))) if axes is None else axes
+    steps = steps or [1] * len(starts)
+    index = [slice(None)] * value.ndim
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        index[axis] = slice(start, max(min(end, 2**62), -(2**62)), step)
+    return value[tuple(index)]
+
+
+def _binary(function):
+    def handler(np, arrays, attrs, opset):
+        return function(np, arrays[0], arrays[1])
+
+    return handler
+
+
+def _divide(np, a, b):
+    if np.issubdtype(a.dtype, np.integer) and np.issubdtype(b.dtype, np.integer):
+        return np.trunc(a / b).astype(a.dtype)
+    return a / b
+
+
+def _reshape(np, arrays, attrs, opset):
+    target = [int(v) for v in arrays[1].reshape(-1)]
+    target = [arrays[0].shape[i] if v == 0 and not attrs.get("allowzero", 0) else v for i, v in enumerate(target)]
+    return arrays[0].reshape(target)
+
+
+def _shape(np, arrays, attrs, opset):
+    dims = arrays[0].shape
+    return np.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))] if "end" in attrs
+                    else dims[attrs.get("start", 0):], dtype=np.int64)
+
+
+def _constant_of_shape(np, arrays, attrs, opset):
+    from .onnx_reader import tensor_array
+
+    fill = tensor_array(attrs["value"]) if "value" in attrs else np.zeros(1, dtype=np.float32)
+    shape = [int(v) for v in arrays[0].reshape(-1)]
+    if math.prod(shape) > MAX_ELEMENTS:
+        return None
+    return np.full(shape, fill.reshape(-1)[0], dtype=fill.dtype)
+
+
+def _range(np, arrays, attrs, opset):
+    start, limit, delta = (a.reshape(-1)[0] for a in arrays[:3])
+    if delta == 0 or abs((limit - start) / delta) > MAX_ELEMENTS:
+        return None
+    return np.arange(start, limit, delta)
+
+
+def _expand(np, arrays, attrs, opset):
+    shape = np.broadcast_shapes(arrays[0].shape, tuple(int(v) for v in arrays[1].reshape(-1)))
+    if math.prod(shape) > MAX_ELEMENTS:
+        return None
+    return np.broadcast_to(arrays[0], shape).copy()
+
+
+def _reduce(name):
+    def handler(np, arrays, attrs, opset):
+        axes = _axes(arrays, attrs)
+        function = getattr(np, name)
+        return function(arrays[0], axis=tuple(axes) if axes else None, keepdims=bool(attrs.get("keepdims", 1)))
+
+    return handler
+
+
+def _transpose(np, arrays, attrs, opset):
+    return np.transpose(arrays[0], attrs.get("perm"))
+
+
+_HANDLERS = {
+    "Identity": lambda np, a, attrs, opset: a[0],
+    "Cast": _cast,
+    "Shape": _shape,
+    "Size": lambda np, a, attrs, opset: np.array(a[0].size, dtype=np.int64),
+    "Gather": _gather,
+    "Unsqueeze": _unsqueeze,
+    "Squeeze": _squeeze,
+    "Concat": _concat,
+    "Slice": _slice,
+    "Reshape": _reshape,
+    "Transpose": _transpose,
+    "ConstantOfShape": _constant_of_shape,
+    "Range": _range,
+    "Expand": _expand,
+    "Add": _binary(lambda np, a, b: a + b),
+    "Sub": _binary(lambda np, a, b: a - b),
+    "Mul": _binary(lambda np, a, b: a * b),
+    "Div": _binary(_divide),
+    "Equal": _binary(lambda np, a, b: np.equal(a, b)),
+    "Max": lambda np, a, attrs, opset: np.maximum.reduce(a),
+    "Min": lambda np, a, attrs, opset: np.minimum.reduce(a),
+    "Where": lambda np, a, attrs, opset: np.where(a[0], a[1], a[2]),
+    "Floor": lambda np, a, attrs, opset: np.floor(a[0]),
+    "Ceil": lambda np, a, attrs, opset: np.ceil(a[0]),
+    "Sqrt": lambda np, a, attrs, opset: np.sqrt(a[0]),
+    "Neg": lambda np, a, attrs, opset: -a[0],
+    "ReduceProd": _reduce("prod"),
+    "ReduceSum": _reduce("sum"),
+}
