@@ -52,36 +52,46 @@ _MISSING = object()
 
 
 def _construct_mapping(loader, node):
-    """A Located mapping. YAML 1.1 merge keys (``{<<: *c3, name: c2}``) work: PyYAML's flatten_mapping puts
-    the merged pairs first (of ``<<: [*a, *b]``, b's then a's), so a later pair overrides a merged one;
-    two keys written in the mapping itself are still a duplicate. A merged key keeps the line where it is
-    written (in the anchored mapping)."""
-    written = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
-    loader.flatten_mapping(node)
-    merged_count = len(node.value) - written
+    """A Located mapping. YAML 1.1 merge keys (``{<<: *c3, name: c2}``) work: a key written in the mapping
+    overrides a merged one, and of ``<<: [*a, *b]`` the earlier source wins; two keys written in the
+    mapping itself are still a duplicate. A merged key keeps the line where it is written (in the
+    anchored mapping). The merge is done here rather than by PyYAML's flatten_mapping, whose order of
+    merged pairs has changed between releases."""
     mapping = Located(line=node.start_mark.line + 1)
-    merged = set()  # keys whose value so far came from a merge, which a later pair may override
+    sources = []
     scalar = yaml.ScalarNode
-    for index, (key_node, value_node) in enumerate(node.value):
+    for key_node, value_node in node.value:
+        line = key_node.start_mark.line + 1
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            sources += _merge_sources(loader, value_node, line)
+            continue
         key = _construct_scalar(loader, key_node) if type(key_node) is scalar else loader.construct_object(
             key_node, deep=True)
-        line = key_node.start_mark.line + 1
         try:
-            duplicate = key in mapping and key not in merged
+            duplicate = key in mapping
         except TypeError:
             raise SpecError("a mapping key must be a plain value", line=line) from None
         if duplicate:
             raise SpecError(f"duplicate key '{key}' (first at line {mapping.key_lines[key]})", line=line)
-        if index < merged_count:
-            merged.add(key)
-        else:
-            merged.discard(key)
         if type(value_node) is scalar:
             mapping[key] = _construct_scalar(loader, value_node)
         else:
             mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.key_lines[key] = line
+    for source in sources:
+        for key, value in source.items():
+            if key not in mapping:
+                mapping[key] = value
+                mapping.key_lines[key] = source.line_of(key)
     return mapping
+
+
+def _merge_sources(loader, node, line):
+    """The mappings a ``<<`` key merges, in order of precedence: one mapping, or a list of them."""
+    nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    if not all(isinstance(item, yaml.MappingNode) for item in nodes):
+        raise SpecError("'<<' (a merge key) takes a mapping or a list of mappings", line=line)
+    return [loader.construct_object(item, deep=True) for item in nodes]
 
 
 class LocatedList(list):

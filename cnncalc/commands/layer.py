@@ -1,5 +1,7 @@
 """cnncalc layer: one layer without a spec file, with the worked arithmetic."""
 
+import re
+
 import click
 
 from ..errors import UsageError, did_you_mean
