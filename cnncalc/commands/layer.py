@@ -1,6 +1,5 @@
 """cnncalc layer: one layer without a spec file, with the worked arithmetic."""
 
-
 import click
 
 from ..errors import UsageError, did_you_mean
