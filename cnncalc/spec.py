@@ -39,6 +39,9 @@ from .loader import Located, load_yaml, read_text
 
 MAX_LAYERS = 100_000  # 250,000 let a 3 KB spec take 1.4 GB to report; the largest real CNNs have a few thousand
 MAX_REPEAT = 10_000
+# Every layer, block use, repeat copy and switched-off layer expanded costs time and memory, layer or not:
+# a repeat of blocks whose layers are all switched off by `if` gives no layers at all (issue 15).
+MAX_EXPANDED = 3 * MAX_LAYERS
 MAX_BLOCK_DEPTH = 16
 # Params are copied into every block use's variables, so their number is bounded too.
 MAX_PARAMS = 1_000
@@ -568,6 +571,7 @@ class _Expander:
         self.shapes = {NETWORK_INPUT: input_shape}  # computed on demand, in order (see shape_of)
         self.shaped = 0
         self.reads_shapes = False
+        self.expanded = 0  # items expanded (layers, block uses, repeat copies, switched-off layers)
 
     def fail(self, message, line, layer=None):
         return SpecError(message, file=self.file, line=line, layer=layer)
@@ -593,6 +597,7 @@ class _Expander:
 
     def expand_item(self, item, prefix, scope, variables, previous, declared, counters, stack):
         line = item.line
+        self.count_expanded(line, item.get("name"))
         if "type" not in item:
             raise self.fail("layer has no 'type'", line, layer=item.get("name"))
         type_name = item["type"]
@@ -644,6 +649,8 @@ class _Expander:
             instance = keys if index or first is None else {**keys, **first}
             name = f"{full}.{index}" if repeat is not None else full
             source = inputs if index == 0 else [output]
+            if index:
+                self.count_expanded(line, name)
             if block is not None:
                 caller = (scope, prefix)
                 output = self.expand_block(block, instance, item, name, source, variables, stack, caller)
@@ -653,9 +660,10 @@ class _Expander:
                 instance = self.resolve_references(instance, item, scope, prefix, variables, declared, name)
                 output = self.add_layer(type_name, instance, item, name, source, variables, stack)
             if index == 0:
-                after_first = len(self.layers)
+                after_first = len(self.layers), self.expanded
             elif index == 1:
-                self.check_projected_size(repeat, len(self.layers) - after_first, item, full)
+                self.check_projected_size(repeat, len(self.layers) - after_first[0], item, full)
+                self.check_projected_work(repeat, self.expanded - after_first[1], item, full)
         self.inherited = outer
         scope[local] = output
         if full != output:
@@ -672,6 +680,18 @@ class _Expander:
         if projected > MAX_LAYERS:
             raise self.fail(f"the network expands to more than {MAX_LAYERS:,} layers ({repeat:,} repeats of "
                             f"{per_repeat:,} layers here)", item.line_of("repeat"), full)
+
+    def count_expanded(self, line, name):
+        self.expanded += 1
+        if self.expanded > MAX_EXPANDED:
+            raise self.fail(f"the network expands to more than {MAX_EXPANDED:,} layers, block uses and "
+                            f"switched-off layers", line, name if isinstance(name, str) else None)
+
+    def check_projected_work(self, repeat, per_repeat, item, full):
+        """As check_projected_size, for everything expanded: copies whose layers are all switched off."""
+        if self.expanded + (repeat - 2) * per_repeat > MAX_EXPANDED:
+            raise self.fail(f"the network expands to more than {MAX_EXPANDED:,} layers, block uses and switched-off "
+                            f"layers ({repeat:,} repeats of {per_repeat:,} here)", item.line_of("repeat"), full)
 
     def default_name(self, type_name, scope, counters, declared):
         while True:
