@@ -32,8 +32,9 @@ when an .onnx file is read.
 import math
 import os
 
-from .errors import SpecError
-from .spec import NETWORK_INPUT, parse
+from .errors import SpecError, one_line
+from .loader import MAX_FILE_BYTES
+from .spec import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS, NETWORK_INPUT, parse
 
 INSTALL_HINT = "reading .onnx files needs the onnx package: pip install 'cnncalc[onnx]'"
 # Constant tensors larger than this are known by their dims only (weights); smaller ones by value too.
@@ -89,6 +90,8 @@ def read_model(path, file=None):
         raise SpecError("no such file", file=file) from None
     except OSError as err:
         raise SpecError(f"cannot read file ({err.strerror or err})", file=file) from None
+    if len(data) > MAX_FILE_BYTES:  # parsed, a graph takes some 20 times its size in memory
+        raise SpecError(f"the model without its weights is more than {MAX_FILE_BYTES:,} bytes (the limit)", file=file)
     try:
         # what onnx.load(path, load_external_data=False) does, without importing all of onnx,
         # and without the weights' bytes
@@ -127,7 +130,7 @@ def _without_weights(path):
             try:
                 return _slim_model(view)
             except ValueError:
-                return view[:]
+                return view[:MAX_FILE_BYTES + 1]  # protobuf says what is wrong, or it is over the limit
 
 
 def _slim_model(buffer):
@@ -347,6 +350,7 @@ class _Reader:
         self.items = []  # spec layer items (dicts), in order
         self.by_name = {}  # layer name -> item
         self.names = set()
+        self.last_count = {}  # base name -> the last count given it, so n nodes named alike cost O(n)
         self.skip = set()  # node indices already folded into a layer
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
 
@@ -382,7 +386,9 @@ class _Reader:
                 raise self.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
         if not self.items:
             raise SpecError("the model has no layers cnncalc counts (only constants and reshapes)", file=self.file)
-        document = {"name": _stem(self.file), "source": self.source(), "input": list(shape[1:]),
+        # made from the file's name and its producer fields, not written as a spec's name: shown escaped
+        document = {"name": one_line(_stem(self.file))[:MAX_NAME_CHARS] or "model",
+                    "source": one_line(self.source())[:MAX_SOURCE_CHARS], "input": list(shape[1:]),
                     "layers": [self.written(i, item) for i, item in enumerate(self.items)]}
         return parse(document, file=self.file)
 
@@ -473,11 +479,14 @@ class _Reader:
         base += suffix
         if base == NETWORK_INPUT:
             base = "input_"
-        name, count = base, 1
+        name, count = base, self.last_count.get(base, 1)
+        if count > 1:
+            name = f"{base}_{count}"
         while name in self.names:
             count += 1
             name = f"{base}_{count}"
         self.names.add(name)
+        self.last_count[base] = count
         return name
 
     # --- building layers ------------------------------------------------------------------------
@@ -487,6 +496,8 @@ class _Reader:
         from . import rules
         from .spec import LayerDecl
 
+        if len(self.items) >= MAX_LAYERS:
+            raise SpecError(f"the model has more than {MAX_LAYERS:,} layers", file=self.file)
         inputs = [self.value(node, source) for source in sources]
         name = self.layer_name(node, weight, suffix, op_name)
         item = {"name": name, "type": type_name, **(keys or {}), "_from": [v.layer for v in inputs]}
