@@ -10,11 +10,11 @@ disagree.
 
 import os
 
-from . import onnx_constants
+from . import onnx_constants, rules
 from .errors import SpecError
 from .onnx_ops import FUNCTIONAL, OPERATORS, SUPPORTED
 from .onnx_tensors import Const, Value, attributes
-from .spec import NETWORK_INPUT, parse
+from .spec import NETWORK_INPUT, LayerDecl, parse
 
 
 class GraphReader:
@@ -165,9 +165,6 @@ class GraphReader:
 
     def emit(self, node, type_name, sources, keys=None, weight=None, suffix="", op_name=None):
         """Add a layer reading ``sources`` (tensor names); size it with its rule; return its Value."""
-        from . import rules
-        from .spec import LayerDecl
-
         inputs = [self.value(node, source) for source in sources]
         name = self.layer_name(node, weight, suffix, op_name)
         item = {"name": name, "type": type_name, **(keys or {}), "_from": [v.layer for v in inputs]}

@@ -7,6 +7,7 @@ Each operator function takes the :class:`~cnncalc.onnx_graph.GraphReader`, the n
 import math
 
 from .onnx_tensors import Const, Value, attributes, number, pair, shape_text
+from .rules import RULES
 
 
 def pass_through(reader, node, attrs):
@@ -243,8 +244,6 @@ def upsample(reader, node, attrs):
 def _upsample(reader, node, scales, sizes, mode):
     """Resize/Upsample of H and W as ``upsample``: whole scales always; other scales, output sizes and
     the interpolation mode where the upsample rule takes them (``size``, ``mode``)."""
-    from .rules import RULES
-
     dims = reader.value(node, node.input[0]).shape
     factors = [out / size for out, size in zip(sizes, dims)] if sizes is not None else list(scales)
     takes = RULES["upsample"].keys
