@@ -33,6 +33,7 @@ import math
 import os
 
 from .errors import SpecError
+from .loader import file_stem
 from .spec import NETWORK_INPUT, parse
 
 INSTALL_HINT = "reading .onnx files needs the onnx package: pip install 'cnncalc[onnx]'"
@@ -382,7 +383,7 @@ class _Reader:
                 raise self.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
         if not self.items:
             raise SpecError("the model has no layers cnncalc counts (only constants and reshapes)", file=self.file)
-        document = {"name": _stem(self.file), "source": self.source(), "input": list(shape[1:]),
+        document = {"name": file_stem(self.file), "source": self.source(), "input": list(shape[1:]),
                     "layers": [self.written(i, item) for i, item in enumerate(self.items)]}
         return parse(document, file=self.file)
 
@@ -1193,8 +1194,4 @@ def _reshaped(shape, target, allowzero):
     if math.prod(target) != total:
         return None
     return tuple(int(v) for v in target)
-
-
-def _stem(file):
-    return os.path.splitext(os.path.basename(str(file)))[0]
 

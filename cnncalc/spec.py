@@ -19,11 +19,9 @@ The pieces: :mod:`.spec_language` (words and limits), :mod:`.spec_params` (param
 what a layer name means where it is written).
 """
 
-import os
-
 from .errors import SpecError, UsageError, did_you_mean, one_line
 from .expander import Expander
-from .loader import Located, load_yaml, read_text
+from .loader import Located, file_stem, load_yaml, read_text
 from .spec_blocks import read_blocks
 from .spec_language import (IGNORED_TOP_LEVEL_PREFIX, MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT,
                             MAX_SIZE, MAX_SOURCE_CHARS, NETWORK_INPUT, SPEC_MARKERS, TOP_LEVEL_KEYS, TOP_LEVEL_SHAPES,
@@ -117,7 +115,7 @@ def read(document, file=None):
             raise SpecError(f"the spec has no '{key}'", file=file, line=getattr(document, "line", None))
     name = document.get("name", None)
     if name is None:
-        name = _stem(file) if file else "network"
+        name = file_stem(file) if file else "network"
     if not isinstance(name, (str, int, float)) or isinstance(name, bool):
         raise SpecError("'name' must be text", file=file, line=line_of("name"))
     if document.get("name") is not None:
@@ -261,9 +259,3 @@ def _located(value):
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _stem(file):
-    import os
-
-    return os.path.splitext(os.path.basename(str(file)))[0]
