@@ -152,8 +152,7 @@ class Template:
             if problem:
                 raise UsageError(f"param {name}: {problem}")
         raw = {**self.params, **overrides}
-        line_of = self.params.line_of if isinstance(self.params, Located) else (lambda key: None)
-        order = dependency_order(raw, lambda n: names_read(raw[n], raw), "params", self.file, line_of)
+        order = dependency_order(raw, lambda n: names_read(raw[n], raw), "params", self.file, self.params.line_of)
         expander = Expander(self.file, self.blocks, {})
         values = {}
         for name in order:

@@ -28,7 +28,7 @@ def read_blocks(section, file, line):
         raise SpecError("'blocks' must be a mapping of block name to definition", file=file, line=line)
     blocks = {}
     for name, body in section.items():
-        where = section.line_of(name) if isinstance(section, Located) else line
+        where = section.line_of(name)
         if not isinstance(name, str) or not name.isidentifier():
             raise SpecError(f"block name {name!r} must be letters, digits and _", file=file, line=where)
         if not isinstance(body, dict):
