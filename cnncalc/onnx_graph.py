@@ -12,6 +12,7 @@ import os
 
 from . import onnx_constants, rules
 from .errors import SpecError
+from .loader import file_stem
 from .onnx_ops import FUNCTIONAL, OPERATORS, SUPPORTED
 from .onnx_tensors import Const, Value, attributes
 from .spec import NETWORK_INPUT, LayerDecl, parse
@@ -63,7 +64,7 @@ class GraphReader:
                 raise self.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
         if not self.items:
             raise SpecError("the model has no layers cnncalc counts (only constants and reshapes)", file=self.file)
-        document = {"name": _stem(self.file), "source": self.source(), "input": list(shape[1:]),
+        document = {"name": file_stem(self.file), "source": self.source(), "input": list(shape[1:]),
                     "layers": [self.written(i, item) for i, item in enumerate(self.items)]}
         return parse(document, file=self.file)
 
@@ -297,7 +298,3 @@ def _torch_scope(name):
             path = f"{path}.{part}" if path else part
         previous = part
     return path, parts[-1]
-
-
-def _stem(file):
-    return os.path.splitext(os.path.basename(str(file)))[0]
