@@ -66,21 +66,14 @@ class Spec:
         return self.template.expand(settings, self.expanded_input if input is None else input, shapes)
 
 
-def load(path_or_name, params=None, input=None, shapes=None, onnx_input=None):
-    """Load a spec from a file path or a built-in model name (see :meth:`Template.expand` for the rest).
+def load(path_or_name, params=None, input=None, shapes=None):
+    """Load a YAML spec from a file path or a built-in model name (see :meth:`Template.expand` for the rest).
 
-    An .onnx file is read as its layers; ``onnx_input`` is a function from the model's own input
-    (C, H, W; None where dynamic) to the input to read it at.
+    ONNX models are read one stage up (report.load_spec), since their reader needs the rules' shapes.
     """
     from . import builtins
 
     path = builtins.resolve(path_or_name)
-    if str(path).lower().endswith(".onnx"):
-        from .onnx_reader import load as load_onnx
-
-        if params:
-            raise SpecError(f"an ONNX model has no params to set (given: {', '.join(map(str, params))})", file=path)
-        return load_onnx(path, input=onnx_input)
     return parse_text(read_text(path), file=builtins.display_name(path), params=params, input=input, shapes=shapes)
 
 
