@@ -158,9 +158,9 @@ def test_onnx_nodes_named_alike_are_named_in_linear_time(tmp_path):
 
 
 def test_onnx_layer_count_is_bounded_while_reading(tmp_path, monkeypatch):
-    from cnncalc import onnx_reader
+    from cnncalc import onnx_graph
 
-    monkeypatch.setattr(onnx_reader, "MAX_LAYERS", 50)
+    monkeypatch.setattr(onnx_graph, "MAX_LAYERS", 50)
     one_error_line(invoke("report", relu_chain(tmp_path, 51)), "more than 50 layers")
     assert invoke("report", relu_chain(tmp_path, 50, file="fifty.onnx")).exit_code == 0
 
