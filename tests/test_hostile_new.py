@@ -186,3 +186,18 @@ def test_onnx_file_and_producer_names_are_shown_escaped(tmp_path, file):
     result = invoke("import", path, "-o", imported)
     assert result.exit_code == 0, result.stderr
     assert invoke("report", imported).exit_code == 0
+
+
+# --- 5. plot -------------------------------------------------------------------------------------
+
+def test_plot_of_many_layers_draws_a_bounded_number_of_bars(write, tmp_path):
+    # one bar artist per layer: 100,000 layers (within the limits) took minutes and gigabytes, longer as SVG
+    pytest.importorskip("matplotlib")
+    from cnncalc.plot import MAX_DRAWN_BARS
+
+    path = write("input: [3, 8, 8]\nlayers:\n  - {type: conv, filters: 3, kernel: 1, repeat: 5000}\n")
+    out = tmp_path / "many.svg"
+    result = invoke("plot", path, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    bars = out.read_text().count('id="patch_')
+    assert 3 * MAX_DRAWN_BARS // 2 < bars < 3 * MAX_DRAWN_BARS + 60, bars
