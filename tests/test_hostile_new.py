@@ -201,3 +201,34 @@ def test_plot_of_many_layers_draws_a_bounded_number_of_bars(write, tmp_path):
     assert result.exit_code == 0, result.stderr
     bars = out.read_text().count('id="patch_')
     assert 3 * MAX_DRAWN_BARS // 2 < bars < 3 * MAX_DRAWN_BARS + 60, bars
+
+
+# --- 6. grading against a large network ----------------------------------------------------------
+
+BIG_NET = "input: [3, 8, 8]\nlayers:\n  - {name: conv1, type: conv, filters: 3, kernel: 1, repeat: 9000}\n"
+
+
+def test_answers_against_a_large_network_take_linear_time(write):
+    # each answer's layer was found by scanning every row, each block answer summed and explained every
+    # row again, and each unknown name was compared by spelling with every layer name
+    write(BIG_NET, "big.yaml")
+    answers = ["spec: big.yaml", "answers:"] + ["  - {layer: conv1, params: 1, macs: 1}"] * 3000
+    answers += [f"  - {{layer: conv1.{i}, params: 1}}" for i in range(0, 9000, 3)]
+    answers += [f"  - {{layer: nope{i}, params: 1}}" for i in range(300)]
+    path = write("\n".join(answers) + "\n", "answers.yaml")
+    started = time.perf_counter()
+    result = invoke("check", path, "-f", "json")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr, result.stderr
+    assert time.perf_counter() - started < 30
+    assert "no layer named 'nope0' in big; nearest: " in result.stdout
+    assert "no layer named 'nope299' in big\"" in result.stdout  # past the first 50, no suggestions
+    assert result.stdout.count("params of block conv1 = conv1.0 12 + ") == 3000
+
+
+def test_key_of_a_large_network_takes_linear_time(write, tmp_path):
+    path = write(BIG_NET, "big.yaml")
+    started = time.perf_counter()
+    result = invoke("key", path, "-o", tmp_path / "key.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert time.perf_counter() - started < 30
+    assert (tmp_path / "key.yaml").read_text().count("quantity: params") == 9001
