@@ -22,9 +22,10 @@ _C_SAFE_DEPTH = 5_000
 
 MAX_EXPANDED_NODES = 1_000_000
 # Values written in one document (scalars, mappings, lists, aliases). PyYAML builds a node, then an
-# object, for each: a 16 MiB answer file of a million `qN: N` lines took 20+ s and 1.4 GB to load; 250,000 take about 3 s.
+# object, for each: a 16 MiB answer file of a million `qN: N` lines took 20+ s and 1.4 GB to load.
+# 600,000 take about 6 s and 400 MB, and admit a written-out chain of the 100,000 layers MAX_LAYERS allows.
 # Counted from the parser's events (a stream: a few MB) before anything is built.
-MAX_WRITTEN_NODES = 250_000
+MAX_WRITTEN_NODES = 600_000
 # Texts shorter than this cannot hold MAX_WRITTEN_NODES values (`{a,b,c}` writes two per two characters).
 _COUNT_NODES_FROM = MAX_WRITTEN_NODES
 
