@@ -20,8 +20,8 @@ tuples of that rank.
 import math
 from fractions import Fraction
 
-from .errors import did_you_mean
-from .spec import MAX_SIZE, REFERENCE_KEYS
+from ..errors import did_you_mean
+from ..spec import MAX_SIZE, REFERENCE_KEYS
 
 REQUIRED = object()
 # PyTorch counts a tensor's elements in an int64; a larger output is an error, not a number.
