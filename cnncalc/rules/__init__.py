@@ -21,7 +21,7 @@ import math
 from fractions import Fraction
 
 from ..errors import did_you_mean
-from ..spec import MAX_SIZE, REFERENCE_KEYS
+from ..spec import MAX_SIZE
 
 REQUIRED = object()
 # PyTorch counts a tensor's elements in an int64; a larger output is an error, not a number.
@@ -248,6 +248,11 @@ def check_choice(*choices):
 def check_reference(layer, key, value):
     """Another layer's name (resolved by the spec like ``from``); the rule gets that layer's output shape."""
     return layer.references[key]
+
+
+def check_index(layer, key, value):
+    """A 0-based position: a whole number, 0 or more."""
+    return _int(layer, key, value, 0)
 
 
 ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "silu",
@@ -844,7 +849,7 @@ def shuffle(layer, shape):
     return Cost(shape)
 
 
-@rule("chunk", keys={"chunks": (check_count, REQUIRED), "index": (lambda l, k, v: _int(l, k, v, 0), REQUIRED)})
+@rule("chunk", keys={"chunks": (check_count, REQUIRED), "index": (check_index, REQUIRED)})
 def chunk(layer, shape):
     """One of ``chunks`` equal channel slices (ShuffleNet v2's channel split), ``index`` from 0."""
     chunks, index = layer.p["chunks"], layer.p["index"]
