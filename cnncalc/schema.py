@@ -24,7 +24,7 @@ def _sizes(minimum, lengths=(1, 3)):
 
 
 def _value_schema(check):
-    """The JSON Schema of a key from the function that validates it in rules.py."""
+    """The JSON Schema of a key from the function that validates it in rules/keys.py."""
     if check is rules.check_count:
         return _whole(1)
     if check is rules.check_size:

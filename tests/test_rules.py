@@ -1,4 +1,4 @@
-"""Every layer type in cnncalc/rules.py against a hand-worked example written out beside it.
+"""Every layer type in cnncalc/rules/ against a hand-worked example written out beside it.
 
 Conventions (README): output floor((W + 2P - D*(K-1) - 1)/S) + 1; conv params Cout*(Cin/groups)*Kh*Kw
 (+Cout); MACs Cout*H'*W'*(Cin/groups)*Kh*Kw; lecture flop = MACs + C*H'*W'*Kh*Kw for pools; memory =

@@ -14,7 +14,7 @@ def rule_options(function):
     """One option per key of the layer rules (rules.RULES), so a new type's keys appear here at once.
 
     true/false keys are --KEY/--no-KEY flags; every other value is read by the rule's own check (whole
-    numbers, HxW pairs, words such as same, numbers), so this command never repeats what rules.py knows.
+    numbers, HxW pairs, words such as same, numbers), so this command never repeats what the rules know.
     """
     from ..rules import RULES, check_flag, check_reference, check_table
 

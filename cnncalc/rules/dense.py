@@ -1,0 +1,53 @@
+"""Dense layers: fc, linear (fc on a flat input, per position on a map) and flatten."""
+
+from .keys import check_activation, check_count, check_flag
+from .registry import REQUIRED, Cost, rule
+from .windows import activation_work, elements, product_text, show_shape
+
+DENSE_KEYS = {"units": (check_count, REQUIRED), "bias": (check_flag, True), "act": (check_activation, None)}
+
+
+@rule("fc", keys=DENSE_KEYS, weight=True, category="fc")
+def fc(layer, shape):
+    """Fully connected: in*out weights (+out bias), in*out MACs; a map input is flattened first."""
+    inputs, units = elements(shape), layer.p["units"]
+    bias = units if layer.p["bias"] else 0
+    cost = Cost((units,), params=inputs * units + bias, macs=inputs * units,
+                elementwise=(units if bias else 0) + activation_work(layer, (units,)), window="global")
+    cost.filters = units
+    if layer.explaining:
+        flat = f" (the {show_shape(shape)} input flattened)" if len(shape) > 1 else ""
+        cost.explain += [
+            ("params", f"params = in*out{' + out' if bias else ''} = {inputs}*{units}{f' + {units}' if bias else ''} = "
+                       f"{cost.params:,}{flat}"),
+            ("macs", f"MACs = in*out = {inputs}*{units} = {cost.macs:,}"),
+        ]
+    return cost
+
+
+@rule("linear", keys=DENSE_KEYS, weight=True, category="fc")
+def linear(layer, shape):
+    """Linear: fc on a flat input; on a map, the same in*out weights act on the channels at every position
+    (PyTorch's Linear on a channels-last tensor): output units x H x W, MACs positions*in*out."""
+    if len(shape) == 1:
+        return fc(layer, shape)
+    channels, units = shape[0], layer.p["units"]
+    positions = elements(shape[1:])
+    bias = units if layer.p["bias"] else 0
+    out = (units,) + tuple(shape[1:])
+    cost = Cost(out, params=channels * units + bias, macs=positions * channels * units,
+                elementwise=(elements(out) if bias else 0) + activation_work(layer, out))
+    cost.filters = units
+    if layer.explaining:
+        cost.explain += [
+            ("params", f"params = in*out{' + out' if bias else ''} = {channels}*{units}"
+                       f"{f' + {units}' if bias else ''} = {cost.params:,} (in = the {channels} channels)"),
+            ("macs", f"MACs = positions * in*out = {product_text(shape[1:])} * {channels}*{units} = {cost.macs:,}"),
+        ]
+    return cost
+
+
+@rule("flatten")
+def flatten(layer, shape):
+    """Flatten C x H x W to C*H*W."""
+    return Cost((elements(shape),))

@@ -1,0 +1,134 @@
+"""Normalisation, activations and the other layers that keep the map's positions: dropout, identity, scale,
+channel shuffle and chunk."""
+
+from .keys import ACTIVATIONS, check_activation, check_count, check_flag, check_index, check_number
+from .registry import REQUIRED, Cost, rule
+from .windows import activation_work, elements, need_map
+
+
+@rule("bn", keys={"act": (check_activation, None)})
+def batchnorm(layer, shape):
+    """Batch norm: 2C trainable params (scale, shift) and 2C running-statistics buffers."""
+    channels = shape[0]
+    cost = Cost(shape, params=2 * channels, buffers=2 * channels,
+                elementwise=2 * elements(shape) + activation_work(layer, shape))
+    if layer.explaining:
+        cost.explain.append(("params", f"params = 2*C = 2*{channels} = {2 * channels} (scale and shift); "
+                                       f"buffers = 2*C = {2 * channels} (running mean and variance, not params)"))
+    return cost
+
+
+def _norm(layer, shape, affine, what, buffers=0):
+    """A norm that computes its statistics at inference: 2C params with an affine (scale and shift), no
+    buffers unless it tracks running statistics; 4 ops per element (+1 with the affine)."""
+    channels = shape[0]
+    params = 2 * channels if affine else 0
+    cost = Cost(shape, params=params, buffers=buffers,
+                elementwise=(5 if affine else 4) * elements(shape) + activation_work(layer, shape))
+    if layer.explaining:
+        text = (f"params = 2*C = 2*{channels} = {params} (scale and shift)" if affine
+                else "params = 0 (affine: false)")
+        kept = f"buffers = 2*C = {buffers} (running mean and variance)" if buffers else "no buffers"
+        cost.explain.append(("params", f"{text}; {kept}; statistics over {what}"))
+    return cost
+
+
+NORM_KEYS = {"affine": (check_flag, True), "act": (check_activation, None)}
+
+
+@rule("layernorm", keys=NORM_KEYS)
+def layernorm(layer, shape):
+    """Layer norm over the channels at each position (ConvNeXt; a flat input: over its features):
+    2C params, no buffers."""
+    return _norm(layer, shape, layer.p["affine"], "the channels at each position" if len(shape) > 1
+                 else "the features")
+
+
+@rule("groupnorm", keys={"groups": (check_count, REQUIRED), **NORM_KEYS})
+def groupnorm(layer, shape):
+    """Group norm: ``groups`` must divide the channels; 2C params, no buffers."""
+    if shape[0] % layer.p["groups"]:
+        raise layer.error(f"groups {layer.p['groups']} must divide the {shape[0]} channels", "groups")
+    return _norm(layer, shape, layer.p["affine"], f"{layer.p['groups']} groups of {shape[0] // layer.p['groups']} "
+                                                  f"channels")
+
+
+@rule("instancenorm", keys={"affine": (check_flag, False), "track_running_stats": (check_flag, False),
+                            "act": (check_activation, None)})
+def instancenorm(layer, shape):
+    """Instance norm (PyTorch defaults: affine false, track_running_stats false): 2C params with affine,
+    2C buffers with track_running_stats."""
+    need_map(layer, shape)
+    buffers = 2 * shape[0] if layer.p["track_running_stats"] else 0
+    return _norm(layer, shape, layer.p["affine"], "each channel's map", buffers)
+
+
+@rule("scale")
+def layer_scale(layer, shape):
+    """A learned per-channel multiplier (ConvNeXt's layer scale): C params, one op per element."""
+    cost = Cost(shape, params=shape[0], elementwise=elements(shape))
+    if layer.explaining:
+        cost.explain.append(("params", f"params = C = {shape[0]} (one multiplier per channel)"))
+    return cost
+
+
+@rule("lrn", keys={"size": (check_count, 5), "alpha": (check_number, 1e-4), "beta": (check_number, 0.75),
+                   "k": (check_number, 2)})
+def lrn(layer, shape):
+    """Local response normalisation (AlexNet, GoogLeNet): no params."""
+    return Cost(shape, elementwise=elements(shape) * layer.p["size"])
+
+
+@rule("dropout", keys={"p": (check_number, 0.5)})
+def dropout(layer, shape):
+    """Dropout: the identity at inference."""
+    return Cost(shape)
+
+
+@rule("identity")
+def identity(layer, shape):
+    """Identity: passes its input on (a named tap or a shortcut)."""
+    return Cost(shape)
+
+
+@rule(*[name for name in ACTIVATIONS if name != "leakyrelu"])
+def activation(layer, shape):
+    """Activation: no params; one op per element in the elementwise convention."""
+    return Cost(shape, elementwise=elements(shape))
+
+
+@rule("leakyrelu", keys={"slope": (check_number, 0.01)})
+def leaky_relu(layer, shape):
+    """Leaky ReLU: no params."""
+    return Cost(shape, elementwise=elements(shape))
+
+
+@rule("prelu", keys={"shared": (check_flag, True)})
+def prelu(layer, shape):
+    """PReLU: one learned slope (shared: true, PyTorch's default) or one per channel."""
+    return Cost(shape, params=1 if layer.p["shared"] else shape[0], elementwise=elements(shape))
+
+
+@rule("softmax")
+def softmax(layer, shape):
+    """Softmax: no params."""
+    return Cost(shape, elementwise=3 * elements(shape))
+
+
+@rule("shuffle", keys={"groups": (check_count, REQUIRED)})
+def shuffle(layer, shape):
+    """Channel shuffle (ShuffleNet): reorders channels; groups must divide them."""
+    if shape[0] % layer.p["groups"]:
+        raise layer.error(f"groups {layer.p['groups']} must divide the {shape[0]} channels", "groups")
+    return Cost(shape)
+
+
+@rule("chunk", keys={"chunks": (check_count, REQUIRED), "index": (check_index, REQUIRED)})
+def chunk(layer, shape):
+    """One of ``chunks`` equal channel slices (ShuffleNet v2's channel split), ``index`` from 0."""
+    chunks, index = layer.p["chunks"], layer.p["index"]
+    if shape[0] % chunks:
+        raise layer.error(f"chunks {chunks} must divide the {shape[0]} channels", "chunks")
+    if index >= chunks:
+        raise layer.error(f"index {index} must be below chunks {chunks}", "index")
+    return Cost((shape[0] // chunks,) + tuple(shape[1:]))
