@@ -50,13 +50,56 @@ def _construct_scalar(loader, node):
 _MISSING = object()
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _flatten_merges(node):
+    """Replace the merge keys of a MappingNode by the pairs they merge, put first (of ``<<: [*a, *b]``,
+    b's then a's), so that a later pair overrides an earlier one: the mapping's own keys win over merged
+    ones, and of a merged list the first mapping wins, as the YAML 1.1 merge key says.
+
+    Ours rather than PyYAML's ``flatten_mapping``, whose order changed in PyYAML 6.0.4 (a list merged in
+    its written order, so the last mapping won): the same spec must mean the same on every PyYAML."""
+    merge = []
+    index = 0
+    while index < len(node.value):
+        key_node, value_node = node.value[index]
+        if key_node.tag == _MERGE_TAG:
+            del node.value[index]
+            if isinstance(value_node, yaml.MappingNode):
+                _flatten_merges(value_node)
+                merge.extend(value_node.value)
+            elif isinstance(value_node, yaml.SequenceNode):
+                merged = []
+                for subnode in value_node.value:
+                    if not isinstance(subnode, yaml.MappingNode):
+                        raise yaml.constructor.ConstructorError(
+                            "while constructing a mapping", node.start_mark,
+                            f"expected a mapping for merging, but found {subnode.id}", subnode.start_mark)
+                    _flatten_merges(subnode)
+                    merged.append(subnode.value)
+                for pairs in reversed(merged):
+                    merge.extend(pairs)
+            else:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"expected a mapping or list of mappings for merging, but found {value_node.id}",
+                    value_node.start_mark)
+        else:
+            if key_node.tag == "tag:yaml.org,2002:value":
+                key_node.tag = "tag:yaml.org,2002:str"
+            index += 1
+    if merge:
+        node.value = merge + node.value
+
+
 def _construct_mapping(loader, node):
-    """A Located mapping. YAML 1.1 merge keys (``{<<: *c3, name: c2}``) work: PyYAML's flatten_mapping puts
+    """A Located mapping. YAML 1.1 merge keys (``{<<: *c3, name: c2}``) work: :func:`_flatten_merges` puts
     the merged pairs first (of ``<<: [*a, *b]``, b's then a's), so a later pair overrides a merged one;
     two keys written in the mapping itself are still a duplicate. A merged key keeps the line where it is
     written (in the anchored mapping)."""
-    written = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
-    loader.flatten_mapping(node)
+    written = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+    _flatten_merges(node)
     merged_count = len(node.value) - written
     mapping = Located(line=node.start_mark.line + 1)
     merged = set()  # keys whose value so far came from a merge, which a later pair may override
