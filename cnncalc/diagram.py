@@ -9,8 +9,12 @@ with the layers it connects to outside drawn dashed.
 from .formatters import full_shape
 from .graph import group_name
 
-INPUT = "input"
+INPUT = "input"  # how a layer's `from` names the network input
 OUTPUT = "output"
+# The diagram's own nodes are keyed apart from layer names (a layer may be called `output`: LeNet-5's
+# is); drawn, they take the first of `output`, `output_`, ... that no layer is called.
+INPUT_NODE = ("io", INPUT)
+OUTPUT_NODE = ("io", OUTPUT)
 
 
 class Diagram:
@@ -21,6 +25,7 @@ class Diagram:
         self.nodes = []
         self.edges = []  # (source, target, shape text)
         self._seen = set()
+        self._edges_seen = set()  # a set, not the list: 100,000 edges cost no more than reading them
 
     def add_node(self, name, caption, kind):
         if name not in self._seen:
@@ -29,7 +34,8 @@ class Diagram:
 
     def add_edge(self, source, target, label):
         edge = (source, target, label)
-        if edge not in self.edges:
+        if edge not in self._edges_seen:
+            self._edges_seen.add(edge)
             self.edges.append(edge)
 
 
@@ -62,8 +68,9 @@ def build(report, depth=None, only=None):
     inside = _selector(only)
     diagram = Diagram(report.name)
     consumed = set()
+    input_caption = f"{INPUT}\n{full_shape(report.input)}"
     if only is None:
-        diagram.add_node(INPUT, f"{INPUT}\n{full_shape(report.input)}", "io")
+        diagram.add_node(INPUT_NODE, input_caption, "io")
     for row in rows:
         if inside(row.name):
             diagram.add_node(row.name, layer_caption(row), "block" if row.type == "block" else "layer")
@@ -71,19 +78,19 @@ def build(report, depth=None, only=None):
         target = key(row.name)
         for source in row.inputs:
             consumed.add(source)
-            node = INPUT if source == INPUT else key(source)
-            if node == target or not (inside(target) or inside(node)):
+            node = INPUT_NODE if source == INPUT else key(source)
+            if node == target or not (inside(target) or (node is not INPUT_NODE and inside(node))):
                 continue
             for end in (node, target):
-                if not inside(end) and end != INPUT:
+                if end is INPUT_NODE:
+                    diagram.add_node(INPUT_NODE, input_caption, "io")
+                elif not inside(end):
                     diagram.add_node(end, end, "outside")
-                elif end == INPUT:
-                    diagram.add_node(INPUT, f"{INPUT}\n{full_shape(report.input)}", "io")
             diagram.add_edge(node, target, full_shape(out_shape[source]))
     for row in report.rows:
         if row.name not in consumed and inside(key(row.name)):
-            diagram.add_node(OUTPUT, OUTPUT, "io")
-            diagram.add_edge(key(row.name), OUTPUT, full_shape(row.out_shape))
+            diagram.add_node(OUTPUT_NODE, OUTPUT, "io")
+            diagram.add_edge(key(row.name), OUTPUT_NODE, full_shape(row.out_shape))
     if not any(kind in ("layer", "block") for _, _, kind in diagram.nodes):
         from .errors import UsageError, did_you_mean
 
@@ -94,8 +101,25 @@ def build(report, depth=None, only=None):
 
 def _selector(only):
     if only is None:
-        return lambda name: name not in (INPUT, OUTPUT)
+        return lambda name: True
     return lambda name: name == only or name.startswith(only + ".")
+
+
+def node_ids(diagram):
+    """Names for the drawing: a layer's own name; the diagram's input and output the first of
+    `input`, `input_`, ... that is not a layer's name."""
+    taken = {key for key, _, _ in diagram.nodes if isinstance(key, str)}
+    ids = {}
+    for key, _, _ in diagram.nodes:
+        if isinstance(key, str):
+            ids[key] = key
+            continue
+        word = key[1]
+        while word in taken:
+            word += "_"
+        ids[key] = word
+        taken.add(word)
+    return ids
 
 
 def _box_label(name, caption, prefix):
@@ -140,13 +164,14 @@ def to_dot(report, depth=None, only=None):
     lines = [f"digraph {_dot_quote(diagram.title)} {{", "  rankdir=TB;",
              '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=9];']
     captions = {name: (caption, kind) for name, caption, kind in diagram.nodes}
+    ids = node_ids(diagram)
     loose, tree = cluster_tree([name for name, _, kind in diagram.nodes if kind in ("layer", "block")])
     for name, caption, kind in diagram.nodes:
         if kind in ("io", "outside"):
-            lines.append(f"  {_dot_quote(name)} [label={_dot_quote(caption)}, {DOT_STYLE[kind]}];")
+            lines.append(f"  {_dot_quote(ids[name])} [label={_dot_quote(caption)}, {DOT_STYLE[kind]}];")
     lines += _dot_cluster(loose, tree, captions, "  ", "")
     for source, target, label in diagram.edges:
-        lines.append(f"  {_dot_quote(source)} -> {_dot_quote(target)} [label={_dot_quote(label)}];")
+        lines.append(f"  {_dot_quote(ids[source])} -> {_dot_quote(ids[target])} [label={_dot_quote(label)}];")
     lines.append("}")
     return "\n".join(lines)
 
@@ -168,7 +193,12 @@ def _dot_cluster(loose, tree, captions, indent, prefix):
 # --- Mermaid ------------------------------------------------------------------------------------
 
 def _mermaid_text(text):
-    return str(text).replace('"', "#quot;").replace("\n", "<br/>")
+    """Text inside a Mermaid label: its entity codes (`#lt;`), so no markup (`<script>`, `<img onerror>`),
+    quote, markdown string (backtick) or entity from a name survives; our own line breaks as <br/>."""
+    text = str(text).replace("#", "#35;")
+    for char, code in (("&", "#amp;"), ("<", "#lt;"), (">", "#gt;"), ('"', "#quot;"), ("`", "#96;")):
+        text = text.replace(char, code)
+    return text.replace("\n", "<br/>")
 
 
 MERMAID_SHAPE = {"layer": ('["', '"]'), "block": ('[["', '"]]'), "io": ('(["', '"])'), "outside": ('>"', '"]')}
@@ -178,7 +208,10 @@ def to_mermaid(report, depth=None, only=None):
     diagram = build(report, depth, only)
     ids = {name: f"n{index}" for index, (name, _, _) in enumerate(diagram.nodes)}
     captions = {name: (caption, kind) for name, caption, kind in diagram.nodes}
-    lines = [f"---\ntitle: {_mermaid_text(diagram.title)}\n---", "flowchart TB"]
+    import json
+
+    # the front matter is YAML: the title as a double-quoted scalar (names are printable, so one line)
+    lines = [f"---\ntitle: {json.dumps(_mermaid_text(diagram.title), ensure_ascii=False)}\n---", "flowchart TB"]
     for name, caption, kind in diagram.nodes:
         if kind in ("io", "outside"):
             lines.append(_mermaid_node(ids[name], caption, kind, "  "))

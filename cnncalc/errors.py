@@ -44,11 +44,16 @@ class CnnCalcError(Exception):
         return _one_line(f"{where}{layer}{self.message}")
 
 
-def _one_line(text):
-    """Newlines and terminal escapes that came from a file are shown escaped: one harmless line."""
+def one_line(text):
+    """Newlines and terminal escapes that came from a file (or a file's name) are shown escaped: one harmless
+    line. Every message and every file name printed goes through this."""
+    text = str(text)
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+_one_line = one_line
 
 
 class SpecError(CnnCalcError):

@@ -5,6 +5,7 @@ Numbers are exact integers until here; rounding happens only in this module.
 """
 
 import textwrap
+import types
 
 EXTRA_FORMATS = ("json", "csv")
 UNITS = ("slide", "raw", "auto")
@@ -26,6 +27,95 @@ def table_formats():
     import tabulate
 
     return list(tabulate.tabulate_formats) + list(EXTRA_FORMATS)
+
+
+# --- escaping: one function per output format, applied to every text cell and line -------------
+# Names are printable (the spec's name policy); what else they hold must not become markup, a
+# formula, a column or a command in the format they are written in.
+
+def escape_html(text):
+    import html
+
+    return html.escape(text, quote=True)
+
+
+def escape_markdown(text):
+    """GitHub / pipe tables: HTML is live in markdown, and `|` splits cells."""
+    return escape_html(text).replace("|", "\\|")
+
+
+def escape_entities(text):
+    """mediawiki, textile, moinmoin, youtrack: HTML escaped, and the wiki's own markup as character references."""
+    out = []
+    for char in text:
+        if char in "&<>\"":
+            out.append(escape_html(char))
+        elif char in "|{}[]'~!*#=_^":
+            out.append(f"&#{ord(char)};")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def escape_backslash_pipe(text):
+    """jira, asciidoc: `|` splits cells; a backslash escapes it."""
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def escape_orgtbl(text):
+    return text.replace("|", "\\vert{}")
+
+
+LATEX_SPECIAL = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_",
+                 "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}",
+                 "<": "\\textless{}", ">": "\\textgreater{}"}
+
+
+def escape_latex(text):
+    """LaTeX: `\\input{/etc/passwd}` stays text."""
+    return "".join(LATEX_SPECIAL.get(char, char) for char in text)
+
+
+def escape_rst(text):
+    """reStructuredText: no directives (`.. include::`), roles, links or substitutions from a name."""
+    text = text.replace("\\", "\\\\").replace("`", "\\`").replace("|", "\\|")
+    return "\\" + text if text.lstrip().startswith(("..", "_")) else text
+
+
+def escape_tsv(text):
+    return text.replace("\t", " ")
+
+
+def escape_csv(text):
+    """A spreadsheet runs a cell that starts with = + - @ (or tab, CR) as a formula: a leading ' keeps it text."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _unchanged(text):
+    return text
+
+
+# table cells; tabulate escapes html and latex cells itself (but not unsafehtml or latex_raw)
+CELL_ESCAPES = {"github": escape_markdown, "pipe": escape_markdown, "mediawiki": escape_entities,
+                "textile": escape_entities, "moinmoin": escape_entities, "youtrack": escape_entities,
+                "jira": escape_backslash_pipe, "asciidoc": escape_backslash_pipe, "orgtbl": escape_orgtbl, "unsafehtml": escape_html,
+                "latex_raw": escape_latex, "rst": escape_rst, "tsv": escape_tsv, "csv": escape_csv}
+# the lines printed after a table (summary, ratios, warnings) in the same format
+LINE_ESCAPES = dict(CELL_ESCAPES, latex=escape_latex, latex_booktabs=escape_latex, latex_longtable=escape_latex,
+                    html=escape_html, csv=_unchanged)
+
+
+def escape_cells(rows, fmt):
+    """Every text cell of ``rows`` escaped for ``fmt``."""
+    escape = CELL_ESCAPES.get(fmt)
+    if escape is None:
+        return rows
+    return [[escape(cell) if isinstance(cell, str) else cell for cell in row] for row in rows]
+
+
+def escape_lines(lines, fmt):
+    escape = LINE_ESCAPES.get(fmt, _unchanged)
+    return [escape(line) for line in lines]
 
 
 # --- numbers ----------------------------------------------------------------------------------
@@ -296,7 +386,7 @@ def render_table(report, fmt="simple", depth=None, units="slide", columns=None, 
     lines += [""] + textwrap.wrap(CONVENTIONS, 100)
     if convention == "2x":
         lines += textwrap.wrap(FLOPS_2X_NOTE, 100)
-    return "\n".join(lines)
+    return "\n".join([body] + escape_lines(lines[1:], fmt))
 
 
 def tabulate_table(rows, headers, aligns, fmt):
@@ -305,6 +395,7 @@ def tabulate_table(rows, headers, aligns, fmt):
         return simple_table(rows, headers, aligns)
     import tabulate
 
+    headers, *rows = escape_cells([headers] + list(rows), fmt)  # headers may hold names (compare's models)
     return tabulate.tabulate(rows, headers=headers, tablefmt=fmt, colalign=aligns, disable_numparse=True)
 
 
@@ -388,7 +479,7 @@ def csv_text(rows):
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerows(rows)
+    writer.writerows(escape_cells(rows, "csv"))
     return out.getvalue().rstrip("\n")
 
 
@@ -398,25 +489,31 @@ def render_json(data):
     Readable, valid, and written by json's C encoder (``indent=`` would use the slow pure-Python one).
     """
     import json
+    from functools import partial
 
-    parts = []
+    dumps = partial(json.dumps, allow_nan=False)  # NaN / Infinity are not JSON
+    parts = ["{\n"]  # joined once at the end: one copy of a large text, not three
     for key, value in data.items():
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            items = ",\n    ".join(json.dumps(item) for item in value)
-            parts.append(f"  {json.dumps(key)}: [\n    {items}\n  ]")
+        parts.append(f",\n  {dumps(key)}: " if len(parts) > 1 else f"  {dumps(key)}: ")
+        if isinstance(value, types.GeneratorType) or isinstance(value, list) and value and isinstance(value[0], dict):
+            parts.append("[\n    ")
+            for index, item in enumerate(value):
+                parts.append(",\n    " + dumps(item) if index else dumps(item))
+            parts.append("\n  ]")
         else:
-            parts.append(f"  {json.dumps(key)}: {json.dumps(value)}")
-    return "{\n" + ",\n".join(parts) + "\n}"
+            parts.append(dumps(value))
+    parts.append("\n}")
+    return "".join(parts)
 
 
 def render_report(report, fmt="simple", depth=None, units="slide", columns=None, convention="lecture",
                   optimizer=None):
     """The report as ``fmt``; ``optimizer`` adds the training estimate (JSON key ``training``)."""
     if fmt == "json":
-        data = report.to_dict(depth)
+        data = report.to_dict(depth, lazy=True)
         if columns:
             keys = data_columns(columns)
-            data["layers"] = [{key: layer[key] for key in keys if key in layer} for layer in data["layers"]]
+            data["layers"] = ({key: layer[key] for key in keys if key in layer} for layer in data["layers"])
         if optimizer:
             data["training"] = report.training_memory(optimizer)
         return render_json(data)

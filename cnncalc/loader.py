@@ -7,10 +7,12 @@ key, so that every later error can name ``file:line``.
 
 import os
 import re
+import stat
 
 import yaml
 
 from .errors import SpecError
+from .numbers import MAX_NUMBER_CHARS
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 # libyaml's composer recurses in C and overflowed the C stack at 20-50k levels on this machine;
@@ -19,7 +21,6 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 _C_SAFE_DEPTH = 5_000
 
 MAX_EXPANDED_NODES = 1_000_000
-MAX_NUMBER_CHARS = 100
 
 _FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -263,12 +264,16 @@ def _loader(fast):
     return _LOADERS[base]
 
 
+_INDICATORS = re.compile(r"[ \t?:-]*")
+
+
 def _nesting_bound(text):
     """An upper bound on how deep the YAML in ``text`` can nest.
 
-    Flow collections nest by brackets; block collections need indentation or a `- `/`: ` on the
-    line for each level (a sequence may share its parent key's indentation), so twice the longest
-    line bounds them.
+    Flow collections nest by brackets. A block collection nests only by indentation, or by a `- `,
+    `? ` or `: ` indicator before a line's content (`- - - x`); a sequence may share its parent key's
+    indentation, so twice the widest run of leading spaces and indicators bounds them. A long line
+    (a 3,000-character flow list) costs nothing here, so it still gets libyaml's C parser.
     """
     depth = deepest = 0
     if text.count("[") + text.count("{") > _C_SAFE_DEPTH:
@@ -277,7 +282,8 @@ def _nesting_bound(text):
             deepest = max(deepest, depth)
     else:
         deepest = text.count("[") + text.count("{")
-    return deepest + 2 * max(map(len, text.splitlines()), default=0)
+    lead = max((_INDICATORS.match(line).end() for line in text.splitlines()), default=0)
+    return deepest + 2 * lead + 2
 
 
 def read_text(path):
@@ -290,12 +296,12 @@ def read_text(path):
         data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
     else:
         data = _read_file(path)
-    if len(data) > MAX_FILE_BYTES:  # bounded reads: /dev/zero or a pipe has no size to check
-        raise SpecError(f"more than {MAX_FILE_BYTES:,} bytes; that is the limit", file=path)
+    if len(data) > MAX_FILE_BYTES:  # bounded reads: /proc files report a size of 0, a pipe none
+        raise SpecError(f"more than {MAX_FILE_BYTES:,} bytes; the limit is {MAX_FILE_BYTES:,}", file=path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise SpecError("UTF-16 text; save the file as UTF-8", file=path)
     if b"\0" in data:
-        raise SpecError("not a text file", file=path)
+        raise SpecError("not a text file (binary data)", file=path)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -303,18 +309,53 @@ def read_text(path):
 
 
 def _read_file(path):
-    try:
-        if os.path.isdir(path):
-            raise SpecError("is a directory, not a spec file", file=path)
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise SpecError(f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", file=path)
-        with open(path, "rb") as handle:
+    """At most MAX_FILE_BYTES + 1 bytes of ``path`` (a regular file: see open_regular)."""
+    with open_regular(path) as handle:
+        try:
             return handle.read(MAX_FILE_BYTES + 1)
+        except OSError as err:
+            raise SpecError(f"cannot read file ({err.strerror})", file=path) from None
+
+
+def open_regular(path):
+    """``path`` opened for reading in binary, if it is a regular file; a SpecError otherwise.
+
+    Every spec or model file is opened here. A folder, a device (``/dev/zero``, a tape, a watchdog), a
+    FIFO or a socket is refused from its metadata before anything opens it, so nothing hangs or has
+    side effects; had the file been swapped for a FIFO since, the non-blocking open does not wait and
+    the second look refuses it.
+    """
+    path = str(path)
+    try:
+        kind = _file_kind(os.stat(path).st_mode)
+        if kind:
+            raise SpecError(f"is {kind}, not a spec file", file=path)
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        handle = open(descriptor, "rb")
+        kind = _file_kind(os.fstat(handle.fileno()).st_mode)
+        if kind:
+            handle.close()
+            raise SpecError(f"is {kind}, not a spec file", file=path)
+        return handle
     except FileNotFoundError:
         raise SpecError("no such file", file=path) from None
     except OSError as err:
         raise SpecError(f"cannot read file ({err.strerror})", file=path) from None
+
+
+def _file_kind(mode):
+    """What a file is when it is not a regular file ("a directory", "a device"...), else None."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def _is_tab(text, mark):
@@ -326,8 +367,31 @@ def _is_tab(text, mark):
     return "\t" in line[:mark.column + 1] and not line[:mark.column].strip(" \t-")
 
 
-def load_yaml(text, file=None):
-    """Parse YAML text into plain data with Located mappings; errors are SpecError."""
+def mentions_key(text, keys):
+    """Whether ``text`` writes one of ``keys`` as a mapping key (``input:``, ``{layers: ...``): a cheap
+    look, before or without parsing, at whether a file is meant to be one of ours."""
+    pattern = r"(?:^|[{,])[ \t]*[\"']?(?:%s)[\"']?[ \t]*:" % "|".join(map(re.escape, keys))
+    return re.search(pattern, text, re.MULTILINE) is not None
+
+
+def load_yaml(text, file=None, markers=None, kind="spec"):
+    """Parse YAML text into plain data with Located mappings; errors are SpecError.
+
+    ``markers`` are the keys that make a text a ``kind`` (a spec: ``input``, ``layers``). A text that
+    fails to load and writes none of them is some other file (``/etc/shadow``, ``/proc/cpuinfo``): the
+    error then says only that, and quotes nothing of it.
+    """
+    try:
+        return _load_yaml(text, file)
+    except SpecError as err:
+        if markers and not mentions_key(text, markers):
+            what = "not YAML" if err.message.startswith("YAML syntax error") else "YAML"
+            raise SpecError(f"not a cnncalc {kind} ({what} without {' or '.join(map(repr, markers))}; "
+                            f"nothing of it is shown)", file=file) from None
+        raise
+
+
+def _load_yaml(text, file):
     if len(text) > MAX_FILE_BYTES:
         raise SpecError(f"text is longer than {MAX_FILE_BYTES:,} characters", file=file)
     fast = len(text) < _C_SAFE_DEPTH or _nesting_bound(text) <= _C_SAFE_DEPTH

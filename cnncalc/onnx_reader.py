@@ -117,7 +117,9 @@ def _without_weights(path):
     """
     import mmap
 
-    with open(path, "rb") as handle:
+    from .loader import open_regular
+
+    with open_regular(path) as handle:  # a FIFO or /dev/zero named x.onnx is refused, not read forever
         size = os.fstat(handle.fileno()).st_size
         if size < 1 << 20:
             return handle.read()

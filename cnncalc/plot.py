@@ -6,6 +6,7 @@ each with its own axis, so many deep models stay readable. matplotlib is optiona
 """
 
 import os
+import re
 
 from .errors import CnnCalcError, UsageError
 from .formatters import full_shape
@@ -69,13 +70,38 @@ def check_path(path):
 
 def plot_reports(reports, path, depth=None):
     """Draw the three panels of each report and save them to ``path`` (.png, .svg, .pdf)."""
-    check_path(path)
-    figure = build_figure(reports, depth)
+    save = plot_writer(reports, path, depth)
     try:
-        figure.savefig(path, dpi=150)
+        with open(path, "wb") as stream:
+            save(stream)
     except OSError as err:
         raise CnnCalcError(f"cannot write {path}: {err.strerror or err}") from None
     return path
+
+
+def plot_writer(reports, path, depth=None):
+    """The drawing as a function that writes it to a binary stream, in the format ``path`` ends in.
+
+    The CLI hands it to commands.common.write_output (which writes to a temporary file whose own
+    suffix says nothing of the format, so the format is passed explicitly).
+    """
+    extension = check_path(path)
+    figure = build_figure(reports, depth)
+
+    def save(stream):
+        figure.savefig(stream, format=extension[1:], dpi=150)
+
+    return save
+
+
+# What XML 1.0 (so SVG) can hold; the rest is dropped from names drawn in a plot.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def plain(text):
+    """A name as plot text: drawn as written (callers pass parse_math=False: no `$...$` mathtext), with
+    characters an SVG file cannot hold removed."""
+    return _NOT_XML.sub("", str(text))
 
 
 def build_figure(reports, depth=None):
@@ -94,8 +120,8 @@ def build_figure(reports, depth=None):
             _draw_panel(ax, rows, field, divisor, labels, held=shares(report.rows, field))
             ax.set_title(f"{title} ({unit})" if unit else title, fontsize=9)
             ax.set_ylim(0, max(largest / divisor * 1.15, 1e-9))
-        axes[line][0].set_ylabel(f"{report.name}\n{full_shape(report.input)}, batch {report.batch}, {report.dtype}",
-                                 fontsize=10)
+        axes[line][0].set_ylabel(plain(f"{report.name}\n{full_shape(report.input)}, batch {report.batch}, "
+                                       f"{report.dtype}"), fontsize=10, parse_math=False)
     _legend(figure, columns)
     return figure
 
@@ -155,8 +181,8 @@ def _draw_panel(ax, rows, field, divisor, labels, held):
     for position, _ in labels[1:] if folded else ():
         ax.axvline(position - 0.5, color="#999999", linewidth=0.5, alpha=0.6)  # where each block starts
     ax.set_xticks([position for position, _ in labels])
-    ax.set_xticklabels([text for _, text in labels], rotation=45 if folded else 90, fontsize=7,
-                       ha="right" if folded else "center")
+    ax.set_xticklabels([plain(text) for _, text in labels], rotation=45 if folded else 90, fontsize=7,
+                       ha="right" if folded else "center", parse_math=False)
 
 
 def _legend(figure, columns):

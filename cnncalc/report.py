@@ -9,6 +9,7 @@ import math
 from . import rules
 from .errors import SpecError, UsageError, did_you_mean, note, suggestion
 from .graph import INPUT_INDEX, Graph, group_name
+from .numbers import MAX_BATCH, read_sizes, shown
 from .spec import MAX_SIZE
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
@@ -140,11 +141,14 @@ class Report:
                 groups.append(_group_row(key, row))
         return groups
 
-    def to_dict(self, depth=None):
+    def to_dict(self, depth=None, lazy=False):
+        """The report as plain data; ``lazy`` gives the layers as an iterator of dicts made one at a time
+        (how the JSON formatter writes 100,000 layers without holding them all as dicts)."""
+        layers = (row.to_dict() for row in self.fold(depth))
         data = {
             "name": self.name, "source": self.source, "input": list(self.input), "batch": self.batch,
             "dtype": self.dtype, "mode": self.mode,
-            "layers": [row.to_dict() for row in self.fold(depth)],
+            "layers": layers if lazy else list(layers),
             "totals": dict(self.totals),
         }
         if self.params:
@@ -240,13 +244,13 @@ def _input_sizes(text):
     elif isinstance(text, int) and not isinstance(text, bool):
         parts = [text]
     else:
-        cleaned = str(text).strip().strip("[]()").replace("×", "x").replace(",", "x").replace(" ", "")
         try:
-            parts = [int(p) for p in cleaned.lower().split("x")]
+            parts = read_sizes(str(text))
         except ValueError:
-            raise UsageError(f"--input must look like 3x224x224, 224x320 or 224, not '{text}'") from None
+            raise UsageError(f"--input must look like 3x224x224, 224x320 or 224, not '{shown(text)}'") from None
     if not parts or any(p < 1 for p in parts) or len(parts) > 4:
-        raise UsageError(f"--input must be 1 to 4 positive sizes (CxHxW, HxW, a side or NxCxHxW), not '{text}'")
+        raise UsageError(f"--input must be 1 to 4 positive sizes (CxHxW, HxW, a side or NxCxHxW), not "
+                         f"'{shown(text)}'")
     if max(parts) > MAX_SIZE:
         raise UsageError(f"--input sizes must be at most {MAX_SIZE:,}")
     return parts
@@ -324,7 +328,9 @@ def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode
     if batch is None:
         batch = input_batch or 1
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise UsageError(f"batch must be a positive whole number, not {batch!r}")
+        raise UsageError(f"batch must be a positive whole number, not {shown(repr(batch))}")
+    if batch > MAX_BATCH:
+        raise UsageError(f"batch must be at most {MAX_BATCH:,}")
     if spec.reads_shapes and input_shape != spec.expanded_input:
         spec = spec.expanded(input=input_shape, shapes=infer_shape)  # its blocks read their input's shape
     graph = Graph(spec)
@@ -415,6 +421,8 @@ def _receptive_field_arithmetic(entering, window, rf, jump, merged):
         formula, jump_formula, note = "r_in + (K-1)*D*j_in", "j_in*S", ""
     if merged > 1:
         formula += " (the largest field of the merged inputs)"
+    if FIELD_LIMIT in rf + jump:
+        note += " (saturated: at least 2^63)"
     axes = [(*t, r, j) for t, r, j in zip(terms, rf, jump)]
     if axes[0] == axes[1]:
         axes, labels = axes[:1], ("H/W",)
@@ -442,13 +450,31 @@ def _merge_fields(sources):
     return rf, jump, extent
 
 
+# A receptive field and an effective stride grow geometrically with depth (a chain of stride-2^31
+# pools adds 31 bits a layer, and every row keeps its own): both saturate at FIELD_LIMIT, far past any
+# input, which then reads "at least 2^63". A fractional stride (after upsampling) is kept exact while
+# its denominator is at most FIELD_DENOMINATOR, then rounded up to a multiple of 1/FIELD_DENOMINATOR.
+FIELD_LIMIT = 2**63
+FIELD_DENOMINATOR = 2**64
+
+
+def _bounded(value):
+    if value >= FIELD_LIMIT:
+        return FIELD_LIMIT
+    if not isinstance(value, int) and value.denominator > FIELD_DENOMINATOR:
+        from fractions import Fraction
+
+        value = Fraction(-(-value.numerator * FIELD_DENOMINATOR // value.denominator), FIELD_DENOMINATOR)
+    return value
+
+
 def _receptive_field(entering, window, out_shape):
-    """Receptive field step: r_out = r_in + (K-1)*D*j_in, j_out = j_in*S, per axis."""
+    """Receptive field step: r_out = r_in + (K-1)*D*j_in, j_out = j_in*S, per axis (bounded, see FIELD_LIMIT)."""
     rf, jump, extent = entering
     steps = _window_steps(window, extent)
     if steps is not None:
-        rf = tuple(r + (k - 1) * d * j for r, j, (k, s, d) in zip(rf, jump, steps))
-        jump = tuple(j * s for j, (k, s, d) in zip(jump, steps))
+        rf = tuple(_bounded(r + (k - 1) * d * j) for r, j, (k, s, d) in zip(rf, jump, steps))
+        jump = tuple(_bounded(j * s) for j, (k, s, d) in zip(jump, steps))
     if len(out_shape) == 3:
         extent = (out_shape[1], out_shape[2])
     elif window == "global":

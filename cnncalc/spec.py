@@ -31,12 +31,13 @@ not use them costs nothing more; data still flows one way (spec -> graph -> rule
 """
 
 import re
+import unicodedata
 
-from .errors import SpecError, UsageError, did_you_mean
+from .errors import SpecError, UsageError, did_you_mean, one_line
 from .expr import MAX_EXPRESSION_LENGTH, MAX_MAGNITUDE, ExpressionError, Undefined, evaluate, names_in
 from .loader import Located, load_yaml, read_text
 
-MAX_LAYERS = 250_000
+MAX_LAYERS = 100_000  # 250,000 let a 3 KB spec take 1.4 GB to report; the largest real CNNs have a few thousand
 MAX_REPEAT = 10_000
 MAX_BLOCK_DEPTH = 16
 # Params are copied into every block use's variables, so their number is bounded too.
@@ -50,6 +51,16 @@ TOP_LEVEL_KEYS = ("name", "source", "description", "input", "layers", "blocks", 
 IGNORED_TOP_LEVEL_PREFIX = "x-"
 BLOCK_KEYS = ("args", "layers", "output", "description")
 LAYER_WORDS = ("name", "type", "from", "if", "repeat", "first", "train_only", "frozen")
+# a document that has neither is not a spec at all, and nothing of it is quoted in errors
+SPEC_MARKERS = ("input", "layers")
+# What a name (layer, network) may hold: printable characters (str.isprintable: no control characters,
+# newlines, format characters such as U+202E or zero-width spaces, no separators but the plain space),
+# at most MAX_NAME_CHARS; a layer's dotted name after expansion at most MAX_FULL_NAME_CHARS; `source`
+# text the same characters, at most MAX_SOURCE_CHARS. Whatever else a name holds (`|`, `<`, `=`, `$`)
+# is escaped by each output format.
+MAX_NAME_CHARS = 100
+MAX_FULL_NAME_CHARS = 200
+MAX_SOURCE_CHARS = 1000
 # true/false words that a block use passes on to every layer inside it
 INHERITED_WORDS = ("train_only", "frozen")
 NETWORK_INPUT = "input"
@@ -139,7 +150,7 @@ def load(path_or_name, params=None, input=None, shapes=None, onnx_input=None):
 
 
 def parse_text(text, file=None, params=None, input=None, shapes=None):
-    return parse(load_yaml(text, file), file, params=params, input=input, shapes=shapes)
+    return parse(load_yaml(text, file, markers=SPEC_MARKERS), file, params=params, input=input, shapes=shapes)
 
 
 def parse(document, file=None, params=None, input=None, shapes=None):
@@ -155,6 +166,10 @@ def read(document, file=None):
     if not isinstance(document, dict):
         raise SpecError(f"a spec must be a mapping with 'input' and 'layers', not a {_kind(document)}", file=file,
                         line=getattr(document, "line", 1))
+    if not any(key in document for key in SPEC_MARKERS):
+        # some other YAML file (a config, /proc/self/status): its keys are not quoted back
+        raise SpecError("not a cnncalc spec (a YAML mapping without 'input' or 'layers'; nothing of it is shown)",
+                        file=file)
     line_of = document.line_of
     for key in document:
         if key not in TOP_LEVEL_KEYS and not (isinstance(key, str) and key.startswith(IGNORED_TOP_LEVEL_PREFIX)):
@@ -168,9 +183,30 @@ def read(document, file=None):
         name = _stem(file) if file else "network"
     if not isinstance(name, (str, int, float)) or isinstance(name, bool):
         raise SpecError("'name' must be text", file=file, line=line_of("name"))
+    if document.get("name") is not None:
+        check_text(str(name), "name", MAX_NAME_CHARS, file, line_of("name"))
+    else:
+        name = one_line(name)[:MAX_NAME_CHARS]  # from the file name, which the spec does not choose
+    if document.get("source") is not None:
+        check_text(str(document["source"]), "source", MAX_SOURCE_CHARS, file, line_of("source"))
     blocks = _read_blocks(document.get("blocks"), file, line_of("blocks"))
     params = _read_params(document.get("params"), file, line_of("params"))
     return Template(document, file, str(name), blocks, params)
+
+
+def check_text(text, what, limit, file=None, line=None, layer=None):
+    """The name policy (see MAX_NAME_CHARS): a SpecError unless ``text`` is printable and short enough."""
+    if len(text) > limit:
+        raise SpecError(f"'{what}' is {len(text):,} characters long; the limit is {limit:,}", file=file, line=line,
+                        layer=layer)
+    if not text.isprintable():
+        bad = next(c for c in text if not c.isprintable())
+        kind = ("a line break" if bad in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029" else
+                "a control character" if ord(bad) < 32 or 127 <= ord(bad) < 160 else
+                "an invisible or direction-changing character" if unicodedata.category(bad) == "Cf" else
+                "a character that does not print")
+        raise SpecError(f"'{what}' holds {kind} (U+{ord(bad):04X}); a {what} may hold only printable characters",
+                        file=file, line=line, layer=layer)
 
 
 class Template:
@@ -557,6 +593,8 @@ class _Expander:
         elif not isinstance(local, (str, int)) or isinstance(local, bool) or local == "":
             raise self.fail(f"'name' must be text, not {local!r}", item.line_of("name"))
         local = str(local)
+        if "name" in item:
+            check_text(local, "name", MAX_NAME_CHARS, self.file, item.line_of("name"))
         if local == NETWORK_INPUT:
             raise self.fail(f"'{NETWORK_INPUT}' is reserved for the network input; choose another name",
                             item.line_of("name"))
@@ -736,6 +774,9 @@ class _Expander:
     def add_layer(self, type_name, keys, item, name, inputs, variables, stack):
         if name in self.names:
             raise self.fail(f"duplicate layer name '{name}' (first at line {self.names[name]})", item.line, name)
+        if len(name) > MAX_FULL_NAME_CHARS:
+            raise self.fail(f"the layer's full name is {len(name):,} characters long (blocks inside blocks); the "
+                            f"limit is {MAX_FULL_NAME_CHARS}", item.line, name[:60] + "...")
         if len(self.layers) >= MAX_LAYERS:
             raise self.fail(f"the network expands to more than {MAX_LAYERS:,} layers", item.line, name)
         values = {k: self.value(v, variables, item, k, name) for k, v in keys.items()}

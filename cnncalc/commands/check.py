@@ -4,6 +4,7 @@ import sys
 
 import click
 
+from ..errors import one_line
 from .common import friendly_errors, write_output
 
 FORMATS = ("text", "json", "csv", "gradescope")
@@ -95,7 +96,7 @@ def _gradescope_folder(checker, file_results, folder):
         data = json.dumps(checker.to_gradescope(fr), indent=2, allow_nan=False)
         write_output(os.path.join(folder, name), data + "\n")
     click.echo(checker.run_summary(file_results))
-    click.echo(f"wrote {len(file_results)} results files to {click.format_filename(folder)}")
+    click.echo(f"wrote {len(file_results)} results files to {one_line(click.format_filename(folder))}")
 
 
 def _echo_errors(file_results, answers_too=True):

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from ..errors import CnnCalcError, UsageError, did_you_mean
+from ..errors import CnnCalcError, UsageError, did_you_mean, one_line
 
 DTYPES = ("fp32", "fp16", "bf16", "int8", "fp64")
 
@@ -28,6 +28,36 @@ def friendly_errors(function):
             sys.exit(1)
 
     return wrapper
+
+
+class WholeNumber(click.ParamType):
+    """An option that takes a whole number: ASCII digits only (cnncalc.numbers), within [minimum, maximum].
+
+    click's own INT would take ``３`` or ``1_000``, and no maximum: a 4,299-digit --batch ended in a
+    traceback when its memory figure was printed.
+    """
+
+    name = "integer"
+
+    def __init__(self, minimum=1, maximum=None):
+        from ..numbers import MAX_BATCH
+
+        self.minimum = minimum
+        self.maximum = MAX_BATCH if maximum is None else maximum
+
+    def convert(self, value, param, ctx):
+        from ..numbers import read_whole, shown
+
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = read_whole(value)
+            except ValueError as err:
+                self.fail(f"{shown(value)!r} is not a whole number ({err})", param, ctx)
+        if not self.minimum <= number <= self.maximum:
+            self.fail(f"{number:,} is not in the range {self.minimum:,} to {self.maximum:,}", param, ctx)
+        return number
 
 
 def check_format(fmt, extra=("json", "csv", "simple")):
@@ -72,7 +102,7 @@ def settings_dict(settings):
 
 def batch_option(function):
     """--batch N (default 1, or the N of an N x C x H x W --input)."""
-    return click.option("--batch", type=click.IntRange(min=1), default=None,
+    return click.option("--batch", type=WholeNumber(), default=None,
                         help="Batch size (scales activation memory)  [default: 1, or the N of an NxCxHxW "
                              "--input]")(function)
 
@@ -133,6 +163,22 @@ def complete_spec(ctx, param, incomplete):
     from click.shell_completion import CompletionItem
 
     return complete_builtin(ctx, param, incomplete) + [CompletionItem(incomplete, type="file")]
+
+
+def output_file_option(function):
+    """--output/-o FILE: write the result there (through write_output) instead of standard output."""
+    return click.option("--output", "-o", "output", metavar="FILE", default=None,
+                        help="Write the result to FILE instead of printing it (folders are created; the "
+                             "file is replaced only once complete).")(function)
+
+
+def emit(text, output=None):
+    """Print ``text``, or write it to ``output`` with write_output and say so on stderr."""
+    if output is None:
+        click.echo(text)
+        return
+    write_output(output, text + "\n")
+    click.echo(f"wrote {one_line(click.format_filename(output))}", err=True)
 
 
 def write_output(path, content):

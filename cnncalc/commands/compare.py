@@ -2,8 +2,9 @@
 
 import click
 
-from .common import (check_format, columns_option, complete_spec, convention_option, friendly_errors,
-                     mode_option, model_options, optimizer_option, output_options, set_option, settings_dict)
+from .common import (check_format, columns_option, complete_spec, convention_option, emit, friendly_errors,
+                     mode_option, model_options, optimizer_option, output_file_option, output_options, set_option,
+                     settings_dict)
 
 
 @click.command()
@@ -20,8 +21,9 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
 @optimizer_option
 @mode_option
 @set_option
+@output_file_option
 @friendly_errors
-def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode, settings):
+def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode, settings, output):
     """Several models side by side, with each model's ratio to the first.
 
     Each SPEC is a spec file or a built-in name; SPEC@448 or SPEC@3x320x320 gives that model its own
@@ -41,4 +43,4 @@ def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, conventio
     fmt = check_format(fmt)
     comparison = compare_models(specs, input=input_shape, batch=batch, dtype=dtype, optimizer=optimizer, mode=mode,
                                 params=settings_dict(settings))
-    click.echo(render_compare(comparison, fmt, units=units, columns=columns, convention=convention, by=by))
+    emit(render_compare(comparison, fmt, units=units, columns=columns, convention=convention, by=by), output)

@@ -2,7 +2,7 @@
 
 import click
 
-from .common import complete_spec, friendly_errors, set_option, settings_dict
+from .common import WholeNumber, complete_spec, emit, friendly_errors, output_file_option, set_option, settings_dict
 
 
 @click.command()
@@ -10,14 +10,15 @@ from .common import complete_spec, friendly_errors, set_option, settings_dict
 @click.option("--format", "-f", "fmt", type=click.Choice(("dot", "mermaid")), default="dot", show_default=True,
               help="dot (Graphviz: pipe to `dot -Tsvg`) or mermaid (renders in GitHub markdown).")
 @click.option("--input", "input_shape", metavar="CxHxW", help="Override the spec's input (changes the shapes).")
-@click.option("--depth", type=click.IntRange(min=1), default=None,
+@click.option("--depth", type=WholeNumber(), default=None,
               help="Fold blocks into single boxes: layers grouped by the first N parts of their names.")
 @click.option("--only", metavar="NAME", default=None,
               help="Draw only layer NAME or the block NAME (e.g. inception3a, layer2.0); its neighbours "
                    "outside are drawn dashed.")
 @set_option
+@output_file_option
 @friendly_errors
-def graph(spec, fmt, input_shape, depth, only, settings):
+def graph(spec, fmt, input_shape, depth, only, settings, output):
     """The layer graph as Graphviz dot or Mermaid, with each edge labelled by the shape it carries.
 
     \b
@@ -31,4 +32,4 @@ def graph(spec, fmt, input_shape, depth, only, settings):
 
     result = analyze(spec, input=input_shape, params=settings_dict(settings))
     render = to_dot if fmt == "dot" else to_mermaid
-    click.echo(render(result, depth=depth, only=only))
+    emit(render(result, depth=depth, only=only), output)

@@ -2,6 +2,7 @@
 
 import click
 
+from ..errors import one_line
 from .common import friendly_errors, write_output
 
 
@@ -45,5 +46,5 @@ def import_onnx(model, output, input_shape, flat):
         click.echo(text, nl=False)
         return
     write_output(output, text)
-    click.echo(f"wrote {click.format_filename(output)}: {len(result.rows)} layers, {totals['params']:,} params, "
+    click.echo(f"wrote {one_line(click.format_filename(output))}: {len(result.rows)} layers, {totals['params']:,} params, "
                f"{totals['macs']:,} MACs", err=True)

@@ -2,6 +2,7 @@
 
 import click
 
+from ..errors import one_line
 from .common import complete_spec, friendly_errors, model_options, write_output
 
 
@@ -46,7 +47,7 @@ def key(spec, quantities, layers, points, output, input_shape, batch, dtype):
         click.echo(text, nl=False)
         return
     write_output(output, text)
-    click.echo(f"wrote {output}", err=True)
+    click.echo(f"wrote {one_line(output)}", err=True)
 
 
 def _names(text):

@@ -1,12 +1,11 @@
 """cnncalc layer: one layer without a spec file, with the worked arithmetic."""
 
-import re
-
 import click
 
 from ..errors import UsageError, did_you_mean
 from ..formatters import full_shape
-from .common import DTYPES, friendly_errors
+from ..numbers import read_decimal, read_sizes, shown
+from .common import DTYPES, WholeNumber, friendly_errors
 
 INPUT_ORDERS = {"hwc": "H x W x C", "chw": "C x H x W"}
 
@@ -55,7 +54,7 @@ def _flag(key, value=None):
 @click.option("--order", type=click.Choice(tuple(INPUT_ORDERS)), default=None,
               help="How to read a non-square --input: hwc (H x W x C) or chw (C x H x W).")
 @rule_options
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size for memory.")
+@click.option("--batch", type=WholeNumber(), default=1, show_default=True, help="Batch size for memory.")
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
 @click.option("--format", "-f", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
               help="The worked arithmetic as text, or everything as JSON.")
@@ -91,7 +90,7 @@ def layer(layer_type, input_text, order, batch, dtype, fmt, **options):
 
         data = {"type": layer_type, "input": list(shape), "input_as_written": input_text, "read_as": reading,
                 "batch": batch, "dtype": dtype, "layer": row.to_dict(), "pad_same": same_lines, "explain": lines}
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(data, indent=2, allow_nan=False))
         return
     head = f"{layer_type} on input {full_shape(shape)}"
     if reading:
@@ -124,11 +123,13 @@ def _rule(layer_type):
 
 def read_input(text, order=None):
     """``--input`` as a (C, H, W) or (N,) shape and how it was read (None when there was no choice)."""
-    cleaned = text.strip().strip("[]()").strip()
-    parts = re.split(r"\s*[x×X*,]\s*|\s+", cleaned)
-    if not parts or not all(p.isdigit() and int(p) >= 1 for p in parts):
-        raise UsageError(f"--input must look like 32x32x3 (H x W x C), 3x32x32 (C x H x W) or 4096, not '{text}'")
-    sizes = [int(p) for p in parts]
+    try:
+        sizes = read_sizes(text)
+    except ValueError:
+        sizes = [0]
+    if not all(size >= 1 for size in sizes):
+        raise UsageError(f"--input must look like 32x32x3 (H x W x C), 3x32x32 (C x H x W) or 4096, "
+                         f"not '{shown(text)}'")
     if len(sizes) == 1:
         return (sizes[0],), None
     if len(sizes) != 3:
@@ -175,13 +176,15 @@ def _option_value(key, value, check):
         return text
     if check is rules.check_number:
         try:
-            return float(text)
+            return float(read_decimal(text))  # ASCII digits only: not float("２"), "nan" or "1_0"
         except ValueError:
-            raise UsageError(f"{_flag(key)} must be a number, not '{value}'") from None
-    parts = re.split(r"\s*[x×,]\s*", text.strip("[]()").strip())
-    if not parts or len(parts) > 2 or not all(p.isdigit() for p in parts):
-        raise UsageError(f"{_flag(key)} must be a whole number or HxW, not '{value}'")
-    sizes = [int(p) for p in parts]
+            raise UsageError(f"{_flag(key)} must be a number, not '{shown(value)}'") from None
+    try:
+        sizes = read_sizes(text)
+    except ValueError:
+        sizes = []
+    if not 1 <= len(sizes) <= 2:
+        raise UsageError(f"{_flag(key)} must be a whole number or HxW, not '{shown(value)}'")
     return sizes[0] if len(sizes) == 1 else sizes
 
 

@@ -33,7 +33,7 @@ def list_models(fmt):
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(entries, indent=2))
+        click.echo(json.dumps(entries, indent=2, allow_nan=False))
         return
     import tabulate
 
@@ -72,7 +72,7 @@ def validate(specs, verbose, input_shape, settings):
     Example:
       cnncalc validate students/*.yaml
     """
-    from ..errors import CnnCalcError
+    from ..errors import CnnCalcError, one_line
     from ..report import analyze
 
     failed = 0
@@ -84,11 +84,11 @@ def validate(specs, verbose, input_shape, settings):
             failed += 1
             message = str(err)
             if err.file is None:
-                message = f"{spec}: {message}"
+                message = f"{one_line(spec)}: {message}"
             click.echo(f"error: {message}", err=True)
             if err.exit_code == 2:
                 sys.exit(2)
             continue
         if verbose:
-            click.echo(f"ok: {spec}: {len(result.rows)} layers, {result.totals['params']:,} params")
+            click.echo(f"ok: {one_line(spec)}: {len(result.rows)} layers, {result.totals['params']:,} params")
     sys.exit(1 if failed else 0)

@@ -2,7 +2,9 @@
 
 import click
 
-from .common import DTYPES, batch_option, complete_spec, friendly_errors, set_option, settings_dict
+from ..errors import one_line
+from .common import (DTYPES, WholeNumber, batch_option, complete_spec, friendly_errors, set_option, settings_dict,
+                     write_output)
 
 
 @click.command()
@@ -11,7 +13,7 @@ from .common import DTYPES, batch_option, complete_spec, friendly_errors, set_op
 @click.option("--input", "input_shape", metavar="CxHxW", help="Input for every SPEC without its own @INPUT.")
 @batch_option
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
-@click.option("--depth", type=click.IntRange(min=1), default=None,
+@click.option("--depth", type=WholeNumber(), default=None,
               help="One bar per block: layers summed by the first N parts of their names.")
 @set_option
 @friendly_errors
@@ -27,9 +29,9 @@ def plot(specs, output, input_shape, batch, dtype, depth, settings):
       cnncalc plot resnet50 --depth 2 -o resnet50.svg
     """
     from ..comparison import compare
-    from ..plot import check_path, plot_reports
+    from ..plot import check_path, plot_writer
 
     check_path(output)
     comparison = compare(specs, input=input_shape, batch=batch, dtype=dtype, params=settings_dict(settings))
-    plot_reports(comparison.reports, output, depth=depth)
-    click.echo(f"wrote {output}", err=True)
+    write_output(output, plot_writer(comparison.reports, output, depth=depth))
+    click.echo(f"wrote {one_line(click.format_filename(output))}", err=True)

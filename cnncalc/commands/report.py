@@ -2,15 +2,16 @@
 
 import click
 
-from .common import (check_format, columns_option, complete_spec, convention_option, friendly_errors, model_options,
-                     mode_option, optimizer_option, output_options, set_option, settings_dict)
+from .common import (WholeNumber, check_format, columns_option, complete_spec, convention_option, emit, friendly_errors,
+                     mode_option, model_options, optimizer_option, output_file_option, output_options, set_option,
+                     settings_dict)
 
 
 @click.command()
 @click.argument("spec", metavar="SPEC", shell_complete=complete_spec)
 @model_options
 @output_options
-@click.option("--depth", type=click.IntRange(min=1), default=None,
+@click.option("--depth", type=WholeNumber(), default=None,
               help="Fold the table to blocks: rows summed by the first N parts of their names "
                    "(layer1.0.conv1 -> layer1 at depth 1).")
 @click.option("--explain", "explain", multiple=True, metavar="LAYER",
@@ -24,9 +25,10 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
               help="Add the training memory estimate: activations + params + gradients + optimizer state.")
 @optimizer_option
 @set_option
+@output_file_option
 @friendly_errors
 def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, columns, convention, training,
-           optimizer, settings):
+           optimizer, settings, output):
     """Per-layer table like the lecture slides, then totals.
 
     SPEC is a YAML spec file or a built-in model name (see `cnncalc list`).
@@ -40,6 +42,7 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, co
       cnncalc report vgg16 --flops-convention 2x --columns name,output,macs,flops_2x
       cnncalc report resnet50 --training --optimizer adam --batch 32
       cnncalc report my_efficientnet.yaml --set width=1.2 --set depth=1.4
+      cnncalc report vgg16 --format csv -o tables/vgg16.csv
     """
     from ..report import analyze
 
@@ -49,9 +52,9 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, co
     if explain:
         from ..formatters import explain_text
 
-        click.echo("\n\n".join(explain_text(result, name) for name in explain))
+        emit("\n\n".join(explain_text(result, name) for name in explain), output)
         return
     from ..formatters import render_report
 
-    click.echo(render_report(result, fmt, depth=depth, units=units, columns=columns, convention=convention,
-                             optimizer=optimizer if training else None))
+    emit(render_report(result, fmt, depth=depth, units=units, columns=columns, convention=convention,
+                       optimizer=optimizer if training else None), output)

@@ -2,7 +2,7 @@
 
 import click
 
-from .common import friendly_errors, write_output
+from .common import emit, friendly_errors
 
 
 @click.command()
@@ -26,9 +26,5 @@ def schema(output):
 
     from ..schema import spec_schema
 
-    text = json.dumps(spec_schema(), indent=2)
-    if output is None:
-        click.echo(text)
-        return
-    write_output(output, text + "\n")
-    click.echo(f"wrote {output}", err=True)
+    text = json.dumps(spec_schema(), indent=2, allow_nan=False)
+    emit(text, output)

@@ -5,10 +5,11 @@ where the text of a numeric answer becomes a number; every count and memory size
 """
 
 import re
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from ..formatters import scaled
+from ..numbers import DECIMAL, read_decimal
+from ..numbers import shown as clipped
 
 
 class ClaimError(ValueError):
@@ -52,8 +53,8 @@ class Number:
         return f"{text}{self.unit if self.unit.strip() else self.unit + default_unit}"
 
 
-_NUMBER = re.compile(r"^\s*[~≈]?\s*(?P<number>[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][+-]?\d+)?"
-                     r"|[+-]?\.\d+(?:[eE][+-]?\d+)?)(?P<unit>.*?)\s*$")
+# the number's digits are read by cnncalc.numbers (ASCII only, bounded), like every number a person types
+_NUMBER = re.compile(r"^\s*[~≈]?\s*(?P<number>" + DECIMAL + r")(?P<unit>.*?)\s*$")
 COUNT_PREFIXES = {"": 1, "k": 10 ** 3, "thousand": 10 ** 3, "m": 10 ** 6, "million": 10 ** 6,
                   "g": 10 ** 9, "billion": 10 ** 9, "t": 10 ** 12}
 COUNT_WORDS = ("", "flop", "flops", "mac", "macs", "op", "ops", "param", "params", "parameters", "multiply-adds",
@@ -62,7 +63,6 @@ MEMORY_UNITS = {"b": 1, "byte": 1, "bytes": 1, "k": 1024, "kb": 1024, "kib": 102
                 "mb": 1024 ** 2, "mib": 1024 ** 2, "g": 1024 ** 3, "gb": 1024 ** 3, "gib": 1024 ** 3}
 DECIMAL_MEMORY = {"kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3}  # SI units: not the slides', noted when used
 MAX_CLAIM_LENGTH = 100
-MAX_EXPONENT = 40
 
 
 def parse_number(value):
@@ -79,13 +79,12 @@ def parse_number(value):
         raise ClaimError(f"{value!r} is not a number")
     match = _NUMBER.match(text) if len(text) <= MAX_CLAIM_LENGTH else None
     if not match:
-        raise ClaimError(f"cannot read '{text}' as a number (write 34944, 34,944, 35K, 0.035M, 1.8 GFLOP)")
+        raise ClaimError(f"cannot read '{clipped(text)}' as a number (write 34944, 34,944, 35K, 0.035M, "
+                         f"1.8 GFLOP)")
     try:
-        number = Decimal(match.group("number").replace(",", ""))
-    except InvalidOperation:
-        raise ClaimError(f"cannot read '{text}' as a number") from None
-    if abs(number.as_tuple().exponent) > MAX_EXPONENT or number.adjusted() > MAX_EXPONENT:
-        raise ClaimError(f"'{text}' is out of range")  # 1e999999999 would take forever to compare exactly
+        number = read_decimal(match.group("number"))
+    except ValueError as err:
+        raise ClaimError(f"cannot read '{clipped(text)}' as a number ({err})") from None
     return text.strip(), number, match.group("unit")
 
 
@@ -186,7 +185,7 @@ def parse_flag(value):
 
 
 def shown(value):
-    return f"'{value}'" if isinstance(value, str) else repr(value)
+    return f"'{clipped(value)}'" if isinstance(value, str) else clipped(repr(value))
 
 
 class Tolerance:
