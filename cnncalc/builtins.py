@@ -8,11 +8,12 @@ STDIN = "-"
 
 
 def _folder():
-    try:
-        from . import configs
-    except ImportError:
-        # the package run from a source checkout (`python -m cnncalc` in the repo): configs/ is beside it
-        return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+    # A source checkout (`python -m cnncalc` or pytest in the repo) uses its own configs/, beside the package,
+    # even when another checkout is pip-installed in editable mode (its cnncalc.configs would win otherwise).
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.isfile(os.path.join(root, "pyproject.toml")) and os.path.isdir(os.path.join(root, "configs")):
+        return os.path.join(root, "configs")
+    from . import configs
     return os.path.dirname(configs.__file__)
 
 

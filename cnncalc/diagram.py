@@ -6,7 +6,7 @@ reads as a unit; ``depth`` folds blocks into single boxes and ``only`` draws one
 with the layers it connects to outside drawn dashed.
 """
 
-from .formatters import full_shape
+from .formatters import full_shape, pair_text
 from .graph import group_name
 
 INPUT = "input"  # how a layer's `from` names the network input
@@ -47,10 +47,9 @@ def layer_caption(row):
     from .rules import RULES
 
     if row.kernel is not None and RULES[row.type].category != "global pool":  # a global window has no fixed size
-        words.append(f"{row.kernel[0]}x{row.kernel[1]}")
-        if row.stride is not None and row.stride != (1, 1):
-            words.append("/" + (str(row.stride[0]) if row.stride[0] == row.stride[1] else
-                                f"{row.stride[0]}x{row.stride[1]}"))
+        words.append(full_shape(row.kernel))
+        if row.stride is not None and any(s != 1 for s in row.stride):
+            words.append("/" + pair_text(row.stride))
     text = " ".join(words)
     if row.filters is not None:
         text += f", {row.filters}"

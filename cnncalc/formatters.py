@@ -16,7 +16,7 @@ MULTILINE_FORMATS = ("simple", "grid", "fancy_grid", "rounded_grid", "heavy_grid
 
 CONVENTIONS = (
     "Conventions: output = floor((W + 2P - D*(K-1) - 1)/S) + 1; params include biases (BN running stats are "
-    "buffers, not params); MACs count conv and fc multiply-accumulates only; flop = MACs + pooling windows "
+    "buffers, not params); MACs count conv, fc and linear multiply-accumulates only; flop = MACs + pooling windows "
     "(lecture convention, multiply+add counted as one); memory = output elements x batch x bytes per element, "
     "KB = 1024 B; peak = most memory live at once in inference (layers in order, each output freed after its "
     "last consumer); the network input is not counted."
@@ -160,7 +160,8 @@ def human_bytes(value):
 # --- shapes and geometry ----------------------------------------------------------------------
 
 def shape_text(shape):
-    """The lecture's ``C x H/W``: ``64 x 56``; non-square maps as ``64 x 56x48``; flat as ``4096``."""
+    """The lecture's ``C x H/W``: ``64 x 56``; non-square maps as ``64 x 56x48``; flat as ``4096``;
+    1-D and 3-D maps in full, ``128 x 1981`` and ``64 x 16 x 112 x 112``."""
     if len(shape) == 3:
         c, h, w = shape
         return f"{c} x {h}" if h == w else f"{c} x {h}x{w}"
@@ -171,19 +172,20 @@ def full_shape(shape):
     return "x".join(str(s) for s in shape)
 
 
-def pair_text(pair):
-    if pair is None:
+def pair_text(sizes):
+    """Per-axis sizes as one number when they agree (``3``), else ``3x5`` (``1x2x2`` in 3-D)."""
+    if sizes is None:
         return ""
-    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+    return str(sizes[0]) if all(s == sizes[0] for s in sizes) else full_shape(sizes)
 
 
 def pad_text(pad):
+    """(before, after) per axis: ``1`` or ``1x2`` when symmetric, else every side (``1,0,2,2``)."""
     if pad is None:
         return ""
-    (top, bottom), (left, right) = pad
-    if top == bottom and left == right:
-        return pair_text((top, left))
-    return f"{top},{bottom},{left},{right}"
+    if all(before == after for before, after in pad):
+        return pair_text([before for before, _ in pad])
+    return ",".join(str(side) for sides in pad for side in sides)
 
 
 # --- the report table ---------------------------------------------------------------------------
@@ -289,8 +291,11 @@ DEFAULT_COLUMNS = ("name", "input", "filters", "kernel", "stride", "pad", "outpu
 # --columns also takes the JSON / CSV name of a table column
 TABLE_ALIASES = {"layer": "name", "in_shape": "input", "out_shape": "output", "memory_bytes": "memory",
                  "flops": "flop", "receptive_field": "rf"}
-FLOPS_2X_NOTE = ("FLOPs 2x = 2 x MACs + elementwise work: one op per output element for bias, activations, add and "
-                 "mul, two for batch norm, the window for pools.")
+# the shape columns' title by the input's rank (2-D keeps the lecture's "C x H/W")
+MAP_TITLES = {1: "C x L", 3: "C x D x H x W"}
+FLOPS_2X_NOTE = ("FLOPs 2x = 2 x MACs + elementwise work: one op per output element for bias, activations, add, "
+                 "mul and scale, two for batch norm, four (five with an affine) for layer/group/instance norm, the "
+                 "window for pools, the input points read per interpolated element for upsample.")
 
 
 def resolve_columns(names, known, aliases=None, first=None):
@@ -329,7 +334,8 @@ def table(report, depth=None, units="slide", columns=None, convention="lecture")
     bound = [column.bind(units, report.totals) for column in chosen]
     rows = [[cell(row) for _, cell, _ in bound] for row in report.fold(depth)]
     rows.append([total for _, _, total in bound])
-    return [title for title, _, _ in bound], rows, [column.align for column in chosen]
+    map_title = MAP_TITLES.get(len(report.input) - 1, "C x H/W")
+    return [title.replace("C x H/W", map_title) for title, _, _ in bound], rows, [column.align for column in chosen]
 
 
 def summary_lines(report, convention="lecture", optimizer=None):
@@ -424,8 +430,8 @@ def simple_table(rows, headers, aligns):
     return "\n".join(out)
 
 
-def warning_lines(warnings, listed=3):
-    """Each warning in full when there are few; otherwise one wrapped line naming the layers."""
+def warning_lines(warnings, listed=1):
+    """A single warning in full; several as one wrapped line naming the layers (said once per report)."""
     if not warnings:
         return []
     if len(warnings) <= listed:
@@ -572,9 +578,8 @@ def explain_data(report, row):
     if "receptive_field" in given:
         lines += [entry for entry in row.explain if entry[0] == "receptive_field"]
     else:
-        rf = row.receptive_field
         lines.append(("receptive_field",
-                      f"receptive field = {pair_text(rf) if rf[0] == rf[1] else full_shape(rf)} input pixels, "
+                      f"receptive field = {pair_text(row.receptive_field)} input pixels, "
                       f"effective stride {pair_text(row.effective_stride)} (r_out = r_in + (K-1)*D*j_in, "
                       f"j_out = j_in*S)"))
     if row.train_costs:

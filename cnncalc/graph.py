@@ -5,7 +5,7 @@ outputs of earlier layers (so the order is topological and there are no cycles);
 indexes them; group_name says which block or stage a layer is in.
 """
 
-from .spec import NETWORK_INPUT
+from .spec import NETWORK_INPUT, REFERENCE_KEYS
 
 INPUT_INDEX = -1
 
@@ -18,6 +18,9 @@ class Graph:
         index[NETWORK_INPUT] = INPUT_INDEX
         self.index = index
         self.inputs = [[index[name] for name in node.inputs] for node in self.nodes]
+        # the layers a node's reference keys (`like`) name: their shapes are read, they are not inputs
+        self.references = [{key: index[node.keys[key]] for key in REFERENCE_KEYS if node.keys.get(key) is not None}
+                           for node in self.nodes]
 
     def __len__(self):
         return len(self.nodes)

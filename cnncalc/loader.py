@@ -51,80 +51,47 @@ def _construct_scalar(loader, node):
 _MISSING = object()
 
 
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-def _flatten_merges(node):
-    """Replace the merge keys of a MappingNode by the pairs they merge, put first (of ``<<: [*a, *b]``,
-    b's then a's), so that a later pair overrides an earlier one: the mapping's own keys win over merged
-    ones, and of a merged list the first mapping wins, as the YAML 1.1 merge key says.
-
-    Ours rather than PyYAML's ``flatten_mapping``, whose order changed in PyYAML 6.0.4 (a list merged in
-    its written order, so the last mapping won): the same spec must mean the same on every PyYAML."""
-    merge = []
-    index = 0
-    while index < len(node.value):
-        key_node, value_node = node.value[index]
-        if key_node.tag == _MERGE_TAG:
-            del node.value[index]
-            if isinstance(value_node, yaml.MappingNode):
-                _flatten_merges(value_node)
-                merge.extend(value_node.value)
-            elif isinstance(value_node, yaml.SequenceNode):
-                merged = []
-                for subnode in value_node.value:
-                    if not isinstance(subnode, yaml.MappingNode):
-                        raise yaml.constructor.ConstructorError(
-                            "while constructing a mapping", node.start_mark,
-                            f"expected a mapping for merging, but found {subnode.id}", subnode.start_mark)
-                    _flatten_merges(subnode)
-                    merged.append(subnode.value)
-                for pairs in reversed(merged):
-                    merge.extend(pairs)
-            else:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping", node.start_mark,
-                    f"expected a mapping or list of mappings for merging, but found {value_node.id}",
-                    value_node.start_mark)
-        else:
-            if key_node.tag == "tag:yaml.org,2002:value":
-                key_node.tag = "tag:yaml.org,2002:str"
-            index += 1
-    if merge:
-        node.value = merge + node.value
-
-
 def _construct_mapping(loader, node):
-    """A Located mapping. YAML 1.1 merge keys (``{<<: *c3, name: c2}``) work: :func:`_flatten_merges` puts
-    the merged pairs first (of ``<<: [*a, *b]``, b's then a's), so a later pair overrides a merged one;
-    two keys written in the mapping itself are still a duplicate. A merged key keeps the line where it is
-    written (in the anchored mapping)."""
-    written = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
-    _flatten_merges(node)
-    merged_count = len(node.value) - written
+    """A Located mapping. YAML 1.1 merge keys (``{<<: *c3, name: c2}``) work: a key written in the mapping
+    overrides a merged one, and of ``<<: [*a, *b]`` the earlier source wins; two keys written in the
+    mapping itself are still a duplicate. A merged key keeps the line where it is written (in the
+    anchored mapping). The merge is done here rather than by PyYAML's flatten_mapping, whose order of
+    merged pairs has changed between releases."""
     mapping = Located(line=node.start_mark.line + 1)
-    merged = set()  # keys whose value so far came from a merge, which a later pair may override
+    sources = []
     scalar = yaml.ScalarNode
-    for index, (key_node, value_node) in enumerate(node.value):
+    for key_node, value_node in node.value:
+        line = key_node.start_mark.line + 1
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            sources += _merge_sources(loader, value_node, line)
+            continue
         key = _construct_scalar(loader, key_node) if type(key_node) is scalar else loader.construct_object(
             key_node, deep=True)
-        line = key_node.start_mark.line + 1
         try:
-            duplicate = key in mapping and key not in merged
+            duplicate = key in mapping
         except TypeError:
             raise SpecError("a mapping key must be a plain value", line=line) from None
         if duplicate:
             raise SpecError(f"duplicate key '{key}' (first at line {mapping.key_lines[key]})", line=line)
-        if index < merged_count:
-            merged.add(key)
-        else:
-            merged.discard(key)
         if type(value_node) is scalar:
             mapping[key] = _construct_scalar(loader, value_node)
         else:
             mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.key_lines[key] = line
+    for source in sources:
+        for key, value in source.items():
+            if key not in mapping:
+                mapping[key] = value
+                mapping.key_lines[key] = source.line_of(key)
     return mapping
+
+
+def _merge_sources(loader, node, line):
+    """The mappings a ``<<`` key merges, in order of precedence: one mapping, or a list of them."""
+    nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    if not all(isinstance(item, yaml.MappingNode) for item in nodes):
+        raise SpecError("'<<' (a merge key) takes a mapping or a list of mappings", line=line)
+    return [loader.construct_object(item, deep=True) for item in nodes]
 
 
 class LocatedList(list):

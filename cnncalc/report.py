@@ -285,8 +285,24 @@ def _read_map(sizes, spec_input, text):
     return shape, batch, reading
 
 
+def _read_other_map(sizes, spec_input, text):
+    """A network with a 1-D ``[C, L]`` or 3-D ``[C, D, H, W]`` input: the full shape, the spatial sizes (the
+    spec's channels kept), one side for every spatial axis, or the full shape after a batch size."""
+    rank = len(spec_input) - 1
+    if len(sizes) == len(spec_input) + 1:
+        return tuple(sizes[1:]), sizes[0], f"N x C x {' x '.join(rules.AXIS_NAMES[rank])}: batch {sizes[0]}, " \
+                                           f"input {_shown(sizes[1:])}"
+    if len(sizes) == len(spec_input):
+        return tuple(sizes), None, None
+    if len(sizes) in (1, rank):
+        return (spec_input[0],) + tuple(sizes * rank if len(sizes) == 1 else sizes), None, None
+    forms = {1: "CxL or L", 3: "CxDxHxW, DxHxW or a side"}[rank]
+    raise UsageError(f"this network takes a {rank}-D input ({_shown(spec_input)}); give {forms}, not "
+                     f"'{_shown(text)}'")
+
+
 # how --input is read, by the rank of the spec's input
-INPUT_READERS = {1: _read_flat, 3: _read_map}
+INPUT_READERS = {1: _read_flat, 2: _read_other_map, 3: _read_map, 4: _read_other_map}
 
 
 def infer_shape(decl, in_shapes):
@@ -350,14 +366,16 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
     explain_all = explain is True
     explain_set = set() if explain_all else set(explain or ())
     shapes = {INPUT_INDEX: input_shape}
-    extent = (input_shape[1], input_shape[2]) if len(input_shape) == 3 else (1, 1)
-    fields = {INPUT_INDEX: ((1, 1), (1, 1), extent)}  # receptive field, effective stride, spatial extent
+    extent = tuple(input_shape[1:]) if len(input_shape) > 1 else (1, 1)
+    ones = (1,) * len(extent)
+    fields = {INPUT_INDEX: (ones, ones, extent)}  # receptive field, effective stride, spatial extent per axis
     rows = []
     for i, decl in enumerate(graph.nodes):
         sources = graph.inputs[i]
         in_shapes = [shapes[s] for s in sources]
         explaining = explain_all or bool(explain_set) and _named_in(decl.name, explain_set)
-        cost = rules.apply(decl, in_shapes, explaining, block_names=graph.spec.blocks)
+        references = {key: shapes[index] for key, index in graph.references[i].items()}
+        cost = rules.apply(decl, in_shapes, explaining, block_names=graph.spec.blocks, references=references)
         out = cost.shape
         shapes[i] = out
         entering = _merge_fields([fields[s] for s in sources])
@@ -382,7 +400,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.kernel = cost.kernel
         row.stride = cost.stride
         row.pad = cost.pad
-        row.act = decl.keys.get("act")
+        row.act = cost.act
         row.warnings = cost.warnings
         row.explain = cost.explain
         if explaining:
@@ -424,10 +442,9 @@ def _receptive_field_arithmetic(entering, window, rf, jump, merged):
     if FIELD_LIMIT in rf + jump:
         note += " (saturated: at least 2^63)"
     axes = [(*t, r, j) for t, r, j in zip(terms, rf, jump)]
-    if axes[0] == axes[1]:
-        axes, labels = axes[:1], ("H/W",)
-    else:
-        labels = ("H", "W")
+    labels = rules.AXIS_NAMES[len(axes)]
+    if len(axes) > 1 and all(axis == axes[0] for axis in axes):
+        axes, labels = axes[:1], ("/".join(labels),)
     return [("receptive_field", f"receptive field {label} = {formula} = {terms_text} = {r} input pixels{note}; "
                                 f"effective stride = {jump_formula} = {jump_text} = {j}")
             for label, (terms_text, jump_text, r, j) in zip(labels, axes)]
@@ -445,8 +462,8 @@ def _merge_fields(sources):
     the effective stride of its largest map (a squeeze-excitation gate is 1x1 with a huge stride)."""
     if len(sources) == 1:
         return sources[0]
-    _, jump, extent = max(sources, key=lambda f: (f[2][0] * f[2][1], -f[1][0]))
-    rf = tuple(max(f[0][axis] for f in sources) for axis in (0, 1))
+    _, jump, extent = max(sources, key=lambda f: (rules.elements(f[2]), -f[1][0]))
+    rf = tuple(max(f[0][axis] for f in sources) for axis in range(len(jump)))
     return rf, jump, extent
 
 
@@ -475,8 +492,8 @@ def _receptive_field(entering, window, out_shape):
     if steps is not None:
         rf = tuple(_bounded(r + (k - 1) * d * j) for r, j, (k, s, d) in zip(rf, jump, steps))
         jump = tuple(_bounded(j * s) for j, (k, s, d) in zip(jump, steps))
-    if len(out_shape) == 3:
-        extent = (out_shape[1], out_shape[2])
+    if len(out_shape) > 1:
+        extent = tuple(out_shape[1:])
     elif window == "global":
-        extent = (1, 1)
+        extent = (1,) * len(extent)
     return rf, jump, extent

@@ -16,9 +16,11 @@ def _whole(minimum):
     return {"anyOf": [{"type": "integer", "minimum": minimum}, EXPRESSION]}
 
 
-def _pair(minimum):
+def _sizes(minimum, lengths=(1, 3)):
+    """One number (every spatial axis) or a list of one per axis ([l], [h, w], [d, h, w])."""
     return {"anyOf": [{"type": "integer", "minimum": minimum},
-                      {"type": "array", "items": _whole(minimum), "minItems": 2, "maxItems": 2}, EXPRESSION]}
+                      {"type": "array", "items": _whole(minimum), "minItems": lengths[0], "maxItems": lengths[1]},
+                      EXPRESSION]}
 
 
 def _value_schema(check):
@@ -26,21 +28,36 @@ def _value_schema(check):
     if check is rules.check_count:
         return _whole(1)
     if check is rules.check_size:
-        return _pair(1)
+        return _sizes(1)
     if check is rules.check_offset:
-        return _pair(0)
+        return _sizes(0)
     if check is rules.check_pad:
-        return {"anyOf": [{"enum": ["same", "valid"]}, _pair(0),
-                          {"type": "array", "items": _whole(0), "minItems": 4, "maxItems": 4,
-                           "description": "[top, bottom, left, right]"}]}
+        return {"anyOf": [{"enum": ["same", "valid"]}, _sizes(0, (1, 6))],
+                "description": "one number, one per axis, or before and after on each axis ([top, bottom, left, "
+                               "right] in 2-D)"}
+    if check is rules.check_channel_pad:
+        return {"anyOf": [_whole(0), {"type": "array", "items": _whole(0), "minItems": 2, "maxItems": 2}],
+                "description": "channels to add: a total, or [before, after]"}
     if check is rules.check_flag:
         return {"anyOf": [{"type": "boolean"}, EXPRESSION]}
     if check is rules.check_number:
         return {"anyOf": [{"type": "number"}, EXPRESSION]}
+    if check is rules.check_scale:
+        return {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                          {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1,
+                           "maxItems": 3}, EXPRESSION]}
     if check is rules.check_activation:
-        return {"anyOf": [{"enum": list(rules.ACTIVATIONS)}, {"type": "string"}]}
+        with_parameter = {"type": "object", "minProperties": 1, "maxProperties": 1,
+                          "propertyNames": {"enum": list(rules.ACTIVATION_PARAMETERS)},
+                          "additionalProperties": {"type": "number"},
+                          "description": "an activation with its parameter, e.g. {leakyrelu: 0.1}"}
+        return {"anyOf": [{"enum": list(rules.ACTIVATIONS)}, with_parameter, {"type": "string"}]}
     if check is rules.check_table:
         return {"type": "array", "items": {"type": "array", "items": {"type": "integer", "minimum": 0}}}
+    if check is rules.check_reference:
+        return {"type": "string", "description": "an earlier layer's name (its output size is used)"}
+    if hasattr(check, "choices"):
+        return {"anyOf": [{"enum": list(check.choices)}, {"type": "string"}]}
     return {}
 
 
@@ -99,9 +116,8 @@ def spec_schema():
         "name": {"type": ["string", "number"], "description": "display name"},
         "source": {"type": "string", "description": "where the architecture comes from"},
         "description": {"type": "string"},
-        "input": {"type": "array", "items": _whole(1),
-                  "anyOf": [{"minItems": 3, "maxItems": 3}, {"minItems": 1, "maxItems": 1}],
-                  "description": "[C, H, W] (or [N] for a flat input)"},
+        "input": {"type": "array", "items": _whole(1), "minItems": 1, "maxItems": 4,
+                  "description": "[C, H, W]; [C, L] for 1-D, [C, D, H, W] for 3-D, [N] for a flat input"},
         "layers": {"$ref": "#/definitions/layers"},
         "blocks": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
                    "additionalProperties": {"$ref": "#/definitions/block"}},

@@ -64,6 +64,9 @@ MAX_SOURCE_CHARS = 1000
 # true/false words that a block use passes on to every layer inside it
 INHERITED_WORDS = ("train_only", "frozen")
 NETWORK_INPUT = "input"
+# Layer keys that name another layer, resolved like `from` (earlier layers, the same scope) to full names;
+# the rule gets that layer's output shape, which is not an input (no memory, no receptive field).
+REFERENCE_KEYS = ("like",)
 # Read-only names inside a block: the shape of the block's input.
 SHAPE_NAMES = ("in_channels", "in_size", "in_shape")
 _MENTIONS_SHAPE = re.compile(r"\bin_(channels|size|shape)\b")
@@ -452,13 +455,14 @@ def _least_layers(items, blocks, args, memo, stack):
 
 
 def parse_input(value, file=None, line=None):
-    """``[C, H, W]`` (or ``[N]`` for a flat input) as a tuple of positive ints."""
-    if isinstance(value, (list, tuple)) and len(value) in (1, 3):
+    """``[C, H, W]``, ``[C, L]``, ``[C, D, H, W]`` (or ``[N]`` for a flat input) as a tuple of positive ints."""
+    if isinstance(value, (list, tuple)) and 1 <= len(value) <= 4:
         if all(_is_int(v) and v >= 1 for v in value):
             if max(value) > MAX_SIZE:
                 raise SpecError(f"'input' sizes must be at most {MAX_SIZE:,}, not {max(value):,}", file=file, line=line)
             return tuple(value)
-    raise SpecError(f"'input' must be [C, H, W] of positive whole numbers (or [N] for a flat input), "
+    raise SpecError(f"'input' must be [C, H, W] of positive whole numbers ([C, L] for 1-D, [C, D, H, W] for 3-D, "
+                    f"[N] for a flat input), "
                     f"not {value!r}", file=file, line=line)
 
 
@@ -537,6 +541,15 @@ def _read_blocks(section, file, line):
         reads_shapes = _mentions_shape(body["layers"]) or _mentions_shape(list(args.values()))
         blocks[name] = _Block(name, args, body["layers"], output, where, order, reads_shapes)
     return blocks
+
+
+class _Reference:
+    """A reference key's value once resolved: a full layer name, not to be read as an expression."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
 
 
 class _Expander:
@@ -637,6 +650,7 @@ class _Expander:
                 if name != output:
                     self.aliases[name] = output
             else:
+                instance = self.resolve_references(instance, item, scope, prefix, variables, declared, name)
                 output = self.add_layer(type_name, instance, item, name, source, variables, stack)
             if index == 0:
                 after_first = len(self.layers)
@@ -695,38 +709,52 @@ class _Expander:
             sources = [sources]
         if not sources:
             raise self.fail("'from' is an empty list", line, full)
-        resolved = []
-        for source in sources:
-            if not isinstance(source, (str, int)) or isinstance(source, bool):
-                raise self.fail(f"'from' must name layers, not {source!r}", line, full)
-            source = str(source)
-            target = scope.get(source)  # the common case, kept fast for specs of 100k layers
-            if target is None:
-                target = self.resolve_layer(source, scope, prefix, variables)
-                if target is None:
-                    raise self.fail(self.unknown_layer(source, scope, prefix, variables, declared), line, full)
-            elif variables and isinstance(variables.get(source), LayerWord):
-                raise self.fail(f"'from' names '{source}', which is both a layer here and an argument; rename one",
-                                line, full)
-            resolved.append(target)
-        return resolved
+        return [self.resolve_source(source, "from", scope, prefix, variables, declared, line, full)
+                for source in sources]
 
-    def unknown_layer(self, source, scope, prefix, variables, declared):
+    def resolve_source(self, source, key, scope, prefix, variables, declared, line, full):
+        """The full name of the layer that ``source``, written in ``key`` (from, like), names; an error if none."""
+        if not isinstance(source, (str, int)) or isinstance(source, bool):
+            raise self.fail(f"'{key}' must name layers, not {source!r}", line, full)
+        source = str(source)
+        target = scope.get(source)  # the common case, kept fast for specs of 100k layers
+        if target is None:
+            target = self.resolve_layer(source, scope, prefix, variables)
+            if target is None:
+                raise self.fail(self.unknown_layer(source, scope, prefix, variables, declared, key), line, full)
+        elif variables and isinstance(variables.get(source), LayerWord):
+            raise self.fail(f"'{key}' names '{source}', which is both a layer here and an argument; rename one",
+                            line, full)
+        return target
+
+    def resolve_references(self, keys, item, scope, prefix, variables, declared, full):
+        """``keys`` with each reference key (REFERENCE_KEYS) resolved, as ``from`` is, to the full name of the
+        layer it names."""
+        if not any(keys.get(key) is not None for key in REFERENCE_KEYS):
+            return keys
+        keys = dict(keys)
+        for key in REFERENCE_KEYS:
+            if keys.get(key) is not None:
+                keys[key] = _Reference(self.resolve_source(keys[key], key, scope, prefix, variables, declared,
+                                                           item.line_of(key), full))
+        return keys
+
+    def unknown_layer(self, source, scope, prefix, variables, declared, key="from"):
         """Why ``source`` names no layer, with the closest name that would."""
         value = variables.get(source)
         if isinstance(value, LayerWord):
             close = did_you_mean(value, self.names_like(value, *value.caller))
-            return (f"'from' names argument '{source}', but '{value}' (given at line {value.line}) is not an "
+            return (f"'{key}' names argument '{source}', but '{value}' (given at line {value.line}) is not an "
                     f"earlier layer where the block is used{close}")
         if value is not None and not isinstance(value, str):
-            return f"'from' names '{source}', an argument or param whose value {value!r:.40} is not a layer"
+            return f"'{key}' names '{source}', an argument or param whose value {value!r:.40} is not a layer"
         head = source.split(".", 1)[0]
         if head in declared and head not in scope:
-            return (f"'from' names '{source}', which comes later (line {declared[head]}); "
+            return (f"'{key}' names '{source}', which comes later (line {declared[head]}); "
                     f"a layer can only take the output of an earlier one (no cycles)")
         candidates = self.names_like(source, scope, prefix) + [
             word for word, v in variables.items() if isinstance(v, LayerWord)]
-        return f"'from' names an unknown layer '{source}'{did_you_mean(source, candidates)}"
+        return f"'{key}' names an unknown layer '{source}'{did_you_mean(source, candidates)}"
 
     def names_like(self, word, scope, prefix):
         """The names a word could have meant in ``scope``: its layers, and for a dotted word those below its head."""
@@ -779,7 +807,8 @@ class _Expander:
                             f"limit is {MAX_FULL_NAME_CHARS}", item.line, name[:60] + "...")
         if len(self.layers) >= MAX_LAYERS:
             raise self.fail(f"the network expands to more than {MAX_LAYERS:,} layers", item.line, name)
-        values = {k: self.value(v, variables, item, k, name) for k, v in keys.items()}
+        values = {k: v.name if isinstance(v, _Reference) else self.value(v, variables, item, k, name)
+                  for k, v in keys.items()}
         self.names[name] = item.line
         self.layers.append(LayerDecl(name, type_name, values, inputs, self.file, item.line,
                                      item.key_lines, stack[-1] if stack else None, **self.inherited))

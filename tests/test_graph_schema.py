@@ -145,3 +145,18 @@ def test_shell_completion_script_and_model_names():
     words = invoke(env={"_CNNCALC_COMPLETE": "bash_complete", "COMP_WORDS": "cnncalc compare resnet1",
                         "COMP_CWORD": "2"})
     assert "plain,resnet18" in words.stdout and "plain,resnet101" in words.stdout
+
+
+def test_schema_covers_the_new_types_and_n_d_specs():
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft7Validator(cnncalc.spec_schema())
+    spec = {"input": [1, 16000], "layers": [
+        {"name": "c", "type": "conv", "filters": 8, "kernel": 80, "stride": 4, "act": {"leakyrelu": 0.1}},
+        {"type": "layernorm"}, {"type": "groupnorm", "groups": 2}, {"type": "instancenorm", "affine": True},
+        {"type": "scale"}, {"type": "linear", "units": 4}, {"type": "upsample", "scale": 1.5, "mode": "linear"},
+        {"type": "upsample", "like": "c"}, {"type": "crop", "size": [100]}, {"type": "pad", "pad": [1, 2],
+                                                                              "channels": [2, 2]}]}
+    assert not list(validator.iter_errors(spec))
+    for wrong in ({"type": "upsample", "scale": 0}, {"type": "groupnorm"}, {"type": "crop", "like": 3},
+                  {"type": "pixelshuffle"}):
+        assert list(validator.iter_errors({"input": [3, 8, 8], "layers": [wrong]})), wrong

@@ -125,3 +125,11 @@ def test_rectangular_kernel_and_dilation():
     # 3x5 kernel on 1x10x10 with dilation 2: H = 10 - 2*(3-1) = 6, W = 10 - 2*(5-1) = 2
     out = run("conv", "--input", "10x10x1", "--filters", "1", "--kernel", "3x5", "--dilation", "2").stdout
     assert "output = 1x6x2" in out
+
+
+def test_upsample_by_a_float_scale_with_a_mode():
+    result = run("upsample", "--input", "16x7x7", "--scale", "1.5", "--mode", "bilinear")
+    assert result.exit_code == 0, result.output
+    assert "output shape     16x10x10" in result.stdout                  # floor(7 * 1.5) = 10
+    assert "bilinear interpolation: 4 input point(s) per output element = 6,400" in result.stdout
+    assert "--like" not in run("--help").stdout                           # a layer name needs a spec file

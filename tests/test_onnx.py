@@ -242,10 +242,14 @@ def test_resize_by_whole_scales_and_refusal_of_others(tmp_path):
     sized = model(tmp_path, [node("Resize", ["x", "", "", "sizes"], ["y"], name="/up/Resize")],
                   ints={"sizes": [1, 3, 8, 8]}, shape=(1, 3, 4, 4), file="sized.onnx")
     assert rows(sized)[1]["up.resize"].out_shape == (3, 8, 8)
+    # a fractional scale: floor(4 * 1.5) = 6, as PyTorch and the upsample rule
     odd = model(tmp_path, [node("Resize", ["x", "", "scales"], ["y"], name="/up/Resize")],
                 floats={"scales": [1, 1, 1.5, 1.5]}, shape=(1, 3, 4, 4), file="odd.onnx")
-    with pytest.raises(SpecError, match=r"odd.onnx: node '/up/Resize' \(Resize\): .*whole-number scales"):
-        cnncalc.analyze(odd)
+    assert rows(odd)[1]["up.resize"].out_shape == (3, 6, 6)
+    channels = model(tmp_path, [node("Resize", ["x", "", "scales"], ["y"], name="/up/Resize")],
+                     floats={"scales": [1, 2, 2, 2]}, shape=(1, 3, 4, 4), file="channels.onnx")
+    with pytest.raises(SpecError, match=r"channels.onnx: node '/up/Resize' \(Resize\): .*resizes H and W only"):
+        cnncalc.analyze(channels)
 
 
 def test_convtranspose(tmp_path):

@@ -143,8 +143,8 @@ def test_several_files_one_line_each(write, tmp_path):
 
 # --- input ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", ["[3, 32]", "3x32x32", "[3, 0, 32]", "[3, -32, 32]", "[true, 32, 32]",
-                                   "[3, 32.5, 32]", "[3, .inf, 32]", "[3, .nan, 32]", "[3, 32, 32, 1]",
+@pytest.mark.parametrize("value", ["[3, 32, 32, 32, 1]", "3x32x32", "[3, 0, 32]", "[3, -32, 32]", "[true, 32, 32]",
+                                   "[3, 32.5, 32]", "[3, .inf, 32]", "[3, .nan, 32]", "[]",
                                    "{c: 3, h: 32, w: 32}", "~"])
 def test_malformed_input(write, value):
     check_both(write(spec("{type: relu}", input=value)), "'input' must be [C, H, W]", line=1)
@@ -172,7 +172,8 @@ def test_input_beyond_the_size_limit(write):
     ("filters: 8, kernel: 0", "kernel must be at least 1, not 0"),
     ("filters: 8, kernel: 3, stride: 0", "stride must be at least 1, not 0"),
     ("filters: 8, kernel: 3, pad: -1", "pad must be at least 0, not -1"),
-    ("filters: 8, kernel: [3, 3, 3]", "kernel must be one number or [h, w]"),
+    ("filters: 8, kernel: [3, 3, 3]", "kernel [3, 3, 3] has 3 entries, but the input 3 x 32 x 32 is 2-D (H, W)"),
+    ("filters: 8, kernel: [3, 3, 3, 3]", "kernel must be one number or a list of one per spatial axis"),
     ("filters: 8, kernel: {h: 3}", "kernel must be a whole number"),
     ("filters: 8, kernel: 3, bias: 1", "bias must be true or false, not 1"),
     ("filters: 8, kernel: 3, act: rleu", "did you mean 'relu'?"),

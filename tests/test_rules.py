@@ -343,6 +343,183 @@ def test_upsample():
     assert one((16, 7, 5), type="upsample", scale=[2, 3]).out_shape == (16, 14, 15)
 
 
+def test_upsample_scale_size_like_and_modes():
+    # PyTorch: output floor(W * scale) in double; 7 * 1.5 = 10.5 -> 10
+    row = one((16, 7, 7), type="upsample", scale=1.5, mode="bilinear")
+    assert row.out_shape == (16, 10, 10) and row.params == row.macs == row.flops == 0
+    assert row.flops_2x == 4 * 16 * 10 * 10                      # bilinear: 4 input points per output element
+    assert one((16, 7, 7), type="upsample", size=[9, 14]).out_shape == (16, 9, 14)
+    report = run((8, 32, 32),
+                 {"name": "down", "type": "maxpool", "kernel": 2},
+                 {"name": "pool", "type": "globalavgpool"},
+                 {"name": "up", "type": "upsample", "like": "down", "mode": "bicubic"})
+    up = report.row("up")
+    assert up.out_shape == (8, 16, 16) and up.inputs == ["pool"]  # like is read, not an input
+    assert up.elementwise == 16 * 8 * 16 * 16
+    assert one((4, 100), type="upsample", scale=3, mode="linear").out_shape == (4, 300)
+    error = spec_error((4, 8, 8), {"name": "u", "type": "upsample", "mode": "trilinear"})
+    assert error.layer == "u" and "3-D" in str(error)
+    error = spec_error((4, 8, 8), {"name": "u", "type": "upsample", "like": "nowhere"})
+    assert error.layer == "u" and "'like' names an unknown layer 'nowhere'" in str(error)
+
+
+def test_like_comes_from_the_same_scope_as_from_inside_a_block():
+    spec = {"input": [3, 64, 64],
+            "blocks": {"down_up": {"layers": [{"name": "a", "type": "conv", "filters": 4, "kernel": 3},
+                                              {"name": "b", "type": "maxpool", "kernel": 2},
+                                              {"name": "c", "type": "upsample", "like": "a"}]}},
+            "layers": [{"name": "x", "type": "down_up"}, {"name": "p", "type": "maxpool", "kernel": 2},
+                       {"name": "y", "type": "upsample", "like": "x"}]}
+    report = cnncalc.analyze(spec)
+    assert report.row("x.c").out_shape == (4, 62, 62)           # the size of x.a
+    assert report.row("y").out_shape == (4, 62, 62)             # x is the block's output, x.c
+    spec["layers"].append({"name": "z", "type": "crop", "from": "y", "like": "x.b"})   # a layer inside x
+    assert cnncalc.analyze(spec).row("z").out_shape == (4, 31, 31)
+
+
+def test_like_takes_a_layer_passed_to_a_block():
+    spec = {"input": [3, 64, 64],
+            "blocks": {"up": {"args": {"skip": None},
+                              "layers": [{"name": "u", "type": "upsample", "like": "skip"}]}},
+            "layers": [{"name": "enc", "type": "conv", "filters": 4, "kernel": 3},
+                       {"name": "pool", "type": "maxpool", "kernel": 2},
+                       {"name": "dec", "type": "up", "skip": "enc"}]}
+    assert cnncalc.analyze(spec).row("dec.u").out_shape == (4, 62, 62)
+
+
+# --- norms, scale, linear ------------------------------------------------------------------------
+
+def test_layernorm_groupnorm_instancenorm_scale():
+    # LayerNorm(96): weight and bias of 96 -> 192 params, no buffers
+    row = one((96, 56, 56), type="layernorm")
+    assert row.params == 192 and row.buffers == 0 and row.out_shape == (96, 56, 56)
+    assert one((768,), type="layernorm").params == 2 * 768       # a flat input: over the features
+    # GroupNorm(32, 256): 512 params
+    assert one((256, 14, 14), type="groupnorm", groups=32).params == 512
+    error = spec_error((30, 4, 4), {"name": "g", "type": "groupnorm", "groups": 32})
+    assert error.layer == "g" and "groups 32 must divide the 30 channels" in str(error)
+    # InstanceNorm2d(64): affine=False, track_running_stats=False by default -> nothing
+    plain = one((64, 32, 32), type="instancenorm")
+    assert plain.params == 0 and plain.buffers == 0
+    full = one((64, 32, 32), type="instancenorm", affine=True, track_running_stats=True)
+    assert full.params == 128 and full.buffers == 128
+    # ConvNeXt layer scale: one gamma per channel
+    assert one((96, 56, 56), type="scale").params == 96
+
+
+def test_linear_on_a_map_acts_on_the_channels_at_each_position():
+    # ConvNeXt's pwconv1 = Linear(96, 384) on channels-last 56x56
+    row = one((96, 56, 56), type="linear", units=384)
+    assert row.out_shape == (384, 56, 56)
+    assert row.params == 96 * 384 + 384 == 37_248
+    assert row.macs == 56 * 56 * 96 * 384 == 115_605_504
+    flat = one((512,), type="linear", units=10, bias=False)
+    assert flat.out_shape == (10,) and flat.params == 5120 and flat.macs == 5120
+
+
+# --- pixel shuffle, crop, pad --------------------------------------------------------------------
+
+def test_pixelshuffle_and_unshuffle():
+    # PixelShuffle(3) on 9x64x64 -> 1x192x192
+    row = one((9, 64, 64), type="pixelshuffle", factor=3)
+    assert row.out_shape == (1, 192, 192) and row.params == 0
+    assert one((1, 192, 192), type="pixelunshuffle", factor=3).out_shape == (9, 64, 64)
+    assert "multiple of factor^2 = 9" in str(spec_error((8, 4, 4), {"type": "pixelshuffle", "factor": 3}))
+    assert "factor 3 must divide" in str(spec_error((1, 8, 9), {"type": "pixelunshuffle", "factor": 3}))
+    assert "2-D maps only" in str(spec_error((9, 64), {"type": "pixelshuffle", "factor": 3}))
+
+
+def test_pixelshuffle_receptive_field_is_fractional_like_upsample():
+    report = run((4, 8, 8), {"name": "c", "type": "conv", "filters": 4, "kernel": 3, "pad": 1},
+                 {"name": "ps", "type": "pixelshuffle", "factor": 2})
+    assert report.row("ps").receptive_field == (3, 3) and report.row("ps").effective_stride == (1, 1)
+
+
+def test_crop_centre_size_like_and_offset():
+    # U-Net: the 64 x 568 x 568 skip cropped to the 392 x 392 of the upsampled path; start (568-392)//2 = 88
+    report = run((64, 568, 568),
+                 {"name": "skip", "type": "identity"},
+                 {"name": "small", "type": "adaptiveavgpool", "output": 392},
+                 {"name": "crop", "type": "crop", "from": "skip", "like": "small"})
+    assert report.row("crop").out_shape == (64, 392, 392)
+    assert one((3, 10, 12), type="crop", size=[4, 6], offset=[6, 6]).out_shape == (3, 4, 6)
+    error = spec_error((3, 10, 10), {"name": "c", "type": "crop", "size": 6, "offset": 5})
+    assert error.layer == "c" and "cannot crop H/W" not in str(error) and "from 5" in str(error)
+    assert "needs 'size' or 'like'" in str(spec_error((3, 10, 10), {"type": "crop"}))
+
+
+def test_pad_spatial_and_channels():
+    assert one((3, 10, 10), type="pad", pad=1).out_shape == (3, 12, 12)
+    assert one((3, 10, 10), type="pad", pad=[1, 0, 2, 3]).out_shape == (3, 11, 15)   # top, bottom, left, right
+    # ResNet option A: stride-2 subsample then planes//4 zero channels on each side: 16 -> 32
+    row = one((16, 16, 16), type="pad", channels=[8, 8])
+    assert row.out_shape == (32, 16, 16) and row.params == 0
+    assert one((16, 16, 16), type="pad", channels=16).out_shape == (32, 16, 16)       # a total
+
+
+# --- 1-D and 3-D ---------------------------------------------------------------------------------
+
+def test_conv1d_audio():
+    # Conv1d(1, 128, 80, stride=4) on 1 x 8000: (8000 - 80)/4 + 1 = 1981; params 128*1*80 + 128
+    row = one((1, 8000), type="conv", filters=128, kernel=80, stride=4)
+    assert row.out_shape == (128, 1981)
+    assert row.params == 10_368
+    assert row.macs == 128 * 1981 * 80
+    assert row.receptive_field == (80,) and row.effective_stride == (4,)
+    assert one((128, 1981), type="maxpool", kernel=4).out_shape == (128, 495)
+    assert one((128, 495), type="globalavgpool").out_shape == (128, 1)
+
+
+def test_conv3d():
+    # Conv3d(3, 64, 3, padding=1) on 3 x 16 x 112 x 112
+    row = one((3, 16, 112, 112), type="conv", filters=64, kernel=3, pad=1)
+    assert row.out_shape == (64, 16, 112, 112)
+    assert row.params == 64 * 3 * 27 + 64 == 5_248
+    assert row.macs == 64 * 16 * 112 * 112 * 3 * 27
+    assert row.receptive_field == (3, 3, 3)
+    # C3D's pool1 is 1x2x2, pool2 2x2x2
+    assert one((64, 16, 112, 112), type="maxpool", kernel=[1, 2, 2]).out_shape == (64, 16, 56, 56)
+    assert one((8, 4, 6, 6), type="adaptiveavgpool", output=[1, 2, 3]).out_shape == (8, 1, 2, 3)
+    assert one((8, 4, 6, 6), type="convtranspose", filters=2, kernel=2, stride=2).out_shape == (2, 8, 12, 12)
+
+
+def test_a_kernel_list_of_the_wrong_rank_names_the_layer():
+    error = spec_error((1, 8000), {"name": "c", "type": "conv", "filters": 4, "kernel": [3, 3]})
+    assert error.layer == "c" and error.key == "kernel"
+    assert "kernel [3, 3] has 2 entries, but the input 1 x 8000 is 1-D (L)" in str(error)
+
+
+# --- act parameters, type suggestions, the pool pad, transposed receptive field -----------------
+
+def test_act_with_a_parameter():
+    row = one((3, 8, 8), type="conv", filters=4, kernel=3, act={"leakyrelu": 0.1})
+    assert row.act == "leakyrelu(0.1)" and row.flops_2x == 2 * row.macs + 2 * 4 * 6 * 6
+    assert "takes no parameter" in str(spec_error((3, 8, 8), {"type": "bn", "act": {"relu": 1}}))
+
+
+@pytest.mark.parametrize("written, meant", [("Conv2d", "conv"), ("Conv1d", "conv"), ("Linear", "linear"),
+                                            ("BatchNorm2d", "bn"), ("batchnorm", "bn"), ("LayerNorm", "layernorm"),
+                                            ("MaxPool2d", "maxpool"), ("ReLU", "relu"), ("dense", "fc"),
+                                            ("ConvTranspose2d", "convtranspose"), ("PixelShuffle", "pixelshuffle"),
+                                            ("AdaptiveAvgPool2d", "adaptiveavgpool"), ("Upsample", "upsample")])
+def test_framework_names_are_suggested_not_accepted(written, meant):
+    error = spec_error((3, 8, 8), {"name": "x", "type": written})
+    assert f"unknown layer type '{written}'; did you mean '{meant}'?" in str(error)
+
+
+def test_both_pools_take_pad_same_as_tensorflow():
+    for kind in ("maxpool", "avgpool"):
+        row = one((8, 15, 15), type=kind, kernel=3, stride=2, pad="same")
+        assert row.out_shape == (8, 8, 8) and row.pad == ((1, 1), (1, 1))   # ceil(15/2)
+
+
+def test_convtranspose_receptive_field_counts_dilation():
+    # an output position reads floor((K-1)*D/S) + 1 inputs: K 3, D 2, S 1 -> 5 (was 3 without dilation)
+    row = one((4, 8, 8), type="convtranspose", filters=4, kernel=3, dilation=2)
+    assert row.receptive_field == (5, 5)
+    assert one((4, 8, 8), type="convtranspose", filters=4, kernel=4, stride=2).receptive_field == (2, 2)
+
+
 def test_every_registered_rule_has_a_test_here():
     """Runs after the tests above (pytest keeps file order): every type of the rule table was computed by one."""
     if not COMPUTED:
@@ -362,6 +539,25 @@ def test_window_that_does_not_tile_warns_with_the_fraction():
     text = row.warnings[0]
     assert "(7 - 3 + 2*0)/3 + 1" in text and "2.33" in text and "-> 2" in text and "floored" in text
     assert report.warnings == [("c", text)]
+
+
+def test_only_dropped_real_input_warns():
+    # 3x3/2 pad 1 on 112: (112 - 3 + 2)/2 + 1 = 56.5 -> 56, but only the right padding is left unread
+    quiet = one((64, 112, 112), type="conv", filters=64, kernel=3, stride=2, pad=1)
+    assert quiet.out_shape == (64, 56, 56) and quiet.warnings == [] and not quiet.fits
+    # ResNet's stem: 7x7/2 pad 3 on 224 (229/2 = 114.5), a 1x1/2 shortcut on 56 (it skips a column by design)
+    assert one((3, 224, 224), type="conv", filters=64, kernel=7, stride=2, pad=3).warnings == []
+    assert one((64, 56, 56), type="conv", filters=128, kernel=1, stride=2).warnings == []
+    # AlexNet at 227: pool1 3x3/2 on 56 leaves the last real column unread
+    assert one((64, 56, 56), type="maxpool", kernel=3, stride=2).warnings
+
+
+def test_explain_shows_the_floor_when_only_padding_is_dropped():
+    report = run((64, 112, 112), {"name": "c", "type": "conv", "filters": 8, "kernel": 3, "stride": 2, "pad": 1},
+                 explain=["c"])
+    sizes = [text for quantity, text in report.row("c").explain if quantity == "size"]
+    assert sizes == ["output H/W = (112 - 3 + 2*1)/2 + 1 = 56.5 -> 56 (floored): only padding or skipped input "
+                     "is left"]
 
 
 def test_window_that_tiles_has_no_warning():
@@ -436,3 +632,11 @@ def test_input_side_means_a_square_with_the_specs_channels():
     assert cnncalc.analyze(spec, input="64x48").input == (1, 64, 48)                # H x W
     assert cnncalc.analyze(spec, input="3x64x64").input == (3, 64, 64)              # C x H x W
     assert cnncalc.analyze(spec, input=(3, 40, 40)).row("c").params == 6 * 3 * 25 + 6
+
+
+def test_like_must_name_an_earlier_layer():
+    error = spec_error((3, 8, 8), {"name": "up", "type": "upsample", "like": "later"},
+                       {"name": "later", "type": "relu"})
+    assert error.layer == "up" and "'like' names 'later', which comes later" in str(error)
+    error = spec_error((3, 8, 8), {"name": "c", "type": "crop", "size": 4, "like": "input"})
+    assert "give one of size or like, not both" in str(error)

@@ -1,9 +1,9 @@
 """Check the built-in specs against torchvision layer by layer: every Conv2d and Linear.
 
 tests/test_zoo.py checks the totals (params, buffers, MACs) against figures measured once with PyTorch;
-this developer script checks each conv and fc layer: output shape, params (with bias) and MACs
-(conv Cout*H'*W'*(Cin/groups)*Kh*Kw, linear in*out). It needs PyTorch, which the package and its
-tests never do, so give it a venv of its own:
+this developer script checks each conv, fc and linear layer: output shape, params (with bias) and MACs
+(conv Cout*H'*W'*(Cin/groups)*Kh*Kw, linear in*out, times H*W on a map as in ConvNeXt). It needs
+PyTorch, which the package and its tests never do, so give it a venv of its own:
 
     python3 -m venv /tmp/torchvenv
     /tmp/torchvenv/bin/pip install "torch==2.14.*" "torchvision==0.29.*" pyyaml   # pyyaml for cnncalc
@@ -13,7 +13,7 @@ tests never do, so give it a venv of its own:
 For each run of tests/data/torchvision_totals.csv (plus vgg13_bn and vgg19_bn, built in and in
 torchvision but not in the CSV) it builds the torchvision model with the CSV's builder
 arguments (random weights), records every Conv2d/Linear call of one forward pass of a zero image with
-hooks, and compares them in order with cnncalc's conv/dwconv/fc rows. If the orders differ (parallel
+hooks, and compares them in order with cnncalc's conv/dwconv/fc/linear rows. If the orders differ (parallel
 branches listed in another order) it compares the sorted lists and says so. googlenet_aux runs in
 training mode on both sides, since torchvision calls the auxiliary classifiers only then.
 Exit status 0 when every run matches, 1 otherwise.
@@ -57,7 +57,9 @@ def torch_layers(run, mode):
         if isinstance(module, torch.nn.Conv2d):
             macs = output[0].numel() * module.weight[0].numel()  # Cout*H'*W' * (Cin/groups)*Kh*Kw
         else:
-            macs = module.in_features * module.out_features
+            macs = output[0].numel() * module.in_features  # in*out, times H*W on a channels-last map
+            if len(shape) > 1:  # ConvNeXt's Linear on H x W x C: cnncalc writes C x H x W
+                shape = shape[-1:] + shape[:-1]
         calls.append((name, shape, params, macs))
 
     for name, module in model.named_modules():
@@ -72,7 +74,7 @@ def torch_layers(run, mode):
 def cnncalc_layers(run, mode):
     report = cnncalc.analyze(SPEC_FOR_RUN.get(run["run"], run["run"]), input=run["input"], mode=mode)
     return [(row.name, tuple(row.out_shape), row.params, row.macs)
-            for row in report.rows if row.type in ("conv", "dwconv", "fc")]
+            for row in report.rows if row.type in ("conv", "dwconv", "fc", "linear")]
 
 
 def mismatches(ours, theirs, limit=3):

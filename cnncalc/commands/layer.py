@@ -16,13 +16,13 @@ def rule_options(function):
     true/false keys are --KEY/--no-KEY flags; every other value is read by the rule's own check (whole
     numbers, HxW pairs, words such as same, numbers), so this command never repeats what rules.py knows.
     """
-    from ..rules import RULES, check_flag, check_table
+    from ..rules import RULES, check_flag, check_reference, check_table
 
     takers = {}
     for rule in RULES.values():
         if rule.inputs == 1:
             for key, (check, _) in rule.keys.items():
-                if check is not check_table:  # a connection table is written in a spec file
+                if check not in (check_table, check_reference):  # tables and layer names need a spec file
                     takers.setdefault(key, (check, []))[1].append(rule.name)
     for key in sorted(takers, reverse=True):
         check, names = takers[key]
@@ -169,9 +169,16 @@ def _option_value(key, value, check):
     """An option's text as the spec would write it; the rule's check then validates it."""
     from .. import rules
 
-    if isinstance(value, bool) or check is rules.check_activation:
+    if isinstance(value, bool) or check is rules.check_activation or hasattr(check, "choices"):
         return value
     text = value.strip().lower()
+    if check is rules.check_scale:
+        try:  # 1.5, or per axis 2x1.5
+            factors = [read_decimal(part) for part in text.strip("[]()").replace("×", "x").split("x")]
+        except ValueError:
+            raise UsageError(f"{_flag(key)} must be a number or HxW, not '{shown(value)}'") from None
+        factors = [int(f) if f == f.to_integral_value() else float(f) for f in factors]
+        return factors[0] if len(factors) == 1 else factors
     if check is rules.check_pad and text in ("same", "valid"):
         return text
     if check is rules.check_number:

@@ -10,7 +10,7 @@ import re
 from fractions import Fraction
 
 from ..errors import AnswerError, did_you_mean
-from ..formatters import full_shape, human
+from ..formatters import full_shape, human, pair_text
 from .explain import explanation
 from .quantities import QUANTITIES, QUANTITY
 from .results import ERROR, RIGHT, WRONG, Result
@@ -116,8 +116,7 @@ class Grader:
             return f"{full_shape(target.last.out_shape)} (C x H x W)" if len(target.last.out_shape) == 3 \
                 else full_shape(target.last.out_shape)
         if quantity == "receptive_field":
-            rf = target.last.receptive_field
-            return str(rf[0]) if rf[0] == rf[1] else full_shape(rf)
+            return pair_text(target.last.receptive_field)
         if quantity == "fits":
             return self.fits(target, True, None)[1]["expected"]
         exact = target.total(key)
@@ -237,12 +236,13 @@ class Grader:
 
     def receptive_field(self, target, value, tolerance):
         claim = parse_sizes(value, "receptive field")
-        if len(claim) > 2:
-            raise ClaimError(f"a receptive field is one size or H x W, not {shown(value)}")
-        if len(claim) == 1:
-            claim = claim * 2
         true = tuple(target.last.receptive_field)
-        expected = str(true[0]) if true[0] == true[1] else f"{true[0]}x{true[1]}"
+        if len(claim) not in (1, len(true)):
+            axes = "H x W" if len(true) == 2 else f"one per axis ({len(true)})"
+            raise ClaimError(f"a receptive field is one size or {axes}, not {shown(value)}")
+        if len(claim) == 1:
+            claim = claim * len(true)
+        expected = pair_text(true)
         fields = {"exact": list(true), "expected": expected}
         return (RIGHT if claim == true else WRONG), fields
 
