@@ -334,6 +334,11 @@ def _is_tab(text, mark):
     return "\t" in line[:mark.column + 1] and not line[:mark.column].strip(" \t-")
 
 
+def file_stem(file):
+    """A file's name without its folder and extension: ``configs/resnet18.yaml`` -> ``resnet18``."""
+    return os.path.splitext(os.path.basename(str(file)))[0]
+
+
 def mentions_key(text, keys):
     """Whether ``text`` writes one of ``keys`` as a mapping key (``input:``, ``{layers: ...``): a cheap
     look, before or without parsing, at whether a file is meant to be one of ours."""

@@ -8,18 +8,20 @@ its constant inputs (numpy, small tensors only) and, for weights transformed on 
 
 import math
 
-# A computed constant larger than this is known by its dims only.
-MAX_ELEMENTS = 4096
+from .onnx_tensors import MAX_VALUE_ELEMENTS, TENSOR_TYPES, tensor_array
 
 
 def evaluate(node, inputs, attrs, opset):
-    """[(dims, value)] for each output of ``node``; a value (a numpy array) or dims may be None."""
+    """[(dims, value)] for each output of ``node``; a value (a numpy array) or dims may be None.
+
+    A result larger than MAX_VALUE_ELEMENTS is known by its dims only.
+    """
     import numpy
 
     handler = _HANDLERS.get(node.op_type)
     arrays = [const.array() if const is not None else None for const in inputs]
     dims = [const.dims if const is not None else None for const in inputs]
-    if node.op_type in _ELEMENTWISE and _elements(_dims_only(node.op_type, dims, arrays, attrs)) > MAX_ELEMENTS:
+    if node.op_type in _ELEMENTWISE and _elements(_dims_only(node.op_type, dims, arrays, attrs)) > MAX_VALUE_ELEMENTS:
         handler = None  # a broadcast that would build a large tensor: its dims are enough
     if handler is not None and all(a is not None for a, name in zip(arrays, node.input) if name):
         try:
@@ -29,7 +31,7 @@ def evaluate(node, inputs, attrs, opset):
             result = None
         if result is not None:
             results = result if isinstance(result, list) else [result]
-            return [(tuple(r.shape), r if r.size <= MAX_ELEMENTS else None) for r in results]
+            return [(tuple(r.shape), r if r.size <= MAX_VALUE_ELEMENTS else None) for r in results]
     return [(_dims_only(node.op_type, dims, arrays, attrs), None)]
 
 
@@ -37,7 +39,7 @@ _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal
 
 
 def _elements(dims):
-    return math.prod(dims) if dims is not None else MAX_ELEMENTS + 1
+    return math.prod(dims) if dims is not None else MAX_VALUE_ELEMENTS + 1
 
 
 def _dims_only(op, dims, arrays, attrs):
@@ -75,9 +77,7 @@ def _axes(arrays, attrs, position=1):
 
 
 def _cast(np, arrays, attrs, opset):
-    from .onnx_reader import _TENSOR_TYPES
-
-    return arrays[0].astype(_TENSOR_TYPES[attrs["to"]][0])
+    return arrays[0].astype(TENSOR_TYPES[attrs["to"]][0])
 
 
 def _gather(np, arrays, attrs, opset):
@@ -143,25 +143,23 @@ def _shape(np, arrays, attrs, opset):
 
 
 def _constant_of_shape(np, arrays, attrs, opset):
-    from .onnx_reader import tensor_array
-
     fill = tensor_array(attrs["value"]) if "value" in attrs else np.zeros(1, dtype=np.float32)
     shape = [int(v) for v in arrays[0].reshape(-1)]
-    if math.prod(shape) > MAX_ELEMENTS:
+    if math.prod(shape) > MAX_VALUE_ELEMENTS:
         return None
     return np.full(shape, fill.reshape(-1)[0], dtype=fill.dtype)
 
 
 def _range(np, arrays, attrs, opset):
     start, limit, delta = (a.reshape(-1)[0] for a in arrays[:3])
-    if delta == 0 or abs((limit - start) / delta) > MAX_ELEMENTS:
+    if delta == 0 or abs((limit - start) / delta) > MAX_VALUE_ELEMENTS:
         return None
     return np.arange(start, limit, delta)
 
 
 def _expand(np, arrays, attrs, opset):
     shape = np.broadcast_shapes(arrays[0].shape, tuple(int(v) for v in arrays[1].reshape(-1)))
-    if math.prod(shape) > MAX_ELEMENTS:
+    if math.prod(shape) > MAX_VALUE_ELEMENTS:
         return None
     return np.broadcast_to(arrays[0], shape).copy()
 

@@ -320,9 +320,18 @@ def load_spec(spec_or_name, params=None, input=None):
         return spec_or_name.expanded(params=params, shapes=infer_shape) if params else spec_or_name
     if isinstance(spec_or_name, dict):
         return spec_module.parse(spec_or_name, params=params, shapes=infer_shape)
-    # an ONNX model is read at the input analyze will use (which says how it read --input, once)
-    at_input = None if input is None else (lambda native: read_input(input, native, quiet=True)[0])
-    return spec_module.load(spec_or_name, params=params, shapes=infer_shape, onnx_input=at_input)
+    from . import builtins
+
+    path = builtins.resolve(spec_or_name)
+    if str(path).lower().endswith(".onnx"):
+        from .onnx_reader import load as load_onnx
+
+        if params:
+            raise SpecError(f"an ONNX model has no params to set (given: {', '.join(map(str, params))})", file=path)
+        # read at the input analyze will use (which says how it read --input, once)
+        at_input = None if input is None else (lambda native: read_input(input, native, quiet=True)[0])
+        return load_onnx(path, input=at_input)
+    return spec_module.load(path, params=params, shapes=infer_shape)
 
 
 def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode="eval", params=None):

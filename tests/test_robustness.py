@@ -422,8 +422,14 @@ def test_plain_aliases_and_merge_keys_still_work(write):
 
 
 def test_layer_limit(write, monkeypatch):
-    monkeypatch.setattr(spec_module, "MAX_LAYERS", 100)
+    from cnncalc import expander
+
+    for module in (spec_module, expander):  # the count before expanding, and the expander's own
+        monkeypatch.setattr(module, "MAX_LAYERS", 100)
     path = write(spec(*["{type: relu}"] * 101))
+    check_both(path, "more than 100 layers")
+    # layers under `if` may vanish, so only the expander can count them
+    path = write(spec(*["{type: relu, if: true}"] * 101))
     check_both(path, "more than 100 layers")
 
 

@@ -1,0 +1,300 @@
+"""Walk an ONNX graph node by node, building the spec's layer items and sizing each tensor as it goes.
+
+:class:`GraphReader` holds what the walk knows: the constants (initializers, Constant nodes and shape
+arithmetic on them), the computed tensors (which layer gives each, its shape), who reads each tensor, and
+the layer items made so far. Each operator's mapping to a layer is a function in the table of
+:mod:`cnncalc.onnx_ops`; the reader gives those functions the means to emit layers and to read their
+inputs. Layers are sized with the rules themselves, so the reader's shapes and the report's cannot
+disagree.
+"""
+
+import os
+
+from . import onnx_constants, rules
+from .errors import SpecError
+from .loader import file_stem
+from .onnx_ops import FUNCTIONAL, OPERATORS, SUPPORTED
+from .onnx_tensors import Const, Value, attributes
+from .spec import NETWORK_INPUT, LayerDecl, parse
+
+
+class GraphReader:
+    def __init__(self, model, file, input):
+        self.model = model
+        self.graph = model.graph
+        self.file = file
+        self.input_override = input
+        self.consts = {}
+        self.values = {}
+        self.items = []  # spec layer items (dicts), in order
+        self.by_name = {}  # layer name -> item
+        self.names = set()
+        self.skip = set()  # node indices already folded into a layer
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+
+    # --- errors ---------------------------------------------------------------------------------
+
+    def fail(self, node, message):
+        label = f"node '{node.name}'" if node.name else f"a node giving '{node.output[0] if node.output else '?'}'"
+        return SpecError(f"{label} ({node.op_type}): {message}", file=self.file)
+
+    def unsupported(self, node, message=None):
+        known = message or (f"operator {node.op_type} is not supported (cnncalc reads {', '.join(SUPPORTED)})"
+                            if node.op_type not in SUPPORTED else "this use of it is not supported")
+        return self.fail(node, known)
+
+    # --- the whole model ------------------------------------------------------------------------
+
+    def spec(self):
+        graph = self.graph
+        for tensor in graph.initializer:
+            self.consts[tensor.name] = Const(tensor.dims, proto=tensor)
+        for sparse in graph.sparse_initializer:
+            self.consts[sparse.values.name or sparse.indices.name] = Const(sparse.dims)
+        shape = self.read_input()
+        self.prepare(graph.node)
+        for index, node in enumerate(graph.node):
+            if index in self.skip:
+                continue
+            self.index = index
+            try:
+                self.visit(node)
+            except (IndexError, KeyError, ValueError, TypeError, ArithmeticError) as err:
+                # a node missing an input or attribute the operator requires: the file is malformed
+                raise self.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
+        if not self.items:
+            raise SpecError("the model has no layers cnncalc counts (only constants and reshapes)", file=self.file)
+        document = {"name": file_stem(self.file), "source": self.source(), "input": list(shape[1:]),
+                    "layers": [self.written(i, item) for i, item in enumerate(self.items)]}
+        return parse(document, file=self.file)
+
+    def source(self):
+        model = self.model
+        producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
+        made = f"{producer}, " if producer else ""
+        return f"ONNX model {os.path.basename(self.file)} ({made}opset {self.opset})"
+
+    def written(self, position, item):
+        """The item as a spec layer: `from` only where it is not the layer before."""
+        item = dict(item)
+        sources = item.pop("_from")
+        previous = self.items[position - 1]["name"] if position else NETWORK_INPUT
+        if sources != [previous]:
+            item["from"] = sources[0] if len(sources) == 1 else sources
+        # the order a person reads: name, type, from, then the keys
+        head = {key: item.pop(key) for key in ("name", "type", "from") if key in item}
+        return {**head, **item}
+
+    def read_input(self):
+        graph = self.graph
+        inputs = [i for i in graph.input if i.name not in self.consts]
+        if len(inputs) != 1:
+            names = ", ".join(i.name for i in inputs) or "none"
+            raise SpecError(f"cnncalc reads models with one input; this one has {len(inputs)} ({names})",
+                            file=self.file)
+        tensor = inputs[0]
+        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+                for d in tensor.type.tensor_type.shape.dim]
+        if len(dims) not in (2, 4):
+            shown = "x".join("?" if d is None else str(d) for d in dims) or "no shape"
+            raise SpecError(f"the input '{tensor.name}' is {shown}; cnncalc reads N x C x H x W images "
+                            f"(or N x features)", file=self.file)
+        batch, native = dims[0] or 1, tuple(dims[1:])
+        if native[0] is None:
+            raise SpecError(f"the input '{tensor.name}' has a dynamic channel count", file=self.file)
+        chosen = native if self.input_override is None else tuple(self.input_override(native))
+        if None in chosen:
+            shown = "x".join("?" if d is None else str(d) for d in ("N",) + native)
+            raise SpecError(f"the input '{tensor.name}' has a dynamic size ({shown}); give the size with --input, "
+                            f"e.g. --input {native[0]}x224x224", file=self.file)
+        if len(chosen) != len(native) or chosen[0] != native[0]:
+            raise SpecError(f"--input {'x'.join(map(str, chosen))} does not fit the model's input "
+                            f"{'x'.join('?' if d is None else str(d) for d in native)}", file=self.file)
+        shape = (batch,) + chosen
+        self.values[tensor.name] = Value(NETWORK_INPUT, shape)
+        return shape
+
+    def prepare(self, nodes):
+        """Who reads each tensor, and readable names for the nodes."""
+        self.readers = {}
+        for index, node in enumerate(nodes):
+            if node.op_type in ("Shape", "Size"):
+                continue  # they read a tensor's size, not its values
+            for name in node.input:
+                if name:
+                    self.readers.setdefault(name, []).append(index)
+        for output in self.graph.output:
+            self.readers.setdefault(output.name, []).append(None)
+        self.nodes = nodes
+        self.scope_count = {}
+        for node in nodes:
+            scope = _torch_scope(node.name)
+            if scope is not None and node.op_type not in ("Constant", "Identity"):
+                self.scope_count[scope[0]] = self.scope_count.get(scope[0], 0) + 1
+
+    # --- naming -----------------------------------------------------------------------------------
+
+    def layer_name(self, node, weight=None, suffix="", op_name=None):
+        scope = _torch_scope(node.name)
+        if scope is not None:
+            path, op = scope
+            op = op_name or op
+            if not path:
+                base = op.lower()
+            elif self.scope_count.get(path, 0) == 1 and node.op_type not in FUNCTIONAL:
+                base = path
+            else:
+                base = f"{path}.{op.lower()}"
+        elif weight and weight.endswith(".weight") and len(weight) > 7:
+            base = weight[:-7]
+        elif node.name:
+            base = node.name[5:] if node.name.startswith("node_") else node.name
+        else:
+            base = node.op_type.lower()
+        base = ".".join(part for part in base.replace("/", ".").replace(":", ".").split(".") if part) or "layer"
+        base += suffix
+        if base == NETWORK_INPUT:
+            base = "input_"
+        name, count = base, 1
+        while name in self.names:
+            count += 1
+            name = f"{base}_{count}"
+        self.names.add(name)
+        return name
+
+    # --- what the operator functions use ----------------------------------------------------------
+
+    def emit(self, node, type_name, sources, keys=None, weight=None, suffix="", op_name=None):
+        """Add a layer reading ``sources`` (tensor names); size it with its rule; return its Value."""
+        inputs = [self.value(node, source) for source in sources]
+        name = self.layer_name(node, weight, suffix, op_name)
+        item = {"name": name, "type": type_name, **(keys or {}), "_from": [v.layer for v in inputs]}
+        decl = LayerDecl(name, type_name, {k: v for k, v in item.items() if k not in ("name", "type", "_from")},
+                         item["_from"], self.file, None, {}, None)
+        batch = inputs[0].shape[0]
+        try:
+            cost = rules.apply(decl, [v.shape[1:] for v in inputs])
+        except SpecError as err:
+            raise self.fail(node, err.message) from None
+        self.items.append(item)
+        self.by_name[name] = item
+        return Value(name, (batch,) + tuple(cost.shape))
+
+    def value(self, node, name):
+        found = self.values.get(name)
+        if found is None:
+            if name in self.consts:
+                raise self.unsupported(node, f"input '{name}' is a constant where cnncalc expects a computed "
+                                             f"tensor")
+            raise self.fail(node, f"input '{name}' is not computed by any earlier node")
+        if found.gate is not None:
+            what = {"shuffle": "a channel shuffle", "shuffled": "a channel shuffle", "pad": "a Pad"}.get(
+                found.gate[0], "an activation")
+            raise self.unsupported(node, f"input '{name}' is part of {what} cnncalc could not place")
+        return found
+
+    def const(self, node, name, what="a constant"):
+        found = self.consts.get(name)
+        if found is None:
+            raise self.unsupported(node, f"input '{name}' must be {what} (an initializer or Constant)")
+        return found
+
+    def known(self, node, name, what):
+        """The value of a small constant input, or a clear error."""
+        const = self.const(node, name, what)
+        array = const.array()
+        if array is None:
+            where = ("in an external data file" if const.proto is not None else
+                     f"computed by {const.origin}" if const.origin else "unknown")
+            raise self.unsupported(node, f"{what} '{name}' is needed by value, but its contents are {where}")
+        return array
+
+    def set_output(self, node, value, position=0):
+        self.values[node.output[position]] = value
+
+    def only_reader(self, name):
+        """The node index that alone reads tensor ``name`` (not a graph output), else None."""
+        readers = self.readers.get(name, [])
+        return readers[0] if len(readers) == 1 else None
+
+    # --- visiting nodes ---------------------------------------------------------------------------
+
+    def visit(self, node):
+        op = node.op_type
+        if node.domain not in ("", "ai.onnx"):
+            raise self.unsupported(node, f"operator {node.domain}.{op} is not a standard ONNX operator")
+        computed = [name for name in node.input if name and name in self.values]
+        if op == "Constant":
+            return self.constant(node)
+        if op == "CastLike":  # a cast to the type of its second input: only the first matters
+            if node.input[0] in self.consts:
+                self.consts[node.output[0]] = self.consts[node.input[0]]
+                return
+            return self.set_output(node, self.value(node, node.input[0]).passed_on())
+        if not computed:
+            return self.fold_constants(node)
+        handler = OPERATORS.get(op)
+        if handler is None:
+            raise self.unsupported(node)
+        return handler(self, node, attributes(node))
+
+    def constant(self, node):
+        attrs = {a.name: a for a in node.attribute}
+        if "value" in attrs:
+            tensor = attrs["value"].t
+            self.consts[node.output[0]] = Const(tensor.dims, proto=tensor)
+            return
+        import numpy
+
+        values = attributes(node)
+        for key, kind in (("value_int", numpy.int64), ("value_ints", numpy.int64), ("value_float", numpy.float32),
+                          ("value_floats", numpy.float32)):
+            if key in values:
+                array = numpy.array(values[key], dtype=kind)
+                self.consts[node.output[0]] = Const(array.shape, value=array)
+                return
+        self.consts[node.output[0]] = Const(None, origin=f"Constant node '{node.name}'")
+
+    def fold_constants(self, node):
+        """A node whose inputs are all constants: evaluate it when it is shape arithmetic."""
+        if node.op_type == "Identity" and node.input[0] in self.consts:
+            # the exporter shares an initializer through Identity: the same tensor under another name
+            self.consts[node.output[0]] = self.consts[node.input[0]]
+            return
+        origin = f"node '{node.name}' ({node.op_type})"
+        inputs = [self.consts.get(name) if name else None for name in node.input]
+        missing = [name for name, const in zip(node.input, inputs) if name and const is None]
+        if missing:
+            raise self.fail(node, f"input '{missing[0]}' is not computed by any earlier node")
+        if node.op_type == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
+            import numpy
+
+            attrs = attributes(node)
+            dims = inputs[0].dims
+            value = numpy.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=numpy.int64)
+            self.consts[node.output[0]] = Const(value.shape, value=value, stored=False)
+            return
+        results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset)
+        stored = node.op_type in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
+                                  "Unsqueeze") and inputs[0] is not None and inputs[0].stored
+        for position, name in enumerate(node.output):
+            dims, value = results[position] if results and position < len(results) else (None, None)
+            self.consts[name] = Const(dims, value=value, origin=None if value is not None else origin,
+                                      stored=stored)
+
+
+def _torch_scope(name):
+    """PyTorch's exporter names nodes '/layer1/layer1.0/conv1/Conv': ('layer1.0.conv1', 'Conv')."""
+    if not name or not name.startswith("/"):
+        return None
+    parts = [part for part in name.split("/") if part]
+    if not parts:
+        return None
+    path = previous = ""
+    for part in parts[:-1]:
+        if previous and part.startswith(previous + "."):
+            path += part[len(previous):]
+        else:
+            path = f"{path}.{part}" if path else part
+        previous = part
+    return path, parts[-1]

@@ -1,0 +1,247 @@
+"""ONNX operators that are layers with weights or windows: convolutions, dense layers, batch norm, pools.
+
+Their params are the elements of the initializers they use as weights (W and B; scale and B for batch
+norm, whose mean and var are buffers), so an exported model reports what the framework counted. Each
+operator function takes the :class:`~cnncalc.onnx_graph.GraphReader`, the node and its attributes.
+"""
+
+from .onnx_tensors import elements, number, pair, shape_text
+
+
+def _spatial(reader, node, attrs, shape, kernel, extra=None):
+    """stride, pad, dilation keys of a windowed op (ONNX pads are begins then ends); ``extra`` is a
+    zero Pad before it, [top, left, bottom, right], added to its own padding."""
+    if len(shape) != 4:
+        raise reader.unsupported(node, f"a {len(shape) - 2}-d {node.op_type} (cnncalc reads 2-d maps, "
+                                       f"N x C x H x W)")
+    strides = list(attrs.get("strides", [1, 1]))
+    dilations = list(attrs.get("dilations", [1, 1]))
+    keys = {"kernel": pair(kernel), "stride": pair(strides)}
+    auto = attrs.get("auto_pad", "NOTSET")
+    if extra is not None:
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            raise reader.unsupported(node, "a Pad before a Conv with auto_pad SAME")
+        own = [0, 0, 0, 0] if auto == "VALID" else list(attrs.get("pads", [0, 0, 0, 0]))
+        keys["pad"] = _pads([a + b for a, b in zip(own, extra)])
+    elif auto in ("SAME_UPPER", "SAME_LOWER"):
+        pads = []
+        for size, k, s, d in zip(shape[2:], kernel, strides, dilations):
+            out = -(-size // s)
+            total = max((out - 1) * s + d * (k - 1) + 1 - size, 0)
+            low = total // 2 if auto == "SAME_UPPER" else total - total // 2
+            pads.append((low, total - low))
+        keys["pad"] = "same" if auto == "SAME_UPPER" else _pads([pads[0][0], pads[1][0], pads[0][1], pads[1][1]])
+    elif auto == "VALID":
+        keys["pad"] = 0
+    else:
+        keys["pad"] = _pads(list(attrs.get("pads", [0, 0, 0, 0])))
+    if dilations != [1, 1]:
+        keys["dilation"] = pair(dilations)
+    return keys
+
+
+def _pads(pads):
+    """ONNX pads [top, left, bottom, right] as a spec pad: one number, [h, w] or [top, bottom, left, right]."""
+    top, left, bottom, right = (int(p) for p in pads)
+    if top == bottom and left == right:
+        return pair([top, left])
+    return [top, bottom, left, right]
+
+
+def _drop_defaults(keys):
+    """A conv's stride 1 and pad 0 go unsaid, as in the built-in specs."""
+    for key, default in (("stride", 1), ("pad", 0)):
+        if keys.get(key) == default:
+            del keys[key]
+
+
+def _has_bias(reader, node, position, count, what):
+    """Whether the node has a bias of ``count`` values stored in the file (see Const.stored)."""
+    if len(node.input) <= position or not node.input[position]:
+        return False
+    const = reader.const(node, node.input[position], what)
+    if not const.stored:
+        return False
+    if elements(const.dims) != count:
+        raise reader.unsupported(node, f"{what} has {elements(const.dims)} values, not one per output ({count})")
+    return True
+
+
+# --- convolutions and dense layers ----------------------------------------------------------------
+
+def conv(reader, node, attrs):
+    source, weight = node.input[0], node.input[1]
+    extra = None
+    pending = reader.values.get(source)
+    if pending is not None and pending.gate and pending.gate[0] == "pad":
+        _, source, extra = pending.gate
+    shape = reader.value(node, source).shape
+    dims = reader.const(node, weight, "the Conv weight").dims
+    if dims is None or len(dims) != len(shape):
+        raise reader.unsupported(node, f"the weight '{weight}' must be a {len(shape)}-d initializer")
+    groups = attrs.get("group", 1)
+    if dims[1] * groups != shape[1]:
+        raise reader.fail(node, f"the weight {shape_text(dims)} with {groups} group(s) does not fit "
+                                f"{shape[1]} input channels")
+    keys = {"filters": dims[0]}
+    keys.update(_spatial(reader, node, attrs, shape, attrs.get("kernel_shape", dims[2:]), extra))
+    bias = _has_bias(reader, node, 2, dims[0], "the Conv bias")
+    type_name = "conv"
+    if groups > 1:
+        if groups == shape[1] == dims[0]:
+            type_name = "dwconv"
+            del keys["filters"]
+        else:
+            keys["groups"] = groups
+    if not bias:
+        keys["bias"] = False
+    _drop_defaults(keys)
+    reader.set_output(node, reader.emit(node, type_name, [source], keys, weight=weight))
+
+
+def conv_transpose(reader, node, attrs):
+    source, weight = node.input[0], node.input[1]
+    shape = reader.value(node, source).shape
+    dims = reader.const(node, weight, "the ConvTranspose weight").dims
+    groups = attrs.get("group", 1)
+    if dims is None or len(dims) != len(shape) or dims[0] != shape[1]:
+        raise reader.unsupported(node, f"the weight '{weight}' must be a {len(shape)}-d initializer of "
+                                       f"{shape[1]} input channels")
+    if "output_shape" in attrs or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        raise reader.unsupported(node, "output_shape and auto_pad SAME on ConvTranspose are not supported; "
+                                       "give pads")
+    keys = {"filters": dims[1] * groups}
+    keys.update(_spatial(reader, node, attrs, shape, attrs.get("kernel_shape", dims[2:])))
+    pads = list(attrs.get("pads", [0, 0, 0, 0]))
+    if pads[0] != pads[2] or pads[1] != pads[3]:
+        raise reader.unsupported(node, f"unequal pads {pads} on a ConvTranspose")
+    keys["pad"] = pair(pads[:2])
+    if attrs.get("output_padding", [0, 0]) != [0, 0]:
+        keys["output_pad"] = pair(list(attrs["output_padding"]))
+    if groups > 1:
+        keys["groups"] = groups
+    if not _has_bias(reader, node, 2, keys["filters"], "the ConvTranspose bias"):
+        keys["bias"] = False
+    _drop_defaults(keys)
+    reader.set_output(node, reader.emit(node, "convtranspose", [source], keys, weight=weight))
+
+
+def gemm(reader, node, attrs):
+    source, weight = node.input[0], node.input[1]
+    shape = reader.value(node, source).shape
+    if attrs.get("transA", 0) or len(shape) != 2:
+        raise reader.unsupported(node, "Gemm on a transposed or not 2-d input")
+    dims = reader.const(node, weight, "the Gemm weight B").dims
+    if dims is None or len(dims) != 2:
+        raise reader.unsupported(node, f"the weight '{weight}' must be a 2-d initializer")
+    features, units = (dims[1], dims[0]) if attrs.get("transB", 0) else dims
+    if features != shape[1]:
+        raise reader.fail(node, f"the weight {shape_text(dims)} does not fit {shape[1]} input features")
+    keys = {"units": units}
+    if not _has_bias(reader, node, 2, units, "the Gemm bias C"):
+        keys["bias"] = False
+    reader.set_output(node, reader.emit(node, "fc", [source], keys, weight=weight))
+
+
+def matmul(reader, node, attrs):
+    """MatMul by a constant: ``fc``, whose bias is an Add of a constant vector that alone reads it."""
+    source, weight = node.input
+    if weight in reader.values or source not in reader.values:
+        raise reader.unsupported(node, "MatMul of two computed tensors (cnncalc reads MatMul with a constant "
+                                       "weight as a fully connected layer)")
+    shape = reader.value(node, source).shape
+    dims = reader.const(node, weight, "the MatMul weight").dims
+    if dims is None or len(dims) != 2 or len(shape) != 2:
+        raise reader.unsupported(node, f"MatMul of {shape_text(shape)} by {shape_text(dims or ())}: cnncalc reads "
+                                       f"N x features times a 2-d constant as a fully connected layer")
+    if dims[0] != shape[1]:
+        raise reader.fail(node, f"the weight {shape_text(dims)} does not fit {shape[1]} input features")
+    keys = {"units": dims[1], "bias": False}
+    bias_add = reader.only_reader(node.output[0])
+    if bias_add is not None:
+        add = reader.nodes[bias_add]
+        other = [name for name in add.input if name != node.output[0]]
+        if (add.op_type == "Add" and len(other) == 1 and other[0] in reader.consts
+                and elements(reader.consts[other[0]].dims) == dims[1]):
+            del keys["bias"]
+            reader.skip.add(bias_add)
+            value = reader.emit(node, "fc", [source], keys, weight=weight)
+            reader.set_output(node, value)
+            reader.values[add.output[0]] = value
+            return
+    reader.set_output(node, reader.emit(node, "fc", [source], keys, weight=weight))
+
+
+def batch_norm(reader, node, attrs):
+    source = node.input[0]
+    channels = reader.value(node, source).shape[1]
+    for name, what in zip(node.input[1:5], ("scale", "B", "mean", "var")):
+        dims = reader.const(node, name, f"the BatchNormalization {what}").dims
+        if elements(dims) != channels:
+            raise reader.unsupported(node, f"the {what} '{name}' has {elements(dims)} values for {channels} "
+                                           f"channels")
+    reader.set_output(node, reader.emit(node, "bn", [source], weight=node.input[1]))
+
+
+def lrn(reader, node, attrs):
+    keys = {"size": attrs["size"], "alpha": number(attrs.get("alpha", 1e-4)),
+            "beta": number(attrs.get("beta", 0.75)), "k": number(attrs.get("bias", 1.0))}
+    reader.set_output(node, reader.emit(node, "lrn", [node.input[0]], keys))
+
+
+# --- pooling --------------------------------------------------------------------------------------
+
+def _pool(reader, node, attrs, type_name):
+    source = node.input[0]
+    shape = reader.value(node, source).shape
+    keys = _spatial(reader, node, attrs, shape, attrs["kernel_shape"])
+    if attrs.get("ceil_mode", 0):
+        keys["ceil_mode"] = True
+    if type_name == "avgpool":
+        keys.pop("dilation", None)
+    if keys["pad"] == 0:
+        del keys["pad"]  # the stride stays: a pool's default stride is its kernel, ONNX's is 1
+    reader.set_output(node, reader.emit(node, type_name, [source], keys))
+
+
+def max_pool(reader, node, attrs):
+    if len(node.output) > 1 and node.output[1]:
+        raise reader.unsupported(node, "MaxPool with an indices output")
+    _pool(reader, node, attrs, "maxpool")
+
+
+def average_pool(reader, node, attrs):
+    _pool(reader, node, attrs, "avgpool")
+
+
+def global_average_pool(reader, node, attrs):
+    reader.set_output(node, reader.emit(node, "globalavgpool", [node.input[0]]))
+
+
+def global_max_pool(reader, node, attrs):
+    reader.set_output(node, reader.emit(node, "globalmaxpool", [node.input[0]]))
+
+
+def _reduce(reader, node, attrs, type_name):
+    """ReduceMean/ReduceMax over H and W: a global pool (then a flatten when the dims are not kept)."""
+    shape = reader.value(node, node.input[0]).shape
+    if len(node.input) > 1 and node.input[1]:
+        axes = reader.known(node, node.input[1], "the axes").reshape(-1).tolist()
+    else:
+        axes = attrs.get("axes")
+    if len(shape) != 4 or axes is None or sorted(a % 4 for a in axes) != [2, 3]:
+        raise reader.unsupported(node, f"{node.op_type} over axes {axes} (cnncalc reads a reduction over H and W "
+                                       f"as a global pool)")
+    value = reader.emit(node, type_name, [node.input[0]])
+    if not attrs.get("keepdims", 1):
+        reader.values[node.output[0]] = value
+        value = reader.emit(node, "flatten", [node.output[0]], suffix=".flatten")
+    reader.set_output(node, value)
+
+
+def reduce_mean(reader, node, attrs):
+    _reduce(reader, node, attrs, "globalavgpool")
+
+
+def reduce_max(reader, node, attrs):
+    _reduce(reader, node, attrs, "globalmaxpool")

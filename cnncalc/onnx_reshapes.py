@@ -1,0 +1,266 @@
+"""ONNX operators on the shape and layout of tensors: flatten, reshape, channel shuffle, zero pad, split,
+slice, concat, add, resize, and those that pass their input on.
+
+Each operator function takes the :class:`~cnncalc.onnx_graph.GraphReader`, the node and its attributes.
+"""
+
+import math
+
+from .onnx_tensors import Const, Value, attributes, number, pair, shape_text
+from .rules import RULES
+
+
+def pass_through(reader, node, attrs):
+    """Identity, Cast, Dropout at inference, Quantize/DequantizeLinear: the input, passed on."""
+    reader.set_output(node, reader.value(node, node.input[0]).passed_on())
+
+
+def shape(reader, node, attrs):
+    import numpy
+
+    dims = reader.value(node, node.input[0]).shape
+    start, end = attrs.get("start", 0), attrs.get("end", len(dims))
+    array = numpy.array(dims[start:end], dtype=numpy.int64)
+    reader.consts[node.output[0]] = Const(array.shape, value=array)
+
+
+def size(reader, node, attrs):
+    import numpy
+
+    array = numpy.array(math.prod(reader.value(node, node.input[0]).shape), dtype=numpy.int64)
+    reader.consts[node.output[0]] = Const(array.shape, value=array)
+
+
+def flatten(reader, node, attrs):
+    dims = reader.value(node, node.input[0]).shape
+    if attrs.get("axis", 1) % len(dims) != 1:
+        raise reader.unsupported(node, f"Flatten at axis {attrs.get('axis')} (cnncalc flattens each sample: "
+                                       f"axis 1)")
+    reader.set_output(node, reader.emit(node, "flatten", [node.input[0]]))
+
+
+def squeeze(reader, node, attrs):
+    dims = reader.value(node, node.input[0]).shape
+    if len(node.input) > 1 and node.input[1]:
+        axes = reader.known(node, node.input[1], "the axes").reshape(-1).tolist()
+    else:
+        axes = attrs.get("axes", [i for i, d in enumerate(dims) if d == 1 and i])
+    if len(dims) == 4 and sorted(a % 4 for a in axes) == [2, 3] and dims[2:] == (1, 1):
+        return reader.set_output(node, reader.emit(node, "flatten", [node.input[0]]))
+    raise reader.unsupported(node, f"Squeeze of {shape_text(dims)} at axes {axes} (cnncalc reads N x C x 1 x 1 "
+                                   f"squeezed to N x C as a flatten)")
+
+
+def reshape(reader, node, attrs):
+    source = node.input[0]
+    pending = reader.values.get(source)
+    if pending is not None and pending.gate and pending.gate[0] == "shuffled":
+        return _end_shuffle(reader, node, pending)
+    dims = reader.value(node, source).shape
+    target = reader.known(node, node.input[1], "the Reshape target shape").reshape(-1).tolist()
+    target = _reshaped(dims, target, attrs.get("allowzero", 0))
+    if target is None:
+        raise reader.unsupported(node, f"a Reshape of {shape_text(dims)} to "
+                                       f"{shape_text(reader.consts[node.input[1]].value.tolist())}")
+    if target == dims:
+        return reader.set_output(node, reader.values[source].passed_on())
+    if len(target) == 2 and target[0] == dims[0]:
+        return reader.set_output(node, reader.emit(node, "flatten", [source]))
+    if _start_shuffle(reader, node, dims, target):
+        return
+    raise reader.unsupported(node, f"a Reshape of {shape_text(dims)} to {shape_text(target)} (cnncalc reads a "
+                                   f"Reshape that flattens each sample, or a channel shuffle)")
+
+
+def _reshaped(dims, target, allowzero):
+    """The shape a Reshape of ``dims`` to ``target`` gives (0 copies, -1 infers), or None if invalid."""
+    target = [dims[i] if v == 0 and not allowzero and i < len(dims) else v for i, v in enumerate(target)]
+    total = math.prod(dims)
+    if target.count(-1) > 1:
+        return None
+    if -1 in target:
+        known = math.prod(v for v in target if v != -1)
+        if not known or total % known:
+            return None
+        target[target.index(-1)] = total // known
+    if math.prod(target) != total:
+        return None
+    return tuple(int(v) for v in target)
+
+
+# --- channel shuffle: Reshape N,C,H,W -> N,g,C/g,H,W; Transpose 0,2,1,3,4; Reshape back -------------
+
+def _start_shuffle(reader, node, dims, target):
+    """Whether this Reshape starts a channel shuffle (``shuffle``, ShuffleNet).
+
+    It leaves a pending value that only that Transpose, then a Reshape back to N,C,H,W, may read (the
+    last target is often computed after the Transpose).
+    """
+    if len(dims) != 4 or len(target) != 5 or target[0] != dims[0] or target[3:] != dims[2:]:
+        return False
+    transpose_at = reader.only_reader(node.output[0])
+    if transpose_at is None or reader.nodes[transpose_at].op_type != "Transpose":
+        return False
+    if list(attributes(reader.nodes[transpose_at]).get("perm", [])) != [0, 2, 1, 3, 4]:
+        return False
+    reader.set_output(node, Value(None, target, gate=("shuffle", node.input[0], target[1])))
+    return True
+
+
+def transpose(reader, node, attrs):
+    pending = reader.values.get(node.input[0])
+    if pending is not None and pending.gate and pending.gate[0] == "shuffle":
+        _, source, groups = pending.gate
+        dims = pending.shape
+        transposed = (dims[0], dims[2], dims[1]) + dims[3:]
+        return reader.set_output(node, Value(None, transposed, gate=("shuffled", source, groups)))
+    dims = reader.value(node, node.input[0]).shape
+    perm = list(attrs.get("perm", reversed(range(len(dims)))))
+    if perm == list(range(len(dims))):
+        return reader.set_output(node, reader.values[node.input[0]].passed_on())
+    raise reader.unsupported(node, f"a Transpose {perm} (cnncalc reads Transpose only inside a channel shuffle "
+                                   f"Reshape-Transpose-Reshape)")
+
+
+def _end_shuffle(reader, node, pending):
+    """The Reshape that ends a channel shuffle."""
+    _, source, groups = pending.gate
+    original = reader.values[source].shape
+    target = reader.known(node, node.input[1], "the Reshape target shape").reshape(-1).tolist()
+    if _reshaped(pending.shape, target, 0) != original:
+        raise reader.unsupported(node, f"a channel shuffle that does not end as {shape_text(original)}")
+    reader.set_output(node, reader.emit(node, "shuffle", [source], {"groups": groups}, op_name="shuffle"))
+
+
+# --- padding, splitting and merging ---------------------------------------------------------------
+
+def pad(reader, node, attrs):
+    """A zero Pad of H and W read by a Conv alone becomes part of that Conv's padding."""
+    dims = reader.value(node, node.input[0]).shape
+    names = list(node.input) + [""] * 3
+    if reader.opset < 11:
+        pads, fill = list(attrs.get("pads", [])), attrs.get("value", 0.0)
+    else:
+        pads = reader.known(node, names[1], "the pads").reshape(-1).tolist()
+        fill = float(reader.known(node, names[2], "the pad value").reshape(-1)[0]) if names[2] else 0.0
+    at = reader.only_reader(node.output[0])
+    conv = reader.nodes[at] if at is not None else None
+    if (attrs.get("mode", "constant") != "constant" or fill != 0 or names[3] or len(dims) != 4
+            or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0
+            or conv is None or conv.op_type != "Conv" or conv.input[0] != node.output[0]):
+        raise reader.unsupported(node, "a Pad other than zeros around H and W before a Conv (cnncalc folds "
+                                       "such a Pad into the Conv's padding)")
+    padded = dims[:2] + (dims[2] + pads[2] + pads[6], dims[3] + pads[3] + pads[7])
+    extra = [int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])]  # top, left, bottom, right
+    reader.set_output(node, Value(None, padded, gate=("pad", node.input[0], extra)))
+
+
+def split(reader, node, attrs):
+    dims = reader.value(node, node.input[0]).shape
+    axis = attrs.get("axis", 0) % len(dims)
+    parts = len(node.output)
+    if len(node.input) > 1 and node.input[1]:
+        sizes = reader.known(node, node.input[1], "the split sizes").reshape(-1).tolist()
+    else:
+        sizes = attrs.get("split") or [dims[axis] // parts] * parts
+    if axis != 1 or len(set(sizes)) != 1 or sum(sizes) != dims[1]:
+        raise reader.unsupported(node, f"a Split of {shape_text(dims)} into {sizes} at axis {axis} (cnncalc "
+                                       f"reads equal channel splits)")
+    for index in range(parts):
+        value = reader.emit(node, "chunk", [node.input[0]], {"chunks": parts, "index": index}, suffix=f".{index}")
+        reader.set_output(node, value, index)
+
+
+def slice_(reader, node, attrs):
+    dims = reader.value(node, node.input[0]).shape
+    if reader.opset < 10:
+        starts, ends, axes, steps = attrs["starts"], attrs["ends"], attrs.get("axes"), None
+    else:
+        read = [reader.known(node, name, what).reshape(-1).tolist() if name else None
+                for name, what in zip(list(node.input[1:5]) + [""] * 4,
+                                      ("the starts", "the ends", "the axes", "the steps"))]
+        starts, ends, axes, steps = read
+    axes = list(range(len(starts))) if axes is None else axes
+    steps = steps or [1] * len(starts)
+    window = {}
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        size = dims[axis % len(dims)]
+        begin, stop = (max(0, min(size, v + size if v < 0 else v)) for v in (start, end))
+        if (begin, stop, step) != (0, size, 1):
+            window[axis % len(dims)] = (begin, stop, step)
+    if list(window) == [1] and window[1][2] == 1:
+        begin, stop, _ = window[1]
+        width = stop - begin
+        if width and dims[1] % width == 0 and begin % width == 0:
+            value = reader.emit(node, "chunk", [node.input[0]], {"chunks": dims[1] // width, "index": begin // width})
+            return reader.set_output(node, value)
+    if not window:
+        return reader.set_output(node, reader.values[node.input[0]].passed_on())
+    raise reader.unsupported(node, f"a Slice of {shape_text(dims)} ({window}) (cnncalc reads a slice of the "
+                                   f"channels into equal parts)")
+
+
+def concat(reader, node, attrs):
+    shapes = [reader.value(node, name).shape for name in node.input]
+    axis = attrs.get("axis", 1) % len(shapes[0])
+    if axis != 1:
+        raise reader.unsupported(node, f"a Concat at axis {axis} (cnncalc concatenates channels: axis 1)")
+    reader.set_output(node, reader.emit(node, "concat", list(node.input)))
+
+
+def add(reader, node, attrs):
+    if any(name not in reader.values for name in node.input):
+        raise reader.unsupported(node, "an Add of a constant (cnncalc reads Add of two computed tensors, and "
+                                       "MatMul + constant as a fully connected layer with a bias)")
+    reader.set_output(node, reader.emit(node, "add", list(node.input)))
+
+
+# --- resizing -------------------------------------------------------------------------------------
+
+def resize(reader, node, attrs):
+    names = list(node.input) + [""] * 4
+    if reader.opset < 11:
+        scales_name, sizes_name = names[1], ""
+    else:
+        scales_name, sizes_name = names[2], names[3]
+    scales = sizes = None
+    if sizes_name:
+        sizes = reader.known(node, sizes_name, "the Resize sizes").reshape(-1).tolist()
+    elif scales_name:
+        scales = reader.known(node, scales_name, "the Resize scales").reshape(-1).tolist()
+    if (scales is None or not scales) and sizes is None:
+        raise reader.unsupported(node, "a Resize without scales or sizes")
+    _upsample(reader, node, scales, sizes, attrs.get("mode", "nearest"))
+
+
+def upsample(reader, node, attrs):
+    if len(node.input) > 1 and node.input[1]:
+        scales = reader.known(node, node.input[1], "the Upsample scales").reshape(-1).tolist()
+    else:
+        scales = attrs.get("scales")
+    _upsample(reader, node, scales, None, attrs.get("mode", "nearest"))
+
+
+def _upsample(reader, node, scales, sizes, mode):
+    """Resize/Upsample of H and W as ``upsample``: whole scales always; other scales, output sizes and
+    the interpolation mode where the upsample rule takes them (``size``, ``mode``)."""
+    dims = reader.value(node, node.input[0]).shape
+    factors = [out / size for out, size in zip(sizes, dims)] if sizes is not None else list(scales)
+    takes = RULES["upsample"].keys
+    if len(factors) != 4 or factors[:2] != [1, 1] or len(dims) != 4:
+        raise reader.unsupported(node, f"a {node.op_type} of {shape_text(dims)} by {factors} (cnncalc resizes H "
+                                       f"and W only)")
+    keys = {}
+    if all(float(f).is_integer() and f >= 1 for f in factors[2:]):
+        keys["scale"] = pair([int(f) for f in factors[2:]])
+    elif sizes is not None and "size" in takes:
+        keys["size"] = pair([int(v) for v in sizes[2:]])
+    elif "size" in takes and all(f > 0 for f in factors[2:]):
+        keys["scale"] = [number(f) for f in factors[2:]]
+    else:
+        raise reader.unsupported(node, f"a {node.op_type} of {shape_text(dims)} by {factors} (cnncalc's "
+                                       f"upsample takes whole-number scales of H and W)")
+    interpolation = {"linear": "bilinear", "cubic": "bicubic"}.get(mode, "nearest")
+    if "mode" in takes and interpolation != "nearest":
+        keys["mode"] = interpolation
+    reader.set_output(node, reader.emit(node, "upsample", [node.input[0]], keys))

@@ -1,0 +1,118 @@
+"""What the ONNX graph walk knows about a tensor, and a node's attributes as plain values.
+
+A tensor is either a :class:`Const`, known before the network runs (by its dims, and by value when it is
+small), or a :class:`Value` the network computes (the spec layer that gives it and its shape).
+"""
+
+import math
+
+# Constant tensors larger than this are known by their dims only (weights); smaller ones by value too.
+MAX_VALUE_ELEMENTS = 4096
+
+# AttributeProto.type -> the field holding the value
+_ATTRIBUTE_FIELDS = {1: "f", 2: "i", 3: "s", 4: "t", 5: "g", 6: "floats", 7: "ints", 8: "strings", 9: "tensors",
+                     10: "graphs"}
+
+# TensorProto.data_type -> numpy dtype name, and the typed field that holds values not in raw_data
+TENSOR_TYPES = {1: ("float32", "float_data"), 2: ("uint8", "int32_data"), 3: ("int8", "int32_data"),
+                4: ("uint16", "int32_data"), 5: ("int16", "int32_data"), 6: ("int32", "int32_data"),
+                7: ("int64", "int64_data"), 9: ("bool", "int32_data"), 10: ("float16", "int32_data"),
+                11: ("float64", "double_data"), 12: ("uint32", "uint64_data"), 13: ("uint64", "uint64_data")}
+_EXTERNAL = 1  # TensorProto.EXTERNAL
+
+
+def attributes(node):
+    """A node's attributes by name: numbers, text, lists, tensors."""
+    values = {}
+    for attribute in node.attribute:
+        field = _ATTRIBUTE_FIELDS.get(attribute.type)
+        if field is None:
+            continue
+        value = getattr(attribute, field)
+        if field in ("floats", "ints", "tensors", "graphs"):
+            value = list(value)
+        elif field == "strings":
+            value = [v.decode("utf-8", "replace") for v in value]
+        elif field == "s":
+            value = value.decode("utf-8", "replace")
+        values[attribute.name] = value
+    return values
+
+
+def tensor_array(proto):
+    """A small TensorProto's values as a numpy array; None when they are elsewhere or of an odd type."""
+    import numpy
+
+    kind = TENSOR_TYPES.get(proto.data_type)
+    if kind is None or proto.data_location == _EXTERNAL:
+        return None
+    dtype, field = kind
+    dims = tuple(proto.dims)
+    if proto.raw_data:
+        array = numpy.frombuffer(proto.raw_data, dtype=numpy.dtype(dtype).newbyteorder("<")).astype(dtype)
+    elif dtype == "float16":
+        array = numpy.array(list(proto.int32_data), dtype=numpy.uint16).view(numpy.float16)
+    else:
+        array = numpy.array(list(getattr(proto, field)), dtype=dtype)
+    if array.size != math.prod(dims):
+        return None
+    return array.reshape(dims)
+
+
+def elements(dims):
+    return math.prod(dims) if dims is not None else 0
+
+
+class Const:
+    """A tensor known before the network runs: an initializer, a Constant, or shape arithmetic on them."""
+
+    __slots__ = ("dims", "proto", "value", "origin", "stored")
+
+    def __init__(self, dims=None, proto=None, value=None, origin=None, stored=True):
+        self.dims = None if dims is None else tuple(int(d) for d in dims)
+        self.proto = proto
+        self.value = value
+        self.origin = origin  # the node that made it, when its contents are unknown
+        # stored in the file (an initializer, a Constant, or one cast, reshaped or dequantized): a bias
+        # counts as params only then; a bias the graph computes (zeros expanded to the filters) does not
+        self.stored = stored
+
+    def array(self):
+        if self.value is None and self.proto is not None and elements(self.dims) <= MAX_VALUE_ELEMENTS:
+            self.value = tensor_array(self.proto)
+        return self.value
+
+
+class Value:
+    """A tensor the network computes: the spec layer that gives it and its full shape (batch first)."""
+
+    __slots__ = ("layer", "shape", "own", "gate")
+
+    def __init__(self, layer, shape, own=True, gate=None):
+        self.layer = layer
+        self.shape = tuple(shape)
+        self.own = own  # the layer's own output, not a tensor passed on through Identity, Dropout...
+        # a value no layer gives yet: (x, activation, foldable) for F(x) of a pending x * F(x);
+        # ("shuffle" or "shuffled", x, groups) inside a Reshape-Transpose-Reshape channel shuffle;
+        # ("pad", x, [top, left, bottom, right]) for a zero Pad a Conv takes into its padding
+        self.gate = gate
+
+    def passed_on(self):
+        return Value(self.layer, self.shape, own=False)
+
+
+# --- how numbers and shapes are written in spec keys and messages ---------------------------------
+
+def pair(values):
+    values = [int(v) for v in values]
+    return values[0] if len(set(values)) == 1 else values
+
+
+def number(value):
+    value = float(value)
+    rounded = float(f"{value:.6g}")  # float32 attributes: 0.01 is stored as 0.009999999776
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def shape_text(dims):
+    return "x".join(str(d) for d in dims)

@@ -1,0 +1,93 @@
+"""An ONNX file's bytes with the large data of its initializers left out, read from the protobuf wire format.
+
+Only initializers' dims are needed, never their data, so the graph is parsed without the weights. The wire
+format is walked just deep enough (ModelProto.graph -> GraphProto.initializer -> TensorProto data fields);
+anything it cannot walk raises ValueError, and the caller hands protobuf the whole file instead.
+"""
+
+from .onnx_tensors import MAX_VALUE_ELEMENTS
+
+# An initializer's data larger than this is left unread (its dims are all the reader needs).
+KEEP_DATA_BYTES = 8 * MAX_VALUE_ELEMENTS
+_TENSOR_DATA_FIELDS = (4, 5, 6, 7, 9, 10, 11)  # TensorProto: float/int32/string/int64/raw/double/uint64 data
+_MODEL_GRAPH = 7  # ModelProto.graph
+_GRAPH_INITIALIZER = 5  # GraphProto.initializer
+
+
+def without_weights(buffer):
+    """The ModelProto in ``buffer`` with its initializers' large data fields left out."""
+    return _rewrite_field(buffer, 0, len(buffer), _MODEL_GRAPH, _graph_without_weights)
+
+
+def _graph_without_weights(buffer, begin, stop):
+    return _rewrite_field(buffer, begin, stop, _GRAPH_INITIALIZER, _tensor_without_data)
+
+
+def _tensor_without_data(buffer, begin, stop):
+    return b"".join(buffer[start:end] for number, wire, start, value, end in _fields(buffer, begin, stop)
+                    if not (number in _TENSOR_DATA_FIELDS and wire == 2 and end - value > KEEP_DATA_BYTES))
+
+
+def _rewrite_field(buffer, begin, stop, field_number, rewrite):
+    """The message in buffer[begin:stop] with each length-delimited field ``field_number`` replaced by
+    ``rewrite(buffer, payload start, payload end)``; other fields are copied as they are."""
+    parts = []
+    for number, wire, start, value, end in _fields(buffer, begin, stop):
+        if number == field_number and wire == 2:
+            parts.append(_field(field_number, rewrite(buffer, value, end)))
+        else:
+            parts.append(buffer[start:end])
+    return b"".join(parts)
+
+
+def _varint(buffer, position, stop):
+    result = shift = 0
+    while True:
+        if position >= stop or shift > 63:
+            raise ValueError("bad varint")
+        byte = buffer[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+
+
+def _fields(buffer, position, stop):
+    """(field number, wire type, field start, value start, field end) of each field in a message."""
+    while position < stop:
+        start = position
+        key, position = _varint(buffer, position, stop)
+        number, wire = key >> 3, key & 7
+        value = position
+        if wire == 0:
+            _, position = _varint(buffer, position, stop)
+        elif wire == 1:
+            position += 8
+        elif wire == 2:
+            length, value = _varint(buffer, position, stop)
+            position = value + length
+        elif wire == 5:
+            position += 4
+        else:
+            raise ValueError(f"wire type {wire}")
+        if position > stop or number == 0:
+            raise ValueError("truncated")
+        yield number, wire, start, value, position
+
+
+def _field(number, payload):
+    """A length-delimited field: key, length, payload."""
+    return _encode_varint(number << 3 | 2) + _encode_varint(len(payload)) + payload
+
+
+def _encode_varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
