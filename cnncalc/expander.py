@@ -19,8 +19,8 @@ not use them costs nothing more; data still flows one way (spec -> graph -> rule
 from .errors import SpecError, did_you_mean
 from .expr import ExpressionError, Undefined, evaluate
 from .loader import Located
-from .spec_language import (DOTTED_NAME, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH, MAX_FULL_NAME_CHARS,
-                            MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS, TOP_LEVEL_SHAPES,
+from .spec_language import (DOTTED_NAME, EXPANSION_STEPS, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH,
+                            MAX_EXPANDED, MAX_FULL_NAME_CHARS, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS, TOP_LEVEL_SHAPES,
                             check_text, kind_of, whole_or_same)
 
 _TRUTH_WORDS = {"true": True, "True": True, "false": False, "False": False}
@@ -96,6 +96,7 @@ class Expander:
         self.shapes = {NETWORK_INPUT: input_shape}  # computed on demand, in order (see shape_of)
         self.shaped = 0
         self.reads_shapes = False
+        self.expanded = 0  # steps so far: items, repeat copies, block arguments (see MAX_EXPANDED)
 
     def fail(self, message, line, layer=None):
         return SpecError(message, file=self.file, line=line, layer=layer)
@@ -121,6 +122,7 @@ class Expander:
 
     def expand_item(self, item, prefix, scope, variables, previous, declared, counters, stack):
         line = item.line
+        self.count_expanded(line, item.get("name"))
         if "type" not in item:
             raise self.fail("layer has no 'type'", line, layer=item.get("name"))
         type_name = item["type"]
@@ -172,6 +174,8 @@ class Expander:
             instance = keys if index or first is None else {**keys, **first}
             name = f"{full}.{index}" if repeat is not None else full
             source = inputs if index == 0 else [output]
+            if index:
+                self.count_expanded(line, name)
             if block is not None:
                 caller = (scope, prefix)
                 output = self.expand_block(block, instance, item, name, source, variables, stack, caller)
@@ -181,9 +185,10 @@ class Expander:
                 instance = self.resolve_references(instance, item, scope, prefix, variables, declared, name)
                 output = self.add_layer(type_name, instance, item, name, source, variables, stack)
             if index == 0:
-                after_first = len(self.layers)
+                after_first = len(self.layers), self.expanded
             elif index == 1:
-                self.check_projected_size(repeat, len(self.layers) - after_first, item, full)
+                self.check_projected_size(repeat, len(self.layers) - after_first[0], item, full)
+                self.check_projected_work(repeat, self.expanded - after_first[1], item, full)
         self.inherited = outer
         scope[local] = output
         if full != output:
@@ -200,6 +205,18 @@ class Expander:
         if projected > MAX_LAYERS:
             raise self.fail(f"the network expands to more than {MAX_LAYERS:,} layers ({repeat:,} repeats of "
                             f"{per_repeat:,} layers here)", item.line_of("repeat"), full)
+
+    def count_expanded(self, line, name, cost=1):
+        self.expanded += cost
+        if self.expanded > MAX_EXPANDED:
+            raise self.fail(f"the network takes more than {MAX_EXPANDED:,} {EXPANSION_STEPS} to expand", line,
+                            name if isinstance(name, str) else None)
+
+    def check_projected_work(self, repeat, per_repeat, item, full):
+        """As check_projected_size, for everything expanded: copies whose layers are all switched off."""
+        if self.expanded + (repeat - 2) * per_repeat > MAX_EXPANDED:
+            raise self.fail(f"the network takes more than {MAX_EXPANDED:,} {EXPANSION_STEPS} to expand "
+                            f"({repeat:,} repeats of {per_repeat:,} here)", item.line_of("repeat"), full)
 
     def default_name(self, type_name, scope, counters, declared):
         while True:
@@ -395,6 +412,7 @@ class Expander:
             raise self.fail(f"blocks nest more than {MAX_BLOCK_DEPTH} deep", item.line, name)
         if len(inputs) != 1:
             raise self.fail(f"block '{block.name}' takes one input, got {len(inputs)}", item.line_of("from"), name)
+        self.count_expanded(item.line, name, cost=len(block.args))
         arguments = self.block_arguments(block, keys, item, name, variables, caller)
         if block.reads_shapes:
             arguments.update(self.shape_variables(inputs[0], item.line, name))

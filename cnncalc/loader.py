@@ -21,6 +21,13 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 _C_SAFE_DEPTH = 5_000
 
 MAX_EXPANDED_NODES = 1_000_000
+# Values written in one document (scalars, mappings, lists, aliases). PyYAML builds a node, then an
+# object, for each: a 16 MiB answer file of a million `qN: N` lines took 20+ s and 1.4 GB to load.
+# 600,000 take about 6 s and 400 MB, and admit a written-out chain of the 100,000 layers MAX_LAYERS allows.
+# Counted from the parser's events (a stream: a few MB) before anything is built.
+MAX_WRITTEN_NODES = 600_000
+# Texts shorter than this cannot hold MAX_WRITTEN_NODES values (`{a,b,c}` writes two per two characters).
+_COUNT_NODES_FROM = MAX_WRITTEN_NODES
 
 _FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -176,6 +183,19 @@ def _construct_float(loader, node):
 def _construct_text(loader, node):
     """Dates stay the text they were written as (`name: 2024-03-01`), not datetime objects."""
     return loader.construct_scalar(node)
+
+
+def _count_nodes(text, loader):
+    """Refuse a document of more than MAX_WRITTEN_NODES values before it is built (syntax errors are
+    left to the real load, which says where they are)."""
+    node_event = yaml.NodeEvent
+    count = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, node_event):
+            count += 1
+            if count > MAX_WRITTEN_NODES:
+                raise SpecError(f"more than {MAX_WRITTEN_NODES:,} values (numbers, texts, lists, mappings); "
+                                f"the limit is {MAX_WRITTEN_NODES:,}")
 
 
 def _check_aliases(root):
@@ -368,6 +388,8 @@ def _load_yaml(text, file):
         raise SpecError(f"text is longer than {MAX_FILE_BYTES:,} characters", file=file)
     fast = len(text) < _C_SAFE_DEPTH or _nesting_bound(text) <= _C_SAFE_DEPTH
     try:
+        if len(text) >= _COUNT_NODES_FROM:
+            _count_nodes(text, _loader(fast))
         return yaml.load(text, Loader=_loader(fast))
     except SpecError as err:
         raise err.located(file=file)

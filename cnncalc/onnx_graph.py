@@ -11,11 +11,12 @@ disagree.
 import os
 
 from . import onnx_constants, rules
-from .errors import SpecError
+from .errors import SpecError, one_line
 from .loader import file_stem
 from .onnx_ops import FUNCTIONAL, OPERATORS, SUPPORTED
 from .onnx_tensors import Const, Value, attributes
 from .spec import NETWORK_INPUT, LayerDecl, parse
+from .spec_language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
 
 
 class GraphReader:
@@ -29,6 +30,7 @@ class GraphReader:
         self.items = []  # spec layer items (dicts), in order
         self.by_name = {}  # layer name -> item
         self.names = set()
+        self.last_count = {}  # base name -> the last count given it, so n nodes named alike cost O(n)
         self.skip = set()  # node indices already folded into a layer
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
 
@@ -64,7 +66,9 @@ class GraphReader:
                 raise self.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
         if not self.items:
             raise SpecError("the model has no layers cnncalc counts (only constants and reshapes)", file=self.file)
-        document = {"name": file_stem(self.file), "source": self.source(), "input": list(shape[1:]),
+        # made from the file's name and its producer fields, not written as a spec's name: shown escaped
+        document = {"name": one_line(file_stem(self.file))[:MAX_NAME_CHARS] or "model",
+                    "source": one_line(self.source())[:MAX_SOURCE_CHARS], "input": list(shape[1:]),
                     "layers": [self.written(i, item) for i, item in enumerate(self.items)]}
         return parse(document, file=self.file)
 
@@ -155,17 +159,22 @@ class GraphReader:
         base += suffix
         if base == NETWORK_INPUT:
             base = "input_"
-        name, count = base, 1
+        name, count = base, self.last_count.get(base, 1)
+        if count > 1:
+            name = f"{base}_{count}"
         while name in self.names:
             count += 1
             name = f"{base}_{count}"
         self.names.add(name)
+        self.last_count[base] = count
         return name
 
     # --- what the operator functions use ----------------------------------------------------------
 
     def emit(self, node, type_name, sources, keys=None, weight=None, suffix="", op_name=None):
         """Add a layer reading ``sources`` (tensor names); size it with its rule; return its Value."""
+        if len(self.items) >= MAX_LAYERS:
+            raise SpecError(f"the model has more than {MAX_LAYERS:,} layers", file=self.file)
         inputs = [self.value(node, source) for source in sources]
         name = self.layer_name(node, weight, suffix, op_name)
         item = {"name": name, "type": type_name, **(keys or {}), "_from": [v.layer for v in inputs]}

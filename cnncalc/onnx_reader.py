@@ -33,6 +33,7 @@ only when an .onnx file is read.
 import os
 
 from .errors import SpecError
+from .loader import MAX_FILE_BYTES
 from .onnx_graph import GraphReader
 from .onnx_wire import without_weights
 
@@ -71,6 +72,8 @@ def read_model(path, file=None):
         raise SpecError("no such file", file=file) from None
     except OSError as err:
         raise SpecError(f"cannot read file ({err.strerror or err})", file=file) from None
+    if len(data) > MAX_FILE_BYTES:  # parsed, a graph takes some 20 times its size in memory
+        raise SpecError(f"the model without its weights is more than {MAX_FILE_BYTES:,} bytes (the limit)", file=file)
     try:
         # what onnx.load(path, load_external_data=False) does, without importing all of onnx,
         # and without the weights' bytes
@@ -103,7 +106,7 @@ def _read_without_weights(path):
             try:
                 return without_weights(view)
             except ValueError:
-                return view[:]
+                return view[:MAX_FILE_BYTES + 1]  # protobuf says what is wrong, or it is over the limit
 
 
 _GENERATED = []  # onnx's generated protobuf module, once loaded on its own

@@ -4,6 +4,8 @@ import csv
 import io
 import os
 
+from ..errors import one_line
+from ..formatters import escape_csv
 from .feedback import file_summary, result_lines
 from .results import MISSING, class_stats, number_text
 
@@ -11,14 +13,22 @@ CSV_COLUMNS = ("file", "points", "max_points", "correct", "total", "error")
 
 
 def to_csv(file_results):
-    """One row per file: ``file,points,max_points,correct,total,error``."""
+    """One row per file: ``file,points,max_points,correct,total,error``.
+
+    The file name and the error are escaped as every CSV cell is: one line (a submission named
+    ``a\nb.yaml`` cannot forge a row), and no cell a spreadsheet runs (``=cmd|...yaml``).
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for fr in file_results:
-        writer.writerow([fr.file, number_text(fr.points), number_text(fr.max_points), fr.correct, fr.total,
-                         fr.error or ""])
+        writer.writerow([_cell(fr.file), number_text(fr.points), number_text(fr.max_points), fr.correct, fr.total,
+                         _cell(fr.error or "")])
     return out.getvalue().rstrip("\n")
+
+
+def _cell(text):
+    return escape_csv(one_line(text))
 
 
 def to_json(file_results, key=None):
@@ -66,7 +76,8 @@ def gradescope_names(file_results):
     """A results file name per submission, for a folder of them: ``alice.json``, ``alice-2.json``..."""
     names, used = [], set()
     for fr in file_results:
-        stem = os.path.splitext(os.path.basename(fr.file))[0] or "submission"
+        # escaped as the name is printed: no line break or terminal escape in a file name the folder gets
+        stem = one_line(os.path.splitext(os.path.basename(fr.file))[0]) or "submission"
         name, count = f"{stem}.json", 1
         while name in used:
             count += 1

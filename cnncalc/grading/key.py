@@ -15,6 +15,7 @@ from ..errors import AnswerError, CnnCalcError
 from .grader import Grader
 from .quantities import QUANTITIES, QUANTITY
 from ..loader import Located
+from ..spec_language import MAX_NAME_CHARS, check_text
 from .reading import analyze_named, as_mapping, entry_list, read_document, read_points
 from .values import ClaimError, parse_tolerance
 
@@ -90,7 +91,14 @@ def read_question(key, entry, position, item_line, file):
     for field in entry:
         if field not in QUESTION_KEYS:
             fail(f"unknown key '{field}' in a question (a question has {', '.join(QUESTION_KEYS)})", field)
-    question_id = str(entry.get("id", f"q{position}"))
+    question_id = entry.get("id", f"q{position}")
+    if not isinstance(question_id, (str, int)) or isinstance(question_id, bool):
+        fail("a question id must be text, like q1", "id")
+    question_id = str(question_id)
+    try:  # a name like a layer's: printed in every format and in Gradescope's test names
+        check_text(question_id, "question id", MAX_NAME_CHARS)
+    except CnnCalcError as err:
+        fail(err.message, "id")
     if question_id in RESERVED_IDS or not question_id.strip():
         fail(f"'{question_id}' cannot be a question id (a submission uses it for something else)", "id")
     if "layer" not in entry or "quantity" not in entry:
