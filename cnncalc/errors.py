@@ -76,6 +76,9 @@ def note(text):
     import sys
 
     sys.stderr.write(f"note: {_one_line(text)}\n")
+    # written out now, whatever the stream's buffering: click before 8.2 tests CLIs with a buffered
+    # stderr that it never flushes, so an unflushed note was lost there
+    sys.stderr.flush()
 
 
 def suggestion(word, choices, shown=3):
