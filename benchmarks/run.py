@@ -181,6 +181,10 @@ def main():
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
           f"Python {platform.python_version()}")
     print(f"cnncalc: {' '.join(cnncalc)}; {runs} alternating runs each, medians\n")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        # an installed package has its bytecode compiled; without it every run recompiles cnncalc (~70 ms)
+        print("note: PYTHONDONTWRITEBYTECODE is set, so every run compiles cnncalc from source; unset it for "
+              "the figures an installed copy gives\n")
 
     rows = []
     ours, base = alternate(cnncalc + ["report", args.model], [python, "-c", "import click, yaml, tabulate"], runs)
