@@ -113,7 +113,7 @@ class Layer:
 def validate(decl, rule_, explaining=False, references=None):
     values = {}
     keys = rule_.keys
-    for key, raw in decl.keys.items():
+    for key in decl.keys:
         if key not in keys:
             allowed = ", ".join(keys) or "none besides name, type and from"
             raise decl.error(f"unknown key '{key}' for {rule_.name}{did_you_mean(key, keys)} (its keys: {allowed})",
