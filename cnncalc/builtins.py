@@ -26,9 +26,17 @@ def path_of(name):
     return os.path.join(_folder(), f"{name}.yaml")
 
 
+# The files a spec can be: YAML, or an ONNX model (read by cnncalc.onnx_reader).
+SPEC_SUFFIXES = (".yaml", ".yml", ".onnx")
+
+
 def looks_like_path(text):
     """A spec argument that names a file rather than a built-in model."""
-    return text.endswith((".yaml", ".yml", ".onnx")) or os.sep in text or "/" in text
+    return text.endswith(SPEC_SUFFIXES) or os.sep in text or "/" in text
+
+
+def is_onnx_path(path):
+    return str(path).lower().endswith(".onnx")
 
 
 def builtin_name(text):

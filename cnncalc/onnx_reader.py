@@ -40,10 +40,6 @@ from .onnx_wire import without_weights
 INSTALL_HINT = "reading .onnx files needs the onnx package: pip install 'cnncalc[onnx]'"
 
 
-def is_onnx_path(path):
-    return str(path).lower().endswith(".onnx")
-
-
 def load(path, input=None, file=None):
     """The Spec of the ONNX model at ``path``.
 

@@ -323,7 +323,7 @@ def load_spec(spec_or_name, params=None, input=None):
     from . import builtins
 
     path = builtins.resolve(spec_or_name)
-    if str(path).lower().endswith(".onnx"):
+    if builtins.is_onnx_path(path):
         from .onnx_reader import load as load_onnx
 
         if params:

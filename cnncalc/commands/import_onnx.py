@@ -28,7 +28,7 @@ def import_onnx(model, output, input_shape, flat):
       cnncalc import resnet18.onnx -o resnet18.yaml && cnncalc report resnet18.yaml
     """
     from ..errors import UsageError
-    from ..onnx_reader import is_onnx_path
+    from ..builtins import is_onnx_path
     from ..report import analyze, load_spec
     from ..spec_writer import to_yaml
 

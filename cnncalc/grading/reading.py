@@ -12,7 +12,6 @@ from ..loader import Located, load_yaml, read_text
 from .quantities import QUANTITIES
 
 ANSWER_WORDS = ("layer", "question", "points")
-SPEC_SUFFIXES = (".yaml", ".yml", ".onnx")
 MAX_POINTS = 10 ** 6
 
 
@@ -137,12 +136,12 @@ def load_named_spec(value, file, line, base_dir):
     if not isinstance(value, str) or not value.strip():
         raise AnswerError(f"'spec' must name a built-in model or a spec file, or be a spec mapping, not "
                           f"{answer_text(value)!r}", file=file, line=line)
-    if not builtins.looks_like_path(value) and not value.lower().endswith(SPEC_SUFFIXES):
+    if not builtins.looks_like_path(value) and not value.lower().endswith(builtins.SPEC_SUFFIXES):
         if os.path.isfile(builtins.path_of(value)):
             return load_spec(value)
         raise AnswerError(f"'{value}' is neither a spec file nor a built-in model"
                           f"{did_you_mean(value, builtins.names())} (see `cnncalc list`)", file=file, line=line)
-    if not value.lower().endswith(SPEC_SUFFIXES):
+    if not value.lower().endswith(builtins.SPEC_SUFFIXES):
         raise AnswerError(f"spec '{value}' is not a spec file: a spec file's name ends in .yaml or .yml (or .onnx)",
                           file=file, line=line)
     path = os.path.normpath(os.path.join(base_dir, value))  # an absolute value stays as it is
