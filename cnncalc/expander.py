@@ -19,6 +19,7 @@ not use them costs nothing more; data still flows one way (spec -> graph -> rule
 from .errors import SpecError, did_you_mean
 from .expr import ExpressionError, Undefined, evaluate
 from .loader import Located
+from .numbers import is_whole_number
 from .spec_language import (DOTTED_NAME, EXPANSION_STEPS, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH,
                             MAX_EXPANDED, MAX_FULL_NAME_CHARS, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS, TOP_LEVEL_SHAPES,
                             check_text, kind_of, whole_or_same)
@@ -152,7 +153,7 @@ class Expander:
         repeat = None
         if "repeat" in item:
             repeat = whole_or_same(self.value(item["repeat"], variables, item, "repeat", full))
-            if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
+            if not is_whole_number(repeat) or not 1 <= repeat <= MAX_REPEAT:
                 raise self.fail(f"'repeat' must be a whole number from 1 to {MAX_REPEAT:,}, not {repeat!r}",
                                 item.line_of("repeat"), full)
         first = item.get("first")

@@ -29,6 +29,11 @@ _DECIMAL = re.compile(DECIMAL)
 MAX_EXPONENT = 40
 
 
+def is_whole_number(value):
+    """An int that is not a bool (YAML and JSON give true/false as bools, which Python counts as ints)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def read_decimal(text):
     """A DECIMAL as an exact ``decimal.Decimal``; ValueError when it is not one, is longer than
     MAX_NUMBER_CHARS or is out of range (see MAX_EXPONENT)."""

@@ -9,7 +9,7 @@ import math
 from . import rules
 from .errors import SpecError, UsageError, did_you_mean, note, suggestion
 from .graph import INPUT_INDEX, Graph, group_name
-from .numbers import MAX_BATCH, read_sizes, shown
+from .numbers import MAX_BATCH, is_whole_number, read_sizes, shown
 from .spec import MAX_SIZE
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
@@ -239,9 +239,9 @@ def _input_sizes(text):
     """The whole numbers of ``--input``: ``3x224x224``, ``[3, 224, 224]``, ``224``, ``1x3x224x224``."""
     if isinstance(text, (tuple, list)):
         parts = list(text)
-        if not all(isinstance(p, int) and not isinstance(p, bool) for p in parts):
+        if not all(is_whole_number(p) for p in parts):
             raise UsageError(f"--input must be whole numbers like [3, 224, 224], not {text!r:.60}")
-    elif isinstance(text, int) and not isinstance(text, bool):
+    elif is_whole_number(text):
         parts = [text]
     else:
         try:
@@ -352,7 +352,7 @@ def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode
         raise UsageError(f"--input {_shown(input)} gives batch {input_batch}, but --batch is {batch}")
     if batch is None:
         batch = input_batch or 1
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+    if not is_whole_number(batch) or batch < 1:
         raise UsageError(f"batch must be a positive whole number, not {shown(repr(batch))}")
     if batch > MAX_BATCH:
         raise UsageError(f"batch must be at most {MAX_BATCH:,}")

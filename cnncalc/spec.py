@@ -22,6 +22,7 @@ what a layer name means where it is written).
 from .errors import SpecError, UsageError, did_you_mean, one_line
 from .expander import Expander
 from .loader import Located, file_stem, load_yaml, read_text
+from .numbers import is_whole_number
 from .spec_blocks import read_blocks
 from .spec_language import (IGNORED_TOP_LEVEL_PREFIX, MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT,
                             MAX_SIZE, MAX_SOURCE_CHARS, NETWORK_INPUT, SPEC_MARKERS, TOP_LEVEL_KEYS, TOP_LEVEL_SHAPES,
@@ -208,7 +209,7 @@ def _least_layers(items, blocks, args, memo, stack):
         if not isinstance(item, dict) or "if" in item:
             continue
         repeat = item.get("repeat", 1)
-        if not _is_int(repeat) or not 1 <= repeat <= MAX_REPEAT:
+        if not is_whole_number(repeat) or not 1 <= repeat <= MAX_REPEAT:
             repeat = 1
         kind = item.get("type")
         if not isinstance(kind, str) or kind in args:
@@ -229,7 +230,7 @@ def _least_layers(items, blocks, args, memo, stack):
 def parse_input(value, file=None, line=None):
     """``[C, H, W]``, ``[C, L]``, ``[C, D, H, W]`` (or ``[N]`` for a flat input) as a tuple of positive ints."""
     if isinstance(value, (list, tuple)) and 1 <= len(value) <= 4:
-        if all(_is_int(v) and v >= 1 for v in value):
+        if all(is_whole_number(v) and v >= 1 for v in value):
             if max(value) > MAX_SIZE:
                 raise SpecError(f"'input' sizes must be at most {MAX_SIZE:,}, not {max(value):,}", file=file, line=line)
             return tuple(value)
@@ -249,5 +250,3 @@ def _located(value):
     return value
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -9,6 +9,7 @@ import os
 
 from ..errors import AnswerError, CnnCalcError, did_you_mean
 from ..loader import Located, load_yaml, read_text
+from ..numbers import is_whole_number
 from .quantities import QUANTITIES
 
 ANSWER_WORDS = ("layer", "question", "points")
@@ -167,7 +168,7 @@ def analyze_named(document, file, base_dir):
         raise spec_failure(err, file, line("spec")) from None
     input_shape = input_override(document.get("input"), spec, file, line("input"))
     batch = document.get("batch", 1)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+    if not is_whole_number(batch) or batch < 1:
         raise AnswerError(f"'batch' must be a positive whole number, not {batch!r}", file=file, line=line("batch"))
     dtype = document.get("dtype", "fp32")
     try:

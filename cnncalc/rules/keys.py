@@ -6,6 +6,7 @@ rank by per_axis when the rule runs).
 """
 
 from ..errors import did_you_mean
+from ..numbers import is_whole_number
 from ..spec import MAX_SIZE
 from .registry import REQUIRED
 
@@ -22,7 +23,7 @@ def _describe(value):
 
 
 def _int(layer, key, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_whole_number(value):
         if isinstance(value, float) and value.is_integer() and value == value:
             value = int(value)
         else:
