@@ -26,7 +26,7 @@ def path_of(name):
     return os.path.join(_folder(), f"{name}.yaml")
 
 
-# The files a spec can be: YAML, or an ONNX model (read by cnncalc.onnx_reader).
+# The files a spec can be: YAML, or an ONNX model (read by cnncalc.onnx.reader).
 SPEC_SUFFIXES = (".yaml", ".yml", ".onnx")
 
 

@@ -11,7 +11,7 @@ import re
 from fractions import Fraction
 
 from .errors import one_line
-from .formatters import (MULTILINE_FORMATS, bytes_text, count_text, csv_text, escape_lines, full_shape, render_json,
+from .render.formatters import (MULTILINE_FORMATS, bytes_text, count_text, csv_text, escape_lines, full_shape, render_json,
                          resolve_columns, scaled, shape_text, tabulate_table)
 from .report import analyze
 

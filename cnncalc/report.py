@@ -156,7 +156,7 @@ class Report:
         return data
 
     def _repr_html_(self):
-        from .formatters import render_report
+        from .render.formatters import render_report
 
         return render_report(self, "html")
 
@@ -324,7 +324,7 @@ def load_spec(spec_or_name, params=None, input=None):
 
     path = builtins.resolve(spec_or_name)
     if builtins.is_onnx_path(path):
-        from .onnx_reader import load as load_onnx
+        from .onnx.reader import load as load_onnx
 
         if params:
             raise SpecError(f"an ONNX model has no params to set (given: {', '.join(map(str, params))})", file=path)

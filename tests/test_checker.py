@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from cnncalc import checker
+from cnncalc import grading as checker
 from cnncalc.cli import main
 from cli_runner import runner
 

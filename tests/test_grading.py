@@ -13,7 +13,7 @@ import time
 import pytest
 
 from cli_runner import invoke
-from cnncalc import checker
+from cnncalc import grading as checker
 from cnncalc.errors import CnnCalcError
 from grading_class import KEY, MAX_POINTS, write_class
 
@@ -117,7 +117,7 @@ def test_a_submission_that_brings_its_own_spec_input_and_points_scores_as_if_it_
 
 
 def test_with_a_key_nothing_in_a_submission_is_opened_as_a_path(tmp_path, monkeypatch):
-    from cnncalc import loader
+    from cnncalc.spec import loader
 
     opened = []
     real = loader.read_text

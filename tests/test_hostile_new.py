@@ -158,7 +158,7 @@ def test_onnx_nodes_named_alike_are_named_in_linear_time(tmp_path):
 
 
 def test_onnx_layer_count_is_bounded_while_reading(tmp_path, monkeypatch):
-    from cnncalc import onnx_graph
+    from cnncalc.onnx import graph as onnx_graph
 
     monkeypatch.setattr(onnx_graph, "MAX_LAYERS", 50)
     one_error_line(invoke("report", relu_chain(tmp_path, 51)), "more than 50 layers")
@@ -166,7 +166,7 @@ def test_onnx_layer_count_is_bounded_while_reading(tmp_path, monkeypatch):
 
 
 def test_onnx_graph_size_is_bounded(tmp_path, monkeypatch):
-    from cnncalc import onnx_reader
+    from cnncalc.onnx import reader as onnx_reader
 
     path = relu_chain(tmp_path, 2000)  # a graph of some 60 KB; no weights to leave out
     monkeypatch.setattr(onnx_reader, "MAX_FILE_BYTES", 10_000)
@@ -193,7 +193,7 @@ def test_onnx_file_and_producer_names_are_shown_escaped(tmp_path, file):
 def test_plot_of_many_layers_draws_a_bounded_number_of_bars(write, tmp_path):
     # one bar artist per layer: 100,000 layers (within the limits) took minutes and gigabytes, longer as SVG
     pytest.importorskip("matplotlib")
-    from cnncalc.plot import MAX_DRAWN_BARS
+    from cnncalc.render.plot import MAX_DRAWN_BARS
 
     path = write("input: [3, 8, 8]\nlayers:\n  - {type: conv, filters: 3, kernel: 1, repeat: 5000}\n")
     out = tmp_path / "many.svg"

@@ -300,8 +300,8 @@ def test_a_new_rule_appears_in_layer_plot_and_graph_at_once():
 
     from cnncalc import analyze, rules
     from cnncalc.commands import layer as layer_command
-    from cnncalc.diagram import layer_caption
-    from cnncalc.plot import layer_kind
+    from cnncalc.render.diagram import layer_caption
+    from cnncalc.render.plot import layer_kind
 
     saved = dict(rules.RULES)
     try:

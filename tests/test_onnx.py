@@ -370,7 +370,7 @@ def test_not_an_onnx_file(tmp_path):
 def test_without_onnx_installed(tmp_path, monkeypatch):
     path = model(tmp_path, [node("Relu", ["x"], ["y"])])
     monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` now raises ImportError
-    from cnncalc import onnx_reader
+    from cnncalc.onnx import reader as onnx_reader
 
     monkeypatch.setattr(onnx_reader, "_GENERATED", [])
     result = invoke("report", path)

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 import cnncalc
-from cnncalc.plot import INSTALL_HINT, axis_unit, shares
+from cnncalc.render.plot import INSTALL_HINT, axis_unit, shares
 from cli_runner import invoke
 
 
@@ -76,7 +76,7 @@ def test_five_deep_models_one_row_each(tmp_path):
 
 def test_five_deep_models_have_their_own_axes_and_block_labels():
     pytest.importorskip("matplotlib")
-    from cnncalc.plot import MAX_NAMED_BARS, build_figure
+    from cnncalc.render.plot import MAX_NAMED_BARS, build_figure
 
     reports = [cnncalc.analyze(name) for name in FIVE_DEEP]
     assert all(len(report.rows) >= 100 for report in reports)

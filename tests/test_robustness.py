@@ -14,7 +14,7 @@ import time
 import pytest
 
 from cnncalc import spec as spec_module
-from cnncalc.loader import MAX_EXPANDED_NODES, MAX_FILE_BYTES
+from cnncalc.spec.loader import MAX_EXPANDED_NODES, MAX_FILE_BYTES
 from cli_runner import invoke
 
 
@@ -422,7 +422,7 @@ def test_plain_aliases_and_merge_keys_still_work(write):
 
 
 def test_layer_limit(write, monkeypatch):
-    from cnncalc import expander
+    from cnncalc.spec import expander
 
     for module in (spec_module, expander):  # the count before expanding, and the expander's own
         monkeypatch.setattr(module, "MAX_LAYERS", 100)

@@ -4,7 +4,7 @@ import pytest
 import tabulate
 
 import cnncalc
-from cnncalc import formatters
+from cnncalc.render import formatters
 
 
 def tabulate_simple(rows, headers, aligns):

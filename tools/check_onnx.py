@@ -19,7 +19,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import cnncalc  # noqa: E402
-from cnncalc.spec_writer import to_yaml  # noqa: E402
+from cnncalc.spec.writer import to_yaml  # noqa: E402
 
 CSV = os.path.join(ROOT, "tests", "data", "torchvision_totals.csv")
 KEYS = ("params", "buffers", "macs")

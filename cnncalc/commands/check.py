@@ -50,7 +50,7 @@ def check(answers, key_path, fmt, output, quiet, no_explain):
       cnncalc check --key key.yaml submissions/*.yaml -f csv -o grades.csv
       cnncalc check --key key.yaml submission.yaml -f gradescope -o /autograder/results/results.json
     """
-    from .. import checker
+    from .. import grading as checker
 
     key = checker.load_key(key_path) if key_path else None
     file_results = checker.grade_submissions(key, answers) if key else checker.check_files(answers)

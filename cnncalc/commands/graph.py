@@ -27,7 +27,7 @@ def graph(spec, fmt, input_shape, depth, only, settings, output):
       cnncalc graph resnet50 --only layer1.0 --format mermaid
       cnncalc graph resnet50 --depth 1
     """
-    from ..diagram import to_dot, to_mermaid
+    from ..render.diagram import to_dot, to_mermaid
     from ..report import analyze
 
     result = analyze(spec, input=input_shape, params=settings_dict(settings))

@@ -30,7 +30,7 @@ def import_onnx(model, output, input_shape, flat):
     from ..errors import UsageError
     from ..builtins import is_onnx_path
     from ..report import analyze, load_spec
-    from ..spec_writer import to_yaml
+    from ..spec.writer import to_yaml
 
     if not is_onnx_path(model):
         raise UsageError(f"{click.format_filename(model)}: import reads .onnx files")

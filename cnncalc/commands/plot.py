@@ -29,7 +29,7 @@ def plot(specs, output, input_shape, batch, dtype, depth, settings):
       cnncalc plot resnet50 --depth 2 -o resnet50.svg
     """
     from ..comparison import compare
-    from ..plot import check_path, plot_writer
+    from ..render.plot import check_path, plot_writer
 
     check_path(output)
     comparison = compare(specs, input=input_shape, batch=batch, dtype=dtype, params=settings_dict(settings))

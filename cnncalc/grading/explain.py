@@ -1,6 +1,6 @@
 """The worked arithmetic shown under a wrong answer, picked by tag from ``formatters.explain_data``."""
 
-from ..formatters import explain_data, full_shape, scaled
+from ..render.formatters import explain_data, full_shape, scaled
 from .quantities import QUANTITY
 
 

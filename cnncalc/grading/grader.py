@@ -10,7 +10,7 @@ import re
 from fractions import Fraction
 
 from ..errors import AnswerError, did_you_mean
-from ..formatters import full_shape, human, pair_text
+from ..render.formatters import full_shape, human, pair_text
 from .explain import explanation
 from .quantities import QUANTITIES, QUANTITY
 from .results import ERROR, RIGHT, WRONG, Result

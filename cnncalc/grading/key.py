@@ -14,8 +14,8 @@ import os
 from ..errors import AnswerError, CnnCalcError
 from .grader import Grader
 from .quantities import QUANTITIES, QUANTITY
-from ..loader import Located
-from ..spec_language import MAX_NAME_CHARS, check_text
+from ..spec.loader import Located
+from ..spec.language import MAX_NAME_CHARS, check_text
 from .reading import analyze_named, as_mapping, entry_list, read_document, read_points
 from .values import ClaimError, parse_tolerance
 

@@ -10,8 +10,8 @@ be read scores 0 of the key's total with its error; the others are still graded.
 import os
 
 from ..errors import AnswerError, CnnCalcError
-from ..formatters import full_shape
-from ..loader import Located
+from ..render.formatters import full_shape
+from ..spec.loader import Located
 from .reading import Claim, EntryProblem, entry_claims, read_document
 from .results import MISSING, FileResult, Result
 

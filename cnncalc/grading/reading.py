@@ -8,7 +8,7 @@ import math
 import os
 
 from ..errors import AnswerError, CnnCalcError, did_you_mean
-from ..loader import Located, load_yaml, read_text
+from ..spec.loader import Located, load_yaml, read_text
 from ..numbers import is_whole_number
 from .quantities import QUANTITIES
 

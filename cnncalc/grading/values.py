@@ -7,7 +7,7 @@ where the text of a numeric answer becomes a number; every count and memory size
 import re
 from fractions import Fraction
 
-from ..formatters import scaled
+from ..render.formatters import scaled
 from ..numbers import DECIMAL, read_decimal
 from ..numbers import shown as clipped
 

@@ -24,18 +24,18 @@ Nodes become layers (see README, "ONNX models"):
 * Identity, Cast, Dropout at inference, Quantize/DequantizeLinear pass their input on; Constant and the
   Shape/Gather/Concat/... arithmetic a tracer records for shapes are evaluated on the spot.
 
-This module reads the file; the walk over the graph is :mod:`cnncalc.onnx_graph`, each operator's
-mapping is in the table of :mod:`cnncalc.onnx_ops`, and the large initializers are skipped by
-:mod:`cnncalc.onnx_wire`. onnx (its generated protobuf module, not the whole package) is loaded only here,
+This module reads the file; the walk over the graph is :mod:`cnncalc.onnx.graph`, each operator's
+mapping is in the table of :mod:`cnncalc.onnx.ops`, and the large initializers are skipped by
+:mod:`cnncalc.onnx.wire`. onnx (its generated protobuf module, not the whole package) is loaded only here,
 only when an .onnx file is read.
 """
 
 import os
 
-from .errors import SpecError
-from .loader import MAX_FILE_BYTES
-from .onnx_graph import GraphReader
-from .onnx_wire import without_weights
+from ..errors import SpecError
+from ..spec.loader import MAX_FILE_BYTES
+from .graph import GraphReader
+from .wire import without_weights
 
 INSTALL_HINT = "reading .onnx files needs the onnx package: pip install 'cnncalc[onnx]'"
 
@@ -87,12 +87,12 @@ def _read_without_weights(path):
     """The file's bytes with the large data of the graph's initializers left out.
 
     The file is mapped, not read: only the pages holding the graph and the initializers' headers are
-    touched, so a model's size in weights costs nothing. What onnx_wire cannot walk is handed to protobuf
+    touched, so a model's size in weights costs nothing. What the wire reader cannot walk is handed to protobuf
     whole, which then says what is wrong.
     """
     import mmap
 
-    from .loader import open_regular
+    from ..spec.loader import open_regular
 
     with open_regular(path) as handle:  # a FIFO or /dev/zero named x.onnx is refused, not read forever
         size = os.fstat(handle.fileno()).st_size

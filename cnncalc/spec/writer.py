@@ -8,7 +8,7 @@ copies follow one another (``layer1.0``, ``layer1.1``). The result is parsed aga
 expands to exactly the layers of the flat list; otherwise the flat list is written.
 """
 
-from .spec import LAYER_WORDS, NETWORK_INPUT, parse_text
+from . import LAYER_WORDS, NETWORK_INPUT, parse_text
 
 
 def to_yaml(spec, header=(), blocks=True):

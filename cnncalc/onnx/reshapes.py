@@ -1,13 +1,13 @@
 """ONNX operators on the shape and layout of tensors: flatten, reshape, channel shuffle, zero pad, split,
 slice, concat, add, resize, and those that pass their input on.
 
-Each operator function takes the :class:`~cnncalc.onnx_graph.GraphReader`, the node and its attributes.
+Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node and its attributes.
 """
 
 import math
 
-from .onnx_tensors import Const, Value, attributes, number, pair, shape_text
-from .rules import RULES
+from .tensors import Const, Value, attributes, number, pair, shape_text
+from ..rules import RULES
 
 
 def pass_through(reader, node, attrs):

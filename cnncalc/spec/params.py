@@ -1,10 +1,10 @@
 """The ``params:`` section, ``--set NAME=VALUE`` settings, and the order in which values that read
 each other (params, block argument defaults) are evaluated."""
 
-from .errors import SpecError, UsageError
+from ..errors import SpecError, UsageError
 from .expr import MAX_EXPRESSION_LENGTH, MAX_MAGNITUDE, names_in
 from .loader import Located, load_yaml
-from .spec_language import DOTTED_NAME, LAYER_WORDS, MAX_PARAMS, SHAPE_NAMES, kind_of
+from .language import DOTTED_NAME, LAYER_WORDS, MAX_PARAMS, SHAPE_NAMES, kind_of
 
 
 def read_params(section, file, line):

@@ -16,11 +16,11 @@ once). Only blocks whose text mentions one of those names ask for a shape, so a 
 not use them costs nothing more; data still flows one way (spec -> graph -> rules).
 """
 
-from .errors import SpecError, did_you_mean
+from ..errors import SpecError, did_you_mean
 from .expr import ExpressionError, Undefined, evaluate
 from .loader import Located
-from .numbers import is_whole_number
-from .spec_language import (DOTTED_NAME, EXPANSION_STEPS, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH,
+from ..numbers import is_whole_number
+from .language import (DOTTED_NAME, EXPANSION_STEPS, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH,
                             MAX_EXPANDED, MAX_FULL_NAME_CHARS, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS, TOP_LEVEL_SHAPES,
                             check_text, kind_of, whole_or_same)
 

@@ -11,8 +11,8 @@ import stat
 
 import yaml
 
-from .errors import SpecError
-from .numbers import MAX_NUMBER_CHARS
+from ..errors import SpecError
+from ..numbers import MAX_NUMBER_CHARS
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 # libyaml's composer recurses in C and overflowed the C stack at 20-50k levels on this machine;

@@ -8,9 +8,9 @@ each with its own axis, so many deep models stay readable. matplotlib is optiona
 import os
 import re
 
-from .errors import CnnCalcError, UsageError
+from ..errors import CnnCalcError, UsageError
 from .formatters import full_shape
-from .graph import group_name
+from ..graph import group_name
 
 INSTALL_HINT = "matplotlib is needed: pip install 'cnncalc[plot]'"
 FILE_TYPES = (".png", ".svg", ".pdf")
@@ -28,7 +28,7 @@ MAX_DRAWN_BARS = 600
 
 def layer_kind(row):
     """conv, fc, pool, block (folded rows) or other: the colour of the row's bar, from the rule's category."""
-    from .rules import RULES
+    from ..rules import RULES
 
     if row.type == "block":
         return "block"

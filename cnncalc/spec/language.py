@@ -3,7 +3,7 @@
 import re
 import unicodedata
 
-from .errors import SpecError
+from ..errors import SpecError
 from .expr import Undefined
 
 MAX_LAYERS = 100_000  # 250,000 let a 3 KB spec take 1.4 GB to report; the largest real CNNs have a few thousand

@@ -2,10 +2,10 @@
 
 import re
 
-from .errors import SpecError, did_you_mean
+from ..errors import SpecError, did_you_mean
 from .loader import Located
-from .spec_language import BLOCK_KEYS, LAYER_WORDS, SHAPE_NAMES
-from .spec_params import dependency_order, names_read
+from .language import BLOCK_KEYS, LAYER_WORDS, SHAPE_NAMES
+from .params import dependency_order, names_read
 
 _MENTIONS_SHAPE = re.compile(r"\bin_(channels|size|shape)\b")
 

@@ -303,7 +303,7 @@ def resolve_columns(names, known, aliases=None, first=None):
 
     Raises UsageError naming the choices for an unknown name.
     """
-    from .errors import UsageError, did_you_mean
+    from ..errors import UsageError, did_you_mean
 
     if isinstance(names, str):
         names = names.split(",")
@@ -364,7 +364,7 @@ def summary_lines(report, convention="lecture", optimizer=None):
 
 def training_line(training):
     """The training estimate as its sum: activations + params + gradients + optimizer state (+ BN buffers)."""
-    from .report import OPTIMIZER_STATES
+    from ..report import OPTIMIZER_STATES
 
     terms = [f"activations {training['activation_bytes']:,}", f"params {training['param_bytes']:,}",
              f"gradients {training['gradient_bytes']:,}",

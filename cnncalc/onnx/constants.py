@@ -8,7 +8,7 @@ its constant inputs (numpy, small tensors only) and, for weights transformed on 
 
 import math
 
-from .onnx_tensors import MAX_VALUE_ELEMENTS, TENSOR_TYPES, tensor_array
+from .tensors import MAX_VALUE_ELEMENTS, TENSOR_TYPES, tensor_array
 
 
 def evaluate(node, inputs, attrs, opset):

@@ -3,20 +3,21 @@
 :class:`GraphReader` holds what the walk knows: the constants (initializers, Constant nodes and shape
 arithmetic on them), the computed tensors (which layer gives each, its shape), who reads each tensor, and
 the layer items made so far. Each operator's mapping to a layer is a function in the table of
-:mod:`cnncalc.onnx_ops`; the reader gives those functions the means to emit layers and to read their
+:mod:`cnncalc.onnx.ops`; the reader gives those functions the means to emit layers and to read their
 inputs. Layers are sized with the rules themselves, so the reader's shapes and the report's cannot
 disagree.
 """
 
 import os
 
-from . import onnx_constants, rules
-from .errors import SpecError, one_line
-from .loader import file_stem
-from .onnx_ops import FUNCTIONAL, OPERATORS, SUPPORTED
-from .onnx_tensors import Const, Value, attributes
-from .spec import NETWORK_INPUT, LayerDecl, parse
-from .spec_language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
+from . import constants as onnx_constants
+from .. import rules
+from ..errors import SpecError, one_line
+from ..spec.loader import file_stem
+from .ops import FUNCTIONAL, OPERATORS, SUPPORTED
+from .tensors import Const, Value, attributes
+from ..spec import NETWORK_INPUT, LayerDecl, parse
+from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
 
 
 class GraphReader:

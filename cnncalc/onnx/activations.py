@@ -1,11 +1,11 @@
 """ONNX activations as cnncalc activations, folded into the layer before as ``act:`` where it takes one.
 
-Each operator function takes the :class:`~cnncalc.onnx_graph.GraphReader`, the node and its attributes.
+Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node and its attributes.
 """
 
 import math
 
-from .onnx_tensors import Value, elements, number
+from .tensors import Value, elements, number
 
 # ONNX activation ops and the cnncalc activation each becomes
 ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSigmoid": "hardsigmoid",

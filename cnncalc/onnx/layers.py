@@ -2,10 +2,10 @@
 
 Their params are the elements of the initializers they use as weights (W and B; scale and B for batch
 norm, whose mean and var are buffers), so an exported model reports what the framework counted. Each
-operator function takes the :class:`~cnncalc.onnx_graph.GraphReader`, the node and its attributes.
+operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node and its attributes.
 """
 
-from .onnx_tensors import elements, number, pair, shape_text
+from .tensors import elements, number, pair, shape_text
 
 
 def _spatial(reader, node, attrs, shape, kernel, extra=None):

@@ -14,25 +14,25 @@ keys, blocks, params), and :meth:`Template.expand` turns it into layers for one 
 params (``--set width=1.2``) and one input. A Spec keeps its template, so the same document can
 be expanded again at another input or setting.
 
-The pieces: :mod:`.spec_language` (words and limits), :mod:`.spec_params` (params and ``--set``),
-:mod:`.spec_blocks` (the ``blocks:`` section) and :mod:`.expander` (blocks and repeats into layers, and
+The pieces: :mod:`.language` (words and limits), :mod:`.params` (params and ``--set``),
+:mod:`.blocks` (the ``blocks:`` section) and :mod:`.expander` (blocks and repeats into layers, and
 what a layer name means where it is written).
 """
 
-from .errors import SpecError, UsageError, did_you_mean, one_line
+from ..errors import SpecError, UsageError, did_you_mean, one_line
 from .expander import Expander
 from .loader import Located, file_stem, load_yaml, read_text
-from .numbers import is_whole_number
-from .spec_blocks import read_blocks
-from .spec_language import (IGNORED_TOP_LEVEL_PREFIX, MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT,
+from ..numbers import is_whole_number
+from .blocks import read_blocks
+from .language import (IGNORED_TOP_LEVEL_PREFIX, MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT,
                             MAX_SIZE, MAX_SOURCE_CHARS, NETWORK_INPUT, SPEC_MARKERS, TOP_LEVEL_KEYS, TOP_LEVEL_SHAPES,
                             check_text, kind_of, whole_or_same)
-from .spec_params import dependency_order, names_read, read_params, setting_problem
+from .params import dependency_order, names_read, read_params, setting_problem
 
 # Not used here; other modules import them from cnncalc.spec, the spec language's public face.
 from .expander import LayerDecl  # noqa: F401
-from .spec_language import BLOCK_KEYS, LAYER_WORDS, REFERENCE_KEYS  # noqa: F401
-from .spec_params import parse_settings  # noqa: F401
+from .language import BLOCK_KEYS, LAYER_WORDS, REFERENCE_KEYS  # noqa: F401
+from .params import parse_settings  # noqa: F401
 
 
 class Spec:
@@ -72,7 +72,7 @@ def load(path_or_name, params=None, input=None, shapes=None):
 
     ONNX models are read one stage up (report.load_spec), since their reader needs the rules' shapes.
     """
-    from . import builtins
+    from .. import builtins
 
     path = builtins.resolve(path_or_name)
     return parse_text(read_text(path), file=builtins.display_name(path), params=params, input=input, shapes=shapes)

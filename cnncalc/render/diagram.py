@@ -7,7 +7,7 @@ with the layers it connects to outside drawn dashed.
 """
 
 from .formatters import full_shape, pair_text
-from .graph import group_name
+from ..graph import group_name
 
 INPUT = "input"  # how a layer's `from` names the network input
 OUTPUT = "output"
@@ -44,7 +44,7 @@ def layer_caption(row):
     if row.type == "block":
         return f"{row.layers} layers"
     words = [row.type]
-    from .rules import RULES
+    from ..rules import RULES
 
     if row.kernel is not None and RULES[row.type].category != "global pool":  # a global window has no fixed size
         words.append(full_shape(row.kernel))
@@ -91,7 +91,7 @@ def build(report, depth=None, only=None):
             diagram.add_node(OUTPUT_NODE, OUTPUT, "io")
             diagram.add_edge(key(row.name), OUTPUT_NODE, full_shape(row.out_shape))
     if not any(kind in ("layer", "block") for _, _, kind in diagram.nodes):
-        from .errors import UsageError, did_you_mean
+        from ..errors import UsageError, did_you_mean
 
         names = [group_name(row.name, 1) for row in report.rows]
         raise UsageError(f"no layer is named '{only}' or starts with '{only}.'{did_you_mean(only, names)}")

@@ -5,7 +5,7 @@ format is walked just deep enough (ModelProto.graph -> GraphProto.initializer ->
 anything it cannot walk raises ValueError, and the caller hands protobuf the whole file instead.
 """
 
-from .onnx_tensors import MAX_VALUE_ELEMENTS
+from .tensors import MAX_VALUE_ELEMENTS
 
 # An initializer's data larger than this is left unread (its dims are all the reader needs).
 KEEP_DATA_BYTES = 8 * MAX_VALUE_ELEMENTS

@@ -138,7 +138,7 @@ class _Evaluator:
                 return True
             if node.id in ("false", "False"):
                 return False
-            from .errors import did_you_mean
+            from ..errors import did_you_mean
 
             self.fail(f"unknown name '{node.id}'{did_you_mean(node.id, self.variables)}")
         if isinstance(node, ast.UnaryOp):

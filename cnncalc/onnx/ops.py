@@ -1,15 +1,15 @@
 """The ONNX operators cnncalc reads, each with the function that maps it to spec layers (see README, "ONNX
 models").
 
-A function takes the :class:`~cnncalc.onnx_graph.GraphReader`, the node and its attributes (a dict), and
+A function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node and its attributes (a dict), and
 sets the node's outputs: a layer it emits, a tensor passed on, or a constant. Constant and CastLike nodes,
 and any node whose inputs are all constants (the Shape/Gather/Concat/... arithmetic a tracer records),
 are handled by the reader itself.
 """
 
-from . import onnx_activations as activations
-from . import onnx_layers as layers
-from . import onnx_reshapes as reshapes
+from . import activations
+from . import layers
+from . import reshapes
 
 OPERATORS = {
     "Conv": layers.conv,
