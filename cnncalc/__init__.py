@@ -15,6 +15,7 @@ from .errors import CnnCalcError, SpecError
 
 def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode="eval", params=None):
     """Analyse a network (``params={"width": 1.2}`` sets its ``params:``); see :func:`cnncalc.report.analyze`."""
+    from . import render  # noqa: F401  (a Report then shows itself as the lecture table in Jupyter)
     from .report import analyze as _analyze
 
     return _analyze(spec_or_name, input=input, batch=batch, dtype=dtype, explain=explain, mode=mode, params=params)

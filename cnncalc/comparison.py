@@ -11,8 +11,12 @@ import re
 from fractions import Fraction
 
 from .errors import one_line
-from .render.formatters import (MULTILINE_FORMATS, bytes_text, count_text, csv_text, escape_lines, full_shape, render_json,
-                         resolve_columns, scaled, shape_text, tabulate_table)
+from .render.columns import resolve_columns
+from .render.data import csv_text, render_json
+from .render.escape import escape_lines
+from .render.shapes import full_shape, shape_text
+from .render.table import MULTILINE_FORMATS, tabulate_table
+from .render.units import bytes_text, count_text, scaled
 from .report import analyze
 
 INPUT_SUFFIX = re.compile(r"^\d+(x\d+){0,2}$")

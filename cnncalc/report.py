@@ -1,7 +1,7 @@
 """Run the rules over a graph and collect report rows and totals: the importable API.
 
 Stage four of the pipeline. ``analyze("resnet50", input=448)`` returns a :class:`Report`
-whose rows know their own numbers; formatting them is the formatters' job.
+whose rows know their own numbers; formatting them is the renderers' job (cnncalc.render).
 """
 
 import math
@@ -155,10 +155,11 @@ class Report:
             data["params"] = dict(self.params)
         return data
 
-    def _repr_html_(self):
-        from .render.formatters import render_report
+    html_renderer = None  # cnncalc.render sets it when imported (the report stage does not import a later one)
 
-        return render_report(self, "html")
+    def _repr_html_(self):
+        """Jupyter shows a Report as the lecture table."""
+        return self.html_renderer(self, "html") if self.html_renderer else None
 
     def __repr__(self):
         t = self.totals

@@ -27,7 +27,7 @@ from test_robustness import write  # noqa: F401 (a fixture)
 from cnncalc import numbers
 from cnncalc.spec import loader
 from cnncalc.comparison import merged_order
-from cnncalc.render.formatters import table_formats
+from cnncalc.render.table import table_formats
 from cnncalc.report import FIELD_LIMIT
 
 SECRET = "root:*:20228:0:99999:7:::"
@@ -392,7 +392,7 @@ def test_json_outputs_are_strict(hostile_spec):
     _strict(ok("report", hostile_spec, "-f", "json"))
     _strict(ok("compare", "lenet5", hostile_spec, "-f", "json"))
     _strict(ok("layer", "conv", "--input", "8x8x3", "--filters", "2", "--kernel", "1", "-f", "json"))
-    from cnncalc.render.formatters import render_json
+    from cnncalc.render.data import render_json
 
     with pytest.raises(ValueError):
         render_json({"x": float("nan")})

@@ -4,7 +4,7 @@ import pytest
 import tabulate
 
 import cnncalc
-from cnncalc.render import formatters
+from cnncalc.render import table as formatters
 
 
 def tabulate_simple(rows, headers, aligns):

@@ -64,7 +64,7 @@ def check_format(fmt, extra=("json", "csv", "simple")):
     """A table format name: json, csv or one of tabulate's; a UsageError otherwise."""
     if fmt in extra:
         return fmt  # known without importing tabulate
-    from ..render.formatters import table_formats
+    from ..render.table import table_formats
 
     formats = table_formats()
     if fmt not in formats:
@@ -109,7 +109,7 @@ def batch_option(function):
 
 def output_options(function):
     """--format, --units: how to print a table."""
-    from ..render.formatters import UNITS
+    from ..render.table import UNITS
 
     function = click.option("--units", type=click.Choice(UNITS), default="slide",
                             show_default=True,

@@ -3,7 +3,7 @@
 import click
 
 from ..errors import UsageError, did_you_mean
-from ..render.formatters import full_shape
+from ..render.shapes import full_shape
 from ..numbers import read_decimal, read_sizes, shown
 from .common import DTYPES, WholeNumber, friendly_errors
 
@@ -82,7 +82,7 @@ def layer(layer_type, input_text, order, batch, dtype, fmt, **options):
             "layers": [dict(name=layer_type, type=layer_type, **keys)]}
     report = analyze(spec, batch=batch, dtype=dtype, explain=True)
     row = report.rows[0]
-    from ..render.formatters import explain_lines
+    from ..render.explain import explain_lines
 
     lines = explain_lines(report, row)
     if fmt == "json":
@@ -244,7 +244,8 @@ def _pair(value):
 
 
 def summary_lines(report, row, reading):
-    from ..render.formatters import human_bytes, pair_text
+    from ..render.shapes import pair_text
+    from ..render.units import human_bytes
 
     out = full_shape(row.out_shape)
     if reading == INPUT_ORDERS["hwc"] and len(row.out_shape) == 3:

@@ -37,7 +37,7 @@ def list_models(fmt):
         return
     import tabulate
 
-    from ..render.formatters import full_shape
+    from ..render.shapes import full_shape
 
     rows = [[e["name"], e["model"], full_shape(e["input"]), e["source"]] for e in entries]
     click.echo(tabulate.tabulate(rows, headers=["name", "model", "input", "source"], disable_numparse=True))

@@ -50,11 +50,11 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, co
     result = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=explain, mode=mode,
                      params=settings_dict(settings))
     if explain:
-        from ..render.formatters import explain_text
+        from ..render.explain import explain_text
 
         emit("\n\n".join(explain_text(result, name) for name in explain), output)
         return
-    from ..render.formatters import render_report
+    from ..render import render_report
 
     emit(render_report(result, fmt, depth=depth, units=units, columns=columns, convention=convention,
                        optimizer=optimizer if training else None), output)

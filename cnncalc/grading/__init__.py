@@ -3,7 +3,7 @@
 The work lives in ``cnncalc.grading``, one job per module, imports pointing one way:
 
     quantities, values, results   the quantities, reading a claimed value, what grading produces
-    explain                       the worked arithmetic a wrong answer shows (by tag, from formatters)
+    explain                       the worked arithmetic a wrong answer shows (by tag, from render.explain)
     grader                        one claim against one layer, block or total: right or wrong, and why
     reading                       answer files and keys: the document, its spec, its entries, its points
     selfcheck / key / keyed       a file that decides everything itself / the instructor's key /

@@ -1,6 +1,10 @@
-"""The worked arithmetic shown under a wrong answer, picked by tag from ``formatters.explain_data``."""
+"""The worked arithmetic shown under a wrong answer, picked by tag from ``render.explain.explain_data``."""
 
-from ..render.formatters import explain_data, full_shape, scaled
+from ..render.explain import explain_data
+
+from ..render.shapes import full_shape
+
+from ..render.units import scaled
 from .quantities import QUANTITY
 
 

@@ -2,7 +2,7 @@
 a line per file, and a summary of all files or of a class."""
 
 from ..errors import _one_line as one_line
-from ..render.formatters import full_shape
+from ..render.shapes import full_shape
 from .results import ERROR, MISSING, RIGHT, WRONG, class_stats, number_text
 
 

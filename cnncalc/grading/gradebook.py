@@ -5,7 +5,7 @@ import io
 import os
 
 from ..errors import one_line
-from ..render.formatters import escape_csv
+from ..render.escape import escape_csv
 from .feedback import file_summary, result_lines
 from .results import MISSING, class_stats, number_text
 

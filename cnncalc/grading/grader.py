@@ -10,7 +10,8 @@ import re
 from fractions import Fraction
 
 from ..errors import AnswerError, did_you_mean
-from ..render.formatters import full_shape, human, pair_text
+from ..render.shapes import full_shape, pair_text
+from ..render.units import human
 from .explain import explanation
 from .quantities import QUANTITIES, QUANTITY
 from .results import ERROR, RIGHT, WRONG, Result

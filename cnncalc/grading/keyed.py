@@ -10,7 +10,7 @@ be read scores 0 of the key's total with its error; the others are still graded.
 import os
 
 from ..errors import AnswerError, CnnCalcError
-from ..render.formatters import full_shape
+from ..render.shapes import full_shape
 from ..spec.loader import Located
 from .reading import Claim, EntryProblem, entry_claims, read_document
 from .results import MISSING, FileResult, Result

@@ -1,6 +1,6 @@
 """The quantities an answer can claim: one entry each.
 
-``explained_by`` names the tagged lines of a layer's worked arithmetic (``formatters.explain_data``,
+``explained_by`` names the tagged lines of a layer's worked arithmetic (``render.explain.explain_data``,
 tags from ``rules.EXPLAIN_QUANTITIES``) that a wrong answer is shown; ``total`` is the report
 field a block or the whole network sums (None: the quantity is read off the last layer); ``numeric``
 says whether a key may give it a ``tolerance``. Adding a quantity is one entry here plus its grading

@@ -7,7 +7,7 @@ where the text of a numeric answer becomes a number; every count and memory size
 import re
 from fractions import Fraction
 
-from ..render.formatters import scaled
+from ..render.units import scaled
 from ..numbers import DECIMAL, read_decimal
 from ..numbers import shown as clipped
 

@@ -6,7 +6,7 @@ reads as a unit; ``depth`` folds blocks into single boxes and ``only`` draws one
 with the layers it connects to outside drawn dashed.
 """
 
-from .formatters import full_shape, pair_text
+from .shapes import full_shape, pair_text
 from ..graph import group_name
 
 INPUT = "input"  # how a layer's `from` names the network input

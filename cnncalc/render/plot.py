@@ -9,7 +9,7 @@ import os
 import re
 
 from ..errors import CnnCalcError, UsageError
-from .formatters import full_shape
+from .shapes import full_shape
 from ..graph import group_name
 
 INSTALL_HINT = "matplotlib is needed: pip install 'cnncalc[plot]'"

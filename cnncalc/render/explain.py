@@ -1,0 +1,62 @@
+"""Worked arithmetic, lecture style: one layer's (``--explain``), or a block's sums and then each layer's."""
+
+from .shapes import full_shape, pair_text
+from .units import scaled
+
+def explain_text(report, name):
+    """``--explain NAME``: a layer's worked arithmetic, or a block's summed figures and then each layer's."""
+    rows = report.block(name)
+    if len(rows) == 1 and rows[0].name == name:
+        return "\n".join(explain_lines(report, rows[0]))
+    head = (f"{name}: a block of {len(rows)} layers ({rows[0].name} ... {rows[-1].name}), input "
+            f"{full_shape(rows[0].in_shape)}, output {full_shape(rows[-1].out_shape)}; its row sums them:")
+    lines = [head]
+    for label, field in (("params", "params"), ("MACs", "macs"), ("flop (lecture)", "flops"),
+                         ("memory (B)", "memory_bytes")):
+        terms = [f"{getattr(row, field):,}" for row in rows if getattr(row, field)]
+        total = sum(getattr(row, field) for row in rows)
+        lines.append(f"{label} = {' + '.join(terms)} = {total:,}" if len(terms) > 1 else f"{label} = {total:,}")
+    return "\n\n".join(["\n".join(lines)] + ["\n".join(explain_lines(report, row)) for row in rows])
+
+
+def explain_lines(report, row):
+    """The lecture-style worked arithmetic for one row (``analyze(..., explain=[name])``), as text lines."""
+    return [text for _, text in explain_data(report, row)]
+
+
+def explain_data(report, row):
+    """The worked arithmetic for one row as (quantity, text) pairs, headed by ("layer", ...).
+
+    The rules tag their lines (see rules.EXPLAIN_QUANTITIES); what a rule leaves out (memory, and
+    params, MACs or receptive field where it has no arithmetic to show) is filled in here.
+    """
+    lines = [("layer", f"{row.name} ({row.type}{', then ' + row.act if row.act else ''}), "
+                       f"from {', '.join(row.inputs)}: input {full_shape(row.in_shape)}")]
+    given = {quantity for quantity, _ in row.explain}
+    lines += [entry for entry in row.explain if entry[0] != "receptive_field"]
+    lines.append(("output_shape", f"output = {full_shape(row.out_shape)}"))
+    count = "*".join(str(s) for s in row.out_shape)
+    memory = report.batch * report.bytes_per_element
+    for size in row.out_shape:
+        memory *= size  # what the output takes, also for a train_only row that eval mode counts as 0
+    batch = f" * {report.batch}" if report.batch != 1 else ""
+    lines.append(("memory", f"memory = {count}{batch} * {report.bytes_per_element} B = {memory:,} B = "
+                            f"{scaled(memory, 1024, 2).rstrip('0').rstrip('.')} KB"))
+    if "params" not in given:
+        lines.append(("params", f"params = {row.params:,}"))
+    if not given & {"macs", "flops"}:
+        lines.append(("macs", f"MACs = {row.macs:,}; flop = {row.flops:,}"))
+    elif row.flops == row.macs and row.macs:
+        lines.append(("flops", f"flop (lecture) = MACs = {row.flops:,}"))
+    if "receptive_field" in given:
+        lines += [entry for entry in row.explain if entry[0] == "receptive_field"]
+    else:
+        lines.append(("receptive_field",
+                      f"receptive field = {pair_text(row.receptive_field)} input pixels, "
+                      f"effective stride {pair_text(row.effective_stride)} (r_out = r_in + (K-1)*D*j_in, "
+                      f"j_out = j_in*S)"))
+    if row.train_costs:
+        macs, flops, memory = row.train_costs
+        lines.append(("macs", f"runs only in training: in eval mode the table and totals count its MACs, flop and "
+                              f"memory as 0 (--mode train counts MACs {macs:,}, flop {flops:,}, memory {memory:,} B)"))
+    return lines

@@ -1,0 +1,137 @@
+"""The lecture table in any tabulate format, with its summary lines, warnings and the conventions footer."""
+
+import textwrap
+
+from ..conventions import CONVENTIONS, FLOPS_2X_NOTE
+from .columns import MAP_TITLES, table_columns
+from .escape import escape_cells, escape_lines
+from .shapes import full_shape
+from .units import human, human_bytes
+
+EXTRA_FORMATS = ("json", "csv")
+UNITS = ("slide", "raw", "auto")
+# tabulate formats that draw a two-line title; the others get the title on one line
+MULTILINE_FORMATS = ("simple", "grid", "fancy_grid", "rounded_grid", "heavy_grid", "mixed_grid", "double_grid",
+                     "simple_grid", "outline", "fancy_outline", "heavy_outline", "mixed_outline", "double_outline",
+                     "simple_outline", "rounded_outline", "psql", "rst", "presto", "plain")
+
+
+def table_formats():
+    import tabulate
+
+    return list(tabulate.tabulate_formats) + list(EXTRA_FORMATS)
+
+
+def table(report, depth=None, units="slide", columns=None, convention="lecture"):
+    """The table as text cells: (titles, rows with the total row last, alignments)."""
+    chosen = table_columns(columns, convention)
+    bound = [column.bind(units, report.totals) for column in chosen]
+    rows = [[cell(row) for _, cell, _ in bound] for row in report.fold(depth)]
+    rows.append([total for _, _, total in bound])
+    map_title = MAP_TITLES.get(len(report.input) - 1, "C x H/W")
+    return [title.replace("C x H/W", map_title) for title, _, _ in bound], rows, [column.align for column in chosen]
+
+
+def summary_lines(report, convention="lecture", optimizer=None):
+    t = report.totals
+    dtype = f"{report.dtype}, {report.bytes_per_element} B/element"
+    lecture = f"flop (lecture) {t['flops']:,} ({human(t['flops'])})"
+    doubled = f"FLOPs (2 x MACs + elementwise) {t['flops_2x']:,} ({human(t['flops_2x'])})"
+    macs = f"MACs {t['macs']:,} ({human(t['macs'])})"
+    flop_line = f"{macs}; {lecture}; {doubled}" if convention != "2x" else f"{doubled}; {macs}; {lecture}"
+    lines = [
+        f"{report.name}: input {full_shape(report.input)}, batch {report.batch}, {dtype}; "
+        f"{t['layers']:,} layers ({t['weight_layers']} with weights)",
+        f"params {t['params']:,} ({human(t['params'])}"
+        + (f"; trainable {t['trainable_params']:,}, frozen {t['frozen_params']:,}" if t["frozen_params"] else "")
+        + ")" + (f" + buffers {t['buffers']:,}" if t["buffers"] else ""),
+        flop_line,
+        f"activation memory {t['memory_bytes']:,} B ({human_bytes(t['memory_bytes'])}), peak live "
+        f"{t['peak_memory_bytes']:,} B ({human_bytes(t['peak_memory_bytes'])}); parameter memory {t['param_bytes']:,} B ({human_bytes(t['param_bytes'])})",
+    ]
+    if report.params:  # the spec's params: section, with any --set values
+        lines.insert(1, "params: " + ", ".join(f"{name}={value}" for name, value in report.params.items()))
+    if optimizer:
+        lines.append(training_line(report.training_memory(optimizer)))
+    return lines
+
+
+def training_line(training):
+    """The training estimate as its sum: activations + params + gradients + optimizer state (+ BN buffers)."""
+    from ..report import OPTIMIZER_STATES
+
+    terms = [f"activations {training['activation_bytes']:,}", f"params {training['param_bytes']:,}",
+             f"gradients {training['gradient_bytes']:,}",
+             f"optimizer state {OPTIMIZER_STATES[training['optimizer']]} x {training['gradient_bytes']:,}"]
+    if training["buffer_bytes"]:
+        terms.append(f"BN buffers {training['buffer_bytes']:,}")
+    total = training["total_bytes"]
+    return (f"training estimate ({training['optimizer']}): {' + '.join(terms)} = {total:,} B "
+            f"({human_bytes(total)})")
+
+
+def render_table(report, fmt="simple", depth=None, units="slide", columns=None, convention="lecture",
+                 optimizer=None):
+    titles, rows, aligns = table(report, depth, units, columns, convention)
+    if fmt not in MULTILINE_FORMATS:
+        titles = [t.replace("\n", " ") for t in titles]
+    body = tabulate_table(rows, titles, aligns, fmt)
+    if fmt == "html":
+        return body
+    lines = [body, ""] + summary_lines(report, convention, optimizer)
+    if any(row.train_only for row in report.rows):
+        counted = "counted (--mode train)" if report.mode == "train" else "not counted (--mode train counts them)"
+        lines.append(f"* runs only in training: params counted; MACs, flop and memory {counted}")
+    lines += warning_lines(report.warnings)
+    lines += [""] + textwrap.wrap(CONVENTIONS, 100)
+    if convention == "2x":
+        lines += textwrap.wrap(FLOPS_2X_NOTE, 100)
+    return "\n".join([body] + escape_lines(lines[1:], fmt))
+
+
+def tabulate_table(rows, headers, aligns, fmt):
+    """``tabulate.tabulate`` of text cells; the default format is drawn here without importing tabulate."""
+    if fmt == "simple" and all(cell.isascii() for row in rows for cell in row):
+        return simple_table(rows, headers, aligns)
+    import tabulate
+
+    headers, *rows = escape_cells([headers] + list(rows), fmt)  # headers may hold names (compare's models)
+    return tabulate.tabulate(rows, headers=headers, tablefmt=fmt, colalign=aligns, disable_numparse=True)
+
+
+def simple_table(rows, headers, aligns):
+    """tabulate's "simple" format, to the byte (tests compare the two), for ASCII text cells.
+
+    Importing tabulate (and the importlib.metadata it pulls in) costs more than the rest of a
+    `cnncalc report` run, and its per-cell type sniffing is slow on multi-line headers.
+    """
+    header_lines = [title.split("\n") for title in headers]
+    widths = [max(len(line) for line in lines) + 2 for lines in header_lines]  # tabulate's MIN_PADDING
+    for row in rows:
+        for i, cell in enumerate(row):
+            if len(cell) > widths[i]:
+                widths[i] = len(cell)
+    pads = [str.ljust if align == "left" else str.center if align == "center" else str.rjust for align in aligns]
+    depth = max(len(lines) for lines in header_lines)
+    out = []
+    for n in range(depth):
+        cells = [pad(lines[n] if n < len(lines) else "", width)
+                 for pad, lines, width in zip(pads, header_lines, widths)]
+        out.append("  ".join(cells).rstrip())
+    out.append("  ".join("-" * width for width in widths))
+    for row in rows:
+        out.append("  ".join(pad(cell, width) for pad, cell, width in zip(pads, row, widths)).rstrip())
+    return "\n".join(out)
+
+
+def warning_lines(warnings, listed=1):
+    """A single warning in full; several as one wrapped line naming the layers (said once per report)."""
+    if not warnings:
+        return []
+    if len(warnings) <= listed:
+        return [""] + [f"warning: {name}: {text}" for name, text in warnings]
+    names = ", ".join(dict.fromkeys(name for name, _ in warnings))
+    text = (f"warning: at {len(warnings)} layers the window does not tile the input and the output size is "
+            f"rounded as PyTorch does (down, or up with ceil_mode): {names}. `--explain LAYER` shows the "
+            f"arithmetic.")
+    return [""] + textwrap.wrap(text, 100, subsequent_indent="  ")

@@ -1,0 +1,69 @@
+"""The unit ladders, written once: k/M/G/T for counts, KB/MB/GB for bytes (1024), and the rounding policy.
+
+Numbers are exact integers until they reach this module; rounding happens only here (half up).
+"""
+
+def round_half_up(numerator, denominator=1):
+    """``numerator / denominator`` (integers) rounded to the nearest integer, halves away from zero."""
+    sign = -1 if (numerator < 0) != (denominator < 0) else 1
+    numerator, denominator = abs(numerator), abs(denominator)
+    return sign * ((2 * numerator + denominator) // (2 * denominator))
+
+
+def scaled(value, divisor, digits=0):
+    """``value / divisor`` rounded half up at ``digits`` decimals, as text with thousands separators."""
+    whole = round_half_up(value * 10 ** digits, divisor)
+    if digits == 0:
+        return f"{whole:,}"
+    text = f"{abs(whole):0{digits + 1}d}"
+    sign = "-" if whole < 0 else ""
+    return f"{sign}{int(text[:-digits]):,}.{text[-digits:]}"
+
+
+def human(value, unit=""):
+    """A count with a metric suffix and 3 significant digits: 61,100,840 -> 61.1M."""
+    value = int(value)
+    for divisor, suffix in ((10 ** 12, "T"), (10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k")):
+        if abs(value) >= divisor:
+            digits = 2 if abs(value) < 10 * divisor else 1 if abs(value) < 100 * divisor else 0
+            return f"{scaled(value, divisor, digits)}{suffix}{unit}"
+    return f"{value}{' ' + unit if unit else ''}".rstrip()
+
+
+def human_bytes(value):
+    """Bytes in binary units as on the slides: 802816 -> 784 KB."""
+    value = int(value)
+    for divisor, suffix in ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB")):
+        if value >= divisor:
+            digits = 0 if value % divisor == 0 else 2 if value < 10 * divisor else 1 if value < 100 * divisor else 0
+            return f"{scaled(value, divisor, digits)} {suffix}"
+    return f"{value} B"
+
+
+COUNT_STEPS = ((10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k"), (1, ""))
+BYTE_STEPS = ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB"), (1, "B"))
+SLIDE_TOTAL_DIGITS = 100  # the slide unit is kept while the model's total reads as at least 100 of it
+
+
+def slide_unit(total, slide_divisor, steps):
+    """The unit of a slide-units column: the lecture's (KB, k, M) unless the model's total would read under
+    100 in it (LeNet-5's 60,806 params are not "61 k" with every layer 0): then the largest smaller unit
+    in which it reads at least 100, or exact numbers. Returns (divisor, name)."""
+    for divisor, name in steps:
+        if divisor <= slide_divisor and (total >= SLIDE_TOTAL_DIGITS * divisor or divisor == 1):
+            return divisor, name
+    return steps[-1]
+
+
+def count_text(value, units, divisor, auto=human):
+    """A count as the units ask: exact (raw), k/M/G (auto), or divided and rounded (slide)."""
+    if units == "raw":
+        return f"{value:,}"
+    if units == "auto":
+        return auto(value)
+    return scaled(value, divisor)
+
+
+def bytes_text(value, units, divisor=1024):
+    """Bytes as the units ask: exact (raw), KB/MB/GB (auto), or KB rounded (slide)."""
+    return count_text(value, units, divisor, auto=human_bytes)
