@@ -28,7 +28,7 @@ from cnncalc import numbers
 from cnncalc.spec import loader
 from cnncalc.comparison import merged_order
 from cnncalc.render.table import table_formats
-from cnncalc.report import FIELD_LIMIT
+from cnncalc.receptive import FIELD_LIMIT
 
 SECRET = "root:*:20228:0:99999:7:::"
 
