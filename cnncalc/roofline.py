@@ -212,6 +212,32 @@ def attach(report, dev=None):
     return report
 
 
+# the whole-run figures compare prints with a device
+FIGURES = ("bytes_moved", "roofline_time_s", "memory_bound_share")
+
+
+def check_figures(keys, dev):
+    """``keys`` (compare's figures), unless one is a roofline figure and there is no device: a UsageError."""
+    if dev is None and set(keys) & set(FIGURES):
+        raise UsageError(f"the roofline figures ({', '.join(FIGURES)}) need --device NAME or --peak and --bandwidth")
+    return keys
+
+
+def plain(value):
+    """A figure for JSON or CSV: a Fraction (a time, a share) as a rounded float, anything else as it is."""
+    return rounded(value) if isinstance(value, Fraction) else value
+
+
+def figures(report):
+    """A report's whole-run roofline figures as compare keys them (empty without a device): bytes_moved,
+    roofline_time_s (a Fraction) and memory_bound_share (a Fraction)."""
+    if report.roofline is None or report.roofline.device is None:
+        return {}
+    total = report.roofline.total
+    return {"bytes_moved": total.bytes_moved, "roofline_time_s": total.time_s,
+            "memory_bound_share": total.memory_bound_share}
+
+
 def records(report, depth=None):
     """Per-row roofline data (rows folded to ``depth`` as in the table): name, type, flops, bytes_moved,
     intensity, and on a device compute_s, memory_s, time_s and bound; exact ints, Fractions for the rest."""

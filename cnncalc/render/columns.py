@@ -87,7 +87,7 @@ def _bound_text(units, figure):
 
 
 ROOFLINE_COLUMNS = {
-    "bytes": _roofline(lambda units: {"slide": "KB", "raw": "B"}.get(units, ""), "bytes\nmoved", _bytes_text),
+    "bytes": _roofline(lambda units: {"slide": "KB", "raw": "B"}.get(units, ""), "bytes moved", _bytes_text),
     "intensity": _roofline(lambda units: "FLOP/B", "intensity", _intensity_text),
     "time": _roofline(lambda units: {"slide": "us", "raw": "ns"}.get(units, ""), "time", _time_text),
     "bound": _roofline(lambda units: "", "bound", _bound_text, align="left"),

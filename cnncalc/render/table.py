@@ -60,6 +60,11 @@ def summary_lines(report, convention="lecture", optimizer=None):
     return lines
 
 
+# what compare's roofline time is
+ROOFLINE_TIME = ("the least time of a batch, the layers' max(FLOPs / peak, bytes / bandwidth) summed (a lower "
+                 "bound; see the conventions).")
+
+
 def device_text(device):
     """``t4 (NVIDIA T4 16 GB): fp32 peak 8.1 TFLOP/s, 320 GB/s, ridge point 25.3 FLOP/B``."""
     ridge = device.ridge
