@@ -72,9 +72,10 @@ def roofline_lines(report, row):
     times = f" * {batch}" if batch != 1 else ""
     moved = f"input{'s' if len(reads) > 1 else ''} {read_text} + output {writes:,}"
     moved = f"({moved}){times} + params and buffers {weights:,}" if times else f"{moved} + params and buffers {weights:,}"
+    work = f"2 * MACs {row.macs:,} + elementwise {row.elementwise:,}"
     lines = [("bytes_moved", f"bytes moved = ({moved}) * {element_bytes} B = {figure.bytes_moved:,} B"),
-             ("flops_2x", f"FLOPs = (2 * MACs {row.macs:,} + elementwise {row.elementwise:,}){times} = "
-                          f"{figure.flops:,}")]
+             ("flops_2x", f"FLOPs = {work}{times} = {figure.flops:,}" if not times else
+                          f"FLOPs = ({work}){times} = {figure.flops:,}")]
     if figure.intensity is not None:
         intensity = figure.intensity
         lines.append(("intensity", f"intensity = FLOPs / bytes = {figure.flops:,} / {figure.bytes_moved:,} = "
