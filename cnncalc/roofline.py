@@ -131,8 +131,9 @@ class Roofline:
 
     @property
     def bound(self):
-        """"memory" or "compute" (a block: where most of its time goes); None without a device."""
-        if self.time_s is None:
+        """"memory" or "compute" (a block: where most of its time goes); None without a device or without work
+        (a training-only branch in eval mode)."""
+        if not self.time_s:
             return None
         return "memory" if 2 * self.memory_bound_s > self.time_s else "compute"
 

@@ -110,6 +110,7 @@ def test_a_training_only_branch_moves_nothing_in_eval_mode():
     report = cnncalc.analyze("googlenet_aux", device="t4")
     aux = [row for row in report.rows if row.train_only]
     assert aux and all(row.roofline.bytes_moved == 0 and row.roofline.time_s == 0 for row in aux)
+    assert all(row.roofline.bound is None for row in aux)
 
 
 def test_the_device_table_holds_the_named_devices_with_datasheet_figures():
