@@ -294,3 +294,10 @@ def test_the_api_takes_a_device_and_gives_records():
     assert cnncalc.devices()["t4"]["peak"]["fp16"] == 65 * 10 ** 12
     with pytest.raises(cnncalc.CnnCalcError):
         cnncalc.analyze("alexnet", device="nope")
+
+
+def test_explain_of_a_block_sums_its_layers_roofline():
+    out = ok("report", "resnet50", "--device", "t4", "--explain", "layer4.0")
+    report = cnncalc.analyze("resnet50", device="t4")
+    layers = [row for row in report.rows if row.name.startswith("layer4.0.")]
+    assert f"bytes moved = {sum(row.roofline.bytes_moved for row in layers):,} B; roofline time = the layers' sum" in out

@@ -1,7 +1,7 @@
 """Worked arithmetic, lecture style: one layer's (``--explain``), or a block's sums and then each layer's."""
 
 from .shapes import full_shape, pair_text
-from .units import rate_text, scaled, time_text
+from .units import rate_text, scaled, share_text, time_text
 
 def explain_text(report, name):
     """``--explain NAME``: a layer's worked arithmetic, or a block's summed figures and then each layer's."""
@@ -16,6 +16,11 @@ def explain_text(report, name):
         terms = [f"{getattr(row, field):,}" for row in rows if getattr(row, field)]
         total = sum(getattr(row, field) for row in rows)
         lines.append(f"{label} = {' + '.join(terms)} = {total:,}" if len(terms) > 1 else f"{label} = {total:,}")
+    if rows[0].roofline is not None and rows[0].roofline.time_s is not None:
+        block = sum((row.roofline for row in rows[1:]), rows[0].roofline)
+        lines.append(f"bytes moved = {block.bytes_moved:,} B; roofline time = the layers' sum = "
+                     f"{time_text(block.time_s)}, {share_text(block.memory_bound_share)} of it in memory-bound "
+                     f"layers ({block.memory_bound_layers} of {block.layers})")
     return "\n\n".join(["\n".join(lines)] + ["\n".join(explain_lines(report, row)) for row in rows])
 
 
