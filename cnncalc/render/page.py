@@ -20,7 +20,8 @@ from .shapes import full_shape
 from .table import warning_lines
 from .units import human, human_bytes
 
-MAX_TABLE_ROWS = 2000  # table rows (layers and block rows) per model; blocks past it stay folded
+MAX_TABLE_ROWS = 1500  # table rows (layers and block rows) per model; blocks past it stay folded
+MIN_OPENED = 20  # a block whose rows would pass MAX_TABLE_ROWS opens with its first rows, if this many fit
 PAGE_COLUMNS = ("name", "type", "input", "filters", "kernel", "stride", "pad", "output", "rf", "memory", "params",
                 "macs", "flop")
 # (JSON totals key, label, bytes?) of the totals table; the exact integers are what the page shows
@@ -35,7 +36,7 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'
 class Entry:
     """A table row: one layer, or a block (its summed row) whose ``children`` open under it."""
 
-    __slots__ = ("key", "rows", "depth", "row", "children", "cut", "id", "parent")
+    __slots__ = ("key", "rows", "depth", "row", "children", "cut", "unshown", "id", "parent")
 
     def __init__(self, key, rows, depth):
         self.key = key
@@ -44,6 +45,7 @@ class Entry:
         self.row = rows[0] if len(rows) == 1 else fold_rows(rows, depth)[0]
         self.children = None
         self.cut = False  # a block left folded: opening it would pass MAX_TABLE_ROWS
+        self.unshown = 0  # rows of an opened block past MAX_TABLE_ROWS
         self.id = self.parent = None
 
     @property
@@ -67,9 +69,13 @@ def table_tree(rows, limit=MAX_TABLE_ROWS):
     while queue:
         entry = queue.popleft()
         children = entry.expand()
-        if count + len(children) > limit:
+        room = limit - count
+        if room < min(len(children), MIN_OPENED):
             entry.cut = True
             continue
+        if len(children) > room:
+            entry.unshown = len(children) - room
+            children = children[:room]
         entry.children = children
         count += len(children)
         queue.extend(child for child in children if child.block)
@@ -77,13 +83,16 @@ def table_tree(rows, limit=MAX_TABLE_ROWS):
 
 
 def preorder(entries):
-    """Entries in table order: each block's row, then its children."""
-    stack = list(reversed(entries))
+    """(entry, False) in table order, each block's row then its children, and (block, True) after the
+    children of a block that has rows not shown (where the table says so)."""
+    stack = [(entry, False) for entry in reversed(entries)]
     while stack:
-        entry = stack.pop()
-        yield entry
-        if entry.children:
-            stack.extend(reversed(entry.children))
+        entry, closing = stack.pop()
+        yield entry, closing
+        if entry.children and not closing:
+            if entry.unshown:
+                stack.append((entry, True))
+            stack.extend((child, False) for child in reversed(entry.children))
 
 
 def _attribute(text):
@@ -97,7 +106,12 @@ def _layer_table(report, sid):
     bound = [column.bind("slide", report.totals) for column in table_columns(PAGE_COLUMNS)]
     heads = "".join(f"<th>{escape_html(title).replace(chr(10), '<br>')}</th>" for title, _, _ in bound)
     body, ids = [], {}
-    for entry, level in _numbered(top, sid):
+    for entry, level, closing in _numbered(top, sid):
+        if closing:
+            body.append(f'<tr class="more" data-p="{entry.id}" style="--d:{level + 1}"><td colspan={len(bound)}>'
+                        f'{entry.unshown:,} more rows of {escape_html(entry.key)} not shown (the page shows '
+                        f'{MAX_TABLE_ROWS:,} rows; cnncalc report lists them all)</td></tr>')
+            continue
         for row in entry.rows if entry.block else (entry.row,):
             ids[row.name] = entry.id
         ids.setdefault(entry.key, entry.id)
@@ -121,14 +135,18 @@ def _layer_table(report, sid):
 
 
 def _numbered(top, sid):
-    """(entry, nesting level) in table order, each entry given its row id and its parent's."""
+    """(entry, nesting level, closing) in table order (see preorder), each entry given its row id and its
+    parent's."""
     levels = {}
-    for counter, entry in enumerate(preorder(top)):
-        entry.id = f"{sid}r{counter}"
-        level = levels[entry.id] = 0 if entry.parent is None else levels[entry.parent] + 1
-        for child in entry.children or ():
-            child.parent = entry.id
-        yield entry, level
+    counter = 0
+    for entry, closing in preorder(top):
+        if not closing:
+            entry.id = f"{sid}r{counter}"
+            counter += 1
+            levels[entry.id] = 0 if entry.parent is None else levels[entry.parent] + 1
+            for child in entry.children or ():
+                child.parent = entry.id
+        yield entry, levels[entry.id], closing
 
 
 def _totals_table(report, sid):

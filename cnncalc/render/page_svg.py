@@ -129,15 +129,15 @@ class Drawing:
             if not readers:
                 self.nodes.setdefault(("end", ""), ("output", "", "io", (), 0))
                 self.edges.setdefault((target, ("end", "")), full_shape(row.out_shape))
-            for reader in readers:
-                if reader in inside or reader in all_names:
-                    continue
-                end = ("out", reader)
+            away = [reader for reader in readers if reader not in inside and reader not in all_names]
+            if away:
+                end = ("out", away[0]) if len(away) == 1 else ("readers", row.name)
                 if end not in self.nodes:
                     if outside >= MAX_OUTSIDE:
                         continue
                     outside += 1
-                    self.nodes[end] = (reader, "outside", "io", (), 0)
+                    name = away[0] if len(away) == 1 else f"{len(away)} layers"
+                    self.nodes[end] = (name, "outside, reading it", "io", (), 0)
                 self.edges.setdefault((target, end), full_shape(row.out_shape))
         if self.more:
             last = ("in", groups[-1][0])
@@ -173,6 +173,9 @@ class Drawing:
         width = (max(c for c, _ in places.values()) + 1) * (BOX_W + GAP_X) + 2 * MARGIN
         height = (max(r for _, r in places.values()) + 1) * (BOX_H + GAP_Y) + 2 * MARGIN
         parts = []
+        fan_in = {}
+        for _, target in self.edges:
+            fan_in[target] = fan_in.get(target, 0) + 1
         xy = {node: (MARGIN + c * (BOX_W + GAP_X), MARGIN + r * (BOX_H + GAP_Y)) for node, (c, r) in places.items()}
         for (source, target), label in self.edges.items():
             (x1, y1), (x2, y2) = xy[source], xy[target]
@@ -180,9 +183,10 @@ class Drawing:
             bend = BOX_W * 0.65 if x1 == x2 and places[target][1] - places[source][1] > 1 else 0
             parts.append(f'<path d="M{x1:.0f},{y1:.0f} C{x1 + bend:.0f},{y1 + GAP_Y:.0f} {x2 + bend:.0f},{y2 - GAP_Y:.0f} '
                          f'{x2:.0f},{y2:.0f}" class=edge />')
-            if label:
-                lx = (x1 + x2) / 2 + bend * 0.75 + 4
-                ly = y1 + GAP_Y / 2 + 4 if not bend else (y1 + y2) / 2
+            if label:  # beside the end with one edge: above a target that has one input, else below the source
+                near_target = fan_in[target] == 1 or bend
+                lx = (x2 if near_target else x1) + bend * 0.75 + 4
+                ly = (y2 - 8 if not bend else (y1 + y2) / 2) if near_target else y1 + 14
                 parts.append(f'<text x="{lx:.0f}" y="{ly:.0f}" class=shape>{escape_html(label)}</text>')
         for node, (name, caption, kind, members, _) in self.nodes.items():
             x, y = xy[node]
