@@ -15,12 +15,14 @@ from .render.columns import resolve_columns
 from .render.data import csv_text, render_json
 from .render.escape import escape_lines
 from .render.shapes import full_shape, shape_text
-from .render.table import MULTILINE_FORMATS, tabulate_table
-from .render.units import bytes_text, count_text, scaled
+from .render.table import MULTILINE_FORMATS, ROOFLINE_TIME, device_text, tabulate_table
+from .render.units import bytes_text, count_text, scaled, share_text, time_text
 from .report import analyze
+from .roofline import FIGURES, attach, check_figures, device as find_device, figures as roofline_figures, plain
 
 INPUT_SUFFIX = re.compile(r"^\d+(x\d+){0,2}$")
-RATIO_KEYS = ("params", "macs", "flops", "flops_2x", "memory_bytes", "param_bytes", "training_bytes", "depth")
+RATIO_KEYS = ("params", "macs", "flops", "flops_2x", "memory_bytes", "param_bytes", "training_bytes", "depth",
+              "bytes_moved", "roofline_time_s")
 
 
 def split_input(model):
@@ -83,6 +85,7 @@ def figures(report, optimizer="sgd"):
         "peak_memory_bytes": t["peak_memory_bytes"],
         "param_bytes": t["param_bytes"], "training_bytes": report.training_memory(optimizer)["total_bytes"],
         "depth": weight_depth(report), "weight_layers": t["weight_layers"], "layers": t["layers"],
+        **roofline_figures(report),  # with a device
     }
 
 
@@ -139,11 +142,12 @@ class Comparison:
         self.optimizer = optimizer
         self.labels = _labels(reports)
         self.figures = [figures(report, optimizer) for report in reports]
+        self.device = reports[0].roofline.device if reports and reports[0].roofline else None  # the roofline's
 
     def ratios(self, index):
         """Model ``index`` against the first: ``{"params": "2.3x", ...}``."""
         first, this = self.figures[0], self.figures[index]
-        return {key: ratio_text(this[key], first[key]) for key in RATIO_KEYS}
+        return {key: ratio_text(this[key], first[key]) for key in RATIO_KEYS if key in this}
 
     def ratio_lines(self, convention="lecture"):
         """The lecture's sentence for each model after the first: "VGG-16 vs AlexNet: 25x memory, ..."."""
@@ -151,8 +155,9 @@ class Comparison:
         lines = []
         for index in range(1, len(self.reports)):
             ratios = self.ratios(index)
+            roof = f", {ratios['roofline_time_s']} roofline time on {self.device.name}" if self.device else ""
             lines.append(f"{self.labels[index]} vs {self.labels[0]}: {ratios['memory_bytes']} memory, "
-                         f"{ratios['params']} params, {ratios[flop_key]} {flop_word}")
+                         f"{ratios['params']} params, {ratios[flop_key]} {flop_word}{roof}")
         return lines
 
     def stages(self):
@@ -165,16 +170,17 @@ class Comparison:
     def to_dict(self, by="model", columns=None):
         if by == "stage":
             return _stage_dict(self, stage_keys(columns))
-        keys = metric_keys(columns)
+        keys = metric_keys(columns, device=self.device)
         models = []
         for index, report in enumerate(self.reports):
             models.append({
                 "label": self.labels[index], "name": report.name, "spec": self.specs[index],
                 "input": list(report.input), "batch": report.batch, "dtype": report.dtype,
-                "totals": {key: self.figures[index][key] for key in keys},
+                "totals": {key: plain(self.figures[index][key]) for key in keys},
                 "ratios": {key: text for key, text in self.ratios(index).items() if key in keys},
             })
-        return {"optimizer": self.optimizer, "models": models, "ratio_lines": self.ratio_lines()}
+        device = {"device": self.device.to_dict()} if self.device else {}
+        return {"optimizer": self.optimizer, "models": models, "ratio_lines": self.ratio_lines(), **device}
 
     def _repr_html_(self):
         import html
@@ -201,19 +207,23 @@ def _labels(reports):
     return [f"{label} #{index + 1}" if labels.count(label) > 1 else label for index, label in enumerate(labels)]
 
 
-def compare(models, input=None, batch=None, dtype="fp32", optimizer="sgd", mode="eval", params=None):
+def compare(models, input=None, batch=None, dtype="fp32", optimizer="sgd", mode="eval", params=None, device=None,
+            peak=None, bandwidth=None):
     """Analyse ``models`` (names, paths, inline specs, ``"name@448"``, ``"name[width=1.2]"`` or ``(spec, input)``
     pairs) side by side.
 
     ``input`` applies to every model that does not carry its own; ``params`` to every model, under the
-    model's own ``[...]`` settings.
+    model's own ``[...]`` settings; ``device``, ``peak``, ``bandwidth`` (cnncalc.roofline.device) its roofline.
     """
+    found = find_device(device, dtype, peak, bandwidth)
     reports, specs = [], []
     for model in models:
         spec, own_input, own_params = split_model(model)
         settings = {**(params or {}), **own_params}
         reports.append(analyze(spec, input=own_input or input, batch=batch, dtype=dtype, mode=mode,
                                params=settings or None))
+        if found is not None:
+            attach(reports[-1], found)
         specs.append(one_line(model) if isinstance(model, str) else reports[-1].name)
     if not reports:
         from .errors import UsageError
@@ -264,6 +274,8 @@ class Metric:
             return full_shape(value) if unit else shape_text(value)
         if self.kind == "int":
             return f"{value:,}"
+        if self.kind in ("time", "share"):
+            return time_text(value) if self.kind == "time" else share_text(value)
         if units == "slide":
             divisor, _, decimals = unit or (STAGE_UNITS[self.kind][0], "", 0)
             return scaled(value, divisor, decimals)
@@ -284,6 +296,9 @@ METRICS = {metric.key: metric for metric in (
     Metric("depth", "depth (weight layers)", "int"),
     Metric("weight_layers", "conv + fc layers", "int"),
     Metric("layers", "layers", "int"),
+    Metric("bytes_moved", "bytes moved", "bytes"),
+    Metric("roofline_time_s", "roofline time", "time"),
+    Metric("memory_bound_share", "memory-bound time", "share"),
 )}
 STAGE_METRICS = {metric.key: metric for metric in (
     Metric("out_shape", "output", "shape"),
@@ -298,17 +313,19 @@ DEFAULT_METRICS = ("input", "params", "macs", "flops", "memory_bytes", "param_by
 DEFAULT_STAGE_METRICS = ("params", "flops", "memory_bytes")
 # the words --columns accepts besides the JSON keys
 METRIC_ALIASES = {"flop": "flops", "memory": "memory_bytes", "peak_memory": "peak_memory_bytes", "param_memory": "param_bytes",
-                  "training": "training_bytes", "output": "out_shape"}
+                  "training": "training_bytes", "output": "out_shape", "bytes": "bytes_moved", "time": "roofline_time_s",
+                  "roofline_time": "roofline_time_s"}
 
 
 def _swap_flop(keys, convention):
     return tuple("flops_2x" if key == "flops" else key for key in keys) if convention == "2x" else keys
 
 
-def metric_keys(columns=None, convention="lecture"):
+def metric_keys(columns=None, convention="lecture", device=False):
+    """The figures to print: ``columns`` (a roofline figure needs a ``device``), or the default ones."""
     if not columns:
-        return list(_swap_flop(DEFAULT_METRICS, convention))
-    return resolve_columns(columns, METRICS, METRIC_ALIASES)
+        return list(_swap_flop(DEFAULT_METRICS, convention)) + (list(FIGURES) if device else [])
+    return check_figures(resolve_columns(columns, METRICS, METRIC_ALIASES), device)
 
 
 def stage_keys(columns=None, convention="lecture"):
@@ -340,7 +357,7 @@ def _metric_title(metric, units, optimizer, unit):
 
 def compare_table_rows(comparison, units="slide", columns=None, convention="lecture"):
     rows = []
-    for key in metric_keys(columns, convention):
+    for key in metric_keys(columns, convention, comparison.device):
         metric = METRICS[key]
         values = [figures[key] for figures in comparison.figures]
         unit = slide_unit(metric.kind, max(values)) if metric.numeric else (1, "", 0)
@@ -395,6 +412,7 @@ def _settings_lines(comparison):
     text = (f"batch {first.batch}, {first.dtype} ({first.bytes_per_element} B/element); memory in binary units "
             f"(1 MB = 1024 KB = 1024*1024 B); depth = conv and fc layers on the longest path; training memory = "
             f"activations + params + gradients + optimizer state ({comparison.optimizer}) + BN buffers.")
+    text += f" Roofline on {device_text(comparison.device)}: {ROOFLINE_TIME}" if comparison.device else ""
     return textwrap.wrap(text, 100)
 
 
@@ -408,7 +426,7 @@ def _compare_csv(comparison, by, columns):
                 if values is not None:
                     rows.append([name, label] + [_csv_value(values[key]) for key in keys])
         return csv_text(rows)
-    keys = metric_keys(columns)
+    keys = metric_keys(columns, device=comparison.device)
     rows = [["model", "spec"] + keys]
     for label, spec, values in zip(comparison.labels, comparison.specs, comparison.figures):
         rows.append([label, spec] + [_csv_value(values[key]) for key in keys])
@@ -416,4 +434,4 @@ def _compare_csv(comparison, by, columns):
 
 
 def _csv_value(value):
-    return full_shape(value) if isinstance(value, list) else value
+    return full_shape(value) if isinstance(value, list) else plain(value)

@@ -11,3 +11,9 @@ CONVENTIONS = (
 FLOPS_2X_NOTE = ("FLOPs 2x = 2 x MACs + elementwise work: one op per output element for bias, activations, add, "
                  "mul and scale, two for batch norm, four (five with an affine) for layer/group/instance norm, the "
                  "window for pools, the input points read per interpolated element for upsample.")
+
+ROOFLINE_NOTE = ("Roofline (--device): bytes moved = (elements of the inputs read + of the output written) x batch + "
+                 "params and buffers read once, x bytes per element; intensity = FLOPs 2x (x batch) / bytes moved; "
+                 "time = max(FLOPs / peak, bytes / bandwidth), the layer memory-bound when the second is larger; "
+                 "the total is the layers' sum. A lower bound: no kernel launch cost, no cache reuse across "
+                 "layers, no overlap of layers, peak dense FLOP/s of the datasheet (1 GB/s = 10^9 B/s).")

@@ -75,3 +75,28 @@ def shown(text, limit=40):
     """A typed value quoted in a message: at most ``limit`` characters (errors escape the rest)."""
     text = str(text)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+# The decimal (SI) prefixes of a rate, as datasheets write them: 19.5 TFLOP/s, 1,555 GB/s (1 GB/s = 10^9 B/s).
+SI_PREFIXES = {"": 1, "k": 10 ** 3, "K": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15}
+# what may follow the prefix, ignored: 19.5T, 19.5 TFLOPS, 19.5TFLOP/s, 130 TOPS, 1555G, 1555 GB/s
+RATE_UNITS = ("", "flops", "flop/s", "ops", "op/s", "b/s", "bytes/s")
+_RATE = re.compile(r"(?P<number>[0-9.,eE+-]+)\s*(?P<prefix>[kKMGTP]?)(?P<unit>[A-Za-z/]*)")
+
+
+def read_rate(text):
+    """A rate as written on a datasheet or an option (``19.5T``, ``1555G``, ``312 TFLOPS``, ``2039 GB/s``,
+    ``8e12``) as an exact positive int or Fraction per second; ValueError otherwise. Prefixes are decimal."""
+    from fractions import Fraction
+
+    if is_whole_number(text):
+        text = str(text)
+    if not isinstance(text, str) or len(text) > MAX_NUMBER_CHARS:
+        raise ValueError("not a rate like 19.5T or 1555G")
+    match = _RATE.fullmatch(text.strip())
+    if not match or match.group("unit").lower() not in RATE_UNITS:
+        raise ValueError("not a rate like 19.5T or 1555G")
+    value = Fraction(read_decimal(match.group("number"))) * SI_PREFIXES[match.group("prefix")]
+    if value <= 0:
+        raise ValueError("not above 0")
+    return value.numerator if value.denominator == 1 else value

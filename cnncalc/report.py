@@ -22,7 +22,7 @@ class Row:
     __slots__ = ("name", "type", "inputs", "in_shape", "out_shape", "params", "buffers", "macs", "flops",
                  "elementwise", "memory_bytes", "receptive_field", "effective_stride", "filters", "kernel",
                  "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers", "train_only",
-                 "fits", "train_costs", "frozen")
+                 "fits", "train_costs", "frozen", "roofline")
 
     @property
     def flops_2x(self):
@@ -59,6 +59,8 @@ class Row:
             data["layers"] = self.layers
         if self.warnings:
             data["warnings"] = list(self.warnings)
+        if self.roofline is not None:  # set by cnncalc.roofline.attach
+            data.update(self.roofline.to_dict())
         return data
 
 
@@ -143,8 +145,11 @@ class Report:
         }
         if self.params:
             data["params"] = dict(self.params)
+        if self.roofline is not None:
+            self.roofline.extend(data)  # the roofline totals and device
         return data
 
+    roofline = None  # a cnncalc.roofline.Summary once roofline.attach has run
     html_renderer = None  # cnncalc.render sets it when imported (the report stage does not import a later one)
 
     def _repr_html_(self):
@@ -211,6 +216,8 @@ def _merge_into(group, row):
     group.receptive_field = row.receptive_field
     group.effective_stride = row.effective_stride
     group.warnings.extend(row.warnings)
+    if group.roofline is not None:
+        group.roofline = group.roofline + row.roofline  # a block's roofline: its layers' summed
 
 
 def parse_input(text, spec_input):
@@ -423,6 +430,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.frozen = decl.frozen
         row.train_costs = None  # (MACs, flop, memory) of a train_only row that eval mode counts as 0
         row.fits = cost.fits
+        row.roofline = None
         rows.append(row)
     return rows
 

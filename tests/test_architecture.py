@@ -14,7 +14,7 @@ STAGES = [
     {"spec", "configs", "builtins"},
     {"rules"},
     {"graph", "onnx"},  # the ONNX reader sizes its layers with the rules as it walks
-    {"report", "receptive"},
+    {"report", "receptive", "roofline"},
     {"render"},
     {"comparison", "grading", "schema"},
     {"commands"},

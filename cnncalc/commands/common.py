@@ -84,6 +84,37 @@ def model_options(function):
     return function
 
 
+def device_options(function):
+    """--device NAME, --peak FLOPS, --bandwidth BYTES_PER_S: the roofline's device (cnncalc.roofline)."""
+    function = click.option("--bandwidth", metavar="BYTES_PER_S", default=None,
+                            help="Memory bandwidth in bytes per second, decimal prefixes: 1555G, 3.35T (over "
+                                 "the device's; with --peak, for any device).")(function)
+    function = click.option("--peak", metavar="FLOPS", default=None,
+                            help="Peak FLOP/s at the run's --dtype, decimal prefixes: 19.5T, 312T (over the "
+                                 "device's; with --bandwidth, for any device).")(function)
+    function = click.option("--device", metavar="NAME", default=None, shell_complete=complete_device,
+                            help="Roofline on a device of `cnncalc devices` (t4, a100, jetson-orin-nano, ...): "
+                                 "bytes moved, intensity, least time and bound per layer.")(function)
+    return function
+
+
+def complete_device(ctx, param, incomplete):
+    from click.shell_completion import CompletionItem
+
+    from ..roofline import device_table
+
+    return [CompletionItem(name) for name in device_table() if name.startswith(incomplete)]
+
+
+def with_device(report, device, peak, bandwidth):
+    """``report`` with its roofline on the device the options name (unchanged when they name none)."""
+    if device is None and peak is None and bandwidth is None:
+        return report
+    from .. import roofline
+
+    return roofline.attach(report, roofline.device(device, report.dtype, peak, bandwidth))
+
+
 def set_option(function):
     """--set NAME=VALUE (repeatable): values for the spec's ``params:``."""
     return click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",

@@ -2,7 +2,7 @@
 
 import click
 
-from .common import (check_format, columns_option, complete_spec, convention_option, emit, friendly_errors,
+from .common import (check_format, columns_option, complete_spec, convention_option, device_options, emit, friendly_errors,
                      mode_option, model_options, optimizer_option, output_file_option, output_options, set_option,
                      settings_dict)
 
@@ -15,15 +15,18 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
               help="model: one column per model; stage: per-stage figures lined up (rows folded by the "
                    "first part of their names: layer1, inception3a, ...).")
 @columns_option("Figures to print, comma-separated: input, params, buffers, macs, flop, flops_2x, memory, "
-                "peak_memory, param_memory, training, depth, weight_layers, layers (--by stage: output, params, buffers, "
-                "macs, flop, flops_2x, memory).")
+                "peak_memory, param_memory, training, depth, weight_layers, layers, and with a device bytes_moved, "
+                "roofline_time, memory_bound_share (--by stage: output, params, buffers, macs, flop, flops_2x, "
+                "memory).")
 @convention_option
 @optimizer_option
 @mode_option
+@device_options
 @set_option
 @output_file_option
 @friendly_errors
-def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode, settings, output):
+def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode, device, peak,
+            bandwidth, settings, output):
     """Several models side by side, with each model's ratio to the first.
 
     Each SPEC is a spec file or a built-in name; SPEC@448 or SPEC@3x320x320 gives that model its own
@@ -37,10 +40,11 @@ def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, conventio
       cnncalc compare resnet18 resnet50 --by stage
       cnncalc compare resnet50 resnet50@448 --format csv --columns params,macs,memory
       cnncalc compare my_net.yaml 'my_net.yaml[width=1.2]@260'
+      cnncalc compare resnet50 mobilenet_v2 efficientnet_b0 --device jetson-orin-nano
     """
     from ..comparison import compare as compare_models, render_compare
 
     fmt = check_format(fmt)
     comparison = compare_models(specs, input=input_shape, batch=batch, dtype=dtype, optimizer=optimizer, mode=mode,
-                                params=settings_dict(settings))
+                                params=settings_dict(settings), device=device, peak=peak, bandwidth=bandwidth)
     emit(render_compare(comparison, fmt, units=units, columns=columns, convention=convention, by=by), output)

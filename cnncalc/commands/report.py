@@ -2,9 +2,9 @@
 
 import click
 
-from .common import (WholeNumber, check_format, columns_option, complete_spec, convention_option, emit, friendly_errors,
-                     mode_option, model_options, optimizer_option, output_file_option, output_options, set_option,
-                     settings_dict)
+from .common import (WholeNumber, check_format, columns_option, complete_spec, convention_option, device_options, emit,
+                     friendly_errors, mode_option, model_options, optimizer_option, output_file_option, output_options,
+                     set_option, settings_dict, with_device)
 
 
 @click.command()
@@ -19,16 +19,19 @@ from .common import (WholeNumber, check_format, columns_option, complete_spec, c
                    "(layer1) gives its summed figures, then each of its layers.")
 @mode_option
 @columns_option("Columns to print, comma-separated: name, type, input, filters, kernel, stride, pad, output, "
-                "rf, memory, params, buffers, macs, flop, flops_2x (with csv/json: their keys, e.g. in_shape).")
+                "rf, memory, params, buffers, macs, flop, flops_2x, params%, macs%, flop%, memory%; the roofline's "
+                "bytes, intensity, time, bound (time and bound need a device) (with csv/json: their keys, e.g. "
+                "in_shape, bytes_moved, time_s).")
 @convention_option
 @click.option("--training", is_flag=True,
               help="Add the training memory estimate: activations + params + gradients + optimizer state.")
 @optimizer_option
+@device_options
 @set_option
 @output_file_option
 @friendly_errors
 def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, columns, convention, training,
-           optimizer, settings, output):
+           optimizer, device, peak, bandwidth, settings, output):
     """Per-layer table like the lecture slides, then totals.
 
     SPEC is a YAML spec file or a built-in model name (see `cnncalc list`).
@@ -43,12 +46,14 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, co
       cnncalc report resnet50 --training --optimizer adam --batch 32
       cnncalc report my_efficientnet.yaml --set width=1.2 --set depth=1.4
       cnncalc report vgg16 --format csv -o tables/vgg16.csv
+      cnncalc report mobilenet_v2 --device t4 --dtype fp16
     """
     from ..report import analyze
 
     fmt = check_format(fmt)
     result = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=explain, mode=mode,
                      params=settings_dict(settings))
+    result = with_device(result, device, peak, bandwidth)
     if explain:
         from ..render.explain import explain_text
 

@@ -1,7 +1,7 @@
 """The one table of columns: the lecture table's (``--columns``) and the CSV / JSON layer keys, with their aliases."""
 
 from .shapes import pad_text, pair_text, shape_text
-from .units import BYTE_STEPS, COUNT_STEPS, count_text, human, human_bytes, scaled, slide_unit
+from .units import BYTE_STEPS, COUNT_STEPS, count_text, human, human_bytes, scaled, share_text, slide_unit, time_text
 
 class Column:
     """A table column: its name for ``--columns``, its alignment, and ``bind(units, totals)``, which gives
@@ -50,6 +50,53 @@ def _text_column(key, title, cell, align="right", total=""):
     return Column(key, lambda units, totals: (title, cell, total), align=align)
 
 
+def _roofline(units_of, title, text, align="right"):
+    """A roofline column (``--device``): ``text(units, figure)`` of a row's Roofline (``row.roofline``) and of
+    the run's total (``totals["roofline"]``, which the table adds); ``units_of(units)`` names its unit."""
+    def bind(units, totals):
+        unit = units_of(units)
+        cell = lambda figure: "" if figure is None else text(units, figure)  # noqa: E731
+        return (f"{title}\n({unit})" if unit else title), lambda row: cell(row.roofline), cell(totals.get("roofline"))
+
+    return bind, align
+
+
+def _bytes_text(units, figure):
+    return count_text(figure.bytes_moved, units, 1024, human_bytes)
+
+
+def _intensity_text(units, figure):
+    intensity = figure.intensity
+    return "" if intensity is None else scaled(intensity.numerator, intensity.denominator, 1)
+
+
+def _time_text(units, figure):
+    if figure.time_s is None:
+        return ""
+    if units == "auto":
+        return time_text(figure.time_s)
+    per = 10 ** 9 if units == "raw" else 10 ** 6
+    value = figure.time_s * per
+    return scaled(value.numerator, value.denominator, 0 if units == "raw" else 2)
+
+
+def _bound_text(units, figure):
+    if figure.layers > 1 and figure.time_s:  # a block or the total: the share of its time memory-bound
+        return f"memory {share_text(figure.memory_bound_share)}"
+    return figure.bound or ""
+
+
+ROOFLINE_COLUMNS = {
+    "bytes": _roofline(lambda units: {"slide": "KB", "raw": "B"}.get(units, ""), "bytes moved", _bytes_text),
+    "intensity": _roofline(lambda units: "FLOP/B", "intensity", _intensity_text),
+    "time": _roofline(lambda units: {"slide": "us", "raw": "ns"}.get(units, ""), "time", _time_text),
+    "bound": _roofline(lambda units: "", "bound", _bound_text, align="left"),
+}
+# the roofline columns (table and data names), and those of them that need a device
+ROOFLINE_KEYS = ("bytes", "intensity", "time", "bound", "bytes_moved", "time_s", "compute_s", "memory_s")
+DEVICE_KEYS = ("time", "bound", "time_s", "compute_s", "memory_s")
+
+
 TABLE_COLUMNS = {column.key: column for column in (
     _text_column("name", "Layer", lambda row: f"{row.name} *" if row.train_only else row.name, "left", "total"),
     _text_column("type", "type", lambda row: row.type, align="left"),
@@ -70,11 +117,14 @@ TABLE_COLUMNS = {column.key: column for column in (
     _share_column("macs%", "macs", "MACs"),
     _share_column("flop%", "flops", "flop"),
     _share_column("memory%", "memory_bytes", "memory"),
+    *(Column(key, bind, align) for key, (bind, align) in ROOFLINE_COLUMNS.items()),
 )}
 DEFAULT_COLUMNS = ("name", "input", "filters", "kernel", "stride", "pad", "output", "memory", "params", "flop")
+# the table's columns with --device
+DEVICE_DEFAULT_COLUMNS = ("name", "type", "output", "flops_2x", "bytes", "intensity", "time", "bound")
 # --columns also takes the JSON / CSV name of a table column
 TABLE_ALIASES = {"layer": "name", "in_shape": "input", "out_shape": "output", "memory_bytes": "memory",
-                 "flops": "flop", "receptive_field": "rf"}
+                 "flops": "flop", "receptive_field": "rf", "bytes_moved": "bytes", "time_s": "time"}
 # the shape columns' title by the input's rank (2-D keeps the lecture's "C x H/W")
 MAP_TITLES = {1: "C x L", 3: "C x D x H x W"}
 
@@ -101,9 +151,12 @@ def resolve_columns(names, known, aliases=None, first=None):
     return keys
 
 
-def table_columns(names=None, convention="lecture"):
-    """The table's Column objects: ``names`` chosen with ``--columns``, or the lecture's ten."""
+def table_columns(names=None, convention="lecture", device=False):
+    """The table's Column objects: ``names`` chosen with ``--columns``, or the lecture's ten (with a
+    ``device``, the roofline's: name, type, output, FLOPs 2x, bytes, intensity, time, bound)."""
     if not names:
+        if device:
+            return [TABLE_COLUMNS[key] for key in DEVICE_DEFAULT_COLUMNS]
         swap = {"flop": "flops_2x"} if convention == "2x" else {}
         return [TABLE_COLUMNS[swap.get(key, key)] for key in DEFAULT_COLUMNS]
     return [TABLE_COLUMNS[key] for key in resolve_columns(names, TABLE_COLUMNS, TABLE_ALIASES, first="name")]
@@ -113,13 +166,20 @@ CSV_COLUMNS = ("name", "type", "from", "in_shape", "out_shape", "filters", "kern
                "buffers", "macs", "flops", "flops_2x", "memory_bytes", "receptive_field", "effective_stride")
 
 
+# with --device, after CSV_COLUMNS (compute_s and memory_s in JSON and by --columns only)
+ROOFLINE_DATA_COLUMNS = ("bytes_moved", "intensity", "time_s", "bound")
+ROOFLINE_MORE_COLUMNS = ("compute_s", "memory_s")
+
+
 # --columns also takes the table's name of a CSV / JSON column
 DATA_ALIASES = {"layer": "name", "input": "in_shape", "output": "out_shape", "memory": "memory_bytes",
-                "flop": "flops", "rf": "receptive_field"}
+                "flop": "flops", "rf": "receptive_field", "bytes": "bytes_moved", "time": "time_s"}
 
 
-def data_columns(names=None):
-    """The CSV / JSON layer keys chosen with ``--columns`` (all of CSV_COLUMNS when none are)."""
+def data_columns(names=None, device=False):
+    """The CSV / JSON layer keys chosen with ``--columns`` (all of CSV_COLUMNS when none are; with a
+    ``device``, the roofline's keys too)."""
+    known = CSV_COLUMNS + ROOFLINE_DATA_COLUMNS + ROOFLINE_MORE_COLUMNS
     if not names:
-        return list(CSV_COLUMNS)
-    return resolve_columns(names, CSV_COLUMNS, DATA_ALIASES, first="name")
+        return list(CSV_COLUMNS + (ROOFLINE_DATA_COLUMNS if device else ()))
+    return resolve_columns(names, known, DATA_ALIASES, first="name")

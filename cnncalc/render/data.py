@@ -7,7 +7,7 @@ from .escape import escape_cells
 from .shapes import full_shape, pad_text, pair_text
 
 def _csv_record(row):
-    return {
+    record = {
         "name": row.name, "type": row.type, "from": " ".join(row.inputs), "in_shape": full_shape(row.in_shape),
         "out_shape": full_shape(row.out_shape), "filters": "" if row.filters is None else row.filters,
         "kernel": pair_text(row.kernel), "stride": pair_text(row.stride), "pad": pad_text(row.pad),
@@ -15,15 +15,23 @@ def _csv_record(row):
         "flops_2x": row.flops_2x, "memory_bytes": row.memory_bytes,
         "receptive_field": full_shape(row.receptive_field), "effective_stride": full_shape(row.effective_stride),
     }
+    if row.roofline is not None:
+        record.update(row.roofline.to_dict())
+    return record
 
 
 def render_csv(report, depth=None, columns=None):
     """One line per row, then a ``total`` line with the model's totals (text columns left empty)."""
-    keys = data_columns(columns)
-    total = {key: report.totals.get(key, "") for key in keys}
+    keys = data_columns(columns, report.roofline is not None and report.roofline.device is not None)
+    totals = report.totals if report.roofline is None else report.roofline.extend({"totals": dict(report.totals)})["totals"]
+    total = {key: totals.get(key, "") for key in keys}
     total["name"] = "total"
     records = list(map(_csv_record, report.fold(depth))) + [total]
-    return csv_text([keys] + [[record[key] for key in keys] for record in records])
+    return csv_text([keys] + [[_cell(record.get(key)) for key in keys] for record in records])
+
+
+def _cell(value):
+    return "" if value is None else value
 
 
 def csv_text(rows):

@@ -1,7 +1,7 @@
 """Worked arithmetic, lecture style: one layer's (``--explain``), or a block's sums and then each layer's."""
 
 from .shapes import full_shape, pair_text
-from .units import scaled
+from .units import rate_text, scaled, time_text
 
 def explain_text(report, name):
     """``--explain NAME``: a layer's worked arithmetic, or a block's summed figures and then each layer's."""
@@ -55,8 +55,42 @@ def explain_data(report, row):
                       f"receptive field = {pair_text(row.receptive_field)} input pixels, "
                       f"effective stride {pair_text(row.effective_stride)} (r_out = r_in + (K-1)*D*j_in, "
                       f"j_out = j_in*S)"))
+    if row.roofline is not None and row.roofline.parts is not None:
+        lines += roofline_lines(report, row)
     if row.train_costs:
         macs, flops, memory = row.train_costs
         lines.append(("macs", f"runs only in training: in eval mode the table and totals count its MACs, flop and "
                               f"memory as 0 (--mode train counts MACs {macs:,}, flop {flops:,}, memory {memory:,} B)"))
+    return lines
+
+
+def roofline_lines(report, row):
+    """The roofline of one layer (``--device``): bytes moved, FLOPs, intensity, both times and the bound."""
+    figure = row.roofline
+    reads, writes, weights, batch, element_bytes = figure.parts
+    read_text = " + ".join(f"{count:,}" for count in reads) or "0"
+    times = f" * {batch}" if batch != 1 else ""
+    moved = f"input{'s' if len(reads) > 1 else ''} {read_text} + output {writes:,}"
+    moved = f"({moved}){times} + params and buffers {weights:,}" if times else f"{moved} + params and buffers {weights:,}"
+    work = f"2 * MACs {row.macs:,} + elementwise {row.elementwise:,}"
+    lines = [("bytes_moved", f"bytes moved = ({moved}) * {element_bytes} B = {figure.bytes_moved:,} B"),
+             ("flops_2x", f"FLOPs = {work}{times} = {figure.flops:,}" if not times else
+                          f"FLOPs = ({work}){times} = {figure.flops:,}")]
+    if figure.intensity is not None:
+        intensity = figure.intensity
+        lines.append(("intensity", f"intensity = FLOPs / bytes = {figure.flops:,} / {figure.bytes_moved:,} = "
+                                   f"{scaled(intensity.numerator, intensity.denominator, 2)} FLOP/B"))
+    device = report.roofline.device
+    if device is None or figure.time_s is None:
+        return lines
+    ridge = device.ridge
+    lines += [
+        ("compute_s", f"compute time = FLOPs / peak = {figure.flops:,} / {rate_text(device.peak, 'FLOP/s')} = "
+                      f"{time_text(figure.compute_s)}"),
+        ("memory_s", f"memory time = bytes / bandwidth = {figure.bytes_moved:,} B / "
+                     f"{rate_text(device.bandwidth, 'B/s')} = {time_text(figure.memory_s)}"),
+        ("time_s", f"roofline time = max(compute, memory) = {time_text(figure.time_s)}: {figure.bound}-bound on "
+                   f"{device.name} (intensity {'below' if figure.bound == 'memory' else 'at or above'} its ridge "
+                   f"point, peak / bandwidth = {scaled(ridge.numerator, ridge.denominator, 1)} FLOP/B)"),
+    ]
     return lines

@@ -2,11 +2,11 @@
 
 import textwrap
 
-from ..conventions import CONVENTIONS, FLOPS_2X_NOTE
+from ..conventions import CONVENTIONS, FLOPS_2X_NOTE, ROOFLINE_NOTE
 from .columns import MAP_TITLES, table_columns
 from .escape import escape_cells, escape_lines
 from .shapes import full_shape
-from .units import human, human_bytes
+from .units import human, human_bytes, rate_text, share_text, time_text
 
 EXTRA_FORMATS = ("json", "csv")
 UNITS = ("slide", "raw", "auto")
@@ -24,8 +24,10 @@ def table_formats():
 
 def table(report, depth=None, units="slide", columns=None, convention="lecture"):
     """The table as text cells: (titles, rows with the total row last, alignments)."""
-    chosen = table_columns(columns, convention)
-    bound = [column.bind(units, report.totals) for column in chosen]
+    device = report.roofline is not None and report.roofline.device is not None
+    chosen = table_columns(columns, convention, device)
+    totals = dict(report.totals, roofline=report.roofline.total) if report.roofline else report.totals
+    bound = [column.bind(units, totals) for column in chosen]
     rows = [[cell(row) for _, cell, _ in bound] for row in report.fold(depth)]
     rows.append([total for _, _, total in bound])
     map_title = MAP_TITLES.get(len(report.input) - 1, "C x H/W")
@@ -53,7 +55,38 @@ def summary_lines(report, convention="lecture", optimizer=None):
         lines.insert(1, "params: " + ", ".join(f"{name}={value}" for name, value in report.params.items()))
     if optimizer:
         lines.append(training_line(report.training_memory(optimizer)))
+    if report.roofline is not None and report.roofline.device is not None:
+        lines += roofline_lines(report)
     return lines
+
+
+# what compare's roofline time is
+ROOFLINE_TIME = ("the least time of a batch, the layers' max(FLOPs / peak, bytes / bandwidth) summed (a lower "
+                 "bound; see the conventions).")
+
+
+def device_text(device):
+    """``t4 (NVIDIA T4 16 GB): fp32 peak 8.1 TFLOP/s, 320 GB/s, ridge point 25.3 FLOP/B``."""
+    ridge = device.ridge
+    title = "" if device.name == "custom" else f" ({device.title})"
+    return (f"{device.name}{title}: {device.dtype} peak {rate_text(device.peak, 'FLOP/s')}, "
+            f"{rate_text(device.bandwidth, 'B/s')}, ridge point {scaled_fraction(ridge)} FLOP/B")
+
+
+def scaled_fraction(value, digits=1):
+    from .units import scaled
+
+    return scaled(value.numerator, value.denominator, digits)
+
+
+def roofline_lines(report):
+    """The roofline's summary: the device, bytes moved, the least time and the share of it memory-bound."""
+    total = report.roofline.total
+    text = (f"roofline on {device_text(report.roofline.device)}; bytes moved {total.bytes_moved:,} B "
+            f"({human_bytes(total.bytes_moved)}); least time {time_text(total.time_s)} per batch of {report.batch}, "
+            f"{share_text(total.memory_bound_share)} of it in memory-bound layers ({total.memory_bound_layers} of "
+            f"{total.layers})")
+    return textwrap.wrap(text, 100)
 
 
 def training_line(training):
@@ -86,6 +119,8 @@ def render_table(report, fmt="simple", depth=None, units="slide", columns=None, 
     lines += [""] + textwrap.wrap(CONVENTIONS, 100)
     if convention == "2x":
         lines += textwrap.wrap(FLOPS_2X_NOTE, 100)
+    if report.roofline is not None and report.roofline.device is not None:
+        lines += textwrap.wrap(ROOFLINE_NOTE, 100)
     return "\n".join([body] + escape_lines(lines[1:], fmt))
 
 

@@ -1,7 +1,10 @@
 """The unit ladders, written once: k/M/G/T for counts, KB/MB/GB for bytes (1024), and the rounding policy.
 
 Numbers are exact integers until they reach this module; rounding happens only here (half up).
+Rates (FLOP/s, B/s) use the decimal ladder, as datasheets do; times are Fractions of a second until here.
 """
+
+from fractions import Fraction
 
 def round_half_up(numerator, denominator=1):
     """``numerator / denominator`` (integers) rounded to the nearest integer, halves away from zero."""
@@ -20,10 +23,13 @@ def scaled(value, divisor, digits=0):
     return f"{sign}{int(text[:-digits]):,}.{text[-digits:]}"
 
 
+DECIMAL_STEPS = ((10 ** 12, "T"), (10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k"))
+
+
 def human(value, unit=""):
     """A count with a metric suffix and 3 significant digits: 61,100,840 -> 61.1M."""
     value = int(value)
-    for divisor, suffix in ((10 ** 12, "T"), (10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k")):
+    for divisor, suffix in DECIMAL_STEPS:
         if abs(value) >= divisor:
             digits = 2 if abs(value) < 10 * divisor else 1 if abs(value) < 100 * divisor else 0
             return f"{scaled(value, divisor, digits)}{suffix}{unit}"
@@ -67,3 +73,34 @@ def count_text(value, units, divisor, auto=human):
 def bytes_text(value, units, divisor=1024):
     """Bytes as the units ask: exact (raw), KB/MB/GB (auto), or KB rounded (slide)."""
     return count_text(value, units, divisor, auto=human_bytes)
+
+
+def rate_text(value, unit):
+    """A rate on the same decimal ladder, as datasheets write it: ``rate_text(8.1e12, "FLOP/s")`` -> 8.1 TFLOP/s,
+    ``rate_text(320e9, "B/s")`` -> 320 GB/s (1 GB/s = 10^9 B/s); 4 significant digits, no trailing zeros."""
+    value = Fraction(value)
+    for divisor, prefix in DECIMAL_STEPS + ((1, ""),):
+        if value >= divisor or divisor == 1:
+            digits = max(0, 4 - len(str(int(value / divisor))))
+            text = scaled(value, divisor, digits)
+            return f"{text.rstrip('0').rstrip('.') if '.' in text else text} {prefix}{unit}"
+
+
+# seconds and their parts: a time is a Fraction of a second until printed here
+TIME_STEPS = ((1, "s"), (10 ** 3, "ms"), (10 ** 6, "us"), (10 ** 9, "ns"))
+
+
+def time_text(seconds, digits=3):
+    """A time (a Fraction of a second) with ``digits`` significant digits in s, ms, us or ns: 1.23 ms."""
+    if not seconds:
+        return "0 s"
+    for per_second, unit in TIME_STEPS:
+        value = Fraction(seconds) * per_second
+        if value >= 1 or unit == "ns":
+            whole = len(str(int(value))) if value >= 1 else 1
+            return f"{scaled(value.numerator, value.denominator, max(0, digits - whole))} {unit}"
+
+
+def share_text(share, digits=1):
+    """A share (a Fraction of 1) in percent: 81.2%."""
+    return f"{scaled(100 * share.numerator, share.denominator, digits)}%"
