@@ -129,8 +129,7 @@ class Report:
         parts["total_bytes"] = sum(value for key, value in parts.items() if key.endswith("_bytes"))
         return parts
 
-    def fold(self, depth):
-        """Rows summed by the first ``depth`` parts of their names (``layer1.0.conv1`` -> ``layer1``)."""
+    def fold(self, depth):  # the rows summed by the first ``depth`` parts of their names (fold_rows); None: all
         return self.rows if depth is None else fold_rows(self.rows, depth)
 
     def to_dict(self, depth=None, lazy=False):
@@ -184,7 +183,7 @@ def peak_memory(rows):
 
 
 def fold_rows(rows, depth):
-    """``rows`` summed by the first ``depth`` parts of their names: neighbours of one group become one Row."""
+    """``rows`` summed by the first ``depth`` parts of their names (``layer1.0.conv1`` -> ``layer1``), in order."""
     groups = []
     for row in rows:
         key = group_name(row.name, depth)
