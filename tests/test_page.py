@@ -149,13 +149,30 @@ def test_a_100000_layer_network_still_writes_a_bounded_page(tmp_path):
 
 def test_page_usage_and_spec_errors(tmp_path):
     assert invoke("page", "resnet50").exit_code == 2  # no -o
-    result = invoke("page", "resnet50", "--device", "a100", "-o", tmp_path / "x.html")
-    assert result.exit_code == 2 and "roofline" in result.stderr
+    result = invoke("page", "resnet50", "--device", "no-such-gpu", "-o", tmp_path / "x.html")
+    assert result.exit_code == 2 and "unknown device" in result.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("input: [3, 8, 8]\nlayers:\n  - {type: conv, filters: 4}\n")
     result = invoke("page", bad, "-o", tmp_path / "bad.html")
     assert result.exit_code == 1 and result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert not (tmp_path / "bad.html").exists()
+
+
+def test_with_a_device_the_roofline_and_each_layers_bound(tmp_path):
+    out = write_page(tmp_path, "mobilenet_v2", "--device", "t4")
+    reference = json.loads(ok("report", "mobilenet_v2", "--device", "t4", "--format", "json"))
+    text = out.read_text(encoding="utf-8")
+    assert "<svg class=roofline" in text and "roofline on t4 (NVIDIA T4" in text
+    # one point per layer that computes and moves something (cnncalc.roofline's figures, not drawn past 400)
+    assert text.count("<circle ") == len([layer for layer in reference["layers"]
+                                          if layer["bytes_moved"] and layer["flops_2x"]])
+    rows = parsed(out).rows
+    titles = next(cells for attrs, cells in rows if cells and cells[0] == "Layer")
+    bound = titles.index("bound")
+    shown = {attrs["data-n"]: cells[bound] for attrs, cells in rows if attrs.get("class") == "lay"}
+    assert shown == {layer["name"].lower(): layer.get("bound") or "" for layer in reference["layers"]}
+    # MobileNetV2 on a T4 is memory-bound: its depthwise convs move far more bytes than they compute on
+    assert list(shown.values()).count("memory") > list(shown.values()).count("compute")
 
 
 # --- in a real browser ----------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 import click
 
 from ..errors import one_line
-from .common import DTYPES, batch_option, complete_spec, friendly_errors, mode_option, set_option, settings_dict, \
-    write_output
+from .common import (DTYPES, batch_option, complete_spec, device_options, friendly_errors, mode_option, set_option,
+                     settings_dict, write_output)
 
 
 @click.command()
@@ -13,34 +13,30 @@ from .common import DTYPES, batch_option, complete_spec, friendly_errors, mode_o
 @click.option("--input", "input_shape", metavar="CxHxW", help="Input for every SPEC without its own @INPUT.")
 @batch_option
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
-@click.option("--device", metavar="NAME", default=None,
-              help="Add the roofline chart and each layer's bound for this device (needs the roofline "
-                   "module; not in this build yet).")
+@device_options
 @mode_option
 @set_option
 @friendly_errors
-def page(specs, output, input_shape, batch, dtype, device, mode, settings):
+def page(specs, output, input_shape, batch, dtype, device, peak, bandwidth, mode, settings):
     """One HTML page to look at: totals, the lecture table folded to blocks, bars and the layer graph.
 
     The page is one file that needs no network (no fonts, scripts or pictures fetched): open it from
     disk, mail it, put it on a course page. Blocks open by a click, a box filters layer names, hovering
     a bar or a box of the graph shows its row; without JavaScript the table shows every row. Several
-    SPECs give one section each, with the comparison table on top.
+    SPECs give one section each, with the comparison table on top. With --device, the roofline chart
+    and each layer's intensity, least time and bound.
 
     \b
     Examples:
       cnncalc page resnet50 -o resnet50.html
       cnncalc page alexnet@227 vgg16 resnet50 -o three.html
+      cnncalc page mobilenet_v2 --device t4 -o mobilenet_v2_t4.html
     """
     from ..comparison import compare, render_compare
     from ..render.page import model_section, render_page
 
-    if device is not None:
-        from ..errors import UsageError
-
-        raise UsageError("--device needs the roofline, which this build does not have yet")
     comparison = compare(specs, input=input_shape, batch=batch, dtype=dtype, mode=mode,
-                         params=settings_dict(settings))
+                         params=settings_dict(settings), device=device, peak=peak, bandwidth=bandwidth)
     labels = comparison.labels
     sections = [model_section(report, index, label) for index, (report, label) in
                 enumerate(zip(comparison.reports, labels))]

@@ -15,6 +15,7 @@ from ..report import fold_rows
 from .columns import table_columns
 from .escape import escape_html
 from .page_assets import PAGE_SCRIPT, PAGE_STYLE
+from .page_roofline import has_device, roofline_section
 from .page_svg import bar_charts, graph_views, name_groups, split_level
 from .shapes import full_shape
 from .table import warning_lines
@@ -24,6 +25,7 @@ MAX_TABLE_ROWS = 1500  # table rows (layers and block rows) per model; blocks pa
 MIN_OPENED = 20  # a block whose rows would pass MAX_TABLE_ROWS opens with its first rows, if this many fit
 PAGE_COLUMNS = ("name", "type", "input", "filters", "kernel", "stride", "pad", "output", "rf", "memory", "params",
                 "macs", "flop")
+DEVICE_COLUMNS = ("intensity", "time", "bound")  # with --device
 # (JSON totals key, label, bytes?) of the totals table; the exact integers are what the page shows
 TOTALS = (("layers", "layers", False), ("weight_layers", "layers with weights", False), ("params", "params", False),
           ("buffers", "buffers (BN running statistics)", False), ("macs", "MACs", False),
@@ -103,7 +105,9 @@ def _layer_table(report, sid):
     """The table's HTML and the row id of every layer and block name (a layer not shown maps to the folded
     block holding it), for the bars and the graph to point at."""
     top, hidden = table_tree(report.rows)
-    bound = [column.bind("slide", report.totals) for column in table_columns(PAGE_COLUMNS)]
+    device = has_device(report)
+    totals = dict(report.totals, roofline=report.roofline.total) if device else report.totals
+    bound = [column.bind("slide", totals) for column in table_columns(PAGE_COLUMNS + DEVICE_COLUMNS * device)]
     heads = "".join(f"<th>{escape_html(title).replace(chr(10), '<br>')}</th>" for title, _, _ in bound)
     body, ids = [], {}
     for entry, level, closing in _numbered(top, sid):
@@ -174,11 +178,12 @@ def _meta(report):
     return text
 
 
-def model_section(report, index, label=None, extra=""):
-    """One model's <section>: totals, conventions, the table, the bars, the graph; ``extra`` is HTML placed
-    after the totals (the roofline, where a device is given)."""
+def model_section(report, index, label=None):
+    """One model's <section>: totals, conventions, the roofline (with a device: cnncalc.roofline.attach),
+    the table, the bars, the graph."""
     sid = f"m{index}"
     table, ids = _layer_table(report, sid)
+    extra = roofline_section(report, ids, sid)
     warnings = "".join(f"<p class=warn>{escape_html(line)}</p>" for line in warning_lines(report.warnings) if line)
     title = escape_html(label or report.name)
     return f"""<section class=model id="{sid}">

@@ -40,6 +40,11 @@ details.block{margin:.4em 0 .4em 1em}details.block>summary{cursor:pointer;font-w
 #tip{position:fixed;z-index:5;background:#fff;border:1px solid #888;box-shadow:0 2px 8px rgba(0,0,0,.2);
 padding:4px;pointer-events:none;font-size:12px}
 #tip tr[hidden]{display:table-row}
+svg.roofline{display:block;max-width:100%;height:auto;background:#fcfcfc;border:1px solid #ddd}
+svg.roofline text{font-size:11px;fill:#333}svg.roofline text.mid{text-anchor:middle}svg.roofline text.end{text-anchor:end}
+svg.roofline .roof{fill:none;stroke:#333;stroke-width:2}svg.roofline .ridge{stroke:#999;stroke-dasharray:2 3}
+svg.roofline .axis{stroke:#555}svg.roofline .tick{stroke:#e4e4e4}svg.roofline circle{opacity:.65;stroke:#fff}
+svg.roofline circle:hover{opacity:1;stroke:#222}
 footer{margin-top:2em;color:#777;font-size:.85em}
 """
 
