@@ -18,6 +18,7 @@ COMMANDS = {
     "show": ("cnncalc.commands.models", "show", "Print a built-in model's YAML spec."),
     "validate": ("cnncalc.commands.models", "validate", "Parse and check specs; print errors only."),
     "plot": ("cnncalc.commands.plot", "plot", "Per-layer bar charts of memory, params and flop."),
+    "page": ("cnncalc.commands.page", "page", "One self-contained HTML page: totals, folded table, bars, graph."),
     "devices": ("cnncalc.commands.devices", "devices", "The devices of --device: peak FLOP/s per dtype, bandwidth."),
     "graph": ("cnncalc.commands.graph", "graph", "The layer graph as Graphviz dot or Mermaid."),
     "schema": ("cnncalc.commands.schema", "schema", "JSON Schema of the spec file, for editors."),

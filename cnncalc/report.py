@@ -129,18 +129,8 @@ class Report:
         parts["total_bytes"] = sum(value for key, value in parts.items() if key.endswith("_bytes"))
         return parts
 
-    def fold(self, depth):
-        """Rows summed by the first ``depth`` parts of their names (``layer1.0.conv1`` -> ``layer1``)."""
-        if depth is None:
-            return self.rows
-        groups = []
-        for row in self.rows:
-            key = group_name(row.name, depth)
-            if groups and groups[-1].name == key:
-                _merge_into(groups[-1], row)
-            else:
-                groups.append(_group_row(key, row))
-        return groups
+    def fold(self, depth):  # the rows summed by the first ``depth`` parts of their names (fold_rows); None: all
+        return self.rows if depth is None else fold_rows(self.rows, depth)
 
     def to_dict(self, depth=None, lazy=False):
         """The report as plain data; ``lazy`` gives the layers as an iterator of dicts made one at a time
@@ -190,6 +180,18 @@ def peak_memory(rows):
             if last_use[name] == index and name in held:
                 live -= held.pop(name)
     return peak
+
+
+def fold_rows(rows, depth):
+    """``rows`` summed by the first ``depth`` parts of their names (``layer1.0.conv1`` -> ``layer1``), in order."""
+    groups = []
+    for row in rows:
+        key = group_name(row.name, depth)
+        if groups and groups[-1].name == key:
+            _merge_into(groups[-1], row)
+        else:
+            groups.append(_group_row(key, row))
+    return groups
 
 
 def _group_row(key, row):
