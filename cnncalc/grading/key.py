@@ -59,6 +59,7 @@ class Key:
         self.setting = None
         self.values = ()            # this variant's (name, value) pairs; () for the key as written
         self.variants = {}          # values -> Key, each analysed once
+        self.compared = {}          # (question id, answer) -> the variants it is right for
 
     @property
     def max_points(self):

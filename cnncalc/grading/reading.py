@@ -49,11 +49,12 @@ def answer_text(value):
     return str(value)
 
 
-def read_document(path):
-    """The YAML of a file (None for an empty one); a CnnCalcError naming the file if it cannot be read."""
+def read_document(path, repeats=None):
+    """The YAML of a file (None for an empty one); a CnnCalcError naming the file if it cannot be read.
+    ``repeats``: a list that collects keys written twice (the first kept) instead of failing on them."""
     path = str(path)
     try:
-        return load_yaml(read_text(path), file=path)
+        return load_yaml(read_text(path), file=path, repeats=repeats)
     except CnnCalcError as err:
         raise err.located(file=path) from None
 
