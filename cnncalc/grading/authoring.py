@@ -18,7 +18,7 @@ def default_layers(report):
     return [row.name for row in report.rows if row.weight_layers] + ["total"]
 
 
-def key_text(report, spec_text, layers=None, quantities=("output_shape", "params"), points=1):
+def key_text(report, spec_text, layers=None, quantities=("output_shape", "params"), points=1, tolerance=None):
     """The YAML of a key asking ``quantities`` of each of ``layers``, the true values as comments."""
     for quantity in quantities:
         if quantity not in QUANTITY:
@@ -29,12 +29,17 @@ def key_text(report, spec_text, layers=None, quantities=("output_shape", "params
     grader = Grader(report)
     lines = [f"# Answer key for {report.name}, written by `cnncalc key`; each comment is the true value.",
              "# Grade with: cnncalc check --key THIS_FILE SUBMISSION...",
+             "# A count or size is right only at its exact value (34944, 34,944 or 34.944K) unless the key or",
+             "# a question gives a tolerance (tolerance: 1% of the exact value, or an amount such as 500).",
              f"spec: {_scalar(spec_text)}",
              f"input: [{', '.join(str(s) for s in report.input)}]"]
     if report.batch != 1:
         lines.append(f"batch: {report.batch}")
     if report.dtype != "fp32":
         lines.append(f"dtype: {report.dtype}")
+    if tolerance is not None:
+        text = str(tolerance).strip()
+        lines.append(f"tolerance: {text if re.fullmatch(r'[0-9.]+ ?%?', text) else _scalar(text)}")
     lines.append("questions:")
     number = 0
     for layer in layers or default_layers(report):

@@ -177,7 +177,7 @@ class Grader:
         notes = []
         if strict and (claim.matches(exact) or _integer_rounding_note(claim, exact, exact_text)):
             notes.append(f"{claim.text} is {exact_text} rounded, and this key takes only the exact value")
-        for label, other in alternatives:
+        for label, other in alternatives if not notes else ():  # a rounding of the right value says so alone
             if other != exact and claim.matches(other):
                 notes.append(f"{claim.text} equals {label}")
                 break

@@ -76,9 +76,12 @@ def grade_document(key, document, file="<submission>", student=None, repeats=())
         except CnnCalcError as err:
             return not_graded(base, file, str(err), student)
     reader = _Answers(key)
-    reader.ignored += [f"line {line}: {_shown_key(name)} is written again; the first (line {first}) counts"
-                       for name, line, first in repeats]
+    for name, line, first in repeats:
+        question = key.by_folded.get(str(name).casefold())
+        what = f"a second answer to {question.id}" if question else f"{_shown_key(name)} is written again"
+        reader.ignored.append(f"line {line}: {what}; the first (line {first}) counts")
     reader.read(document)
+    reader.ignored.sort(key=_line_number)
     results = []
     for question in key.questions:
         claim = reader.answers.get(question.id)
@@ -112,6 +115,11 @@ def _other_variant_note(base, key, question, claim):
         return None
     return (f"this is the value for another set of numbers ({describe(others[0])}); yours are "
             f"{describe(key.values)}")
+
+
+def _line_number(text):
+    number = text[len("line "):].partition(":")[0]
+    return int(number) if text.startswith("line ") and number.isdigit() else 0
 
 
 def _missing(file, question, message):
