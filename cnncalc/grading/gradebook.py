@@ -6,7 +6,7 @@ import os
 
 from ..errors import one_line
 from ..render.escape import escape_csv
-from .feedback import file_summary, result_lines
+from .feedback import file_summary, result_lines, variant_text
 from .results import ERROR, MISSING, RIGHT, WRONG, class_stats, number_text
 from .variants import describe
 
@@ -83,7 +83,7 @@ def to_gradescope(file_result):
         tests.append({"name": name, "score": result.score, "max_score": result.points,
                       "status": "passed" if result.correct else "failed", "output": output,
                       "visibility": "visible"})
-    output = [file_summary(fr)] + [f"note: {note}" for note in fr.notes] + [f"ignored: {text}" for text in fr.ignored]
+    output = [file_summary(fr) + variant_text(fr)] + [f"note: {note}" for note in fr.notes] + [f"ignored: {text}" for text in fr.ignored]
     max_score = fr.max_points if fr.keyed or fr.results else 1
     return {"score": fr.points, "max_score": max_score, "output": "\n".join(output), "visibility": "visible",
             "tests": tests}

@@ -60,6 +60,7 @@ class Key:
         self.values = ()            # this variant's (name, value) pairs; () for the key as written
         self.variants = {}          # values -> Key, each analysed once
         self.compared = {}          # (question id, answer) -> the variants it is right for
+        self.networks = {}          # values -> the variant's network as spec text (for sheets)
 
     @property
     def max_points(self):
