@@ -19,7 +19,8 @@ from .grader import Grader
 from .quantities import QUANTITIES, QUANTITY
 from ..spec.loader import Located
 from ..spec.language import MAX_NAME_CHARS, check_text
-from .reading import analyze_setting, as_mapping, entry_list, named_setting, read_document, read_points
+from .reading import (analyze_setting, as_mapping, entry_list, input_order_note, named_setting, read_document,
+                      read_points)
 from .values import EXACT, ClaimError, parse_tolerance
 from .variants import analyze_variant, describe, read_vary
 
@@ -109,6 +110,9 @@ def key_from_document(document, file="<key>", base_dir="."):
     report = analyze_setting(setting)
     key = Key(file, report, [], title=document.get("title"))
     key.setting = setting
+    note = input_order_note(setting)
+    if note:
+        key.warnings.append((document.line_of("spec"), note))
     key.vary = read_vary(document, file, setting.spec)
     default = EXACT
     if "tolerance" in document:

@@ -184,6 +184,16 @@ def named_setting(document, file, base_dir):
     return Setting(document, file, spec, input_shape, batch, document.get("dtype", "fp32"))
 
 
+def input_order_note(setting):
+    """A note when the spec's own input looks like H x W x C (``[32, 32, 3]``): a spec's input is C x H x W."""
+    shape = tuple(setting.spec.input)
+    if setting.input is not None or len(shape) != 3 or shape[2] not in (1, 3) or shape[0] <= shape[2]:
+        return None
+    c, h, w = shape
+    return (f"the spec's input [{c}, {h}, {w}] is read as C x H x W, {c} channels of {h}x{w}; a {c}x{h} image "
+            f"with {w} channel{'s' if w > 1 else ''} is written input: [{w}, {c}, {h}]")
+
+
 def analyze_setting(setting, input=None, params=None, where=None):
     """The Report of ``setting`` (at another ``input`` and ``params`` when given); ``where``: the key word
     whose line an error names instead of the usual one."""
