@@ -62,6 +62,7 @@ class Key:
         self.variants = {}          # values -> Key, each analysed once
         self.compared = {}          # (question id, answer) -> the variants it is right for
         self.networks = {}          # values -> the variant's network as spec text (for sheets)
+        self.graded = {}            # (question id, answer) -> its Result, graded once
 
     @property
     def max_points(self):

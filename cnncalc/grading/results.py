@@ -26,6 +26,14 @@ class Result:
         self.points = fields.get("points", 1)
         self.question = fields.get("question")
 
+    def at(self, file, line):
+        """The same grading of the same answer, in another file at another line (a class repeats answers)."""
+        copy = Result(file, line, self.layer, self.quantity, self.answer, self.status, expected=self.expected,
+                      exact=self.exact, read_as=self.read_as, notes=list(self.notes),
+                      explanation=list(self.explanation), message=self.message, points=self.points,
+                      question=self.question)
+        return copy
+
     @property
     def correct(self):
         return self.status == RIGHT
