@@ -57,7 +57,7 @@ def test_a_sheet_in_markdown_shows_the_network_with_the_students_numbers():
     assert f"{{name: conv1, type: conv, filters: {width}, kernel: 5, pad: 2, act: relu}}" in out
     assert f"{{name: conv2, type: conv, filters: {2 * width}, kernel: 3, pad: 1, act: relu}}" in out
     assert "| q3 | macs of conv2 | 3 |" in out
-    assert "q1:    # a shape, C x H x W" in out
+    assert "    q1:    # a shape, C x H x W" in out
     assert str(answers(side, width)["q3"]) not in out.replace(",", "")   # no answers without --answers
 
 

@@ -59,8 +59,10 @@ class Sheet:
         lines += ["## The network", "", f"Input {full_shape(key.report.input)} (C x H x W)"
                   + ("" if key.report.batch == 1 else f", batch {key.report.batch}")
                   + ("" if key.report.dtype == "fp32" else f", {key.report.dtype}")
-                  + ". Every layer, with your numbers:", "", "```yaml", network_text(self.base, key).rstrip("\n"),
-                  "```", "", "## Questions", ""]
+                  + ". Every layer, with your numbers:", ""]
+        # indented code blocks: a sheet pasted into another markdown page cannot close that page's fence
+        lines += [f"    {line}" for line in network_text(self.base, key).rstrip("\n").splitlines()]
+        lines += ["", "## Questions", ""]
         header = "| id | question | points |" + (" answer |" if self.answers else "")
         lines += [header, "|---|---|---|" + ("---|" if self.answers else "")]
         for question in key.questions:
@@ -70,9 +72,8 @@ class Sheet:
             lines.append(row)
         exact = any(q.tolerance is not None and q.tolerance.exact for q in key.questions)
         lines += ["", f"Hand in a YAML file (`{self.student}.yaml`), one line per question"
-                  + (" (counts and sizes exact, not rounded)" if exact else "") + ":", "", "```yaml"]
-        lines += [f"{question.id}:    # {ANSWER_FORMS[question.quantity]}" for question in key.questions]
-        lines.append("```")
+                  + (" (counts and sizes exact, not rounded)" if exact else "") + ":", ""]
+        lines += [f"    {question.id}:    # {ANSWER_FORMS[question.quantity]}" for question in key.questions]
         return "\n".join(lines) + "\n"
 
 
