@@ -70,7 +70,8 @@ def key_listing(key):
     from ..render.shapes import full_shape
     from .results import number_text
 
-    head = (f"{key.file}: {key.report.name}, input {full_shape(key.report.input)}; {len(key.questions)} "
+    head = (f"{key.file}: {key.report.name}, input {full_shape(key.report.input)}"
+            f"{' as written' if key.vary else ''}; {len(key.questions)} "
             f"question{'s' if len(key.questions) != 1 else ''}, {number_text(key.max_points)} point"
             f"{'' if key.max_points == 1 else 's'}; a count or size is right only at its exact value unless a "
             f"tolerance is given")

@@ -132,6 +132,9 @@ class Grader:
         if quantity not in QUANTITY:
             return Result(file, line, target.name, quantity, answer, ERROR, message=unknown_quantity(quantity),
                           points=points, question=question)
+        if value is None:  # `params: ~` (or `params:` with nothing after it)
+            return Result(file, line, target.name, quantity, answer, ERROR,
+                          message=f"{target.name} {quantity}: no answer given (~)", points=points, question=question)
         try:
             status, fields = getattr(self, quantity)(target, value, tolerance)
         except ClaimError as err:
