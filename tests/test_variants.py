@@ -173,6 +173,11 @@ def test_a_gradescope_run_takes_the_student_from_the_metadata(tmp_path):
     write(root, "submission/submission_metadata.json", json.dumps({"users": [{"sid": "A1234"}]}))
     invoke("check", "--key", KEY, sub, "-f", "gradescope", "-o", out)
     assert "(student x@uni.edu:" in json.loads(out.read_text())["output"]
+    # no metadata at all: the file name, said so
+    os.remove(root / "submission_metadata.json")
+    invoke("check", "--key", KEY, sub, "-f", "gradescope", "-o", out)
+    output = json.loads(out.read_text())["output"]
+    assert "(student answers:" in output and "note: the student id is the file name" in output
 
 
 def test_check_key_alone_checks_and_lists_every_variant():

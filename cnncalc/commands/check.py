@@ -65,6 +65,10 @@ def check(answers, key_path, fmt, output, quiet, no_explain):
         _never_over(output, list(answers) + ([key_path] if key_path else []))
     students = _gradescope_students(checker, answers) if key and key.vary and fmt == "gradescope" else None
     file_results = checker.grade_submissions(key, answers, students) if key else checker.check_files(answers)
+    for fr, student in zip(file_results, students or ()):
+        if student is None:
+            fr.notes.append("the student id is the file name: no submission_metadata.json with a sid or email in "
+                            "the folder above the submission")
     if fmt == "gradescope" and len(file_results) > 1:
         _gradescope_folder(checker, file_results, output, answers)
     else:
