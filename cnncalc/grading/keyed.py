@@ -71,8 +71,9 @@ def grade_document(key, document, file="<submission>", student=None, repeats=())
             file=file, line=getattr(document, "line", None))), student)
     base = key
     if key.vary is not None:
+        student = submission_student(file) if student is None else student
         try:
-            key = key.for_student(submission_student(file) if student is None else student)
+            key = key.for_student(student)
         except CnnCalcError as err:
             return not_graded(base, file, str(err), student)
     reader = _Answers(key)
