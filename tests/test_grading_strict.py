@@ -261,3 +261,11 @@ def test_a_spec_input_that_looks_like_h_w_c(tmp_path):
     fine = write(tmp_path, "b.yaml", spec.replace("[32, 32, 3]", "[3, 32, 32]") + "answers:\n"
                                                                                  "  - {layer: conv1, params: 760}\n")
     assert "note:" not in invoke("check", fine).stdout
+
+
+def test_validate_says_which_command_reads_a_key_or_an_answer_file():
+    result = invoke("validate", KEY)
+    assert result.exit_code == 1
+    assert result.stderr.rstrip().endswith("; this is an answer key: check it with `cnncalc check --key FILE`")
+    answers = os.path.join(os.path.dirname(KEY), os.pardir, "wrong_answers.yaml")
+    assert "this is an answer file: check it with `cnncalc check FILE`" in invoke("validate", answers).stderr
