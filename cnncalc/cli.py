@@ -13,6 +13,7 @@ COMMANDS = {
     "compare": ("cnncalc.commands.compare", "compare", "Several models side by side, with ratios to the first."),
     "check": ("cnncalc.commands.check", "check", "Grade homework answers (output shapes, params, flop...)."),
     "key": ("cnncalc.commands.key", "key", "Write an answer key for `check --key` from a spec, true values as comments."),
+    "sheet": ("cnncalc.commands.sheet", "sheet", "A student's problem sheet from a key (their own numbers with vary:)."),
     "layer": ("cnncalc.commands.layer", "layer", "One layer, no spec file: shape, params, MACs with arithmetic."),
     "list": ("cnncalc.commands.models", "list_models", "The built-in models."),
     "show": ("cnncalc.commands.models", "show", "Print a built-in model's YAML spec."),

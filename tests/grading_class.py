@@ -25,16 +25,16 @@ QUESTIONS = {  # id: (layer, quantity, points)
 MAX_POINTS = 15
 RIGHT = {
     "q1": ["64x56x56", "56x56x64", "[64, 56, 56]"],
-    "q2": ["23296", "'23,296'", "23.3K"],
-    "q3": ["'37,752,832'", "37.75M", "37753k"],
+    "q2": ["23296", "'23,296'", "23.296K"],                # the key is strict: exact forms only
+    "q3": ["'37,752,832'", "37.752832M", "37752.832k"],
     "q4": ["223948800", "224M", "222M", "225.9M"],    # within 1%: 221,709,312 .. 226,188,288
     "q5": ["182.25", "182.25 KB", "186624 B"],
     "q6": ["19", "19x19"],
 }
 WRONG = {
     "q1": ["55x55x64", "64x55x55"],                  # CS231n's unpadded conv1
-    "q2": ["23232", "24K"],                          # 23,232: the weights without the 64 biases
-    "q3": ["'37,749k'", "37748736"],                 # the slide's weights-only count
+    "q2": ["23232", "24K", "23.3K"],                 # 23,232: the weights without the 64 biases; rounded
+    "q3": ["'37,749k'", "37748736", "37.75M"],       # the slide's weights-only count; rounded
     "q4": ["220M", "447897600"],                     # 1.8% below; 2 x MACs
     "q5": ["186.6", "784"],                          # 1000-byte KB; conv1's memory
     "q6": ["17", "11"],

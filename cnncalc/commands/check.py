@@ -11,7 +11,7 @@ FORMATS = ("text", "json", "csv", "gradescope")
 
 
 @click.command()
-@click.argument("answers", nargs=-1, required=True, metavar="ANSWERS...")
+@click.argument("answers", nargs=-1, metavar="ANSWERS...")
 @click.option("--key", "-k", "key_path", metavar="KEY", default=None,
               help="Grade every file against this answer key: the key decides the spec, the questions and the "
                    "points, and nothing in a submission is opened as a path. Use it for any file you did not "
@@ -51,11 +51,26 @@ def check(answers, key_path, fmt, output, quiet, no_explain):
       cnncalc check --key key.yaml submission.yaml -f gradescope -o /autograder/results/results.json
     """
     from .. import grading as checker
+    from ..errors import UsageError
 
+    if not answers and not key_path:
+        raise UsageError("give the answer files to check, or --key KEY alone to check a key")
     key = checker.load_key(key_path) if key_path else None
-    file_results = checker.grade_submissions(key, answers) if key else checker.check_files(answers)
+    for line, text in key.warnings if key else ():
+        click.echo(f"warning: {one_line(click.format_filename(key.file))}:{line}: {text}", err=True)
+    if not answers:
+        _show_key(checker, key, fmt, output)
+        return
+    if output:
+        _never_over(output, list(answers) + ([key_path] if key_path else []))
+    students = _gradescope_students(checker, answers) if key and key.vary and fmt == "gradescope" else None
+    file_results = checker.grade_submissions(key, answers, students) if key else checker.check_files(answers)
+    for fr, student in zip(file_results, students or ()):
+        if student is None:
+            fr.notes.append("the student id is the file name: no submission_metadata.json with a sid or email in "
+                            "the folder above the submission")
     if fmt == "gradescope" and len(file_results) > 1:
-        _gradescope_folder(checker, file_results, output)
+        _gradescope_folder(checker, file_results, output, answers)
     else:
         text = _render(checker, file_results, fmt, key, quiet, no_explain)
         if output:
@@ -63,9 +78,45 @@ def check(answers, key_path, fmt, output, quiet, no_explain):
             click.echo(checker.run_summary(file_results))
         else:
             click.echo(text)
+            if fmt == "csv":
+                click.echo(checker.run_summary(file_results), err=True)  # the gradebook alone on stdout
     if fmt != "text":
         _echo_errors(file_results, answers_too=key is None)
     sys.exit(0 if all(fr.ok for fr in file_results) else 1)
+
+
+def _show_key(checker, key, fmt, output):
+    """`check --key KEY` alone: the key checked (every variant analysed), its questions and true values."""
+    import json
+
+    from ..errors import UsageError
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--key KEY alone prints the key as text or json, not {fmt}")
+    text = checker.key_listing(key) if fmt == "text" else json.dumps(checker.key_listing_data(key), indent=2,
+                                                                   allow_nan=False)
+    if output:
+        write_output(output, text + "\n")
+        click.echo(f"wrote {one_line(click.format_filename(output))}", err=True)
+    else:
+        click.echo(text)
+
+
+def _never_over(output, inputs):
+    """-o may not name a submission or the key: the results would replace what they grade."""
+    import os
+
+    from ..errors import UsageError
+
+    for path in inputs:
+        if os.path.exists(output) and os.path.exists(path) and os.path.samefile(output, path):
+            raise UsageError(f"-o: {one_line(click.format_filename(output))} is a file being read (a submission "
+                             f"or the key); write the results elsewhere")
+
+
+def _gradescope_students(checker, answers):
+    """A Gradescope run: each submission's student from submission_metadata.json (see gradescope_student)."""
+    return [checker.gradescope_student(path) for path in answers]
 
 
 def _render(checker, file_results, fmt, key, quiet, no_explain):
@@ -74,13 +125,13 @@ def _render(checker, file_results, fmt, key, quiet, no_explain):
     if fmt == "text":
         return checker.render_text(file_results, explain=not no_explain, quiet=quiet)
     if fmt == "csv":
-        return checker.to_csv(file_results)
+        return checker.to_csv(file_results, key)
     data = checker.to_json(file_results, key) if fmt == "json" else checker.to_gradescope(file_results[0])
     return json.dumps(data, indent=2, allow_nan=False)
 
 
-def _gradescope_folder(checker, file_results, folder):
-    """Several submissions: one results file each in ``folder``."""
+def _gradescope_folder(checker, file_results, folder, answers):
+    """Several submissions: one results file each in ``folder`` (never over a submission)."""
     import json
     import os
 
@@ -92,7 +143,10 @@ def _gradescope_folder(checker, file_results, folder):
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise UsageError(f"-o {click.format_filename(folder)}: with several files -o names a folder, and this "
                          f"is a file")
-    for fr, name in zip(file_results, checker.gradescope_names(file_results)):
+    names = checker.gradescope_names(file_results)
+    for name in names:
+        _never_over(os.path.join(folder, name), answers)
+    for fr, name in zip(file_results, names):
         data = json.dumps(checker.to_gradescope(fr), indent=2, allow_nan=False)
         write_output(os.path.join(folder, name), data + "\n")
     click.echo(checker.run_summary(file_results))

@@ -85,10 +85,28 @@ def validate(specs, verbose, input_shape, settings):
             message = str(err)
             if err.file is None:
                 message = f"{one_line(spec)}: {message}"
-            click.echo(f"error: {message}", err=True)
+            click.echo(f"error: {message}{_not_a_spec_hint(spec)}", err=True)
             if err.exit_code == 2:
                 sys.exit(2)
             continue
         if verbose:
             click.echo(f"ok: {one_line(spec)}: {len(result.rows)} layers, {result.totals['params']:,} params")
     sys.exit(1 if failed else 0)
+
+
+def _not_a_spec_hint(path):
+    """A key or an answer file given to validate: say which command reads it."""
+    from ..errors import CnnCalcError
+    from ..spec.loader import load_yaml, read_text
+
+    if not str(path).lower().endswith((".yaml", ".yml")):
+        return ""
+    try:
+        document = load_yaml(read_text(path))
+    except (CnnCalcError, OSError):
+        return ""
+    if isinstance(document, dict) and "questions" in document and "spec" in document:
+        return "; this is an answer key: check it with `cnncalc check --key FILE`"
+    if isinstance(document, dict) and "answers" in document and "spec" in document:
+        return "; this is an answer file: check it with `cnncalc check FILE`"
+    return ""

@@ -31,6 +31,15 @@ def result_lines(result, explain=True, keyed=False):
     return lines
 
 
+def variant_text(file_result):
+    """`` (student bob: input 3x48x48, width 16)`` for a submission graded against its student's variant."""
+    from .variants import describe
+
+    if file_result.student is None:
+        return ""
+    return f" (student {file_result.student}" + (f": {describe(file_result.values)})" if file_result.values else ")")
+
+
 def points_text(points, max_points):
     return f"{number_text(points)} of {number_text(max_points)} point{'' if max_points == 1 else 's'}"
 
@@ -73,7 +82,7 @@ def render_text(file_results, explain=True, quiet=False):
             lines.append(f"error  {fr.error}")
             lines.append(file_summary(fr))
             continue
-        lines.append(f"{fr.file}: {fr.spec}, input {full_shape(fr.input)}")
+        lines.append(f"{fr.file}: {fr.spec}, input {full_shape(fr.input)}{variant_text(fr)}")
         lines += [f"note: {note}" for note in fr.notes]
         for result in fr.results:
             if quiet and result.correct:

@@ -132,6 +132,9 @@ class Grader:
         if quantity not in QUANTITY:
             return Result(file, line, target.name, quantity, answer, ERROR, message=unknown_quantity(quantity),
                           points=points, question=question)
+        if value is None:  # `params: ~` (or `params:` with nothing after it)
+            return Result(file, line, target.name, quantity, answer, ERROR,
+                          message=f"{target.name} {quantity}: no answer given (~)", points=points, question=question)
         try:
             status, fields = getattr(self, quantity)(target, value, tolerance)
         except ClaimError as err:
@@ -154,6 +157,8 @@ class Grader:
         if quantity == "fits":
             return self.fits(target, True, None)[1]["expected"]
         exact = target.total(key)
+        if quantity == "memory_kb":
+            return f"{exact_kb(exact)} KB = {exact:,} B"
         if key == "memory_bytes":
             return f"{exact:,} B = {readable_memory(exact)}"
         return f"{exact:,}" + (f" ({human(exact)})" if exact >= 1000 else "")
@@ -161,8 +166,11 @@ class Grader:
     # --- numbers
 
     def grade_number(self, claim, exact, alternatives, exact_text, tolerance, default_unit="", readable=None):
+        strict = tolerance is not None and tolerance.exact  # a key's question without a tolerance
         shown_exact = claim.render(exact, readable, default_unit)
-        if tolerance is not None:
+        if strict:
+            shown_exact = exact_text
+        elif tolerance is not None:
             shown_exact = f"{exact_text}, give or take {tolerance.text}"
         fields = {"exact": exact, "expected": shown_exact}
         if claim.matches(exact, tolerance):
@@ -170,11 +178,14 @@ class Grader:
                 fields["notes"] = [precision_note(claim, exact, exact_text, shown_exact, tolerance)]
             return RIGHT, fields
         notes = []
-        for label, other in alternatives:
+        if strict and (claim.matches(exact) or _integer_rounding_note(claim, exact, exact_text)):
+            notes.append(f"{claim.text} is {exact_text} rounded, and this key takes only the exact value")
+        for label, other in alternatives if not notes else ():  # a rounding of the right value says so alone
             if other != exact and claim.matches(other):
                 notes.append(f"{claim.text} equals {label}")
                 break
-        notes += _integer_rounding_note(claim, exact, exact_text)
+        if not strict:
+            notes += _integer_rounding_note(claim, exact, exact_text)
         fields["notes"] = notes
         fields["near_miss"] = _closeness_note(claim, exact)
         if exact_text not in shown_exact:
@@ -234,7 +245,10 @@ class Grader:
         elements = exact // per_element
         alternatives = [(f"the number of output elements, {elements:,}; memory = elements x "
                          f"{self.report.bytes_per_element} B ({self.report.dtype})", elements)]
-        status, fields = self.grade_number(claim, exact, alternatives, f"{exact:,} B", tolerance,
+        exact_text = f"{exact:,} B"
+        if default_scale == 1024 and tolerance is not None and tolerance.exact:
+            exact_text = f"{exact_kb(exact)} KB ({exact:,} B)"
+        status, fields = self.grade_number(claim, exact, alternatives, exact_text, tolerance,
                                            " B" if default_scale == 1 else " KB", readable=readable_memory)
         if status == WRONG and not fields["notes"]:
             decimal = decimal_memory_reading(value, default_scale)
@@ -286,6 +300,13 @@ class Grader:
         truth = all(row.fits for row in windowed)
         fields = {"exact": truth, "expected": "true" if truth else "false"}
         return (RIGHT if claim == truth else WRONG), fields
+
+
+def exact_kb(size):
+    """A byte count in KB, every digit (1024 = 2^10: at most ten decimals): 186,624 -> '182.25'."""
+    whole, rest = divmod(size, 1024)
+    digits = f"{rest * 10 ** 10 // 1024:010d}".rstrip("0")
+    return f"{whole:,}" + (f".{digits}" if digits else "")
 
 
 def precision_note(claim, exact, exact_text, shown_exact, tolerance):

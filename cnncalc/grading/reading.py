@@ -49,11 +49,12 @@ def answer_text(value):
     return str(value)
 
 
-def read_document(path):
-    """The YAML of a file (None for an empty one); a CnnCalcError naming the file if it cannot be read."""
+def read_document(path, repeats=None):
+    """The YAML of a file (None for an empty one); a CnnCalcError naming the file if it cannot be read.
+    ``repeats``: a list that collects keys written twice (the first kept) instead of failing on them."""
     path = str(path)
     try:
-        return load_yaml(read_text(path), file=path)
+        return load_yaml(read_text(path), file=path, repeats=repeats)
     except CnnCalcError as err:
         raise err.located(file=path) from None
 
@@ -156,8 +157,18 @@ def load_named_spec(value, file, line, base_dir):
 
 def analyze_named(document, file, base_dir):
     """The Report a document's ``spec`` (at its ``input``, ``batch``, ``dtype``) describes."""
-    from ..report import analyze
+    return analyze_setting(named_setting(document, file, base_dir))
 
+
+class Setting:
+    """What a document says to analyse: its spec, input (None: the spec's), batch and dtype, and where."""
+
+    def __init__(self, document, file, spec, input, batch, dtype):
+        self.document, self.file, self.spec = document, file, spec
+        self.input, self.batch, self.dtype = input, batch, dtype
+
+
+def named_setting(document, file, base_dir):
     line = document.line_of
     if "spec" not in document:
         raise AnswerError("no 'spec' (a built-in model name, a spec file relative to this file, or an inline "
@@ -170,12 +181,31 @@ def analyze_named(document, file, base_dir):
     batch = document.get("batch", 1)
     if not is_whole_number(batch) or batch < 1:
         raise AnswerError(f"'batch' must be a positive whole number, not {batch!r}", file=file, line=line("batch"))
-    dtype = document.get("dtype", "fp32")
+    return Setting(document, file, spec, input_shape, batch, document.get("dtype", "fp32"))
+
+
+def input_order_note(setting):
+    """A note when the spec's own input looks like H x W x C (``[32, 32, 3]``): a spec's input is C x H x W."""
+    shape = tuple(setting.spec.input)
+    if setting.input is not None or len(shape) != 3 or shape[2] not in (1, 3) or shape[0] <= shape[2]:
+        return None
+    c, h, w = shape
+    return (f"the spec's input [{c}, {h}, {w}] is read as C x H x W, {c} channels of {h}x{w}; a {c}x{h} image "
+            f"with {w} channel{'s' if w > 1 else ''} is written input: [{w}, {c}, {h}]")
+
+
+def analyze_setting(setting, input=None, params=None, where=None):
+    """The Report of ``setting`` (at another ``input`` and ``params`` when given); ``where``: the key word
+    whose line an error names instead of the usual one."""
+    from ..report import analyze
+
+    document, file = setting.document, setting.file
     try:
-        return analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=True)
+        return analyze(setting.spec, input=input or setting.input, batch=setting.batch, dtype=setting.dtype,
+                       explain=True, params=params)
     except CnnCalcError as err:
-        key = "dtype" if err.exit_code == 2 else "input" if "input" in document else "spec"
-        raise spec_failure(err, file, line(key)) from None
+        key = where or ("dtype" if err.exit_code == 2 else "input" if "input" in document else "spec")
+        raise spec_failure(err, file, document.line_of(key)) from None
 
 
 def spec_failure(err, file, line):

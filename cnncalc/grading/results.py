@@ -26,6 +26,14 @@ class Result:
         self.points = fields.get("points", 1)
         self.question = fields.get("question")
 
+    def at(self, file, line):
+        """The same grading of the same answer, in another file at another line (a class repeats answers)."""
+        copy = Result(file, line, self.layer, self.quantity, self.answer, self.status, expected=self.expected,
+                      exact=self.exact, read_as=self.read_as, notes=list(self.notes),
+                      explanation=list(self.explanation), message=self.message, points=self.points,
+                      question=self.question)
+        return copy
+
     @property
     def correct(self):
         return self.status == RIGHT
@@ -61,7 +69,7 @@ class FileResult:
     """
 
     def __init__(self, file, results=(), error=None, spec=None, input=None, max_points=None, notes=(),
-                 ignored=()):
+                 ignored=(), student=None, values=()):
         self.file = file
         self.results = list(results)
         self.error = error
@@ -71,6 +79,8 @@ class FileResult:
         self.notes = list(notes)
         self.ignored = list(ignored)
         self.keyed = max_points is not None
+        self.student = student      # against a key that varies: whose variant
+        self.values = tuple(values)  # that variant's (name, value) pairs
 
     @property
     def correct(self):
@@ -96,6 +106,9 @@ class FileResult:
         data = {"file": self.file, "spec": self.spec, "input": list(self.input) if self.input else None,
                 "points": self.points, "max_points": self.max_points, "correct": self.correct, "total": self.total,
                 "results": [r.to_dict() for r in self.results]}
+        if self.student is not None:
+            data["student"] = self.student
+            data["variant"] = {name: list(value) if isinstance(value, tuple) else value for name, value in self.values}
         if self.error is not None:
             data["error"] = self.error
         if self.notes:

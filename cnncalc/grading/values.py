@@ -189,10 +189,21 @@ def shown(value):
 
 
 class Tolerance:
-    """A key's ``tolerance``: ``tolerance(exact)`` is the largest accepted distance from ``exact``."""
+    """A key's ``tolerance``: ``tolerance(exact)`` is the largest accepted distance from ``exact``.
 
-    def __init__(self, text, amount, relative):
-        self.text, self.amount, self.relative = text, amount, relative
+    ``exact``: the key gave none, so only the exact value is right (in any form that denotes it exactly).
+    """
+
+    def __init__(self, text, amount, relative, exact=False):
+        self.text, self.amount, self.relative, self.exact = text, amount, relative, exact
+
+    @property
+    def warning(self):
+        """Why a tolerance looks like a mistake (0.01 with no %: a hundredth of a unit, not 1%), or None."""
+        if self.relative or self.exact or not 0 < self.amount < 1:
+            return None
+        return (f"tolerance {self.text} has no %, so it is an absolute amount ({self.text} of a unit: in effect "
+                f"exact); write {float(self.amount * 100):g}% for a relative tolerance")
 
     def __call__(self, exact):
         return abs(Fraction(exact)) * self.amount / 100 if self.relative else self.amount
@@ -207,6 +218,9 @@ def parse_tolerance(value):
     if unit not in ("", "%"):
         raise ClaimError(f"cannot read '{text}' as a tolerance (write 1% or an amount such as 500)")
     return Tolerance(text, Fraction(number), relative=unit == "%")
+
+
+EXACT = Tolerance("exact", Fraction(0), relative=False, exact=True)
 
 
 def readable_memory(size):

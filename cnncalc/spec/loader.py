@@ -78,6 +78,9 @@ def _construct_mapping(loader, node):
             duplicate = key in mapping
         except TypeError:
             raise SpecError("a mapping key must be a plain value", line=line) from None
+        if duplicate and loader.repeats is not None:  # asked to keep the first: the repeat is reported
+            loader.repeats.append((key, line, mapping.key_lines[key]))
+            continue
         if duplicate:
             raise SpecError(f"duplicate key '{key}' (first at line {mapping.key_lines[key]})", line=line)
         if type(value_node) is scalar:
@@ -119,6 +122,7 @@ def _construct_sequence(loader, node):
 def _make_loader(base):
     class LineLoader(base):
         _resolved = {}
+        repeats = None  # a list: a repeated key keeps its first value and is listed here, not an error
 
         def __init__(self, stream):
             super().__init__(stream)
@@ -366,15 +370,16 @@ def mentions_key(text, keys):
     return re.search(pattern, text, re.MULTILINE) is not None
 
 
-def load_yaml(text, file=None, markers=None, kind="spec"):
+def load_yaml(text, file=None, markers=None, kind="spec", repeats=None):
     """Parse YAML text into plain data with Located mappings; errors are SpecError.
 
     ``markers`` are the keys that make a text a ``kind`` (a spec: ``input``, ``layers``). A text that
     fails to load and writes none of them is some other file (``/etc/shadow``, ``/proc/cpuinfo``): the
-    error then says only that, and quotes nothing of it.
+    error then says only that, and quotes nothing of it. ``repeats``: a list to which a key written twice
+    in one mapping is added as (key, line, first line), its first value kept, instead of an error.
     """
     try:
-        return _load_yaml(text, file)
+        return _load_yaml(text, file, repeats)
     except SpecError as err:
         if markers and not mentions_key(text, markers):
             what = "not YAML" if err.message.startswith("YAML syntax error") else "YAML"
@@ -383,14 +388,21 @@ def load_yaml(text, file=None, markers=None, kind="spec"):
         raise
 
 
-def _load_yaml(text, file):
+def _load_yaml(text, file, repeats=None):
     if len(text) > MAX_FILE_BYTES:
         raise SpecError(f"text is longer than {MAX_FILE_BYTES:,} characters", file=file)
     fast = len(text) < _C_SAFE_DEPTH or _nesting_bound(text) <= _C_SAFE_DEPTH
     try:
         if len(text) >= _COUNT_NODES_FROM:
             _count_nodes(text, _loader(fast))
-        return yaml.load(text, Loader=_loader(fast))
+        if repeats is None:
+            return yaml.load(text, Loader=_loader(fast))
+        loader = _loader(fast)(text)
+        loader.repeats = repeats
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except SpecError as err:
         raise err.located(file=file)
     except yaml.MarkedYAMLError as err:
