@@ -28,8 +28,13 @@ def read_params(section, file, line):
     return section
 
 
-def setting_problem(value):
-    """Why ``value`` cannot be a param's value (None when it can): bounded like an expression."""
+# the most values a list in params may hold (depths: [2, 2, 6, 2], read as depths[2])
+MAX_PARAM_LIST = 256
+
+
+def setting_problem(value, nested=False):
+    """Why ``value`` cannot be a param's value (None when it can): bounded like an expression; a list of such
+    values (one level) is read by index, ``depths[2]``."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -37,7 +42,16 @@ def setting_problem(value):
     if isinstance(value, str):
         return None if len(value) <= MAX_EXPRESSION_LENGTH else \
             f"longer than {MAX_EXPRESSION_LENGTH} characters"
-    return f"must be a number, true/false, a word or an expression, not {kind_of(value)}"
+    if isinstance(value, list) and not nested:
+        if len(value) > MAX_PARAM_LIST:
+            return f"a list of {len(value):,} values; the limit is {MAX_PARAM_LIST}"
+        for item in value:
+            problem = setting_problem(item, nested=True)
+            if problem:
+                return f"in the list: {problem}"
+        return None
+    what = "a number, true/false, a word or an expression" + ("" if nested else ", or a list of them")
+    return f"must be {what}, not {kind_of(value)}"
 
 
 def parse_settings(items, where="--set"):
