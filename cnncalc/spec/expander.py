@@ -19,11 +19,11 @@ not use them costs nothing more; data still flows one way (spec -> graph -> rule
 from ..errors import SpecError, did_you_mean
 from .expr import ExpressionError, Undefined, evaluate
 from .loader import Located
+from .reuse import every_copy, expand_use
 from ..numbers import is_whole_number
-from .language import (DOTTED_NAME, EXPANSION_STEPS, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH,
-                            MAX_EXPANDED, MAX_FULL_NAME_CHARS, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS, REPEAT_INDEX,
-                            TOP_LEVEL_SHAPES,
-                            check_text, kind_of, whole_or_same)
+from .language import (DOTTED_NAME, EXPANSION_STEPS, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH, MAX_EXPANDED,
+                       MAX_FULL_NAME_CHARS, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS,
+                       REPEAT_INDEX, TOP_LEVEL_SHAPES, check_text, kind_of, whole_or_same)
 
 _TRUTH_WORDS = {"true": True, "True": True, "false": False, "False": False}
 
@@ -125,6 +125,8 @@ class Expander:
     def expand_item(self, item, prefix, scope, variables, previous, declared, counters, stack):
         line = item.line
         self.count_expanded(line, item.get("name"))
+        if "use" in item:
+            return expand_use(self, item, prefix, scope, variables, previous, declared)
         if "type" not in item:
             raise self.fail("layer has no 'type'", line, layer=item.get("name"))
         type_name = item["type"]
@@ -258,8 +260,13 @@ class Expander:
             sources = [sources]
         if not sources:
             raise self.fail("'from' is an empty list", line, full)
-        return [self.resolve_source(source, "from", scope, prefix, variables, declared, line, full)
-                for source in sources]
+        names = []
+        for source in sources:
+            if isinstance(source, str) and "*" in source:
+                names += every_copy(self, source, scope, prefix, variables, line, full)
+            else:
+                names.append(self.resolve_source(source, "from", scope, prefix, variables, declared, line, full))
+        return names
 
     def resolve_source(self, source, key, scope, prefix, variables, declared, line, full):
         """The full name of the layer that ``source``, written in ``key`` (from, like), names; an error if none."""
