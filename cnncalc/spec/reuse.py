@@ -6,7 +6,6 @@ Both are parts of the expander (cnncalc.spec.expander.Expander), kept here to ke
 
 import os
 
-from ..errors import SpecError
 from .language import INHERITED_WORDS, MAX_LAYERS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS
 
 # keys a `use:` item takes
@@ -40,15 +39,17 @@ def _spec_path(expander, use, line, full):
 
     if not isinstance(use, str) or not use:
         raise expander.fail(f"'use' must name a built-in model or a spec file, not {use!r}", line, full)
-    here = os.path.dirname(expander.file) if expander.file and os.path.exists(expander.file) else None
-    if here and not os.path.isabs(use) and os.path.exists(os.path.join(here, use)):
-        return os.path.join(here, use)
-    try:
-        path = builtins.resolve(use)
-    except SpecError as err:
-        raise expander.fail(f"use: {err.message}", line, full) from None
-    if builtins.is_onnx_path(path):
-        raise expander.fail("use: takes a YAML spec or a built-in model, not an ONNX file", line, full)
+    if builtins.builtin_name(use) == use:
+        return builtins.path_of(use)
+    if not use.lower().endswith((".yaml", ".yml")):
+        from ..errors import did_you_mean
+
+        raise expander.fail(f"use: '{use}' is neither a built-in model nor a .yaml/.yml spec file"
+                            f"{did_you_mean(use, builtins.names())}", line, full)
+    here = os.path.dirname(expander.file) if expander.file and os.path.isfile(expander.file) else None
+    path = os.path.join(here, use) if here and not os.path.isabs(use) else use
+    if not os.path.isfile(path):
+        raise expander.fail(f"use: no spec file '{use}'" + (" next to this spec" if here else ""), line, full)
     return path
 
 
