@@ -100,3 +100,27 @@ def read_rate(text):
     if value <= 0:
         raise ValueError("not above 0")
     return value.numerator if value.denominator == 1 else value
+class Tokens(tuple):
+    """The shape of a token tensor, ``(N, D)``: N tokens of width D, as a transformer holds them ([N, D],
+    printed ``197 x 768``). A plain 2-tuple is a 1-D feature map (``C x L``); this subclass says the width is
+    the last size. It compares and hashes as the plain tuple."""
+
+    __slots__ = ()
+
+    def __new__(cls, count, width):
+        return super().__new__(cls, (count, width))
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+    def __repr__(self):
+        return f"Tokens({self[0]}, {self[1]})"
+
+
+def is_tokens(shape):
+    return isinstance(shape, Tokens)
+
+
+def as_shape(value):
+    """A shape as a tuple, keeping a Tokens shape what it is."""
+    return value if isinstance(value, Tokens) else tuple(value)

@@ -27,6 +27,8 @@ def _value_schema(check):
     """The JSON Schema of a key from the function that validates it in rules/keys.py."""
     if check is rules.check_count:
         return _whole(1)
+    if check is rules.check_index:
+        return _whole(0)
     if check is rules.check_size:
         return _sizes(1)
     if check is rules.check_offset:
@@ -79,6 +81,18 @@ def _layer_type_schema(rule_):
     return {"if": {"properties": {"type": {"const": rule_.name}}, "required": ["type"]}, "then": then}
 
 
+USE_ITEM = {
+    "type": "object", "required": ["use"], "additionalProperties": False,
+    "properties": {
+        "name": {"type": ["string", "integer"]},
+        "use": {"type": "string", "description": "a built-in model or a spec file, used as a backbone"},
+        "until": {"type": "string", "description": "the last layer or block of it to keep"},
+        "from": {"type": "string"}, "train_only": {"type": ["boolean", "string"]},
+        "frozen": {"type": ["boolean", "string"]},
+    },
+}
+
+
 def _layer_schema():
     names = list(rules.RULES)
     return {
@@ -102,7 +116,9 @@ def _layer_schema():
 
 def spec_schema():
     """The JSON Schema of a cnncalc spec file, as a dict."""
-    layers = {"type": "array", "items": {"$ref": "#/definitions/layer"}, "minItems": 1}
+    layers = {"type": "array", "minItems": 1,
+              "items": {"if": {"type": "object", "required": ["use"]}, "then": {"$ref": "#/definitions/use"},
+                        "else": {"$ref": "#/definitions/layer"}}}
     block_keys = {
         "args": {"type": "object", "description": "argument: default (~ for a required argument)",
                  "propertyNames": {"not": {"enum": list(LAYER_WORDS)}}},
@@ -116,13 +132,19 @@ def spec_schema():
         "name": {"type": ["string", "number"], "description": "display name"},
         "source": {"type": "string", "description": "where the architecture comes from"},
         "description": {"type": "string"},
-        "input": {"type": "array", "items": _whole(1), "minItems": 1, "maxItems": 4,
-                  "description": "[C, H, W]; [C, L] for 1-D, [C, D, H, W] for 3-D, [N] for a flat input"},
+        "input": {"anyOf": [{"type": "array", "items": _whole(1), "minItems": 1, "maxItems": 4},
+                            {"type": "object", "required": ["tokens"], "additionalProperties": False,
+                             "properties": {"tokens": {"type": "array", "items": _whole(1), "minItems": 2,
+                                                       "maxItems": 2}}}],
+                  "description": "[C, H, W]; [C, L] for 1-D, [C, D, H, W] for 3-D, [N] for a flat input, "
+                                 "{tokens: [N, D]} for N tokens of width D"},
         "layers": {"$ref": "#/definitions/layers"},
         "blocks": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
                    "additionalProperties": {"$ref": "#/definitions/block"}},
         "params": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-                   "additionalProperties": {"type": ["number", "boolean", "string"]},
+                   "additionalProperties": {"anyOf": [{"type": ["number", "boolean", "string"]},
+                                                      {"type": "array", "items": {"type": ["number", "boolean",
+                                                                                           "string"]}}]},
                    "description": "named values usable everywhere (set from the command line with --set NAME=VALUE)"},
         "defaults": {"description": "ignored: a place to park YAML anchors"},
     }
@@ -136,5 +158,5 @@ def spec_schema():
         "additionalProperties": False,
         "properties": properties,
         "patternProperties": {f"^{IGNORED_TOP_LEVEL_PREFIX}": {"description": "ignored: a place to park YAML anchors"}},
-        "definitions": {"layers": layers, "layer": _layer_schema(), "block": block},
+        "definitions": {"layers": layers, "layer": _layer_schema(), "use": USE_ITEM, "block": block},
     }
