@@ -9,6 +9,7 @@ from cnncalc.render.plot import INSTALL_HINT, axis_unit, shares
 from cli_runner import invoke
 
 
+@pytest.mark.slow
 def test_png_of_alexnet_and_vgg16(tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "alexnet_vgg16.png"
@@ -21,6 +22,7 @@ def test_png_of_alexnet_and_vgg16(tmp_path):
     assert width > height > 1000
 
 
+@pytest.mark.slow
 def test_svg_folded_to_blocks(tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "resnet50.svg"
@@ -63,6 +65,7 @@ def test_axis_unit():
 FIVE_DEEP = ("resnet50", "densenet121", "mobilenet_v2", "efficientnet_b0", "googlenet")
 
 
+@pytest.mark.slow
 def test_five_deep_models_one_row_each(tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "five.png"
@@ -74,6 +77,7 @@ def test_five_deep_models_one_row_each(tmp_path):
     assert width == 16 * 150 and 5 * 3 * 150 < height < 5 * 4 * 150
 
 
+@pytest.mark.slow
 def test_five_deep_models_have_their_own_axes_and_block_labels():
     pytest.importorskip("matplotlib")
     from cnncalc.render.plot import MAX_NAMED_BARS, build_figure
