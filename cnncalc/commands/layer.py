@@ -14,7 +14,8 @@ def rule_options(function):
     """One option per key of the layer rules (rules.RULES), so a new type's keys appear here at once.
 
     true/false keys are --KEY/--no-KEY flags; every other value is read by the rule's own check (whole
-    numbers, HxW pairs, words such as same, numbers), so this command never repeats what the rules know.
+    numbers, HxW pairs, words such as same, numbers), whose placeholder the check declares (rules/keys.py),
+    so this command never repeats what the rules know.
     """
     from ..rules import RULES, check_flag, check_reference, check_table
 
@@ -31,15 +32,8 @@ def rule_options(function):
         if check is check_flag:
             function = click.option(f"{flag}/--no-{flag[2:]}", key, default=None, help=where)(function)
         else:
-            function = click.option(flag, key, metavar=_metavar(check), help=where)(function)
+            function = click.option(flag, key, metavar=getattr(check, "metavar", "N"), help=where)(function)
     return function
-
-
-def _metavar(check):
-    from .. import rules
-
-    return {rules.check_size: "N|HxW", rules.check_offset: "N|HxW", rules.check_pad: "P|PhxPw|same|valid",
-            rules.check_count: "N", rules.check_number: "X", rules.check_activation: "NAME"}.get(check, "N")
 
 
 def _flag(key, value=None):
