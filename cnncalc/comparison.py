@@ -7,7 +7,6 @@ returns a :class:`Comparison`: each model's figures, its ratios to the first
 figures lined up. The second half of this module formats a Comparison (table, JSON, CSV).
 """
 
-import re
 from fractions import Fraction
 
 from .errors import one_line
@@ -16,22 +15,11 @@ from .render.data import csv_text, render_json
 from .render.escape import escape_lines
 from .render.shapes import full_shape, shape_text
 from .render.table import MULTILINE_FORMATS, tabulate_table
-from .render.units import bytes_text, count_text, scaled
+from .render.units import BINARY_UNITS, METRIC_UNITS, bytes_text, count_text, scaled
 from .report import analyze
+from .shapes import split_input
 
-INPUT_SUFFIX = re.compile(r"^\d+(x\d+){0,2}$")
 RATIO_KEYS = ("params", "macs", "flops", "flops_2x", "memory_bytes", "param_bytes", "training_bytes", "depth")
-
-
-def split_input(model):
-    """``"resnet50@448"`` -> ``("resnet50", "448")``; ``("vgg16", 320)`` stays a pair; else ``(model, None)``."""
-    if isinstance(model, tuple) and len(model) == 2:
-        return model
-    if isinstance(model, str) and "@" in model:
-        base, _, size = model.rpartition("@")
-        if base and INPUT_SUFFIX.match(size.lower().replace("×", "x")):
-            return base, size
-    return model, None
 
 
 def split_settings(model):
@@ -224,8 +212,7 @@ def compare(models, input=None, batch=None, dtype="fp32", optimizer="sgd", mode=
 
 # --- formatting ---------------------------------------------------------------------------------
 
-SLIDE_STEPS = {"count": ((10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k")),
-               "bytes": ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB"))}
+SLIDE_STEPS = {"count": METRIC_UNITS[1:], "bytes": BINARY_UNITS}  # up to G, as the lecture writes totals
 STAGE_UNITS = {"count": (1000, "k"), "ops": (10 ** 6, "M"), "bytes": (1024, "KB")}  # as the report table
 
 

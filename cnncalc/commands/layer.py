@@ -5,10 +5,8 @@ import click
 from ..errors import UsageError, did_you_mean
 from ..render.shapes import full_shape
 from ..numbers import read_decimal, read_sizes, shown
+from ..shapes import INPUT_ORDERS, read_layer_input
 from .common import DTYPES, WholeNumber, friendly_errors
-
-INPUT_ORDERS = {"hwc": "H x W x C", "chw": "C x H x W"}
-
 
 def rule_options(function):
     """One option per key of the layer rules (rules.RULES), so a new type's keys appear here at once.
@@ -69,7 +67,7 @@ def layer(layer_type, input_text, order, batch, dtype, fmt, **options):
     from ..report import analyze
 
     rule = _rule(layer_type)
-    shape, reading = read_input(input_text, order)
+    shape, reading = read_layer_input(input_text, order)
     keys = _layer_keys(rule, options)
     same_lines = pad_same_lines(shape, keys) if keys.get("pad") == "same" else []
     spec = {"name": f"{layer_type} layer", "input": list(shape),
@@ -113,33 +111,6 @@ def _rule(layer_type):
     if rule.inputs != 1:
         raise UsageError(f"{layer_type} merges several inputs; `cnncalc layer` computes one-input layers")
     return rule
-
-
-def read_input(text, order=None):
-    """``--input`` as a (C, H, W) or (N,) shape and how it was read (None when there was no choice)."""
-    try:
-        sizes = read_sizes(text)
-    except ValueError:
-        sizes = [0]
-    if not all(size >= 1 for size in sizes):
-        raise UsageError(f"--input must look like 32x32x3 (H x W x C), 3x32x32 (C x H x W) or 4096, "
-                         f"not '{shown(text)}'")
-    if len(sizes) == 1:
-        return (sizes[0],), None
-    if len(sizes) != 3:
-        raise UsageError(f"--input needs three sizes (H x W x C or C x H x W) or one (a flat vector), not '{text}'")
-    a, b, c = sizes
-    if order is None:
-        if a == b == c:
-            return (a, b, c), None
-        if a == b:
-            order = "hwc"
-        elif b == c:
-            order = "chw"
-        else:
-            raise UsageError(f"--input {text} could be H x W x C or C x H x W; add --order hwc or --order chw")
-    shape = (c, a, b) if order == "hwc" else (a, b, c)
-    return shape, INPUT_ORDERS[order]
 
 
 def _layer_keys(rule, options):

@@ -10,14 +10,14 @@ import re
 
 from ..errors import CnnCalcError, UsageError
 from .shapes import full_shape
+from .units import BYTE_STEPS, COUNT_STEPS
 from ..graph import group_name
 
 INSTALL_HINT = "matplotlib is needed: pip install 'cnncalc[plot]'"
 FILE_TYPES = (".png", ".svg", ".pdf")
 PANELS = (("activation memory", "memory_bytes", "bytes"), ("params", "params", "count"),
           ("lecture flop", "flops", "count"))
-UNIT_STEPS = {"bytes": ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB"), (1, "B")),
-              "count": ((10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k"), (1, ""))}
+UNIT_STEPS = {"bytes": BYTE_STEPS, "count": COUNT_STEPS}
 KIND_COLOURS = {"conv": "#4C72B0", "fc": "#DD8452", "pool": "#55A868", "block": "#8172B2", "other": "#B0B0B0"}
 # The rule categories (rules.CATEGORIES) drawn in another one's colour; a category with no colour of its own
 # and none here is drawn as "other" (tests/test_rule_table.py fails until it has one).

@@ -8,8 +8,7 @@ rank by per_axis when the rule runs). Each validator also declares how its keys 
 """
 
 from ..errors import did_you_mean
-from ..numbers import is_whole_number
-from ..spec import MAX_SIZE
+from ..numbers import MAX_SIZE, is_whole_number
 from .registry import REQUIRED
 
 ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "silu",

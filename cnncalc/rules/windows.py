@@ -1,10 +1,8 @@
 """Arithmetic the rules share: map checks, per-axis sizes, the windowed-layer output size (and its worked
 arithmetic), and small text helpers."""
 
+from ..shapes import AXIS_NAMES  # the names of the spatial axes of a map by its rank
 from .registry import elements, show_shape
-
-# The names of the spatial axes of a map by its rank (C x L, C x H x W, C x D x H x W).
-AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
 def need_map(layer, shape, ranks=(1, 2, 3)):
