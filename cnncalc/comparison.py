@@ -10,7 +10,7 @@ figures lined up. The second half of this module formats a Comparison (table, JS
 from fractions import Fraction
 
 from .errors import one_line
-from .render.columns import resolve_columns
+from .render.columns import column_aliases, resolve_columns
 from .render.data import csv_text, render_json
 from .render.escape import escape_lines
 from .render.shapes import full_shape, shape_text
@@ -284,8 +284,7 @@ STAGE_METRICS = {metric.key: metric for metric in (
 DEFAULT_METRICS = ("input", "params", "macs", "flops", "memory_bytes", "param_bytes", "training_bytes", "depth")
 DEFAULT_STAGE_METRICS = ("params", "flops", "memory_bytes")
 # the words --columns accepts besides the JSON keys
-METRIC_ALIASES = {"flop": "flops", "memory": "memory_bytes", "peak_memory": "peak_memory_bytes", "param_memory": "param_bytes",
-                  "training": "training_bytes", "output": "out_shape"}
+METRIC_ALIASES = column_aliases({**METRICS, **STAGE_METRICS}, by="data")
 
 
 def _swap_flop(keys, convention):
