@@ -31,7 +31,7 @@ from .language import (IGNORED_TOP_LEVEL_PREFIX, MAX_BLOCK_DEPTH, MAX_LAYERS, MA
 from .params import dependency_order, names_read, read_params, setting_problem
 
 # Not used here; other modules import them from cnncalc.spec, the spec language's public face.
-from .expander import LayerDecl  # noqa: F401
+from .layers import LayerDecl  # noqa: F401
 from .language import BLOCK_KEYS, LAYER_WORDS, REFERENCE_KEYS  # noqa: F401
 from .params import parse_settings  # noqa: F401
 
