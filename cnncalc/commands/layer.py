@@ -8,6 +8,7 @@ from ..numbers import read_decimal, read_sizes, shown
 from ..shapes import INPUT_ORDERS, read_layer_input
 from .common import DTYPES, WholeNumber, friendly_errors
 
+
 def rule_options(function):
     """One option per key of the layer rules (rules.RULES), so a new type's keys appear here at once.
 

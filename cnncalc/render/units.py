@@ -8,6 +8,7 @@ that prints a unit (the table, compare, plot axes, grading feedback, `cnncalc la
 METRIC_UNITS = ((10 ** 12, "T"), (10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k"))
 BINARY_UNITS = ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB"))
 
+
 def round_half_up(numerator, denominator=1):
     """``numerator / denominator`` (integers) rounded to the nearest integer, halves away from zero."""
     sign = -1 if (numerator < 0) != (denominator < 0) else 1
