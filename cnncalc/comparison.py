@@ -7,33 +7,21 @@ returns a :class:`Comparison`: each model's figures, its ratios to the first
 figures lined up. The second half of this module formats a Comparison (table, JSON, CSV).
 """
 
-import re
 from fractions import Fraction
 
 from .errors import one_line
-from .render.columns import resolve_columns
+from .render.columns import column_aliases, resolve_columns
 from .render.data import csv_text, render_json
 from .render.escape import escape_lines
 from .render.shapes import full_shape, shape_text
 from .render.table import MULTILINE_FORMATS, ROOFLINE_TIME, device_text, tabulate_table
-from .render.units import bytes_text, count_text, scaled, share_text, time_text
+from .render.units import BINARY_UNITS, METRIC_UNITS, bytes_text, count_text, scaled, share_text, time_text
 from .report import analyze
 from .roofline import FIGURES, attach, check_figures, device as find_device, figures as roofline_figures, plain
+from .shapes import split_input
 
-INPUT_SUFFIX = re.compile(r"^\d+(x\d+){0,2}$")
 RATIO_KEYS = ("params", "macs", "flops", "flops_2x", "memory_bytes", "param_bytes", "training_bytes", "depth",
               "bytes_moved", "roofline_time_s")
-
-
-def split_input(model):
-    """``"resnet50@448"`` -> ``("resnet50", "448")``; ``("vgg16", 320)`` stays a pair; else ``(model, None)``."""
-    if isinstance(model, tuple) and len(model) == 2:
-        return model
-    if isinstance(model, str) and "@" in model:
-        base, _, size = model.rpartition("@")
-        if base and INPUT_SUFFIX.match(size.lower().replace("×", "x")):
-            return base, size
-    return model, None
 
 
 def split_settings(model):
@@ -234,8 +222,7 @@ def compare(models, input=None, batch=None, dtype="fp32", optimizer="sgd", mode=
 
 # --- formatting ---------------------------------------------------------------------------------
 
-SLIDE_STEPS = {"count": ((10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k")),
-               "bytes": ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB"))}
+SLIDE_STEPS = {"count": METRIC_UNITS[1:], "bytes": BINARY_UNITS}  # up to G, as the lecture writes totals
 STAGE_UNITS = {"count": (1000, "k"), "ops": (10 ** 6, "M"), "bytes": (1024, "KB")}  # as the report table
 
 
@@ -312,9 +299,8 @@ STAGE_METRICS = {metric.key: metric for metric in (
 DEFAULT_METRICS = ("input", "params", "macs", "flops", "memory_bytes", "param_bytes", "training_bytes", "depth")
 DEFAULT_STAGE_METRICS = ("params", "flops", "memory_bytes")
 # the words --columns accepts besides the JSON keys
-METRIC_ALIASES = {"flop": "flops", "memory": "memory_bytes", "peak_memory": "peak_memory_bytes", "param_memory": "param_bytes",
-                  "training": "training_bytes", "output": "out_shape", "bytes": "bytes_moved", "time": "roofline_time_s",
-                  "roofline_time": "roofline_time_s"}
+METRIC_ALIASES = dict(column_aliases({**METRICS, **STAGE_METRICS}, by="data"), time="roofline_time_s",
+                      roofline_time="roofline_time_s")
 
 
 def _swap_flop(keys, convention):

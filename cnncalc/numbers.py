@@ -12,6 +12,8 @@ import re
 
 # The longest number text read anywhere (spec YAML, options, answers): 100 characters.
 MAX_NUMBER_CHARS = 100
+# Largest size (channels, height, width, units, kernel...) a spec or an option may write; int32's maximum.
+MAX_SIZE = 2**31 - 1
 # The largest --batch (and analyze(batch=...)): int32's maximum, like every size.
 MAX_BATCH = 2**31 - 1
 
@@ -63,12 +65,18 @@ def read_whole(text):
     return int(text)
 
 
+def size_parts(text):
+    """The sizes of a typed shape as text: ``3x224x224``, ``224×320``, ``[3, 224, 224]``, ``3 224 224`` ->
+    ``["3", "224", "224"]``; nothing typed -> ``[]``."""
+    cleaned = text.strip().strip("[]()").strip()
+    return _SIZE_SEPARATORS.split(cleaned) if cleaned else []
+
+
 def read_sizes(text):
     """``3x224x224``, ``224×320``, ``[3, 224, 224]`` or ``224`` as a list of ints (ValueError otherwise)."""
     if not isinstance(text, str) or len(text) > 4 * MAX_NUMBER_CHARS:
         raise ValueError("too long")
-    cleaned = text.strip().strip("[]()").strip()
-    return [read_whole(part) for part in _SIZE_SEPARATORS.split(cleaned)]
+    return [read_whole(part) for part in size_parts(text) or [""]]
 
 
 def shown(text, limit=40):

@@ -6,10 +6,10 @@ whose rows know their own numbers; formatting them is the renderers' job (cnncal
 
 
 from . import receptive, rules
-from .errors import SpecError, UsageError, did_you_mean, note, suggestion
+from .errors import SpecError, UsageError, did_you_mean, suggestion
 from .graph import INPUT_INDEX, Graph, group_name
-from .numbers import MAX_BATCH, Tokens, as_shape, is_tokens, is_whole_number, read_sizes, shown
-from .spec import MAX_SIZE
+from .numbers import MAX_BATCH, Tokens, as_shape, is_tokens, is_whole_number, shown
+from .shapes import parse_input, read_input, shown_shape  # noqa: F401 (parse_input: callers of report.parse_input)
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
 TOTAL_KEYS = ("params", "buffers", "macs", "flops", "elementwise", "memory_bytes", "weight_layers")
@@ -159,7 +159,7 @@ class Report:
 
     def __repr__(self):
         t = self.totals
-        return (f"<Report {self.name} {_shown(self.input)}: {len(self.rows)} layers, {t['params']:,} params, {t['macs']:,} MACs, "
+        return (f"<Report {self.name} {shown_shape(self.input)}: {len(self.rows)} layers, {t['params']:,} params, {t['macs']:,} MACs, "
                 f"{t['memory_bytes']:,} activation bytes>")
 
 
@@ -222,103 +222,6 @@ def _merge_into(group, row):
         group.roofline = group.roofline + row.roofline  # a block's roofline: its layers' summed
 
 
-def parse_input(text, spec_input):
-    """``--input`` as a shape for a network whose spec input is ``spec_input`` (see :func:`read_input`)."""
-    return read_input(text, spec_input)[0]
-
-
-def read_input(text, spec_input, quiet=False):
-    """``--input`` as given on the command line: ``(shape, batch or None, how it was read or None)``.
-
-    The reading depends on the rank of the spec's input; see the readers in INPUT_READERS. When a
-    choice was made between readings, it is said on standard error (unless ``quiet``).
-    """
-    sizes = _input_sizes(text)
-    reader = INPUT_READERS.get(len(spec_input))
-    if reader is None:
-        raise UsageError(f"--input cannot override an input of {len(spec_input)} sizes")
-    shape, batch, reading = reader(sizes, spec_input, text)
-    if reading and not quiet:
-        note(f"--input {_shown(text)} read as {reading}")
-    if is_tokens(spec_input):
-        return Tokens(*shape), batch, reading
-    return tuple(shape), batch, reading
-
-
-def _shown(text):
-    return "x".join(map(str, text)) if isinstance(text, (list, tuple)) else str(text)
-
-
-def _input_sizes(text):
-    """The whole numbers of ``--input``: ``3x224x224``, ``[3, 224, 224]``, ``224``, ``1x3x224x224``."""
-    if isinstance(text, (tuple, list)):
-        parts = list(text)
-        if not all(is_whole_number(p) for p in parts):
-            raise UsageError(f"--input must be whole numbers like [3, 224, 224], not {text!r:.60}")
-    elif is_whole_number(text):
-        parts = [text]
-    else:
-        try:
-            parts = read_sizes(str(text))
-        except ValueError:
-            raise UsageError(f"--input must look like 3x224x224, 224x320 or 224, not '{shown(text)}'") from None
-    if not parts or any(p < 1 for p in parts) or len(parts) > 4:
-        raise UsageError(f"--input must be 1 to 4 positive sizes (CxHxW, HxW, a side or NxCxHxW), not "
-                         f"'{shown(text)}'")
-    if max(parts) > MAX_SIZE:
-        raise UsageError(f"--input sizes must be at most {MAX_SIZE:,}")
-    return parts
-
-
-def _read_flat(sizes, spec_input, text):
-    """A network with a flat input ``[N]``: one number."""
-    if len(sizes) != 1:
-        raise UsageError(f"this network takes a flat input of {spec_input[0]}; give one number")
-    return sizes, None, None
-
-
-def _read_map(sizes, spec_input, text):
-    """A network with a ``[C, H, W]`` input: ``224`` (a square side), ``224x320`` (H x W), ``3x224x224``
-    (C x H x W), ``224x224x3`` (H x W x C: the last size is the spec's channels and the first is not), and
-    either of those after a batch size (``1x3x224x224``, N x C x H x W)."""
-    channels = spec_input[0]
-    if len(sizes) == 1:
-        return (channels, sizes[0], sizes[0]), None, None
-    if len(sizes) == 2:
-        return (channels,) + tuple(sizes), None, None
-    batch, sizes = (sizes[0], sizes[1:]) if len(sizes) == 4 else (None, sizes)
-    first, second, last = sizes
-    channels_last = last == channels and first != channels
-    shape = (last, first, second) if channels_last else tuple(sizes)
-    order = "H x W x C" if channels_last else "C x H x W"
-    if batch is None:
-        reading = f"{order} = {_shown(shape)} (the last size is the spec's {channels} channels)" \
-            if channels_last else None
-    else:
-        reading = f"N x {order}: batch {batch}, input {_shown(shape)}"
-    return shape, batch, reading
-
-
-def _read_other_map(sizes, spec_input, text):
-    """A network with a 1-D ``[C, L]`` or 3-D ``[C, D, H, W]`` input: the full shape, the spatial sizes (the
-    spec's channels kept), one side for every spatial axis, or the full shape after a batch size."""
-    rank = len(spec_input) - 1
-    if len(sizes) == len(spec_input) + 1:
-        return tuple(sizes[1:]), sizes[0], f"N x C x {' x '.join(rules.AXIS_NAMES[rank])}: batch {sizes[0]}, " \
-                                           f"input {_shown(sizes[1:])}"
-    if len(sizes) == len(spec_input):
-        return tuple(sizes), None, None
-    if len(sizes) in (1, rank):
-        return (spec_input[0],) + tuple(sizes * rank if len(sizes) == 1 else sizes), None, None
-    forms = {1: "CxL or L", 3: "CxDxHxW, DxHxW or a side"}[rank]
-    raise UsageError(f"this network takes a {rank}-D input ({_shown(spec_input)}); give {forms}, not "
-                     f"'{_shown(text)}'")
-
-
-# how --input is read, by the rank of the spec's input
-INPUT_READERS = {1: _read_flat, 2: _read_other_map, 3: _read_map, 4: _read_other_map}
-
-
 def infer_shape(decl, in_shapes):
     """A layer's output shape from its inputs' shapes: what the spec expander asks for ``in_channels``."""
     return rules.apply(decl, in_shapes).shape
@@ -363,7 +266,7 @@ def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
     input_shape, input_batch, _ = (spec.input, None, None) if input is None else read_input(input, spec.input)
     if batch is not None and input_batch is not None and batch != input_batch:
-        raise UsageError(f"--input {_shown(input)} gives batch {input_batch}, but --batch is {batch}")
+        raise UsageError(f"--input {shown_shape(input)} gives batch {input_batch}, but --batch is {batch}")
     if batch is None:
         batch = input_batch or 1
     if not is_whole_number(batch) or batch < 1:

@@ -1,70 +1,19 @@
 """A JSON Schema (draft-07) of the spec file, generated from the rules registry.
 
-Every layer type and its keys come from ``rules.RULES``, so a new rule shows up in editors without
-touching this module. Inside blocks any value may be an expression over the block's arguments
-(``planes * 4``), so numeric keys also accept text.
+Every layer type and its keys come from ``rules.RULES``, and each key's schema from the validator that
+checks it (rules/keys.py), so a new rule shows up in editors without touching this module. Inside blocks
+any value may be an expression over the block's arguments (``planes * 4``), so numeric keys also accept text.
 """
 
 from . import rules
 from .spec import BLOCK_KEYS, IGNORED_TOP_LEVEL_PREFIX, LAYER_WORDS, TOP_LEVEL_KEYS
 
 SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
-EXPRESSION = {"type": "string", "description": "an expression over block arguments and params, e.g. planes * 4"}
-
-
-def _whole(minimum):
-    return {"anyOf": [{"type": "integer", "minimum": minimum}, EXPRESSION]}
-
-
-def _sizes(minimum, lengths=(1, 3)):
-    """One number (every spatial axis) or a list of one per axis ([l], [h, w], [d, h, w])."""
-    return {"anyOf": [{"type": "integer", "minimum": minimum},
-                      {"type": "array", "items": _whole(minimum), "minItems": lengths[0], "maxItems": lengths[1]},
-                      EXPRESSION]}
-
-
-def _value_schema(check):
-    """The JSON Schema of a key from the function that validates it in rules/keys.py."""
-    if check is rules.check_count:
-        return _whole(1)
-    if check is rules.check_index:
-        return _whole(0)
-    if check is rules.check_size:
-        return _sizes(1)
-    if check is rules.check_offset:
-        return _sizes(0)
-    if check is rules.check_pad:
-        return {"anyOf": [{"enum": ["same", "valid"]}, _sizes(0, (1, 6))],
-                "description": "one number, one per axis, or before and after on each axis ([top, bottom, left, "
-                               "right] in 2-D)"}
-    if check is rules.check_channel_pad:
-        return {"anyOf": [_whole(0), {"type": "array", "items": _whole(0), "minItems": 2, "maxItems": 2}],
-                "description": "channels to add: a total, or [before, after]"}
-    if check is rules.check_flag:
-        return {"anyOf": [{"type": "boolean"}, EXPRESSION]}
-    if check is rules.check_number:
-        return {"anyOf": [{"type": "number"}, EXPRESSION]}
-    if check is rules.check_scale:
-        return {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
-                          {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1,
-                           "maxItems": 3}, EXPRESSION]}
-    if check is rules.check_activation:
-        with_parameter = {"type": "object", "minProperties": 1, "maxProperties": 1,
-                          "propertyNames": {"enum": list(rules.ACTIVATION_PARAMETERS)},
-                          "additionalProperties": {"type": "number"},
-                          "description": "an activation with its parameter, e.g. {leakyrelu: 0.1}"}
-        return {"anyOf": [{"enum": list(rules.ACTIVATIONS)}, with_parameter, {"type": "string"}]}
-    if check is rules.check_table:
-        return {"type": "array", "items": {"type": "array", "items": {"type": "integer", "minimum": 0}}}
-    if check is rules.check_reference:
-        return {"type": "string", "description": "an earlier layer's name (its output size is used)"}
-    if hasattr(check, "choices"):
-        return {"anyOf": [{"enum": list(check.choices)}, {"type": "string"}]}
-    return {}
 
 
 def _key_schema(check, default):
-    schema = dict(_value_schema(check))
+    """The JSON Schema its validator declares (rules/keys.py), with the key's default."""
+    schema = dict(getattr(check, "schema", {}))
     if default is not None and default is not rules.REQUIRED:
         schema["default"] = list(default) if isinstance(default, tuple) else default
     return schema
@@ -105,7 +54,7 @@ def _layer_schema():
             "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
                      "description": "the layer(s) to take as input ('input' = the network or block input)"},
             "if": {"type": ["boolean", "string"], "description": "switch the layer off when false"},
-            "repeat": _whole(1),
+            "repeat": rules.whole_schema(1),
             "first": {"type": "object", "description": "arguments that differ in the first repeat"},
             "train_only": {"type": ["boolean", "string"],
                            "description": "a branch that runs only in training (counted with --mode train)"},
@@ -132,9 +81,9 @@ def spec_schema():
         "name": {"type": ["string", "number"], "description": "display name"},
         "source": {"type": "string", "description": "where the architecture comes from"},
         "description": {"type": "string"},
-        "input": {"anyOf": [{"type": "array", "items": _whole(1), "minItems": 1, "maxItems": 4},
+        "input": {"anyOf": [{"type": "array", "items": rules.whole_schema(1), "minItems": 1, "maxItems": 4},
                             {"type": "object", "required": ["tokens"], "additionalProperties": False,
-                             "properties": {"tokens": {"type": "array", "items": _whole(1), "minItems": 2,
+                             "properties": {"tokens": {"type": "array", "items": rules.whole_schema(1), "minItems": 2,
                                                        "maxItems": 2}}}],
                   "description": "[C, H, W]; [C, L] for 1-D, [C, D, H, W] for 3-D, [N] for a flat input, "
                                  "{tokens: [N, D]} for N tokens of width D"},

@@ -1,5 +1,7 @@
 """Running the CLI in-process for tests, the same way on every click version."""
 
+import json
+
 from click.testing import CliRunner
 
 from cnncalc.cli import main
@@ -23,3 +25,10 @@ def ok(*args):
     result = invoke(*args)
     assert result.exit_code == 0, (result.output, result.stderr, result.exception)
     return result.stdout
+
+
+def data_of(*args, **kwargs):
+    """The JSON of ``cnncalc ARGS... -f json`` (which must succeed) and its stderr."""
+    result = runner().invoke(main, [str(a) for a in args] + ["-f", "json"], **kwargs)
+    assert result.exit_code == 0, (result.output, result.stderr, result.exception)
+    return json.loads(result.stdout), result.stderr

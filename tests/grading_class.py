@@ -16,6 +16,8 @@ Used by tests/test_grading.py and benchmarks/grade_class.py.
 import os
 import random
 
+from helpers import write_file
+
 KEY = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples", "grading", "key.yaml")
 
 QUESTIONS = {  # id: (layer, quantity, points)
@@ -78,8 +80,5 @@ def write_class(folder, size=200):
     expected = {}
     for index in range(size):
         name, text, points, error = submission(index)
-        path = os.path.join(str(folder), name)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        expected[path] = (points, error)
+        expected[write_file(folder, name, text)] = (points, error)
     return expected

@@ -1,7 +1,7 @@
 """cnncalc check: every quantity, every accepted way of writing a value, rounding at the written
 precision, the slides' conventions, bad input, batches, JSON and Gradescope output, the examples.
 
-Expected values are the lecture figures (../shared/reference/lecture_tables.md, the seed notes)
+Expected values are the lecture figures (the CS231n and EECS 498-007 AlexNet and VGG tables)
 or arithmetic written out here with the DESIGN.md formulas.
 """
 
@@ -14,6 +14,7 @@ import pytest
 from cnncalc import grading as checker
 from cnncalc.cli import main
 from cli_runner import runner
+from helpers import write_file
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 
@@ -62,12 +63,6 @@ def status(answer, **kwargs):
     return results[0].status
 
 
-def write(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
 def run(*args):
     return runner().invoke(main, list(args))
 
@@ -106,8 +101,8 @@ def test_giga_and_mega_with_unit_words():
 
 def test_vgg16_total_params_138m_and_the_weights_only_note(tmp_path):
     # torchvision VGG-16: 138,357,544 params, 138,344,128 without biases (lecture_tables.md); CS231n: "138M".
-    spec_path = write(tmp_path, "vgg16.yaml", VGG16_TEXT)
-    answers = write(tmp_path, "a.yaml", "spec: vgg16.yaml\nanswers:\n"
+    spec_path = write_file(tmp_path, "vgg16.yaml", VGG16_TEXT)
+    answers = write_file(tmp_path, "a.yaml", "spec: vgg16.yaml\nanswers:\n"
                                         "  - {layer: total, params: 138M}\n"
                                         "  - {layer: total, params: 138357544, macs: 15.47G}\n"
                                         "  - {layer: total, params: '138,344,128'}\n"
@@ -155,9 +150,9 @@ def test_memory_in_megabytes():
 
 
 def test_pool1_memory_at_each_precision(tmp_path):
-    # pool1: 64*27*27*4 = 186,624 B = 182.25 KB (seed notes 004). 182.30 claims two decimals: wrong,
+    # pool1: 64*27*27*4 = 186,624 B = 182.25 KB (the lecture table). 182.30 claims two decimals: wrong,
     # though YAML would read it as the float 182.3, which is right at one decimal.
-    path = write(tmp_path, "a.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
+    path = write_file(tmp_path, "a.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
                                      "  - {layer: pool1, memory_kb: 182.25}\n"
                                      "  - {layer: pool1, memory_kb: 182}\n"
                                      "  - {layer: pool1, memory_kb: 182.3}\n"
@@ -254,7 +249,7 @@ def test_every_quantity_of_conv1_in_the_seed_notes():
 
 
 def test_pool_flop_is_the_window_count_and_its_macs_are_zero():
-    # pool1: flop (64*27*27)*(3*3) = 419,904, shown as "0.4" M in the seed notes
+    # pool1: flop (64*27*27)*(3*3) = 419,904, shown as "0.4" M in the lecture table
     assert status({"layer": "pool1", "flops": 419904}) == "right"
     assert status({"layer": "pool1", "flops": "0.4M"}) == "right"
     assert status({"layer": "pool1", "macs": 0}) == "right"
@@ -326,7 +321,7 @@ def test_a_block_is_graded_as_the_sum_of_its_layers():
 # --- bad input: one line naming file and line, the rest still graded --------------------------------------
 
 def test_bad_answers_are_reported_and_the_rest_is_graded(tmp_path):
-    path = write(tmp_path, "a.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
+    path = write_file(tmp_path, "a.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
                                      "  - {layer: conv7, params: 3}\n"
                                      "  - {layer: conv1, parms: 23296}\n"
                                      "  - {layer: conv1, params: 12Q}\n"
@@ -346,7 +341,7 @@ def test_bad_answers_are_reported_and_the_rest_is_graded(tmp_path):
 
 
 def test_a_bare_comma_in_a_flow_mapping_gets_a_hint(tmp_path):
-    path = write(tmp_path, "a.yaml", "spec: alexnet\nanswers:\n  - {layer: fc6, params: 37,749k}\n")
+    path = write_file(tmp_path, "a.yaml", "spec: alexnet\nanswers:\n  - {layer: fc6, params: 37,749k}\n")
     results = checker.check_file(path).results
     assert "quote a value written with commas" in results[-1].message
 
@@ -366,7 +361,7 @@ def test_a_bare_comma_in_a_flow_mapping_gets_a_hint(tmp_path):
     ("", "a.yaml: an answer file must be a mapping"),
 ])
 def test_a_broken_file_is_one_line(tmp_path, text, message):
-    path = write(tmp_path, "a.yaml", text)
+    path = write_file(tmp_path, "a.yaml", text)
     graded = checker.check_file(path)
     assert graded.results == []
     assert graded.error.startswith(os.path.join(str(tmp_path), message)), graded.error
@@ -375,20 +370,20 @@ def test_a_broken_file_is_one_line(tmp_path, text, message):
 
 def test_a_spec_path_is_relative_to_the_answer_file(tmp_path):
     (tmp_path / "specs").mkdir()
-    write(tmp_path, "specs/net.yaml", "input: [3, 32, 32]\nlayers:\n  - {name: conv, type: conv, filters: 10, "
+    write_file(tmp_path, "specs/net.yaml", "input: [3, 32, 32]\nlayers:\n  - {name: conv, type: conv, filters: 10, "
                                       "kernel: 5, pad: 2}\n")
     (tmp_path / "hw").mkdir()
-    path = write(tmp_path, "hw/a.yaml", "spec: ../specs/net.yaml\nanswers:\n  - {layer: conv, params: 760}\n")
+    path = write_file(tmp_path, "hw/a.yaml", "spec: ../specs/net.yaml\nanswers:\n  - {layer: conv, params: 760}\n")
     assert checker.check_file(path).ok
 
 
 # --- the command: batches, exit codes, JSON, Gradescope ---------------------------------------------------
 
 def _files(tmp_path):
-    good = write(tmp_path, "good.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
+    good = write_file(tmp_path, "good.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
                                         "  - {layer: conv1, output_shape: 56x56x64, params: 23296}\n")
-    broken = write(tmp_path, "broken.yaml", "spec: alexnet\nanswers:\n  - {layer: conv1, params: [1\n")
-    wrong = write(tmp_path, "wrong.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
+    broken = write_file(tmp_path, "broken.yaml", "spec: alexnet\nanswers:\n  - {layer: conv1, params: [1\n")
+    wrong = write_file(tmp_path, "wrong.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
                                           "  - {layer: conv1, params: 24K}\n  - {layer: pool1, fits: false}\n")
     return good, broken, wrong
 
@@ -457,7 +452,7 @@ def test_gradescope_results(tmp_path):
 
 
 def test_gradescope_points_and_questions(tmp_path):
-    path = write(tmp_path, "a.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
+    path = write_file(tmp_path, "a.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
                                      "  - {layer: conv1, question: conv1 output volume?, points: 2, "
                                      "output_shape: 56x56x64}\n")
     data = json.loads(run("check", path, "-f", "gradescope").stdout)
@@ -511,7 +506,7 @@ def test_wrong_answers_example_is_all_wrong_with_reasons():
 def test_a_near_miss_says_how_far_off_it_is(tmp_path):
     # EECS 498 prints AlexNet conv4's flop as 145 M; exactly (256*13*13) * (384*3*3) = 149,520,384,
     # so 145M is 4,520,384 / 149,520,384 = 3.02% below
-    path = write(tmp_path, "a.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
+    path = write_file(tmp_path, "a.yaml", "spec: alexnet\ninput: [3, 227, 227]\nanswers:\n"
                                      "  - {layer: conv4, flops: 145M}\n")
     (result,) = checker.check_file(path).results
     assert result.status == "wrong" and result.exact == 256 * 13 * 13 * 384 * 3 * 3

@@ -14,17 +14,13 @@ import tabulate
 
 import cnncalc
 from cli_runner import invoke, ok
-from test_compare import ALEXNET_227_FLOPS_2X
+from reference import ALEXNET_227_FLOPS_2X, ALEXNET_227_MEMORY, ALEXNET_PARAMS
 
-ALEXNET_PARAMS = 61_100_840
 # lecture conv1: 64*56*56*4 B = 802,816 B = 784 KB; 64*(3*11*11) + 64 = 23,296 params;
 # (64*56*56)*(3*11*11) = 72,855,552 MACs; pool1: (64*27*27)*(3*3) = 419,904 flop
 CONV1 = {"out_shape": "64x56x56", "params": 64 * 3 * 11 * 11 + 64, "macs": 64 * 56 * 56 * 3 * 11 * 11,
          "memory_bytes": 64 * 56 * 56 * 4}
 POOL1_FLOPS = 64 * 27 * 27 * 3 * 3
-# sum of the lecture table's outputs (elements) x 4 B, avgpool (identity at 227) and flatten included
-ALEXNET_227_MEMORY = 4 * (64 * 56 * 56 + 64 * 27 * 27 + 192 * 27 * 27 + 192 * 13 * 13 + 384 * 13 * 13
-                          + 2 * 256 * 13 * 13 + 2 * 256 * 6 * 6 + 9216 + 4096 + 4096 + 1000)
 
 
 def report(*args):
@@ -154,3 +150,60 @@ def test_report_renders_in_jupyter():
 def test_bad_optimizer_through_the_api():
     with pytest.raises(cnncalc.CnnCalcError, match="did you mean 'adam'"):
         cnncalc.analyze("alexnet").training_memory("adma")
+
+
+# --- units that read, share columns, the CSV total, repr ---------------------------------------------
+
+
+def table_cells(out):
+    lines = out.splitlines()
+    return lines[:2], {line.split()[0]: line.split() for line in lines[3:] if line and not line.startswith(" ")}
+
+
+def test_small_nets_get_units_that_read():
+    head, rows = table_cells(ok("report", "lenet5"))
+    # LeNet-5's 60,806 params would be "61" k with every layer 0: exact counts; its 332,824 lecture flop
+    # read as 333 k; its 32,376 B of activations in bytes
+    assert head[1].split()[-2:] == ["(B)", "(k)"] and head[0].split()[-3:] == ["memory", "params", "flop"]
+    # C1: 6*28*28*4 B = 18,816 B; params 6*(1*5*5) + 6 = 156; flop 6*28*28*25 = 117,600 = 118 k
+    assert rows["C1"][-3:] == [f"{6 * 28 * 28 * 4:,}", "156", "118"]
+    # C3 uses the paper's connection table: 60 links of 5x5 + 16 biases = 1,516
+    assert rows["C3"][-2] == f"{60 * 25 + 16:,}"
+    assert rows["total"][-2] == f"{156 + 1516 + 48120 + 10164 + 850:,}"
+
+
+def test_lecture_nets_keep_the_slide_units():
+    head, rows = table_cells(ok("report", "vgg16"))
+    assert head[1].split()[-3:] == ["(KB)", "(k)", "(M)"]
+    # VGG-16 conv1_1: 64*224*224*4 B = 12,544 KB, 64*27 + 64 = 1,792 params = 2 k, 64*224*224*27 = 86.7 M flop
+    first = next(cells for name, cells in rows.items() if name != "total")
+    assert first[-3:] == ["12,544", "2", "87"]
+
+
+def test_share_columns_in_percent():
+    _, rows = table_cells(ok("report", "alexnet", "--input", "227", "--columns", "params%,macs%"))
+    # fc6 holds 37,752,832 of 61,100,840 params = 61.79%; conv1 72,855,552 of 716,767,232 MACs = 10.16%
+    assert rows["fc6"][1] == "61.8" and rows["conv1"][2] == "10.2"
+    assert rows["total"][1:] == ["100.0", "100.0"]
+
+
+def test_csv_ends_with_a_total_row():
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(ok("report", "alexnet", "--input", "227", "-f", "csv"))))
+    total = rows[-1]
+    assert total["name"] == "total" and total["type"] == "" and total["out_shape"] == ""
+    assert int(total["params"]) == ALEXNET_PARAMS
+    # the lecture table's memory column summed: 2,432,160 B (see reference.ALEXNET_227_MEMORY)
+    assert int(total["memory_bytes"]) == ALEXNET_227_MEMORY
+    assert int(total["params"]) == sum(int(row["params"]) for row in rows[:-1])
+
+
+def test_readable_repr_of_rows_and_reports():
+    import cnncalc
+
+    report = cnncalc.analyze("alexnet", input=227)
+    assert repr(report.rows[0]) == ("<Row conv1 (conv): 3x227x227 -> 64x56x56, 23,296 params, 72,855,552 MACs, "
+                                    "802,816 B>")
+    assert repr(report).startswith("<Report AlexNet 3x227x227: 13 layers, 61,100,840 params, 716,767,232 MACs")

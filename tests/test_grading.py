@@ -16,19 +16,13 @@ from cli_runner import invoke
 from cnncalc import grading as checker
 from cnncalc.errors import CnnCalcError
 from grading_class import KEY, MAX_POINTS, write_class
+from helpers import write_file
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "grading")
 
 
-def write(folder, name, text):
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
 def graded(tmp_path, text, key=KEY, name="s.yaml"):
-    return checker.grade_submission(checker.load_key(key), write(tmp_path, name, text))
+    return checker.grade_submission(checker.load_key(key), write_file(tmp_path, name, text))
 
 
 ALL_RIGHT = "q1: 64x56x56\nq2: 23296\nq3: '37,752,832'\nq4: 223948800\nq5: 182.25\nq6: 19\n"
@@ -58,23 +52,23 @@ def test_the_example_key_loads():
     ("{id: a, layer: conv1}", "k.yaml:4: question a needs a 'layer' and a 'quantity'"),
 ])
 def test_a_bad_key_is_one_line_with_its_file_and_line(tmp_path, question, message):
-    path = write(tmp_path, "k.yaml", f"spec: alexnet\ninput: [3, 227, 227]\nquestions:\n  - {question}\n")
-    result = invoke("check", "--key", path, write(tmp_path, "s.yaml", "q1: 1\n"))
+    path = write_file(tmp_path, "k.yaml", f"spec: alexnet\ninput: [3, 227, 227]\nquestions:\n  - {question}\n")
+    result = invoke("check", "--key", path, write_file(tmp_path, "s.yaml", "q1: 1\n"))
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {tmp_path / message}"), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_a_key_asking_twice_or_nothing_is_refused(tmp_path):
-    twice = write(tmp_path, "k.yaml", "spec: alexnet\nquestions:\n  - {id: a, layer: conv1, quantity: params}\n"
+    twice = write_file(tmp_path, "k.yaml", "spec: alexnet\nquestions:\n  - {id: a, layer: conv1, quantity: params}\n"
                                       "  - {id: b, layer: conv1, quantity: params}\n")
     with pytest.raises(CnnCalcError, match="asked twice"):
         checker.load_key(twice)
-    same_id = write(tmp_path, "k2.yaml", "spec: alexnet\nquestions:\n  - {id: a, layer: conv1, quantity: params}\n"
+    same_id = write_file(tmp_path, "k2.yaml", "spec: alexnet\nquestions:\n  - {id: a, layer: conv1, quantity: params}\n"
                                          "  - {id: a, layer: fc6, quantity: params}\n")
     with pytest.raises(CnnCalcError, match="used twice"):
         checker.load_key(same_id)
-    empty = write(tmp_path, "k3.yaml", "spec: alexnet\nquestions: []\n")
+    empty = write_file(tmp_path, "k3.yaml", "spec: alexnet\nquestions: []\n")
     with pytest.raises(CnnCalcError, match="'questions' is empty"):
         checker.load_key(empty)
 
@@ -122,8 +116,8 @@ def test_with_a_key_nothing_in_a_submission_is_opened_as_a_path(tmp_path, monkey
     opened = []
     real = loader.read_text
     monkeypatch.setattr(loader, "read_text", lambda path: opened.append(str(path)) or real(path))
-    secret = write(tmp_path, "secret.yaml", "input: [3, 8, 8]\nlayers: []\nSECRET: hunter2\n")
-    sub = write(tmp_path, "s.yaml", f"spec: {secret}\nanswers:\n  - {{layer: conv1, params: 23296}}\n")
+    secret = write_file(tmp_path, "secret.yaml", "input: [3, 8, 8]\nlayers: []\nSECRET: hunter2\n")
+    sub = write_file(tmp_path, "s.yaml", f"spec: {secret}\nanswers:\n  - {{layer: conv1, params: 23296}}\n")
     from cnncalc.grading import reading
 
     monkeypatch.setattr(reading, "read_text", lambda path: opened.append(str(path)) or real(path))
@@ -134,21 +128,21 @@ def test_with_a_key_nothing_in_a_submission_is_opened_as_a_path(tmp_path, monkey
 
 
 def test_without_a_key_a_spec_must_be_a_yaml_file_and_its_contents_are_never_quoted(tmp_path):
-    write(tmp_path, "shadow", "root:$6$SECRETHASH:19000:0:99999:7:::\n")
+    write_file(tmp_path, "shadow", "root:$6$SECRETHASH:19000:0:99999:7:::\n")
     for spec in ("shadow", str(tmp_path / "shadow"), "../etc/passwd", str(tmp_path)):
-        path = write(tmp_path, "a.yaml", f"spec: '{spec}'\nanswers:\n  - {{layer: conv1, params: 1}}\n")
+        path = write_file(tmp_path, "a.yaml", f"spec: '{spec}'\nanswers:\n  - {{layer: conv1, params: 1}}\n")
         result = invoke("check", path)
         assert result.exit_code == 1
         assert "SECRETHASH" not in result.stdout + result.stderr
         assert "not graded" in result.stdout
     folder_yaml = tmp_path / "dir.yaml"
     folder_yaml.mkdir()
-    path = write(tmp_path, "a.yaml", "spec: dir.yaml\nanswers:\n  - {layer: conv1, params: 1}\n")
+    path = write_file(tmp_path, "a.yaml", "spec: dir.yaml\nanswers:\n  - {layer: conv1, params: 1}\n")
     assert "spec 'dir.yaml' is not a regular file" in checker.check_file(path).error
 
 
 def test_a_submission_is_a_yaml_file(tmp_path):
-    text = write(tmp_path, "notes.txt", "q1: 64x56x56 SECRET\n")
+    text = write_file(tmp_path, "notes.txt", "q1: 64x56x56 SECRET\n")
     result = invoke("check", "--key", KEY, text, "-f", "csv")
     row = list(csv.DictReader(io.StringIO(result.stdout)))[0]
     assert row["points"] == "0" and row["max_points"] == "15" and "a submission is a .yaml, .yml or .json file" in row["error"]
@@ -167,9 +161,9 @@ def test_unanswered_ignored_and_repeated_answers(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["json", "gradescope", "csv"])
 def test_answers_json_cannot_hold_are_written_as_text(tmp_path, fmt):
-    sub = write(tmp_path, "s.yaml", "q1: [.nan, 56, 56]\nq2: {a: .inf}\nq3: .nan\nq4: 2024-01-01\n"
+    sub = write_file(tmp_path, "s.yaml", "q1: [.nan, 56, 56]\nq2: {a: .inf}\nq3: .nan\nq4: 2024-01-01\n"
                                     "answers:\n  - {layer: conv1, 2024-01-02: 1}\n")
-    plain = write(tmp_path, "p.yaml", "spec: alexnet\nanswers:\n  - {layer: conv1, output_shape: [.nan, 1], "
+    plain = write_file(tmp_path, "p.yaml", "spec: alexnet\nanswers:\n  - {layer: conv1, output_shape: [.nan, 1], "
                                       "params: {a: .inf}, 2024-01-01: 3}\n")
     for args in (("--key", KEY, sub), (plain,)):
         result = invoke("check", *args, "-f", fmt)
@@ -193,7 +187,7 @@ def test_a_key_tolerance_replaces_the_written_precision(tmp_path, written, right
 
 
 def test_an_absolute_tolerance(tmp_path):
-    key = write(tmp_path, "k.yaml", "spec: alexnet\ninput: [3, 227, 227]\nquestions:\n"
+    key = write_file(tmp_path, "k.yaml", "spec: alexnet\ninput: [3, 227, 227]\nquestions:\n"
                                     "  - {id: p, layer: conv1, quantity: params, tolerance: 100}\n")
     # 23,296 +- 100
     assert graded(tmp_path, "p: 23396\n", key=key).points == 1
@@ -227,9 +221,9 @@ def test_a_class_of_200(tmp_path, capsys):
 
 
 def test_class_summary_as_printed(tmp_path):
-    full = write(tmp_path, "a.yaml", ALL_RIGHT)
-    half = write(tmp_path, "b.yaml", "q1: 64x56x56\nq2: 23296\nq3: 37.752832M\nq6: 19\n")       # 2+2+3+1 = 8
-    none = write(tmp_path, "c.yaml", "q1: [1\n")
+    full = write_file(tmp_path, "a.yaml", ALL_RIGHT)
+    half = write_file(tmp_path, "b.yaml", "q1: 64x56x56\nq2: 23296\nq3: 37.752832M\nq6: 19\n")       # 2+2+3+1 = 8
+    none = write_file(tmp_path, "c.yaml", "q1: [1\n")
     out = invoke("check", "--key", KEY, full, half, none).stdout
     assert out.rstrip().splitlines()[-1] == ("class: 3 submissions, 15 points each; mean 7.67, median 8, min 0, "
                                              "max 15; most missed: q4 (conv2 macs), missed by 2 of 3; 1 not graded "
@@ -237,7 +231,7 @@ def test_class_summary_as_printed(tmp_path):
 
 
 def test_json_per_submission_with_per_question_results(tmp_path):
-    a = write(tmp_path, "a.yaml", "q1: 55x55x64\nq6: 19\n")
+    a = write_file(tmp_path, "a.yaml", "q1: 55x55x64\nq6: 19\n")
     data = json.loads(invoke("check", "--key", KEY, a, "-f", "json").stdout)
     assert (data["max_points"], data["spec"]) == (15, "AlexNet")
     sub, = data["submissions"]
@@ -249,7 +243,7 @@ def test_json_per_submission_with_per_question_results(tmp_path):
 
 
 def test_gradescope_for_one_submission(tmp_path):
-    a = write(tmp_path, "a.yaml", "q1: 64x56x56\nq3: '37,749k'\n")
+    a = write_file(tmp_path, "a.yaml", "q1: 64x56x56\nq3: '37,749k'\n")
     out = tmp_path / "autograder" / "results" / "results.json"        # the folders do not exist yet
     result = invoke("check", "--key", KEY, a, "-f", "gradescope", "-o", out)
     assert result.stdout.strip() == f"{a}: 2 of 15 points, 1 of 6 questions right"
@@ -264,9 +258,9 @@ def test_gradescope_for_one_submission(tmp_path):
 
 
 def test_gradescope_for_many_submissions_writes_a_folder(tmp_path):
-    a = write(tmp_path, "one/alice.yaml", ALL_RIGHT)
-    b = write(tmp_path, "two/alice.yaml", "q6: 19\n")
-    broken = write(tmp_path, "bob.yaml", "q1: [1\n")
+    a = write_file(tmp_path, "one/alice.yaml", ALL_RIGHT)
+    b = write_file(tmp_path, "two/alice.yaml", "q6: 19\n")
+    broken = write_file(tmp_path, "bob.yaml", "q1: [1\n")
     folder = tmp_path / "results" / "each"
     result = invoke("check", "--key", KEY, a, b, broken, "-f", "gradescope", "-o", folder)
     assert result.exit_code == 1
@@ -280,11 +274,11 @@ def test_gradescope_for_many_submissions_writes_a_folder(tmp_path):
 
 
 def test_output_into_a_new_folder_and_an_unwritable_path(tmp_path):
-    a = write(tmp_path, "a.yaml", ALL_RIGHT)
+    a = write_file(tmp_path, "a.yaml", ALL_RIGHT)
     target = tmp_path / "new" / "deeper" / "grades.csv"
     assert invoke("check", "--key", KEY, a, "-f", "csv", "-o", target).exit_code == 0
     assert target.read_text().splitlines()[1].startswith(f"{a},15,15,6,6,,")
-    blocker = write(tmp_path, "file", "x")
+    blocker = write_file(tmp_path, "file", "x")
     result = invoke("check", "--key", KEY, a, "-f", "csv", "-o", os.path.join(blocker, "grades.csv"))
     assert result.exit_code == 1 and result.stderr.startswith("error: cannot write ")
     assert "Traceback" not in result.stderr + result.stdout
@@ -297,7 +291,7 @@ ONE_CONV = "spec:\n  input: [2, 128, 128]\n  layers:\n    - {name: c, type: conv
 
 def test_a_tie_at_the_written_precision_does_not_contradict_itself(tmp_path):
     # 2*128*128*4 = 131,072 B = 0.125 MB exactly: 0.12 and 0.13 are both roundings of it
-    path = write(tmp_path, "a.yaml", ONE_CONV + "  - {layer: c, memory_bytes: 0.12 MB}\n")
+    path = write_file(tmp_path, "a.yaml", ONE_CONV + "  - {layer: c, memory_bytes: 0.12 MB}\n")
     result, = checker.check_file(path).results
     assert result.status == "right"
     assert "0.13" not in " ".join(result.notes)
@@ -307,18 +301,18 @@ def test_a_tie_at_the_written_precision_does_not_contradict_itself(tmp_path):
 
 def test_a_value_far_off_shows_the_right_one_in_a_readable_unit(tmp_path):
     # 131,072 B is 0 MB in whole megabytes: show 128 KB instead
-    path = write(tmp_path, "a.yaml", ONE_CONV + "  - {layer: c, memory_bytes: 5 MB}\n")
+    path = write_file(tmp_path, "a.yaml", ONE_CONV + "  - {layer: c, memory_bytes: 5 MB}\n")
     result, = checker.check_file(path).results
     assert result.expected == "128 KB (131,072 B)"
 
 
 def test_an_empty_answer_list_says_it_is_empty(tmp_path):
-    path = write(tmp_path, "a.yaml", "spec: alexnet\nanswers: []\n")
+    path = write_file(tmp_path, "a.yaml", "spec: alexnet\nanswers: []\n")
     assert "'answers' is empty" in checker.check_file(path).error
 
 
 def test_a_missing_spec_keeps_the_path_as_written(tmp_path):
-    path = write(tmp_path, "hw/a.yaml", "spec: ../x.yaml\nanswers:\n  - {layer: conv1, params: 1}\n")
+    path = write_file(tmp_path, "hw/a.yaml", "spec: ../x.yaml\nanswers:\n  - {layer: conv1, params: 1}\n")
     error = checker.check_file(path).error
     assert "spec file '../x.yaml' not found" in error
     assert str(tmp_path / "x.yaml") in error
@@ -326,7 +320,7 @@ def test_a_missing_spec_keeps_the_path_as_written(tmp_path):
 
 def test_an_unknown_layer_lists_the_nearest_names(tmp_path):
     # torchvision's AlexNet applies relu as act: on conv1, so there is no relu1 row
-    path = write(tmp_path, "a.yaml", "spec: alexnet\nanswers:\n  - {layer: relu1, params: 0}\n")
+    path = write_file(tmp_path, "a.yaml", "spec: alexnet\nanswers:\n  - {layer: relu1, params: 0}\n")
     result, = checker.check_file(path).results
     names = result.message.split("nearest: ")[1].split(" (")[0].split(", ")
     assert len(names) == 3 and "conv1" in names
@@ -355,19 +349,19 @@ def test_key_command_writes_the_true_values_as_comments(tmp_path):
     assert "{id: q2, layer: conv1, quantity: params, points: 1}   # 23,296" in text
     assert "{id: q3, layer: conv1, quantity: macs, points: 1}   # 72,855,552" in text      # (64*56*56)*(3*11*11)
     assert "{id: q5, layer: fc6, quantity: params, points: 1}   # 37,752,832" in text
-    sub = write(tmp_path, "s.yaml", "q1: 64x56x56\nq2: 23296\nq3: 72855552\nq4: 4096\nq5: 37752832\n"
+    sub = write_file(tmp_path, "s.yaml", "q1: 64x56x56\nq2: 23296\nq3: 72855552\nq4: 4096\nq5: 37752832\n"
                                     "q6: 37748736\n")
     assert invoke("check", "--key", out, sub).exit_code == 0
 
 
 def test_key_command_with_a_spec_file_writes_its_path_relative_to_the_key(tmp_path):
-    spec = write(tmp_path, "specs/net.yaml", "input: [3, 32, 32]\nlayers:\n"
+    spec = write_file(tmp_path, "specs/net.yaml", "input: [3, 32, 32]\nlayers:\n"
                                              "  - {name: conv, type: conv, filters: 10, kernel: 5, pad: 2}\n")
     out = tmp_path / "keys" / "k.yaml"
     assert invoke("key", spec, "-o", out, "-l", "conv").exit_code == 0
     assert "spec: ../specs/net.yaml" in out.read_text()
     # CS231n: 10 5x5 filters, stride 1, pad 2 on 32x32x3: 32x32x10, 5*5*3*10 + 10 = 760 params
-    sub = write(tmp_path, "s.yaml", "answers:\n  - {layer: conv, output_shape: 32x32x10, params: 760}\n")
+    sub = write_file(tmp_path, "s.yaml", "answers:\n  - {layer: conv, output_shape: 32x32x10, params: 760}\n")
     assert invoke("check", "--key", out, sub).exit_code == 0
 
 

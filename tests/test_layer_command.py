@@ -1,11 +1,11 @@
-"""cnncalc layer: one layer from options, with the lecture arithmetic (CS231n, seed notes 000 and 002)."""
+"""cnncalc layer: one layer from options, with the lecture arithmetic (CS231n's conv and pool examples)."""
 
 import json
 
 import pytest
 
 from cnncalc.cli import main
-from cli_runner import runner
+from cli_runner import invoke, ok, runner
 
 
 def run(*args):
@@ -133,3 +133,33 @@ def test_upsample_by_a_float_scale_with_a_mode():
     assert "output shape     16x10x10" in result.stdout                  # floor(7 * 1.5) = 10
     assert "bilinear interpolation: 4 input point(s) per output element = 6,400" in result.stdout
     assert "--like" not in run("--help").stdout                           # a layer name needs a spec file
+
+
+# --- every one-input type of the rule table ---------------------------------------------------------
+
+
+def test_every_type_layer_lists_works_or_says_what_it_needs():
+    from cnncalc.rules import REQUIRED, RULES
+
+    for name, rule in RULES.items():
+        if rule.inputs != 1:
+            continue
+        result = invoke("layer", name, "--input", "64x56x56")
+        required = [key for key, (_, default) in rule.keys.items() if default is REQUIRED]
+        if required:
+            flags = " and ".join("--" + key.replace("_", "-") for key in required)
+            assert (result.exit_code, result.stderr) == (2, f"error: {name} needs {flags}\n"), name
+        elif result.exit_code:  # a rule that needs one of several keys (crop: size or like) says which
+            assert result.exit_code == 1 and result.stderr.startswith(f"error: {name}: {name} needs "), (
+                name, result.stderr, result.exception)
+        assert name in invoke("layer", "--help").stdout
+
+
+def test_layer_chunk_no_longer_a_traceback():
+    result = invoke("layer", "chunk", "--input", "64x56x56")
+    assert result.exit_code == 2 and result.exception is None or isinstance(result.exception, SystemExit)
+    # ShuffleNet v2's channel split: 64 channels in 2 chunks of 32
+    out = ok("layer", "chunk", "--input", "64x56x56", "--chunks", "2", "--index", "1")
+    assert "output shape     32x56x56" in out
+    # numbers and flags of other types reach their rules: lrn size, prelu one slope per channel
+    assert "params           64" in ok("layer", "prelu", "--input", "64x56x56", "--no-shared")

@@ -2,7 +2,7 @@
 worked conv example, VGG (torchvision totals, the 3x3-stack argument, configurations A-LRN and C),
 ZFNet's maps (Zeiler & Fergus 2013, Fig. 3) and LeNet-5 (LeCun et al. 1998).
 
-Every expected number is a reference figure (../shared/reference/lecture_tables.md) or hand-worked
+Every expected number is a reference figure from the sources above or hand-worked
 arithmetic written out here; none is copied from this program's output.
 """
 

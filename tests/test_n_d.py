@@ -2,7 +2,7 @@
 
 import json
 
-from tests.cli_runner import invoke, ok
+from cli_runner import invoke, ok
 
 AUDIO = """name: M5-ish
 input: [1, 8000]
@@ -22,14 +22,8 @@ layers:
 """
 
 
-def write(tmp_path, text, name="spec.yaml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def test_1d_table_and_json(tmp_path):
-    path = write(tmp_path, AUDIO)
+def test_1d_table_and_json(write):
+    path = write(AUDIO)
     table = ok("report", path)
     lines = table.splitlines()
     assert "C x L" in lines[1]
@@ -44,14 +38,14 @@ def test_1d_table_and_json(tmp_path):
     assert json.loads(ok("report", path, "--input", "16000", "--format", "json"))["input"] == [1, 16000]
 
 
-def test_1d_explain_names_the_axis(tmp_path):
-    out = ok("report", write(tmp_path, AUDIO), "--explain", "conv1")
+def test_1d_explain_names_the_axis(write):
+    out = ok("report", write(AUDIO), "--explain", "conv1")
     assert "output L = (8000 - 80 + 2*0)/4 + 1 = 1981" in out
     assert "params = Cout*(Cin*Kl) + Cout = 128*(1*80) + 128 = 10,368" in out
 
 
-def test_3d_table_and_json(tmp_path):
-    path = write(tmp_path, VIDEO)
+def test_3d_table_and_json(write):
+    path = write(VIDEO)
     lines = ok("report", path).splitlines()
     assert "C x D x H x W" in lines[1]
     conv = next(line for line in lines if line.startswith("conv1a"))
@@ -65,33 +59,33 @@ def test_3d_table_and_json(tmp_path):
     assert "output D/H/W" not in explain and "output D = (16 - 3 + 2*1)/1 + 1 = 16" in explain
 
 
-def test_a_2d_kernel_on_a_1d_input_is_one_line(tmp_path):
-    path = write(tmp_path, "input: [1, 8000]\nlayers:\n  - {name: c, type: conv, filters: 4, kernel: [3, 3]}\n")
+def test_a_2d_kernel_on_a_1d_input_is_one_line(write):
+    path = write("input: [1, 8000]\nlayers:\n  - {name: c, type: conv, filters: 4, kernel: [3, 3]}\n")
     result = invoke("report", path)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
         f"error: {path}:3: c: kernel [3, 3] has 2 entries, but the input 1 x 8000 is 1-D (L): give one number or 1"]
 
 
-def test_pixelshuffle_on_3d_and_an_unknown_like_are_one_line(tmp_path):
-    path = write(tmp_path, VIDEO + "  - {name: ps, type: pixelshuffle, factor: 2}\n")
+def test_pixelshuffle_on_3d_and_an_unknown_like_are_one_line(write):
+    path = write(VIDEO + "  - {name: ps, type: pixelshuffle, factor: 2}\n")
     result = invoke("report", path)
     assert result.exit_code == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip() == (f"error: {path}:6: ps: pixelshuffle works on 2-D maps only, not on the 3-D "
                                      f"input 64 x 16 x 56 x 56")
-    path = write(tmp_path, VIDEO + "  - {name: up, type: upsample, like: pool}\n", "like.yaml")
+    path = write(VIDEO + "  - {name: up, type: upsample, like: pool}\n", "like.yaml")
     result = invoke("report", path)
     assert result.exit_code == 1
     assert result.stderr.strip() == f"error: {path}:6: up: 'like' names an unknown layer 'pool'; did you mean 'pool1'?"
 
 
-def test_input_override_of_the_wrong_rank_is_a_usage_error(tmp_path):
-    result = invoke("report", write(tmp_path, AUDIO), "--input", "2x3x4x5")
+def test_input_override_of_the_wrong_rank_is_a_usage_error(write):
+    result = invoke("report", write(AUDIO), "--input", "2x3x4x5")
     assert result.exit_code == 2 and "this network takes a 1-D input (1x8000)" in result.stderr
 
 
-def test_the_checker_grades_a_1d_receptive_field(tmp_path):
-    answers = write(tmp_path, "spec: {input: [1, 8000], layers: [{name: c, type: conv, filters: 4, kernel: 80, "
+def test_the_checker_grades_a_1d_receptive_field(write):
+    answers = write("spec: {input: [1, 8000], layers: [{name: c, type: conv, filters: 4, kernel: 80, "
                               "stride: 4}]}\nanswers:\n  - {layer: c, receptive_field: 80, output_shape: 4x1981}\n",
                     "answers.yaml")
     data = json.loads(ok("check", answers, "--format", "json"))

@@ -462,6 +462,7 @@ def test_compare_graph_and_check_take_onnx(tmp_path):
     assert result.exit_code == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_reading_does_not_import_all_of_onnx(tmp_path):
     """`import onnx` costs a second or more; the reader needs only its generated protobuf module."""
     import subprocess

@@ -9,6 +9,7 @@ from cnncalc.render.plot import INSTALL_HINT, axis_unit, shares
 from cli_runner import invoke
 
 
+@pytest.mark.slow
 def test_png_of_alexnet_and_vgg16(tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "alexnet_vgg16.png"
@@ -21,6 +22,7 @@ def test_png_of_alexnet_and_vgg16(tmp_path):
     assert width > height > 1000
 
 
+@pytest.mark.slow
 def test_svg_folded_to_blocks(tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "resnet50.svg"
@@ -63,8 +65,15 @@ def test_axis_unit():
 FIVE_DEEP = ("resnet50", "densenet121", "mobilenet_v2", "efficientnet_b0", "googlenet")
 
 
-def test_five_deep_models_one_row_each(tmp_path):
+@pytest.mark.slow
+def test_five_deep_models_one_row_each_with_their_own_axes_and_block_labels(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
+    from cnncalc.render import plot
+
+    drawn = []  # the reports and figure the command draws, to look at its axes (five deep models are slow)
+    build_figure = plot.build_figure
+    monkeypatch.setattr(plot, "build_figure",
+                        lambda reports, *args: drawn.append((reports, build_figure(reports, *args))) or drawn[-1][1])
     path = tmp_path / "five.png"
     result = invoke("plot", *FIVE_DEEP, "-o", path)
     assert result.exit_code == 0, (result.output, result.exception)
@@ -73,20 +82,15 @@ def test_five_deep_models_one_row_each(tmp_path):
     # 16 inches wide at 150 dpi whatever the depth of the nets; about 3.4 inches of height per model
     assert width == 16 * 150 and 5 * 3 * 150 < height < 5 * 4 * 150
 
-
-def test_five_deep_models_have_their_own_axes_and_block_labels():
-    pytest.importorskip("matplotlib")
-    from cnncalc.render.plot import MAX_NAMED_BARS, build_figure
-
-    reports = [cnncalc.analyze(name) for name in FIVE_DEEP]
+    reports, figure = drawn[0]
     assert all(len(report.rows) >= 100 for report in reports)
-    axes = build_figure(reports).axes
+    axes = figure.axes
     assert len(axes) == 5 * 3
     # each model's params panel has its own scale (no axis shared between models)
     tops = {round(axes[3 * index + 1].get_ylim()[1], 3) for index in range(5)}
     assert len(tops) > 1
     for ax in axes:
-        assert len(ax.get_xticklabels()) <= MAX_NAMED_BARS
+        assert len(ax.get_xticklabels()) <= plot.MAX_NAMED_BARS
     # ResNet-50's bars are labelled by bottleneck: 3, 4, 6 and 3 of them in layer1..layer4 (He et al. 2016)
     labels = {label.get_text() for label in axes[0].get_xticklabels()}
     assert {f"layer{stage}.{block}" for stage, count in enumerate((3, 4, 6, 3), 1) for block in range(count)} <= labels

@@ -19,6 +19,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import cnncalc  # noqa: E402
 from cli_runner import invoke  # noqa: E402
+from helpers import write_file  # noqa: E402
 
 # CNNCALC_FUZZ_EXAMPLES=5000 explores further (with fresh random seeds) than the quick default run.
 EXAMPLES = int(os.environ.get("CNNCALC_FUZZ_EXAMPLES", "0")) or None
@@ -29,13 +30,6 @@ SETTINGS = settings(max_examples=EXAMPLES or 60, deadline=None, derandomize=EXAM
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("properties")
-
-
-def write(folder, text, name="spec.yaml"):
-    path = os.path.join(str(folder), name)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    return path
 
 
 # --- the oracle -----------------------------------------------------------------------------------
@@ -246,9 +240,10 @@ def dump(document):
 
 @SETTINGS
 @given(valid_specs())
+@pytest.mark.slow
 def test_random_valid_specs_keep_the_invariants(folder, case):
     document, expected = case
-    path = write(folder, dump(document))
+    path = write_file(folder, "spec.yaml", dump(document))
     report = cnncalc.analyze(path)
     rows = report.rows
     assert [(row.name, tuple(row.out_shape)) for row in rows] == [(name, tuple(s)) for name, s in expected]
@@ -337,14 +332,15 @@ def assert_clean_failure(result):
 @given(valid_specs(), st.randoms(use_true_random=False))
 def test_mutated_specs_fail_cleanly(folder, case, rng):
     document = mutate_document(case[0], rng)
-    assert_clean_failure(invoke("report", write(folder, dump(document)), "--format", "csv"))
+    assert_clean_failure(invoke("report", write_file(folder, "spec.yaml", dump(document)), "--format", "csv"))
 
 
 @SETTINGS
 @given(valid_specs(), st.randoms(use_true_random=False))
+@pytest.mark.slow
 def test_mutated_spec_text_fails_cleanly(folder, case, rng):
     text = mutate_text(dump(case[0]), rng)
-    assert_clean_failure(invoke("report", write(folder, text), "--format", "csv"))
+    assert_clean_failure(invoke("report", write_file(folder, "spec.yaml", text), "--format", "csv"))
 
 
 @pytest.fixture(scope="module")
@@ -362,9 +358,10 @@ def builtin_texts():
 
 @SETTINGS
 @given(st.randoms(use_true_random=False))
+@pytest.mark.slow
 def test_mutated_builtin_specs_fail_cleanly(folder, builtin_texts, rng):
     text = mutate_text(rng.choice(builtin_texts), rng)
-    assert_clean_failure(invoke("validate", write(folder, text, "builtin.yaml")))
+    assert_clean_failure(invoke("validate", write_file(folder, "builtin.yaml", text)))
 
 
 # --- answer files (`cnncalc check`) ---------------------------------------------------------------
@@ -400,27 +397,22 @@ def mutate_answers(rng, inline_spec=None):
     return document
 
 
-@pytest.fixture(scope="module")
-def has_check():
-    result = invoke("check", "--help")
-    if result.exit_code != 0:
-        pytest.skip("cnncalc check is not there yet")
-
-
 @SETTINGS
 @given(st.randoms(use_true_random=False))
-def test_mutated_answer_files_never_crash(folder, has_check, rng):
+@pytest.mark.slow
+def test_mutated_answer_files_never_crash(folder, rng):
     text = dump(mutate_answers(rng))
     if rng.random() < 0.3:
         text = mutate_text(text, rng)
-    assert_no_crash(invoke("check", write(folder, text, "answers.yaml")))
+    assert_no_crash(invoke("check", write_file(folder, "answers.yaml", text)))
 
 
 @SETTINGS
 @given(valid_specs(), st.randoms(use_true_random=False))
-def test_answer_files_with_mutated_inline_specs_never_crash(folder, has_check, case, rng):
+@pytest.mark.slow
+def test_answer_files_with_mutated_inline_specs_never_crash(folder, case, rng):
     text = dump(mutate_answers(rng, inline_spec=mutate_document(case[0], rng)))
-    assert_no_crash(invoke("check", write(folder, text, "answers.yaml"), "--format", "json"))
+    assert_no_crash(invoke("check", write_file(folder, "answers.yaml", text), "--format", "json"))
 
 
 def test_adaptive_windows_closed_form_matches_the_windows():

@@ -14,16 +14,6 @@ from cnncalc import spec as spec_module
 from cli_runner import invoke, ok
 
 
-@pytest.fixture
-def write(tmp_path):
-    def write(text, name="spec.yaml"):
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
-        return str(path)
-
-    return write
-
-
 def rows(path, *options):
     """name -> row of `report --format json`."""
     data = json.loads(ok("report", path, "-f", "json", *options))

@@ -1,4 +1,4 @@
-"""The built-in models of issue 13 against figures measured with PyTorch.
+"""The modern built-in models against figures measured with PyTorch.
 
 Source of every figure below: tools/modern_reference.py run under torch 2.14.1 and torchvision 0.29.1
 (its output is saved in tools/modern_reference.txt; `--compare` there also checks every conv/linear

@@ -4,17 +4,17 @@ import click
 
 from ..errors import UsageError, did_you_mean
 from ..render.shapes import full_shape
-from ..numbers import Tokens, is_tokens, read_decimal, read_sizes, shown
+from ..numbers import is_tokens, read_decimal, read_sizes, shown
+from ..shapes import INPUT_ORDERS, read_layer_input
 from .common import DTYPES, WholeNumber, friendly_errors
-
-INPUT_ORDERS = {"hwc": "H x W x C", "chw": "C x H x W"}
 
 
 def rule_options(function):
     """One option per key of the layer rules (rules.RULES), so a new type's keys appear here at once.
 
     true/false keys are --KEY/--no-KEY flags; every other value is read by the rule's own check (whole
-    numbers, HxW pairs, words such as same, numbers), so this command never repeats what the rules know.
+    numbers, HxW pairs, words such as same, numbers), whose placeholder the check declares (rules/keys.py),
+    so this command never repeats what the rules know.
     """
     from ..rules import RULES, check_flag, check_reference, check_table
 
@@ -31,15 +31,8 @@ def rule_options(function):
         if check is check_flag:
             function = click.option(f"{flag}/--no-{flag[2:]}", key, default=None, help=where)(function)
         else:
-            function = click.option(flag, key, metavar=_metavar(check), help=where)(function)
+            function = click.option(flag, key, metavar=getattr(check, "metavar", "N"), help=where)(function)
     return function
-
-
-def _metavar(check):
-    from .. import rules
-
-    return {rules.check_size: "N|HxW", rules.check_offset: "N|HxW", rules.check_pad: "P|PhxPw|same|valid",
-            rules.check_count: "N", rules.check_number: "X", rules.check_activation: "NAME"}.get(check, "N")
 
 
 def _flag(key, value=None):
@@ -78,7 +71,7 @@ def layer(layer_type, input_text, order, batch, dtype, fmt, explain, **options):
     from ..report import analyze
 
     rule = _rule(layer_type)
-    shape, reading = read_input(input_text, order, tokens=rule.category not in ("conv", "pool", "global pool"))
+    shape, reading = read_layer_input(input_text, order, tokens=rule.category not in ("conv", "pool", "global pool"))
     keys = _layer_keys(rule, options)
     same_lines = pad_same_lines(shape, keys) if keys.get("pad") == "same" else []
     spec = {"name": f"{layer_type} layer", "input": {"tokens": list(shape)} if is_tokens(shape) else list(shape),
@@ -122,37 +115,6 @@ def _rule(layer_type):
     if rule.inputs != 1:
         raise UsageError(f"{layer_type} merges several inputs; `cnncalc layer` computes one-input layers")
     return rule
-
-
-def read_input(text, order=None, tokens=True):
-    """``--input`` as a (C, H, W), (N,) or N x D tokens shape and how it was read (None when there was no
-    choice); two sizes are tokens where ``tokens`` (the layer takes them)."""
-    try:
-        sizes = read_sizes(text)
-    except ValueError:
-        sizes = [0]
-    if not all(size >= 1 for size in sizes):
-        raise UsageError(f"--input must look like 32x32x3 (H x W x C), 3x32x32 (C x H x W) or 4096, "
-                         f"not '{shown(text)}'")
-    if len(sizes) == 1:
-        return (sizes[0],), None
-    if len(sizes) == 2 and tokens:
-        return Tokens(*sizes), "N x D: tokens"
-    if len(sizes) != 3:
-        raise UsageError(f"--input needs three sizes (H x W x C or C x H x W), two (N x D tokens) or one (a flat "
-                         f"vector), not '{text}'")
-    a, b, c = sizes
-    if order is None:
-        if a == b == c:
-            return (a, b, c), None
-        if a == b:
-            order = "hwc"
-        elif b == c:
-            order = "chw"
-        else:
-            raise UsageError(f"--input {text} could be H x W x C or C x H x W; add --order hwc or --order chw")
-    shape = (c, a, b) if order == "hwc" else (a, b, c)
-    return shape, INPUT_ORDERS[order]
 
 
 def _layer_keys(rule, options):

@@ -217,7 +217,7 @@ def spec_failure(err, file, line):
 
 def input_override(value, spec, file, line):
     from ..errors import UsageError
-    from ..report import parse_input
+    from ..shapes import parse_input
 
     if value is None:
         return None

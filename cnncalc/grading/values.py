@@ -7,8 +7,8 @@ where the text of a numeric answer becomes a number; every count and memory size
 import re
 from fractions import Fraction
 
-from ..render.units import scaled
-from ..numbers import DECIMAL, read_decimal
+from ..render.units import BINARY_UNITS, scaled
+from ..numbers import DECIMAL, read_decimal, size_parts
 from ..numbers import shown as clipped
 
 
@@ -146,8 +146,7 @@ def parse_sizes(value, what):
     elif isinstance(value, list):
         parts = value
     elif isinstance(value, str):
-        cleaned = value.strip().strip("[]()").strip()
-        parts = re.split(r"\s*[x×X*,]\s*|\s+", cleaned) if cleaned else []
+        parts = size_parts(value)
     else:
         raise ClaimError(f"{value!r} is not a {what}")
     sizes = []
@@ -225,7 +224,7 @@ EXACT = Tolerance("exact", Fraction(0), relative=False, exact=True)
 
 def readable_memory(size):
     """A byte count in the unit that reads best: 16,384 -> '16 KB', 1,179,648 -> '1.12 MB'."""
-    for unit, scale in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+    for scale, unit in BINARY_UNITS:
         if abs(size) >= scale:
             return f"{scaled(size, scale, 2).rstrip('0').rstrip('.')} {unit}"
     return f"{size:,} B"

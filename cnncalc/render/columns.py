@@ -123,9 +123,36 @@ TABLE_COLUMNS = {column.key: column for column in (
 DEFAULT_COLUMNS = ("name", "input", "filters", "kernel", "stride", "pad", "output", "memory", "params", "flop")
 # the table's columns with --device
 DEVICE_DEFAULT_COLUMNS = ("name", "type", "output", "flops_2x", "bytes", "intensity", "time", "bound")
+# The one table of the words a column goes by: the lecture table's word (report --columns), the CSV / JSON
+# key (report -f csv/json, compare), and other words people write. Each column list takes its aliases from it.
+COLUMN_WORDS = (
+    ("name", "name", ("layer",)),
+    ("input", "in_shape", ()),
+    ("output", "out_shape", ()),
+    ("memory", "memory_bytes", ()),
+    ("flop", "flops", ()),
+    ("rf", "receptive_field", ()),
+    ("peak_memory", "peak_memory_bytes", ()),
+    ("param_memory", "param_bytes", ()),
+    ("training", "training_bytes", ()),
+    ("bytes", "bytes_moved", ()),
+    ("time", "time_s", ()),
+)
+
+
+def column_aliases(known, by="table"):
+    """The other words for the columns of ``known`` (named by the table's word, or ``by="data"`` the CSV /
+    JSON key): ``{word: key in known}``."""
+    aliases = {}
+    for table_word, data_key, others in COLUMN_WORDS:
+        key = table_word if by == "table" else data_key
+        if key in known:
+            aliases.update((word, key) for word in (table_word, data_key) + others if word != key)
+    return aliases
+
+
 # --columns also takes the JSON / CSV name of a table column
-TABLE_ALIASES = {"layer": "name", "in_shape": "input", "out_shape": "output", "memory_bytes": "memory",
-                 "flops": "flop", "receptive_field": "rf", "bytes_moved": "bytes", "time_s": "time"}
+TABLE_ALIASES = column_aliases(TABLE_COLUMNS)
 # the shape columns' title by the input's rank (2-D keeps the lecture's "C x H/W")
 MAP_TITLES = {1: "C x L", 3: "C x D x H x W"}
 
@@ -173,8 +200,7 @@ ROOFLINE_MORE_COLUMNS = ("compute_s", "memory_s")
 
 
 # --columns also takes the table's name of a CSV / JSON column
-DATA_ALIASES = {"layer": "name", "input": "in_shape", "output": "out_shape", "memory": "memory_bytes",
-                "flop": "flops", "rf": "receptive_field", "bytes": "bytes_moved", "time": "time_s"}
+DATA_ALIASES = column_aliases(CSV_COLUMNS + ROOFLINE_DATA_COLUMNS + ROOFLINE_MORE_COLUMNS, by="data")
 
 
 def data_columns(names=None, device=False):

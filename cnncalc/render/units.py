@@ -1,10 +1,16 @@
 """The unit ladders, written once: k/M/G/T for counts, KB/MB/GB for bytes (1024), and the rounding policy.
 
-Numbers are exact integers until they reach this module; rounding happens only here (half up).
+Numbers are exact integers until they reach this module; rounding happens only here (half up). Everything
+that prints a unit (the table, compare, plot axes, grading feedback, `cnncalc layer`) takes its ladder here.
 Rates (FLOP/s, B/s) use the decimal ladder, as datasheets do; times are Fractions of a second until here.
 """
 
 from fractions import Fraction
+
+# the ladders, largest first: metric for counts (params, MACs, flop), binary for bytes (the slides' KB = 1024 B)
+METRIC_UNITS = ((10 ** 12, "T"), (10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k"))
+BINARY_UNITS = ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB"))
+
 
 def round_half_up(numerator, denominator=1):
     """``numerator / denominator`` (integers) rounded to the nearest integer, halves away from zero."""
@@ -29,7 +35,7 @@ DECIMAL_STEPS = ((10 ** 12, "T"), (10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k")
 def human(value, unit=""):
     """A count with a metric suffix and 3 significant digits: 61,100,840 -> 61.1M."""
     value = int(value)
-    for divisor, suffix in DECIMAL_STEPS:
+    for divisor, suffix in METRIC_UNITS:
         if abs(value) >= divisor:
             digits = 2 if abs(value) < 10 * divisor else 1 if abs(value) < 100 * divisor else 0
             return f"{scaled(value, divisor, digits)}{suffix}{unit}"
@@ -39,15 +45,16 @@ def human(value, unit=""):
 def human_bytes(value):
     """Bytes in binary units as on the slides: 802816 -> 784 KB."""
     value = int(value)
-    for divisor, suffix in ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB")):
+    for divisor, suffix in BINARY_UNITS:
         if value >= divisor:
             digits = 0 if value % divisor == 0 else 2 if value < 10 * divisor else 1 if value < 100 * divisor else 0
             return f"{scaled(value, divisor, digits)} {suffix}"
     return f"{value} B"
 
 
-COUNT_STEPS = ((10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k"), (1, ""))
-BYTE_STEPS = ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB"), (1, "B"))
+# the ladders a column or an axis picks one unit from: up to G, down to the plain number
+COUNT_STEPS = METRIC_UNITS[1:] + ((1, ""),)
+BYTE_STEPS = BINARY_UNITS + ((1, "B"),)
 SLIDE_TOTAL_DIGITS = 100  # the slide unit is kept while the model's total reads as at least 100 of it
 
 

@@ -2,18 +2,45 @@
 the layer's error; and the key tables several rules share.
 
 A size key holds an int (every spatial axis) or a tuple (one per axis, checked against the input's
-rank by per_axis when the rule runs).
+rank by per_axis when the rule runs). Each validator also declares how its keys are written
+(:func:`written_as`): the placeholder of its option in `cnncalc layer` and its JSON Schema in
+`cnncalc schema`, so a rule's keys are declared in one place.
 """
 
 from ..errors import did_you_mean
-from ..numbers import is_whole_number
-from ..spec import MAX_SIZE
+from ..numbers import MAX_SIZE, is_whole_number
 from .registry import REQUIRED
 
 ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "silu",
                "swish", "hardswish", "hardsigmoid", "mish", "softplus")
 # the activations with a parameter, and its name: `act: {leakyrelu: 0.1}`
 ACTIVATION_PARAMETERS = {"leakyrelu": "slope", "elu": "alpha", "softplus": "beta"}
+
+# Inside blocks any value may be an expression over the block's arguments (``planes * 4``), so every
+# schema below also accepts text.
+EXPRESSION = {"type": "string", "description": "an expression over block arguments and params, e.g. planes * 4"}
+
+
+def whole_schema(minimum):
+    return {"anyOf": [{"type": "integer", "minimum": minimum}, EXPRESSION]}
+
+
+def sizes_schema(minimum, lengths=(1, 3)):
+    """One number (every spatial axis) or a list of one per axis ([l], [h, w], [d, h, w])."""
+    return {"anyOf": [{"type": "integer", "minimum": minimum},
+                      {"type": "array", "items": whole_schema(minimum), "minItems": lengths[0],
+                       "maxItems": lengths[1]}, EXPRESSION]}
+
+
+def written_as(metavar, schema):
+    """Declare how the keys a validator checks are written: ``metavar`` (the placeholder of the key's
+    option in `cnncalc layer`) and ``schema`` (its JSON Schema, without the default)."""
+
+    def declare(check):
+        check.metavar, check.schema = metavar, schema
+        return check
+
+    return declare
 
 
 def _describe(value):
@@ -44,18 +71,24 @@ def _sizes(layer, key, value, minimum, lengths=(1, 2, 3), what="[d, h, w], [h, w
     return _int(layer, key, value, minimum)
 
 
+@written_as("N", whole_schema(1))
 def check_count(layer, key, value):
     return _int(layer, key, value, 1)
 
 
+@written_as("N|HxW", sizes_schema(1))
 def check_size(layer, key, value):
     return _sizes(layer, key, value, 1)
 
 
+@written_as("N|HxW", sizes_schema(0))
 def check_offset(layer, key, value):
     return _sizes(layer, key, value, 0)
 
 
+@written_as("P|PhxPw|same|valid", {"anyOf": [{"enum": ["same", "valid"]}, sizes_schema(0, (1, 6))],
+                                   "description": "one number, one per axis, or before and after on each axis "
+                                                  "([top, bottom, left, right] in 2-D)"})
 def check_pad(layer, key, value):
     """An int, one per axis, two per axis ([top, bottom, left, right] in 2-D), or the words same/valid."""
     if value in ("same", "valid"):
@@ -63,12 +96,14 @@ def check_pad(layer, key, value):
     return _sizes(layer, key, value, 0, (1, 2, 3, 4, 6), "one per axis, or before and after on each axis")
 
 
+@written_as("N", {"anyOf": [{"type": "boolean"}, EXPRESSION]})
 def check_flag(layer, key, value):
     if not isinstance(value, bool):
         raise layer.error(f"{key} must be true or false, not {_describe(value)}", key)
     return value
 
 
+@written_as("X", {"anyOf": [{"type": "number"}, EXPRESSION]})
 def check_number(layer, key, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (
             float("inf"), float("-inf")):
@@ -76,6 +111,9 @@ def check_number(layer, key, value):
     return value
 
 
+@written_as("N", {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                               {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1,
+                                "maxItems": 3}, EXPRESSION]})
 def check_scale(layer, key, value):
     """A positive number (int or float) or a list of one per spatial axis."""
     values = value if isinstance(value, (list, tuple)) else [value]
@@ -87,6 +125,12 @@ def check_scale(layer, key, value):
     return tuple(values) if isinstance(value, (list, tuple)) else value
 
 
+@written_as("NAME", {"anyOf": [
+    {"enum": list(ACTIVATIONS)},
+    {"type": "object", "minProperties": 1, "maxProperties": 1,
+     "propertyNames": {"enum": list(ACTIVATION_PARAMETERS)}, "additionalProperties": {"type": "number"},
+     "description": "an activation with its parameter, e.g. {leakyrelu: 0.1}"},
+    {"type": "string"}]})
 def check_activation(layer, key, value):
     """An activation name, or ``{name: parameter}`` for one that has a parameter (``{leakyrelu: 0.1}``).
 
@@ -108,6 +152,7 @@ def check_activation(layer, key, value):
     return value
 
 
+@written_as("N", {"type": "array", "items": {"type": "array", "items": {"type": "integer", "minimum": 0}}})
 def check_table(layer, key, value):
     """A connection table: for each output map, the list of input maps it reads (0-based)."""
     if not isinstance(value, list) or not value or not all(isinstance(row, list) and row for row in value):
@@ -125,14 +170,18 @@ def check_choice(*choices):
         return value
 
     check_word.choices = choices
-    return check_word
+    return written_as("N", {"anyOf": [{"enum": list(choices)}, {"type": "string"}]})(check_word)
 
 
+@written_as("N", {"type": "string", "description": "an earlier layer's name (its output size is used)"})
 def check_reference(layer, key, value):
     """Another layer's name (resolved by the spec like ``from``); the rule gets that layer's output shape."""
     return layer.references[key]
 
 
+@written_as("N", {"anyOf": [whole_schema(0), {"type": "array", "items": whole_schema(0), "minItems": 2,
+                                                "maxItems": 2}],
+                  "description": "channels to add: a total, or [before, after]"})
 def check_channel_pad(layer, key, value):
     """Channels to add: a total (split evenly, any odd one after) or [before, after]."""
     if isinstance(value, (list, tuple)):
@@ -143,6 +192,7 @@ def check_channel_pad(layer, key, value):
     return (total // 2, total - total // 2)
 
 
+@written_as("N", {})
 def check_index(layer, key, value):
     """A 0-based position: a whole number, 0 or more."""
     return _int(layer, key, value, 0)

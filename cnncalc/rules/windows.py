@@ -2,10 +2,8 @@
 arithmetic), and small text helpers."""
 
 from ..numbers import Tokens, is_tokens
+from ..shapes import AXIS_NAMES  # the names of the spatial axes of a map by its rank
 from .registry import elements, show_shape
-
-# The names of the spatial axes of a map by its rank (C x L, C x H x W, C x D x H x W).
-AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
 def need_map(layer, shape, ranks=(1, 2, 3)):

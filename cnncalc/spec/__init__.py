@@ -22,15 +22,16 @@ what a layer name means where it is written).
 from ..errors import SpecError, UsageError, did_you_mean, one_line
 from .expander import Expander
 from .loader import Located, file_stem, load_yaml, read_text
-from ..numbers import Tokens, as_shape, is_whole_number
+from ..numbers import MAX_SIZE, Tokens, as_shape, is_whole_number  # noqa: F401 (MAX_SIZE: spec.MAX_SIZE)
+from ..shapes import read_spec_input
 from .blocks import read_blocks
 from .language import (IGNORED_TOP_LEVEL_PREFIX, MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT,
-                            MAX_SIZE, MAX_SOURCE_CHARS, NETWORK_INPUT, SPEC_MARKERS, TOP_LEVEL_KEYS, TOP_LEVEL_SHAPES,
+                            MAX_SOURCE_CHARS, NETWORK_INPUT, SPEC_MARKERS, TOP_LEVEL_KEYS, TOP_LEVEL_SHAPES,
                             check_text, kind_of, whole_or_same)
 from .params import dependency_order, names_read, read_params, setting_problem
 
 # Not used here; other modules import them from cnncalc.spec, the spec language's public face.
-from .expander import LayerDecl  # noqa: F401
+from .layers import LayerDecl  # noqa: F401
 from .language import BLOCK_KEYS, LAYER_WORDS, REFERENCE_KEYS  # noqa: F401
 from .params import parse_settings  # noqa: F401
 
@@ -159,7 +160,7 @@ class Template:
         if isinstance(raw, list) and values:
             expander = Expander(self.file, self.blocks, {})
             raw = [whole_or_same(expander.value(v, values, self.document, "input", None)) for v in raw]
-        return parse_input(raw, file=self.file, line=line)
+        return read_spec_input(raw, file=self.file, line=line)
 
     def expand(self, params=None, input=None, shapes=None):
         """The layers for ``params`` (name -> value over the defaults) at ``input`` (default: the spec's).
@@ -225,25 +226,6 @@ def _least_layers(items, blocks, args, memo, stack):
             each = memo[kind]
         total = min(total + repeat * each, MAX_LAYERS + 1)
     return total
-
-
-def parse_input(value, file=None, line=None):
-    """``[C, H, W]``, ``[C, L]``, ``[C, D, H, W]`` (or ``[N]`` for a flat input) as a tuple of positive ints;
-    ``{tokens: [N, D]}`` as N tokens of width D."""
-    if isinstance(value, dict) and list(value) == ["tokens"]:
-        sizes = value["tokens"]
-        if isinstance(sizes, list) and len(sizes) == 2:
-            return Tokens(*parse_input(sizes, file, line))
-        raise SpecError(f"'input: {{tokens: ...}}' must be [N, D] (N tokens of width D), not {sizes!r:.60}",
-                        file=file, line=line)
-    if isinstance(value, (list, tuple)) and 1 <= len(value) <= 4:
-        if all(is_whole_number(v) and v >= 1 for v in value):
-            if max(value) > MAX_SIZE:
-                raise SpecError(f"'input' sizes must be at most {MAX_SIZE:,}, not {max(value):,}", file=file, line=line)
-            return tuple(value)
-    raise SpecError(f"'input' must be [C, H, W] of positive whole numbers ([C, L] for 1-D, [C, D, H, W] for 3-D, "
-                    f"[N] for a flat input, {{tokens: [N, D]}} for tokens), "
-                    f"not {value!r}", file=file, line=line)
 
 
 def _located(value):

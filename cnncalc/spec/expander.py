@@ -21,65 +21,13 @@ from .expr import ExpressionError, Undefined, evaluate
 from .loader import Located
 from .reuse import every_copy, expand_use
 from ..numbers import is_whole_number
-from .language import (DOTTED_NAME, EXPANSION_STEPS, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH, MAX_EXPANDED,
-                       MAX_FULL_NAME_CHARS, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS,
-                       REPEAT_INDEX, TOP_LEVEL_SHAPES, check_text, kind_of, whole_or_same)
+from .layers import LayerDecl, LayerWord, Reference
+from .language import (DOTTED_NAME, EXPANSION_STEPS, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH,
+                            MAX_EXPANDED, MAX_FULL_NAME_CHARS, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS,
+                       REPEAT_INDEX, TOP_LEVEL_SHAPES,
+                            check_text, kind_of, whole_or_same)
 
 _TRUTH_WORDS = {"true": True, "True": True, "false": False, "False": False}
-
-
-class LayerDecl:
-    """One layer of the expanded network, before any rule has looked at it."""
-
-    __slots__ = ("name", "type", "keys", "inputs", "file", "line", "key_lines", "block", "train_only", "frozen")
-
-    def __init__(self, name, type, keys, inputs, file, line, key_lines, block, train_only=False, frozen=False):
-        self.name = name
-        self.type = type
-        self.keys = keys
-        self.inputs = inputs
-        self.file = file
-        self.line = line
-        self.key_lines = key_lines
-        self.block = block
-        # part of a branch that runs only in training (GoogLeNet's auxiliary classifiers)
-        self.train_only = train_only
-        # its params are not trained (frozen: true): counted apart as non-trainable
-        self.frozen = frozen
-
-    def error(self, message, key=None):
-        """A SpecError located at this layer (and at ``key``'s line when known)."""
-        line = self.key_lines.get(key, self.line) if key else self.line
-        return SpecError(message, file=self.file, line=line, layer=self.name, key=key)
-
-
-class LayerWord(str):
-    """A word a caller passed as a block argument (``skip: enc4``), with the layer it names where written.
-
-    ``target`` is that layer's full name, or None when the word names no layer there (then it is just a
-    word, such as ``relu``, and using it in ``from:`` is an error naming ``line``).
-    """
-
-    __slots__ = ("target", "line", "caller")
-
-    def __new__(cls, word, target, line, caller):
-        self = super().__new__(cls, word)
-        self.target = target
-        self.line = line
-        self.caller = caller  # (scope, prefix) where it was given, for suggestions
-        return self
-
-    def __reduce__(self):
-        return str, (str(self),)  # copied or pickled, it is the plain word
-
-
-class _Reference:
-    """A reference key's value once resolved: a full layer name, not to be read as an expression."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
 
 
 class Expander:
@@ -291,7 +239,7 @@ class Expander:
         keys = dict(keys)
         for key in REFERENCE_KEYS:
             if keys.get(key) is not None:
-                keys[key] = _Reference(self.resolve_source(keys[key], key, scope, prefix, variables, declared,
+                keys[key] = Reference(self.resolve_source(keys[key], key, scope, prefix, variables, declared,
                                                            item.line_of(key), full))
         return keys
 
@@ -363,7 +311,7 @@ class Expander:
                             f"limit is {MAX_FULL_NAME_CHARS}", item.line, name[:60] + "...")
         if len(self.layers) >= MAX_LAYERS:
             raise self.fail(f"the network expands to more than {MAX_LAYERS:,} layers", item.line, name)
-        values = {k: v.name if isinstance(v, _Reference) else self.value(v, variables, item, k, name)
+        values = {k: v.name if isinstance(v, Reference) else self.value(v, variables, item, k, name)
                   for k, v in keys.items()}
         self.names[name] = item.line
         self.layers.append(LayerDecl(name, type_name, values, inputs, self.file, item.line,

@@ -16,8 +16,6 @@ EXPANSION_STEPS = "steps (layers, block uses, block arguments, switched-off laye
 MAX_BLOCK_DEPTH = 16
 # Params are copied into every block use's variables, so their number is bounded too.
 MAX_PARAMS = 1_000
-# Largest size (channels, height, width, units, kernel...) a spec may write; int32's maximum.
-MAX_SIZE = 2**31 - 1
 
 # Besides these, any top-level key starting with "x-" is accepted and ignored (a place for anchors),
 # as is `defaults`.

@@ -1,0 +1,40 @@
+"""--explain: a block's sums, then each layer; suggestions; train-only layers.
+
+Reference values are the lecture's arithmetic written out here, never copied from the program's output.
+"""
+
+from cli_runner import data_of, invoke, ok
+
+
+def test_explain_a_block_sums_its_layers_then_explains_each():
+    out = ok("report", "resnet18", "--explain", "layer1.0")
+    head = out.split("\n\n")[0].splitlines()
+    assert head[0].startswith("layer1.0: a block of 5 layers (layer1.0.conv1 ... layer1.0.add)")
+    # two 3x3 convs 64 -> 64 without bias, two batch norms of 2*64
+    conv, bn = 64 * 64 * 9, 2 * 64
+    assert head[1] == f"params = {conv:,} + {bn} + {conv:,} + {bn} = {2 * conv + 2 * bn:,}"
+    macs = 64 * 56 * 56 * 64 * 9
+    assert head[2] == f"MACs = {macs:,} + {macs:,} = {2 * macs:,}"
+    for name in ("layer1.0.conv1", "layer1.0.bn1", "layer1.0.conv2", "layer1.0.bn2", "layer1.0.add"):
+        assert f"\n\n{name} (" in out
+
+
+def test_explain_suggests_by_prefix_first():
+    result = invoke("report", "resnet18", "--explain", "layer1.0.con")
+    assert result.exit_code == 1
+    assert "did you mean 'layer1.0.conv1', 'layer1.0.conv2'?" in result.stderr
+    assert "did you mean 'layer1'?" in invoke("report", "resnet18", "--explain", "layr1").stderr
+
+
+def test_explain_of_a_train_only_layer_agrees_with_the_table():
+    # GoogLeNet's aux1 1x1 conv: 128 filters on 512x4x4, MACs 128*4*4*512 = 1,048,576, memory 128*4*4*4 B
+    macs, memory = 128 * 4 * 4 * 512, 128 * 4 * 4 * 4
+    out = ok("report", "googlenet_aux", "--explain", "aux1.conv.conv")
+    assert out.splitlines()[-1] == (f"runs only in training: in eval mode the table and totals count its MACs, "
+                                    f"flop and memory as 0 (--mode train counts MACs {macs:,}, flop {macs:,}, "
+                                    f"memory {memory:,} B)")
+    data, _ = data_of("report", "googlenet_aux")
+    row = next(layer for layer in data["layers"] if layer["name"] == "aux1.conv.conv")
+    assert (row["macs"], row["memory_bytes"]) == (0, 0)
+    train = ok("report", "googlenet_aux", "--explain", "aux1.conv.conv", "--mode", "train")
+    assert "runs only in training" not in train and f"= {macs:,}" in train
