@@ -12,7 +12,7 @@ import os
 
 from . import constants as onnx_constants
 from .. import rules
-from ..errors import SpecError, one_line
+from ..errors import SpecError, one_line, shown, shown_names
 from ..spec.loader import file_stem
 from .ops import FUNCTIONAL, OPERATORS, SUPPORTED
 from .tensors import Const, Value, attributes
@@ -38,11 +38,12 @@ class GraphReader:
     # --- errors ---------------------------------------------------------------------------------
 
     def fail(self, node, message):
-        label = f"node '{node.name}'" if node.name else f"a node giving '{node.output[0] if node.output else '?'}'"
-        return SpecError(f"{label} ({node.op_type}): {message}", file=self.file)
+        label = f"node '{shown(node.name)}'" if node.name else \
+            f"a node giving '{shown(node.output[0]) if node.output else '?'}'"
+        return SpecError(f"{label} ({shown(node.op_type)}): {message}", file=self.file)
 
     def unsupported(self, node, message=None):
-        known = message or (f"operator {node.op_type} is not supported (cnncalc reads {', '.join(SUPPORTED)})"
+        known = message or (f"operator {shown(node.op_type)} is not supported (cnncalc reads {', '.join(SUPPORTED)})"
                             if node.op_type not in SUPPORTED else "this use of it is not supported")
         return self.fail(node, known)
 
@@ -94,23 +95,23 @@ class GraphReader:
         graph = self.graph
         inputs = [i for i in graph.input if i.name not in self.consts]
         if len(inputs) != 1:
-            names = ", ".join(i.name for i in inputs) or "none"
+            names = shown_names(i.name for i in inputs) or "none"
             raise SpecError(f"cnncalc reads models with one input; this one has {len(inputs)} ({names})",
                             file=self.file)
         tensor = inputs[0]
         dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
                 for d in tensor.type.tensor_type.shape.dim]
         if len(dims) not in (2, 4):
-            shown = "x".join("?" if d is None else str(d) for d in dims) or "no shape"
-            raise SpecError(f"the input '{tensor.name}' is {shown}; cnncalc reads N x C x H x W images "
+            dims_text = "x".join("?" if d is None else str(d) for d in dims) or "no shape"
+            raise SpecError(f"the input '{shown(tensor.name)}' is {dims_text}; cnncalc reads N x C x H x W images "
                             f"(or N x features)", file=self.file)
         batch, native = dims[0] or 1, tuple(dims[1:])
         if native[0] is None:
-            raise SpecError(f"the input '{tensor.name}' has a dynamic channel count", file=self.file)
+            raise SpecError(f"the input '{shown(tensor.name)}' has a dynamic channel count", file=self.file)
         chosen = native if self.input_override is None else tuple(self.input_override(native))
         if None in chosen:
-            shown = "x".join("?" if d is None else str(d) for d in ("N",) + native)
-            raise SpecError(f"the input '{tensor.name}' has a dynamic size ({shown}); give the size with --input, "
+            dims_text = "x".join("?" if d is None else str(d) for d in ("N",) + native)
+            raise SpecError(f"the input '{shown(tensor.name)}' has a dynamic size ({dims_text}); give the size with --input, "
                             f"e.g. --input {native[0]}x224x224", file=self.file)
         if len(chosen) != len(native) or chosen[0] != native[0]:
             raise SpecError(f"--input {'x'.join(map(str, chosen))} does not fit the model's input "
@@ -194,19 +195,19 @@ class GraphReader:
         found = self.values.get(name)
         if found is None:
             if name in self.consts:
-                raise self.unsupported(node, f"input '{name}' is a constant where cnncalc expects a computed "
+                raise self.unsupported(node, f"input '{shown(name)}' is a constant where cnncalc expects a computed "
                                              f"tensor")
-            raise self.fail(node, f"input '{name}' is not computed by any earlier node")
+            raise self.fail(node, f"input '{shown(name)}' is not computed by any earlier node")
         if found.gate is not None:
             what = {"shuffle": "a channel shuffle", "shuffled": "a channel shuffle", "pad": "a Pad"}.get(
                 found.gate[0], "an activation")
-            raise self.unsupported(node, f"input '{name}' is part of {what} cnncalc could not place")
+            raise self.unsupported(node, f"input '{shown(name)}' is part of {what} cnncalc could not place")
         return found
 
     def const(self, node, name, what="a constant"):
         found = self.consts.get(name)
         if found is None:
-            raise self.unsupported(node, f"input '{name}' must be {what} (an initializer or Constant)")
+            raise self.unsupported(node, f"input '{shown(name)}' must be {what} (an initializer or Constant)")
         return found
 
     def known(self, node, name, what):
@@ -216,7 +217,7 @@ class GraphReader:
         if array is None:
             where = ("in an external data file" if const.proto is not None else
                      f"computed by {const.origin}" if const.origin else "unknown")
-            raise self.unsupported(node, f"{what} '{name}' is needed by value, but its contents are {where}")
+            raise self.unsupported(node, f"{what} '{shown(name)}' is needed by value, but its contents are {where}")
         return array
 
     def set_output(self, node, value, position=0):
@@ -232,7 +233,7 @@ class GraphReader:
     def visit(self, node):
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
-            raise self.unsupported(node, f"operator {node.domain}.{op} is not a standard ONNX operator")
+            raise self.unsupported(node, f"operator {shown(node.domain)}.{shown(op)} is not a standard ONNX operator")
         computed = [name for name in node.input if name and name in self.values]
         if op == "Constant":
             return self.constant(node)
@@ -263,7 +264,7 @@ class GraphReader:
                 array = numpy.array(values[key], dtype=kind)
                 self.consts[node.output[0]] = Const(array.shape, value=array)
                 return
-        self.consts[node.output[0]] = Const(None, origin=f"Constant node '{node.name}'")
+        self.consts[node.output[0]] = Const(None, origin=f"Constant node '{shown(node.name)}'")
 
     def fold_constants(self, node):
         """A node whose inputs are all constants: evaluate it when it is shape arithmetic."""
@@ -271,11 +272,11 @@ class GraphReader:
             # the exporter shares an initializer through Identity: the same tensor under another name
             self.consts[node.output[0]] = self.consts[node.input[0]]
             return
-        origin = f"node '{node.name}' ({node.op_type})"
+        origin = f"node '{shown(node.name)}' ({shown(node.op_type)})"
         inputs = [self.consts.get(name) if name else None for name in node.input]
         missing = [name for name, const in zip(node.input, inputs) if name and const is None]
         if missing:
-            raise self.fail(node, f"input '{missing[0]}' is not computed by any earlier node")
+            raise self.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
         if node.op_type == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
             import numpy
 

@@ -110,14 +110,26 @@ class Layer:
         return self.decl.error(message, key)
 
 
-def validate(decl, rule_, explaining=False, references=None):
-    values = {}
+def check_keys(decl, rule_=None):
+    """Refuse a key ``decl``'s rule does not take (nothing for a type no rule has: :func:`lookup` says that).
+
+    Only the keys' names are read, so the spec expander runs this before it evaluates any key's value.
+    """
+    rule_ = rule_ or RULES.get(decl.type)
+    if rule_ is None:
+        return
     keys = rule_.keys
     for key in decl.keys:
         if key not in keys:
             allowed = ", ".join(keys) or "none besides name, type and from"
             raise decl.error(f"unknown key '{key}' for {rule_.name}{did_you_mean(key, keys)} (its keys: {allowed})",
                              key)
+
+
+def validate(decl, rule_, explaining=False, references=None):
+    values = {}
+    keys = rule_.keys
+    check_keys(decl, rule_)
     layer = Layer(decl, rule_.name, values, explaining, references)
     for key, (check, default) in keys.items():
         if key in decl.keys and decl.keys[key] is not None:

@@ -17,11 +17,11 @@ not use them costs nothing more; data still flows one way (spec -> graph -> rule
 """
 
 from ..errors import SpecError, did_you_mean
-from .expr import ExpressionError, Undefined, evaluate
+from .expr import ExpressionError, Undefined, evaluate, size as expression_size
 from .loader import Located
 from ..numbers import is_whole_number
 from .language import (DOTTED_NAME, EXPANSION_STEPS, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH,
-                            MAX_EXPANDED, MAX_FULL_NAME_CHARS, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS, TOP_LEVEL_SHAPES,
+                            MAX_EXPANDED, MAX_EXPRESSION_WORK, MAX_FULL_NAME_CHARS, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS, TOP_LEVEL_SHAPES,
                             check_text, kind_of, whole_or_same)
 
 _TRUTH_WORDS = {"true": True, "True": True, "false": False, "False": False}
@@ -98,6 +98,9 @@ class Expander:
         self.shaped = 0
         self.reads_shapes = False
         self.expanded = 0  # steps so far: items, repeat copies, block arguments (see MAX_EXPANDED)
+        self.work = 0  # parts of expressions evaluated so far (see MAX_EXPRESSION_WORK)
+        # the rules' check of a layer's keys, run before any of them is evaluated (see add_layer)
+        self.check_keys = getattr(shapes, "check_keys", None)
 
     def fail(self, message, line, layer=None):
         return SpecError(message, file=self.file, line=line, layer=layer)
@@ -335,6 +338,11 @@ class Expander:
                 return found
             if raw.isidentifier() or (DOTTED_NAME.match(raw) and raw.split(".", 1)[0] not in variables):
                 return raw  # a word such as `same` or `relu`, or a layer name (enc4.conv2), not an expression
+            self.work += expression_size(raw)
+            if self.work > MAX_EXPRESSION_WORK:
+                raise self.fail(f"{key}: the spec's expressions take more than {MAX_EXPRESSION_WORK:,} steps to "
+                                f"evaluate (each part of an expression, in every layer, copy and block use, is "
+                                f"one)", item.line_of(key), layer)
             try:
                 return evaluate(raw, variables)
             except ExpressionError as err:
@@ -353,11 +361,14 @@ class Expander:
                             f"limit is {MAX_FULL_NAME_CHARS}", item.line, name[:60] + "...")
         if len(self.layers) >= MAX_LAYERS:
             raise self.fail(f"the network expands to more than {MAX_LAYERS:,} layers", item.line, name)
-        values = {k: v.name if isinstance(v, _Reference) else self.value(v, variables, item, k, name)
-                  for k, v in keys.items()}
+        decl = LayerDecl(name, type_name, keys, inputs, self.file, item.line, item.key_lines,
+                         stack[-1] if stack else None, **self.inherited)
+        if self.check_keys is not None:
+            self.check_keys(decl)  # unknown keys are refused before any is evaluated: their work is not spent
+        decl.keys = {k: v.name if isinstance(v, _Reference) else self.value(v, variables, item, k, name)
+                     for k, v in keys.items()}
         self.names[name] = item.line
-        self.layers.append(LayerDecl(name, type_name, values, inputs, self.file, item.line,
-                                     item.key_lines, stack[-1] if stack else None, **self.inherited))
+        self.layers.append(decl)
         return name
 
     def shape_of(self, name, line, layer):
@@ -370,7 +381,8 @@ class Expander:
                             "cnncalc.load_spec or cnncalc.analyze", line, layer)
         while name not in shapes:
             decl = self.layers[self.shaped]
-            shapes[decl.name] = tuple(self.infer(decl, [shapes[source] for source in decl.inputs]))
+            references = {key: shapes[decl.keys[key]] for key in REFERENCE_KEYS if decl.keys.get(key) is not None}
+            shapes[decl.name] = tuple(self.infer(decl, [shapes[source] for source in decl.inputs], references))
             self.shaped += 1
         return shapes[name]
 
