@@ -20,6 +20,10 @@ from ..spec import NETWORK_INPUT, LayerDecl, parse
 from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
 
 
+# room left in a layer name for the count that tells apart nodes named alike (`conv_12345`)
+_COUNT_ROOM = 8
+
+
 class GraphReader:
     def __init__(self, model, file, input):
         self.model = model
@@ -33,6 +37,7 @@ class GraphReader:
         self.names = set()
         self.last_count = {}  # base name -> the last count given it, so n nodes named alike cost O(n)
         self.skip = set()  # node indices already folded into a layer
+        self.folded = 0  # elements read and made by constant folding (see constants.MAX_FOLDED_ELEMENTS)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
 
     # --- errors ---------------------------------------------------------------------------------
@@ -158,7 +163,7 @@ class GraphReader:
         else:
             base = node.op_type.lower()
         base = ".".join(part for part in base.replace("/", ".").replace(":", ".").split(".") if part) or "layer"
-        base += suffix
+        base = shortened(base + suffix, MAX_NAME_CHARS - _COUNT_ROOM)
         if base == NETWORK_INPUT:
             base = "input_"
         name, count = base, self.last_count.get(base, 1)
@@ -285,7 +290,10 @@ class GraphReader:
             value = numpy.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=numpy.int64)
             self.consts[node.output[0]] = Const(value.shape, value=value, stored=False)
             return
-        results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset)
+        self.folded += onnx_constants.fold_cost(inputs)
+        results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset,
+                                          fold=self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS)
+        self.folded += sum(value.size for _, value in results if value is not None)
         stored = node.op_type in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
                                   "Unsqueeze") and inputs[0] is not None and inputs[0].stored
         for position, name in enumerate(node.output):
@@ -295,17 +303,37 @@ class GraphReader:
 
 
 def _torch_scope(name):
-    """PyTorch's exporter names nodes '/layer1/layer1.0/conv1/Conv': ('layer1.0.conv1', 'Conv')."""
+    """PyTorch's exporter names nodes '/layer1/layer1.0/conv1/Conv': ('layer1.0.conv1', 'Conv').
+
+    Linear in the name's length (a 2 MB name of a million parts is read in one pass, then shortened)."""
     if not name or not name.startswith("/"):
         return None
     parts = [part for part in name.split("/") if part]
     if not parts:
         return None
-    path = previous = ""
+    # a layer name keeps at most the end of its path (see shortened): the last MAX_NAME_CHARS parts give that,
+    # each adding at least two characters ('.x'), so a name of a million parts costs no more than one of 100
+    parts = parts[-MAX_NAME_CHARS - 1:]
+    pieces = []
+    previous = ""
     for part in parts[:-1]:
-        if previous and part.startswith(previous + "."):
-            path += part[len(previous):]
+        if previous and part.startswith(previous) and part[len(previous):len(previous) + 1] == ".":
+            pieces.append(part[len(previous):])  # 'layer1' then 'layer1.0': the path goes on by '.0'
         else:
-            path = f"{path}.{part}" if path else part
+            pieces.append(f".{part}" if pieces else part)
         previous = part
-    return path, parts[-1]
+    return "".join(pieces), parts[-1]
+
+
+def shortened(name, limit):
+    """A layer name of at most ``limit`` characters: its last dotted parts that fit (the module deepest in the
+    scope says most), or the end of its last part. A 16-module-deep PyTorch scope gives names of 138 and more."""
+    if len(name) <= limit:
+        return name
+    kept, total = [], -1
+    for part in reversed(name.split(".")):
+        if total + 1 + len(part) > limit:
+            break
+        kept.append(part)
+        total += 1 + len(part)
+    return ".".join(reversed(kept)) if kept else name[-limit:]
