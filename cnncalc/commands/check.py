@@ -54,8 +54,9 @@ def check(answers, key_path, fmt, output, quiet, no_explain):
 
     key = checker.load_key(key_path) if key_path else None
     file_results = checker.grade_submissions(key, answers) if key else checker.check_files(answers)
+    all_written = True
     if fmt == "gradescope" and len(file_results) > 1:
-        _gradescope_folder(checker, file_results, output)
+        all_written = _gradescope_folder(checker, file_results, output)
     else:
         text = _render(checker, file_results, fmt, key, quiet, no_explain)
         if output:
@@ -65,7 +66,7 @@ def check(answers, key_path, fmt, output, quiet, no_explain):
             click.echo(text)
     if fmt != "text":
         _echo_errors(file_results, answers_too=key is None)
-    sys.exit(0 if all(fr.ok for fr in file_results) else 1)
+    sys.exit(0 if all_written and all(fr.ok for fr in file_results) else 1)
 
 
 def _render(checker, file_results, fmt, key, quiet, no_explain):
@@ -84,7 +85,7 @@ def _gradescope_folder(checker, file_results, folder):
     import json
     import os
 
-    from ..errors import UsageError
+    from ..errors import CnnCalcError, UsageError, shown
 
     if not folder:
         raise UsageError("--format gradescope with several files writes one results file per submission; "
@@ -92,11 +93,17 @@ def _gradescope_folder(checker, file_results, folder):
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise UsageError(f"-o {click.format_filename(folder)}: with several files -o names a folder, and this "
                          f"is a file")
+    written = 0
     for fr, name in zip(file_results, checker.gradescope_names(file_results)):
         data = json.dumps(checker.to_gradescope(fr), indent=2, allow_nan=False)
-        write_output(os.path.join(folder, name), data + "\n")
+        try:
+            write_output(os.path.join(folder, name), data + "\n")
+            written += 1
+        except CnnCalcError as err:  # one file that cannot be written is said; the others are still written
+            click.echo(f"error: {shown(fr.file)}: results not written: {err}", err=True)
     click.echo(checker.run_summary(file_results))
-    click.echo(f"wrote {len(file_results)} results files to {one_line(click.format_filename(folder))}")
+    click.echo(f"wrote {written} results files to {one_line(click.format_filename(folder))}")
+    return written == len(file_results)
 
 
 def _echo_errors(file_results, answers_too=True):

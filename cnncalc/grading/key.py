@@ -11,7 +11,7 @@ A key is checked whole when it is loaded: every problem is one AnswerError namin
 
 import os
 
-from ..errors import AnswerError, CnnCalcError
+from ..errors import AnswerError, CnnCalcError, shown
 from .grader import Grader
 from .quantities import QUANTITIES, QUANTITY
 from ..spec.loader import Located
@@ -104,8 +104,8 @@ def read_question(key, entry, position, item_line, file):
     if "layer" not in entry or "quantity" not in entry:
         fail(f"question {question_id} needs a 'layer' and a 'quantity'")
     layer, quantity = str(entry["layer"]), entry["quantity"]
-    if quantity not in QUANTITY:
-        fail(f"unknown quantity '{quantity}' (quantities: {', '.join(QUANTITIES)})", "quantity")
+    if not isinstance(quantity, str) or quantity not in QUANTITY:
+        fail(f"unknown quantity '{shown(quantity)}' (quantities: {', '.join(QUANTITIES)})", "quantity")
     try:
         points = read_points(entry.get("points", 1))
     except ValueError as err:

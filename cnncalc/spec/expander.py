@@ -16,7 +16,7 @@ once). Only blocks whose text mentions one of those names ask for a shape, so a 
 not use them costs nothing more; data still flows one way (spec -> graph -> rules).
 """
 
-from ..errors import SpecError, did_you_mean
+from ..errors import SpecError, did_you_mean, shown
 from .expr import ExpressionError, Undefined, evaluate, size as expression_size
 from .loader import Located
 from ..numbers import is_whole_number
@@ -326,7 +326,11 @@ class Expander:
             known = f" (arguments and params: {', '.join(arguments)})" if arguments else ""
             raise self.fail(f"if: '{raw}' is not an argument or param{did_you_mean(raw, arguments)}{known}",
                             item.line_of("if"), layer)
-        return self.value(raw, variables, item, "if", layer)
+        value = self.value(raw, variables, item, "if", layer)
+        if not isinstance(value, bool):  # text such as 'false' or 'no' is not false: nothing is read as truth
+            raise self.fail(f"if: must be true or false (a comparison, or an argument or param that is true or "
+                            f"false), not {kind_of(value)} {shown(repr(value))}", item.line_of("if"), layer)
+        return value
 
     def value(self, raw, variables, item, key, layer):
         """A key's value with block arguments and params substituted and expressions evaluated."""
