@@ -55,11 +55,11 @@ class Key:
 def load_key(path):
     """The key in ``path``; an AnswerError (one line, the key's file and line) if it is not a valid key."""
     path = str(path)
-    return key_from_document(read_document(path), path, os.path.dirname(path) or ".")
+    return key_from_document(read_document(path, KEY_KEYS[:2], "key"), path, os.path.dirname(path) or ".")
 
 
 def key_from_document(document, file="<key>", base_dir="."):
-    document = as_mapping(document, file, KEY_KEYS, "a key")
+    document = as_mapping(document, file, KEY_KEYS, "a key", "key")
     report = analyze_named(document, file, base_dir)
     key = Key(file, report, [], title=document.get("title"))
     for position, (entry, line) in enumerate(entry_list(document, file, "questions"), 1):
