@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from ..errors import one_line
+from ..errors import MAX_MESSAGE_CHARS, one_line, shown
 from .common import friendly_errors, write_output
 
 FORMATS = ("text", "json", "csv", "gradescope")
@@ -85,7 +85,7 @@ def _gradescope_folder(checker, file_results, folder):
     import json
     import os
 
-    from ..errors import CnnCalcError, UsageError, shown
+    from ..errors import CnnCalcError, UsageError
 
     if not folder:
         raise UsageError("--format gradescope with several files writes one results file per submission; "
@@ -110,8 +110,9 @@ def _echo_errors(file_results, answers_too=True):
     """With data on stdout, problems with the files still reach a person, one line each on stderr
     (against a key, only the files that could not be read: an unreadable answer is in the results)."""
     for fr in file_results:
+        # escaped and capped as every error line is: a message may quote an answer file's text
         if fr.error is not None:
-            click.echo(f"error: {fr.error}", err=True)
+            click.echo(f"error: {shown(fr.error, MAX_MESSAGE_CHARS)}", err=True)
         for result in fr.results if answers_too else ():
             if result.status == "error":
-                click.echo(f"error: {result.where}: {result.message}", err=True)
+                click.echo(f"error: {shown(f'{result.where}: {result.message}', MAX_MESSAGE_CHARS)}", err=True)

@@ -99,10 +99,10 @@ def _read_without_weights(path, file):
 
     from ..spec.loader import open_regular
 
-    with open_regular(path) as handle:  # a FIFO or /dev/zero named x.onnx is refused, not read forever
+    with open_regular(path) as handle:  # /dev/zero named x.onnx is refused, a pipe read to the limit
         size = os.fstat(handle.fileno()).st_size
-        if size < 1 << 20:
-            return handle.read()
+        if size < 1 << 20:  # a small file, or a pipe (size 0): read, at most to just past the limit
+            return handle.read(MAX_FILE_BYTES + 1)
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
             try:
                 return without_weights(view, MAX_FILE_BYTES, MAX_NODES)

@@ -252,6 +252,7 @@ def _loader(fast):
 
 
 _INDICATORS = re.compile(r"[ \t?:-]*")
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 def _nesting_bound(text):
@@ -305,12 +306,13 @@ def _read_file(path):
 
 
 def open_regular(path):
-    """``path`` opened for reading in binary, if it is a regular file; a SpecError otherwise.
+    """``path`` opened for reading in binary, if it is a regular file or a pipe; a SpecError otherwise.
 
-    Every spec or model file is opened here. A folder, a device (``/dev/zero``, a tape, a watchdog), a
-    FIFO or a socket is refused from its metadata before anything opens it, so nothing hangs or has
-    side effects; had the file been swapped for a FIFO since, the non-blocking open does not wait and
-    the second look refuses it.
+    Every spec or model file is opened here. A folder, a device (``/dev/zero``, a tape, a watchdog) or a
+    socket is refused from its metadata before anything opens it, so nothing hangs or has side effects. A
+    pipe (``/dev/stdin`` piped, a shell's ``<(...)``, a FIFO) is read as shells use it, and every reader
+    reads at most MAX_FILE_BYTES + 1 bytes: the open does not wait (non-blocking), then the reads wait for
+    the writer; a FIFO nobody writes to reads as empty at once.
     """
     path = str(path)
     try:
@@ -319,10 +321,13 @@ def open_regular(path):
             raise SpecError(f"is {kind}, not a spec file", file=path)
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
         handle = open(descriptor, "rb")
-        kind = _file_kind(os.fstat(handle.fileno()).st_mode)
+        mode = os.fstat(handle.fileno()).st_mode
+        kind = _file_kind(mode)
         if kind:
             handle.close()
             raise SpecError(f"is {kind}, not a spec file", file=path)
+        if stat.S_ISFIFO(mode) and hasattr(os, "set_blocking"):
+            os.set_blocking(handle.fileno(), True)  # opened without waiting; now read what the writer sends
         return handle
     except FileNotFoundError:
         raise SpecError("no such file", file=path) from None
@@ -332,14 +337,12 @@ def open_regular(path):
 
 def _file_kind(mode):
     """What a file is when it is not a regular file ("a directory", "a device"...), else None."""
-    if stat.S_ISREG(mode):
+    if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):  # a pipe is read with the size limit (see open_regular)
         return None
     if stat.S_ISDIR(mode):
         return "a directory"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a regular file"
@@ -411,4 +414,20 @@ def _load_yaml(text, file):
     except yaml.YAMLError as err:
         raise SpecError(f"YAML error: {err}", file=file) from None
     except RecursionError:
-        raise SpecError("YAML nests too deeply to read", file=file) from None
+        raise SpecError("YAML nests too deeply to read (this line is where it nests deepest)", file=file,
+                        line=_deepest_line(text)) from None
+
+
+def _deepest_line(text):
+    """The first line where ``text`` nests deepest: by open brackets, or by indentation and `- ` indicators."""
+    depth = best = 0
+    best_line = 1
+    for number, line in enumerate(text.splitlines(), 1):
+        peak = depth
+        for bracket in _BRACKETS.findall(line):
+            depth = depth + 1 if bracket in "[{" else max(depth - 1, 0)
+            peak = max(peak, depth)
+        nesting = max(peak, _INDICATORS.match(line).end() // 2)
+        if nesting > best:
+            best, best_line = nesting, number
+    return best_line
