@@ -64,12 +64,19 @@ MAX_SHOWN_NAMES = 10
 
 
 def shown(text, limit=MAX_SHOWN_CHARS):
-    """``text`` as an error prints it: escaped by :func:`one_line`, and cut to ``limit`` characters with a
-    count of what was cut. Every name an error quotes goes through this."""
+    """``text`` as an error prints it: escaped as :func:`one_line` does, and cut at ``limit`` characters as
+    printed, with a count of the characters cut. Every name an error quotes goes through this."""
     text = str(text)
-    if len(text) <= limit:
-        return one_line(text)
-    return f"{one_line(text[:limit])}... ({len(text) - limit:,} more characters)"
+    if len(text) <= limit and text.isprintable():
+        return text
+    kept, size = [], 0
+    for position, character in enumerate(text):  # stops at the limit: the cost is what is shown
+        piece = character if character.isprintable() else repr(character)[1:-1]
+        size += len(piece)
+        if size > limit:
+            return f"{''.join(kept)}... ({len(text) - position:,} more characters)"
+        kept.append(piece)
+    return "".join(kept)
 
 
 def shown_names(names, limit=MAX_SHOWN_NAMES, quote="'"):

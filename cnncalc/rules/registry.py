@@ -4,7 +4,7 @@ Every layer type is a function registered with ``@rule`` together with the keys 
 ``RULES`` table); :func:`apply` validates a layer's keys and runs its rule, which returns a :class:`Cost`.
 """
 
-from ..errors import did_you_mean
+from ..errors import did_you_mean, shown
 
 REQUIRED = object()
 # PyTorch counts a tensor's elements in an int64; a larger output is an error, not a number.
@@ -122,7 +122,7 @@ def check_keys(decl, rule_=None):
     for key in decl.keys:
         if key not in keys:
             allowed = ", ".join(keys) or "none besides name, type and from"
-            raise decl.error(f"unknown key '{key}' for {rule_.name}{did_you_mean(key, keys)} (its keys: {allowed})",
+            raise decl.error(f"unknown key '{shown(key)}' for {rule_.name}{did_you_mean(key, keys)} (its keys: {allowed})",
                              key)
 
 
@@ -156,7 +156,7 @@ def lookup(decl, extra_names=()):
         alias = _alias(decl.type)
         names = list(RULES) + list(extra_names)
         hint = f"; did you mean '{alias}'?" if alias else did_you_mean(decl.type, names)
-        raise decl.error(f"unknown layer type '{decl.type}'{hint}", "type")
+        raise decl.error(f"unknown layer type '{shown(decl.type)}'{hint}", "type")
     return rule_
 
 

@@ -400,7 +400,7 @@ class Expander:
         for key in keys:
             if key not in block.args:
                 known = ", ".join(block.args) or "none"
-                raise self.fail(f"block '{block.name}' has no argument '{key}'{did_you_mean(key, block.args)} "
+                raise self.fail(f"block '{block.name}' has no argument '{shown(key)}'{did_you_mean(key, block.args)} "
                                 f"(its arguments: {known})", item.line_of(key), name)
         scope, prefix = caller
         arguments = dict(self.params)

@@ -11,7 +11,7 @@ import stat
 
 import yaml
 
-from ..errors import SpecError
+from ..errors import SpecError, shown
 from ..numbers import MAX_NUMBER_CHARS
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -19,6 +19,8 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 # texts that may nest deeper than this are parsed by the pure-Python loader, whose recursion
 # ends in a RecursionError instead.
 _C_SAFE_DEPTH = 5_000
+# Deeper than this no document can be built anyway (PyYAML builds nested values by recursion).
+MAX_YAML_DEPTH = 1_000
 
 MAX_EXPANDED_NODES = 1_000_000
 # Values written in one document (scalars, mappings, lists, aliases). PyYAML builds a node, then an
@@ -79,7 +81,7 @@ def _construct_mapping(loader, node):
         except TypeError:
             raise SpecError("a mapping key must be a plain value", line=line) from None
         if duplicate:
-            raise SpecError(f"duplicate key '{key}' (first at line {mapping.key_lines[key]})", line=line)
+            raise SpecError(f"duplicate key '{shown(key)}' (first at line {mapping.key_lines[key]})", line=line)
         if type(value_node) is scalar:
             mapping[key] = _construct_scalar(loader, value_node)
         else:
@@ -389,6 +391,11 @@ def load_yaml(text, file=None, markers=None, kind="spec"):
 def _load_yaml(text, file):
     if len(text) > MAX_FILE_BYTES:
         raise SpecError(f"text is longer than {MAX_FILE_BYTES:,} characters", file=file)
+    if text.count("[") + text.count("{") > MAX_YAML_DEPTH:
+        depth, line = _deepest_line(text)
+        if depth > MAX_YAML_DEPTH:  # PyYAML's scanner takes seconds on thousands of open brackets, then fails
+            raise SpecError(f"YAML nests more than {MAX_YAML_DEPTH:,} levels deep (deepest at this line)",
+                            file=file, line=line)
     fast = len(text) < _C_SAFE_DEPTH or _nesting_bound(text) <= _C_SAFE_DEPTH
     try:
         if len(text) >= _COUNT_NODES_FROM:
@@ -415,11 +422,11 @@ def _load_yaml(text, file):
         raise SpecError(f"YAML error: {err}", file=file) from None
     except RecursionError:
         raise SpecError("YAML nests too deeply to read (this line is where it nests deepest)", file=file,
-                        line=_deepest_line(text)) from None
+                        line=_deepest_line(text)[1]) from None
 
 
 def _deepest_line(text):
-    """The first line where ``text`` nests deepest: by open brackets, or by indentation and `- ` indicators."""
+    """(how deep, the first line where) ``text`` nests deepest: by brackets, or by indentation and `- `."""
     depth = best = 0
     best_line = 1
     for number, line in enumerate(text.splitlines(), 1):
@@ -430,4 +437,4 @@ def _deepest_line(text):
         nesting = max(peak, _INDICATORS.match(line).end() // 2)
         if nesting > best:
             best, best_line = nesting, number
-    return best_line
+    return best, best_line
