@@ -40,8 +40,8 @@ class CnnCalcError(Exception):
             where += ": "
         elif self.line is not None:
             where = f"line {self.line}: "
-        layer = f"{self.layer}: " if self.layer else ""
-        return _one_line(f"{where}{layer}{self.message}")
+        layer = f"{shown(self.layer, MAX_SHOWN_CHARS * 2)}: " if self.layer else ""
+        return shown(f"{where}{layer}{self.message}", MAX_MESSAGE_CHARS)
 
 
 def one_line(text):
@@ -54,6 +54,36 @@ def one_line(text):
 
 
 _one_line = one_line
+
+# A name from a file (a node, tensor, op type, key, layer) is printed in an error at most this long; a whole
+# error line at most MAX_MESSAGE_CHARS, so no name (a 100,000-character ONNX node name) makes a message long.
+MAX_SHOWN_CHARS = 100
+MAX_MESSAGE_CHARS = 2_000
+# a list of names (a model's 500 inputs) shows at most this many
+MAX_SHOWN_NAMES = 10
+
+
+def shown(text, limit=MAX_SHOWN_CHARS):
+    """``text`` as an error prints it: escaped as :func:`one_line` does, and cut at ``limit`` characters as
+    printed, with a count of the characters cut. Every name an error quotes goes through this."""
+    text = str(text)
+    if len(text) <= limit and text.isprintable():
+        return text
+    kept, size = [], 0
+    for position, character in enumerate(text):  # stops at the limit: the cost is what is shown
+        piece = character if character.isprintable() else repr(character)[1:-1]
+        size += len(piece)
+        if size > limit:
+            return f"{''.join(kept)}... ({len(text) - position:,} more characters)"
+        kept.append(piece)
+    return "".join(kept)
+
+
+def shown_names(names, limit=MAX_SHOWN_NAMES, quote="'"):
+    """``'a', 'b', 'c' (and 490 more)``: the first ``limit`` of ``names``, each :func:`shown`."""
+    names = list(names)
+    text = ", ".join(f"{quote}{shown(name)}{quote}" for name in names[:limit])
+    return text + (f" (and {len(names) - limit:,} more)" if len(names) > limit else "")
 
 
 class SpecError(CnnCalcError):
@@ -75,19 +105,18 @@ def note(text):
     built-in used for a missing file): one line on standard error, so piped output stays clean."""
     import sys
 
-    sys.stderr.write(f"note: {_one_line(text)}\n")
+    sys.stderr.write(f"note: {shown(text, MAX_MESSAGE_CHARS)}\n")
     # written out now, whatever the stream's buffering: click before 8.2 tests CLIs with a buffered
     # stderr that it never flushes, so an unflushed note was lost there
     sys.stderr.flush()
 
 
-def suggestion(word, choices, shown=3):
+def suggestion(word, choices, count=3):
     """' (did you mean ...)' preferring names that start with ``word`` (a block's layers), then close ones."""
     word = str(word)
     starting = [str(c) for c in choices if str(c).startswith(word)]
     if starting:
-        more = f" (and {len(starting) - shown} more)" if len(starting) > shown else ""
-        return "; did you mean " + ", ".join(f"'{c}'" for c in starting[:shown]) + more + "?"
+        return f"; did you mean {shown_names(starting, count)}?"
     return did_you_mean(word, choices)
 
 
@@ -96,4 +125,4 @@ def did_you_mean(word, choices):
     import difflib
 
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return f"; did you mean '{shown(close[0])}'?" if close else ""

@@ -222,9 +222,14 @@ def _merge_into(group, row):
         group.roofline = group.roofline + row.roofline  # a block's roofline: its layers' summed
 
 
-def infer_shape(decl, in_shapes):
-    """A layer's output shape from its inputs' shapes: what the spec expander asks for ``in_channels``."""
-    return rules.apply(decl, in_shapes).shape
+def infer_shape(decl, in_shapes, references=None):
+    """A layer's output shape from its inputs' shapes (and those its ``like`` names): what the spec expander
+    asks for ``in_channels``."""
+    return rules.apply(decl, in_shapes, references=references).shape
+
+
+# what else the expander asks of the rules: a layer's keys checked before any is evaluated
+infer_shape.check_keys = rules.check_keys
 
 
 def load_spec(spec_or_name, params=None, input=None):

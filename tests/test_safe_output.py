@@ -1,6 +1,6 @@
 """Untrusted input, safe output: no leaks, no hangs, no forged output.
 
-1. errors about a file that is not a spec quote nothing of it; devices and FIFOs are never opened;
+1. errors about a file that is not a spec quote nothing of it; devices are never opened, FIFOs are read within the size limit;
 2. every -o goes through one writer;
 3. names are printable (checked at load) and every output format escapes what else they hold;
 4. JSON output is strict JSON;
@@ -80,8 +80,8 @@ def test_a_fifo_does_not_hang(tmp_path):
     fifo = tmp_path / "spec.yaml"
     os.mkfifo(fifo)
     started = time.perf_counter()
-    done = run_cnncalc("validate", fifo, timeout=30)
-    assert done.returncode == 1 and "named pipe" in done.stderr, done.stderr
+    done = run_cnncalc("validate", fifo, timeout=30)  # read as a pipe: nobody writes, so it is empty
+    assert done.returncode == 1 and "the spec is empty" in done.stderr, done.stderr
     assert time.perf_counter() - started < 20
 
 
@@ -90,7 +90,7 @@ def test_a_fifo_or_device_named_like_a_model_does_not_hang(tmp_path):
     fifo = tmp_path / "model.onnx"
     os.mkfifo(fifo)
     done = run_cnncalc("report", fifo, timeout=30)
-    assert done.returncode == 1 and "named pipe" in done.stderr, done.stderr
+    assert done.returncode == 1 and "not an ONNX model" in done.stderr, done.stderr
     if os.path.exists("/dev/zero"):
         (tmp_path / "zero.onnx").symlink_to("/dev/zero")
         done = run_cnncalc("report", tmp_path / "zero.onnx", timeout=30)

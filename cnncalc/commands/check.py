@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from ..errors import one_line
+from ..errors import MAX_MESSAGE_CHARS, one_line, shown
 from .common import friendly_errors, write_output
 
 FORMATS = ("text", "json", "csv", "gradescope")
@@ -63,6 +63,7 @@ def check(answers, key_path, fmt, output, quiet, no_explain):
         return
     if output:
         _never_over(output, list(answers) + ([key_path] if key_path else []))
+    all_written = True
     students = _gradescope_students(checker, answers) if key and key.vary and fmt == "gradescope" else None
     file_results = checker.grade_submissions(key, answers, students) if key else checker.check_files(answers)
     for fr, student in zip(file_results, students or ()):
@@ -70,7 +71,7 @@ def check(answers, key_path, fmt, output, quiet, no_explain):
             fr.notes.append("the student id is the file name: no submission_metadata.json with a sid or email in "
                             "the folder above the submission")
     if fmt == "gradescope" and len(file_results) > 1:
-        _gradescope_folder(checker, file_results, output, answers)
+        all_written = _gradescope_folder(checker, file_results, output, answers)
     else:
         text = _render(checker, file_results, fmt, key, quiet, no_explain)
         if output:
@@ -82,7 +83,7 @@ def check(answers, key_path, fmt, output, quiet, no_explain):
                 click.echo(checker.run_summary(file_results), err=True)  # the gradebook alone on stdout
     if fmt != "text":
         _echo_errors(file_results, answers_too=key is None)
-    sys.exit(0 if all(fr.ok for fr in file_results) else 1)
+    sys.exit(0 if all_written and all(fr.ok for fr in file_results) else 1)
 
 
 def _show_key(checker, key, fmt, output):
@@ -135,7 +136,7 @@ def _gradescope_folder(checker, file_results, folder, answers):
     import json
     import os
 
-    from ..errors import UsageError
+    from ..errors import CnnCalcError, UsageError
 
     if not folder:
         raise UsageError("--format gradescope with several files writes one results file per submission; "
@@ -146,19 +147,26 @@ def _gradescope_folder(checker, file_results, folder, answers):
     names = checker.gradescope_names(file_results)
     for name in names:
         _never_over(os.path.join(folder, name), answers)
+    written = 0
     for fr, name in zip(file_results, names):
         data = json.dumps(checker.to_gradescope(fr), indent=2, allow_nan=False)
-        write_output(os.path.join(folder, name), data + "\n")
+        try:
+            write_output(os.path.join(folder, name), data + "\n")
+            written += 1
+        except CnnCalcError as err:  # one file that cannot be written is said; the others are still written
+            click.echo(f"error: {shown(fr.file)}: results not written: {err}", err=True)
     click.echo(checker.run_summary(file_results))
-    click.echo(f"wrote {len(file_results)} results files to {one_line(click.format_filename(folder))}")
+    click.echo(f"wrote {written} results files to {one_line(click.format_filename(folder))}")
+    return written == len(file_results)
 
 
 def _echo_errors(file_results, answers_too=True):
     """With data on stdout, problems with the files still reach a person, one line each on stderr
     (against a key, only the files that could not be read: an unreadable answer is in the results)."""
     for fr in file_results:
+        # escaped and capped as every error line is: a message may quote an answer file's text
         if fr.error is not None:
-            click.echo(f"error: {fr.error}", err=True)
+            click.echo(f"error: {shown(fr.error, MAX_MESSAGE_CHARS)}", err=True)
         for result in fr.results if answers_too else ():
             if result.status == "error":
-                click.echo(f"error: {result.where}: {result.message}", err=True)
+                click.echo(f"error: {shown(f'{result.where}: {result.message}', MAX_MESSAGE_CHARS)}", err=True)

@@ -43,9 +43,16 @@ def key(spec, quantities, layers, points, tolerance, quiet, output, input_shape,
     from ..grading.authoring import key_text
     from ..report import analyze
 
-    report = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=True)
     spec_text = spec
-    if (looks_like_path(spec) or spec not in names()) and output:
+    if spec == "-":  # standard input is gone once read: the key carries the spec inline
+        from ..spec import SPEC_MARKERS
+        from ..spec.loader import load_yaml, read_text
+
+        spec = spec_text = load_yaml(read_text("-"), "<stdin>", markers=SPEC_MARKERS)
+    report = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=True)
+    if isinstance(spec, dict):
+        pass
+    elif (looks_like_path(spec) or spec not in names()) and output:
         spec_text = os.path.relpath(os.path.abspath(spec), os.path.dirname(os.path.abspath(output)))
     if tolerance is not None:
         from ..errors import UsageError
@@ -67,4 +74,5 @@ def key(spec, quantities, layers, points, tolerance, quiet, output, input_shape,
 
 
 def _names(text):
-    return [name.strip() for name in text.split(",") if name.strip()] if text else None
+    """The names of a comma-separated list, each once (`--layers conv1,conv1` asks of conv1 once)."""
+    return list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip())) if text else None

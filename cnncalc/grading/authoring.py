@@ -31,7 +31,7 @@ def key_text(report, spec_text, layers=None, quantities=("output_shape", "params
              "# Grade with: cnncalc check --key THIS_FILE SUBMISSION...",
              "# A count or size is right only at its exact value (34944, 34,944 or 34.944K) unless the key or",
              "# a question gives a tolerance (tolerance: 1% of the exact value, or an amount such as 500).",
-             f"spec: {_scalar(spec_text)}",
+             *_spec_lines(spec_text),
              f"input: [{', '.join(str(s) for s in report.input)}]"]
     if report.batch != 1:
         lines.append(f"batch: {report.batch}")
@@ -56,6 +56,30 @@ def key_text(report, spec_text, layers=None, quantities=("output_shape", "params
     if not number:
         raise UsageError("no question could be asked of these layers and quantities")
     return "\n".join(lines) + "\n"
+
+
+def _spec_lines(spec):
+    """``spec: NAME`` (a built-in or a path), or an inline spec (a mapping read from standard input)."""
+    if not isinstance(spec, dict):
+        return [f"spec: {_scalar(spec)}"]
+    import yaml
+
+    text = yaml.safe_dump(_plain(spec), sort_keys=False, default_flow_style=None, width=110, allow_unicode=True)
+    return ["spec:"] + [f"  {line}" for line in text.splitlines()]
+
+
+def _plain(value):
+    """The spec as plain dicts, lists, numbers and text (what safe_dump writes)."""
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    for kind in (int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
 
 
 def _scalar(text):

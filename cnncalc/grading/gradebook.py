@@ -89,16 +89,25 @@ def to_gradescope(file_result):
             "tests": tests}
 
 
+# A results file's name without its count and `.json`, in UTF-8 bytes: a file name is at most 255 bytes, and
+# a submission named with 250 control characters (each escaped as 4) or 250 UTF-8 letters would pass that.
+MAX_RESULT_STEM_BYTES = 150
+
+
 def gradescope_names(file_results):
-    """A results file name per submission, for a folder of them: ``alice.json``, ``alice-2.json``..."""
-    names, used = [], set()
+    """A results file name per submission, for a folder of them: ``alice.json``, ``alice-2.json``...
+
+    Always a valid file name (escaped as the name is printed, at most MAX_RESULT_STEM_BYTES before its count)
+    and unique, found in linear time: each stem remembers the last count it was given."""
+    names, used, last = [], set(), {}
     for fr in file_results:
-        # escaped as the name is printed: no line break or terminal escape in a file name the folder gets
-        stem = one_line(os.path.splitext(os.path.basename(fr.file))[0]) or "submission"
-        name, count = f"{stem}.json", 1
+        stem = _result_stem(fr.file)
+        count = last.get(stem, 1)
+        name = f"{stem}.json" if count == 1 else f"{stem}-{count}.json"
         while name in used:
             count += 1
             name = f"{stem}-{count}.json"
+        last[stem] = count
         used.add(name)
         names.append(name)
     return names
@@ -130,3 +139,10 @@ def gradescope_student(path):
         if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
             return str(value).strip()
     return None
+
+
+def _result_stem(file):
+    # escaped as the name is printed: no line break or terminal escape in a file name the folder gets
+    stem = one_line(os.path.splitext(os.path.basename(str(file)))[0])
+    stem = stem.encode("utf-8", "replace")[:MAX_RESULT_STEM_BYTES].decode("utf-8", "ignore")
+    return stem or "submission"

@@ -14,7 +14,7 @@ A key is checked whole when it is loaded: every problem is one AnswerError namin
 
 import os
 
-from ..errors import AnswerError, CnnCalcError
+from ..errors import AnswerError, CnnCalcError, shown
 from .grader import Grader
 from .quantities import QUANTITIES, QUANTITY
 from ..spec.loader import Located
@@ -102,11 +102,11 @@ class Key:
 def load_key(path):
     """The key in ``path``; an AnswerError (one line, the key's file and line) if it is not a valid key."""
     path = str(path)
-    return key_from_document(read_document(path), path, os.path.dirname(path) or ".")
+    return key_from_document(read_document(path, markers=KEY_KEYS[:2], kind="key"), path, os.path.dirname(path) or ".")
 
 
 def key_from_document(document, file="<key>", base_dir="."):
-    document = as_mapping(document, file, KEY_KEYS, "a key")
+    document = as_mapping(document, file, KEY_KEYS, "a key", "key")
     setting = named_setting(document, file, base_dir)
     report = analyze_setting(setting)
     key = Key(file, report, [], title=document.get("title"))
@@ -170,8 +170,8 @@ def read_question(key, entry, position, item_line, file, default=EXACT):
     if "layer" not in entry or "quantity" not in entry:
         fail(f"question {question_id} needs a 'layer' and a 'quantity'")
     layer, quantity = str(entry["layer"]), entry["quantity"]
-    if quantity not in QUANTITY:
-        fail(f"unknown quantity '{quantity}' (quantities: {', '.join(QUANTITIES)})", "quantity")
+    if not isinstance(quantity, str) or quantity not in QUANTITY:
+        fail(f"unknown quantity '{shown(quantity)}' (quantities: {', '.join(QUANTITIES)})", "quantity")
     try:
         points = read_points(entry.get("points", 1))
     except ValueError as err:

@@ -7,7 +7,7 @@ as written); the numbers inside a value are read later by ``values.parse_number`
 import math
 import os
 
-from ..errors import AnswerError, CnnCalcError, did_you_mean
+from ..errors import AnswerError, CnnCalcError, did_you_mean, shown
 from ..spec.loader import Located, load_yaml, read_text
 from ..numbers import is_whole_number
 from .quantities import QUANTITIES
@@ -49,27 +49,38 @@ def answer_text(value):
     return str(value)
 
 
-def read_document(path, repeats=None):
+def read_document(path, repeats=None, markers=None, kind=None):
     """The YAML of a file (None for an empty one); a CnnCalcError naming the file if it cannot be read.
-    ``repeats``: a list that collects keys written twice (the first kept) instead of failing on them."""
+
+    ``repeats``: a list that collects keys written twice (the first kept) instead of failing on them.
+    ``markers``: the keys that make a text a ``kind`` (a key: spec or questions); a text that fails to load
+    and writes none of them is some other file, and nothing of it is quoted (see loader.load_yaml)."""
     path = str(path)
     try:
-        return load_yaml(read_text(path), file=path, repeats=repeats)
+        return load_yaml(read_text(path), file=path, repeats=repeats, markers=markers, kind=kind)
     except CnnCalcError as err:
         raise err.located(file=path) from None
 
 
-def as_mapping(document, file, keys, what):
-    """The document as a Located mapping whose keys are all in ``keys``."""
+def as_mapping(document, file, keys, what, kind=None):
+    """The document as a Located mapping whose keys are all in ``keys``.
+
+    A mapping with neither of the first two ``keys`` (a key's spec and questions) is some other file (a
+    link to /etc/shadow given as ``--key``): it is called not a cnncalc ``kind`` and nothing of it is quoted,
+    not even its keys."""
     if isinstance(document, dict) and not isinstance(document, Located):
         document = Located(document)
+    markers = keys[:2]
     if not isinstance(document, Located):
         empty = " (the file is empty)" if document is None else ""
-        raise AnswerError(f"{what} must be a mapping with {' and '.join(repr(k) for k in keys[:2])}{empty}",
+        raise AnswerError(f"{what} must be a mapping with {' and '.join(repr(k) for k in markers)}{empty}",
                           file=file, line=getattr(document, "line", 1 if document is not None else None))
+    if not any(marker in document for marker in markers):
+        raise AnswerError(f"not a cnncalc {kind or what} (a YAML mapping without {' or '.join(map(repr, markers))}; "
+                          f"nothing of it is shown)", file=file)
     for key in document:
         if key not in keys:
-            raise AnswerError(f"unknown key '{key}'{did_you_mean(key, keys)} ({what} has {', '.join(keys)})",
+            raise AnswerError(f"unknown key '{shown(key)}'{did_you_mean(key, keys)} ({what} has {', '.join(keys)})",
                               file=file, line=document.line_of(key))
     return document
 

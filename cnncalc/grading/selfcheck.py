@@ -26,7 +26,7 @@ def check_files(paths):
 def check_file(path):
     path = str(path)
     try:
-        document = read_document(path)
+        document = read_document(path, markers=FILE_KEYS[:2], kind="answer file")
     except CnnCalcError as err:
         return FileResult(path, error=str(err))
     return check_document(document, file=path, base_dir=os.path.dirname(path) or ".")
@@ -35,7 +35,7 @@ def check_file(path):
 def check_document(document, file="<answers>", base_dir="."):
     """Grade an answer document already read from YAML (or a plain dict)."""
     try:
-        document = as_mapping(document, file, FILE_KEYS, "an answer file")
+        document = as_mapping(document, file, FILE_KEYS, "an answer file", "answer file")
         setting = named_setting(document, file, base_dir)
         report = analyze_setting(setting)
         entries = entry_list(document, file, "answers")

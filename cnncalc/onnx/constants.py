@@ -11,17 +11,27 @@ import math
 from .tensors import MAX_VALUE_ELEMENTS, TENSOR_TYPES, tensor_array
 
 
-def evaluate(node, inputs, attrs, opset):
+# What folding may cost: a node's inputs together at most MAX_FOLD_INPUT_ELEMENTS elements (one Concat or Max
+# naming the same 4,096-element constant 200,000 times allocated 6.5 GB), a model's folded inputs and results
+# together at most MAX_FOLDED_ELEMENTS; past either, a result is known by its dims only.
+MAX_FOLD_INPUT_ELEMENTS = 16 * MAX_VALUE_ELEMENTS
+MAX_FOLDED_ELEMENTS = 10_000_000
+
+
+def evaluate(node, inputs, attrs, opset, fold=True):
     """[(dims, value)] for each output of ``node``; a value (a numpy array) or dims may be None.
 
-    A result larger than MAX_VALUE_ELEMENTS is known by its dims only.
+    A result larger than MAX_VALUE_ELEMENTS is known by its dims only; so is every result when ``fold`` is
+    false (the model's folding budget is spent) or the inputs hold more than MAX_FOLD_INPUT_ELEMENTS.
     """
     import numpy
 
-    handler = _HANDLERS.get(node.op_type)
-    arrays = [const.array() if const is not None else None for const in inputs]
+    handler = _HANDLERS.get(node.op_type) if fold else None
     dims = [const.dims if const is not None else None for const in inputs]
-    if node.op_type in _ELEMENTWISE and _elements(_dims_only(node.op_type, dims, arrays, attrs)) > MAX_VALUE_ELEMENTS:
+    if handler is not None and fold_cost(inputs) > MAX_FOLD_INPUT_ELEMENTS:
+        handler = None  # counted from the dims, before any array is made
+    arrays = [const.array() if const is not None else None for const in inputs]  # each at most 4,096, made once
+    if handler is not None and node.op_type in _ELEMENTWISE and _elements(_dims_only(node.op_type, dims, arrays, attrs)) > MAX_VALUE_ELEMENTS:
         handler = None  # a broadcast that would build a large tensor: its dims are enough
     if handler is not None and all(a is not None for a, name in zip(arrays, node.input) if name):
         try:
@@ -33,6 +43,11 @@ def evaluate(node, inputs, attrs, opset):
             results = result if isinstance(result, list) else [result]
             return [(tuple(r.shape), r if r.size <= MAX_VALUE_ELEMENTS else None) for r in results]
     return [(_dims_only(node.op_type, dims, arrays, attrs), None)]
+
+
+def fold_cost(inputs):
+    """The elements of a node's constant inputs (an input of unknown dims counts as too many)."""
+    return sum(_elements(const.dims) for const in inputs if const is not None)
 
 
 _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal")
@@ -53,7 +68,7 @@ def _dims_only(op, dims, arrays, attrs):
         try:
             import numpy
 
-            return tuple(numpy.broadcast_shapes(*[d for d in dims if d is not None]))
+            return tuple(numpy.broadcast_shapes(*{tuple(d) for d in dims if d is not None}))  # each shape once
         except ValueError:
             return None
     if op == "Transpose":

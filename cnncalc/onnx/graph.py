@@ -12,12 +12,16 @@ import os
 
 from . import constants as onnx_constants
 from .. import rules
-from ..errors import SpecError, one_line
+from ..errors import SpecError, one_line, shown, shown_names
 from ..spec.loader import file_stem
 from .ops import FUNCTIONAL, OPERATORS, SUPPORTED
 from .tensors import Const, Value, attributes
 from ..spec import NETWORK_INPUT, LayerDecl, parse
 from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
+
+
+# room left in a layer name for the count that tells apart nodes named alike (`conv_12345`)
+_COUNT_ROOM = 8
 
 
 class GraphReader:
@@ -33,16 +37,18 @@ class GraphReader:
         self.names = set()
         self.last_count = {}  # base name -> the last count given it, so n nodes named alike cost O(n)
         self.skip = set()  # node indices already folded into a layer
+        self.folded = 0  # elements read and made by constant folding (see constants.MAX_FOLDED_ELEMENTS)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
 
     # --- errors ---------------------------------------------------------------------------------
 
     def fail(self, node, message):
-        label = f"node '{node.name}'" if node.name else f"a node giving '{node.output[0] if node.output else '?'}'"
-        return SpecError(f"{label} ({node.op_type}): {message}", file=self.file)
+        label = f"node '{shown(node.name)}'" if node.name else \
+            f"a node giving '{shown(node.output[0]) if node.output else '?'}'"
+        return SpecError(f"{label} ({shown(node.op_type)}): {message}", file=self.file)
 
     def unsupported(self, node, message=None):
-        known = message or (f"operator {node.op_type} is not supported (cnncalc reads {', '.join(SUPPORTED)})"
+        known = message or (f"operator {shown(node.op_type)} is not supported (cnncalc reads {', '.join(SUPPORTED)})"
                             if node.op_type not in SUPPORTED else "this use of it is not supported")
         return self.fail(node, known)
 
@@ -94,23 +100,23 @@ class GraphReader:
         graph = self.graph
         inputs = [i for i in graph.input if i.name not in self.consts]
         if len(inputs) != 1:
-            names = ", ".join(i.name for i in inputs) or "none"
+            names = shown_names(i.name for i in inputs) or "none"
             raise SpecError(f"cnncalc reads models with one input; this one has {len(inputs)} ({names})",
                             file=self.file)
         tensor = inputs[0]
         dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
                 for d in tensor.type.tensor_type.shape.dim]
         if len(dims) not in (2, 4):
-            shown = "x".join("?" if d is None else str(d) for d in dims) or "no shape"
-            raise SpecError(f"the input '{tensor.name}' is {shown}; cnncalc reads N x C x H x W images "
+            dims_text = "x".join("?" if d is None else str(d) for d in dims) or "no shape"
+            raise SpecError(f"the input '{shown(tensor.name)}' is {dims_text}; cnncalc reads N x C x H x W images "
                             f"(or N x features)", file=self.file)
         batch, native = dims[0] or 1, tuple(dims[1:])
         if native[0] is None:
-            raise SpecError(f"the input '{tensor.name}' has a dynamic channel count", file=self.file)
+            raise SpecError(f"the input '{shown(tensor.name)}' has a dynamic channel count", file=self.file)
         chosen = native if self.input_override is None else tuple(self.input_override(native))
         if None in chosen:
-            shown = "x".join("?" if d is None else str(d) for d in ("N",) + native)
-            raise SpecError(f"the input '{tensor.name}' has a dynamic size ({shown}); give the size with --input, "
+            dims_text = "x".join("?" if d is None else str(d) for d in ("N",) + native)
+            raise SpecError(f"the input '{shown(tensor.name)}' has a dynamic size ({dims_text}); give the size with --input, "
                             f"e.g. --input {native[0]}x224x224", file=self.file)
         if len(chosen) != len(native) or chosen[0] != native[0]:
             raise SpecError(f"--input {'x'.join(map(str, chosen))} does not fit the model's input "
@@ -157,7 +163,7 @@ class GraphReader:
         else:
             base = node.op_type.lower()
         base = ".".join(part for part in base.replace("/", ".").replace(":", ".").split(".") if part) or "layer"
-        base += suffix
+        base = shortened(base + suffix, MAX_NAME_CHARS - _COUNT_ROOM)
         if base == NETWORK_INPUT:
             base = "input_"
         name, count = base, self.last_count.get(base, 1)
@@ -194,19 +200,19 @@ class GraphReader:
         found = self.values.get(name)
         if found is None:
             if name in self.consts:
-                raise self.unsupported(node, f"input '{name}' is a constant where cnncalc expects a computed "
+                raise self.unsupported(node, f"input '{shown(name)}' is a constant where cnncalc expects a computed "
                                              f"tensor")
-            raise self.fail(node, f"input '{name}' is not computed by any earlier node")
+            raise self.fail(node, f"input '{shown(name)}' is not computed by any earlier node")
         if found.gate is not None:
             what = {"shuffle": "a channel shuffle", "shuffled": "a channel shuffle", "pad": "a Pad"}.get(
                 found.gate[0], "an activation")
-            raise self.unsupported(node, f"input '{name}' is part of {what} cnncalc could not place")
+            raise self.unsupported(node, f"input '{shown(name)}' is part of {what} cnncalc could not place")
         return found
 
     def const(self, node, name, what="a constant"):
         found = self.consts.get(name)
         if found is None:
-            raise self.unsupported(node, f"input '{name}' must be {what} (an initializer or Constant)")
+            raise self.unsupported(node, f"input '{shown(name)}' must be {what} (an initializer or Constant)")
         return found
 
     def known(self, node, name, what):
@@ -216,7 +222,7 @@ class GraphReader:
         if array is None:
             where = ("in an external data file" if const.proto is not None else
                      f"computed by {const.origin}" if const.origin else "unknown")
-            raise self.unsupported(node, f"{what} '{name}' is needed by value, but its contents are {where}")
+            raise self.unsupported(node, f"{what} '{shown(name)}' is needed by value, but its contents are {where}")
         return array
 
     def set_output(self, node, value, position=0):
@@ -232,7 +238,7 @@ class GraphReader:
     def visit(self, node):
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
-            raise self.unsupported(node, f"operator {node.domain}.{op} is not a standard ONNX operator")
+            raise self.unsupported(node, f"operator {shown(node.domain)}.{shown(op)} is not a standard ONNX operator")
         computed = [name for name in node.input if name and name in self.values]
         if op == "Constant":
             return self.constant(node)
@@ -263,7 +269,7 @@ class GraphReader:
                 array = numpy.array(values[key], dtype=kind)
                 self.consts[node.output[0]] = Const(array.shape, value=array)
                 return
-        self.consts[node.output[0]] = Const(None, origin=f"Constant node '{node.name}'")
+        self.consts[node.output[0]] = Const(None, origin=f"Constant node '{shown(node.name)}'")
 
     def fold_constants(self, node):
         """A node whose inputs are all constants: evaluate it when it is shape arithmetic."""
@@ -271,11 +277,11 @@ class GraphReader:
             # the exporter shares an initializer through Identity: the same tensor under another name
             self.consts[node.output[0]] = self.consts[node.input[0]]
             return
-        origin = f"node '{node.name}' ({node.op_type})"
+        origin = f"node '{shown(node.name)}' ({shown(node.op_type)})"
         inputs = [self.consts.get(name) if name else None for name in node.input]
         missing = [name for name, const in zip(node.input, inputs) if name and const is None]
         if missing:
-            raise self.fail(node, f"input '{missing[0]}' is not computed by any earlier node")
+            raise self.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
         if node.op_type == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
             import numpy
 
@@ -284,7 +290,10 @@ class GraphReader:
             value = numpy.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=numpy.int64)
             self.consts[node.output[0]] = Const(value.shape, value=value, stored=False)
             return
-        results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset)
+        self.folded += onnx_constants.fold_cost(inputs)
+        results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset,
+                                          fold=self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS)
+        self.folded += sum(value.size for _, value in results if value is not None)
         stored = node.op_type in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
                                   "Unsqueeze") and inputs[0] is not None and inputs[0].stored
         for position, name in enumerate(node.output):
@@ -294,17 +303,37 @@ class GraphReader:
 
 
 def _torch_scope(name):
-    """PyTorch's exporter names nodes '/layer1/layer1.0/conv1/Conv': ('layer1.0.conv1', 'Conv')."""
+    """PyTorch's exporter names nodes '/layer1/layer1.0/conv1/Conv': ('layer1.0.conv1', 'Conv').
+
+    Linear in the name's length (a 2 MB name of a million parts is read in one pass, then shortened)."""
     if not name or not name.startswith("/"):
         return None
     parts = [part for part in name.split("/") if part]
     if not parts:
         return None
-    path = previous = ""
+    # a layer name keeps at most the end of its path (see shortened): the last MAX_NAME_CHARS parts give that,
+    # each adding at least two characters ('.x'), so a name of a million parts costs no more than one of 100
+    parts = parts[-MAX_NAME_CHARS - 1:]
+    pieces = []
+    previous = ""
     for part in parts[:-1]:
-        if previous and part.startswith(previous + "."):
-            path += part[len(previous):]
+        if previous and part.startswith(previous) and part[len(previous):len(previous) + 1] == ".":
+            pieces.append(part[len(previous):])  # 'layer1' then 'layer1.0': the path goes on by '.0'
         else:
-            path = f"{path}.{part}" if path else part
+            pieces.append(f".{part}" if pieces else part)
         previous = part
-    return path, parts[-1]
+    return "".join(pieces), parts[-1]
+
+
+def shortened(name, limit):
+    """A layer name of at most ``limit`` characters: its last dotted parts that fit (the module deepest in the
+    scope says most), or the end of its last part. A 16-module-deep PyTorch scope gives names of 138 and more."""
+    if len(name) <= limit:
+        return name
+    kept, total = [], -1
+    for part in reversed(name.split(".")):
+        if total + 1 + len(part) > limit:
+            break
+        kept.append(part)
+        total += 1 + len(part)
+    return ".".join(reversed(kept)) if kept else name[-limit:]

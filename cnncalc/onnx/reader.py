@@ -33,10 +33,13 @@ only when an .onnx file is read.
 import os
 
 from ..errors import SpecError
+from ..spec.language import MAX_LAYERS
 from ..spec.loader import MAX_FILE_BYTES
 from .graph import GraphReader
-from .wire import without_weights
+from .wire import TooLarge, without_weights
 
+# Nodes in a model's graph: three per layer the model may have (a tracer's shape arithmetic, constants).
+MAX_NODES = 3 * MAX_LAYERS
 INSTALL_HINT = "reading .onnx files needs the onnx package: pip install 'cnncalc[onnx]'"
 
 
@@ -63,12 +66,12 @@ def read_model(path, file=None):
     if os.path.isdir(path):
         raise SpecError("is a directory, not an ONNX model", file=file)
     try:
-        data = _read_without_weights(path)
+        data = _read_without_weights(path, file)
     except FileNotFoundError:
         raise SpecError("no such file", file=file) from None
     except OSError as err:
         raise SpecError(f"cannot read file ({err.strerror or err})", file=file) from None
-    if len(data) > MAX_FILE_BYTES:  # parsed, a graph takes some 20 times its size in memory
+    if data is None or len(data) > MAX_FILE_BYTES:  # parsed, a graph takes some 20 times its size in memory
         raise SpecError(f"the model without its weights is more than {MAX_FILE_BYTES:,} bytes (the limit)", file=file)
     try:
         # what onnx.load(path, load_external_data=False) does, without importing all of onnx,
@@ -80,10 +83,12 @@ def read_model(path, file=None):
     del data
     if not model.HasField("graph") or not model.graph.node:
         raise SpecError("not an ONNX model (it has no graph nodes)", file=file)
+    if len(model.graph.node) > MAX_NODES:  # counted before any is read: 1,000,000 Constant nodes took 9 s
+        raise SpecError(f"the model has more than {MAX_NODES:,} nodes (the limit)", file=file)
     return model
 
 
-def _read_without_weights(path):
+def _read_without_weights(path, file):
     """The file's bytes with the large data of the graph's initializers left out.
 
     The file is mapped, not read: only the pages holding the graph and the initializers' headers are
@@ -94,13 +99,17 @@ def _read_without_weights(path):
 
     from ..spec.loader import open_regular
 
-    with open_regular(path) as handle:  # a FIFO or /dev/zero named x.onnx is refused, not read forever
+    with open_regular(path) as handle:  # /dev/zero named x.onnx is refused, a pipe read to the limit
         size = os.fstat(handle.fileno()).st_size
-        if size < 1 << 20:
-            return handle.read()
+        if size < 1 << 20:  # a small file, or a pipe (size 0): read, at most to just past the limit
+            return handle.read(MAX_FILE_BYTES + 1)
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
             try:
-                return without_weights(view)
+                return without_weights(view, MAX_FILE_BYTES, MAX_NODES)
+            except TooLarge as err:
+                if err.what == "nodes":
+                    raise SpecError(f"the model has more than {MAX_NODES:,} nodes (the limit)", file=file) from None
+                return None
             except ValueError:
                 return view[:MAX_FILE_BYTES + 1]  # protobuf says what is wrong, or it is over the limit
 

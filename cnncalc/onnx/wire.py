@@ -12,31 +12,58 @@ KEEP_DATA_BYTES = 8 * MAX_VALUE_ELEMENTS
 _TENSOR_DATA_FIELDS = (4, 5, 6, 7, 9, 10, 11)  # TensorProto: float/int32/string/int64/raw/double/uint64 data
 _MODEL_GRAPH = 7  # ModelProto.graph
 _GRAPH_INITIALIZER = 5  # GraphProto.initializer
+_GRAPH_NODE = 1  # GraphProto.node
 
 
-def without_weights(buffer):
-    """The ModelProto in ``buffer`` with its initializers' large data fields left out."""
-    return _rewrite_field(buffer, 0, len(buffer), _MODEL_GRAPH, _graph_without_weights)
+class TooLarge(Exception):
+    """What is kept of the model is larger than the limit given to :func:`without_weights`, or its graph has
+    more nodes than that limit (``what`` says which)."""
+
+    def __init__(self, what):
+        super().__init__(what)
+        self.what = what
 
 
-def _graph_without_weights(buffer, begin, stop):
-    return _rewrite_field(buffer, begin, stop, _GRAPH_INITIALIZER, _tensor_without_data)
+def without_weights(buffer, limit, max_nodes):
+    """The ModelProto in ``buffer`` with its initializers' large data fields left out. TooLarge as soon as
+    what is kept passes ``limit`` bytes, before that byte is copied (a 600 MB doc_string is never copied), or
+    the graph passes ``max_nodes`` nodes (counted as they are passed over, before protobuf builds any)."""
+    budget = [limit]
+
+    def keep(start, end):
+        budget[0] -= end - start
+        if budget[0] < 0:
+            raise TooLarge("bytes")
+        return buffer[start:end]
+
+    def tensor_without_data(begin, stop):
+        return b"".join(keep(start, end) for number, wire, start, value, end in _fields(buffer, begin, stop)
+                        if not (number in _TENSOR_DATA_FIELDS and wire == 2 and end - value > KEEP_DATA_BYTES))
+
+    def graph_without_weights(begin, stop):
+        return _rewrite_field(buffer, begin, stop, _GRAPH_INITIALIZER, tensor_without_data, keep,
+                              counted=(_GRAPH_NODE, max_nodes))
+
+    return _rewrite_field(buffer, 0, len(buffer), _MODEL_GRAPH, graph_without_weights, keep)
 
 
-def _tensor_without_data(buffer, begin, stop):
-    return b"".join(buffer[start:end] for number, wire, start, value, end in _fields(buffer, begin, stop)
-                    if not (number in _TENSOR_DATA_FIELDS and wire == 2 and end - value > KEEP_DATA_BYTES))
-
-
-def _rewrite_field(buffer, begin, stop, field_number, rewrite):
+def _rewrite_field(buffer, begin, stop, field_number, rewrite, keep, counted=None):
     """The message in buffer[begin:stop] with each length-delimited field ``field_number`` replaced by
-    ``rewrite(buffer, payload start, payload end)``; other fields are copied as they are."""
+    ``rewrite(payload start, payload end)``; the runs of other fields between are copied (by ``keep``) as
+    they are. ``counted``: (a field number, how many of it are allowed)."""
     parts = []
+    run = begin  # where the fields not yet copied begin
+    count_number, allowed = counted or (None, None)
     for number, wire, start, value, end in _fields(buffer, begin, stop):
         if number == field_number and wire == 2:
-            parts.append(_field(field_number, rewrite(buffer, value, end)))
-        else:
-            parts.append(buffer[start:end])
+            parts.append(keep(run, start))
+            parts.append(_field(field_number, rewrite(value, end)))
+            run = end
+        elif number == count_number:
+            allowed -= 1
+            if allowed < 0:
+                raise TooLarge("nodes")
+    parts.append(keep(run, stop))
     return b"".join(parts)
 
 

@@ -22,7 +22,7 @@ Importing this package imports every family, so every rule is in ``RULES``; the 
 cnncalc uses are re-exported here (callers write ``rules.apply``, ``rules.check_size``...).
 """
 
-from .registry import (CATEGORIES, EXPLAIN_QUANTITIES, REQUIRED, RULES, Cost, Layer, Rule, apply,  # noqa: F401
+from .registry import (CATEGORIES, EXPLAIN_QUANTITIES, REQUIRED, RULES, Cost, Layer, Rule, apply, check_keys,  # noqa: F401
                        elements, lookup, rule, scratch_elements, show_shape, validate)
 from .keys import (ACTIVATION_PARAMETERS, ACTIVATIONS, check_activation, check_channel_pad,  # noqa: F401
                    check_choice, check_count, check_flag, check_index, check_number, check_offset, check_pad, check_reference,

@@ -9,6 +9,7 @@ rank by per_axis when the rule runs). Each validator also declares how its keys 
 
 from ..errors import did_you_mean
 from ..numbers import MAX_SIZE, is_whole_number
+from ..spec.expr import MAX_MAGNITUDE
 from .registry import REQUIRED
 
 ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "silu",
@@ -105,9 +106,13 @@ def check_flag(layer, key, value):
 
 @written_as("X", {"anyOf": [{"type": "number"}, EXPRESSION]})
 def check_number(layer, key, value):
+    """A number within +-10^15, as an expression's every value is (a YAML float such as 1.0e+307 is not: a
+    scale that large overflowed to inf)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (
             float("inf"), float("-inf")):
         raise layer.error(f"{key} must be a number, not {_describe(value)}", key)
+    if abs(value) > MAX_MAGNITUDE:
+        raise layer.error(f"{key} must be within +-10^15, not {value!r:.30}", key)
     return value
 
 

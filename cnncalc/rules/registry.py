@@ -4,7 +4,7 @@ Every layer type is a function registered with ``@rule`` together with the keys 
 ``RULES`` table); :func:`apply` validates a layer's keys and runs its rule, which returns a :class:`Cost`.
 """
 
-from ..errors import did_you_mean
+from ..errors import did_you_mean, shown
 
 REQUIRED = object()
 # PyTorch counts a tensor's elements in an int64; a larger output is an error, not a number.
@@ -114,14 +114,26 @@ class Layer:
         return self.decl.error(message, key)
 
 
-def validate(decl, rule_, explaining=False, references=None):
-    values = {}
+def check_keys(decl, rule_=None):
+    """Refuse a key ``decl``'s rule does not take (nothing for a type no rule has: :func:`lookup` says that).
+
+    Only the keys' names are read, so the spec expander runs this before it evaluates any key's value.
+    """
+    rule_ = rule_ or RULES.get(decl.type)
+    if rule_ is None:
+        return
     keys = rule_.keys
     for key in decl.keys:
         if key not in keys:
             allowed = ", ".join(keys) or "none besides name, type and from"
-            raise decl.error(f"unknown key '{key}' for {rule_.name}{did_you_mean(key, keys)} (its keys: {allowed})",
+            raise decl.error(f"unknown key '{shown(key)}' for {rule_.name}{did_you_mean(key, keys)} (its keys: {allowed})",
                              key)
+
+
+def validate(decl, rule_, explaining=False, references=None):
+    values = {}
+    keys = rule_.keys
+    check_keys(decl, rule_)
     layer = Layer(decl, rule_.name, values, explaining, references)
     for key, (check, default) in keys.items():
         if key in decl.keys and decl.keys[key] is not None:
@@ -148,7 +160,7 @@ def lookup(decl, extra_names=()):
         alias = _alias(decl.type)
         names = list(RULES) + list(extra_names)
         hint = f"; did you mean '{alias}'?" if alias else did_you_mean(decl.type, names)
-        raise decl.error(f"unknown layer type '{decl.type}'{hint}", "type")
+        raise decl.error(f"unknown layer type '{shown(decl.type)}'{hint}", "type")
     return rule_
 
 

@@ -19,7 +19,7 @@ The pieces: :mod:`.language` (words and limits), :mod:`.params` (params and ``--
 what a layer name means where it is written).
 """
 
-from ..errors import SpecError, UsageError, did_you_mean, one_line
+from ..errors import SpecError, UsageError, did_you_mean, one_line, shown
 from .expander import Expander
 from .loader import Located, file_stem, load_yaml, read_text
 from ..numbers import MAX_SIZE, Tokens, as_shape, is_whole_number  # noqa: F401 (MAX_SIZE: spec.MAX_SIZE)
@@ -103,7 +103,7 @@ def read(document, file=None):
     line_of = document.line_of
     for key in document:
         if key not in TOP_LEVEL_KEYS and not (isinstance(key, str) and key.startswith(IGNORED_TOP_LEVEL_PREFIX)):
-            raise SpecError(f"unknown top-level key '{key}'{did_you_mean(key, TOP_LEVEL_KEYS)} (keys starting "
+            raise SpecError(f"unknown top-level key '{shown(key)}'{did_you_mean(key, TOP_LEVEL_KEYS)} (keys starting "
                             f"with '{IGNORED_TOP_LEVEL_PREFIX}' are ignored)", file=file, line=line_of(key))
     for key in ("input", "layers"):
         if key not in document:

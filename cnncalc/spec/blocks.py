@@ -2,7 +2,7 @@
 
 import re
 
-from ..errors import SpecError, did_you_mean
+from ..errors import SpecError, did_you_mean, shown
 from .loader import Located
 from .language import BLOCK_KEYS, LAYER_WORDS, SHAPE_NAMES
 from .params import dependency_order, names_read
@@ -35,7 +35,7 @@ def read_blocks(section, file, line):
             raise SpecError(f"block '{name}' must be a mapping with 'layers' (and 'args')", file=file, line=where)
         for key in body:
             if key not in BLOCK_KEYS:
-                raise SpecError(f"block '{name}': unknown key '{key}'{did_you_mean(key, BLOCK_KEYS)}",
+                raise SpecError(f"block '{name}': unknown key '{shown(key)}'{did_you_mean(key, BLOCK_KEYS)}",
                                 file=file, line=body.line_of(key))
         if "layers" not in body:
             raise SpecError(f"block '{name}' has no 'layers'", file=file, line=where)

@@ -16,15 +16,15 @@ once). Only blocks whose text mentions one of those names ask for a shape, so a 
 not use them costs nothing more; data still flows one way (spec -> graph -> rules).
 """
 
-from ..errors import SpecError, did_you_mean
-from .expr import ExpressionError, Undefined, evaluate
+from ..errors import SpecError, did_you_mean, shown
+from .expr import ExpressionError, Undefined, evaluate, size as expression_size
 from .loader import Located
 from .reuse import every_copy, expand_use
 from ..numbers import is_whole_number
 from .layers import LayerDecl, LayerWord, Reference
 from .language import (DOTTED_NAME, EXPANSION_STEPS, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH,
-                            MAX_EXPANDED, MAX_FULL_NAME_CHARS, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS,
-                       REPEAT_INDEX, TOP_LEVEL_SHAPES,
+                       EXPRESSION_WORK, IF_VALUES, MAX_EXPANDED, MAX_EXPRESSION_WORK, MAX_FULL_NAME_CHARS, MAX_LAYERS,
+                       MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS, REPEAT_INDEX, TOP_LEVEL_SHAPES,
                             check_text, kind_of, whole_or_same)
 
 _TRUTH_WORDS = {"true": True, "True": True, "false": False, "False": False}
@@ -47,6 +47,8 @@ class Expander:
         self.shaped = 0
         self.reads_shapes = False
         self.expanded = 0  # steps so far: items, repeat copies, block arguments (see MAX_EXPANDED)
+        self.work = 0  # parts of expressions evaluated so far (see MAX_EXPRESSION_WORK)
+        self.check_keys = getattr(shapes, "check_keys", None)  # the rules' check of a layer's keys (add_layer)
 
     def fail(self, message, line, layer=None):
         return SpecError(message, file=self.file, line=line, layer=layer)
@@ -139,38 +141,34 @@ class Expander:
                 instance = self.resolve_references(instance, item, scope, prefix, copy_variables, declared, name)
                 output = self.add_layer(type_name, instance, item, name, source, copy_variables, stack)
             if index == 0:
-                after_first = len(self.layers), self.expanded
+                after_first = len(self.layers), self.expanded, self.work
             elif index == 1:
-                self.check_projected_size(repeat, len(self.layers) - after_first[0], item, full)
-                self.check_projected_work(repeat, self.expanded - after_first[1], item, full)
+                self.check_projected(repeat, after_first, item, full)
         self.inherited = outer
         scope[local] = output
         if full != output:
             self.aliases[full] = output
         return output
 
-    def check_projected_size(self, repeat, per_repeat, item, full):
-        """Refuse a repeat whose later copies would pass MAX_LAYERS, before expanding them.
-
-        Every repeat after the first has the same keys, so it expands to as many layers as the
-        second did; nested repeats are caught at the innermost multiplication that overflows.
-        """
-        projected = len(self.layers) + (repeat - 2) * per_repeat
-        if projected > MAX_LAYERS:
-            raise self.fail(f"the network expands to more than {MAX_LAYERS:,} layers ({repeat:,} repeats of "
-                            f"{per_repeat:,} layers here)", item.line_of("repeat"), full)
+    def check_projected(self, repeat, first, item, full):
+        """Refuse a repeat whose later copies would pass MAX_LAYERS, MAX_EXPANDED or MAX_EXPRESSION_WORK before
+        expanding them (``first``: layers, steps, work after the first copy). Each copy after the first costs
+        what the second did; nested repeats are caught at the innermost multiplication that overflows."""
+        limits = ((len(self.layers), MAX_LAYERS, "the network expands to more than {:,} layers ({:,} repeats of "
+                                                 "{:,} layers here)"),
+                  (self.expanded, MAX_EXPANDED, "the network takes more than {:,} " + EXPANSION_STEPS +
+                   " to expand ({:,} repeats of {:,} here)"),
+                  (self.work, MAX_EXPRESSION_WORK, "the spec's expressions take more than {:,} " + EXPRESSION_WORK +
+                   " to evaluate ({:,} repeats of {:,} here)"))
+        for (now, limit, message), before in zip(limits, first):
+            if now + (repeat - 2) * (now - before) > limit:
+                raise self.fail(message.format(limit, repeat, now - before), item.line_of("repeat"), full)
 
     def count_expanded(self, line, name, cost=1):
         self.expanded += cost
         if self.expanded > MAX_EXPANDED:
             raise self.fail(f"the network takes more than {MAX_EXPANDED:,} {EXPANSION_STEPS} to expand", line,
                             name if isinstance(name, str) else None)
-
-    def check_projected_work(self, repeat, per_repeat, item, full):
-        """As check_projected_size, for everything expanded: copies whose layers are all switched off."""
-        if self.expanded + (repeat - 2) * per_repeat > MAX_EXPANDED:
-            raise self.fail(f"the network takes more than {MAX_EXPANDED:,} {EXPANSION_STEPS} to expand "
-                            f"({repeat:,} repeats of {per_repeat:,} here)", item.line_of("repeat"), full)
 
     def default_name(self, type_name, scope, counters, declared):
         while True:
@@ -281,7 +279,10 @@ class Expander:
             known = f" (arguments and params: {', '.join(arguments)})" if arguments else ""
             raise self.fail(f"if: '{raw}' is not an argument or param{did_you_mean(raw, arguments)}{known}",
                             item.line_of("if"), layer)
-        return self.value(raw, variables, item, "if", layer)
+        value = self.value(raw, variables, item, "if", layer)
+        if not isinstance(value, bool):  # text such as 'false' or 'no' is not false: nothing is read as truth
+            raise self.fail(f"if: {IF_VALUES}, not {kind_of(value)} {shown(repr(value))}", item.line_of("if"), layer)
+        return value
 
     def value(self, raw, variables, item, key, layer):
         """A key's value with block arguments and params substituted and expressions evaluated."""
@@ -293,6 +294,10 @@ class Expander:
                 return found
             if raw.isidentifier() or (DOTTED_NAME.match(raw) and raw.split(".", 1)[0] not in variables):
                 return raw  # a word such as `same` or `relu`, or a layer name (enc4.conv2), not an expression
+            self.work += expression_size(raw)
+            if self.work > MAX_EXPRESSION_WORK:
+                raise self.fail(f"{key}: the spec's expressions take more than {MAX_EXPRESSION_WORK:,} "
+                                f"{EXPRESSION_WORK} to evaluate", item.line_of(key), layer)
             try:
                 return evaluate(raw, variables)
             except ExpressionError as err:
@@ -311,11 +316,14 @@ class Expander:
                             f"limit is {MAX_FULL_NAME_CHARS}", item.line, name[:60] + "...")
         if len(self.layers) >= MAX_LAYERS:
             raise self.fail(f"the network expands to more than {MAX_LAYERS:,} layers", item.line, name)
-        values = {k: v.name if isinstance(v, Reference) else self.value(v, variables, item, k, name)
-                  for k, v in keys.items()}
+        decl = LayerDecl(name, type_name, keys, inputs, self.file, item.line, item.key_lines,
+                         stack[-1] if stack else None, **self.inherited)
+        if self.check_keys is not None:
+            self.check_keys(decl)  # unknown keys are refused before any is evaluated: their work is not spent
+        decl.keys = {k: v.name if isinstance(v, Reference) else self.value(v, variables, item, k, name)
+                     for k, v in keys.items()}
         self.names[name] = item.line
-        self.layers.append(LayerDecl(name, type_name, values, inputs, self.file, item.line,
-                                     item.key_lines, stack[-1] if stack else None, **self.inherited))
+        self.layers.append(decl)
         return name
 
     def shape_of(self, name, line, layer):
@@ -328,7 +336,8 @@ class Expander:
                             "cnncalc.load_spec or cnncalc.analyze", line, layer)
         while name not in shapes:
             decl = self.layers[self.shaped]
-            shapes[decl.name] = tuple(self.infer(decl, [shapes[source] for source in decl.inputs]))
+            references = {key: shapes[decl.keys[key]] for key in REFERENCE_KEYS if decl.keys.get(key) is not None}
+            shapes[decl.name] = tuple(self.infer(decl, [shapes[source] for source in decl.inputs], references))
             self.shaped += 1
         return shapes[name]
 
@@ -349,7 +358,7 @@ class Expander:
         for key in keys:
             if key not in block.args:
                 known = ", ".join(block.args) or "none"
-                raise self.fail(f"block '{block.name}' has no argument '{key}'{did_you_mean(key, block.args)} "
+                raise self.fail(f"block '{block.name}' has no argument '{shown(key)}'{did_you_mean(key, block.args)} "
                                 f"(its arguments: {known})", item.line_of(key), name)
         scope, prefix = caller
         arguments = dict(self.params)

@@ -14,6 +14,7 @@ number stays within +-10^15, and the length of an expression is bounded so that 
 spec cannot make the parser or the arithmetic expensive.
 """
 
+import ast
 import math
 
 MAX_EXPRESSION_LENGTH = 200
@@ -72,17 +73,24 @@ FUNCTIONS = {"min": min, "max": max, "divisible": _divisible, "ceil": math.ceil,
 
 def names_in(text):
     """The names an expression reads (empty when it cannot be parsed: evaluating it reports why)."""
-    import ast
-
     tree = _parse(text)
     if tree is None:
         return set()
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
+def size(text):
+    """The parts (AST nodes) of expression ``text``: what evaluating it costs at most (1 when unreadable)."""
+    tree = _parse(text)
+    return 1 if tree is None else _SIZES.get(text) or _size_of(tree)
+
+
+def _size_of(tree):
+    return sum(1 for _ in ast.walk(tree))
+
+
 def _parse(text):
     """The cached AST of ``text``, or None when it is too long or not an expression."""
-    import ast
     import warnings
 
     if len(text) > MAX_EXPRESSION_LENGTH:
@@ -97,6 +105,7 @@ def _parse(text):
             return None
         if len(_PARSED) < 10_000:  # a block repeated many times evaluates the same few texts
             _PARSED[text] = tree
+            _SIZES[text] = _size_of(tree)
     return tree
 
 
@@ -111,6 +120,7 @@ def evaluate(text, variables):
 
 
 _PARSED = {}
+_SIZES = {}
 
 
 class _Evaluator:
@@ -122,8 +132,6 @@ class _Evaluator:
         raise ExpressionError(f"{why} in expression '{self.text}'")
 
     def visit(self, node):
-        import ast
-
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (int, float)):
                 return self.bounded(node.value)
@@ -175,8 +183,6 @@ class _Evaluator:
 
     def item(self, node):
         """``in_shape[1]``, ``in_shape[-1]``: one element of a list."""
-        import ast
-
         sequence = self.visit(node.value)
         if isinstance(node.slice, ast.Slice) or not isinstance(sequence, list):
             self.fail("unsupported syntax: only a list (such as in_shape) can be indexed, by a whole number")
@@ -199,8 +205,6 @@ class _Evaluator:
         return value
 
     def binary(self, node):
-        import ast
-
         left, right = self.number(node.left), self.number(node.right)
         op = node.op
         if isinstance(op, ast.Add):
@@ -239,8 +243,6 @@ class _Evaluator:
         return self.bounded(value)
 
     def compare(self, node):
-        import ast
-
         left = self.visit(node.left)
         for op, right_node in zip(node.ops, node.comparators):
             right = self.visit(right_node)

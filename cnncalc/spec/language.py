@@ -13,6 +13,13 @@ MAX_REPEAT = 10_000
 # block of 3,000 arguments repeated 10,000 times took 18 s for 10,000 layers (issue 15).
 MAX_EXPANDED = 3 * MAX_LAYERS
 EXPANSION_STEPS = "steps (layers, block uses, block arguments, switched-off layers)"
+# The work of each step is bounded too: a step's keys are checked before they are evaluated, and every
+# part (AST node) of every expression evaluated, in every layer, repeat copy and block use, costs one. A
+# block of 100 arguments of 200-character expressions, used 2,900 times (inside MAX_EXPANDED), took 34 s.
+MAX_EXPRESSION_WORK = 1_000_000
+EXPRESSION_WORK = "steps (each part of an expression, in every layer, repeat copy and block use)"
+# what `if:` takes: text such as 'false' or 'no' is not read as true or false
+IF_VALUES = "must be true or false (a comparison, or an argument or param that is true or false)"
 MAX_BLOCK_DEPTH = 16
 # Params are copied into every block use's variables, so their number is bounded too.
 MAX_PARAMS = 1_000

@@ -5,20 +5,20 @@ Mappings come back as :class:`Located` dicts that know their line and the line o
 key, so that every later error can name ``file:line``.
 """
 
-import os
 import re
-import stat
 
 import yaml
 
-from ..errors import SpecError
+from ..errors import SpecError, shown
 from ..numbers import MAX_NUMBER_CHARS
+from .files import MAX_FILE_BYTES, file_stem, open_regular, read_text  # noqa: F401 (loader.read_text...)
 
-MAX_FILE_BYTES = 16 * 1024 * 1024
 # libyaml's composer recurses in C and overflowed the C stack at 20-50k levels on this machine;
 # texts that may nest deeper than this are parsed by the pure-Python loader, whose recursion
 # ends in a RecursionError instead.
 _C_SAFE_DEPTH = 5_000
+# Deeper than this no document can be built anyway (PyYAML builds nested values by recursion).
+MAX_YAML_DEPTH = 1_000
 
 MAX_EXPANDED_NODES = 1_000_000
 # Values written in one document (scalars, mappings, lists, aliases). PyYAML builds a node, then an
@@ -82,7 +82,7 @@ def _construct_mapping(loader, node):
             loader.repeats.append((key, line, mapping.key_lines[key]))
             continue
         if duplicate:
-            raise SpecError(f"duplicate key '{key}' (first at line {mapping.key_lines[key]})", line=line)
+            raise SpecError(f"duplicate key '{shown(key)}' (first at line {mapping.key_lines[key]})", line=line)
         if type(value_node) is scalar:
             mapping[key] = _construct_scalar(loader, value_node)
         else:
@@ -256,6 +256,7 @@ def _loader(fast):
 
 
 _INDICATORS = re.compile(r"[ \t?:-]*")
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 def _nesting_bound(text):
@@ -277,78 +278,6 @@ def _nesting_bound(text):
     return deepest + 2 * lead + 2
 
 
-def read_text(path):
-    """The text of a file (``-``: standard input), or a SpecError saying why it cannot be read."""
-    path = str(path)
-    if path == "-":
-        import sys
-
-        path = "<stdin>"
-        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
-    else:
-        data = _read_file(path)
-    if len(data) > MAX_FILE_BYTES:  # bounded reads: /proc files report a size of 0, a pipe none
-        raise SpecError(f"more than {MAX_FILE_BYTES:,} bytes; the limit is {MAX_FILE_BYTES:,}", file=path)
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise SpecError("UTF-16 text; save the file as UTF-8", file=path)
-    if b"\0" in data:
-        raise SpecError("not a text file (binary data)", file=path)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise SpecError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from None
-
-
-def _read_file(path):
-    """At most MAX_FILE_BYTES + 1 bytes of ``path`` (a regular file: see open_regular)."""
-    with open_regular(path) as handle:
-        try:
-            return handle.read(MAX_FILE_BYTES + 1)
-        except OSError as err:
-            raise SpecError(f"cannot read file ({err.strerror})", file=path) from None
-
-
-def open_regular(path):
-    """``path`` opened for reading in binary, if it is a regular file; a SpecError otherwise.
-
-    Every spec or model file is opened here. A folder, a device (``/dev/zero``, a tape, a watchdog), a
-    FIFO or a socket is refused from its metadata before anything opens it, so nothing hangs or has
-    side effects; had the file been swapped for a FIFO since, the non-blocking open does not wait and
-    the second look refuses it.
-    """
-    path = str(path)
-    try:
-        kind = _file_kind(os.stat(path).st_mode)
-        if kind:
-            raise SpecError(f"is {kind}, not a spec file", file=path)
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-        handle = open(descriptor, "rb")
-        kind = _file_kind(os.fstat(handle.fileno()).st_mode)
-        if kind:
-            handle.close()
-            raise SpecError(f"is {kind}, not a spec file", file=path)
-        return handle
-    except FileNotFoundError:
-        raise SpecError("no such file", file=path) from None
-    except OSError as err:
-        raise SpecError(f"cannot read file ({err.strerror})", file=path) from None
-
-
-def _file_kind(mode):
-    """What a file is when it is not a regular file ("a directory", "a device"...), else None."""
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
 def _is_tab(text, mark):
     """Whether the character an error points at (or the indentation before it) is a tab."""
     lines = text.splitlines()
@@ -356,11 +285,6 @@ def _is_tab(text, mark):
         return False
     line = lines[mark.line]
     return "\t" in line[:mark.column + 1] and not line[:mark.column].strip(" \t-")
-
-
-def file_stem(file):
-    """A file's name without its folder and extension: ``configs/resnet18.yaml`` -> ``resnet18``."""
-    return os.path.splitext(os.path.basename(str(file)))[0]
 
 
 def mentions_key(text, keys):
@@ -391,6 +315,11 @@ def load_yaml(text, file=None, markers=None, kind="spec", repeats=None):
 def _load_yaml(text, file, repeats=None):
     if len(text) > MAX_FILE_BYTES:
         raise SpecError(f"text is longer than {MAX_FILE_BYTES:,} characters", file=file)
+    if text.count("[") + text.count("{") > MAX_YAML_DEPTH:
+        depth, line = _deepest_line(text)
+        if depth > MAX_YAML_DEPTH:  # PyYAML's scanner takes seconds on thousands of open brackets, then fails
+            raise SpecError(f"YAML nests more than {MAX_YAML_DEPTH:,} levels deep (deepest at this line)",
+                            file=file, line=line)
     fast = len(text) < _C_SAFE_DEPTH or _nesting_bound(text) <= _C_SAFE_DEPTH
     try:
         if len(text) >= _COUNT_NODES_FROM:
@@ -423,4 +352,20 @@ def _load_yaml(text, file, repeats=None):
     except yaml.YAMLError as err:
         raise SpecError(f"YAML error: {err}", file=file) from None
     except RecursionError:
-        raise SpecError("YAML nests too deeply to read", file=file) from None
+        raise SpecError("YAML nests too deeply to read (this line is where it nests deepest)", file=file,
+                        line=_deepest_line(text)[1]) from None
+
+
+def _deepest_line(text):
+    """(how deep, the first line where) ``text`` nests deepest: by brackets, or by indentation and `- `."""
+    depth = best = 0
+    best_line = 1
+    for number, line in enumerate(text.splitlines(), 1):
+        peak = depth
+        for bracket in _BRACKETS.findall(line):
+            depth = depth + 1 if bracket in "[{" else max(depth - 1, 0)
+            peak = max(peak, depth)
+        nesting = max(peak, _INDICATORS.match(line).end() // 2)
+        if nesting > best:
+            best, best_line = nesting, number
+    return best, best_line
