@@ -21,7 +21,8 @@ def plot(specs, output, input_shape, batch, dtype, depth, settings):
     """Per-layer bar charts of activation memory, params and flop; several models side by side.
 
     The lecture's point in pictures: memory sits in the early convs, params in the fc layers,
-    compute in the convs. Needs matplotlib: pip install 'cnncalc[plot]'.
+    compute in the convs. Needs matplotlib: pip install '.[plot]' in a clone of cnncalc (a missing
+    matplotlib prints the command for this copy).
 
     \b
     Examples:

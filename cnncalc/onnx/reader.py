@@ -37,7 +37,13 @@ from ..spec.loader import MAX_FILE_BYTES
 from .graph import GraphReader
 from .wire import without_weights
 
-INSTALL_HINT = "reading .onnx files needs the onnx package: pip install 'cnncalc[onnx]'"
+
+
+def install_message():
+    """What a missing onnx package says: the install command that works for this copy (cnncalc.install)."""
+    from ..install import install_hint
+
+    return f"reading .onnx files needs the onnx package: {install_hint('onnx')}"
 
 
 def load(path, input=None, file=None):
@@ -126,7 +132,7 @@ def _model_class(file):
     except (ImportError, ValueError):
         found = None
     if found is None:
-        raise SpecError(INSTALL_HINT, file=file)
+        raise SpecError(install_message(), file=file)
     folders = found.submodule_search_locations or []
     generated = os.path.join(folders[0], "onnx_ml_pb2.py") if folders else ""
     if os.path.isfile(generated):
@@ -141,5 +147,5 @@ def _model_class(file):
     try:
         import onnx
     except ImportError:
-        raise SpecError(INSTALL_HINT, file=file) from None
+        raise SpecError(install_message(), file=file) from None
     return onnx.ModelProto
