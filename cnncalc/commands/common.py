@@ -8,6 +8,15 @@ import click
 from ..errors import CnnCalcError, UsageError, did_you_mean, one_line
 
 DTYPES = ("fp32", "fp16", "bf16", "int8", "fp64")
+# what a SPEC argument may be, in every command's --help
+SPEC_HELP = ("a YAML spec file, a built-in model name (see `cnncalc list`), an ONNX model (.onnx file), or - "
+             "for a YAML spec on standard input")
+
+
+def spec_help(function):
+    """Write SPEC_HELP where the docstring says {SPEC} (one wording of what a SPEC may be, in every --help)."""
+    function.__doc__ = function.__doc__.replace("{SPEC}", SPEC_HELP)
+    return function
 
 
 def friendly_errors(function):

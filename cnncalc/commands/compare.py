@@ -2,7 +2,7 @@
 
 import click
 
-from .common import (check_format, columns_option, complete_spec, convention_option, emit, friendly_errors,
+from .common import (check_format, columns_option, complete_spec, convention_option, emit, friendly_errors, spec_help,
                      mode_option, model_options, optimizer_option, output_file_option, output_options, set_option,
                      settings_dict)
 
@@ -23,10 +23,11 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
 @set_option
 @output_file_option
 @friendly_errors
+@spec_help
 def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode, settings, output):
     """Several models side by side, with each model's ratio to the first.
 
-    Each SPEC is a spec file or a built-in name; SPEC@448 or SPEC@3x320x320 gives that model its own
+    Each SPEC is {SPEC}; SPEC@448 or SPEC@3x320x320 gives that model its own
     input (--input sets the others); 'SPEC[width=1.2,depth=1.1]' its own params (over --set, which
     applies to every model). Quote the brackets for the shell.
 

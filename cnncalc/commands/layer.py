@@ -38,15 +38,35 @@ def rule_options(function):
 def _metavar(check):
     from .. import rules
 
+    if getattr(check, "choices", None):
+        return "|".join(check.choices)
     return {rules.check_size: "N|HxW", rules.check_offset: "N|HxW", rules.check_pad: "P|PhxPw|same|valid",
-            rules.check_count: "N", rules.check_number: "X", rules.check_activation: "NAME"}.get(check, "N")
+            rules.check_count: "N", rules.check_number: "X", rules.check_activation: "NAME",
+            rules.check_scale: "FLOAT|HxW"}.get(check, "N")
 
 
 def _flag(key, value=None):
     return ("--no-" if value is False else "--") + key.replace("_", "-")
 
 
-@click.command()
+class LayerCommand(click.Command):
+    """An unknown option named as PyTorch names it (--out-channels) gets the option it means (--filters)."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as err:
+            from ..rules.registry import SYNONYMS
+
+            key = err.option_name.lstrip("-").replace("-", "_")
+            if key in SYNONYMS and SYNONYMS[key] is None:
+                raise click.UsageError(f"No such option '{err.option_name}': {key} comes from --input", ctx)
+            if SYNONYMS.get(key):
+                err.possibilities = [_flag(SYNONYMS[key])]
+            raise
+
+
+@click.command(cls=LayerCommand)
 @click.argument("layer_type", metavar="TYPE")
 @click.option("--input", "input_text", required=True, metavar="HxWxC",
               help="The layer's input: 32x32x3 (H x W x C, as in CS231n), 3x32x32 (C x H x W) or 4096 (flat). "

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from .common import complete_builtin, friendly_errors, set_option, settings_dict
+from .common import complete_builtin, friendly_errors, set_option, settings_dict, spec_help
 
 
 @click.command("list")
@@ -65,8 +65,11 @@ def show(name):
 @click.option("--input", "input_shape", metavar="CxHxW", help="Check the specs at this input size.")
 @set_option
 @friendly_errors
+@spec_help
 def validate(specs, verbose, input_shape, settings):
     """Parse and check specs; print errors only (exit 1 if any spec is bad).
+
+    Each SPEC is {SPEC}.
 
     \b
     Example:

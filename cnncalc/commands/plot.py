@@ -4,7 +4,7 @@ import click
 
 from ..errors import one_line
 from .common import (DTYPES, WholeNumber, batch_option, complete_spec, friendly_errors, set_option, settings_dict,
-                     write_output)
+                     write_output, spec_help)
 
 
 @click.command()
@@ -17,12 +17,15 @@ from .common import (DTYPES, WholeNumber, batch_option, complete_spec, friendly_
               help="One bar per block: layers summed by the first N parts of their names.")
 @set_option
 @friendly_errors
+@spec_help
 def plot(specs, output, input_shape, batch, dtype, depth, settings):
     """Per-layer bar charts of activation memory, params and flop; several models side by side.
 
     The lecture's point in pictures: memory sits in the early convs, params in the fc layers,
     compute in the convs. Needs matplotlib: pip install '.[plot]' in a clone of cnncalc (a missing
     matplotlib prints the command for this copy).
+
+    Each SPEC is {SPEC}; SPEC@448 gives that model its own input.
 
     \b
     Examples:

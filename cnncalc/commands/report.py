@@ -4,7 +4,7 @@ import click
 
 from .common import (WholeNumber, check_format, columns_option, complete_spec, convention_option, emit, friendly_errors,
                      mode_option, model_options, optimizer_option, output_file_option, output_options, set_option,
-                     settings_dict)
+                     settings_dict, spec_help)
 
 
 @click.command()
@@ -27,11 +27,12 @@ from .common import (WholeNumber, check_format, columns_option, complete_spec, c
 @set_option
 @output_file_option
 @friendly_errors
+@spec_help
 def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, columns, convention, training,
            optimizer, settings, output):
     """Per-layer table like the lecture slides, then totals.
 
-    SPEC is a YAML spec file or a built-in model name (see `cnncalc list`).
+    SPEC is {SPEC}.
 
     \b
     Examples:
