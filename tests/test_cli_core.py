@@ -129,7 +129,7 @@ def test_report_explain_two_layers_and_an_unknown_one():
     output = ok("report", "alexnet", "--input", "227", "--explain", "conv1", "--explain", "pool1")
     assert "(64*27*27) * (3*3) = 419,904" in output and "23,296" in output
     result = invoke("report", "alexnet", "--explain", "conv9")
-    assert result.exit_code == 1 and "conv9" in result.stderr
+    assert result.exit_code == 2 and "conv9" in result.stderr
 
 
 @pytest.mark.parametrize("option", [("--format", "nope"), ("--input", "3xx"), ("--input", "0"),

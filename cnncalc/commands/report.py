@@ -51,7 +51,14 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, co
     result = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=explain, mode=mode,
                      params=settings_dict(settings))
     if explain:
+        from ..errors import SpecError, UsageError
         from ..render.explain import explain_text
+
+        for name in explain:
+            try:
+                result.block(name)
+            except SpecError as err:  # a name on the command line that the model lacks: exit 2, as for --only
+                raise UsageError(f"--explain {name}: {err.message}") from None
 
         emit("\n\n".join(explain_text(result, name) for name in explain), output)
         return

@@ -94,7 +94,7 @@ def build(report, depth=None, only=None):
         from ..errors import UsageError, did_you_mean
 
         names = [group_name(row.name, 1) for row in report.rows]
-        raise UsageError(f"no layer is named '{only}' or starts with '{only}.'{did_you_mean(only, names)}")
+        raise UsageError(f"--only {only}: no layer or block named '{only}'{did_you_mean(only, names)}")
     return diagram
 
 
