@@ -365,7 +365,8 @@ def stage_table(comparison, units="slide", columns=None, convention="lecture"):
     return headers, rows
 
 
-def render_compare(comparison, fmt="simple", units="slide", columns=None, convention="lecture", by="model"):
+def render_compare(comparison, fmt="simple", units="slide", columns=None, convention="lecture", by="model",
+                   footer=True):
     """The comparison as a table (any tabulate format), JSON or CSV."""
     if fmt == "json":
         return render_json(comparison.to_dict(by, columns))
@@ -384,7 +385,8 @@ def render_compare(comparison, fmt="simple", units="slide", columns=None, conven
     lines = []
     if len(comparison.reports) > 1:
         lines += [""] + comparison.ratio_lines(convention)
-    lines += [""] + _settings_lines(comparison)
+    if footer:
+        lines += [""] + _settings_lines(comparison)
     return "\n".join([body] + escape_lines(lines, fmt))
 
 
@@ -392,7 +394,8 @@ def _settings_lines(comparison):
     import textwrap
 
     first = comparison.reports[0]
-    text = (f"batch {first.batch}, {first.dtype} ({first.bytes_per_element} B/element); memory in binary units "
+    batch = f"batch {first.batch:,} (MACs and flop per sample, memory for the batch)" if first.batch != 1 else "batch 1"
+    text = (f"{batch}, {first.dtype} ({first.bytes_per_element} B/element); memory in binary units "
             f"(1 MB = 1024 KB = 1024*1024 B); depth = conv and fc layers on the longest path; training memory = "
             f"activations + params + gradients + optimizer state ({comparison.optimizer}) + BN buffers.")
     return textwrap.wrap(text, 100)

@@ -135,6 +135,13 @@ def columns_option(help_text):
     return click.option("--columns", "-c", metavar="NAME,...", default=None, help=help_text)
 
 
+def footer_option(function):
+    """--no-footer (or CNNCALC_NO_FOOTER=1): leave out the conventions lines under a table."""
+    return click.option("--no-footer", "no_footer", is_flag=True, envvar="CNNCALC_NO_FOOTER",
+                        help="Leave out the conventions lines under the table (or set CNNCALC_NO_FOOTER=1 "
+                             "to leave them out of every table).")(function)
+
+
 def convention_option(function):
     """--flops-convention lecture|2x."""
     return click.option("--flops-convention", "convention", type=click.Choice(("lecture", "2x")), default="lecture",

@@ -2,7 +2,7 @@
 
 import click
 
-from .common import (check_format, columns_option, complete_spec, convention_option, emit, friendly_errors, spec_help,
+from .common import (check_format, columns_option, complete_spec, convention_option, emit, footer_option, friendly_errors, spec_help,
                      mode_option, model_options, optimizer_option, output_file_option, output_options, set_option,
                      settings_dict)
 
@@ -21,10 +21,12 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
 @optimizer_option
 @mode_option
 @set_option
+@footer_option
 @output_file_option
 @friendly_errors
 @spec_help
-def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode, settings, output):
+def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode, settings, no_footer,
+            output):
     """Several models side by side, with each model's ratio to the first.
 
     Each SPEC is {SPEC}; SPEC@448 or SPEC@3x320x320 gives that model its own
@@ -44,4 +46,5 @@ def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, conventio
     fmt = check_format(fmt)
     comparison = compare_models(specs, input=input_shape, batch=batch, dtype=dtype, optimizer=optimizer, mode=mode,
                                 params=settings_dict(settings))
-    emit(render_compare(comparison, fmt, units=units, columns=columns, convention=convention, by=by), output)
+    emit(render_compare(comparison, fmt, units=units, columns=columns, convention=convention, by=by,
+                        footer=not no_footer), output)

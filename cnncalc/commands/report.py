@@ -2,7 +2,7 @@
 
 import click
 
-from .common import (WholeNumber, check_format, columns_option, complete_spec, convention_option, emit, friendly_errors,
+from .common import (WholeNumber, check_format, columns_option, complete_spec, convention_option, emit, footer_option, friendly_errors,
                      mode_option, model_options, optimizer_option, output_file_option, output_options, set_option,
                      settings_dict, spec_help)
 
@@ -25,11 +25,12 @@ from .common import (WholeNumber, check_format, columns_option, complete_spec, c
               help="Add the training memory estimate: activations + params + gradients + optimizer state.")
 @optimizer_option
 @set_option
+@footer_option
 @output_file_option
 @friendly_errors
 @spec_help
 def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, columns, convention, training,
-           optimizer, settings, output):
+           optimizer, settings, no_footer, output):
     """Per-layer table like the lecture slides, then totals.
 
     SPEC is {SPEC}.
@@ -65,4 +66,4 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, co
     from ..render import render_report
 
     emit(render_report(result, fmt, depth=depth, units=units, columns=columns, convention=convention,
-                       optimizer=optimizer if training else None), output)
+                       optimizer=optimizer if training else None, footer=not no_footer), output)

@@ -14,8 +14,9 @@ __all__ = ["render_report", "render_table", "render_csv", "render_json", "explai
 
 
 def render_report(report, fmt="simple", depth=None, units="slide", columns=None, convention="lecture",
-                  optimizer=None):
-    """The report as ``fmt``; ``optimizer`` adds the training estimate (JSON key ``training``)."""
+                  optimizer=None, footer=True):
+    """The report as ``fmt``; ``optimizer`` adds the training estimate (JSON key ``training``); ``footer``
+    false leaves the conventions out of a table."""
     if fmt == "json":
         data = report.to_dict(depth, lazy=True)
         if columns:
@@ -26,7 +27,7 @@ def render_report(report, fmt="simple", depth=None, units="slide", columns=None,
         return render_json(data)
     if fmt == "csv":
         return render_csv(report, depth, columns)
-    return render_table(report, fmt, depth, units, columns, convention, optimizer)
+    return render_table(report, fmt, depth, units, columns, convention, optimizer, footer)
 
 
 Report.html_renderer = staticmethod(render_report)  # a Report shows itself as this table in Jupyter

@@ -51,6 +51,12 @@ def summary_lines(report, convention="lecture", optimizer=None):
     ]
     if report.params:  # the spec's params: section, with any --set values
         lines.insert(1, "params: " + ", ".join(f"{name}={value}" for name, value in report.params.items()))
+    if report.batch != 1:  # MACs and flop stay per sample, as in the lecture tables; the batch's sum said here
+        lines[lines.index(flop_line)] = "per sample: " + flop_line
+        b = report.batch
+        lines.insert(lines.index("per sample: " + flop_line) + 1,
+                     f"batch of {b:,}: MACs {b * t['macs']:,} ({human(b * t['macs'])}); flop (lecture) "
+                     f"{b * t['flops']:,} ({human(b * t['flops'])})")
     if optimizer:
         lines.append(training_line(report.training_memory(optimizer)))
     return lines
@@ -71,7 +77,8 @@ def training_line(training):
 
 
 def render_table(report, fmt="simple", depth=None, units="slide", columns=None, convention="lecture",
-                 optimizer=None):
+                 optimizer=None, footer=True):
+    """The table, its summary lines and warnings, then (unless ``footer`` is false) the conventions."""
     titles, rows, aligns = table(report, depth, units, columns, convention)
     if fmt not in MULTILINE_FORMATS:
         titles = [t.replace("\n", " ") for t in titles]
@@ -83,8 +90,9 @@ def render_table(report, fmt="simple", depth=None, units="slide", columns=None, 
         counted = "counted (--mode train)" if report.mode == "train" else "not counted (--mode train counts them)"
         lines.append(f"* runs only in training: params counted; MACs, flop and memory {counted}")
     lines += warning_lines(report.warnings)
-    lines += [""] + textwrap.wrap(CONVENTIONS, 100)
-    if convention == "2x":
+    if footer:
+        lines += [""] + textwrap.wrap(CONVENTIONS, 100)
+    if footer and convention == "2x":
         lines += textwrap.wrap(FLOPS_2X_NOTE, 100)
     return "\n".join([body] + escape_lines(lines[1:], fmt))
 
