@@ -35,12 +35,29 @@ def list_models(fmt):
 
         click.echo(json.dumps(entries, indent=2, allow_nan=False))
         return
-    import tabulate
-
     from ..render.shapes import full_shape
+    from ..render.table import tabulate_table
 
     rows = [[e["name"], e["model"], full_shape(e["input"]), e["source"]] for e in entries]
-    click.echo(tabulate.tabulate(rows, headers=["name", "model", "input", "source"], disable_numparse=True))
+    for row in rows:  # the whole text is in `-f json` and in `cnncalc show NAME`
+        row[1] = shortened(row[1], MODEL_WIDTH)
+    room = LIST_WIDTH - sum(max(len(row[n]) for row in rows) + 2 for n in range(3))
+    for row in rows:
+        row[3] = shortened(row[3], room)
+    click.echo(tabulate_table(rows, ["name", "model", "input", "source"], ["left"] * 4, "simple"))
+
+
+LIST_WIDTH = 100  # `cnncalc list` fits a 100-column terminal
+MODEL_WIDTH = 24
+
+
+def shortened(text, width):
+    """``text`` cut to ``width`` characters at a word, ending in '...' when cut."""
+    width = max(width, 10)
+    if len(text) <= width:
+        return text
+    cut = text[:width - 3].rsplit(" ", 1)[0].rstrip(" ,;(")
+    return cut + "..."
 
 
 @click.command()
