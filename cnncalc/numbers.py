@@ -75,3 +75,8 @@ def shown(text, limit=40):
     """A typed value quoted in a message: at most ``limit`` characters (errors escape the rest)."""
     text = str(text)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def plural(count, word):
+    """``1 layer``, ``13 layers``, ``1,000 layers``: a count with its noun (plural made with -s)."""
+    return f"{count:,} {word}" + ("" if count == 1 else "s")

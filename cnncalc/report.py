@@ -8,7 +8,7 @@ whose rows know their own numbers; formatting them is the renderers' job (cnncal
 from . import receptive, rules
 from .errors import SpecError, UsageError, did_you_mean, note, suggestion
 from .graph import INPUT_INDEX, Graph, group_name
-from .numbers import MAX_BATCH, is_whole_number, read_sizes, shown
+from .numbers import MAX_BATCH, is_whole_number, plural, read_sizes, shown
 from .spec import MAX_SIZE
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
@@ -162,7 +162,7 @@ class Report:
 
     def __repr__(self):
         t = self.totals
-        return (f"<Report {self.name} {_shown(self.input)}: {len(self.rows)} layers, {t['params']:,} params, {t['macs']:,} MACs, "
+        return (f"<Report {self.name} {_shown(self.input)}: {plural(len(self.rows), 'layer')}, {t['params']:,} params, {t['macs']:,} MACs, "
                 f"{t['memory_bytes']:,} activation bytes>")
 
 

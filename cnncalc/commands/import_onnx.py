@@ -4,6 +4,7 @@ import click
 
 from ..errors import one_line
 from .common import friendly_errors, write_output
+from ..numbers import plural
 
 
 @click.command("import")
@@ -44,11 +45,11 @@ def import_onnx(model, output, input_shape, flat):
     shape = "x".join(str(s) for s in spec.input)
     header = [f"Imported by `cnncalc import` from {spec.source}.",
               f"At {shape}: {totals['params']:,} params, {totals['buffers']:,} BN buffers, {totals['macs']:,} MACs, "
-              f"{len(result.rows)} layers."]
+              f"{plural(len(result.rows), 'layer')}."]
     text = to_yaml(spec, header, blocks=not flat)
     if output is None:
         click.echo(text, nl=False)
         return
     write_output(output, text)
-    click.echo(f"wrote {one_line(click.format_filename(output))}: {len(result.rows)} layers, {totals['params']:,} params, "
+    click.echo(f"wrote {one_line(click.format_filename(output))}: {plural(len(result.rows), 'layer')}, {totals['params']:,} params, "
                f"{totals['macs']:,} MACs", err=True)

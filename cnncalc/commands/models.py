@@ -5,6 +5,7 @@ import sys
 import click
 
 from .common import complete_builtin, friendly_errors, set_option, settings_dict, spec_help
+from ..numbers import plural
 
 
 @click.command("list")
@@ -110,5 +111,5 @@ def validate(specs, verbose, input_shape, settings):
                 sys.exit(2)
             continue
         if verbose:
-            click.echo(f"ok: {one_line(spec)}: {len(result.rows)} layers, {result.totals['params']:,} params")
+            click.echo(f"ok: {one_line(spec)}: {plural(len(result.rows), 'layer')}, {result.totals['params']:,} params")
     sys.exit(1 if failed else 0)

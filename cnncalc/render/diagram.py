@@ -8,6 +8,7 @@ with the layers it connects to outside drawn dashed.
 
 from .shapes import full_shape, pair_text
 from ..graph import group_name
+from ..numbers import plural
 
 INPUT = "input"  # how a layer's `from` names the network input
 OUTPUT = "output"
@@ -42,7 +43,7 @@ class Diagram:
 def layer_caption(row):
     """What a box says under its name: ``conv 3x3 /2, 128 +relu``, ``maxpool 3x3 /2``, ``fc 1000``."""
     if row.type == "block":
-        return f"{row.layers} layers"
+        return plural(row.layers, "layer")
     words = [row.type]
     from ..rules import RULES
 

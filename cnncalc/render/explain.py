@@ -2,13 +2,14 @@
 
 from .shapes import full_shape, pair_text
 from .units import scaled
+from ..numbers import plural
 
 def explain_text(report, name):
     """``--explain NAME``: a layer's worked arithmetic, or a block's summed figures and then each layer's."""
     rows = report.block(name)
     if len(rows) == 1 and rows[0].name == name:
         return "\n".join(explain_lines(report, rows[0]))
-    head = (f"{name}: a block of {len(rows)} layers ({rows[0].name} ... {rows[-1].name}), input "
+    head = (f"{name}: a block of {plural(len(rows), 'layer')} ({rows[0].name} ... {rows[-1].name}), input "
             f"{full_shape(rows[0].in_shape)}, output {full_shape(rows[-1].out_shape)}; its row sums them:")
     lines = [head]
     for label, field in (("params", "params"), ("MACs", "macs"), ("flop (lecture)", "flops"),

@@ -7,6 +7,7 @@ from .columns import MAP_TITLES, table_columns
 from .escape import escape_cells, escape_lines
 from .shapes import full_shape
 from .units import human, human_bytes
+from ..numbers import plural
 
 EXTRA_FORMATS = ("json", "csv")
 UNITS = ("slide", "raw", "auto")
@@ -41,7 +42,7 @@ def summary_lines(report, convention="lecture", optimizer=None):
     flop_line = f"{macs}; {lecture}; {doubled}" if convention != "2x" else f"{doubled}; {macs}; {lecture}"
     lines = [
         f"{report.name}: input {full_shape(report.input)}, batch {report.batch}, {dtype}; "
-        f"{t['layers']:,} layers ({t['weight_layers']} with weights)",
+        f"{plural(t['layers'], 'layer')} ({t['weight_layers']} with weights)",
         f"params {t['params']:,} ({human(t['params'])}"
         + (f"; trainable {t['trainable_params']:,}, frozen {t['frozen_params']:,}" if t["frozen_params"] else "")
         + ")" + (f" + buffers {t['buffers']:,}" if t["buffers"] else ""),
