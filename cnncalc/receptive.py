@@ -9,6 +9,16 @@ def whole(value):
     return value if isinstance(value, int) else math.ceil(value)
 
 
+def exact(value):
+    """An effective stride as it is: an int, or a Fraction (1/2 after an upsample or pixel shuffle by 2)."""
+    return value if isinstance(value, int) or value.denominator != 1 else int(value)
+
+
+def stride_json(value):
+    """An effective stride in JSON: an int, or the exact fraction as text ("1/2"), never a rounded float."""
+    return value if isinstance(value, int) else str(value)
+
+
 def arithmetic(entering, window, rf, jump, merged):
     """The receptive-field step of _receptive_field with the numbers substituted, for --explain."""
     rf_in, jump_in, extent = entering

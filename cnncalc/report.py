@@ -41,7 +41,7 @@ class Row:
             "params": self.params, "buffers": self.buffers, "macs": self.macs, "flops": self.flops,
             "flops_2x": self.flops_2x,
             "memory_bytes": self.memory_bytes,
-            "receptive_field": list(self.receptive_field), "effective_stride": list(self.effective_stride),
+            "receptive_field": list(self.receptive_field), "effective_stride": [receptive.stride_json(j) for j in self.effective_stride],
         }
         for key in ("filters", "kernel", "stride", "act"):
             value = getattr(self, key)
@@ -404,7 +404,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.elementwise = cost.elementwise
         row.memory_bytes = rules.elements(out) * batch * element_bytes
         row.receptive_field = tuple(receptive.whole(r) for r in rf)
-        row.effective_stride = tuple(receptive.whole(j) for j in jump)
+        row.effective_stride = tuple(receptive.exact(j) for j in jump)  # 1/r after upsampling
         row.filters = cost.filters
         row.kernel = cost.kernel
         row.stride = cost.stride

@@ -212,7 +212,7 @@ def test_validate_good_specs(tmp_path):
     assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
     verbose = invoke("validate", "-v", good)
     # 8 filters of 3*3*3 + 8 biases = 224 params
-    assert verbose.exit_code == 0 and f"ok: {good}: 1 layers, 224 params" in verbose.stdout
+    assert verbose.exit_code == 0 and f"ok: {good}: 1 layer, 224 params" in verbose.stdout
 
 
 def test_validate_bad_specs_name_file_line_and_layer(tmp_path):
