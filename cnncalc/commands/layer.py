@@ -8,6 +8,9 @@ from ..numbers import read_decimal, read_sizes, shown
 from .common import DTYPES, WholeNumber, friendly_errors
 
 INPUT_ORDERS = {"hwc": "H x W x C", "chw": "C x H x W"}
+# an image's channels (grey, RGB, RGBA): a non-square --input with one of these at one end only is read with
+# it as the channels
+IMAGE_CHANNELS = (1, 3, 4)
 
 
 def rule_options(function):
@@ -70,7 +73,8 @@ class LayerCommand(click.Command):
 @click.argument("layer_type", metavar="TYPE")
 @click.option("--input", "input_text", required=True, metavar="HxWxC",
               help="The layer's input: 32x32x3 (H x W x C, as in CS231n), 3x32x32 (C x H x W) or 4096 (flat). "
-                   "Square maps are read either way; otherwise give --order.")
+                   "Square maps are read either way, and 1, 3 or 4 at one end only is the channels "
+                   "(32x48x3); otherwise give --order.")
 @click.option("--order", type=click.Choice(tuple(INPUT_ORDERS)), default=None,
               help="How to read a non-square --input: hwc (H x W x C) or chw (C x H x W).")
 @rule_options
@@ -162,6 +166,8 @@ def read_input(text, order=None):
             order = "hwc"
         elif b == c:
             order = "chw"
+        elif (c in IMAGE_CHANNELS) != (a in IMAGE_CHANNELS):  # 32x48x3: an image's 3 channels, last
+            order = "hwc" if c in IMAGE_CHANNELS else "chw"
         else:
             raise UsageError(f"--input {text} could be H x W x C or C x H x W; add --order hwc or --order chw")
     shape = (c, a, b) if order == "hwc" else (a, b, c)
