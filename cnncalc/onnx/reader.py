@@ -56,10 +56,29 @@ def load(path, input=None, file=None):
     file = file or str(path)
     model = read_model(path, file)
     try:
-        return GraphReader(model, file, input).spec()
+        spec = GraphReader(model, file, input).spec()
+        if looks_bn_folded(model.graph):
+            from ..errors import note
+
+            note(f"{file}: no BatchNormalization node, and its convs have weights and biases named by the exporter "
+                 f"(onnx::Conv_...): likely exported with batch norm folded into the convs "
+                 f"(do_constant_folding=True or dynamo=True), so params count conv biases instead of BN; "
+                 f"export with do_constant_folding=False to keep BN")
+        return spec
     except (IndexError, KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as err:
         # protobuf parsed it, but it breaks ONNX's own rules (a name that is not UTF-8 text, a missing field)
         raise SpecError(f"not a well-formed ONNX model ({type(err).__name__}: {str(err)[:80]})", file=file) from None
+
+
+def looks_bn_folded(graph):
+    """Whether a graph looks exported with BatchNormalization folded into the convs: no BN node, and a conv with a
+    bias whose weight is an initializer the exporter named (``onnx::Conv_12``, where a module's own parameter
+    keeps its name, ``layer1.0.conv1.weight``). VGG (no BN, named weights) does not."""
+    if any(node.op_type == "BatchNormalization" for node in graph.node):
+        return False
+    initializers = {tensor.name for tensor in graph.initializer}
+    return any(node.op_type == "Conv" and len(node.input) > 2 and node.input[2]
+               and node.input[1] in initializers and node.input[1].startswith("onnx::") for node in graph.node)
 
 
 def read_model(path, file=None):
