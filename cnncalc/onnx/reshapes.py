@@ -8,6 +8,7 @@ import math
 
 from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
+from ..spec import NETWORK_INPUT
 
 
 def pass_through(reader, node, attrs):
@@ -251,7 +252,12 @@ def _upsample(reader, node, scales, sizes, mode):
         raise reader.unsupported(node, f"a {node.op_type} of {shape_text(dims)} by {factors} (cnncalc resizes H "
                                        f"and W only)")
     keys = {}
-    if all(float(f).is_integer() and f >= 1 for f in factors[2:]):
+    network = reader.values_by_layer[NETWORK_INPUT]
+    if sizes is not None and "like" in takes and len(network) == 3 and list(sizes[2:]) == list(network[1:]):
+        # a resize to the network input's size (FCN's last layer: F.interpolate(size=x.shape[-2:])): as
+        # `like: input` it follows --input, where a scale (8) would give 504 at 500
+        keys["like"] = NETWORK_INPUT
+    elif all(float(f).is_integer() and f >= 1 for f in factors[2:]):
         keys["scale"] = pair([int(f) for f in factors[2:]])
     elif sizes is not None and "size" in takes:
         keys["size"] = pair([int(v) for v in sizes[2:]])
