@@ -1,6 +1,6 @@
 """The install command to print when an optional package is missing, for the copy of cnncalc that is running.
 
-cnncalc is not on the package index, so ``pip install 'cnncalc[onnx]'`` fails everywhere. What works
+cnncalc is not on the package index, so installing the extra by the package's name fails everywhere. What works
 depends on where this copy came from:
 
 - a clone run in place, or installed from one with ``pip install .`` / ``pip install -e .`` (pip records
