@@ -344,3 +344,90 @@ def test_notes_under_a_keys_tolerance_do_not_contradict_it(tmp_path):
     assert result.exit_code == 1
     assert "judged exactly" not in result.stdout
     assert "outside the key's tolerance of 0.1%" in result.stdout
+
+
+# --- ONNX: notes where numbers surprise, and import ----------------------------------------------------
+
+def onnx_model(tmp_path, nodes, weights=None, ints=None, shape=(1, 3, 8, 8), file="model.onnx"):
+    onnx = pytest.importorskip("onnx")
+    import numpy
+    from onnx import TensorProto, helper, numpy_helper
+
+    initializers = [numpy_helper.from_array(numpy.zeros(dims, dtype=numpy.float32), name)
+                    for name, dims in (weights or {}).items()]
+    initializers += [numpy_helper.from_array(numpy.array(v, dtype=numpy.int64), n) for n, v in (ints or {}).items()]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializers)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="test")
+    path = tmp_path / file
+    onnx.save_model(proto, str(path))
+    return str(path)
+
+
+def onnx_node(op, inputs, outputs, name, **attrs):
+    from onnx import helper
+
+    return helper.make_node(op, inputs, outputs, name=name, **attrs)
+
+
+def test_a_graph_exported_with_bn_folded_gets_one_note(tmp_path):
+    # the TorchScript exporter with do_constant_folding=True names folded conv weights onnx::Conv_N
+    folded = onnx_model(tmp_path, [
+        onnx_node("Conv", ["x", "onnx::Conv_1", "onnx::Conv_2"], ["c"], "/conv1/Conv", kernel_shape=[3, 3]),
+        onnx_node("Relu", ["c"], ["y"], "/relu/Relu")],
+        weights={"onnx::Conv_1": [4, 3, 3, 3], "onnx::Conv_2": [4]}, file="folded.onnx")
+    result = runner().invoke(main, ["report", folded, "-f", "json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["totals"]["params"] == 4 * 27 + 4
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "likely exported with batch norm folded into the convs" in notes[0]
+    # VGG-like: conv biases, no BN, the module's own names: no note
+    named = onnx_model(tmp_path, [
+        onnx_node("Conv", ["x", "features.0.weight", "features.0.bias"], ["c"], "/features/features.0/Conv",
+                  kernel_shape=[3, 3]),
+        onnx_node("Relu", ["c"], ["y"], "/features/features.1/Relu")],
+        weights={"features.0.weight": [4, 3, 3, 3], "features.0.bias": [4]}, file="named.onnx")
+    assert runner().invoke(main, ["report", named]).stderr == ""
+
+
+def test_import_writes_a_resize_to_the_input_size_as_like_input(tmp_path):
+    # FCN's head: a stride-2 conv, then F.interpolate(size=x.shape[-2:]) (a Resize with sizes = the input's)
+    path = onnx_model(tmp_path, [
+        onnx_node("Conv", ["x", "w"], ["c"], "/classifier/Conv", kernel_shape=[1, 1], strides=[2, 2]),
+        onnx_node("Resize", ["c", "", "", "sizes"], ["y"], "/Resize", mode="linear")],
+        weights={"w": [5, 3, 1, 1]}, ints={"sizes": [1, 5, 8, 8]}, file="fcn.onnx")
+    text = ok("import", path)
+    assert "{name: resize, type: upsample, like: input, mode: bilinear}" in text
+    assert "scale" not in text
+    spec = tmp_path / "fcn.yaml"
+    spec.write_text(text)
+    layers = json.loads(ok("report", spec, "--input", "3x20x20", "-f", "json"))["layers"]
+    assert layers[-1]["out_shape"] == [5, 20, 20]  # as torch: the input's size, not 2 x 10
+
+
+def test_import_folds_repeated_blocks_under_a_wrapper(tmp_path):
+    # four identical blocks named as an FCN wrapped in a module names them: net.backbone.layer1.N.*
+    nodes, weights, previous = [], {}, "x"
+    for index in range(4):
+        prefix = f"/net/backbone/layer1/layer1.{index}"
+        for part, op in (("conv1", "Conv"), ("relu", "Relu"), ("conv2", "Conv"), ("relu2", "Relu"),
+                         ("conv3", "Conv")):
+            out = f"b{index}_{part}"
+            if op == "Conv":
+                weights[f"w{index}{part}"] = [4, 4, 3, 3]
+                nodes.append(onnx_node("Conv", [previous, f"w{index}{part}"], [out], f"{prefix}/{part}/Conv",
+                                       kernel_shape=[3, 3], pads=[1, 1, 1, 1]))
+            else:
+                nodes.append(onnx_node("Relu", [previous], [out], f"{prefix}/{part}/Relu"))
+            previous = out
+    nodes.append(onnx_node("Identity", [previous], ["y"], "/out"))
+    path = onnx_model(tmp_path, nodes, weights, shape=(1, 4, 8, 8), file="wrapped.onnx")
+    folded, flat = ok("import", path), ok("import", path, "--flat")
+    assert "blocks:" in folded and "repeat: 4" in folded
+    assert folded.count("\n") < flat.count("\n")
+    spec = tmp_path / "wrapped.yaml"
+    spec.write_text(folded)
+    data = json.loads(ok("report", spec, "-f", "json"))
+    assert data["totals"]["params"] == 12 * (4 * 4 * 9)  # twelve bias-free 3x3 convs of 4 -> 4 channels
+    assert [layer["name"] for layer in data["layers"]][:2] == ["net.backbone.layer1.0.conv1",
+                                                               "net.backbone.layer1.0.conv2"]
