@@ -63,13 +63,14 @@ def source_folder():
 
 
 def vcs_url():
-    """``git+https://...@commit`` when this copy was installed from a version-control URL, else None."""
+    """``git+https://...@commit`` when this copy was installed from a version-control URL, else None: pinned to
+    the commit installed, so adding the extra does not also change cnncalc."""
     record = direct_url()
     if not record or "vcs_info" not in record:
         return None
     info = record["vcs_info"]
-    return f"{info.get('vcs', 'git')}+{record.get('url', '')}" + (
-        f"@{info['requested_revision']}" if info.get("requested_revision") else "")
+    revision = info.get("commit_id") or info.get("requested_revision")
+    return f"{info.get('vcs', 'git')}+{record.get('url', '')}" + (f"@{revision}" if revision else "")
 
 
 def direct_url():
