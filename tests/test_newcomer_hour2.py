@@ -248,6 +248,8 @@ def test_effective_stride_after_upsample_and_pixel_shuffle_is_1_over_r(tmp_path)
     assert "effective stride 1/2 " in ok("report", path, "--explain", "c")
     csv = ok("report", path, "-f", "csv", "--columns", "name,effective_stride").splitlines()
     assert csv[1:4] == ["up,1/2x1/2", "c,1/2x1/2", "ps,1/4x1/4"]
+    table = ok("report", path, "--columns", "jump", "--no-footer").splitlines()
+    assert [line.split()[-1] for line in table[3:6]] == ["1/2", "1/2", "1/4"]
     plain = json.loads(ok("report", "alexnet", "-f", "json"))["layers"][0]["effective_stride"]
     assert plain == [4, 4]  # a whole stride stays a number
 

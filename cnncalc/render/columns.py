@@ -60,6 +60,7 @@ TABLE_COLUMNS = {column.key: column for column in (
     _text_column("pad", "pad", lambda row: pad_text(row.pad)),
     _text_column("output", "output\nC x H/W", lambda row: shape_text(row.out_shape)),
     _text_column("rf", "receptive\nfield", lambda row: pair_text(row.receptive_field)),
+    _text_column("jump", "effective\nstride", lambda row: pair_text(row.effective_stride)),  # 1/2 after upsample
     _count_column("memory", "memory_bytes", "memory", 1024, BYTE_STEPS, raw_title="memory\n(bytes)"),
     _count_column("params", "params", "params", 1000),
     _count_column("buffers", "buffers", "buffers", 1000),
@@ -74,7 +75,7 @@ TABLE_COLUMNS = {column.key: column for column in (
 DEFAULT_COLUMNS = ("name", "input", "filters", "kernel", "stride", "pad", "output", "memory", "params", "flop")
 # --columns also takes the JSON / CSV name of a table column
 TABLE_ALIASES = {"layer": "name", "in_shape": "input", "out_shape": "output", "memory_bytes": "memory",
-                 "flops": "flop", "receptive_field": "rf"}
+                 "flops": "flop", "receptive_field": "rf", "effective_stride": "jump"}
 # the shape columns' title by the input's rank (2-D keeps the lecture's "C x H/W")
 MAP_TITLES = {1: "C x L", 3: "C x D x H x W"}
 
@@ -115,7 +116,7 @@ CSV_COLUMNS = ("name", "type", "from", "in_shape", "out_shape", "filters", "kern
 
 # --columns also takes the table's name of a CSV / JSON column
 DATA_ALIASES = {"layer": "name", "input": "in_shape", "output": "out_shape", "memory": "memory_bytes",
-                "flop": "flops", "rf": "receptive_field"}
+                "flop": "flops", "rf": "receptive_field", "jump": "effective_stride"}
 
 
 def data_columns(names=None):
