@@ -53,7 +53,8 @@ def explain_data(report, row):
         lines += [entry for entry in row.explain if entry[0] == "receptive_field"]
     else:
         lines.append(("receptive_field",
-                      f"receptive field = {pair_text(row.receptive_field)} input pixels, "
+                      f"receptive field = {pair_text(row.receptive_field)} input "
+                      f"pixel{'' if set(row.receptive_field) == {1} else 's'}, "
                       f"effective stride {pair_text(row.effective_stride)} (r_out = r_in + (K-1)*D*j_in, "
                       f"j_out = j_in*S)"))
     if row.train_costs:
