@@ -6,8 +6,9 @@ depends on where this copy came from:
 - a clone run in place, or installed from one with ``pip install .`` / ``pip install -e .`` (pip records
   the folder in the distribution's ``direct_url.json``): ``pip install '.[onnx]'`` in that folder,
   ``pip install '/path/to/clone[onnx]'`` from anywhere else (``-e`` kept for an editable install);
-- installed from a git URL: ``pip install 'cnncalc[onnx] @ git+https://...'``;
-- anything else (a wheel, a copy whose folder is gone): the extra's own requirement, ``pip install 'onnx>=1.12'``.
+- anything else (a wheel, a git URL, a copy whose folder is gone): the extra's own requirement,
+  ``pip install 'onnx>=1.12'``, which is all the extra adds. (``'cnncalc[onnx] @ git+file:///...'`` is refused
+  by pip 23's requirement parser, so a git install gets this form too.)
 
 ``pip`` is the pip of the interpreter running cnncalc when that is the first ``pip`` on PATH; otherwise
 the hint says ``/path/to/python -m pip``, so it installs where cnncalc will look.
@@ -33,9 +34,6 @@ def install_target(extra):
         editable = clone[1]
         where = "." if same_folder(clone[0], os.getcwd()) else clone[0]
         return ("-e " if editable else "") + quoted(f"{where}[{extra}]")
-    url = vcs_url()
-    if url is not None:
-        return quoted(f"cnncalc[{extra}] @ {url}")
     return quoted(EXTRAS[extra])
 
 
@@ -60,17 +58,6 @@ def source_folder():
     if folder and is_project(folder):
         return folder, False
     return None
-
-
-def vcs_url():
-    """``git+https://...@commit`` when this copy was installed from a version-control URL, else None: pinned to
-    the commit installed, so adding the extra does not also change cnncalc."""
-    record = direct_url()
-    if not record or "vcs_info" not in record:
-        return None
-    info = record["vcs_info"]
-    revision = info.get("commit_id") or info.get("requested_revision")
-    return f"{info.get('vcs', 'git')}+{record.get('url', '')}" + (f"@{revision}" if revision else "")
 
 
 def direct_url():
