@@ -2,7 +2,8 @@
 
 CONVENTIONS = (
     "Conventions: output = floor((W + 2P - D*(K-1) - 1)/S) + 1; params include biases (BN running stats are "
-    "buffers, not params); MACs (per sample) count conv, fc and linear multiply-accumulates only; flop = MACs + pooling windows "
+    "buffers, not params); MACs (per sample) count conv, fc and linear multiply-accumulates only; flop = MACs + "
+    "pooling windows "
     "(lecture convention, multiply+add counted as one); memory = output elements x batch x bytes per element, "
     "KB = 1024 B; peak = most memory live at once in inference (layers in order, each output freed after its "
     "last consumer); the network input is not counted."

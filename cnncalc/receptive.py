@@ -39,7 +39,8 @@ def arithmetic(entering, window, rf, jump, merged):
     labels = rules.AXIS_NAMES[len(axes)]
     if len(axes) > 1 and all(axis == axes[0] for axis in axes):
         axes, labels = axes[:1], ("/".join(labels),)
-    return [("receptive_field", f"receptive field {label} = {formula} = {terms_text} = {r} input pixel{'' if r == 1 else 's'}{note}; "
+    return [("receptive_field", f"receptive field {label} = {formula} = {terms_text} = {r} input "
+                                f"pixel{'' if r == 1 else 's'}{note}; "
                                 f"effective stride = {jump_formula} = {jump_text} = {j}")
             for label, (terms_text, jump_text, r, j) in zip(labels, axes)]
 

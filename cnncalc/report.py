@@ -41,7 +41,8 @@ class Row:
             "params": self.params, "buffers": self.buffers, "macs": self.macs, "flops": self.flops,
             "flops_2x": self.flops_2x,
             "memory_bytes": self.memory_bytes,
-            "receptive_field": list(self.receptive_field), "effective_stride": [receptive.stride_json(j) for j in self.effective_stride],
+            "receptive_field": list(self.receptive_field),
+            "effective_stride": [receptive.stride_json(j) for j in self.effective_stride],
         }
         for key in ("filters", "kernel", "stride", "act"):
             value = getattr(self, key)
@@ -162,7 +163,8 @@ class Report:
 
     def __repr__(self):
         t = self.totals
-        return (f"<Report {self.name} {_shown(self.input)}: {plural(len(self.rows), 'layer')}, {t['params']:,} params, {t['macs']:,} MACs, "
+        return (f"<Report {self.name} {_shown(self.input)}: {plural(len(self.rows), 'layer')}, {t['params']:,} params, "
+                f"{t['macs']:,} MACs, "
                 f"{t['memory_bytes']:,} activation bytes>")
 
 

@@ -2,9 +2,9 @@
 
 import click
 
-from .common import (check_format, columns_option, complete_spec, convention_option, emit, footer_option, friendly_errors, spec_help,
-                     mode_option, model_options, optimizer_option, output_file_option, output_options, set_option,
-                     settings_dict)
+from .common import (check_format, columns_option, complete_spec, convention_option, emit, footer_option,
+                     friendly_errors, mode_option, model_options, optimizer_option, output_file_option,
+                     output_options, set_option, settings_dict, spec_help)
 
 
 @click.command()

@@ -2,7 +2,8 @@
 
 import click
 
-from .common import WholeNumber, complete_spec, emit, friendly_errors, output_file_option, set_option, settings_dict, spec_help
+from .common import (WholeNumber, complete_spec, emit, friendly_errors, output_file_option, set_option, settings_dict,
+                     spec_help)
 
 
 @click.command()

@@ -51,5 +51,6 @@ def import_onnx(model, output, input_shape, flat):
         click.echo(text, nl=False)
         return
     write_output(output, text)
-    click.echo(f"wrote {one_line(click.format_filename(output))}: {plural(len(result.rows), 'layer')}, {totals['params']:,} params, "
+    click.echo(f"wrote {one_line(click.format_filename(output))}: {plural(len(result.rows), 'layer')}, "
+               f"{totals['params']:,} params, "
                f"{totals['macs']:,} MACs", err=True)

@@ -2,9 +2,9 @@
 
 import click
 
-from .common import (WholeNumber, check_format, columns_option, complete_spec, convention_option, emit, footer_option, friendly_errors,
-                     mode_option, model_options, optimizer_option, output_file_option, output_options, set_option,
-                     settings_dict, spec_help)
+from .common import (WholeNumber, check_format, columns_option, complete_spec, convention_option, emit, footer_option,
+                     friendly_errors, mode_option, model_options, optimizer_option, output_file_option,
+                     output_options, set_option, settings_dict, spec_help)
 
 
 @click.command()
@@ -19,7 +19,8 @@ from .common import (WholeNumber, check_format, columns_option, complete_spec, c
                    "(layer1) gives its summed figures, then each of its layers.")
 @mode_option
 @columns_option("Columns to print, comma-separated: name, type, input, filters, kernel, stride, pad, output, "
-                "rf, jump (effective stride), memory, params, buffers, macs, flop, flops_2x (with csv/json: their keys, e.g. in_shape).")
+                "rf, jump (effective stride), memory, params, buffers, macs, flop, flops_2x (with csv/json: their "
+                "keys, e.g. in_shape).")
 @convention_option
 @click.option("--training", is_flag=True,
               help="Add the training memory estimate: activations + params + gradients + optimizer state.")

@@ -24,7 +24,8 @@ def key_text(report, spec_text, layers=None, quantities=("output_shape", "params
         if quantity not in QUANTITY:
             from ..errors import did_you_mean
 
-            raise UsageError(f"--quantities {quantity}: unknown quantity '{quantity}'{did_you_mean(quantity, QUANTITIES)} "
+            raise UsageError(f"--quantities {quantity}: unknown quantity '{quantity}'"
+                             f"{did_you_mean(quantity, QUANTITIES)} "
                              f"(quantities: {', '.join(QUANTITIES)})")
     grader = Grader(report)
     lines = [f"# Answer key for {report.name}, written by `cnncalc key`; each comment is the true value.",
