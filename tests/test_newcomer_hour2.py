@@ -406,6 +406,8 @@ def test_import_writes_a_resize_to_the_input_size_as_like_input(tmp_path):
     spec.write_text(text)
     layers = json.loads(ok("report", spec, "--input", "3x20x20", "-f", "json"))["layers"]
     assert layers[-1]["out_shape"] == [5, 20, 20]  # as torch: the input's size, not 2 x 10
+    direct = json.loads(ok("report", path, "--input", "3x20x20", "-f", "json"))["layers"]
+    assert direct[-1]["out_shape"] == [5, 20, 20]  # the .onnx read at 20, its 8 a traced constant
 
 
 def test_import_folds_repeated_blocks_under_a_wrapper(tmp_path):

@@ -118,6 +118,7 @@ class GraphReader:
         shape = (batch,) + chosen
         self.values[tensor.name] = Value(NETWORK_INPUT, shape)
         self.values_by_layer = {NETWORK_INPUT: shape[1:]}  # what a `like:` key can name
+        self.native_input = native  # as exported (a size the tracer wrote as a constant is this one)
         return shape
 
     def prepare(self, nodes):
