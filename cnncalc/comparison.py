@@ -180,18 +180,22 @@ class Comparison:
         return f"<Comparison of {', '.join(self.labels)}>"
 
 
-def _labels(reports):
-    """Display names, with the input and the params that differ added where two models would share one."""
+def _labels(reports, lines=False):
+    """Display names, with the input and the params that differ added where two models would share one:
+    ``EfficientNet-B3 @3x260x260 [width=1.1,depth=1.2]``; with ``lines``, the table's column headers, one part a line
+    (a header 50 characters wide made the table as wide)."""
     labels = []
     for report in reports:
         twins = [other for other in reports if other.name == report.name]
-        label = report.name
+        parts = [report.name]
         if any(other.input != report.input for other in twins):
-            label += f" @{full_shape(report.input)}"
+            parts.append(f"@{full_shape(report.input)}")
         changed = [key for key in report.params if any(other.params.get(key) != report.params[key] for other in twins)]
-        if changed:
-            label += " [" + ",".join(f"{key}={report.params[key]}" for key in changed) + "]"
-        labels.append(label)
+        settings = [f"{key}={report.params[key]}" for key in changed]
+        if lines:
+            labels.append("\n".join(parts + settings))
+        else:
+            labels.append(" ".join(parts) + (" [" + ",".join(settings) + "]" if settings else ""))
     return [f"{label} #{index + 1}" if labels.count(label) > 1 else label for index, label in enumerate(labels)]
 
 
@@ -226,12 +230,20 @@ SLIDE_STEPS = {"count": METRIC_UNITS[1:], "bytes": BINARY_UNITS}  # up to G, as 
 STAGE_UNITS = {"count": (1000, "k"), "ops": (10 ** 6, "M"), "bytes": (1024, "KB")}  # as the report table
 
 
-def slide_unit(kind, largest):
+def slide_unit(kind, largest, smallest=None):
     """The unit a whole-model row reads best in, as the lecture writes "61.1M params", "0.7 GFLOP":
-    (divisor, name, decimals), chosen by the row's largest value."""
-    for divisor, name in SLIDE_STEPS["bytes" if kind == "bytes" else "count"]:
+    (divisor, name, decimals), the unit chosen by the row's largest value; the decimals are enough (up to 3)
+    for the ``smallest`` value to keep two significant digits (AlexNet's 714M MACs beside VGG-16's 15.5G:
+    0.71 G, not 0.7)."""
+    steps = SLIDE_STEPS["bytes" if kind == "bytes" else "count"]
+    for index, (divisor, name) in enumerate(steps):
         if largest >= divisor:
-            return divisor, name, 1 if largest >= 10 * divisor else 2
+            decimals = 1 if largest >= 10 * divisor else 2
+            while smallest and decimals < 3 and smallest * 10 ** decimals < 10 * divisor:
+                decimals += 1
+            if not smallest or smallest * 10 ** decimals >= 10 * divisor or index + 1 == len(steps):
+                return divisor, name, decimals
+            largest = max(largest, steps[index + 1][0])  # too small to read here: try the next unit down
     return 1, "B" if kind == "bytes" else "", 0
 
 
@@ -346,7 +358,8 @@ def compare_table_rows(comparison, units="slide", columns=None, convention="lect
     for key in metric_keys(columns, convention, comparison.device):
         metric = METRICS[key]
         values = [figures[key] for figures in comparison.figures]
-        unit = slide_unit(metric.kind, max(values)) if metric.numeric else (1, "", 0)
+        unit = slide_unit(metric.kind, max(values), min((v for v in values if v), default=None)) \
+            if metric.numeric else (1, "", 0)
         rows.append([_metric_title(metric, units, comparison.optimizer, unit)]
                     + [metric.text(value, units, unit) for value in values])
     return rows
@@ -368,7 +381,8 @@ def stage_table(comparison, units="slide", columns=None, convention="lecture"):
     return headers, rows
 
 
-def render_compare(comparison, fmt="simple", units="slide", columns=None, convention="lecture", by="model"):
+def render_compare(comparison, fmt="simple", units="slide", columns=None, convention="lecture", by="model",
+                   footer=True):
     """The comparison as a table (any tabulate format), JSON or CSV."""
     if fmt == "json":
         return render_json(comparison.to_dict(by, columns))
@@ -377,7 +391,7 @@ def render_compare(comparison, fmt="simple", units="slide", columns=None, conven
     if by == "stage":
         headers, rows = stage_table(comparison, units, columns, convention)
     else:
-        headers = [""] + comparison.labels
+        headers = [""] + _labels(comparison.reports, lines=True)
         rows = compare_table_rows(comparison, units, columns, convention)
     if fmt not in MULTILINE_FORMATS:
         headers = [h.replace("\n", " ") for h in headers]
@@ -387,7 +401,8 @@ def render_compare(comparison, fmt="simple", units="slide", columns=None, conven
     lines = []
     if len(comparison.reports) > 1:
         lines += [""] + comparison.ratio_lines(convention)
-    lines += [""] + _settings_lines(comparison)
+    if footer:
+        lines += [""] + _settings_lines(comparison)
     return "\n".join([body] + escape_lines(lines, fmt))
 
 
@@ -395,7 +410,8 @@ def _settings_lines(comparison):
     import textwrap
 
     first = comparison.reports[0]
-    text = (f"batch {first.batch}, {first.dtype} ({first.bytes_per_element} B/element); memory in binary units "
+    batch = f"batch {first.batch:,} (MACs and flop per sample, memory for the batch)" if first.batch != 1 else "batch 1"
+    text = (f"{batch}, {first.dtype} ({first.bytes_per_element} B/element); memory in binary units "
             f"(1 MB = 1024 KB = 1024*1024 B); depth = conv, fc and attention layers on the longest path; training "
             f"memory = activations + params + gradients + optimizer state ({comparison.optimizer}) + BN buffers.")
     text += f" Roofline on {device_text(comparison.device)}: {ROOFLINE_TIME}" if comparison.device else ""

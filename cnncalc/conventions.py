@@ -2,7 +2,7 @@
 
 CONVENTIONS = (
     "Conventions: output = floor((W + 2P - D*(K-1) - 1)/S) + 1; params include biases (BN running stats are "
-    "buffers, not params); MACs count conv, fc and linear multiply-accumulates and products of two activations "
+    "buffers, not params); MACs (per sample) count conv, fc and linear multiply-accumulates and products of two activations "
     "(attention's QK^T and AV, matmul) only; flop = MACs + pooling windows (lecture convention, multiply+add "
     "counted as one); memory = output elements x batch x bytes per element (an attention layer adds its Q, K, V, "
     "attention map and weighted sum), KB = 1024 B; peak = most memory live at once in inference (layers in order, "

@@ -132,3 +132,8 @@ def is_tokens(shape):
 def as_shape(value):
     """A shape as a tuple, keeping a Tokens shape what it is."""
     return value if isinstance(value, Tokens) else tuple(value)
+
+
+def plural(count, word):
+    """``1 layer``, ``13 layers``, ``1,000 layers``: a count with its noun (plural made with -s)."""
+    return f"{count:,} {word}" + ("" if count == 1 else "s")

@@ -10,6 +10,16 @@ def whole(value):
     return value if isinstance(value, int) else math.ceil(value)
 
 
+def exact(value):
+    """An effective stride as it is: an int, or a Fraction (1/2 after an upsample or pixel shuffle by 2)."""
+    return value if isinstance(value, int) or value.denominator != 1 else int(value)
+
+
+def stride_json(value):
+    """An effective stride in JSON: an int, or the exact fraction as text ("1/2"), never a rounded float."""
+    return value if isinstance(value, int) else str(value)
+
+
 def arithmetic(entering, window, rf, jump, merged, tokens=False):
     """The receptive-field step of _receptive_field with the numbers substituted, for --explain (``tokens``: the
     network's input is tokens, whose one axis is N)."""
@@ -32,7 +42,8 @@ def arithmetic(entering, window, rf, jump, merged, tokens=False):
     labels = ("N",) if tokens else rules.AXIS_NAMES[len(axes)]
     if len(axes) > 1 and all(axis == axes[0] for axis in axes):
         axes, labels = axes[:1], ("/".join(labels),)
-    return [("receptive_field", f"receptive field {label} = {formula} = {terms_text} = {r} input {'tokens' if tokens else 'pixels'}{note}; "
+    return [("receptive_field", f"receptive field {label} = {formula} = {terms_text} = {r} input "
+                                f"{'token' if tokens else 'pixel'}{'' if r == 1 else 's'}{note}; "
                                 f"effective stride = {jump_formula} = {jump_text} = {j}")
             for label, (terms_text, jump_text, r, j) in zip(labels, axes)]
 

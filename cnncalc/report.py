@@ -8,7 +8,7 @@ whose rows know their own numbers; formatting them is the renderers' job (cnncal
 from . import receptive, rules
 from .errors import SpecError, UsageError, did_you_mean, suggestion
 from .graph import INPUT_INDEX, Graph, group_name
-from .numbers import MAX_BATCH, Tokens, as_shape, is_tokens, is_whole_number, shown
+from .numbers import MAX_BATCH, Tokens, as_shape, is_tokens, is_whole_number, plural, shown
 from .shapes import parse_input, read_input, shown_shape  # noqa: F401 (parse_input: callers of report.parse_input)
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
@@ -41,7 +41,8 @@ class Row:
             "params": self.params, "buffers": self.buffers, "macs": self.macs, "flops": self.flops,
             "flops_2x": self.flops_2x,
             "memory_bytes": self.memory_bytes,
-            "receptive_field": list(self.receptive_field), "effective_stride": list(self.effective_stride),
+            "receptive_field": list(self.receptive_field),
+            "effective_stride": [receptive.stride_json(j) for j in self.effective_stride],
         }
         if is_tokens(self.out_shape):
             data["out_tokens"] = True  # out_shape is N x D (tokens), not a 1-D map's C x L
@@ -159,7 +160,8 @@ class Report:
 
     def __repr__(self):
         t = self.totals
-        return (f"<Report {self.name} {shown_shape(self.input)}: {len(self.rows)} layers, {t['params']:,} params, {t['macs']:,} MACs, "
+        return (f"<Report {self.name} {shown_shape(self.input)}: {plural(len(self.rows), 'layer')}, {t['params']:,} params, "
+                f"{t['macs']:,} MACs, "
                 f"{t['memory_bytes']:,} activation bytes>")
 
 
@@ -329,7 +331,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.scratch_bytes = rules.scratch_elements(cost) * batch * element_bytes
         row.memory_bytes = rules.elements(out) * batch * element_bytes + row.scratch_bytes
         row.receptive_field = tuple(receptive.whole(r) for r in rf)
-        row.effective_stride = tuple(receptive.whole(j) for j in jump)
+        row.effective_stride = tuple(receptive.exact(j) for j in jump)  # 1/r after upsampling
         row.filters = cost.filters
         row.kernel = cost.kernel
         row.stride = cost.stride

@@ -18,6 +18,9 @@ from .numbers import MAX_SIZE, Tokens, is_tokens, is_whole_number, read_sizes, s
 # the names of the spatial axes of a map of rank 1, 2 or 3
 AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 INPUT_SUFFIX = re.compile(r"^\d+(x\d+){0,2}$")
+# an image's channels (grey, RGB, RGBA): a non-square `layer --input` with one of these at one end only is read
+# with it as the channels
+IMAGE_CHANNELS = (1, 3, 4)
 INPUT_ORDERS = {"hwc": "H x W x C", "chw": "C x H x W"}
 
 
@@ -175,6 +178,8 @@ def read_layer_input(text, order=None, tokens=True):
             order = "hwc"
         elif b == c:
             order = "chw"
+        elif (c in IMAGE_CHANNELS) != (a in IMAGE_CHANNELS):  # 32x48x3: an image's 3 channels, last
+            order = "hwc" if c in IMAGE_CHANNELS else "chw"
         else:
             raise UsageError(f"--input {text} could be H x W x C or C x H x W; add --order hwc or --order chw")
     shape = (c, a, b) if order == "hwc" else (a, b, c)

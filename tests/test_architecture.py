@@ -10,7 +10,7 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 # earliest first; a module may import its own stage or any earlier one
 STAGES = [
-    {"errors", "numbers", "conventions", "shapes"},
+    {"errors", "numbers", "conventions", "shapes", "install"},
     {"spec", "configs", "builtins"},
     {"rules"},
     {"graph", "onnx"},  # the ONNX reader sizes its layers with the rules as it walks

@@ -129,7 +129,7 @@ def test_report_explain_two_layers_and_an_unknown_one():
     output = ok("report", "alexnet", "--input", "227", "--explain", "conv1", "--explain", "pool1")
     assert "(64*27*27) * (3*3) = 419,904" in output and "23,296" in output
     result = invoke("report", "alexnet", "--explain", "conv9")
-    assert result.exit_code == 1 and "conv9" in result.stderr
+    assert result.exit_code == 2 and "conv9" in result.stderr
 
 
 @pytest.mark.parametrize("option", [("--format", "nope"), ("--input", "3xx"), ("--input", "0"),
@@ -212,7 +212,7 @@ def test_validate_good_specs(tmp_path):
     assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
     verbose = invoke("validate", "-v", good)
     # 8 filters of 3*3*3 + 8 biases = 224 params
-    assert verbose.exit_code == 0 and f"ok: {good}: 1 layers, 224 params" in verbose.stdout
+    assert verbose.exit_code == 0 and f"ok: {good}: 1 layer, 224 params" in verbose.stdout
 
 
 def test_validate_bad_specs_name_file_line_and_layer(tmp_path):

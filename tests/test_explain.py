@@ -21,7 +21,7 @@ def test_explain_a_block_sums_its_layers_then_explains_each():
 
 def test_explain_suggests_by_prefix_first():
     result = invoke("report", "resnet18", "--explain", "layer1.0.con")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a name on the command line (docs/commands.md, exit codes)
     assert "did you mean 'layer1.0.conv1', 'layer1.0.conv2'?" in result.stderr
     assert "did you mean 'layer1'?" in invoke("report", "resnet18", "--explain", "layr1").stderr
 

@@ -368,7 +368,7 @@ def test_key_command_with_a_spec_file_writes_its_path_relative_to_the_key(tmp_pa
 def test_key_command_refuses_unknown_names(tmp_path):
     assert invoke("key", "alexnet", "--quantities", "parms").exit_code == 2
     result = invoke("key", "alexnet", "-l", "relu1")
-    assert result.exit_code == 1 and "nearest: " in result.stderr
+    assert result.exit_code == 2 and "nearest: " in result.stderr
 
 
 # --- the examples -------------------------------------------------------------------------------------------

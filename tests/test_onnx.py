@@ -375,7 +375,9 @@ def test_without_onnx_installed(tmp_path, monkeypatch):
     monkeypatch.setattr(onnx_reader, "_GENERATED", [])
     result = invoke("report", path)
     assert result.exit_code == 1
-    assert result.stderr == f"error: {path}: reading .onnx files needs the onnx package: pip install 'cnncalc[onnx]'\n"
+    from cnncalc.install import install_hint
+
+    assert result.stderr == f"error: {path}: reading .onnx files needs the onnx package: {install_hint('onnx')}\n"
 
 
 def _small_net(tmp_path):

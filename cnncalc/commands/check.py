@@ -29,8 +29,9 @@ FORMATS = ("text", "json", "csv", "gradescope")
 def check(answers, key_path, fmt, output, quiet, no_explain):
     """Grade homework answers: output shapes, params, MACs, flop, memory, receptive fields.
 
-    Without --key each ANSWERS file names its own spec (a built-in model, a .yaml spec file relative
-    to it, or an inline spec) and lists claimed values by layer: right for checking your own work.
+    Without --key each ANSWERS file names its own spec (a built-in model, a .yaml or .onnx
+    file relative to the answer file, or an inline spec) and lists claimed values by layer: right
+    for checking your own work.
     With --key KEY every file is a submission graded against the key alone (by question id or by
     layer and quantity); unanswered questions score 0 and a file that cannot be read scores 0 with
     its error while the others are still graded. A wrong answer gets the right value and the worked

@@ -8,6 +8,15 @@ import click
 from ..errors import CnnCalcError, UsageError, did_you_mean, one_line
 
 DTYPES = ("fp32", "fp16", "bf16", "int8", "fp64")
+# what a SPEC argument may be, in every command's --help
+SPEC_HELP = ("a YAML spec file, a built-in model name (see `cnncalc list`), an ONNX model (.onnx file), or - "
+             "for a YAML spec on standard input")
+
+
+def spec_help(function):
+    """Write SPEC_HELP where the docstring says {SPEC} (one wording of what a SPEC may be, in every --help)."""
+    function.__doc__ = function.__doc__.replace("{SPEC}", SPEC_HELP)
+    return function
 
 
 def friendly_errors(function):
@@ -155,6 +164,13 @@ def output_options(function):
 def columns_option(help_text):
     """--columns a,b,c: which columns to print (validated by the formatter, which knows the names)."""
     return click.option("--columns", "-c", metavar="NAME,...", default=None, help=help_text)
+
+
+def footer_option(function):
+    """--no-footer (or CNNCALC_NO_FOOTER=1): leave out the conventions lines under a table."""
+    return click.option("--no-footer", "no_footer", is_flag=True, envvar="CNNCALC_NO_FOOTER",
+                        help="Leave out the conventions lines under the table (or set CNNCALC_NO_FOOTER=1 "
+                             "to leave them out of every table).")(function)
 
 
 def convention_option(function):

@@ -2,9 +2,9 @@
 
 import click
 
-from .common import (check_format, columns_option, complete_spec, convention_option, device_options, emit, friendly_errors,
-                     mode_option, model_options, optimizer_option, output_file_option, output_options, set_option,
-                     settings_dict)
+from .common import (check_format, columns_option, complete_spec, convention_option, device_options, emit,
+                     footer_option, friendly_errors, mode_option, model_options, optimizer_option, output_file_option,
+                     output_options, set_option, settings_dict, spec_help)
 
 
 @click.command()
@@ -23,13 +23,15 @@ from .common import (check_format, columns_option, complete_spec, convention_opt
 @mode_option
 @device_options
 @set_option
+@footer_option
 @output_file_option
 @friendly_errors
+@spec_help
 def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, convention, optimizer, mode, device, peak,
-            bandwidth, settings, output):
+            bandwidth, settings, no_footer, output):
     """Several models side by side, with each model's ratio to the first.
 
-    Each SPEC is a spec file or a built-in name; SPEC@448 or SPEC@3x320x320 gives that model its own
+    Each SPEC is {SPEC}; SPEC@448 or SPEC@3x320x320 gives that model its own
     input (--input sets the others); 'SPEC[width=1.2,depth=1.1]' its own params (over --set, which
     applies to every model). Quote the brackets for the shell.
 
@@ -47,4 +49,5 @@ def compare(specs, input_shape, batch, dtype, fmt, units, by, columns, conventio
     fmt = check_format(fmt)
     comparison = compare_models(specs, input=input_shape, batch=batch, dtype=dtype, optimizer=optimizer, mode=mode,
                                 params=settings_dict(settings), device=device, peak=peak, bandwidth=bandwidth)
-    emit(render_compare(comparison, fmt, units=units, columns=columns, convention=convention, by=by), output)
+    emit(render_compare(comparison, fmt, units=units, columns=columns, convention=convention, by=by,
+                        footer=not no_footer), output)

@@ -2,7 +2,8 @@
 
 import click
 
-from .common import WholeNumber, complete_spec, emit, friendly_errors, output_file_option, set_option, settings_dict
+from .common import (WholeNumber, complete_spec, emit, friendly_errors, output_file_option, set_option, settings_dict,
+                     spec_help)
 
 
 @click.command()
@@ -18,8 +19,11 @@ from .common import WholeNumber, complete_spec, emit, friendly_errors, output_fi
 @set_option
 @output_file_option
 @friendly_errors
+@spec_help
 def graph(spec, fmt, input_shape, depth, only, settings, output):
     """The layer graph as Graphviz dot or Mermaid, with each edge labelled by the shape it carries.
+
+    SPEC is {SPEC}.
 
     \b
     Examples:

@@ -4,10 +4,11 @@ import click
 
 from ..errors import one_line
 from .common import friendly_errors, write_output
+from ..numbers import plural
 
 
 @click.command("import")
-@click.argument("model", metavar="MODEL.onnx", type=click.Path(dir_okay=False))
+@click.argument("model", metavar="MODEL.onnx", type=click.Path())
 @click.option("--output", "-o", "output", metavar="SPEC.yaml", default=None,
               help="Write the spec to this file (folders are created) instead of standard output.")
 @click.option("--input", "input_shape", metavar="CxHxW",
@@ -27,11 +28,15 @@ def import_onnx(model, output, input_shape, flat):
     Example:
       cnncalc import resnet18.onnx -o resnet18.yaml && cnncalc report resnet18.yaml
     """
-    from ..errors import UsageError
+    import os
+
+    from ..errors import CnnCalcError, UsageError
     from ..builtins import is_onnx_path
     from ..report import analyze, load_spec
     from ..spec.writer import to_yaml
 
+    if os.path.isdir(model):
+        raise CnnCalcError(f"{one_line(click.format_filename(model))}: is a directory, not an .onnx file")
     if not is_onnx_path(model):
         raise UsageError(f"{click.format_filename(model)}: import reads .onnx files")
     spec = load_spec(model, input_shape)
@@ -40,11 +45,12 @@ def import_onnx(model, output, input_shape, flat):
     shape = "x".join(str(s) for s in spec.input)
     header = [f"Imported by `cnncalc import` from {spec.source}.",
               f"At {shape}: {totals['params']:,} params, {totals['buffers']:,} BN buffers, {totals['macs']:,} MACs, "
-              f"{len(result.rows)} layers."]
+              f"{plural(len(result.rows), 'layer')}."]
     text = to_yaml(spec, header, blocks=not flat)
     if output is None:
         click.echo(text, nl=False)
         return
     write_output(output, text)
-    click.echo(f"wrote {one_line(click.format_filename(output))}: {len(result.rows)} layers, {totals['params']:,} params, "
+    click.echo(f"wrote {one_line(click.format_filename(output))}: {plural(len(result.rows), 'layer')}, "
+               f"{totals['params']:,} params, "
                f"{totals['macs']:,} MACs", err=True)

@@ -28,9 +28,9 @@ from .common import complete_spec, friendly_errors, model_options, write_output
 def key(spec, quantities, layers, points, tolerance, quiet, output, input_shape, batch, dtype):
     """Write an answer key: one question per layer and quantity, the true value as a comment.
 
-    The key names SPEC (a built-in model, or the spec file), the input, and the questions with ids
-    q1, q2, ... that students may answer by (q1: 64x56x56) or by layer and quantity. Edit points,
-    add tolerance: 1% to a count (a key is exact without one), then grade a class with
+    The key names SPEC (a built-in model, a YAML spec file or an .onnx model), the input, and the
+    questions with ids q1, q2, ... that students may answer by (q1: 64x56x56) or by layer and
+    quantity. Edit points, add tolerance: 1% to a count (a key is exact without one), then grade a class with
     `cnncalc check --key KEY SUBMISSION...`.
 
     \b

@@ -39,11 +39,29 @@ def _flag(key, value=None):
     return ("--no-" if value is False else "--") + key.replace("_", "-")
 
 
-@click.command()
+class LayerCommand(click.Command):
+    """An unknown option named as PyTorch names it (--out-channels) gets the option it means (--filters)."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as err:
+            from ..rules.registry import SYNONYMS
+
+            key = err.option_name.lstrip("-").replace("-", "_")
+            if key in SYNONYMS and SYNONYMS[key] is None:
+                raise click.UsageError(f"No such option '{err.option_name}': {key} comes from --input", ctx)
+            if SYNONYMS.get(key):
+                err.possibilities = [_flag(SYNONYMS[key])]
+            raise
+
+
+@click.command(cls=LayerCommand)
 @click.argument("layer_type", metavar="TYPE")
 @click.option("--input", "input_text", required=True, metavar="HxWxC",
               help="The layer's input: 32x32x3 (H x W x C, as in CS231n), 3x32x32 (C x H x W) or 4096 (flat). "
-                   "Square maps are read either way; otherwise give --order.")
+                   "Square maps are read either way, and 1, 3 or 4 at one end only is the channels "
+                   "(32x48x3); otherwise give --order.")
 @click.option("--order", type=click.Choice(tuple(INPUT_ORDERS)), default=None,
               help="How to read a non-square --input: hwc (H x W x C) or chw (C x H x W).")
 @rule_options

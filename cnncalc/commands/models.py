@@ -4,7 +4,8 @@ import sys
 
 import click
 
-from .common import complete_builtin, friendly_errors, set_option, settings_dict
+from .common import complete_builtin, friendly_errors, set_option, settings_dict, spec_help
+from ..numbers import plural
 
 
 @click.command("list")
@@ -35,12 +36,29 @@ def list_models(fmt):
 
         click.echo(json.dumps(entries, indent=2, allow_nan=False))
         return
-    import tabulate
-
     from ..render.shapes import full_shape
+    from ..render.table import tabulate_table
 
     rows = [[e["name"], e["model"], full_shape(e["input"]), e["source"]] for e in entries]
-    click.echo(tabulate.tabulate(rows, headers=["name", "model", "input", "source"], disable_numparse=True))
+    for row in rows:  # the whole text is in `-f json` and in `cnncalc show NAME`
+        row[1] = shortened(row[1], MODEL_WIDTH)
+    room = LIST_WIDTH - sum(max(len(row[n]) for row in rows) + 2 for n in range(3))
+    for row in rows:
+        row[3] = shortened(row[3], room)
+    click.echo(tabulate_table(rows, ["name", "model", "input", "source"], ["left"] * 4, "simple"))
+
+
+LIST_WIDTH = 100  # `cnncalc list` fits a 100-column terminal
+MODEL_WIDTH = 24
+
+
+def shortened(text, width):
+    """``text`` cut to ``width`` characters at a word, ending in '...' when cut."""
+    width = max(width, 10)
+    if len(text) <= width:
+        return text
+    cut = text[:width - 3].rsplit(" ", 1)[0].rstrip(" ,;(")
+    return cut + "..."
 
 
 @click.command()
@@ -65,8 +83,11 @@ def show(name):
 @click.option("--input", "input_shape", metavar="CxHxW", help="Check the specs at this input size.")
 @set_option
 @friendly_errors
+@spec_help
 def validate(specs, verbose, input_shape, settings):
     """Parse and check specs; print errors only (exit 1 if any spec is bad).
+
+    Each SPEC is {SPEC}.
 
     \b
     Example:
@@ -90,7 +111,7 @@ def validate(specs, verbose, input_shape, settings):
                 sys.exit(2)
             continue
         if verbose:
-            click.echo(f"ok: {one_line(spec)}: {len(result.rows)} layers, {result.totals['params']:,} params")
+            click.echo(f"ok: {one_line(spec)}: {plural(len(result.rows), 'layer')}, {result.totals['params']:,} params")
     sys.exit(1 if failed else 0)
 
 

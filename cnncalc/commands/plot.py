@@ -4,7 +4,7 @@ import click
 
 from ..errors import one_line
 from .common import (DTYPES, WholeNumber, batch_option, complete_spec, device_options, friendly_errors, set_option,
-                     settings_dict, write_output)
+                     settings_dict, spec_help, write_output)
 
 
 @click.command()
@@ -21,11 +21,15 @@ from .common import (DTYPES, WholeNumber, batch_option, complete_spec, device_op
 @device_options
 @set_option
 @friendly_errors
+@spec_help
 def plot(specs, output, input_shape, batch, dtype, depth, roofline, device, peak, bandwidth, settings):
     """Per-layer bar charts of activation memory, params and flop; several models side by side.
 
     The lecture's point in pictures: memory sits in the early convs, params in the fc layers,
-    compute in the convs. Needs matplotlib: pip install 'cnncalc[plot]'.
+    compute in the convs. Needs matplotlib: pip install '.[plot]' in a clone of cnncalc (a missing
+    matplotlib prints the command for this copy).
+
+    Each SPEC is {SPEC}; SPEC@448 gives that model its own input.
 
     \b
     Examples:

@@ -3,8 +3,8 @@
 import click
 
 from .common import (WholeNumber, check_format, columns_option, complete_spec, convention_option, device_options, emit,
-                     friendly_errors, mode_option, model_options, optimizer_option, output_file_option, output_options,
-                     set_option, settings_dict, with_device)
+                     footer_option, friendly_errors, mode_option, model_options, optimizer_option, output_file_option,
+                     output_options, set_option, settings_dict, spec_help, with_device)
 
 
 @click.command()
@@ -19,22 +19,24 @@ from .common import (WholeNumber, check_format, columns_option, complete_spec, c
                    "(layer1) gives its summed figures, then each of its layers.")
 @mode_option
 @columns_option("Columns to print, comma-separated: name, type, input, filters, kernel, stride, pad, output, "
-                "rf, memory, params, buffers, macs, flop, flops_2x, params%, macs%, flop%, memory%; the roofline's "
-                "bytes, intensity, time, bound (time and bound need a device) (with csv/json: their keys, e.g. "
-                "in_shape, bytes_moved, time_s).")
+                "rf, jump (effective stride), memory, params, buffers, macs, flop, flops_2x, params%, macs%, flop%, "
+                "memory%; the roofline's bytes, intensity, time, bound (time and bound need a device) (with csv/json: "
+                "their keys, e.g. in_shape, bytes_moved, time_s).")
 @convention_option
 @click.option("--training", is_flag=True,
               help="Add the training memory estimate: activations + params + gradients + optimizer state.")
 @optimizer_option
 @device_options
 @set_option
+@footer_option
 @output_file_option
 @friendly_errors
+@spec_help
 def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, columns, convention, training,
-           optimizer, device, peak, bandwidth, settings, output):
+           optimizer, device, peak, bandwidth, settings, no_footer, output):
     """Per-layer table like the lecture slides, then totals.
 
-    SPEC is a YAML spec file or a built-in model name (see `cnncalc list`).
+    SPEC is {SPEC}.
 
     \b
     Examples:
@@ -55,11 +57,18 @@ def report(spec, input_shape, batch, dtype, fmt, units, depth, explain, mode, co
                      params=settings_dict(settings))
     result = with_device(result, device, peak, bandwidth)
     if explain:
+        from ..errors import SpecError, UsageError
         from ..render.explain import explain_text
+
+        for name in explain:
+            try:
+                result.block(name)
+            except SpecError as err:  # a name on the command line that the model lacks: exit 2, as for --only
+                raise UsageError(f"--explain {name}: {err.message}") from None
 
         emit("\n\n".join(explain_text(result, name) for name in explain), output)
         return
     from ..render import render_report
 
     emit(render_report(result, fmt, depth=depth, units=units, columns=columns, convention=convention,
-                       optimizer=optimizer if training else None), output)
+                       optimizer=optimizer if training else None, footer=not no_footer), output)

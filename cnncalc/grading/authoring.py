@@ -5,7 +5,7 @@ Each question carries the true value as a comment, so an instructor can read the
 
 import re
 
-from ..errors import UsageError
+from ..errors import AnswerError, UsageError
 from .grader import Grader
 from .quantities import QUANTITIES, QUANTITY
 from .values import ClaimError
@@ -24,7 +24,8 @@ def key_text(report, spec_text, layers=None, quantities=("output_shape", "params
         if quantity not in QUANTITY:
             from ..errors import did_you_mean
 
-            raise UsageError(f"unknown quantity '{quantity}'{did_you_mean(quantity, QUANTITIES)} "
+            raise UsageError(f"--quantities {quantity}: unknown quantity '{quantity}'"
+                             f"{did_you_mean(quantity, QUANTITIES)} "
                              f"(quantities: {', '.join(QUANTITIES)})")
     grader = Grader(report)
     lines = [f"# Answer key for {report.name}, written by `cnncalc key`; each comment is the true value.",
@@ -43,7 +44,10 @@ def key_text(report, spec_text, layers=None, quantities=("output_shape", "params
     lines.append("questions:")
     number = 0
     for layer in layers or default_layers(report):
-        target = grader.target(layer)
+        try:
+            target = grader.target(layer)
+        except AnswerError as err:  # a name on the command line, not in an answer file: a usage error
+            raise UsageError(f"--layers {layer}: {err.message}") from None
         for quantity in quantities:
             try:
                 truth = grader.truth(target, quantity)

@@ -6,6 +6,7 @@ from ..render.shapes import full_shape
 
 from ..render.units import scaled
 from .quantities import QUANTITY
+from ..numbers import plural
 
 
 def explanation(target, quantity):
@@ -40,7 +41,7 @@ def sum_lines(target, quantity, shown=6):
     if len(terms) > shown:
         head = " + ".join(f"{name} {value:,}" for name, value in terms[:shown - 2])
         tail = " + ".join(f"{name} {value:,}" for name, value in terms[-2:])
-        body = f"{head} + ... + {tail} ({len(terms)} layers)"
+        body = f"{head} + ... + {tail} ({plural(len(terms), 'layer')})"
     else:
         body = " + ".join(f"{name} {value:,}" for name, value in terms) or "0"
     unit = " B" if key == "memory_bytes" else ""

@@ -4,6 +4,7 @@ a line per file, and a summary of all files or of a class."""
 from ..errors import _one_line as one_line
 from ..render.shapes import full_shape
 from .results import ERROR, MISSING, RIGHT, WRONG, class_stats, number_text
+from ..numbers import plural
 
 
 def result_lines(result, explain=True, keyed=False):
@@ -100,7 +101,7 @@ def overall_summary(file_results):
     wrong = sum(1 for r in results if r.status == WRONG)
     errors = sum(1 for r in results if r.status == ERROR)
     correct = sum(1 for r in results if r.correct)
-    text = f"all files: {summary_text(correct, len(results), wrong, errors)}, in {len(file_results)} files"
+    text = f"all files: {summary_text(correct, len(results), wrong, errors)}, in {plural(len(file_results), 'file')}"
     broken = sum(1 for fr in file_results if fr.error is not None)
     if broken:
         text += f" ({broken} not graded: the file has an error)"

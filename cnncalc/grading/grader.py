@@ -184,10 +184,10 @@ class Grader:
             if other != exact and claim.matches(other):
                 notes.append(f"{claim.text} equals {label}")
                 break
-        if not strict:
+        if tolerance is None:  # under a key's tolerance a plain integer is judged by the tolerance
             notes += _integer_rounding_note(claim, exact, exact_text)
         fields["notes"] = notes
-        fields["near_miss"] = _closeness_note(claim, exact)
+        fields["near_miss"] = _closeness_note(claim, exact, tolerance)
         if exact_text not in shown_exact:
             fields["expected"] = f"{shown_exact} ({exact_text})"
         return WRONG, fields
@@ -356,7 +356,7 @@ def _integer_rounding_note(claim, exact, exact_text):
     return []
 
 
-def _closeness_note(claim, exact):
+def _closeness_note(claim, exact, tolerance=None):
     """How far off a near miss is (slides round and sometimes err: EECS 498 prints conv4's 149.5M flop as 145)."""
     if not exact or claim.value <= 0:
         return []
@@ -364,5 +364,43 @@ def _closeness_note(claim, exact):
     if abs(off) > Fraction(1, 10):
         return []
     percent = abs(off) * 100
-    return [f"{claim.text} is {float(percent):.1f}% {'above' if off > 0 else 'below'} the exact count (slides round, "
-            f"and sometimes err: the arithmetic below is exact)"]
+    if tolerance is not None:
+        return [f"{claim.text} is {_percent_text(percent)}% {'above' if off > 0 else 'below'} the exact count, "
+                f"outside the key's tolerance of {tolerance.text}"]
+    if percent >= Fraction(1, 20):
+        return [f"{claim.text} is {float(percent):.1f}% {'above' if off > 0 else 'below'} the exact count (slides "
+                f"round, and sometimes err: the arithmetic below is exact)"]
+    # closer than 0.05%, which "0.0% above" would tell nothing about: how many figures are right
+    figures = _agreeing_figures(Fraction(claim.value), Fraction(exact))
+    if figures and _significant(Fraction(exact), figures) == Fraction(claim.value):
+        return [f"{claim.text} is the exact count rounded: right to {figures} significant figures"]
+    return [f"{claim.text} is {'above' if off > 0 else 'below'} the exact count by {_percent_text(percent)}%: right to "
+            f"{figures} significant figure{'' if figures == 1 else 's'} (the arithmetic below is exact)"]
+
+
+def _percent_text(percent):
+    """A percentage to two significant figures, never in e-notation (0.00000072, not 7.2e-07)."""
+    from decimal import Decimal
+
+    return format(Decimal(f"{float(percent):.2g}"), "f")
+
+
+def _significant(value, figures):
+    """``value`` (a positive Fraction) rounded half up to ``figures`` significant figures."""
+    exponent = 0
+    while value >= 10 ** exponent:
+        exponent += 1
+    while value < Fraction(10) ** (exponent - 1):
+        exponent -= 1
+    step = Fraction(10) ** (exponent - figures)
+    return (value / step + Fraction(1, 2)).__floor__() * step
+
+
+def _agreeing_figures(claim, exact, most=20):
+    """The most significant figures to which ``claim`` and ``exact`` round alike (0 if not even one)."""
+    agreeing = 0
+    for figures in range(1, most + 1):
+        if _significant(claim, figures) != _significant(exact, figures):
+            break
+        agreeing = figures
+    return agreeing

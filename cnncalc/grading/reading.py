@@ -127,11 +127,35 @@ def entry_claims(entry, position, item_line, keyed=False):
         raise EntryProblem("answer has no 'layer' (a layer name, a block name or total)",
                            getattr(entry, "line", item_line), points=points)
     layer = str(entry["layer"]) if "layer" in entry else None
+    split = split_number(entry, quantities)
+    if split:
+        raise EntryProblem(split, line_of(quantities[0]), layer, points)
     claims = [Claim(layer, str(key), entry[key], line_of(key), points, question) for key in quantities]
     if not claims:
         raise EntryProblem(f"answer for '{layer or question}' claims nothing (give one of {', '.join(QUANTITIES)})",
                            line_of("layer"), layer, points)
     return claims, line_of("layer") if layer is not None else line_of("question")
+
+
+def split_number(entry, quantities):
+    """The fix, when YAML split a number written with commas: unquoted, ``{params: 73,856}`` is ``params: 73``
+    and a key ``856`` with no value (inside {...} a comma separates entries). None when nothing was split."""
+    for index, key in enumerate(quantities):
+        value = entry[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        groups = []
+        for later in quantities[index + 1:]:
+            if entry[later] is not None or isinstance(later, bool) or not (
+                    isinstance(later, int) or isinstance(later, str) and later.isdigit()):
+                break
+            groups.append(later)
+        if groups:
+            written = ",".join([str(value)] + [str(group).zfill(3) for group in groups])
+            more = f"a key {groups[0]}" if len(groups) == 1 else "keys " + ", ".join(str(g) for g in groups)
+            return (f"{key}: {written} is read as {key} {value} and {more} (inside {{...}} a comma separates "
+                    f"entries): quote it, {key}: '{written}', or write {key}: {written.replace(',', '')}")
+    return None
 
 
 def load_named_spec(value, file, line, base_dir):

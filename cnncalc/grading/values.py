@@ -137,6 +137,10 @@ def decimal_memory_reading(value, default_scale=1):
     return _number(text, number, unit_text, DECIMAL_MEMORY[key])
 
 
+SIZES_HINT = {"shape": "write 55x55x96, 96x55x55 or [96, 55, 55]",
+              "receptive field": "write 11 (input pixels, each axis), 11x11 or [11, 11]"}
+
+
 def parse_sizes(value, what):
     """A shape or a receptive field: ``55x55x96``, ``96 x 55 x 55``, ``[96, 55, 55]``, ``11`` -> ints."""
     if isinstance(value, bool):
@@ -146,15 +150,17 @@ def parse_sizes(value, what):
     elif isinstance(value, list):
         parts = value
     elif isinstance(value, str):
-        parts = size_parts(value)
+        cleaned = value
+        if what == "receptive field":  # "11 pixels", "11x11 px": the unit the question is asked in
+            cleaned = re.sub(r"\s*(input\s+)?(pixels?|px)\s*$", "", value.strip(), flags=re.I)
+        parts = size_parts(cleaned)
     else:
         raise ClaimError(f"{value!r} is not a {what}")
     sizes = []
     for part in parts:
         size = _whole_size(part)
         if size is None:
-            raise ClaimError(f"cannot read {shown(value)} as a {what} (write 55x55x96, 96x55x55 or "
-                             f"[96, 55, 55])")
+            raise ClaimError(f"cannot read {shown(value)} as a {what} ({SIZES_HINT.get(what, SIZES_HINT['shape'])})")
         sizes.append(size)
     if not sizes:
         raise ClaimError(f"cannot read {shown(value)} as a {what}")

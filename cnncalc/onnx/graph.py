@@ -123,6 +123,8 @@ class GraphReader:
                             f"{'x'.join('?' if d is None else str(d) for d in native)}", file=self.file)
         shape = (batch,) + chosen
         self.values[tensor.name] = Value(NETWORK_INPUT, shape)
+        self.values_by_layer = {NETWORK_INPUT: shape[1:]}  # what a `like:` key can name
+        self.native_input = native  # as exported (a size the tracer wrote as a constant is this one)
         return shape
 
     def prepare(self, nodes):
@@ -188,8 +190,9 @@ class GraphReader:
         decl = LayerDecl(name, type_name, {k: v for k, v in item.items() if k not in ("name", "type", "_from")},
                          item["_from"], self.file, None, {}, None)
         batch = inputs[0].shape[0]
+        references = {key: self.values_by_layer[item[key]] for key in ("like",) if key in item}
         try:
-            cost = rules.apply(decl, [v.shape[1:] for v in inputs])
+            cost = rules.apply(decl, [v.shape[1:] for v in inputs], references=references)
         except SpecError as err:
             raise self.fail(node, err.message) from None
         self.items.append(item)

@@ -40,7 +40,13 @@ from .wire import TooLarge, without_weights
 
 # Nodes in a model's graph: three per layer the model may have (a tracer's shape arithmetic, constants).
 MAX_NODES = 3 * MAX_LAYERS
-INSTALL_HINT = "reading .onnx files needs the onnx package: pip install 'cnncalc[onnx]'"
+
+
+def install_message():
+    """What a missing onnx package says: the install command that works for this copy (cnncalc.install)."""
+    from ..install import install_hint
+
+    return f"reading .onnx files needs the onnx package: {install_hint('onnx')}"
 
 
 def load(path, input=None, file=None):
@@ -53,10 +59,29 @@ def load(path, input=None, file=None):
     file = file or str(path)
     model = read_model(path, file)
     try:
-        return GraphReader(model, file, input).spec()
+        spec = GraphReader(model, file, input).spec()
+        if looks_bn_folded(model.graph):
+            from ..errors import note
+
+            note(f"{file}: no BatchNormalization node, and its convs have weights and biases named by the exporter "
+                 f"(onnx::Conv_...): likely exported with batch norm folded into the convs "
+                 f"(do_constant_folding=True or dynamo=True), so params count conv biases instead of BN; "
+                 f"export with do_constant_folding=False to keep BN")
+        return spec
     except (IndexError, KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as err:
         # protobuf parsed it, but it breaks ONNX's own rules (a name that is not UTF-8 text, a missing field)
         raise SpecError(f"not a well-formed ONNX model ({type(err).__name__}: {str(err)[:80]})", file=file) from None
+
+
+def looks_bn_folded(graph):
+    """Whether a graph looks exported with BatchNormalization folded into the convs: no BN node, and a conv with a
+    bias whose weight is an initializer the exporter named (``onnx::Conv_12``, where a module's own parameter
+    keeps its name, ``layer1.0.conv1.weight``). VGG (no BN, named weights) does not."""
+    if any(node.op_type == "BatchNormalization" for node in graph.node):
+        return False
+    initializers = {tensor.name for tensor in graph.initializer}
+    return any(node.op_type == "Conv" and len(node.input) > 2 and node.input[2]
+               and node.input[1] in initializers and node.input[1].startswith("onnx::") for node in graph.node)
 
 
 def read_model(path, file=None):
@@ -135,7 +160,7 @@ def _model_class(file):
     except (ImportError, ValueError):
         found = None
     if found is None:
-        raise SpecError(INSTALL_HINT, file=file)
+        raise SpecError(install_message(), file=file)
     folders = found.submodule_search_locations or []
     generated = os.path.join(folders[0], "onnx_ml_pb2.py") if folders else ""
     if os.path.isfile(generated):
@@ -150,5 +175,5 @@ def _model_class(file):
     try:
         import onnx
     except ImportError:
-        raise SpecError(INSTALL_HINT, file=file) from None
+        raise SpecError(install_message(), file=file) from None
     return onnx.ModelProto

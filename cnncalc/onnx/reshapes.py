@@ -8,6 +8,7 @@ import math
 
 from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
+from ..spec import NETWORK_INPUT
 
 
 def pass_through(reader, node, attrs):
@@ -251,7 +252,14 @@ def _upsample(reader, node, scales, sizes, mode):
         raise reader.unsupported(node, f"a {node.op_type} of {shape_text(dims)} by {factors} (cnncalc resizes H "
                                        f"and W only)")
     keys = {}
-    if all(float(f).is_integer() and f >= 1 for f in factors[2:]):
+    inputs = (reader.values_by_layer[NETWORK_INPUT], reader.native_input)
+    if sizes is not None and "like" in takes and any(len(shape) == 3 and list(sizes[2:]) == list(shape[1:])
+                                                     for shape in inputs):
+        # a resize to the network input's size (FCN's last layer: F.interpolate(size=x.shape[-2:]), which the
+        # tracer writes as the constant 224): as `like: input` it follows --input, as torch does, where a scale
+        # (8) gave 504 at 500 and the constant 224
+        keys["like"] = NETWORK_INPUT
+    elif all(float(f).is_integer() and f >= 1 for f in factors[2:]):
         keys["scale"] = pair([int(f) for f in factors[2:]])
     elif sizes is not None and "size" in takes:
         keys["size"] = pair([int(v) for v in sizes[2:]])

@@ -14,9 +14,9 @@ __all__ = ["render_report", "render_table", "render_csv", "render_json", "explai
 
 
 def render_report(report, fmt="simple", depth=None, units="slide", columns=None, convention="lecture",
-                  optimizer=None):
+                  optimizer=None, footer=True):
     """The report as ``fmt``; ``optimizer`` adds the training estimate (JSON key ``training``); a report with a
-    roofline attached (cnncalc.roofline) shows it."""
+    roofline attached (cnncalc.roofline) shows it; ``footer`` false leaves the conventions out of a table."""
     _roofline_columns(report, columns)
     if fmt == "json":
         data = report.to_dict(depth, lazy=True)
@@ -28,7 +28,7 @@ def render_report(report, fmt="simple", depth=None, units="slide", columns=None,
         return render_json(data)
     if fmt == "csv":
         return render_csv(report, depth, columns)
-    return render_table(report, fmt, depth, units, columns, convention, optimizer)
+    return render_table(report, fmt, depth, units, columns, convention, optimizer, footer)
 
 
 def _roofline_columns(report, columns):

@@ -108,6 +108,7 @@ TABLE_COLUMNS = {column.key: column for column in (
     _text_column("pad", "pad", lambda row: pad_text(row.pad)),
     _text_column("output", "output\nC x H/W", lambda row: shape_text(row.out_shape)),
     _text_column("rf", "receptive\nfield", lambda row: pair_text(row.receptive_field)),
+    _text_column("jump", "effective\nstride", lambda row: pair_text(row.effective_stride)),  # 1/2 after upsample
     _count_column("memory", "memory_bytes", "memory", 1024, BYTE_STEPS, raw_title="memory\n(bytes)"),
     _count_column("params", "params", "params", 1000),
     _count_column("buffers", "buffers", "buffers", 1000),
@@ -132,6 +133,7 @@ COLUMN_WORDS = (
     ("memory", "memory_bytes", ()),
     ("flop", "flops", ()),
     ("rf", "receptive_field", ()),
+    ("jump", "effective_stride", ()),
     ("peak_memory", "peak_memory_bytes", ()),
     ("param_memory", "param_bytes", ()),
     ("training", "training_bytes", ()),

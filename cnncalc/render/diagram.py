@@ -8,6 +8,7 @@ with the layers it connects to outside drawn dashed.
 
 from .shapes import full_shape, pair_text
 from ..graph import group_name
+from ..numbers import plural
 
 INPUT = "input"  # how a layer's `from` names the network input
 OUTPUT = "output"
@@ -42,7 +43,7 @@ class Diagram:
 def layer_caption(row):
     """What a box says under its name: ``conv 3x3 /2, 128 +relu``, ``maxpool 3x3 /2``, ``fc 1000``."""
     if row.type == "block":
-        return f"{row.layers} layers"
+        return plural(row.layers, "layer")
     words = [row.type]
     from ..rules import RULES
 
@@ -94,7 +95,7 @@ def build(report, depth=None, only=None):
         from ..errors import UsageError, did_you_mean
 
         names = [group_name(row.name, 1) for row in report.rows]
-        raise UsageError(f"no layer is named '{only}' or starts with '{only}.'{did_you_mean(only, names)}")
+        raise UsageError(f"--only {only}: no layer or block named '{only}'{did_you_mean(only, names)}")
     return diagram
 
 

@@ -2,13 +2,14 @@
 
 from .shapes import full_shape, pair_text
 from .units import rate_text, scaled, share_text, time_text
+from ..numbers import plural
 
 def explain_text(report, name):
     """``--explain NAME``: a layer's worked arithmetic, or a block's summed figures and then each layer's."""
     rows = report.block(name)
     if len(rows) == 1 and rows[0].name == name:
         return "\n".join(explain_lines(report, rows[0]))
-    head = (f"{name}: a block of {len(rows)} layers ({rows[0].name} ... {rows[-1].name}), input "
+    head = (f"{name}: a block of {plural(len(rows), 'layer')} ({rows[0].name} ... {rows[-1].name}), input "
             f"{full_shape(rows[0].in_shape)}, output {full_shape(rows[-1].out_shape)}; its row sums them:")
     lines = [head]
     for label, field in (("params", "params"), ("MACs", "macs"), ("flop (lecture)", "flops"),
@@ -62,7 +63,8 @@ def explain_data(report, row):
         lines += [entry for entry in row.explain if entry[0] == "receptive_field"]
     else:
         lines.append(("receptive_field",
-                      f"receptive field = {pair_text(row.receptive_field)} input pixels, "
+                      f"receptive field = {pair_text(row.receptive_field)} input "
+                      f"pixel{'' if set(row.receptive_field) == {1} else 's'}, "
                       f"effective stride {pair_text(row.effective_stride)} (r_out = r_in + (K-1)*D*j_in, "
                       f"j_out = j_in*S)"))
     if row.roofline is not None and row.roofline.parts is not None:

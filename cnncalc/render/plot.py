@@ -13,7 +13,6 @@ from .shapes import full_shape
 from .units import BYTE_STEPS, COUNT_STEPS
 from ..graph import group_name
 
-INSTALL_HINT = "matplotlib is needed: pip install 'cnncalc[plot]'"
 FILE_TYPES = (".png", ".svg", ".pdf")
 PANELS = (("activation memory", "memory_bytes", "bytes"), ("params", "params", "count"),
           ("lecture flop", "flops", "count"))
@@ -65,7 +64,9 @@ def _import_matplotlib():
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise CnnCalcError(INSTALL_HINT) from None
+        from ..install import install_hint
+
+        raise CnnCalcError(f"matplotlib is needed: {install_hint('plot')}") from None
     return Figure
 
 

@@ -8,6 +8,7 @@ from .columns import MAP_TITLES, table_columns
 from .escape import escape_cells, escape_lines
 from .shapes import full_shape
 from .units import human, human_bytes, rate_text, share_text, time_text
+from ..numbers import plural
 
 EXTRA_FORMATS = ("json", "csv")
 UNITS = ("slide", "raw", "auto")
@@ -46,7 +47,7 @@ def summary_lines(report, convention="lecture", optimizer=None):
     flop_line = f"{macs}; {lecture}; {doubled}" if convention != "2x" else f"{doubled}; {macs}; {lecture}"
     lines = [
         f"{report.name}: input {full_shape(report.input)}, batch {report.batch}, {dtype}; "
-        f"{t['layers']:,} layers ({t['weight_layers']} with weights)",
+        f"{plural(t['layers'], 'layer')} ({t['weight_layers']} with weights)",
         f"params {t['params']:,} ({human(t['params'])}"
         + (f"; trainable {t['trainable_params']:,}, frozen {t['frozen_params']:,}" if t["frozen_params"] else "")
         + ")" + (f" + buffers {t['buffers']:,}" if t["buffers"] else ""),
@@ -56,6 +57,12 @@ def summary_lines(report, convention="lecture", optimizer=None):
     ]
     if report.params:  # the spec's params: section, with any --set values
         lines.insert(1, "params: " + ", ".join(f"{name}={value}" for name, value in report.params.items()))
+    if report.batch != 1:  # MACs and flop stay per sample, as in the lecture tables; the batch's sum said here
+        lines[lines.index(flop_line)] = "per sample: " + flop_line
+        b = report.batch
+        lines.insert(lines.index("per sample: " + flop_line) + 1,
+                     f"batch of {b:,}: MACs {b * t['macs']:,} ({human(b * t['macs'])}); flop (lecture) "
+                     f"{b * t['flops']:,} ({human(b * t['flops'])})")
     if optimizer:
         lines.append(training_line(report.training_memory(optimizer)))
     if report.roofline is not None and report.roofline.device is not None:
@@ -107,7 +114,8 @@ def training_line(training):
 
 
 def render_table(report, fmt="simple", depth=None, units="slide", columns=None, convention="lecture",
-                 optimizer=None):
+                 optimizer=None, footer=True):
+    """The table, its summary lines and warnings, then (unless ``footer`` is false) the conventions."""
     titles, rows, aligns = table(report, depth, units, columns, convention)
     if fmt not in MULTILINE_FORMATS:
         titles = [t.replace("\n", " ") for t in titles]
@@ -119,8 +127,9 @@ def render_table(report, fmt="simple", depth=None, units="slide", columns=None, 
         counted = "counted (--mode train)" if report.mode == "train" else "not counted (--mode train counts them)"
         lines.append(f"* runs only in training: params counted; MACs, flop and memory {counted}")
     lines += warning_lines(report.warnings)
-    lines += [""] + textwrap.wrap(CONVENTIONS, 100)
-    if convention == "2x":
+    if footer:
+        lines += [""] + textwrap.wrap(CONVENTIONS, 100)
+    if footer and convention == "2x":
         lines += textwrap.wrap(FLOPS_2X_NOTE, 100)
     if report.roofline is not None and report.roofline.device is not None:
         lines += textwrap.wrap(ROOFLINE_NOTE, 100)

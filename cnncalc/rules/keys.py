@@ -116,7 +116,7 @@ def check_number(layer, key, value):
     return value
 
 
-@written_as("N", {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
+@written_as("FLOAT|HxW", {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
                                {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1,
                                 "maxItems": 3}, EXPRESSION]})
 def check_scale(layer, key, value):
@@ -175,7 +175,7 @@ def check_choice(*choices):
         return value
 
     check_word.choices = choices
-    return written_as("N", {"anyOf": [{"enum": list(choices)}, {"type": "string"}]})(check_word)
+    return written_as("|".join(choices), {"anyOf": [{"enum": list(choices)}, {"type": "string"}]})(check_word)
 
 
 @written_as("N", {"type": "string", "description": "an earlier layer's name (its output size is used)"})

@@ -114,6 +114,27 @@ class Layer:
         return self.decl.error(message, key)
 
 
+# The keyword names of PyTorch (nn.Conv2d, nn.Linear, F.interpolate...) and Keras, and the spec key each one is
+# written as; None: a number the spec does not take, because it comes from the layer's input.
+SYNONYMS = {"out_channels": "filters", "kernel_size": "kernel", "padding": "pad", "strides": "stride",
+            "dilation_rate": "dilation", "out_features": "units", "output_padding": "output_pad",
+            "use_bias": "bias", "activation": "act", "scale_factor": "scale", "upscale_factor": "factor",
+            "downscale_factor": "factor", "pool_size": "kernel", "output_size": "output", "num_groups": "groups",
+            "rate": "p", "in_channels": None, "in_features": None, "num_features": None, "num_channels": None,
+            "normalized_shape": None}
+
+
+def unknown_key_hint(key, keys):
+    """'; did you mean ...' for a key a rule does not take: the spec's name for a PyTorch/Keras keyword first."""
+    if key in SYNONYMS:
+        target = SYNONYMS[key]
+        if target is None:
+            return f" ({key} comes from the layer's input and is not written)"
+        if target in keys:
+            return f"; did you mean '{target}' (PyTorch's {key})?"
+    return did_you_mean(key, keys)
+
+
 def check_keys(decl, rule_=None):
     """Refuse a key ``decl``'s rule does not take (nothing for a type no rule has: :func:`lookup` says that).
 
@@ -126,8 +147,8 @@ def check_keys(decl, rule_=None):
     for key in decl.keys:
         if key not in keys:
             allowed = ", ".join(keys) or "none besides name, type and from"
-            raise decl.error(f"unknown key '{shown(key)}' for {rule_.name}{did_you_mean(key, keys)} (its keys: {allowed})",
-                             key)
+            raise decl.error(f"unknown key '{shown(key)}' for {rule_.name}{unknown_key_hint(key, keys)} (its keys: "
+                             f"{allowed})", key)
 
 
 def validate(decl, rule_, explaining=False, references=None):

@@ -14,6 +14,9 @@ from . import LAYER_WORDS, NETWORK_INPUT, parse_text
 from ..numbers import is_tokens
 
 
+MAX_BLOCK_DEPTH = 6  # name parts before a block's own layers that are tried (each try parses the spec once)
+
+
 def to_yaml(spec, header=(), blocks=True):
     """``spec`` as YAML text: one flow mapping per layer, `from` only where it is not the layer before;
     ``header`` lines go first as comments. With ``blocks``, repeated structure is written as blocks."""
@@ -21,7 +24,9 @@ def to_yaml(spec, header=(), blocks=True):
     if not blocks:
         return _read_back(flat, spec)
     best = flat
-    for depth in (1, 2, 3):
+    # every depth a block can sit at: `layer1.0` (1-2), and under wrappers, `net.backbone.layer1.0` (4)
+    deepest = max((decl.name.count(".") for decl in spec.layers), default=0)
+    for depth in range(1, min(deepest, MAX_BLOCK_DEPTH) + 1):
         found = _with_blocks(spec, depth)
         if found is None:
             continue
