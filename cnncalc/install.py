@@ -17,7 +17,7 @@ the hint says ``/path/to/python -m pip``, so it installs where cnncalc will look
 import os
 import sys
 
-# the optional-dependencies of pyproject.toml (tests/test_newcomer_hour2.py checks that they agree)
+# the optional-dependencies of pyproject.toml (tests/test_cli_frictions.py checks that they agree)
 EXTRAS = {"onnx": "onnx>=1.12", "plot": "matplotlib>=3.5"}
 PACKAGE_ROOT = os.path.dirname(os.path.abspath(__file__))
 

@@ -1,4 +1,4 @@
-"""Attention, tokens and matmul (issue 19): shapes, params, MACs, memory, and how they are shown and graded.
+"""Attention, tokens and matmul: shapes, params, MACs, memory, and how they are shown and graded.
 
 Reference figures: torchvision 0.29.1 / torch 2.14.1 measured by tools/transformer_reference.py
 (tools/transformer_reference.txt: FlopCounterMode / 2 with grad enabled and the math attention kernel;

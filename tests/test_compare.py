@@ -82,7 +82,7 @@ def test_table_default_rows_and_slide_units():
     out = ok("compare", "alexnet@227", "vgg16")
     lines = {line.split("  ")[0].strip(): line.split() for line in out.splitlines() if "  " in line}
     assert lines["params (M)"][-2:] == ["61.1", "138.4"]
-    # the slide says "0.7 GFLOP" for AlexNet; beside VGG-16 two significant digits are kept (issue 25)
+    # the slide says "0.7 GFLOP" for AlexNet; beside VGG-16 two significant digits are kept
     assert lines["MACs (G)"][-2:] == ["0.72", "15.47"]
     # small models get small units: LeNet-5's 156 + 1,516 + 48,120 + 10,164 + 850 = 60,806 params (C1, C3
     # with the paper's connection table, C5, F6, output 84*10 + 10) read in thousands

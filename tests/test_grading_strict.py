@@ -1,4 +1,4 @@
-"""Grades a TA can sign (issue 20): strict keys, repeated answers, the per-question gradebook, a key
+"""Grades a TA can sign: strict keys, repeated answers, the per-question gradebook, a key
 checked on its own, and the small things a class runs into. All through the command line.
 
 Reference values are hand arithmetic of the lecture formulas: AlexNet as in the EECS 498-007 lecture 8

@@ -35,7 +35,7 @@ def test_channels_first_input_is_read_as_such():
 
 
 def test_an_ambiguous_input_needs_order():
-    # 3x224x320 reads as C x H x W (an image's 3 channels at one end only, issue 25); 16 channels is ambiguous
+    # 3x224x320 reads as C x H x W (an image's 3 channels at one end only); 16 channels is ambiguous
     result = run("conv", "--input", "16x224x320", "--filters", "8", "--kernel", "3")
     assert result.exit_code == 2
     assert "add --order hwc or --order chw" in result.stderr

@@ -1,4 +1,4 @@
-"""The roofline (issue 23): bytes moved, arithmetic intensity, and on a device the least time and the bound.
+"""The roofline: bytes moved, arithmetic intensity, and on a device the least time and the bound.
 
 Reference values are worked by hand from published formulas and figures, never read off this program:
 - ShuffleNet V2 (Ma et al. 2018, guideline G1): a 1x1 conv of c1 -> c2 channels on an h x w map has

@@ -422,7 +422,7 @@ def test_pixelshuffle_receptive_field_is_fractional_like_upsample():
     report = run((4, 8, 8), {"name": "c", "type": "conv", "filters": 4, "kernel": 3, "pad": 1},
                  {"name": "ps", "type": "pixelshuffle", "factor": 2})
     assert report.row("ps").receptive_field == (3, 3)
-    assert report.row("ps").effective_stride == (Fraction(1, 2),) * 2  # 1/r (issue 25)
+    assert report.row("ps").effective_stride == (Fraction(1, 2),) * 2  # 1/r
 
 
 def test_crop_centre_size_like_and_offset():

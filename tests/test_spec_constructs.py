@@ -1,4 +1,4 @@
-"""The spec constructs of issue 19: subsample (x[..., ::2, ::2]), weightnorm, norms without affine params, the
+"""The spec constructs: subsample (x[..., ::2, ::2]), weightnorm, norms without affine params, the
 repeat index `i` and `**`, lists in params, `from: NAME.*.LAYER`, and `use: SPEC, until: LAYER`.
 
 Reference figures measured with torch 2.14.1 (sum(p.numel()) of the module):

@@ -1,4 +1,4 @@
-"""A different problem for every student (issue 20): a key's vary: and seed:, `cnncalc sheet`, and
+"""A different problem for every student: a key's vary: and seed:, `cnncalc sheet`, and
 `check --key` grading each submission against its own student's variant. Through the command line.
 
 The key is examples/grading/variants/key.yaml; the true values of every variant and the documented

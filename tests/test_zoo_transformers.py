@@ -1,4 +1,4 @@
-"""The transformer built-ins of issue 19 (ViT, Swin, Swin V2, MaxViT) against figures measured with PyTorch.
+"""The transformer built-ins (ViT, Swin, Swin V2, MaxViT) against figures measured with PyTorch.
 
 Source of every figure below: tools/transformer_reference.py run under torch 2.14.1 and torchvision 0.29.1
 (its output is saved in tools/transformer_reference.txt; `--modules NAME` there prints the per-module

@@ -1,4 +1,4 @@
-"""Reference figures for the built-in models of issue 13, measured with PyTorch.
+"""Reference figures for the built-in models, measured with PyTorch.
 
 tests/test_zoo_modern.py checks cnncalc's convnext_tiny, efficientnet_b3, unet, mobilenet_v1, espcn, c3d,
 m5 and resnet20 specs against the figures this script prints (saved in tools/modern_reference.txt).

@@ -1,4 +1,4 @@
-"""Reference figures for the transformer built-ins of issue 19 (ViT, Swin, Swin V2), measured with PyTorch.
+"""Reference figures for the transformer built-ins (ViT, Swin, Swin V2), measured with PyTorch.
 
 tests/test_zoo_transformers.py checks cnncalc's vit_* and swin_* specs against the figures this script
 prints (saved in tools/transformer_reference.txt). It needs PyTorch and torchvision, which the package and

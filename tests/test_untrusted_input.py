@@ -1,4 +1,4 @@
-"""Hostile input, second round (issue 22): each kind run from the outside, through the CLI or the API.
+"""Untrusted input, each kind run from the outside, through the CLI or the API:
 
 1. the work of each expansion step is bounded (keys checked before they are evaluated, an expression budget);
 2. ONNX constant folding has a size budget;  3. ONNX naming is linear;  4. ONNX nodes are counted before

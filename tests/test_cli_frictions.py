@@ -1,4 +1,4 @@
-"""A newcomer's second hour (issue 25): install hints that work, help that names every input, exit codes that
+"""A newcomer's second hour: install hints that work, help that names every input, exit codes that
 agree, notes where numbers surprise. Every point is checked from the outside, through the CLI.
 
 Reference values are the lecture's arithmetic or published figures written out here, never copied from the
