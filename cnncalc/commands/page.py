@@ -4,7 +4,7 @@ import click
 
 from ..errors import one_line
 from .common import (DTYPES, batch_option, complete_spec, device_options, friendly_errors, mode_option, set_option,
-                     settings_dict, write_output)
+                     settings_dict, spec_help, write_output)
 
 
 @click.command()
@@ -17,6 +17,7 @@ from .common import (DTYPES, batch_option, complete_spec, device_options, friend
 @mode_option
 @set_option
 @friendly_errors
+@spec_help
 def page(specs, output, input_shape, batch, dtype, device, peak, bandwidth, mode, settings):
     """One HTML page to look at: totals, the lecture table folded to blocks, bars and the layer graph.
 
@@ -24,7 +25,8 @@ def page(specs, output, input_shape, batch, dtype, device, peak, bandwidth, mode
     disk, mail it, put it on a course page. Blocks open by a click, a box filters layer names, hovering
     a bar or a box of the graph shows its row; without JavaScript the table shows every row. Several
     SPECs give one section each, with the comparison table on top. With --device, the roofline chart
-    and each layer's intensity, least time and bound.
+    and each layer's intensity, least time and bound. Each SPEC is {SPEC}; SPEC@448 gives that model
+    its own input.
 
     \b
     Examples:

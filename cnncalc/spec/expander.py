@@ -118,12 +118,7 @@ class Expander:
         block = self.blocks.get(type_name)
         output = None
         outer = dict(self.inherited)
-        for word in INHERITED_WORDS:
-            if word in item:
-                flag = self.value(item[word], variables, item, word, full)
-                if not isinstance(flag, bool):
-                    raise self.fail(f"'{word}' must be true or false, not {flag!r}", item.line_of(word), full)
-                self.inherited[word] = outer[word] or flag
+        self.inherited = self.inherited_flags(item, variables, full)
         for index in range(repeat or 1):
             # a repeated item's keys read its copy's index as `i` (0, 1, ...): dilation: 2 ** i
             copy_variables = {**variables, REPEAT_INDEX: index} if repeat is not None else variables
@@ -283,6 +278,17 @@ class Expander:
         if not isinstance(value, bool):  # text such as 'false' or 'no' is not false: nothing is read as truth
             raise self.fail(f"if: {IF_VALUES}, not {kind_of(value)} {shown(repr(value))}", item.line_of("if"), layer)
         return value
+
+    def inherited_flags(self, item, variables, full):
+        """The flags (train_only, frozen...) a layer or block use passes on: the enclosing ones, or'd with its own."""
+        flags = dict(self.inherited)
+        for word in INHERITED_WORDS:
+            if word in item:
+                flag = self.value(item[word], variables, item, word, full)
+                if not isinstance(flag, bool):
+                    raise self.fail(f"'{word}' must be true or false, not {flag!r}", item.line_of(word), full)
+                flags[word] = flags[word] or flag
+        return flags
 
     def value(self, raw, variables, item, key, layer):
         """A key's value with block arguments and params substituted and expressions evaluated."""

@@ -112,13 +112,7 @@ def expand_use(expander, item, prefix, scope, variables, previous, declared):
     other = cache[path]
     expander.count_expanded(line, full, cost=len(other.layers))  # reading it is work, whatever is kept
     layers = _cut(other.layers, item.get("until"), expander, item.line_of("until"), full, use)
-    flags = dict(expander.inherited)
-    for word in INHERITED_WORDS:
-        if word in item:
-            flag = expander.value(item[word], variables, item, word, full)
-            if not isinstance(flag, bool):
-                raise expander.fail(f"'{word}' must be true or false, not {flag!r}", item.line_of(word), full)
-            flags[word] = flags[word] or flag
+    flags = expander.inherited_flags(item, variables, full)
 
     def renamed(name):
         return inputs[0] if name == NETWORK_INPUT else f"{full}.{name}"
