@@ -12,7 +12,7 @@ ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSigmoi
                "HardSwish": "hardswish", "Elu": "elu", "Selu": "selu", "Softplus": "softplus", "Gelu": "gelu",
                "Mish": "mish"}
 # layer types that take an in-place `act:`
-TAKES_ACT = ("conv", "dwconv", "convtranspose", "fc", "bn", "add")
+TAKES_ACT = ("conv", "dwconv", "convtranspose", "fc", "linear", "bn", "layernorm", "add")
 # x * F(x) is one activation
 GATED = {"Sigmoid": "silu", "HardSigmoid": "hardswish"}
 
@@ -43,15 +43,18 @@ def _gate_of(reader, node):
     return source, GATED[node.op_type], foldable
 
 
-def fold_activation(reader, node, source, act):
-    """Fold ``act`` into the layer giving ``source`` when it is its only reader; else a new layer."""
-    value = reader.value(node, source)
+def fold_activation(reader, node, source, act, alone=None):
+    """Fold ``act`` into the layer giving ``source`` when it is its only reader (or ``alone`` says so,
+    for an activation spelt as several nodes); else a new layer. The output keeps the input's layout."""
+    value = reader.value(node, source, any_layout=True)
     item = reader.by_name.get(value.layer)
     readers = reader.readers.get(source, [])
-    if readers and all(r == reader.index for r in readers) and takes_act(reader, value):
+    if alone is None:
+        alone = bool(readers) and all(r == reader.index for r in readers)
+    if alone and takes_act(reader, value):
         item["act"] = act
         return value
-    return reader.emit(node, act, [source])
+    return reader.emit(node, act, [source], layout=value.layout)
 
 
 def takes_act(reader, value):

@@ -15,14 +15,15 @@ from .. import rules
 from ..errors import SpecError, one_line
 from ..spec.loader import file_stem
 from .ops import FUNCTIONAL, OPERATORS, SUPPORTED
-from .tensors import Const, Value, attributes
+from .tensors import Const, Value, attributes, laid_out, shape_text
 from ..spec import NETWORK_INPUT, LayerDecl, parse
 from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
 
 
 class GraphReader:
-    def __init__(self, model, file, input):
+    def __init__(self, model, file, input, path=None):
         self.model = model
+        self.path = path  # the model file, to read small tensors kept in its external data file
         self.graph = model.graph
         self.file = file
         self.input_override = input
@@ -50,8 +51,9 @@ class GraphReader:
 
     def spec(self):
         graph = self.graph
+        folder = os.path.dirname(os.path.abspath(self.path)) if self.path else None
         for tensor in graph.initializer:
-            self.consts[tensor.name] = Const(tensor.dims, proto=tensor)
+            self.consts[tensor.name] = Const(tensor.dims, proto=tensor, folder=folder)
         for sparse in graph.sparse_initializer:
             self.consts[sparse.values.name or sparse.indices.name] = Const(sparse.dims)
         shape = self.read_input()
@@ -100,10 +102,10 @@ class GraphReader:
         tensor = inputs[0]
         dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
                 for d in tensor.type.tensor_type.shape.dim]
-        if len(dims) not in (2, 4):
+        if len(dims) not in (2, 3, 4, 5):
             shown = "x".join("?" if d is None else str(d) for d in dims) or "no shape"
             raise SpecError(f"the input '{tensor.name}' is {shown}; cnncalc reads N x C x H x W images "
-                            f"(or N x features)", file=self.file)
+                            f"(N x C x D x H x W clips, N x C x L signals, or N x features)", file=self.file)
         batch, native = dims[0] or 1, tuple(dims[1:])
         if native[0] is None:
             raise SpecError(f"the input '{tensor.name}' has a dynamic channel count", file=self.file)
@@ -122,7 +124,10 @@ class GraphReader:
     def prepare(self, nodes):
         """Who reads each tensor, and readable names for the nodes."""
         self.readers = {}
+        self.makers = {}  # tensor name -> the index of the node giving it
         for index, node in enumerate(nodes):
+            for name in node.output:
+                self.makers[name] = index
             if node.op_type in ("Shape", "Size"):
                 continue  # they read a tensor's size, not its values
             for name in node.input:
@@ -172,25 +177,32 @@ class GraphReader:
 
     # --- what the operator functions use ----------------------------------------------------------
 
-    def emit(self, node, type_name, sources, keys=None, weight=None, suffix="", op_name=None):
-        """Add a layer reading ``sources`` (tensor names); size it with its rule; return its Value."""
+    def emit(self, node, type_name, sources, keys=None, weight=None, suffix="", op_name=None, layout=None):
+        """Add a layer reading ``sources`` (tensor names); size it with its rule; return its Value, whose
+        ONNX dims are held in ``layout`` (None: the spec's order; a channels-last layout for a layer that
+        acts on the channels at each position, as Linear and LayerNorm on a permuted tensor)."""
         if len(self.items) >= MAX_LAYERS:
             raise SpecError(f"the model has more than {MAX_LAYERS:,} layers", file=self.file)
-        inputs = [self.value(node, source) for source in sources]
+        inputs = [self.value(node, source, any_layout=layout is not None) for source in sources]
         name = self.layer_name(node, weight, suffix, op_name)
         item = {"name": name, "type": type_name, **(keys or {}), "_from": [v.layer for v in inputs]}
         decl = LayerDecl(name, type_name, {k: v for k, v in item.items() if k not in ("name", "type", "_from")},
                          item["_from"], self.file, None, {}, None)
         batch = inputs[0].shape[0]
         try:
-            cost = rules.apply(decl, [v.shape[1:] for v in inputs])
+            cost = rules.apply(decl, [v.spec[1:] for v in inputs])
         except SpecError as err:
             raise self.fail(node, err.message) from None
         self.items.append(item)
         self.by_name[name] = item
-        return Value(name, (batch,) + tuple(cost.shape))
+        spec = (batch,) + tuple(cost.shape)
+        if layout is not None and len(layout) != len(spec):
+            raise self.unsupported(node, f"its output {shape_text(spec[1:])} cannot be held channels-last")
+        return Value(name, laid_out(spec, layout), layout=layout)
 
-    def value(self, node, name):
+    def value(self, node, name, any_layout=False):
+        """The computed tensor ``name``; a channels-last or token tensor only when ``any_layout`` (the
+        operator functions that read the channels where they are say so)."""
         found = self.values.get(name)
         if found is None:
             if name in self.consts:
@@ -201,6 +213,10 @@ class GraphReader:
             what = {"shuffle": "a channel shuffle", "shuffled": "a channel shuffle", "pad": "a Pad"}.get(
                 found.gate[0], "an activation")
             raise self.unsupported(node, f"input '{name}' is part of {what} cnncalc could not place")
+        if found.layout is not None and not any_layout:
+            raise self.unsupported(node, f"input '{name}' is {shape_text(found.shape[1:])} with the channels on "
+                                         f"axis {found.channel_axis} (a channels-last or token tensor), where "
+                                         f"cnncalc reads this operator on N x C x ... only")
         return found
 
     def const(self, node, name, what="a constant"):
@@ -218,6 +234,15 @@ class GraphReader:
                      f"computed by {const.origin}" if const.origin else "unknown")
             raise self.unsupported(node, f"{what} '{name}' is needed by value, but its contents are {where}")
         return array
+
+    def ahead(self, name):
+        """A constant a pattern looks at before the walk reached it: the Constant node giving it is read
+        now (Constant nodes often come just before the node that reads them); None when not a constant."""
+        if name not in self.consts and name in self.makers:
+            maker = self.nodes[self.makers[name]]
+            if maker.op_type == "Constant":
+                self.constant(maker)
+        return self.consts.get(name)
 
     def set_output(self, node, value, position=0):
         self.values[node.output[position]] = value

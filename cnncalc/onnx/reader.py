@@ -50,7 +50,7 @@ def load(path, input=None, file=None):
     file = file or str(path)
     model = read_model(path, file)
     try:
-        return GraphReader(model, file, input).spec()
+        return GraphReader(model, file, input, path=str(path)).spec()
     except (IndexError, KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as err:
         # protobuf parsed it, but it breaks ONNX's own rules (a name that is not UTF-8 text, a missing field)
         raise SpecError(f"not a well-formed ONNX model ({type(err).__name__}: {str(err)[:80]})", file=file) from None

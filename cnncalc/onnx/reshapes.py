@@ -8,6 +8,7 @@ import math
 
 from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
+from .positions import relayout
 
 
 def pass_through(reader, node, attrs):
@@ -45,7 +46,8 @@ def squeeze(reader, node, attrs):
         axes = reader.known(node, node.input[1], "the axes").reshape(-1).tolist()
     else:
         axes = attrs.get("axes", [i for i, d in enumerate(dims) if d == 1 and i])
-    if len(dims) == 4 and sorted(a % 4 for a in axes) == [2, 3] and dims[2:] == (1, 1):
+    rank = len(dims)
+    if rank >= 3 and sorted(a % rank for a in axes) == list(range(2, rank)) and set(dims[2:]) == {1}:
         return reader.set_output(node, reader.emit(node, "flatten", [node.input[0]]))
     raise reader.unsupported(node, f"Squeeze of {shape_text(dims)} at axes {axes} (cnncalc reads N x C x 1 x 1 "
                                    f"squeezed to N x C as a flatten)")
@@ -66,6 +68,8 @@ def reshape(reader, node, attrs):
         return reader.set_output(node, reader.values[source].passed_on())
     if len(target) == 2 and target[0] == dims[0]:
         return reader.set_output(node, reader.emit(node, "flatten", [source]))
+    if len(target) == 1 and dims[0] == 1 and _as_strided(reader, node):
+        return
     if _start_shuffle(reader, node, dims, target):
         return
     raise reader.unsupported(node, f"a Reshape of {shape_text(dims)} to {shape_text(target)} (cnncalc reads a "
@@ -86,6 +90,40 @@ def _reshaped(dims, target, allowzero):
     if math.prod(target) != total:
         return None
     return tuple(int(v) for v in target)
+
+
+def _as_strided(reader, node):
+    """torch.export writes an adaptive pool's output view (as_strided) as a Reshape to [-1] and a Gather of
+    constant indices: when that Gather alone reads it, the pair is read as one reshape (see gather)."""
+    at = reader.only_reader(node.output[0])
+    if at is None or reader.nodes[at].op_type != "Gather" or reader.nodes[at].input[0] != node.output[0]:
+        return False
+    reader.set_output(node, Value(None, (math.prod(reader.values[node.input[0]].shape),),
+                                  gate=("flat", node.input[0])))
+    return True
+
+
+def gather(reader, node, attrs):
+    """The Gather of an as_strided view: every element in order, so a reshape of the tensor before the
+    Reshape to [-1]; passed on when it gives that tensor's shape back, a flatten when N x features."""
+    pending = reader.values.get(node.input[0])
+    if pending is None or pending.gate is None or pending.gate[0] != "flat":
+        reader.value(node, node.input[0])
+        raise reader.unsupported(node, "a Gather from a computed tensor (cnncalc reads the Gather of an "
+                                       "as_strided view)")
+    source = pending.gate[1]
+    indices = reader.known(node, node.input[1], "the Gather indices")
+    original = reader.value(node, source).shape
+    import numpy
+
+    if attrs.get("axis", 0) != 0 or not numpy.array_equal(indices.reshape(-1), numpy.arange(math.prod(original))):
+        raise reader.unsupported(node, "an as_strided view that does not take every element in order")
+    if tuple(indices.shape) == original:
+        return reader.set_output(node, reader.values[source].passed_on())
+    if len(indices.shape) == 2 and indices.shape[0] == original[0]:
+        return reader.set_output(node, reader.emit(node, "flatten", [source]))
+    raise reader.unsupported(node, f"an as_strided view of {shape_text(original)} as "
+                                   f"{shape_text(indices.shape)}")
 
 
 # --- channel shuffle: Reshape N,C,H,W -> N,g,C/g,H,W; Transpose 0,2,1,3,4; Reshape back -------------
@@ -114,10 +152,12 @@ def transpose(reader, node, attrs):
         dims = pending.shape
         transposed = (dims[0], dims[2], dims[1]) + dims[3:]
         return reader.set_output(node, Value(None, transposed, gate=("shuffled", source, groups)))
-    dims = reader.value(node, node.input[0]).shape
+    dims = reader.value(node, node.input[0], any_layout=True).shape
     perm = list(attrs.get("perm", reversed(range(len(dims)))))
     if perm == list(range(len(dims))):
         return reader.set_output(node, reader.values[node.input[0]].passed_on())
+    if relayout(reader, node, perm):
+        return
     raise reader.unsupported(node, f"a Transpose {perm} (cnncalc reads Transpose only inside a channel shuffle "
                                    f"Reshape-Transpose-Reshape)")
 
@@ -212,7 +252,10 @@ def add(reader, node, attrs):
     if any(name not in reader.values for name in node.input):
         raise reader.unsupported(node, "an Add of a constant (cnncalc reads Add of two computed tensors, and "
                                        "MatMul + constant as a fully connected layer with a bias)")
-    reader.set_output(node, reader.emit(node, "add", list(node.input)))
+    layouts = {reader.value(node, name, any_layout=True).layout for name in node.input}
+    if len(layouts) != 1:
+        raise reader.unsupported(node, "an Add of tensors held in different layouts (channels-first and -last)")
+    reader.set_output(node, reader.emit(node, "add", list(node.input), layout=layouts.pop()))
 
 
 # --- resizing -------------------------------------------------------------------------------------
