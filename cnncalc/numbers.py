@@ -75,3 +75,29 @@ def shown(text, limit=40):
     """A typed value quoted in a message: at most ``limit`` characters (errors escape the rest)."""
     text = str(text)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+class Tokens(tuple):
+    """The shape of a token tensor, ``(N, D)``: N tokens of width D, as a transformer holds them ([N, D],
+    printed ``197 x 768``). A plain 2-tuple is a 1-D feature map (``C x L``); this subclass says the width is
+    the last size. It compares and hashes as the plain tuple."""
+
+    __slots__ = ()
+
+    def __new__(cls, count, width):
+        return super().__new__(cls, (count, width))
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+    def __repr__(self):
+        return f"Tokens({self[0]}, {self[1]})"
+
+
+def is_tokens(shape):
+    return isinstance(shape, Tokens)
+
+
+def as_shape(value):
+    """A shape as a tuple, keeping a Tokens shape what it is."""
+    return value if isinstance(value, Tokens) else tuple(value)

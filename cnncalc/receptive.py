@@ -4,6 +4,7 @@ largest r), exact (fractions after an upsample), bounded, with the worked step f
 import math
 
 from . import rules
+from .numbers import Tokens
 
 def whole(value):
     return value if isinstance(value, int) else math.ceil(value)
@@ -76,7 +77,9 @@ def step(entering, window, out_shape):
     if steps is not None:
         rf = tuple(_bounded(r + (k - 1) * d * j) for r, j, (k, s, d) in zip(rf, jump, steps))
         jump = tuple(_bounded(j * s) for j, (k, s, d) in zip(jump, steps))
-    if len(out_shape) > 1:
+    if isinstance(out_shape, Tokens):
+        pass  # tokens keep the map they were made of: its extent, for a later global window
+    elif len(out_shape) > 1:
         extent = tuple(out_shape[1:])
     elif window == "global":
         extent = (1,) * len(extent)

@@ -8,7 +8,7 @@ whose rows know their own numbers; formatting them is the renderers' job (cnncal
 from . import receptive, rules
 from .errors import SpecError, UsageError, did_you_mean, note, suggestion
 from .graph import INPUT_INDEX, Graph, group_name
-from .numbers import MAX_BATCH, is_whole_number, read_sizes, shown
+from .numbers import MAX_BATCH, Tokens, as_shape, is_tokens, is_whole_number, read_sizes, shown
 from .spec import MAX_SIZE
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
@@ -22,7 +22,7 @@ class Row:
     __slots__ = ("name", "type", "inputs", "in_shape", "out_shape", "params", "buffers", "macs", "flops",
                  "elementwise", "memory_bytes", "receptive_field", "effective_stride", "filters", "kernel",
                  "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers", "train_only",
-                 "fits", "train_costs", "frozen")
+                 "fits", "train_costs", "frozen", "heads", "scratch", "scratch_bytes")
 
     @property
     def flops_2x(self):
@@ -43,7 +43,9 @@ class Row:
             "memory_bytes": self.memory_bytes,
             "receptive_field": list(self.receptive_field), "effective_stride": list(self.effective_stride),
         }
-        for key in ("filters", "kernel", "stride", "act"):
+        if is_tokens(self.out_shape):
+            data["out_tokens"] = True  # out_shape is N x D (tokens), not a 1-D map's C x L
+        for key in ("filters", "kernel", "stride", "act", "heads"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = list(value) if isinstance(value, tuple) else value
@@ -70,7 +72,7 @@ class Report:
         self.name = spec.name
         self.source = spec.source
         self.file = spec.file
-        self.input = tuple(input_shape)
+        self.input = as_shape(input_shape)
         self.batch = batch
         self.dtype = dtype
         self.mode = mode
@@ -178,9 +180,10 @@ def peak_memory(rows):
     live = peak = 0
     held = {}
     for index, row in enumerate(rows):
-        held[row.name] = row.memory_bytes
-        live += row.memory_bytes
+        held[row.name] = row.memory_bytes - row.scratch_bytes  # what the layer writes besides its output is
+        live += row.memory_bytes                               # freed once it has run
         peak = max(peak, live)
+        live -= row.scratch_bytes
         for name in {row.name, *row.inputs}:
             if last_use[name] == index and name in held:
                 live -= held.pop(name)
@@ -194,7 +197,7 @@ def _group_row(key, row):
     group.name = key
     if key != row.name:
         group.type = "block"
-        group.filters = group.kernel = group.stride = group.pad = group.act = None
+        group.filters = group.kernel = group.stride = group.pad = group.act = group.heads = None
     group.warnings = list(row.warnings)
     return group
 
@@ -203,7 +206,7 @@ def _merge_into(group, row):
     group.out_shape = row.out_shape
     group.fits = group.fits and row.fits
     group.frozen = group.frozen and row.frozen
-    for key in TOTAL_KEYS + ("layers",):
+    for key in TOTAL_KEYS + ("layers", "scratch_bytes"):
         setattr(group, key, getattr(group, key) + getattr(row, key))
     group.receptive_field = row.receptive_field
     group.effective_stride = row.effective_stride
@@ -228,6 +231,8 @@ def read_input(text, spec_input, quiet=False):
     shape, batch, reading = reader(sizes, spec_input, text)
     if reading and not quiet:
         note(f"--input {_shown(text)} read as {reading}")
+    if is_tokens(spec_input):
+        return Tokens(*shape), batch, reading
     return tuple(shape), batch, reading
 
 
@@ -367,7 +372,7 @@ def analyze(spec_or_name, input=None, batch=None, dtype="fp32", explain=(), mode
             if row.train_only:
                 # torchvision runs these branches only in training: their weights exist, their work does not
                 row.train_costs = (row.macs, row.flops, row.memory_bytes)
-                row.macs = row.flops = row.elementwise = row.memory_bytes = 0
+                row.macs = row.flops = row.elementwise = row.memory_bytes = row.scratch_bytes = 0
     return Report(spec, input_shape, batch, dtype, rows, mode)
 
 
@@ -375,7 +380,8 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
     explain_all = explain is True
     explain_set = set() if explain_all else set(explain or ())
     shapes = {INPUT_INDEX: input_shape}
-    extent = tuple(input_shape[1:]) if len(input_shape) > 1 else (1, 1)
+    # tokens given as the input (no map made them) have one axis, the tokens
+    extent = (input_shape[0],) if is_tokens(input_shape) else tuple(input_shape[1:]) if len(input_shape) > 1 else (1, 1)
     ones = (1,) * len(extent)
     fields = {INPUT_INDEX: (ones, ones, extent)}  # receptive field, effective stride, spatial extent per axis
     rows = []
@@ -402,7 +408,9 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.macs = cost.macs
         row.flops = cost.flops
         row.elementwise = cost.elementwise
-        row.memory_bytes = rules.elements(out) * batch * element_bytes
+        row.scratch = cost.scratch
+        row.scratch_bytes = rules.scratch_elements(cost) * batch * element_bytes
+        row.memory_bytes = rules.elements(out) * batch * element_bytes + row.scratch_bytes
         row.receptive_field = tuple(receptive.whole(r) for r in rf)
         row.effective_stride = tuple(receptive.whole(j) for j in jump)
         row.filters = cost.filters
@@ -410,6 +418,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.stride = cost.stride
         row.pad = cost.pad
         row.act = cost.act
+        row.heads = cost.heads
         row.warnings = cost.warnings
         row.explain = cost.explain
         if explaining:

@@ -27,6 +27,8 @@ def _value_schema(check):
     """The JSON Schema of a key from the function that validates it in rules/keys.py."""
     if check is rules.check_count:
         return _whole(1)
+    if check is rules.check_index:
+        return _whole(0)
     if check is rules.check_size:
         return _sizes(1)
     if check is rules.check_offset:
@@ -116,8 +118,12 @@ def spec_schema():
         "name": {"type": ["string", "number"], "description": "display name"},
         "source": {"type": "string", "description": "where the architecture comes from"},
         "description": {"type": "string"},
-        "input": {"type": "array", "items": _whole(1), "minItems": 1, "maxItems": 4,
-                  "description": "[C, H, W]; [C, L] for 1-D, [C, D, H, W] for 3-D, [N] for a flat input"},
+        "input": {"anyOf": [{"type": "array", "items": _whole(1), "minItems": 1, "maxItems": 4},
+                            {"type": "object", "required": ["tokens"], "additionalProperties": False,
+                             "properties": {"tokens": {"type": "array", "items": _whole(1), "minItems": 2,
+                                                       "maxItems": 2}}}],
+                  "description": "[C, H, W]; [C, L] for 1-D, [C, D, H, W] for 3-D, [N] for a flat input, "
+                                 "{tokens: [N, D]} for N tokens of width D"},
         "layers": {"$ref": "#/definitions/layers"},
         "blocks": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
                    "additionalProperties": {"$ref": "#/definitions/block"}},

@@ -520,6 +520,41 @@ def test_convtranspose_receptive_field_counts_dilation():
     assert one((4, 8, 8), type="convtranspose", filters=4, kernel=4, stride=2).receptive_field == (2, 2)
 
 
+# --- attention and tokens (ViT-B/16's figures: torch's nn.MultiheadAttention(768, 12) holds in_proj 3*768*768
+# + 3*768 and out_proj 768*768 + 768; more in tests/test_attention.py) -----------------------------------------
+
+def test_vit_tokens_class_token_position_embedding_and_attention_by_hand():
+    report = cnncalc.analyze({"input": [3, 224, 224], "layers": [
+        {"name": "patch", "type": "conv", "filters": 768, "kernel": 16, "stride": 16},
+        {"name": "tok", "type": "tokens"},
+        {"name": "cls", "type": "classtoken"},
+        {"name": "pos", "type": "posembed"},
+        {"name": "att", "type": "attention", "heads": 12},
+        {"name": "out", "type": "taketoken"}]})
+    assert report.row("tok").out_shape == (196, 768)
+    assert report.row("cls").out_shape == (197, 768) and report.row("cls").params == 768
+    assert report.row("pos").params == 197 * 768 == 151_296
+    att = report.row("att")
+    assert att.params == 3 * 768 * 768 + 3 * 768 + 768 * 768 + 768 == 2_362_368
+    # Q,K,V 197*768*2304, QK^T and AV 12*197*197*64 each, output projection 197*768*768
+    assert att.macs == 348_585_984 + 2 * 29_805_312 + 116_195_328 == 524_391_936
+    assert att.receptive_field == (224, 224)  # every token sees every patch
+    assert report.row("out").out_shape == (768,)
+
+
+def test_mean_of_tokens_untokens_and_matmul_by_hand():
+    report = cnncalc.analyze({"input": {"tokens": [49, 96]}, "layers": [
+        {"name": "q", "type": "linear", "units": 32},
+        {"name": "k", "type": "linear", "units": 32, "from": "input"},
+        {"name": "qk", "type": "matmul", "from": ["q", "k"], "transpose": True},
+        {"name": "map", "type": "untokens", "from": "input"},
+        {"name": "mean", "type": "meantokens", "from": "input"}]})
+    assert report.row("q").macs == 49 * 96 * 32 and report.row("q").out_shape == (49, 32)
+    assert report.row("qk").out_shape == (49, 49) and report.row("qk").macs == 49 * 49 * 32
+    assert report.row("map").out_shape == (96, 7, 7)
+    assert report.row("mean").out_shape == (96,) and report.row("mean").flops == 49 * 96
+
+
 def test_every_registered_rule_has_a_test_here():
     """Runs after the tests above (pytest keeps file order): every type of the rule table was computed by one."""
     if not COMPUTED:

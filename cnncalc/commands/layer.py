@@ -4,7 +4,7 @@ import click
 
 from ..errors import UsageError, did_you_mean
 from ..render.shapes import full_shape
-from ..numbers import read_decimal, read_sizes, shown
+from ..numbers import Tokens, is_tokens, read_decimal, read_sizes, shown
 from .common import DTYPES, WholeNumber, friendly_errors
 
 INPUT_ORDERS = {"hwc": "H x W x C", "chw": "C x H x W"}
@@ -75,10 +75,10 @@ def layer(layer_type, input_text, order, batch, dtype, fmt, **options):
     from ..report import analyze
 
     rule = _rule(layer_type)
-    shape, reading = read_input(input_text, order)
+    shape, reading = read_input(input_text, order, tokens=rule.category not in ("conv", "pool", "global pool"))
     keys = _layer_keys(rule, options)
     same_lines = pad_same_lines(shape, keys) if keys.get("pad") == "same" else []
-    spec = {"name": f"{layer_type} layer", "input": list(shape),
+    spec = {"name": f"{layer_type} layer", "input": {"tokens": list(shape)} if is_tokens(shape) else list(shape),
             "layers": [dict(name=layer_type, type=layer_type, **keys)]}
     report = analyze(spec, batch=batch, dtype=dtype, explain=True)
     row = report.rows[0]
@@ -121,8 +121,9 @@ def _rule(layer_type):
     return rule
 
 
-def read_input(text, order=None):
-    """``--input`` as a (C, H, W) or (N,) shape and how it was read (None when there was no choice)."""
+def read_input(text, order=None, tokens=True):
+    """``--input`` as a (C, H, W), (N,) or N x D tokens shape and how it was read (None when there was no
+    choice); two sizes are tokens where ``tokens`` (the layer takes them)."""
     try:
         sizes = read_sizes(text)
     except ValueError:
@@ -132,8 +133,11 @@ def read_input(text, order=None):
                          f"not '{shown(text)}'")
     if len(sizes) == 1:
         return (sizes[0],), None
+    if len(sizes) == 2 and tokens:
+        return Tokens(*sizes), "N x D: tokens"
     if len(sizes) != 3:
-        raise UsageError(f"--input needs three sizes (H x W x C or C x H x W) or one (a flat vector), not '{text}'")
+        raise UsageError(f"--input needs three sizes (H x W x C or C x H x W), two (N x D tokens) or one (a flat "
+                         f"vector), not '{text}'")
     a, b, c = sizes
     if order is None:
         if a == b == c:
@@ -256,5 +260,6 @@ def summary_lines(report, row, reading):
             ("flop (lecture)", f"{row.flops:,}"),
             ("memory", f"{row.memory_bytes:,} B" + (f" ({human_bytes(row.memory_bytes)})"
                                                     if row.memory_bytes >= 1024 else "")),
-            ("receptive field", f"{rf[0]}x{rf[1]}, effective stride {pair_text(row.effective_stride)}")]
+            ("receptive field", f"{'x'.join(map(str, rf))}{' tokens' if is_tokens(report.input) else ''}, "
+                                f"effective stride {pair_text(row.effective_stride)}")]
     return [f"{label:<16} {value}" for label, value in rows]

@@ -54,7 +54,8 @@ TABLE_COLUMNS = {column.key: column for column in (
     _text_column("name", "Layer", lambda row: f"{row.name} *" if row.train_only else row.name, "left", "total"),
     _text_column("type", "type", lambda row: row.type, align="left"),
     _text_column("input", "input\nC x H/W", lambda row: shape_text(row.in_shape)),
-    _text_column("filters", "filters", lambda row: "" if row.filters is None else str(row.filters)),
+    _text_column("filters", "filters", lambda row: f"{row.heads} heads" if row.heads else
+                 "" if row.filters is None else str(row.filters)),
     _text_column("kernel", "kernel", lambda row: pair_text(row.kernel)),
     _text_column("stride", "stride", lambda row: pair_text(row.stride)),
     _text_column("pad", "pad", lambda row: pad_text(row.pad)),

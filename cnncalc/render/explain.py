@@ -36,9 +36,14 @@ def explain_data(report, row):
     lines += [entry for entry in row.explain if entry[0] != "receptive_field"]
     lines.append(("output_shape", f"output = {full_shape(row.out_shape)}"))
     count = "*".join(str(s) for s in row.out_shape)
-    memory = report.batch * report.bytes_per_element
+    elements = 1
     for size in row.out_shape:
-        memory *= size  # what the output takes, also for a train_only row that eval mode counts as 0
+        elements *= size  # what the output takes, also for a train_only row that eval mode counts as 0
+    if row.scratch:  # attention: what the layer writes besides its output counts too
+        parts = [f"output {count}"] + [f"{what} {formula}" for what, formula, _ in row.scratch]
+        elements += sum(number for _, _, number in row.scratch)
+        count = f"({' + '.join(parts)} = {elements:,})"
+    memory = report.batch * report.bytes_per_element * elements
     batch = f" * {report.batch}" if report.batch != 1 else ""
     lines.append(("memory", f"memory = {count}{batch} * {report.bytes_per_element} B = {memory:,} B = "
                             f"{scaled(memory, 1024, 2).rstrip('0').rstrip('.')} KB"))

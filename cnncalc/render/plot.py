@@ -18,7 +18,8 @@ PANELS = (("activation memory", "memory_bytes", "bytes"), ("params", "params", "
           ("lecture flop", "flops", "count"))
 UNIT_STEPS = {"bytes": ((1024 ** 3, "GB"), (1024 ** 2, "MB"), (1024, "KB"), (1, "B")),
               "count": ((10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k"), (1, ""))}
-KIND_COLOURS = {"conv": "#4C72B0", "fc": "#DD8452", "pool": "#55A868", "block": "#8172B2", "other": "#B0B0B0"}
+KIND_COLOURS = {"conv": "#4C72B0", "fc": "#DD8452", "attention": "#C44E52", "pool": "#55A868", "block": "#8172B2",
+                "other": "#B0B0B0"}
 MAX_NAMED_BARS = 45
 # Past this many rows a panel draws one bar per run of neighbouring layers, as tall as the tallest of them
 # and in its colour (a bar is an artist of its own: 100,000 layers took minutes and gigabytes, longer as

@@ -3,7 +3,7 @@
 Stage three of the pipeline. Every layer type is a function registered with ``@rule`` (registry.py)
 together with the keys it accepts (validated by keys.py); :func:`apply` validates a layer's keys and runs
 its rule. A rule returns a :class:`Cost`. The rules live by family (conv, pool, dense, elementwise,
-resample, merge) and share windows.py's arithmetic; imports go one way: families -> windows/keys ->
+resample, merge, tokens, attention) and share windows.py's arithmetic; imports go one way: families -> windows/keys ->
 registry. The counting conventions (see README) are written beside each rule:
 
 * MACs: conv ``Cout*H'*W' * (Cin/groups)*Kh*Kw``, fc ``in*out``, linear on a map ``positions*in*out``,
@@ -23,12 +23,13 @@ cnncalc uses are re-exported here (callers write ``rules.apply``, ``rules.check_
 """
 
 from .registry import (CATEGORIES, EXPLAIN_QUANTITIES, REQUIRED, RULES, Cost, Layer, Rule, apply,  # noqa: F401
-                       elements, lookup, rule, show_shape, validate)
+                       elements, lookup, rule, scratch_elements, show_shape, validate)
 from .keys import (ACTIVATION_PARAMETERS, ACTIVATIONS, check_activation, check_channel_pad,  # noqa: F401
-                   check_choice, check_count, check_flag, check_number, check_offset, check_pad, check_reference,
+                   check_choice, check_count, check_flag, check_index, check_number, check_offset, check_pad,
+                   check_reference,
                    check_scale, check_size, check_table)
 from .windows import AXIS_NAMES, per_axis, resolve_same_pad  # noqa: F401
 
 # The families, in the order their types are listed (RULES keeps registration order).
-from . import conv, pool, dense, elementwise, resample, merge  # noqa: F401,E402
+from . import conv, pool, dense, elementwise, resample, merge, tokens, attention  # noqa: F401,E402
 from .pool import _adaptive_windows  # noqa: F401

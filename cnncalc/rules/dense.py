@@ -2,7 +2,8 @@
 
 from .keys import check_activation, check_count, check_flag
 from .registry import REQUIRED, Cost, rule
-from .windows import activation_work, elements, product_text, show_shape
+from ..numbers import is_tokens
+from .windows import activation_work, elements, positions, product_text, show_shape, width, with_width
 
 DENSE_KEYS = {"units": (check_count, REQUIRED), "bias": (check_flag, True), "act": (check_activation, None)}
 
@@ -28,21 +29,24 @@ def fc(layer, shape):
 @rule("linear", keys=DENSE_KEYS, weight=True, category="fc")
 def linear(layer, shape):
     """Linear: fc on a flat input; on a map, the same in*out weights act on the channels at every position
-    (PyTorch's Linear on a channels-last tensor): output units x H x W, MACs positions*in*out."""
+    (PyTorch's Linear on a channels-last tensor): output units x H x W, MACs positions*in*out; on N x D tokens,
+    on each token's width: output N x units, MACs N*in*out."""
     if len(shape) == 1:
         return fc(layer, shape)
-    channels, units = shape[0], layer.p["units"]
-    positions = elements(shape[1:])
+    channels, units, count = width(shape), layer.p["units"], positions(shape)
     bias = units if layer.p["bias"] else 0
-    out = (units,) + tuple(shape[1:])
-    cost = Cost(out, params=channels * units + bias, macs=positions * channels * units,
+    out = with_width(shape, units)
+    cost = Cost(out, params=channels * units + bias, macs=count * channels * units,
                 elementwise=(elements(out) if bias else 0) + activation_work(layer, out))
     cost.filters = units
     if layer.explaining:
         cost.explain += [
             ("params", f"params = in*out{' + out' if bias else ''} = {channels}*{units}"
-                       f"{f' + {units}' if bias else ''} = {cost.params:,} (in = the {channels} channels)"),
-            ("macs", f"MACs = positions * in*out = {product_text(shape[1:])} * {channels}*{units} = {cost.macs:,}"),
+                       f"{f' + {units}' if bias else ''} = {cost.params:,} (in = the {channels} "
+                       f"{'token width' if is_tokens(shape) else 'channels'})"),
+            ("macs", f"MACs = {'tokens' if is_tokens(shape) else 'positions'} * in*out = "
+                     f"{shape[0] if is_tokens(shape) else product_text(shape[1:])} * {channels}*{units} = "
+                     f"{cost.macs:,}"),
         ]
     return cost
 

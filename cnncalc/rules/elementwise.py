@@ -1,9 +1,10 @@
 """Normalisation, activations and the other layers that keep the map's positions: dropout, identity, scale,
 channel shuffle and chunk."""
 
+from ..numbers import is_tokens
 from .keys import ACTIVATIONS, check_activation, check_count, check_flag, check_index, check_number
 from .registry import REQUIRED, Cost, rule
-from .windows import activation_work, elements, need_map
+from .windows import activation_work, elements, need_map, width, with_width
 
 
 @rule("bn", keys={"act": (check_activation, None)})
@@ -21,7 +22,7 @@ def batchnorm(layer, shape):
 def _norm(layer, shape, affine, what, buffers=0):
     """A norm that computes its statistics at inference: 2C params with an affine (scale and shift), no
     buffers unless it tracks running statistics; 4 ops per element (+1 with the affine)."""
-    channels = shape[0]
+    channels = width(shape)
     params = 2 * channels if affine else 0
     cost = Cost(shape, params=params, buffers=buffers,
                 elementwise=(5 if affine else 4) * elements(shape) + activation_work(layer, shape))
@@ -38,10 +39,11 @@ NORM_KEYS = {"affine": (check_flag, True), "act": (check_activation, None)}
 
 @rule("layernorm", keys=NORM_KEYS)
 def layernorm(layer, shape):
-    """Layer norm over the channels at each position (ConvNeXt; a flat input: over its features):
-    2C params, no buffers."""
-    return _norm(layer, shape, layer.p["affine"], "the channels at each position" if len(shape) > 1
-                 else "the features")
+    """Layer norm over the channels at each position (ConvNeXt), the width of each token (transformers), or a
+    flat input's features: 2C (2D) params, no buffers."""
+    over = ("the width of each token" if is_tokens(shape) else "the channels at each position" if len(shape) > 1
+            else "the features")
+    return _norm(layer, shape, layer.p["affine"], over)
 
 
 @rule("groupnorm", keys={"groups": (check_count, REQUIRED), **NORM_KEYS})
@@ -66,9 +68,9 @@ def instancenorm(layer, shape):
 @rule("scale")
 def layer_scale(layer, shape):
     """A learned per-channel multiplier (ConvNeXt's layer scale): C params, one op per element."""
-    cost = Cost(shape, params=shape[0], elementwise=elements(shape))
+    cost = Cost(shape, params=width(shape), elementwise=elements(shape))
     if layer.explaining:
-        cost.explain.append(("params", f"params = C = {shape[0]} (one multiplier per channel)"))
+        cost.explain.append(("params", f"params = C = {width(shape)} (one multiplier per channel)"))
     return cost
 
 
@@ -106,7 +108,7 @@ def leaky_relu(layer, shape):
 @rule("prelu", keys={"shared": (check_flag, True)})
 def prelu(layer, shape):
     """PReLU: one learned slope (shared: true, PyTorch's default) or one per channel."""
-    return Cost(shape, params=1 if layer.p["shared"] else shape[0], elementwise=elements(shape))
+    return Cost(shape, params=1 if layer.p["shared"] else width(shape), elementwise=elements(shape))
 
 
 @rule("softmax")
@@ -126,9 +128,9 @@ def shuffle(layer, shape):
 @rule("chunk", keys={"chunks": (check_count, REQUIRED), "index": (check_index, REQUIRED)})
 def chunk(layer, shape):
     """One of ``chunks`` equal channel slices (ShuffleNet v2's channel split), ``index`` from 0."""
-    chunks, index = layer.p["chunks"], layer.p["index"]
-    if shape[0] % chunks:
-        raise layer.error(f"chunks {chunks} must divide the {shape[0]} channels", "chunks")
+    chunks, index, channels = layer.p["chunks"], layer.p["index"], width(shape)
+    if channels % chunks:
+        raise layer.error(f"chunks {chunks} must divide the {channels} channels", "chunks")
     if index >= chunks:
         raise layer.error(f"index {index} must be below chunks {chunks}", "index")
-    return Cost((shape[0] // chunks,) + tuple(shape[1:]))
+    return Cost(with_width(shape, channels // chunks))

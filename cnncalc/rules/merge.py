@@ -1,5 +1,6 @@
 """Merges (several inputs): concat, add, mul."""
 
+from ..numbers import Tokens, is_tokens
 from .keys import check_activation
 from .registry import Cost, rule
 from .windows import activation_work, elements, need_map, show_shape
@@ -11,11 +12,15 @@ def _shapes_text(layer, shapes):
 
 @rule("concat", inputs="many")
 def concat(layer, shapes):
-    """Concatenate along channels; the spatial sizes must agree."""
+    """Concatenate along channels (the spatial sizes must agree); N x D tokens along the tokens (PyTorch's
+    dim 1 both times; the widths must agree)."""
     rest = {tuple(s[1:]) for s in shapes}
-    if len(rest) > 1:
-        raise layer.error(f"concat needs the same spatial size on every input: {_shapes_text(layer, shapes)}", "from")
-    return Cost((sum(s[0] for s in shapes),) + tuple(shapes[0][1:]))
+    tokens = {is_tokens(s) for s in shapes}
+    if len(rest) > 1 or len(tokens) > 1:
+        what = "width" if True in tokens else "spatial size"
+        raise layer.error(f"concat needs the same {what} on every input: {_shapes_text(layer, shapes)}", "from")
+    count = sum(s[0] for s in shapes)
+    return Cost(Tokens(count, shapes[0][1]) if True in tokens else (count,) + tuple(shapes[0][1:]))
 
 
 @rule("add", inputs="many", keys={"act": (check_activation, None)})

@@ -13,7 +13,7 @@ MAX_ELEMENTS = 2**63 - 1
 
 class Cost:
     __slots__ = ("shape", "params", "buffers", "macs", "flops", "elementwise", "window",
-                 "filters", "kernel", "stride", "pad", "warnings", "explain", "fits", "act")
+                 "filters", "kernel", "stride", "pad", "warnings", "explain", "fits", "act", "scratch", "heads")
 
     def __init__(self, shape, params=0, buffers=0, macs=0, flops=None, elementwise=0, window=None):
         self.shape = shape
@@ -26,6 +26,10 @@ class Cost:
         # "global" (the window is the whole map), or None (unchanged)
         self.window = window
         self.filters = self.kernel = self.stride = self.pad = self.act = None
+        # elements the layer writes besides its output and that count in its memory (attention's Q, K, V,
+        # scores, softmax and weighted sum), as (what, formula, elements); freed once the layer has run
+        self.scratch = ()
+        self.heads = None  # attention's heads, shown in the table's filters column
         self.warnings = []
         # worked arithmetic as (quantity, text) pairs; quantity is one of EXPLAIN_QUANTITIES
         self.explain = []
@@ -39,7 +43,7 @@ EXPLAIN_QUANTITIES = ("size", "output_shape", "params", "macs", "flops", "memory
 
 # What kind of layer a rule computes, for everything that groups layer types (plot colours, diagram
 # captions): a new type names its category once, in its @rule, and appears everywhere.
-CATEGORIES = ("conv", "fc", "pool", "global pool", "merge", "other")
+CATEGORIES = ("conv", "fc", "attention", "pool", "global pool", "merge", "other")
 
 
 class Rule:
@@ -178,3 +182,7 @@ def elements(shape):
 
 def show_shape(shape):
     return " x ".join(str(s) for s in shape)
+
+
+def scratch_elements(cost):
+    return sum(count for _, _, count in cost.scratch)

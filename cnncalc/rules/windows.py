@@ -1,6 +1,7 @@
 """Arithmetic the rules share: map checks, per-axis sizes, the windowed-layer output size (and its worked
 arithmetic), and small text helpers."""
 
+from ..numbers import Tokens, is_tokens
 from .registry import elements, show_shape
 
 # The names of the spatial axes of a map by its rank (C x L, C x H x W, C x D x H x W).
@@ -12,11 +13,31 @@ def need_map(layer, shape, ranks=(1, 2, 3)):
     if len(shape) == 1:
         raise layer.error(f"{layer.type} needs a C x H x W input, but gets a flat vector of {shape[0]}"
                           f" (put it before the flatten/fc layers)")
+    if is_tokens(shape):
+        raise layer.error(f"{layer.type} works on maps, but gets {shape[0]} tokens of width {shape[1]} (turn them "
+                          f"back into a map with an untokens layer first)")
     if len(shape) - 1 not in ranks:
         kinds = " or ".join(f"{r}-D" for r in ranks)
         raise layer.error(f"{layer.type} works on {kinds} maps only, not on the {len(shape) - 1}-D input "
                           f"{show_shape(shape)}")
     return shape
+
+
+def width(shape):
+    """The channels of a map (its first size), the width D of N x D tokens (the last), a flat vector's size."""
+    return shape[-1] if is_tokens(shape) else shape[0]
+
+
+def with_width(shape, channels):
+    """``shape`` with its channels (a map's first size, tokens' width) set to ``channels``."""
+    if is_tokens(shape):
+        return Tokens(shape[0], channels)
+    return (channels,) + tuple(shape[1:])
+
+
+def positions(shape):
+    """How many positions (tokens) carry a width-long vector: H*W for a map, N for tokens, 1 for a vector."""
+    return elements(shape) // width(shape)
 
 
 def axis_names(shape):

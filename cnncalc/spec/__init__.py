@@ -22,7 +22,7 @@ what a layer name means where it is written).
 from ..errors import SpecError, UsageError, did_you_mean, one_line
 from .expander import Expander
 from .loader import Located, file_stem, load_yaml, read_text
-from ..numbers import is_whole_number
+from ..numbers import Tokens, as_shape, is_whole_number
 from .blocks import read_blocks
 from .language import (IGNORED_TOP_LEVEL_PREFIX, MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT,
                             MAX_SIZE, MAX_SOURCE_CHARS, NETWORK_INPUT, SPEC_MARKERS, TOP_LEVEL_KEYS, TOP_LEVEL_SHAPES,
@@ -46,7 +46,7 @@ class Spec:
     def __init__(self, name, input, layers, file=None, source=None, blocks=(), params=None, overrides=None,
                  template=None, reads_shapes=False, expanded_input=None):
         self.name = name
-        self.input = tuple(input)
+        self.input = as_shape(input)
         self.layers = layers
         self.file = file
         self.source = source
@@ -55,7 +55,7 @@ class Spec:
         self.overrides = dict(overrides or {})
         self.template = template
         self.reads_shapes = reads_shapes
-        self.expanded_input = self.input if expanded_input is None else tuple(expanded_input)
+        self.expanded_input = self.input if expanded_input is None else as_shape(expanded_input)
 
     def expanded(self, input=None, params=None, shapes=None):
         """The same document expanded again: at ``input``, with ``params`` over this spec's overrides."""
@@ -169,7 +169,7 @@ class Template:
         """
         values = self.settings(params)
         spec_input = self.input_shape(values)
-        input_shape = spec_input if input is None else tuple(input)
+        input_shape = spec_input if input is None else as_shape(input)
         layers, line = self.document["layers"], self.document.line_of("layers")
         _refuse_certain_bombs(layers, self.blocks, set(values), self.file)
         expander = Expander(self.file, self.blocks, values, input_shape, shapes)
@@ -228,14 +228,21 @@ def _least_layers(items, blocks, args, memo, stack):
 
 
 def parse_input(value, file=None, line=None):
-    """``[C, H, W]``, ``[C, L]``, ``[C, D, H, W]`` (or ``[N]`` for a flat input) as a tuple of positive ints."""
+    """``[C, H, W]``, ``[C, L]``, ``[C, D, H, W]`` (or ``[N]`` for a flat input) as a tuple of positive ints;
+    ``{tokens: [N, D]}`` as N tokens of width D."""
+    if isinstance(value, dict) and list(value) == ["tokens"]:
+        sizes = value["tokens"]
+        if isinstance(sizes, list) and len(sizes) == 2:
+            return Tokens(*parse_input(sizes, file, line))
+        raise SpecError(f"'input: {{tokens: ...}}' must be [N, D] (N tokens of width D), not {sizes!r:.60}",
+                        file=file, line=line)
     if isinstance(value, (list, tuple)) and 1 <= len(value) <= 4:
         if all(is_whole_number(v) and v >= 1 for v in value):
             if max(value) > MAX_SIZE:
                 raise SpecError(f"'input' sizes must be at most {MAX_SIZE:,}, not {max(value):,}", file=file, line=line)
             return tuple(value)
     raise SpecError(f"'input' must be [C, H, W] of positive whole numbers ([C, L] for 1-D, [C, D, H, W] for 3-D, "
-                    f"[N] for a flat input), "
+                    f"[N] for a flat input, {{tokens: [N, D]}} for tokens), "
                     f"not {value!r}", file=file, line=line)
 
 

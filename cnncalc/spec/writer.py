@@ -9,6 +9,7 @@ expands to exactly the layers of the flat list; otherwise the flat list is writt
 """
 
 from . import LAYER_WORDS, NETWORK_INPUT, parse_text
+from ..numbers import is_tokens
 
 
 def to_yaml(spec, header=(), blocks=True):
@@ -48,7 +49,8 @@ def _document(spec, header, items, definitions):
     lines.append(f"name: {_flow(spec.name)}")
     if spec.source:
         lines.append(f"source: {_flow(spec.source)}")
-    lines.append(f"input: {_flow(list(spec.input))}")
+    shape = _flow(list(spec.input))
+    lines.append(f"input: {{tokens: {shape}}}" if is_tokens(spec.input) else f"input: {shape}")
     if definitions:
         lines.append("blocks:")
         for name, (args, body) in definitions.items():

@@ -1,0 +1,173 @@
+"""Attention and products of activations: multi-head self-attention (ViT's, Swin's windowed one) and matmul.
+
+MACs are the multiply-accumulates of the textbook formula, as PyTorch's FlopCounterMode / 2 counts them
+(the math kernel): the Q, K, V projections, the scores QK^T, the weighted sum AV and the output projection;
+bias adds, the 1/sqrt(d) scale and the softmax are elementwise work, not MACs. The layer's memory is every
+tensor the formula writes, not only its output: Q, K and V, the scores and their softmax (heads x N x N per
+window: the attention map), the weighted sum, and the output (docs/conventions.md says why).
+"""
+
+from ..numbers import Tokens, is_tokens
+from .keys import check_choice, check_count, check_flag, check_offset, check_size
+from .registry import REQUIRED, Cost, rule
+from .windows import elements, per_axis, product_text, show_shape, width
+
+POSITION_BIASES = ("none", "relative", "continuous")
+
+ATTENTION_KEYS = {
+    "heads": (check_count, REQUIRED), "dim": (check_count, None), "qkv_bias": (check_flag, True),
+    "proj_bias": (check_flag, True), "window": (check_size, None), "shift": (check_offset, 0),
+    "position": (check_choice(*POSITION_BIASES), "none"), "cpb_hidden": (check_count, 512),
+    "cosine": (check_flag, False),
+}
+
+
+def _geometry(layer, shape):
+    """(positions the projections run on, windows, positions per window, window per axis or None, padded map)."""
+    if is_tokens(shape):
+        if layer.p["window"] is not None or layer.p["position"] != "none":
+            key = "window" if layer.p["window"] is not None else "position"
+            raise layer.error(f"{key} needs a map (C x H x W), but the input is {shape[0]} tokens of width "
+                              f"{shape[1]}", key)
+        return shape[0], 1, shape[0], None, None
+    spatial = tuple(shape[1:])
+    window = spatial if layer.p["window"] is None else per_axis(layer, "window", layer.p["window"], shape)
+    padded = tuple(-(-size // k) * k for size, k in zip(spatial, window))
+    shift = per_axis(layer, "shift", layer.p["shift"], shape) if layer.p["shift"] else (0,) * len(spatial)
+    for s, k in zip(shift, window):
+        if s >= k:
+            raise layer.error(f"shift {s} must be smaller than the window {k}", "shift")
+    windows = elements(padded) // elements(window)
+    return elements(padded), windows, elements(window), window, padded
+
+
+@rule("attention", keys=ATTENTION_KEYS, weight=True, category="attention")
+def attention(layer, shape):
+    """Multi-head self-attention over N tokens of width C (or a map's H*W positions, or each window of them):
+    params 3*C*E + E*C (+ biases), MACs N*C*3E + 2*N*N*E + N*E*C with E = dim (default C)."""
+    if len(shape) == 1:
+        raise layer.error(f"attention needs tokens (N x D) or a map, but gets a flat vector of {shape[0]}")
+    p = layer.p
+    channels, heads = width(shape), p["heads"]
+    dim = p["dim"] or channels
+    if dim % heads:
+        raise layer.error(f"heads {heads} must divide the width {dim}", "heads")
+    count, windows, per_window, window, padded = _geometry(layer, shape)
+    head_dim = dim // heads
+    qkv, scores, proj = count * channels * 3 * dim, windows * heads * per_window * per_window * head_dim, \
+        count * dim * channels
+    macs = qkv + 2 * scores + proj
+    weights = 3 * channels * dim + dim * channels
+    biases = (3 * dim if p["qkv_bias"] else 0) + (channels if p["proj_bias"] else 0)
+    params, buffers, extra = weights + biases, 0, []
+    maps = windows * heads * per_window * per_window  # elements of the attention map
+    table = elements(2 * k - 1 for k in window) if window else 0
+    if p["position"] == "relative":
+        params += table * heads
+        buffers += per_window * per_window
+        extra.append(("params", f"relative position bias table = (2W-1)^2 * heads = {_table_text(window)} * "
+                                f"{heads} = {table * heads:,} params (buffers: the index into it, "
+                                f"W^2 * W^2 = {per_window}*{per_window} = {per_window * per_window:,})"))
+    elif p["position"] == "continuous":
+        hidden = p["cpb_hidden"]
+        mlp_params = 2 * hidden + hidden + hidden * heads
+        mlp_macs = table * (2 * hidden + hidden * heads)
+        params += mlp_params
+        macs += mlp_macs
+        buffers += per_window * per_window + len(window) * table
+        extra += [("params", f"continuous position bias MLP (Linear(2, {hidden}) with bias, Linear({hidden}, heads)"
+                             f" without) = 2*{hidden} + {hidden} + {hidden}*{heads} = {mlp_params:,} params (buffers:"
+                             f" the coordinates table {len(window)}*{_table_text(window)} and the index "
+                             f"{per_window}*{per_window})"),
+                  ("macs", f"continuous position bias MLP on the (2W-1)^2 = {table:,} offsets = {table}*(2*{hidden} "
+                           f"+ {hidden}*{heads}) = {mlp_macs:,}")]
+    if p["cosine"]:
+        params += heads
+        extra.append(("params", f"cosine attention: a learned logit scale per head = {heads} params"))
+    scratch = (("Q, K, V", f"3*{count}*{dim}", 3 * count * dim),
+               ("scores and softmax", f"2*{_map_text(windows, heads, per_window)}", 2 * maps),
+               ("weighted sum AV", f"{count}*{dim}", count * dim))
+    per_map_element = 5 if p["position"] != "none" else 4  # the scale, softmax's three (and a position bias)
+    work = (3 * dim * count if p["qkv_bias"] else 0) + (channels * count if p["proj_bias"] else 0) \
+        + per_map_element * maps
+    cost = Cost(shape, params=params, buffers=buffers, macs=macs, elementwise=work,
+                window=tuple((k, 1, 1) for k in window) if window else "global")
+    cost.scratch = scratch
+    cost.heads = heads
+    if window and window != tuple(shape[1:]):
+        cost.kernel = window
+    if layer.explaining:
+        lines = _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded,
+                         qkv, scores, proj, weights, biases, params, macs, layer.p)
+        cost.explain += lines[:-1] + extra + lines[-1:]
+        if params != weights + biases:
+            cost.explain.append(("params", f"params = {weights + biases:,} + {params - weights - biases:,} (position "
+                                           f"bias{', logit scale' if p['cosine'] else ''}) = {params:,}"))
+    return cost
+
+
+def _table_text(window):
+    return "*".join(f"(2*{k}-1)" for k in window)
+
+
+def _map_text(windows, heads, per_window):
+    return f"{windows}*{heads}*{per_window}*{per_window}" if windows > 1 else f"{heads}*{per_window}*{per_window}"
+
+
+def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded, qkv, scores, proj,
+             weights, biases, params, macs, p):
+    if is_tokens(shape):
+        lines = [("size", f"N = {count:,} tokens of width C = {channels}; {heads} heads of width d = E/heads = "
+                          f"{dim}/{heads} = {head_dim}")]
+    else:
+        where = (f"windows of {product_text(window)} = {per_window} positions: {windows} windows"
+                 + (f" (the map padded to {product_text(padded)})" if padded != tuple(shape[1:]) else "")
+                 if window != tuple(shape[1:]) else "one window, the whole map")
+        lines = [("size", f"N = {product_text(padded)} = {count:,} positions of width C = {channels}; {where}; "
+                          f"{heads} heads of width d = E/heads = {dim}/{heads} = {head_dim}")]
+        if p["shift"]:
+            lines.append(("size", f"shift {p['shift']}: the windows move (torch.roll), the counts do not"))
+    e = "E" if dim != channels else "C"
+    bias_terms = [t for t, on in ((f"3*{e}", p["qkv_bias"]), ("C", p["proj_bias"])) if on]
+    lines.append(("params", f"params = Q,K,V weights 3*C*{e} + output projection {e}*C"
+                            + (f" + biases {' + '.join(bias_terms)}" if bias_terms else "")
+                            + f" = 3*{channels}*{dim} + {dim}*{channels}"
+                            + (f" + {biases:,}" if biases else "") + f" = {weights + biases:,}"))
+    if windows == 1:
+        score_line = (f"MACs scores QK^T = heads*N*N*d = {heads}*{per_window}*{per_window}*{head_dim} = "
+                      f"{scores:,}")
+    else:
+        score_line = (f"MACs scores QK^T = windows*heads*n*n*d (n = {per_window} positions a window) = "
+                      f"{windows}*{heads}*{per_window}*{per_window}*{head_dim} = {scores:,}")
+    lines += [
+        ("macs", f"MACs Q,K,V projections = N*C*3{e} = {count}*{channels}*{3 * dim} = {qkv:,}"),
+        ("macs", score_line),
+        ("macs", f"MACs weighted sum AV = the same as QK^T = {scores:,}"),
+        ("macs", f"MACs output projection = N*{e}*C = {count}*{dim}*{channels} = {proj:,}"),
+    ]
+    mlp = macs - (qkv + 2 * scores + proj)
+    lines.append(("macs", f"MACs = {qkv:,} + {scores:,} + {scores:,} + {proj:,}" + (f" + {mlp:,}" if mlp else "")
+                          + f" = {macs:,} (bias adds, the 1/sqrt(d) scale and the softmax are not MACs)"))
+    return lines
+
+
+@rule("matmul", inputs="many", keys={"transpose": (check_flag, False)}, category="attention")
+def matmul(layer, shapes):
+    """The product of two activations, A (M x K) times B (K x N), or B (N x K) with ``transpose: true`` (QK^T):
+    an M x N output, M*N*K MACs, no params."""
+    if len(shapes) != 2:
+        raise layer.error(f"matmul takes two inputs in 'from', got {len(shapes)}", "from")
+    a, b = shapes
+    if len(a) != 2 or len(b) != 2:
+        raise layer.error(f"matmul multiplies two matrices (N x D tokens): {layer.decl.inputs[0]} gives "
+                          f"{show_shape(a)}, {layer.decl.inputs[1]} gives {show_shape(b)}", "from")
+    m, k = a
+    k2, n = (b[1], b[0]) if layer.p["transpose"] else b
+    if k != k2:
+        written = f"{show_shape(b)}{' transposed' if layer.p['transpose'] else ''}"
+        raise layer.error(f"matmul needs A's columns to match B's rows: {show_shape(a)} times {written}", "from")
+    out = Tokens(m, n) if is_tokens(a) else (m, n)
+    cost = Cost(out, macs=m * n * k, window="global")
+    if layer.explaining:
+        cost.explain.append(("macs", f"MACs = M*N*K = {m}*{n}*{k} = {cost.macs:,}"))
+    return cost

@@ -1,0 +1,101 @@
+"""Tokens (a transformer's N x D tensors): a map to tokens and back, learned class tokens and position
+embeddings, and reading the tokens out (the class token, or their mean).
+
+Token shapes are ``Tokens(N, D)`` (cnncalc.numbers): N tokens of width D, printed ``197 x 768`` as PyTorch
+holds them. The layers that keep each token's width (layernorm, linear, the activations, dropout, add,
+scale) take tokens as they take a map; a layer that needs a map (conv, pools) refuses them.
+"""
+
+import math
+
+from ..numbers import Tokens, is_tokens
+from .keys import check_count, check_index, check_size
+from .registry import Cost, rule
+from .windows import elements, need_map, product_text, show_shape, width
+
+
+def need_tokens(layer, shape):
+    """``shape`` if it is N x D tokens; a layer error otherwise."""
+    if not is_tokens(shape):
+        kind = "a flat vector" if len(shape) == 1 else f"the map {show_shape(shape)}"
+        raise layer.error(f"{layer.type} works on N x D tokens, but gets {kind} (make tokens of a map with a "
+                          f"tokens layer)")
+    return shape
+
+
+@rule("tokens")
+def tokens(layer, shape):
+    """A map to tokens: C x H x W -> (H*W) x C, each position a token whose width is its C channels (ViT's
+    flatten(2).transpose(1, 2) after the patch conv). No params, no work."""
+    need_map(layer, shape)
+    cost = Cost(Tokens(elements(shape[1:]), shape[0]))
+    if layer.explaining:
+        cost.explain.append(("output_shape", f"tokens N = positions = {product_text(shape[1:])} = {cost.shape[0]:,},"
+                                             f" each of width D = the {shape[0]} channels"))
+    return cost
+
+
+@rule("untokens", keys={"size": (check_size, None)})
+def untokens(layer, shape):
+    """Tokens back to a map: N x D -> D x H x W with H*W = N (``size``: H or [H, W]; default a square map).
+    No params, no work."""
+    count, channels = need_tokens(layer, shape)
+    size = layer.p["size"]
+    if size is None:
+        side = math.isqrt(count)
+        if side * side != count:
+            raise layer.error(f"{count} tokens are not a square map; give size: [H, W]")
+        size = (side, side)
+    elif not isinstance(size, tuple):
+        size = (size, size)
+    if elements(size) != count:
+        raise layer.error(f"size {product_text(size)} = {elements(size):,} positions, but there are {count:,} "
+                          f"tokens", "size")
+    return Cost((channels,) + tuple(size))
+
+
+@rule("classtoken", keys={"count": (check_count, 1)})
+def class_token(layer, shape):
+    """Learned class token(s) prepended: N x D -> (N + count) x D; count*D params (ViT's class_token)."""
+    count, channels = need_tokens(layer, shape)
+    extra = layer.p["count"]
+    cost = Cost(Tokens(count + extra, channels), params=extra * channels)
+    if layer.explaining:
+        cost.explain += [("output_shape", f"tokens = N + count = {count} + {extra} = {count + extra:,}"),
+                         ("params", f"params = count*D = {extra}*{channels} = {cost.params:,} (the learned class "
+                                    f"token{'s' if extra > 1 else ''})")]
+    return cost
+
+
+@rule("posembed")
+def position_embedding(layer, shape):
+    """A learned position embedding added: one parameter per input element (N*D for tokens, C*H*W for a
+    map); one add per element, no MACs."""
+    count = elements(shape)
+    cost = Cost(shape, params=count, elementwise=count)
+    if layer.explaining:
+        what = "N*D" if is_tokens(shape) else "C*H*W" if len(shape) == 3 else "elements"
+        cost.explain.append(("params", f"params = {what} = {product_text(shape)} = {count:,} (a learned vector "
+                                       f"added at every position)"))
+    return cost
+
+
+@rule("taketoken", keys={"index": (check_index, 0)})
+def take_token(layer, shape):
+    """One token's vector: N x D -> D (``index`` from 0; 0 is ViT's class token). No params, no work."""
+    count, channels = need_tokens(layer, shape)
+    if layer.p["index"] >= count:
+        raise layer.error(f"index {layer.p['index']} must be below the {count} tokens", "index")
+    return Cost((channels,))
+
+
+@rule("meantokens", category="global pool")
+def mean_tokens(layer, shape):
+    """The mean of the tokens: N x D -> D; N*D adds, counted as a global average pool's (lecture flop N*D)."""
+    count, channels = need_tokens(layer, shape)
+    work = count * width(shape)
+    cost = Cost((channels,), flops=work, elementwise=work, window="global")
+    if layer.explaining:
+        cost.explain.append(("flops", f"flop = N*D = {count}*{channels} = {work:,} (an average over the tokens, "
+                                      f"counted as a global average pool)"))
+    return cost
