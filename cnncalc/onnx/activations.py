@@ -5,7 +5,7 @@ Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the n
 
 import math
 
-from .tensors import Value, elements, number
+from .tensors import Value, elements, number, shape_text
 
 # ONNX activation ops and the cnncalc activation each becomes
 ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSigmoid": "hardsigmoid",
@@ -54,7 +54,7 @@ def fold_activation(reader, node, source, act, alone=None):
     if alone and takes_act(reader, value):
         item["act"] = act
         return value
-    return reader.emit(node, act, [source], layout=value.layout)
+    return reader.emit(node, act, [source], layout=value.layout, any_layout=True)
 
 
 def takes_act(reader, value):
@@ -113,4 +113,9 @@ def prelu(reader, node, attrs):
 
 
 def softmax(reader, node, attrs):
-    reader.set_output(node, reader.emit(node, "softmax", [node.input[0]]))
+    value = reader.value(node, node.input[0], any_layout=True)
+    axis = attrs.get("axis", -1) % len(value.shape)
+    if axis != value.channel_axis:
+        raise reader.unsupported(node, f"a {node.op_type} over axis {axis} of {shape_text(value.shape)}, not the "
+                                       f"channels (axis {value.channel_axis})")
+    reader.set_output(node, reader.emit(node, "softmax", [node.input[0]], layout=value.layout, any_layout=True))

@@ -13,6 +13,7 @@ import os
 from . import constants as onnx_constants
 from .. import rules
 from ..errors import SpecError, one_line
+from ..numbers import is_tokens
 from ..spec.loader import file_stem
 from .ops import FUNCTIONAL, OPERATORS, SUPPORTED
 from .tensors import Const, Value, attributes, laid_out, shape_text
@@ -30,6 +31,7 @@ class GraphReader:
         self.consts = {}
         self.values = {}
         self.items = []  # spec layer items (dicts), in order
+        self.costs = {}  # layer name -> its Cost
         self.by_name = {}  # layer name -> item
         self.names = set()
         self.last_count = {}  # base name -> the last count given it, so n nodes named alike cost O(n)
@@ -177,25 +179,29 @@ class GraphReader:
 
     # --- what the operator functions use ----------------------------------------------------------
 
-    def emit(self, node, type_name, sources, keys=None, weight=None, suffix="", op_name=None, layout=None):
+    def emit(self, node, type_name, sources, keys=None, weight=None, suffix="", op_name=None, layout=None,
+             any_layout=False):
         """Add a layer reading ``sources`` (tensor names); size it with its rule; return its Value, whose
         ONNX dims are held in ``layout`` (None: the spec's order; a channels-last layout for a layer that
         acts on the channels at each position, as Linear and LayerNorm on a permuted tensor)."""
         if len(self.items) >= MAX_LAYERS:
             raise SpecError(f"the model has more than {MAX_LAYERS:,} layers", file=self.file)
-        inputs = [self.value(node, source, any_layout=layout is not None) for source in sources]
+        inputs = [self.value(node, source, any_layout=any_layout or layout is not None) for source in sources]
         name = self.layer_name(node, weight, suffix, op_name)
         item = {"name": name, "type": type_name, **(keys or {}), "_from": [v.layer for v in inputs]}
         decl = LayerDecl(name, type_name, {k: v for k, v in item.items() if k not in ("name", "type", "_from")},
                          item["_from"], self.file, None, {}, None)
         batch = inputs[0].shape[0]
         try:
-            cost = rules.apply(decl, [v.spec[1:] for v in inputs])
+            cost = rules.apply(decl, [v.rule_shape() for v in inputs])
         except SpecError as err:
             raise self.fail(node, err.message) from None
         self.items.append(item)
         self.by_name[name] = item
+        self.costs[name] = cost
         spec = (batch,) + tuple(cost.shape)
+        if is_tokens(cost.shape):
+            return Value(name, spec, tokens=True)
         if layout is not None and len(layout) != len(spec):
             raise self.unsupported(node, f"its output {shape_text(spec[1:])} cannot be held channels-last")
         return Value(name, laid_out(spec, layout), layout=layout)
@@ -213,10 +219,11 @@ class GraphReader:
             what = {"shuffle": "a channel shuffle", "shuffled": "a channel shuffle", "pad": "a Pad"}.get(
                 found.gate[0], "an activation")
             raise self.unsupported(node, f"input '{name}' is part of {what} cnncalc could not place")
-        if found.layout is not None and not any_layout:
-            raise self.unsupported(node, f"input '{name}' is {shape_text(found.shape[1:])} with the channels on "
-                                         f"axis {found.channel_axis} (a channels-last or token tensor), where "
-                                         f"cnncalc reads this operator on N x C x ... only")
+        if (found.layout is not None or found.tokens) and not any_layout:
+            what = "tokens" if found.tokens else "a channels-last tensor"
+            raise self.unsupported(node, f"input '{name}' is {shape_text(found.shape[1:])}, {what} (the channels "
+                                         f"on axis {found.channel_axis}), where cnncalc reads this operator on "
+                                         f"N x C x ... only")
         return found
 
     def const(self, node, name, what="a constant"):

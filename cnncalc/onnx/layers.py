@@ -175,11 +175,13 @@ def matmul(reader, node, attrs):
                 and elements(reader.consts[other[0]].dims) == dims[1]):
             del keys["bias"]
             reader.skip.add(bias_add)
-            value = reader.emit(node, type_name, [source], keys, weight=weight, layout=layout)
+            value = reader.emit(node, type_name, [source], keys, weight=weight, layout=layout,
+                                      any_layout=True)
             reader.set_output(node, value)
             reader.values[add.output[0]] = value
             return
-    reader.set_output(node, reader.emit(node, type_name, [source], keys, weight=weight, layout=layout))
+    reader.set_output(node, reader.emit(node, type_name, [source], keys, weight=weight, layout=layout,
+                                      any_layout=True))
 
 
 def batch_norm(reader, node, attrs):

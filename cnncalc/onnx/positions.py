@@ -70,7 +70,7 @@ def _norm(reader, node, value, scale, bias, output, emit_from=None):
     else:
         keys["affine"] = False
     result = reader.emit(node, "layernorm", [emit_from or node.input[0]], keys, weight=scale or None,
-                         layout=value.layout)
+                         layout=value.layout, any_layout=True)
     reader.values[output] = result
 
 
@@ -114,7 +114,8 @@ def scale_by_constant(reader, node, attrs):
     along_channels = (count == channels and len(dims) <= len(value.shape) and -axis <= len(dims)
                       and dims[axis] == channels)
     if node.op_type == "Mul" and along_channels:
-        return reader.set_output(node, reader.emit(node, "scale", [source], weight=factor, layout=value.layout))
+        return reader.set_output(node, reader.emit(node, "scale", [source], weight=factor, layout=value.layout,
+                                                   any_layout=True))
     raise reader.unsupported(node, f"a {node.op_type} of {shape_text(value.shape)} by a constant "
                                    f"{shape_text(dims or ())} (cnncalc reads a scalar factor, or a Mul by one "
                                    f"learned value per channel as a scale layer)")

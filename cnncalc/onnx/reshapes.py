@@ -255,7 +255,8 @@ def add(reader, node, attrs):
     layouts = {reader.value(node, name, any_layout=True).layout for name in node.input}
     if len(layouts) != 1:
         raise reader.unsupported(node, "an Add of tensors held in different layouts (channels-first and -last)")
-    reader.set_output(node, reader.emit(node, "add", list(node.input), layout=layouts.pop()))
+    reader.set_output(node, reader.emit(node, "add", list(node.input), layout=layouts.pop(),
+                                        any_layout=True))
 
 
 # --- resizing -------------------------------------------------------------------------------------

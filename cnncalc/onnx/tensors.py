@@ -120,9 +120,10 @@ class Const:
 class Value:
     """A tensor the network computes: the spec layer that gives it and its full shape (batch first)."""
 
-    __slots__ = ("layer", "shape", "own", "gate", "layout")
+    __slots__ = ("layer", "shape", "own", "gate", "layout", "tokens")
 
-    def __init__(self, layer, shape, own=True, gate=None, layout=None):
+    def __init__(self, layer, shape, own=True, gate=None, layout=None, tokens=False):
+        self.tokens = tokens  # N x tokens x width (the spec's Tokens): the width is the last axis
         self.layer = layer
         self.shape = tuple(shape)  # the ONNX tensor's dims
         self.own = own  # the layer's own output, not a tensor passed on through Identity, Dropout...
@@ -147,11 +148,20 @@ class Value:
 
     @property
     def channel_axis(self):
-        """Which ONNX axis holds the channels (features)."""
+        """Which ONNX axis holds the channels (features; the width of tokens)."""
+        if self.tokens:
+            return len(self.shape) - 1
         return 1 if self.layout is None else self.layout.index(1)
 
+    def rule_shape(self):
+        """The shape a rule sees: without the batch, Tokens(N, D) for tokens."""
+        if self.tokens:
+            from ..numbers import Tokens
+            return Tokens(*self.shape[1:])
+        return self.spec[1:]
+
     def passed_on(self):
-        return Value(self.layer, self.shape, own=False, layout=self.layout)
+        return Value(self.layer, self.shape, own=False, layout=self.layout, tokens=self.tokens)
 
 
 def laid_out(spec, layout):
