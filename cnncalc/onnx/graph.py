@@ -10,6 +10,7 @@ disagree.
 
 import os
 
+from . import attention
 from . import constants as onnx_constants
 from .. import rules
 from ..errors import SpecError, one_line
@@ -32,6 +33,8 @@ class GraphReader:
         self.values = {}
         self.items = []  # spec layer items (dicts), in order
         self.costs = {}  # layer name -> its Cost
+        self.emitted_from = {}  # layer name -> the tensors it reads
+        self.weights_of = {}  # layer name -> the initializer named as its weight
         self.by_name = {}  # layer name -> item
         self.names = set()
         self.last_count = {}  # base name -> the last count given it, so n nodes named alike cost O(n)
@@ -69,6 +72,10 @@ class GraphReader:
             except (IndexError, KeyError, ValueError, TypeError, ArithmeticError) as err:
                 # a node missing an input or attribute the operator requires: the file is malformed
                 raise self.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
+        for output in graph.output:
+            value = self.values.get(output.name)
+            if attention.is_region(value):
+                attention.close(self, value.gate[1].start, output.name)
         if not self.items:
             raise SpecError("the model has no layers cnncalc counts (only constants and reshapes)", file=self.file)
         # made from the file's name and its producer fields, not written as a spec's name: shown escaped
@@ -146,9 +153,11 @@ class GraphReader:
 
     # --- naming -----------------------------------------------------------------------------------
 
-    def layer_name(self, node, weight=None, suffix="", op_name=None):
+    def layer_name(self, node, weight=None, suffix="", op_name=None, fixed=None):
         scope = _torch_scope(node.name)
-        if scope is not None:
+        if fixed:
+            base = fixed
+        elif scope is not None:
             path, op = scope
             op = op_name or op
             if not path:
@@ -180,14 +189,14 @@ class GraphReader:
     # --- what the operator functions use ----------------------------------------------------------
 
     def emit(self, node, type_name, sources, keys=None, weight=None, suffix="", op_name=None, layout=None,
-             any_layout=False):
+             any_layout=False, base=None):
         """Add a layer reading ``sources`` (tensor names); size it with its rule; return its Value, whose
         ONNX dims are held in ``layout`` (None: the spec's order; a channels-last layout for a layer that
         acts on the channels at each position, as Linear and LayerNorm on a permuted tensor)."""
         if len(self.items) >= MAX_LAYERS:
             raise SpecError(f"the model has more than {MAX_LAYERS:,} layers", file=self.file)
         inputs = [self.value(node, source, any_layout=any_layout or layout is not None) for source in sources]
-        name = self.layer_name(node, weight, suffix, op_name)
+        name = self.layer_name(node, weight, suffix, op_name, base)
         item = {"name": name, "type": type_name, **(keys or {}), "_from": [v.layer for v in inputs]}
         decl = LayerDecl(name, type_name, {k: v for k, v in item.items() if k not in ("name", "type", "_from")},
                          item["_from"], self.file, None, {}, None)
@@ -199,12 +208,20 @@ class GraphReader:
         self.items.append(item)
         self.by_name[name] = item
         self.costs[name] = cost
+        self.emitted_from[name] = list(sources)
+        self.weights_of[name] = weight
         spec = (batch,) + tuple(cost.shape)
         if is_tokens(cost.shape):
             return Value(name, spec, tokens=True)
         if layout is not None and len(layout) != len(spec):
             raise self.unsupported(node, f"its output {shape_text(spec[1:])} cannot be held channels-last")
         return Value(name, laid_out(spec, layout), layout=layout)
+
+    def retract(self, name):
+        """Take back the last layer emitted (a projection an attention region takes into itself)."""
+        item = self.items.pop()
+        assert item["name"] == name
+        del self.by_name[name]
 
     def value(self, node, name, any_layout=False):
         """The computed tensor ``name``; a channels-last or token tensor only when ``any_layout`` (the
@@ -275,6 +292,8 @@ class GraphReader:
             return self.set_output(node, self.value(node, node.input[0]).passed_on())
         if not computed:
             return self.fold_constants(node)
+        if attention.visit(self, node, attributes(node)):
+            return
         handler = OPERATORS.get(op)
         if handler is None:
             raise self.unsupported(node)

@@ -1,0 +1,394 @@
+"""Transformers in ONNX: tokens, the class token and position embedding, and multi-head attention.
+
+Tokens are N x tokens x width tensors (the spec's Tokens). A patch map becomes tokens by a Reshape to
+N x C x HW and a Transpose [0, 2, 1] (``tokens``), or by a Reshape of a channels-last map; tokens become
+a channels-last map again by a Reshape to N x H x W x C (``untokens``). A Concat of a learned 1 x k x D
+tensor before the tokens is ``classtoken``; an Add of a learned tensor of the tokens' size is
+``posembed``; a Gather of token 0 is ``taketoken``, a ReduceMean over the tokens ``meantokens``.
+
+Multi-head attention is read as a *region*: from the first node that splits tokens into heads (a
+Transpose to sequence-first [1, 0, 2], or a Reshape of the q/k/v projection into heads) every node on
+those tensors -- reshapes, transposes, the projections (MatMul/Gemm by a constant and their biases), the
+scaling, QK^T and AV (MatMul of two computed tensors), Softmax -- is followed with its shape, its
+params (the elements of the constants it uses) and its MACs (M*N*K for each MatMul). When the region's
+tensor is read by anything else it must be the tokens it started from; it becomes one ``attention``
+layer whose keys (heads, dim, biases) are the ones that give exactly the params and MACs the region
+counted, or the model is refused in one line. Nothing in it is counted any other way.
+
+Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
+"""
+
+import math
+
+from .tensors import Value, attributes, channels_last, elements, shape_text
+
+# the operators a region follows
+FOLLOWED = ("Shape", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
+            "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten")
+
+
+class Region:
+    """What an attention region has counted so far."""
+
+    def __init__(self, source, start, shape):
+        self.source = source  # the tokens tensor it reads
+        self.start = start  # the node that started it (for the layer's name)
+        self.shape = shape  # the tokens' ONNX dims
+        self.params = 0
+        self.macs = 0
+        self.projections = []  # units of each MatMul/Gemm by a constant, in order
+        self.biases = []  # elements of each bias, in order
+        self.head_dim = None  # K of the first product of two computed tensors
+        self.names = []  # the initializers it uses, for the layer's name
+
+
+def is_region(value):
+    return value is not None and value.gate is not None and value.gate[0] == "region"
+
+
+def _region_of(reader, node):
+    regions = {id(v.gate[1]): v.gate[1] for v in (reader.values.get(n) for n in node.input) if is_region(v)}
+    return list(regions.values())
+
+
+def visit(reader, node, attrs):
+    """Whether the node was read here: a step of a region, or the start of one. A node reading a region
+    that does not continue it closes the region first (and returns False: its own handler reads it)."""
+    regions = _region_of(reader, node)
+    if not regions:
+        return _start(reader, node, attrs)
+    if len(regions) == 1 and node.op_type in FOLLOWED and _step(reader, node, attrs, regions[0]):
+        return True
+    for name in node.input:
+        if is_region(reader.values.get(name)):
+            close(reader, node, name)
+    return False
+
+
+# --- starting ---------------------------------------------------------------------------------------
+
+def _start(reader, node, attrs):
+    op = node.op_type
+    if op not in ("Transpose", "Reshape") or not node.input or node.input[0] not in reader.values:
+        return False
+    value = reader.values[node.input[0]]
+    if not value.tokens:
+        return False
+    if op == "Transpose":
+        if list(attrs.get("perm", [])) != [1, 0, 2]:
+            return False
+        region = Region(node.input[0], node, value.shape)
+        return _step(reader, node, attrs, region, value)
+    target = reader.consts.get(node.input[1])
+    target = target.array() if target is not None else None
+    if target is None or len(target.reshape(-1)) < 4:
+        return False
+    # a Reshape of the q/k/v projection into heads: that projection joins the region
+    item = reader.by_name.get(value.layer)
+    sources = reader.emitted_from.get(value.layer)
+    if (not value.own or item is None or item["type"] != "linear" or reader.items[-1] is not item
+            or len(reader.readers.get(node.input[0], [])) != 1 or not sources):
+        return False
+    cost = reader.costs[value.layer]
+    tokens = reader.values[sources[0]]
+    reader.retract(value.layer)
+    region = Region(sources[0], node, tokens.shape)
+    region.params, region.macs = cost.params, cost.macs
+    region.projections.append(item["units"])
+    if item.get("bias", True):
+        region.biases.append(item["units"])
+    if item.get("act"):
+        raise reader.unsupported(node, "an attention whose projection has an activation")
+    region.names.append(reader.weights_of.get(value.layer, ""))
+    return _step(reader, node, attrs, region, Value(None, value.shape))
+
+
+# --- following --------------------------------------------------------------------------------------
+
+def _dims(reader, name, region):
+    value = reader.values.get(name)
+    if is_region(value) and value.gate[1] is region:
+        return value.shape
+    return None
+
+
+def _set(reader, node, region, dims, position=0):
+    reader.values[node.output[position]] = Value(None, tuple(int(d) for d in dims), gate=("region", region))
+
+
+def _step(reader, node, attrs, region, first=None):
+    """Follow one node of the region; False when it is not one the region can take."""
+    from .reshapes import _reshaped
+
+    op = node.op_type
+    inputs = [first.shape if first is not None and i == 0 else _dims(reader, name, region)
+              for i, name in enumerate(node.input)]
+    dims = inputs[0]
+    consts = [reader.ahead(name) if name and inputs[i] is None else None for i, name in enumerate(node.input)]
+    if op in ("Cast", "Identity", "Dropout", "Softmax") and dims is not None:
+        return _set(reader, node, region, dims) or True
+    if op == "Transpose" and dims is not None:
+        perm = list(attrs.get("perm", reversed(range(len(dims)))))
+        return _set(reader, node, region, [dims[p] for p in perm]) or True
+    if op in ("Reshape", "Squeeze", "Unsqueeze", "Gather", "Flatten") and dims is not None:
+        shape = _reshape_like(reader, node, attrs, dims, consts, _reshaped)
+        return shape is not None and (_set(reader, node, region, shape) or True)
+    if op == "Shape" and dims is not None:
+        import numpy
+
+        from .tensors import Const
+
+        array = numpy.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=numpy.int64)
+        reader.consts[node.output[0]] = Const(array.shape, value=array)
+        return True
+    if op == "Slice" and dims is not None:
+        read = [c.array() if c is not None else None for c in (consts[1:5] + [None] * 4)[:4]]
+        if read[0] is None or read[1] is None:
+            return False
+        starts, ends = read[0].reshape(-1).tolist(), read[1].reshape(-1).tolist()
+        axes = read[2].reshape(-1).tolist() if read[2] is not None else list(range(len(starts)))
+        steps = read[3].reshape(-1).tolist() if read[3] is not None else [1] * len(starts)
+        shape = list(dims)
+        for start, end, axis, step in zip(starts, ends, axes, steps):
+            size = dims[axis % len(dims)]
+            begin, stop = (max(0, min(size, v + size if v < 0 else v)) for v in (start, end))
+            if step < 1:
+                return False
+            shape[axis % len(dims)] = max(0, -(-(stop - begin) // step))
+        return _set(reader, node, region, shape) or True
+    if op == "Split" and dims is not None:
+        axis = attrs.get("axis", 0) % len(dims)
+        sizes = consts[1].array().reshape(-1).tolist() if len(consts) > 1 and consts[1] is not None else (
+            attrs.get("split") or [dims[axis] // len(node.output)] * len(node.output))
+        for position, size in enumerate(sizes):
+            _set(reader, node, region, dims[:axis] + (int(size),) + dims[axis + 1:], position)
+        return True
+    if op == "MatMul":
+        return _matmul(reader, node, region, inputs, consts)
+    if op == "Gemm" and dims is not None and len(dims) == 2 and consts[1] is not None and consts[1].dims:
+        weight = consts[1].dims
+        units = weight[0] if attrs.get("transB", 0) else weight[1]
+        region.macs += dims[0] * dims[1] * units
+        region.params += elements(weight)
+        region.projections.append(units)
+        region.names.append(node.input[1])
+        if len(node.input) > 2 and node.input[2] and consts[2] is not None and consts[2].stored:
+            region.params += elements(consts[2].dims)
+            region.biases.append(elements(consts[2].dims))
+        return _set(reader, node, region, (dims[0], units)) or True
+    if op in ("Add", "Mul", "Div"):
+        present = [i for i, d in enumerate(inputs) if d is not None]
+        if len(present) != 1 or len(node.input) != 2:
+            return False
+        const = consts[1 - present[0]]
+        dims = inputs[present[0]]
+        if const is None or const.dims is None:
+            return False
+        count = elements(const.dims)
+        if op == "Add" and count == dims[-1] and const.stored and max(const.dims) == count:
+            region.params += count  # a projection's bias
+            region.biases.append(count)
+            return _set(reader, node, region, dims) or True
+        if op in ("Mul", "Div") and count == 1 and (op == "Mul" or present[0] == 0):
+            return _set(reader, node, region, dims) or True
+    return False
+
+
+def _reshape_like(reader, node, attrs, dims, consts, reshaped):
+    op = node.op_type
+    if op == "Flatten":
+        axis = attrs.get("axis", 1) % len(dims)
+        return (math.prod(dims[:axis]), math.prod(dims[axis:]))
+    if op == "Reshape":
+        array = consts[1].array() if consts[1] is not None else None
+        return None if array is None else reshaped(dims, array.reshape(-1).tolist(), attrs.get("allowzero", 0))
+    if op == "Gather":
+        array = consts[1].array() if consts[1] is not None else None
+        if array is None:
+            return None
+        axis = attrs.get("axis", 0) % len(dims)
+        return dims[:axis] + tuple(array.shape) + dims[axis + 1:]
+    axes = consts[1].array().reshape(-1).tolist() if len(consts) > 1 and consts[1] is not None else attrs.get("axes")
+    if op == "Squeeze":
+        axes = [a % len(dims) for a in (axes if axes is not None else [i for i, d in enumerate(dims) if d == 1])]
+        return tuple(d for i, d in enumerate(dims) if i not in axes)
+    if axes is None:
+        return None
+    shape = list(dims)
+    for axis in sorted(a % (len(dims) + len(axes)) for a in axes):
+        shape.insert(axis, 1)
+    return tuple(shape)
+
+
+def _matmul(reader, node, region, inputs, consts):
+    a, b = inputs
+    if a is not None and b is None and consts[1] is not None and consts[1].dims and len(consts[1].dims) == 2:
+        weight = consts[1].dims
+        if weight[0] != a[-1]:
+            return False
+        region.macs += math.prod(a[:-1]) * weight[0] * weight[1]
+        region.params += elements(weight)
+        region.projections.append(weight[1])
+        region.names.append(node.input[1])
+        return _set(reader, node, region, a[:-1] + (weight[1],)) or True
+    if a is None or b is None or len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
+        return False
+    try:
+        import numpy
+
+        batch = tuple(numpy.broadcast_shapes(a[:-2], b[:-2]))
+    except ValueError:
+        return False
+    if region.head_dim is None:
+        region.head_dim = a[-1]
+    region.macs += math.prod(batch) * a[-2] * b[-1] * a[-1]
+    return _set(reader, node, region, batch + (a[-2], b[-1])) or True
+
+
+# --- closing ------------------------------------------------------------------------------------------
+
+def close(reader, node, name):
+    """The region's tensor ``name`` is read outside it: one ``attention`` layer, checked."""
+    value = reader.values[name]
+    region = value.gate[1]
+    tokens = reader.values[region.source]
+    if value.shape != tokens.shape or not region.projections or region.head_dim is None:
+        raise reader.unsupported(node, f"a multi-head attention pattern ending as {shape_text(value.shape)} "
+                                       f"(cnncalc reads one that gives back the {shape_text(tokens.shape)} tokens it "
+                                       f"started from)")
+    width = tokens.shape[-1]
+    inner = region.projections[0] // 3 if len(region.projections) == 2 else region.projections[0]
+    heads = inner // region.head_dim if region.head_dim and inner % region.head_dim == 0 else 0
+    found = None
+    for qkv_bias in (True, False):
+        for proj_bias in (True, False):
+            params = 4 * width * inner + (3 * inner if qkv_bias else 0) + (width if proj_bias else 0)
+            if params == region.params and found is None:
+                found = qkv_bias, proj_bias
+    if not heads or found is None:
+        raise reader.unsupported(node, f"an attention-like pattern (from '{region.start.name}') with "
+                                       f"{region.params:,} params and {region.macs:,} MACs that no attention layer "
+                                       f"gives")
+    keys = {"heads": heads}
+    if inner != width:
+        keys["dim"] = inner
+    if not found[0]:
+        keys["qkv_bias"] = False
+    if not found[1]:
+        keys["proj_bias"] = False
+    result = reader.emit(region.start, "attention", [region.source], keys, any_layout=True,
+                         base=_name(region), op_name="attention")
+    cost = reader.costs[result.layer]
+    if (cost.params, cost.macs) != (region.params, region.macs):
+        raise reader.unsupported(node, f"an attention-like pattern (from '{region.start.name}') with "
+                                       f"{region.params:,} params and {region.macs:,} MACs, where attention with "
+                                       f"{keys} has {cost.params:,} and {cost.macs:,}")
+    for key, other in list(reader.values.items()):
+        if is_region(other) and other.gate[1] is region and other.shape == tokens.shape:
+            reader.values[key] = result if key == name else result.passed_on()
+
+
+def _name(region):
+    from .graph import _torch_scope
+
+    scope = _torch_scope(region.start.name)
+    if scope is not None and scope[0]:
+        return scope[0]
+    for name in region.names:
+        parts = name.split(".")
+        if len(parts) > 2:
+            while parts and parts[-1] in ("weight", "bias", "qkv", "in_proj_weight", "in_proj_bias", "q", "k", "v"):
+                parts.pop()
+            if parts:
+                return ".".join(parts)
+    return None
+
+
+# --- tokens -----------------------------------------------------------------------------------------
+
+def reshape(reader, node, dims, target):
+    """A Reshape between maps and tokens; False when it is not one."""
+    source = node.input[0]
+    value = reader.values[source]
+    if value.tokens and len(target) == 4 and target[0] == dims[0] and target[3] == dims[2] \
+            and target[1] * target[2] == dims[1]:
+        size = target[1] if target[1] == target[2] else [target[1], target[2]]
+        result = reader.emit(node, "untokens", [source], {"size": size}, layout=channels_last(4), any_layout=True)
+        reader.set_output(node, result)
+        return True
+    if value.layout == channels_last(4) and len(target) == 3 and target == (dims[0], dims[1] * dims[2], dims[3]):
+        reader.set_output(node, reader.emit(node, "tokens", [source], any_layout=True))
+        return True
+    if value.layout is None and not value.tokens and len(dims) == 4 and target == (dims[0], dims[1],
+                                                                                   dims[2] * dims[3]):
+        at = reader.only_reader(node.output[0])
+        if at is not None and reader.nodes[at].op_type == "Transpose" and \
+                list(attributes(reader.nodes[at]).get("perm", [])) == [0, 2, 1]:
+            reader.set_output(node, Value(None, target, gate=("tokens", source)))
+            return True
+    return False
+
+
+def transpose(reader, node, perm):
+    """The Transpose [0, 2, 1] that ends a map's Reshape to N x C x HW: ``tokens``."""
+    pending = reader.values.get(node.input[0])
+    if pending is None or pending.gate is None or pending.gate[0] != "tokens" or perm != [0, 2, 1]:
+        return False
+    reader.set_output(node, reader.emit(node, "tokens", [pending.gate[1]]))
+    return True
+
+
+def class_token(reader, node, attrs):
+    """Concat of a learned 1 x k x D tensor and the tokens at axis 1: ``classtoken`` (k*D params)."""
+    names = list(node.input)
+    if len(names) != 2 or names[0] in reader.values or names[1] not in reader.values:
+        return False
+    value = reader.values[names[1]]
+    const = reader.consts.get(names[0])
+    if not value.tokens or const is None or const.dims is None or attrs.get("axis", 1) % 3 != 1:
+        return False
+    if len(const.dims) != 3 or const.dims[0] != 1 or const.dims[2] != value.shape[2]:
+        return False
+    keys = {"count": const.dims[1]} if const.dims[1] != 1 else {}
+    reader.set_output(node, reader.emit(node, "classtoken", [names[1]], keys, any_layout=True, weight=names[0]))
+    return True
+
+
+def position_embedding(reader, node):
+    """Add of a learned tensor of the tokens' size: ``posembed`` (its elements are params)."""
+    computed = [n for n in node.input if n in reader.values]
+    if len(computed) != 1 or len(node.input) != 2:
+        return False
+    value = reader.values[computed[0]]
+    other = [n for n in node.input if n not in reader.values][0]
+    const = reader.consts.get(other)
+    if not value.tokens or const is None or not const.stored or const.dims is None:
+        return False
+    if elements(const.dims) != math.prod(value.shape[1:]) or const.dims[-2:] != value.shape[-2:]:
+        return False
+    reader.set_output(node, reader.emit(node, "posembed", [computed[0]], any_layout=True, weight=other))
+    return True
+
+
+def take_token(reader, node, attrs):
+    """Gather of one token (axis 1) of tokens: ``taketoken``."""
+    value = reader.values.get(node.input[0])
+    if value is None or not value.tokens or attrs.get("axis", 0) % 3 != 1:
+        return False
+    index = reader.known(node, node.input[1], "the Gather index")
+    if index.size != 1 or index.ndim != 0:
+        return False
+    keys = {"index": int(index.reshape(-1)[0]) % value.shape[1]}
+    if not keys["index"]:
+        keys = {}
+    reader.set_output(node, reader.emit(node, "taketoken", [node.input[0]], keys, any_layout=True))
+    return True
+
+
+def mean_tokens(reader, node, attrs, axes):
+    """ReduceMean over the tokens (axis 1) without keepdims: ``meantokens``."""
+    value = reader.values.get(node.input[0])
+    if value is None or not value.tokens or axes is None or [a % 3 for a in axes] != [1] or attrs.get("keepdims", 1):
+        return False
+    reader.set_output(node, reader.emit(node, "meantokens", [node.input[0]], any_layout=True))
+    return True
