@@ -64,6 +64,10 @@ FIRST = ("convnext_tiny", "vit_b_32", "swin_t", "r3d_18")
 FIELDS = ("run", "input", "params", "buffers", "bn_params", "macs", "dynamo", "torchscript")
 
 
+def suffix_of(kind):
+    return "dynamo" if kind == "dynamo" else "ts"
+
+
 def build(name):
     import torch  # noqa: F401
 
@@ -155,7 +159,7 @@ def main(argv=None):
     parser.add_argument("names", nargs="*", help=f"models (default: {', '.join(FIRST)})")
     parser.add_argument("--all", action="store_true", help="every model of the list")
     parser.add_argument("--only", choices=("dynamo", "ts"), help="one exporter only")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     import torch
 
     torch.set_num_threads(1)
@@ -182,7 +186,7 @@ def main(argv=None):
         row.update({"run": name, "input": "x".join(map(str, size)), "params": params, "buffers": buffers,
                     "bn_params": bn, "macs": macs})
         for kind, dynamo in (("dynamo", True), ("torchscript", False)):
-            if args.only and args.only != kind[:len(args.only)]:
+            if args.only and args.only != suffix_of(kind):
                 continue
             suffix = "dynamo" if dynamo else "ts"
             row[kind] = export(model, x, os.path.join(args.folder, f"{name}.{suffix}.onnx"), dynamo)

@@ -22,6 +22,10 @@ from ..spec import NETWORK_INPUT, LayerDecl, parse
 from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
 
 
+# operators whose output shape depends on the data: a model with one is refused at the first
+DATA_DEPENDENT = ("NonZero", "TopK", "RoiAlign", "NonMaxSuppression", "Unique", "Loop", "If", "Scan")
+
+
 class GraphReader:
     def __init__(self, model, file, input, path=None):
         self.model = model
@@ -63,6 +67,11 @@ class GraphReader:
             self.consts[sparse.values.name or sparse.indices.name] = Const(sparse.dims)
         shape = self.read_input()
         self.prepare(graph.node)
+        dependent = next((node for node in graph.node if node.op_type in DATA_DEPENDENT), None)
+        if dependent is not None:
+            raise self.fail(dependent, "its output's shape depends on the values the model computes (detection: "
+                                       "NonZero, TopK, RoiAlign, NonMaxSuppression...), so cnncalc cannot size the "
+                                       "layers after it")
         for index, node in enumerate(graph.node):
             if index in self.skip:
                 continue

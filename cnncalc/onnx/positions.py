@@ -24,8 +24,8 @@ def relayout(reader, node, perm):
     """Set the Transpose's output as its input held in a new layout; False when the layout is not one
     cnncalc follows (channels-last of a map, tokens x features, or back)."""
     value = reader.values.get(node.input[0])
-    if value is None or value.gate is not None:
-        return False
+    if value is None or value.gate is not None or value.tokens:
+        return False  # tokens transposed (MLP-Mixer's token mixing) have no spec layer
     rank = len(value.shape)
     current = value.layout or tuple(range(rank))
     if sorted(perm) != list(range(rank)):

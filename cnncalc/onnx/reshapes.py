@@ -163,7 +163,7 @@ def transpose(reader, node, attrs):
         return reader.set_output(node, reader.values[node.input[0]].passed_on())
     if relayout(reader, node, perm):
         return
-    raise reader.unsupported(node, f"a Transpose {perm} (cnncalc reads Transpose only inside a channel shuffle "
+    raise reader.unsupported(node, f"a Transpose {perm} (cnncalc reads a Transpose to channels-last and back, or inside a channel shuffle "
                                    f"Reshape-Transpose-Reshape)")
 
 
