@@ -14,3 +14,9 @@ FLOPS_2X_NOTE = ("FLOPs 2x = 2 x MACs + elementwise work: one op per output elem
                  "window for pools, the input points read per interpolated element for upsample; attention adds "
                  "its biases and four per attention-map element (the scale and softmax's three; five with a position "
                  "bias).")
+
+
+# Said of an ONNX model whose exporter folded BatchNorm into the convs (torch.export's optimizer): in the
+# model's source, and as a note under its table.
+FOLDED_BN = ("BatchNorm was folded into the convs by the exporter: params are the folded model's (a conv bias "
+             "of C instead of BN's 2C params and 2C buffers)")

@@ -282,3 +282,22 @@ def test_learned_scalar_factor_is_refused_not_dropped(tmp_path):
     out = g.op("Mul", [conv, g.weight("blocks.0.gain", [1])], "/gain")
     with pytest.raises(SpecError, match="learned scalar 'blocks.0.gain'"):
         cnncalc.analyze(g.save(tmp_path, out))
+
+
+def test_batchnorm_folded_by_the_exporter_is_noted(tmp_path):
+    """torch.export's optimizer folds BN into the conv and says so in the node's metadata: one note line."""
+    g = Graph("dynamo", (1, 3, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("conv1.weight", [4, 3, 3, 3]), g.weight("conv1.bias", [4])],
+                kernel_shape=[3, 3])
+    entry = g.nodes[-1].metadata_props.add()
+    entry.key, entry.value = "pkg.onnxscript.rewriter.rule_name", "FuseBatchNormIntoConv"
+    path = g.save(tmp_path, conv)
+    report, _ = totals(path)
+    assert report.totals["params"] == 4 * 27 + 4 == 112 and report.totals["buffers"] == 0
+    from cli_runner import invoke
+
+    result = invoke(["report", path])
+    assert result.exit_code == 0
+    notes = [line for line in result.output.splitlines() if line.startswith("note: ")]
+    assert notes == ["note: BatchNorm was folded into the convs by the exporter: params are the folded model's "
+                     "(a conv bias of C instead of BN's 2C params and 2C buffers), at 1 conv"]

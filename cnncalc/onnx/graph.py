@@ -13,6 +13,7 @@ import os
 from . import attention
 from . import constants as onnx_constants
 from .. import rules
+from ..conventions import FOLDED_BN
 from ..errors import SpecError, one_line
 from ..numbers import is_tokens
 from ..spec.loader import file_stem
@@ -97,7 +98,13 @@ class GraphReader:
         model = self.model
         producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
         made = f"{producer}, " if producer else ""
-        return f"ONNX model {os.path.basename(self.file)} ({made}opset {self.opset})"
+        text = f"ONNX model {os.path.basename(self.file)} ({made}opset {self.opset})"
+        folded = sum(1 for node in self.graph.node if node.op_type == "Conv" and any(
+            entry.key == "pkg.onnxscript.rewriter.rule_name" and "FuseBatchNormIntoConv" in entry.value
+            for entry in node.metadata_props))
+        if folded:
+            text += f"; {FOLDED_BN}, at {folded} conv{'s' if folded > 1 else ''}"
+        return text
 
     def written(self, position, item):
         """The item as a spec layer: `from` only where it is not the layer before."""

@@ -2,7 +2,7 @@
 
 import textwrap
 
-from ..conventions import CONVENTIONS, FLOPS_2X_NOTE
+from ..conventions import CONVENTIONS, FLOPS_2X_NOTE, FOLDED_BN
 from .columns import MAP_TITLES, table_columns
 from .escape import escape_cells, escape_lines
 from .shapes import full_shape
@@ -53,6 +53,8 @@ def summary_lines(report, convention="lecture", optimizer=None):
         lines.insert(1, "params: " + ", ".join(f"{name}={value}" for name, value in report.params.items()))
     if optimizer:
         lines.append(training_line(report.training_memory(optimizer)))
+    if FOLDED_BN in (report.source or ""):  # an ONNX model exported with BN folded (see onnx/graph.py)
+        lines.append(f"note: {report.source[report.source.index(FOLDED_BN):]}")
     return lines
 
 
