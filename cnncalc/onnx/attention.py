@@ -23,7 +23,7 @@ import math
 from .tensors import Value, attributes, channels_last, elements, shape_text
 
 # the operators a region follows
-FOLLOWED = ("Shape", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
+FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
             "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten")
 
 
@@ -39,6 +39,9 @@ class Region:
         self.projections = []  # units of each MatMul/Gemm by a constant, in order
         self.biases = []  # elements of each bias, in order
         self.head_dim = None  # K of the first product of two computed tensors
+        self.window = None  # the tokens of one window (M of that product)
+        self.buffers = 0
+        self.tables = set()  # learned tables (a relative position bias) and buffers (its index) added in
         self.names = []  # the initializers it uses, for the layer's name
 
 
@@ -59,6 +62,8 @@ def visit(reader, node, attrs):
         return _start(reader, node, attrs)
     if len(regions) == 1 and node.op_type in FOLLOWED and _step(reader, node, attrs, regions[0]):
         return True
+    if len(regions) == 1 and node.op_type in ("Slice", "Concat") and _roll(reader, node, attrs, regions[0]):
+        return True
     for name in node.input:
         if is_region(reader.values.get(name)):
             close(reader, node, name)
@@ -69,6 +74,13 @@ def visit(reader, node, attrs):
 
 def _start(reader, node, attrs):
     op = node.op_type
+    if op in ("Pad", "Slice", "Reshape") and node.input and node.input[0] in reader.values:
+        value = reader.values[node.input[0]]
+        strided = value.gate is not None and value.gate[0] == "strided"
+        if (value.gate is None or (strided and op == "Slice")) and value.layout == channels_last(4):
+            return _windows(reader, node, attrs, value)
+    if op == "Concat":
+        return _patch_merging(reader, node, attrs)
     if op not in ("Transpose", "Reshape") or not node.input or node.input[0] not in reader.values:
         return False
     value = reader.values[node.input[0]]
@@ -103,7 +115,75 @@ def _start(reader, node, attrs):
     return _step(reader, node, attrs, region, Value(None, value.shape))
 
 
+def _windows(reader, node, attrs, value):
+    """Swin's attention in windows of a channels-last map starts with a Pad (or none: passed on), the
+    Slices of a roll, or the Reshape into windows; PatchMerging's Slices by 2 are taken apart."""
+    op = node.op_type
+    consts = [reader.ahead(name) if name else None for name in node.input]
+    arrays = [c.array() if c is not None else None for c in consts]
+    if op == "Pad":
+        if len(arrays) > 1 and arrays[1] is not None and not arrays[1].any() and len(node.input) < 4:
+            reader.set_output(node, value.passed_on())
+            return True
+    elif op == "Slice":
+        if len(arrays) < 4 or any(a is None for a in arrays[1:4]):
+            return False
+        steps = arrays[4].reshape(-1).tolist() if len(arrays) > 4 and arrays[4] is not None else [1]
+        axes = [a % 4 for a in arrays[3].reshape(-1).tolist()]
+        source, starts = node.input[0], {}
+        if value.gate is not None:  # the second of two Slices, one per axis
+            _, source, before = value.gate
+            starts = dict(before)
+        if set(steps) == {2} and set(axes) <= {1, 2} and not set(axes) & set(starts):
+            starts.update(zip(axes, arrays[1].reshape(-1).tolist()))
+            dims = list(value.shape)
+            for axis in axes:
+                dims[axis] = (dims[axis] - starts[axis] + 1) // 2
+            reader.set_output(node, Value(None, tuple(dims), gate=("strided", source, tuple(sorted(starts.items()))),
+                                          layout=value.layout))
+            return True
+        if set(steps) != {1} or value.gate is not None:
+            return False
+    else:
+        target = arrays[1]
+        if target is None or target.size < 5:
+            return False
+    region = next((r for r in reader.regions if r.source == node.input[0]), None) or Region(
+        node.input[0], node, value.shape)
+    if region not in reader.regions:
+        reader.regions.append(region)
+    return _step(reader, node, attrs, region, value)
+
+
+def _patch_merging(reader, node, attrs):
+    """Swin's PatchMerging: the four Slices by 2 of a channels-last map concatenated on the channels:
+    ``pixelunshuffle`` by 2 (the same shape and counts; the channels in another order)."""
+    pending = [reader.values.get(name) for name in node.input]
+    if len(pending) != 4 or any(v is None or v.gate is None or v.gate[0] != "strided" for v in pending):
+        return False
+    sources = {v.gate[1] for v in pending}
+    starts = sorted(tuple(dict(v.gate[2]).get(axis) for axis in (1, 2)) for v in pending)
+    if len(sources) != 1 or starts != [(0, 0), (0, 1), (1, 0), (1, 1)] or attrs.get("axis", 0) % 4 != 3:
+        return False
+    result = reader.emit(node, "pixelunshuffle", [sources.pop()], {"factor": 2}, layout=channels_last(4),
+                         op_name="merge")
+    reader.set_output(node, result)
+    return True
+
+
 # --- following --------------------------------------------------------------------------------------
+
+def _roll(reader, node, attrs, region):
+    """A roll's Slice of the region's source, or the Concat joining it with the region."""
+    first = reader.values.get(node.input[0])
+    if node.op_type == "Slice" and node.input[0] == region.source:
+        return _step(reader, node, attrs, region, first)
+    if node.op_type == "Concat":
+        inputs = [reader.values.get(name) for name in node.input]
+        if all(v is not None and (is_region(v) and v.gate[1] is region) for v in inputs):
+            return _step(reader, node, attrs, region)
+    return False
+
 
 def _dims(reader, name, region):
     value = reader.values.get(name)
@@ -156,6 +236,15 @@ def _step(reader, node, attrs, region, first=None):
                 return False
             shape[axis % len(dims)] = max(0, -(-(stop - begin) // step))
         return _set(reader, node, region, shape) or True
+    if op == "Pad" and dims is not None and (attrs.get("mode", "constant") == "constant"):
+        pads = consts[1].array() if len(consts) > 1 and consts[1] is not None else None
+        if pads is None or len(pads.reshape(-1)) != 2 * len(dims):
+            return False
+        pads = [int(p) for p in pads.reshape(-1)]
+        return _set(reader, node, region, [d + pads[i] + pads[i + len(dims)] for i, d in enumerate(dims)]) or True
+    if op == "Concat" and all(d is not None for d in inputs):
+        axis = attrs.get("axis", 0) % len(dims)
+        return _set(reader, node, region, dims[:axis] + (sum(d[axis] for d in inputs),) + dims[axis + 1:]) or True
     if op == "Split" and dims is not None:
         axis = attrs.get("axis", 0) % len(dims)
         sizes = consts[1].array().reshape(-1).tolist() if len(consts) > 1 and consts[1] is not None else (
@@ -191,6 +280,17 @@ def _step(reader, node, attrs, region, first=None):
             return _set(reader, node, region, dims) or True
         if op in ("Mul", "Div") and count == 1 and (op == "Mul" or present[0] == 0):
             return _set(reader, node, region, dims) or True
+        if op == "Add" and not const.stored and len(const.dims) <= len(dims):
+            # a bias gathered from a learned table by an index buffer (Swin's relative position bias), or
+            # a computed mask (the shifted windows'): the learned tables are params, the indices buffers
+            for name in sorted(const.sources - region.tables):
+                kind = _initializer_kind(reader, name)
+                if kind == "param":
+                    region.params += elements(reader.consts[name].dims)
+                elif kind == "buffer":
+                    region.buffers += elements(reader.consts[name].dims)
+                region.tables.add(name)
+            return _set(reader, node, region, dims) or True
     return False
 
 
@@ -220,6 +320,15 @@ def _reshape_like(reader, node, attrs, dims, consts, reshaped):
     return tuple(shape)
 
 
+def _initializer_kind(reader, name):
+    """'param' for a learned tensor (a float initializer named after its module), 'buffer' for an integer
+    one (an index), None for a literal the exporter wrote (``val_12``)."""
+    tensor = reader.initializers.get(name)
+    if tensor is None or "." not in name or name.startswith(("val_", "_val", "onnx::", "/")):
+        return None
+    return "buffer" if tensor.data_type in (6, 7) else "param" if tensor.data_type in (1, 10, 11, 16) else None
+
+
 def _matmul(reader, node, region, inputs, consts):
     a, b = inputs
     if a is not None and b is None and consts[1] is not None and consts[1].dims and len(consts[1].dims) == 2:
@@ -240,7 +349,7 @@ def _matmul(reader, node, region, inputs, consts):
     except ValueError:
         return False
     if region.head_dim is None:
-        region.head_dim = a[-1]
+        region.head_dim, region.window = a[-1], a[-2]
     region.macs += math.prod(batch) * a[-2] * b[-1] * a[-1]
     return _set(reader, node, region, batch + (a[-2], b[-1])) or True
 
@@ -251,6 +360,8 @@ def close(reader, node, name):
     """The region's tensor ``name`` is read outside it: one ``attention`` layer, checked."""
     value = reader.values[name]
     region = value.gate[1]
+    if region in reader.regions:
+        reader.regions.remove(region)
     tokens = reader.values[region.source]
     if value.shape != tokens.shape or not region.projections or region.head_dim is None:
         raise reader.unsupported(node, f"a multi-head attention pattern ending as {shape_text(value.shape)} "
@@ -259,17 +370,27 @@ def close(reader, node, name):
     width = tokens.shape[-1]
     inner = region.projections[0] // 3 if len(region.projections) == 2 else region.projections[0]
     heads = inner // region.head_dim if region.head_dim and inner % region.head_dim == 0 else 0
+    keys = {"heads": heads}
+    table = 0
+    if not tokens.tokens:  # windows of a map (Swin)
+        side = math.isqrt(region.window or 0)
+        if side * side != region.window:
+            raise reader.unsupported(node, f"attention in windows of {region.window} positions (cnncalc reads "
+                                           f"square windows)")
+        keys["window"] = side
+        if region.tables:
+            keys["position"] = "relative"
+            table = (2 * side - 1) ** 2 * heads
     found = None
     for qkv_bias in (True, False):
         for proj_bias in (True, False):
-            params = 4 * width * inner + (3 * inner if qkv_bias else 0) + (width if proj_bias else 0)
+            params = 4 * width * inner + (3 * inner if qkv_bias else 0) + (width if proj_bias else 0) + table
             if params == region.params and found is None:
                 found = qkv_bias, proj_bias
     if not heads or found is None:
         raise reader.unsupported(node, f"an attention-like pattern (from '{region.start.name}') with "
                                        f"{region.params:,} params and {region.macs:,} MACs that no attention layer "
                                        f"gives")
-    keys = {"heads": heads}
     if inner != width:
         keys["dim"] = inner
     if not found[0]:
@@ -277,12 +398,13 @@ def close(reader, node, name):
     if not found[1]:
         keys["proj_bias"] = False
     result = reader.emit(region.start, "attention", [region.source], keys, any_layout=True,
-                         base=_name(region), op_name="attention")
+                         base=_name(region), op_name="attention", layout=tokens.layout)
     cost = reader.costs[result.layer]
-    if (cost.params, cost.macs) != (region.params, region.macs):
+    if (cost.params, cost.macs, cost.buffers) != (region.params, region.macs, region.buffers):
         raise reader.unsupported(node, f"an attention-like pattern (from '{region.start.name}') with "
-                                       f"{region.params:,} params and {region.macs:,} MACs, where attention with "
-                                       f"{keys} has {cost.params:,} and {cost.macs:,}")
+                                       f"{region.params:,} params, {region.buffers:,} buffers and {region.macs:,} "
+                                       f"MACs, where attention with {keys} has {cost.params:,}, {cost.buffers:,} "
+                                       f"and {cost.macs:,}")
     for key, other in list(reader.values.items()):
         if is_region(other) and other.gate[1] is region and other.shape == tokens.shape:
             reader.values[key] = result if key == name else result.passed_on()

@@ -35,7 +35,7 @@ def evaluate(node, inputs, attrs, opset):
     return [(_dims_only(node.op_type, dims, arrays, attrs), None)]
 
 
-_ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal")
+_ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
 
 
 def _elements(dims):
@@ -44,8 +44,19 @@ def _elements(dims):
 
 def _dims_only(op, dims, arrays, attrs):
     """The output dims of a weight transform, when they follow from the input dims alone."""
+    if op == "ConstantOfShape" and arrays and arrays[0] is not None:
+        return tuple(int(v) for v in arrays[0].reshape(-1))
     if not dims or dims[0] is None:
         return None
+    if op in ("ScatterND", "ScatterElements", "Not"):
+        return dims[0]
+    if op == "Expand" and len(arrays) > 1 and arrays[1] is not None:
+        import numpy
+
+        try:
+            return tuple(numpy.broadcast_shapes(dims[0], tuple(int(v) for v in arrays[1].reshape(-1))))
+        except ValueError:
+            return None
     if op in ("Identity", "Cast", "DequantizeLinear", "QuantizeLinear", "Neg", "Abs", "Sqrt", "Exp", "Reciprocal",
               "Relu", "Sigmoid", "Tanh", "Clip", "Round", "Floor", "Ceil"):
         return dims[0]
@@ -56,6 +67,14 @@ def _dims_only(op, dims, arrays, attrs):
             return tuple(numpy.broadcast_shapes(*[d for d in dims if d is not None]))
         except ValueError:
             return None
+    if op == "Gather" and len(dims) > 1 and dims[1] is not None:
+        axis = attrs.get("axis", 0) % len(dims[0])
+        return dims[0][:axis] + dims[1] + dims[0][axis + 1:]
+    if op == "Unsqueeze" and len(arrays) > 1 and arrays[1] is not None:
+        shape = list(dims[0])
+        for axis in sorted(int(a) % (len(shape) + arrays[1].size) for a in arrays[1].reshape(-1)):
+            shape.insert(axis, 1)
+        return tuple(shape)
     if op == "Transpose":
         perm = attrs.get("perm", list(reversed(range(len(dims[0])))))
         return tuple(dims[0][p] for p in perm)

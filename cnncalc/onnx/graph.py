@@ -38,6 +38,8 @@ class GraphReader:
         self.values = {}
         self.items = []  # spec layer items (dicts), in order
         self.costs = {}  # layer name -> its Cost
+        self.regions = []  # attention regions not closed yet (see attention.py)
+        self.initializers = {}  # name -> TensorProto (dims and type; data never read here)
         self.emitted_from = {}  # layer name -> the tensors it reads
         self.weights_of = {}  # layer name -> the initializer named as its weight
         self.by_name = {}  # layer name -> item
@@ -63,7 +65,8 @@ class GraphReader:
         graph = self.graph
         folder = os.path.dirname(os.path.abspath(self.path)) if self.path else None
         for tensor in graph.initializer:
-            self.consts[tensor.name] = Const(tensor.dims, proto=tensor, folder=folder)
+            self.consts[tensor.name] = Const(tensor.dims, proto=tensor, folder=folder, sources=(tensor.name,))
+            self.initializers[tensor.name] = tensor
         for sparse in graph.sparse_initializer:
             self.consts[sparse.values.name or sparse.indices.name] = Const(sparse.dims)
         shape = self.read_input()
@@ -354,10 +357,11 @@ class GraphReader:
         results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset)
         stored = node.op_type in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
                                   "Unsqueeze") and inputs[0] is not None and inputs[0].stored
+        sources = frozenset().union(*(const.sources for const in inputs if const is not None))
         for position, name in enumerate(node.output):
             dims, value = results[position] if results and position < len(results) else (None, None)
             self.consts[name] = Const(dims, value=value, origin=None if value is not None else origin,
-                                      stored=stored)
+                                      stored=stored, sources=sources)
 
 
 def _torch_scope(name):

@@ -20,7 +20,7 @@ def pass_through(reader, node, attrs):
 def shape(reader, node, attrs):
     import numpy
 
-    dims = reader.value(node, node.input[0]).shape
+    dims = reader.value(node, node.input[0], any_layout=True).shape
     start, end = attrs.get("start", 0), attrs.get("end", len(dims))
     array = numpy.array(dims[start:end], dtype=numpy.int64)
     reader.consts[node.output[0]] = Const(array.shape, value=array)
@@ -29,7 +29,7 @@ def shape(reader, node, attrs):
 def size(reader, node, attrs):
     import numpy
 
-    array = numpy.array(math.prod(reader.value(node, node.input[0]).shape), dtype=numpy.int64)
+    array = numpy.array(math.prod(reader.value(node, node.input[0], any_layout=True).shape), dtype=numpy.int64)
     reader.consts[node.output[0]] = Const(array.shape, value=array)
 
 

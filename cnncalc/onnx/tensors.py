@@ -99,10 +99,11 @@ def elements(dims):
 class Const:
     """A tensor known before the network runs: an initializer, a Constant, or shape arithmetic on them."""
 
-    __slots__ = ("dims", "proto", "value", "origin", "stored", "folder")
+    __slots__ = ("dims", "proto", "value", "origin", "stored", "folder", "sources")
 
-    def __init__(self, dims=None, proto=None, value=None, origin=None, stored=True, folder=None):
+    def __init__(self, dims=None, proto=None, value=None, origin=None, stored=True, folder=None, sources=()):
         self.folder = folder  # the model's folder, for a small tensor in its external data file
+        self.sources = frozenset(sources)  # the initializers it was computed from (a bias gathered from a table)
         self.dims = None if dims is None else tuple(int(d) for d in dims)
         self.proto = proto
         self.value = value
