@@ -280,6 +280,12 @@ def _step(reader, node, attrs, region, first=None):
             return _set(reader, node, region, dims) or True
         if op in ("Mul", "Div") and count == 1 and (op == "Mul" or present[0] == 0):
             return _set(reader, node, region, dims) or True
+        if op == "Add" and const.stored and len(const.dims) > 1 and region.head_dim is not None:
+            name = node.input[1 - present[0]]
+            raise reader.unsupported(node, f"an attention bias stored as the {shape_text(const.dims)} constant "
+                                           f"'{name}': the exporter computed it from the model's position-bias "
+                                           f"table, which is not in the file, so its params cannot be counted (the "
+                                           f"TorchScript exporter, dynamo=False, keeps the table)")
         if op == "Add" and not const.stored and len(const.dims) <= len(dims):
             # a bias gathered from a learned table by an index buffer (Swin's relative position bias), or
             # a computed mask (the shifted windows'): the learned tables are params, the indices buffers
