@@ -69,8 +69,6 @@ def suffix_of(kind):
 
 
 def build(name):
-    import torch  # noqa: F401
-
     library, builder, _ = MODELS[name]
     if library == "timm":
         import timm

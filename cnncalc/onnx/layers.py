@@ -5,7 +5,7 @@ norm, whose mean and var are buffers), so an exported model reports what the fra
 operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node and its attributes.
 """
 
-from . import attention
+from . import tokens
 from . import positions
 from .tensors import elements, number, pair, shape_text
 
@@ -254,7 +254,7 @@ def _reduce(reader, node, attrs, type_name):
 
 
 def reduce_mean(reader, node, attrs):
-    if attention.mean_tokens(reader, node, attrs, positions._axes(reader, node, attrs)):
+    if tokens.mean_tokens(reader, node, attrs, positions._axes(reader, node, attrs)):
         return
     if not positions.reduce_mean_norm(reader, node, attrs):
         _reduce(reader, node, attrs, "globalavgpool")

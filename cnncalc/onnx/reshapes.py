@@ -8,7 +8,7 @@ import math
 
 from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
-from . import attention
+from . import tokens
 from .positions import relayout
 
 
@@ -71,7 +71,7 @@ def reshape(reader, node, attrs):
         return reader.set_output(node, reader.emit(node, "flatten", [source]))
     if len(target) == 1 and dims[0] == 1 and _as_strided(reader, node):
         return
-    if attention.reshape(reader, node, dims, target) or _start_shuffle(reader, node, dims, target):
+    if tokens.reshape(reader, node, dims, target) or _start_shuffle(reader, node, dims, target):
         return
     raise reader.unsupported(node, f"a Reshape of {shape_text(dims)} to {shape_text(target)} (cnncalc reads a "
                                    f"Reshape that flattens each sample, or a channel shuffle)")
@@ -107,7 +107,7 @@ def _as_strided(reader, node):
 def gather(reader, node, attrs):
     """The Gather of an as_strided view: every element in order, so a reshape of the tensor before the
     Reshape to [-1]; passed on when it gives that tensor's shape back, a flatten when N x features."""
-    if attention.take_token(reader, node, attrs):
+    if tokens.take_token(reader, node, attrs):
         return
     pending = reader.values.get(node.input[0])
     if pending is None or pending.gate is None or pending.gate[0] != "flat":
@@ -155,7 +155,7 @@ def transpose(reader, node, attrs):
         dims = pending.shape
         transposed = (dims[0], dims[2], dims[1]) + dims[3:]
         return reader.set_output(node, Value(None, transposed, gate=("shuffled", source, groups)))
-    if attention.transpose(reader, node, list(attrs.get("perm", []))):
+    if tokens.transpose(reader, node, list(attrs.get("perm", []))):
         return
     dims = reader.value(node, node.input[0], any_layout=True).shape
     perm = list(attrs.get("perm", reversed(range(len(dims)))))
@@ -246,7 +246,7 @@ def slice_(reader, node, attrs):
 
 
 def concat(reader, node, attrs):
-    if attention.class_token(reader, node, attrs):
+    if tokens.class_token(reader, node, attrs):
         return
     shapes = [reader.value(node, name).shape for name in node.input]
     axis = attrs.get("axis", 1) % len(shapes[0])
@@ -256,7 +256,7 @@ def concat(reader, node, attrs):
 
 
 def add(reader, node, attrs):
-    if attention.position_embedding(reader, node):
+    if tokens.position_embedding(reader, node):
         return
     if any(name not in reader.values for name in node.input):
         raise reader.unsupported(node, "an Add of a constant (cnncalc reads Add of two computed tensors, and "
