@@ -299,3 +299,65 @@ def test_batchnorm_folded_by_the_exporter_is_noted(tmp_path):
     notes = [line for line in ok("report", path).splitlines() if line.startswith("note: ")]
     assert notes == ["note: BatchNorm was folded into the convs by the exporter: params are the folded model's "
                      "(a conv bias of C instead of BN's 2C params and 2C buffers), at 1 conv"]
+
+
+# --- Swin: attention in windows of a channels-last map, PatchMerging ------------------------------------
+
+def tiny_swin(folder):
+    """torchvision's shifted_window_attention as the TorchScript exporter writes it, on a 1 x 4 x 4 x 8
+    channels-last map: windows of 2 x 2 (4 windows of n = 4 positions), 2 heads of 4, a relative position
+    bias gathered from a learned 9 x 2 table by a 16-entry index buffer, then PatchMerging."""
+    g = Graph("torchscript", (1, 8, 4, 4))
+    s = "/features/features.1/features.1.0/attn"
+    x = g.op("Transpose", ["x"], "/features/features.0", perm=[0, 2, 3, 1])
+    norm = g.op("LayerNormalization", [x, g.weight("norm1.weight", [8]), g.weight("norm1.bias", [8])],
+                "/features/features.1/features.1.0/norm1", axis=-1)
+    padded = g.op("Pad", [norm, g.ints("pads", [0] * 8)], s, mode="constant")
+    windows = g.op("Reshape", [padded, g.ints("to_windows", [1, 2, 2, 2, 2, 8])], s)
+    windows = g.op("Reshape", [g.op("Transpose", [windows], s, perm=[0, 1, 3, 2, 4, 5]),
+                               g.ints("to_rows", [4, 4, 8])], s)
+    qkv = g.linear(windows, 8, 24, s + "/qkv")
+    qkv5 = g.op("Transpose", [g.op("Reshape", [qkv, g.ints("to_heads", [4, 4, 3, 2, 4])], s)], s,
+                perm=[2, 0, 3, 1, 4])  # 3 x 4 x 2 x 4 x 4
+    q, k, v = (g.op("Gather", [qkv5, g.ints(f"index{i}", i)], s, axis=0) for i in range(3))
+    scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(0.5)], s), g.op("Transpose", [k], s, perm=[0, 1, 3, 2])], s)
+    g.weight("features.1.0.attn.relative_position_bias_table", [9, 2])
+    g.ints("features.1.0.attn.relative_position_index", numpy.arange(16) % 9)
+    bias = g.op("Gather", ["features.1.0.attn.relative_position_bias_table",
+                           "features.1.0.attn.relative_position_index"], s, axis=0)
+    bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [4, 4, 2])], s)], s, perm=[2, 0, 1])
+    bias = g.op("Unsqueeze", [bias, g.ints("zero_axis", [0])], s)
+    attn = g.op("Softmax", [g.op("Add", [scores, bias], s)], s, axis=-1)
+    mixed = g.op("Transpose", [g.op("MatMul", [attn, v], s)], s, perm=[0, 2, 1, 3])
+    proj = g.linear(g.op("Reshape", [mixed, g.ints("to_rows2", [4, 4, 8])], s), 8, 8, s + "/proj")
+    back = g.op("Reshape", [proj, g.ints("to_windows2", [1, 2, 2, 2, 2, 8])], s)
+    back = g.op("Reshape", [g.op("Transpose", [back], s, perm=[0, 1, 3, 2, 4, 5]), g.ints("to_map", [1, 4, 4, 8])],
+                s)
+    y = g.op("Add", [x, back], "/features/features.1/features.1.0")
+    parts = {}
+    for h in (0, 1):
+        rows = g.op("Slice", [y, g.ints(f"h{h}", [h]), g.ints("big", [2 ** 62]), g.ints("axis1", [1]),
+                              g.ints("two", [2])], "/features/features.2")
+        for w in (0, 1):
+            parts[h, w] = g.op("Slice", [rows, g.ints(f"w{w}", [w]), g.ints("big", [2 ** 62]), g.ints("axis2", [2]),
+                                         g.ints("two", [2])], "/features/features.2")
+    merged = g.op("Concat", [parts[0, 0], parts[1, 0], parts[0, 1], parts[1, 1]], "/features/features.2", axis=-1)
+    return g.save(folder, g.linear(merged, 32, 16, "/features/features.2/reduction", bias=False))
+
+
+def test_swin_window_attention_and_patch_merging(tmp_path):
+    report, by_name = totals(tiny_swin(tmp_path))
+    types = [row.type for row in report.rows]
+    assert types == ["layernorm", "attention", "add", "pixelunshuffle", "linear"]
+    attention = by_name["features.1.0.attn"]
+    keys = report.spec.layers[1].keys
+    assert (keys["heads"], keys["window"], keys["position"]) == (2, 2, "relative")
+    # qkv 8*24 + 24 = 216; proj 8*8 + 8 = 72; the bias table (2*2 - 1)^2 * 2 heads = 18
+    assert attention.params == 216 + 72 + 18 == 306
+    assert attention.buffers == 4 * 4 == 16  # the relative position index: n*n
+    # qkv 16 positions * 8*24 = 3,072; QK^T and AV each 4 windows * 2 heads * 4*4*4 = 512; proj 16*8*8 = 1,024
+    assert attention.macs == 3072 + 512 + 512 + 1024 == 5120
+    assert by_name[report.rows[3].name].out_shape == (32, 2, 2)  # PatchMerging: 4C x H/2 x W/2
+    # LN 16 + attention 306 + reduction 32*16 = 512 (no bias)
+    assert report.totals["params"] == 16 + 306 + 512 == 834
+    assert report.totals["macs"] == 5120 + 4 * 32 * 16 == 7168
