@@ -411,9 +411,9 @@ def close(reader, node, name):
 
 
 def _name(region):
-    from .graph import _torch_scope
+    from .graph import _torch_scope, dynamo_scope
 
-    scope = _torch_scope(region.start.name)
+    scope = _torch_scope(region.start.name) or dynamo_scope(region.start)
     if scope is not None and scope[0]:
         return scope[0]
     for name in region.names:

@@ -166,14 +166,14 @@ class GraphReader:
         self.nodes = nodes
         self.scope_count = {}
         for node in nodes:
-            scope = _torch_scope(node.name)
+            scope = _torch_scope(node.name) or dynamo_scope(node)
             if scope is not None and node.op_type not in ("Constant", "Identity"):
                 self.scope_count[scope[0]] = self.scope_count.get(scope[0], 0) + 1
 
     # --- naming -----------------------------------------------------------------------------------
 
     def layer_name(self, node, weight=None, suffix="", op_name=None, fixed=None):
-        scope = _torch_scope(node.name)
+        scope = _torch_scope(node.name) or dynamo_scope(node)
         if fixed:
             base = fixed
         elif scope is not None:
@@ -362,6 +362,22 @@ class GraphReader:
             dims, value = results[position] if results and position < len(results) else (None, None)
             self.consts[name] = Const(dims, value=value, origin=None if value is not None else origin,
                                       stored=stored, sources=sources)
+
+
+def dynamo_scope(node):
+    """torch.export records each node's module path in its metadata: ('encoder.layers.encoder_layer_0.mlp.0',
+    'linear') from name_scopes ['', 'encoder', ..., 'encoder.layers.encoder_layer_0.mlp.0', 'linear']."""
+    for entry in node.metadata_props:
+        if entry.key == "pkg.torch.onnx.name_scopes":
+            text = entry.value.strip()
+            if not (text.startswith("[") and text.endswith("]")):
+                return None
+            parts = [part.strip().strip("'\"") for part in text[1:-1].split(",")]
+            if len(parts) < 2 or not parts[-1]:
+                return None
+            op = parts[-1].rstrip("0123456789")
+            return parts[-2], (op[:-1] if op.endswith("_") and len(op) > 1 else parts[-1])
+    return None
 
 
 def _torch_scope(name):
