@@ -361,3 +361,27 @@ def test_swin_window_attention_and_patch_merging(tmp_path):
     # LN 16 + attention 306 + reduction 32*16 = 512 (no bias)
     assert report.totals["params"] == 16 + 306 + 512 == 834
     assert report.totals["macs"] == 5120 + 4 * 32 * 16 == 7168
+
+
+def test_small_external_constant_is_read_only_beside_the_model(tmp_path):
+    """torch.export keeps small shape constants in the external data file: read from a plain file name in the
+    model's folder, never from a path the model names elsewhere."""
+    g = Graph("dynamo", (1, 4, 2, 2))
+    pooled = g.op("ReduceMean", ["x", g.ints("axes", [-2, -1])], keepdims=1)
+    flat = g.op("Reshape", [pooled, g.ints("minus_one", [-1])])
+    strided = g.op("Gather", [flat, g.ints("as_strided", numpy.arange(4).reshape(1, 4, 1, 1))], axis=0)
+    out = g.op("Flatten", [strided], axis=1)
+    path = g.save(tmp_path, out)
+    proto = onnx.load(path)
+    onnx.save_model(proto, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="model.onnx.data", size_threshold=0)
+    report, _ = totals(path)
+    assert [row.type for row in report.rows] == ["globalavgpool", "flatten"]
+    for tensor in proto.graph.initializer:  # the same model pointing outside its folder
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = "../model.onnx.data"
+    (tmp_path / "sub").mkdir()
+    onnx.save_model(proto, str(tmp_path / "sub" / "model.onnx"))
+    with pytest.raises(SpecError, match="is needed by value, but its contents are in an external data file"):
+        cnncalc.analyze(str(tmp_path / "sub" / "model.onnx"))
