@@ -278,13 +278,17 @@ class GraphReader:
             raise self.unsupported(node, f"{what} '{name}' is needed by value, but its contents are {where}")
         return array
 
-    def ahead(self, name):
-        """A constant a pattern looks at before the walk reached it: the Constant node giving it is read
-        now (Constant nodes often come just before the node that reads them); None when not a constant."""
-        if name not in self.consts and name in self.makers:
+    def ahead(self, name, depth=8):
+        """A constant a pattern looks at before the walk reached it: the Constant node giving it, or the
+        arithmetic on constants giving it (a weight unsqueezed to C x 1 x 1), is read now; None when it is
+        not a constant."""
+        if name not in self.consts and name in self.makers and depth:
             maker = self.nodes[self.makers[name]]
             if maker.op_type == "Constant":
                 self.constant(maker)
+            elif maker.op_type != "Shape" and all(
+                    not source or self.ahead(source, depth - 1) is not None for source in maker.input):
+                self.fold_constants(maker)
         return self.consts.get(name)
 
     def set_output(self, node, value, position=0):

@@ -33,6 +33,7 @@ OPERATORS = {
     "LogSoftmax": activations.softmax,
     "Mul": positions.scale_by_constant,
     "Div": positions.scale_by_constant,
+    "Sub": positions.sub,
     "LayerNormalization": positions.layer_normalization,
     **{op: reshapes.pass_through for op in ("Identity", "Cast", "QuantizeLinear", "DequantizeLinear", "Dropout")},
     "Shape": reshapes.shape,
@@ -54,5 +55,5 @@ OPERATORS = {
 # functional ops: named after their scope and op even when alone in it (``layer1.0.add``)
 FUNCTIONAL = ("Add", "Sub", "Mul", "Div", "Concat", "Split", "Slice", "Flatten", "Reshape", "Squeeze",
               "Transpose", "Resize", "Upsample", "ReduceMean", "ReduceMax", "Softmax", "LogSoftmax")
-# Sub is read only as arithmetic on constants (and inside a LayerNorm's pattern), with Constant and CastLike by the reader itself
-SUPPORTED = sorted(set(OPERATORS) | {"Constant", "CastLike", "Sub"})
+# Erf is read inside GELU, InstanceNormalization inside a written-out GroupNorm, with Constant and CastLike by the reader itself
+SUPPORTED = sorted(set(OPERATORS) | {"Constant", "CastLike", "Erf", "InstanceNormalization"})

@@ -260,3 +260,51 @@ def _axes(reader, node, attrs):
         return None if array is None else [int(a) for a in array.reshape(-1)]
     axes = attrs.get("axes")
     return None if axes is None else [int(a) for a in axes]
+
+
+# --- GroupNorm and Sub as timm's PoolFormer writes them -------------------------------------------------
+
+def group_norm(reader, node, dims, target):
+    """Reshape N x C x H x W to N x G x -1 -> InstanceNormalization -> Reshape back (-> Mul by the scale,
+    Add the shift, one per channel): ``groupnorm`` with G groups. True when the Reshape starts one."""
+    value = reader.values[node.input[0]]
+    if value.layout is not None or value.tokens or len(dims) < 3 or len(target) != 3 or target[0] != dims[0] \
+            or not target[1] or dims[1] % target[1]:
+        return False
+    groups = target[1]
+    norm = _next(reader, node.output[0], "InstanceNormalization")
+    back = norm is not None and _next(reader, reader.nodes[norm].output[0], "Reshape")
+    if not back:
+        return False
+    for name in reader.nodes[norm].input[1:3]:
+        const = reader.ahead(name) if name else None
+        if const is None or elements(const.dims) != groups:
+            return False
+    used, out, scale = [norm, back], reader.nodes[back].output[0], ""
+    times = _next(reader, out, "Mul")
+    plus = times is not None and _next(reader, reader.nodes[times].output[0], "Add")
+    if plus:
+        factor = _other(reader.nodes[times], out)
+        shift = _other(reader.nodes[plus], reader.nodes[times].output[0])
+        consts = [reader.ahead(name) if name else None for name in (factor, shift)]
+        if all(c is not None and c.stored and elements(c.dims) == dims[1] and max(c.dims) == dims[1]
+               for c in consts):
+            used += [times, plus]
+            out, scale = reader.nodes[plus].output[0], factor
+    for at in used:
+        reader.skip.add(at)
+    keys = {"groups": groups} if scale else {"groups": groups, "affine": False}
+    reader.values[out] = reader.emit(node, "groupnorm", [node.input[0]], keys, weight=scale or None,
+                                     op_name="groupnorm")
+    return True
+
+
+def sub(reader, node, attrs):
+    """Sub of two computed tensors of one shape (PoolFormer's pool(x) - x): ``sub``."""
+    if any(name not in reader.values for name in node.input):
+        raise reader.unsupported(node, "a Sub of a constant (cnncalc reads a Sub of two computed tensors, and "
+                                       "inside a written-out LayerNorm)")
+    layouts = {reader.value(node, name, any_layout=True).layout for name in node.input}
+    if len(layouts) != 1:
+        raise reader.unsupported(node, "a Sub of tensors held in different layouts")
+    reader.set_output(node, reader.emit(node, "sub", list(node.input), layout=layouts.pop(), any_layout=True))

@@ -9,7 +9,7 @@ import math
 from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
 from . import tokens
-from .positions import relayout
+from .positions import group_norm, relayout
 
 
 def pass_through(reader, node, attrs):
@@ -71,7 +71,8 @@ def reshape(reader, node, attrs):
         return reader.set_output(node, reader.emit(node, "flatten", [source]))
     if len(target) == 1 and dims[0] == 1 and _as_strided(reader, node):
         return
-    if tokens.reshape(reader, node, dims, target) or _start_shuffle(reader, node, dims, target):
+    if (tokens.reshape(reader, node, dims, target) or group_norm(reader, node, dims, target)
+            or _start_shuffle(reader, node, dims, target)):
         return
     raise reader.unsupported(node, f"a Reshape of {shape_text(dims)} to {shape_text(target)} (cnncalc reads a "
                                    f"Reshape that flattens each sample, or a channel shuffle)")
