@@ -393,8 +393,8 @@ def _settings_lines(comparison):
 
     first = comparison.reports[0]
     text = (f"batch {first.batch}, {first.dtype} ({first.bytes_per_element} B/element); memory in binary units "
-            f"(1 MB = 1024 KB = 1024*1024 B); depth = conv and fc layers on the longest path; training memory = "
-            f"activations + params + gradients + optimizer state ({comparison.optimizer}) + BN buffers.")
+            f"(1 MB = 1024 KB = 1024*1024 B); depth = conv, fc and attention layers on the longest path; training "
+            f"memory = activations + params + gradients + optimizer state ({comparison.optimizer}) + BN buffers.")
     return textwrap.wrap(text, 100)
 
 

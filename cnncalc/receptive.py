@@ -10,15 +10,17 @@ def whole(value):
     return value if isinstance(value, int) else math.ceil(value)
 
 
-def arithmetic(entering, window, rf, jump, merged):
-    """The receptive-field step of _receptive_field with the numbers substituted, for --explain."""
+def arithmetic(entering, window, rf, jump, merged, tokens=False):
+    """The receptive-field step of _receptive_field with the numbers substituted, for --explain (``tokens``: the
+    network's input is tokens, whose one axis is N)."""
     rf_in, jump_in, extent = entering
     steps = _window_steps(window, extent)
     if steps is None or not all(isinstance(v, int) for v in rf_in + jump_in + sum(steps, ())):
         return []  # unchanged, or a fractional step (upsampling) that the generic line covers
     if window == "global":
         terms = [(f"{r} + ({k}-1)*{j}", f"{j}*{k}") for r, j, (k, s, d) in zip(rf_in, jump_in, steps)]
-        formula, jump_formula, note = "r_in + (W_in-1)*j_in", "j_in*W_in", " (the window is the whole map)"
+        formula, jump_formula, note = "r_in + (W_in-1)*j_in", "j_in*W_in", \
+            " (every token)" if tokens else " (the window is the whole map)"
     else:
         terms = [(f"{r} + ({k}-1)*{d}*{j}", f"{j}*{s}") for r, j, (k, s, d) in zip(rf_in, jump_in, steps)]
         formula, jump_formula, note = "r_in + (K-1)*D*j_in", "j_in*S", ""
@@ -27,10 +29,10 @@ def arithmetic(entering, window, rf, jump, merged):
     if FIELD_LIMIT in rf + jump:
         note += " (saturated: at least 2^63)"
     axes = [(*t, r, j) for t, r, j in zip(terms, rf, jump)]
-    labels = rules.AXIS_NAMES[len(axes)]
+    labels = ("N",) if tokens else rules.AXIS_NAMES[len(axes)]
     if len(axes) > 1 and all(axis == axes[0] for axis in axes):
         axes, labels = axes[:1], ("/".join(labels),)
-    return [("receptive_field", f"receptive field {label} = {formula} = {terms_text} = {r} input pixels{note}; "
+    return [("receptive_field", f"receptive field {label} = {formula} = {terms_text} = {r} input {'tokens' if tokens else 'pixels'}{note}; "
                                 f"effective stride = {jump_formula} = {jump_text} = {j}")
             for label, (terms_text, jump_text, r, j) in zip(labels, axes)]
 

@@ -422,7 +422,8 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.warnings = cost.warnings
         row.explain = cost.explain
         if explaining:
-            row.explain = cost.explain + receptive.arithmetic(entering, cost.window, rf, jump, len(sources))
+            row.explain = cost.explain + receptive.arithmetic(entering, cost.window, rf, jump, len(sources),
+                                                              is_tokens(input_shape))
         row.weight_layers = 1 if rules.RULES[decl.type].weight else 0
         row.layers = 1
         row.train_only = decl.train_only

@@ -81,6 +81,18 @@ def _layer_type_schema(rule_):
     return {"if": {"properties": {"type": {"const": rule_.name}}, "required": ["type"]}, "then": then}
 
 
+USE_ITEM = {
+    "type": "object", "required": ["use"], "additionalProperties": False,
+    "properties": {
+        "name": {"type": ["string", "integer"]},
+        "use": {"type": "string", "description": "a built-in model or a spec file, used as a backbone"},
+        "until": {"type": "string", "description": "the last layer or block of it to keep"},
+        "from": {"type": "string"}, "train_only": {"type": ["boolean", "string"]},
+        "frozen": {"type": ["boolean", "string"]},
+    },
+}
+
+
 def _layer_schema():
     names = list(rules.RULES)
     return {
@@ -104,7 +116,9 @@ def _layer_schema():
 
 def spec_schema():
     """The JSON Schema of a cnncalc spec file, as a dict."""
-    layers = {"type": "array", "items": {"$ref": "#/definitions/layer"}, "minItems": 1}
+    layers = {"type": "array", "minItems": 1,
+              "items": {"if": {"type": "object", "required": ["use"]}, "then": {"$ref": "#/definitions/use"},
+                        "else": {"$ref": "#/definitions/layer"}}}
     block_keys = {
         "args": {"type": "object", "description": "argument: default (~ for a required argument)",
                  "propertyNames": {"not": {"enum": list(LAYER_WORDS)}}},
@@ -128,7 +142,9 @@ def spec_schema():
         "blocks": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
                    "additionalProperties": {"$ref": "#/definitions/block"}},
         "params": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-                   "additionalProperties": {"type": ["number", "boolean", "string"]},
+                   "additionalProperties": {"anyOf": [{"type": ["number", "boolean", "string"]},
+                                                      {"type": "array", "items": {"type": ["number", "boolean",
+                                                                                           "string"]}}]},
                    "description": "named values usable everywhere (set from the command line with --set NAME=VALUE)"},
         "defaults": {"description": "ignored: a place to park YAML anchors"},
     }
@@ -142,5 +158,5 @@ def spec_schema():
         "additionalProperties": False,
         "properties": properties,
         "patternProperties": {f"^{IGNORED_TOP_LEVEL_PREFIX}": {"description": "ignored: a place to park YAML anchors"}},
-        "definitions": {"layers": layers, "layer": _layer_schema(), "block": block},
+        "definitions": {"layers": layers, "layer": _layer_schema(), "use": USE_ITEM, "block": block},
     }

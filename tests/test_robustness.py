@@ -456,7 +456,7 @@ def test_other_non_plain_tags_are_refused(write, tag):
     ("[x for x in range(9)]", "unsupported syntax"),
     ("c[0]", "unsupported syntax"),
     ("open('/etc/passwd')", "unknown function 'open'"),
-    ("9 ** 9 ** 9 ** 9", "unsupported operator"),
+    ("9 ** 9 ** 9 ** 9", "number too large"),  # ** is bounded before it is computed
     ("1 << 100000", "unsupported operator"),
     ("99999999 * 99999999 * 99999999", "number too large"),
     ("c // 0", "division by zero"),

@@ -566,6 +566,14 @@ def test_mean_of_tokens_untokens_and_matmul_by_hand():
     assert report.row("mean").out_shape == (96,) and report.row("mean").flops == 49 * 96
 
 
+def test_subsample_takes_every_other_pixel_with_no_work():
+    # ResNet option A (He et al. 2015): x[:, :, ::2, ::2] of 16 x 32 x 32 is 16 x 16 x 16; of 7 pixels, 4
+    report = run((16, 32, 7), {"name": "s", "type": "subsample", "stride": 2})
+    row = report.row("s")
+    assert row.out_shape == (16, 16, 4)
+    assert (row.params, row.macs, row.flops, row.elementwise) == (0, 0, 0, 0)
+
+
 def test_every_registered_rule_has_a_test_here():
     """Runs after the tests above (pytest keeps file order): every type of the rule table was computed by one."""
     if not COMPUTED:

@@ -58,8 +58,10 @@ def _flag(key, value=None):
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
 @click.option("--format", "-f", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
               help="The worked arithmetic as text, or everything as JSON.")
+@click.option("--explain", "explain", is_flag=True, hidden=False,
+              help="Show the worked arithmetic (always shown; the flag is accepted as report's --explain is).")
 @friendly_errors
-def layer(layer_type, input_text, order, batch, dtype, fmt, **options):
+def layer(layer_type, input_text, order, batch, dtype, fmt, explain, **options):
     """One layer, no spec file: output shape, params, MACs, memory and receptive field, worked out.
 
     TYPE is a layer type (listed below); each option says which types take it. --pad same solves
@@ -71,6 +73,7 @@ def layer(layer_type, input_text, order, batch, dtype, fmt, **options):
       cnncalc layer conv --input 7x7x1 --filters 1 --kernel 3 --pad same
       cnncalc layer maxpool --input 55x55x96 --kernel 3 --stride 2
       cnncalc layer fc --input 9216 --units 4096 --no-bias
+      cnncalc layer attention --input 197x768 --heads 12
     """
     from ..report import analyze
 

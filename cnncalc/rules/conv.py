@@ -5,7 +5,7 @@ from fractions import Fraction
 from .keys import CONV_KEYS, check_count, check_offset
 from .registry import Cost, rule
 from .windows import (activation_work, axis_names, elements, kernel_names, need_map, per_axis, product_text,
-                      spatial_output, window_keys)
+                      spatial_output, weight_norm, window_keys)
 
 
 @rule("conv", keys=CONV_KEYS, weight=True, category="conv")
@@ -80,7 +80,7 @@ def _convolution(layer, shape, filters, groups):
                 ("macs", f"MACs = (Cout*{positions}) * (Cin{group_text}*{k_names}) = ({filters}*{product_text(sizes)})"
                          f" * ({channels}{group_text}*{k_values}) = {macs:,}"),
             ]
-    return cost
+    return weight_norm(layer, cost, filters, "filter")
 
 
 @rule("convtranspose", keys={**CONV_KEYS, "pad": (check_offset, 0), "output_pad": (check_offset, 0)}, weight=True,
@@ -128,4 +128,5 @@ def convtranspose(layer, shape):
             ("macs", f"MACs = Cin*{'*'.join(axis_names(shape))} * (Cout/groups)*{k_names} = {product_text(shape)} * "
                      f"({filters}/{groups})*{k_values} = {macs:,}"),
         ]
-    return cost
+    # PyTorch's weight_norm normalises over all but the weight's first axis, Cin for a transposed conv
+    return weight_norm(layer, cost, channels, "input channel: the transposed weight is Cin x Cout/groups x K")

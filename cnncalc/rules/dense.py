@@ -3,9 +3,11 @@
 from .keys import check_activation, check_count, check_flag
 from .registry import REQUIRED, Cost, rule
 from ..numbers import is_tokens
-from .windows import activation_work, elements, positions, product_text, show_shape, width, with_width
+from .windows import (activation_work, elements, positions, product_text, show_shape, weight_norm, width,
+                      with_width)
 
-DENSE_KEYS = {"units": (check_count, REQUIRED), "bias": (check_flag, True), "act": (check_activation, None)}
+DENSE_KEYS = {"units": (check_count, REQUIRED), "bias": (check_flag, True), "act": (check_activation, None),
+              "weightnorm": (check_flag, False)}
 
 
 @rule("fc", keys=DENSE_KEYS, weight=True, category="fc")
@@ -23,7 +25,7 @@ def fc(layer, shape):
                        f"{cost.params:,}{flat}"),
             ("macs", f"MACs = in*out = {inputs}*{units} = {cost.macs:,}"),
         ]
-    return cost
+    return weight_norm(layer, cost, units, "output unit")
 
 
 @rule("linear", keys=DENSE_KEYS, weight=True, category="fc")
@@ -48,7 +50,7 @@ def linear(layer, shape):
                      f"{shape[0] if is_tokens(shape) else product_text(shape[1:])} * {channels}*{units} = "
                      f"{cost.macs:,}"),
         ]
-    return cost
+    return weight_norm(layer, cost, units, "output unit")
 
 
 @rule("flatten")

@@ -7,15 +7,18 @@ from .registry import REQUIRED, Cost, rule
 from .windows import activation_work, elements, need_map, width, with_width
 
 
-@rule("bn", keys={"act": (check_activation, None)})
+@rule("bn", keys={"affine": (check_flag, True), "act": (check_activation, None)})
 def batchnorm(layer, shape):
-    """Batch norm: 2C trainable params (scale, shift) and 2C running-statistics buffers."""
+    """Batch norm: 2C trainable params (scale, shift; none with affine: false) and 2C running-statistics
+    buffers."""
     channels = shape[0]
-    cost = Cost(shape, params=2 * channels, buffers=2 * channels,
+    params = 2 * channels if layer.p["affine"] else 0
+    cost = Cost(shape, params=params, buffers=2 * channels,
                 elementwise=2 * elements(shape) + activation_work(layer, shape))
     if layer.explaining:
-        cost.explain.append(("params", f"params = 2*C = 2*{channels} = {2 * channels} (scale and shift); "
-                                       f"buffers = 2*C = {2 * channels} (running mean and variance, not params)"))
+        text = f"params = 2*C = 2*{channels} = {params} (scale and shift)" if params else "params = 0 (affine: false)"
+        cost.explain.append(("params", f"{text}; buffers = 2*C = {2 * channels} (running mean and variance, not "
+                                       f"params)"))
     return cost
 
 

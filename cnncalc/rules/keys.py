@@ -151,4 +151,5 @@ def check_index(layer, key, value):
 WINDOW_KEYS = {"kernel": (check_size, REQUIRED), "stride": (check_size, 1), "pad": (check_pad, 0),
                "dilation": (check_size, 1)}
 CONV_KEYS = {"filters": (check_count, REQUIRED), **WINDOW_KEYS, "groups": (check_count, 1),
-             "bias": (check_flag, True), "act": (check_activation, None), "connections": (check_table, None)}
+             "bias": (check_flag, True), "act": (check_activation, None), "connections": (check_table, None),
+             "weightnorm": (check_flag, False)}

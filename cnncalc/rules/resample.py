@@ -115,3 +115,21 @@ def zero_pad(layer, shape):
     cost = Cost(out)
     cost.pad = sides
     return cost
+
+
+@rule("subsample", keys={"stride": (check_size, REQUIRED), "offset": (check_offset, 0)})
+def subsample(layer, shape):
+    """Every ``stride``-th position from ``offset`` (``x[..., ::2, ::2]``: ResNet's option A shortcut):
+    ceil((W - offset)/stride) per axis; no params, no work (it reads, it does not compute)."""
+    need_map(layer, shape)
+    strides = per_axis(layer, "stride", layer.p["stride"], shape)
+    offsets = per_axis(layer, "offset", layer.p["offset"], shape)
+    for size, offset in zip(shape[1:], offsets):
+        if offset >= size:
+            raise layer.error(f"offset {offset} is past the map's {size} positions", "offset")
+    out = (shape[0],) + tuple(-(-(size - o) // s) for size, o, s in zip(shape[1:], offsets, strides))
+    cost = Cost(out, window=tuple((1, s, 1) for s in strides))
+    if layer.explaining:
+        cost.explain += [("size", f"{axis} = ceil((W - offset)/stride) = ceil(({size} - {o})/{s}) = {n}")
+                         for axis, size, o, s, n in zip(axis_names(shape), shape[1:], offsets, strides, out[1:])]
+    return cost

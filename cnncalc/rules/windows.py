@@ -156,3 +156,14 @@ def activation_work(layer, shape):
 
 def product_text(values):
     return "*".join(str(v) for v in values)
+
+
+def weight_norm(layer, cost, magnitudes, what):
+    """``weightnorm: true`` (torch.nn.utils.weight_norm, dim 0): the weight becomes a direction v and a learned
+    magnitude g, one per slice along the weight's first axis (``what``): ``magnitudes`` more params."""
+    if layer.p.get("weightnorm"):
+        cost.params += magnitudes
+        if layer.explaining:
+            cost.explain.append(("params", f"weight norm: + {magnitudes:,} magnitudes g (one per {what}) = "
+                                           f"{cost.params:,} params"))
+    return cost

@@ -19,10 +19,11 @@ not use them costs nothing more; data still flows one way (spec -> graph -> rule
 from ..errors import SpecError, did_you_mean
 from .expr import ExpressionError, Undefined, evaluate
 from .loader import Located
+from .reuse import every_copy, expand_use
 from ..numbers import is_whole_number
-from .language import (DOTTED_NAME, EXPANSION_STEPS, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH,
-                            MAX_EXPANDED, MAX_FULL_NAME_CHARS, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS, TOP_LEVEL_SHAPES,
-                            check_text, kind_of, whole_or_same)
+from .language import (DOTTED_NAME, EXPANSION_STEPS, INHERITED_WORDS, LAYER_WORDS, MAX_BLOCK_DEPTH, MAX_EXPANDED,
+                       MAX_FULL_NAME_CHARS, MAX_LAYERS, MAX_NAME_CHARS, MAX_REPEAT, NETWORK_INPUT, REFERENCE_KEYS,
+                       REPEAT_INDEX, TOP_LEVEL_SHAPES, check_text, kind_of, whole_or_same)
 
 _TRUTH_WORDS = {"true": True, "True": True, "false": False, "False": False}
 
@@ -124,6 +125,8 @@ class Expander:
     def expand_item(self, item, prefix, scope, variables, previous, declared, counters, stack):
         line = item.line
         self.count_expanded(line, item.get("name"))
+        if "use" in item:
+            return expand_use(self, item, prefix, scope, variables, previous, declared)
         if "type" not in item:
             raise self.fail("layer has no 'type'", line, layer=item.get("name"))
         type_name = item["type"]
@@ -172,6 +175,8 @@ class Expander:
                     raise self.fail(f"'{word}' must be true or false, not {flag!r}", item.line_of(word), full)
                 self.inherited[word] = outer[word] or flag
         for index in range(repeat or 1):
+            # a repeated item's keys read its copy's index as `i` (0, 1, ...): dilation: 2 ** i
+            copy_variables = {**variables, REPEAT_INDEX: index} if repeat is not None else variables
             instance = keys if index or first is None else {**keys, **first}
             name = f"{full}.{index}" if repeat is not None else full
             source = inputs if index == 0 else [output]
@@ -179,12 +184,12 @@ class Expander:
                 self.count_expanded(line, name)
             if block is not None:
                 caller = (scope, prefix)
-                output = self.expand_block(block, instance, item, name, source, variables, stack, caller)
+                output = self.expand_block(block, instance, item, name, source, copy_variables, stack, caller)
                 if name != output:
                     self.aliases[name] = output
             else:
-                instance = self.resolve_references(instance, item, scope, prefix, variables, declared, name)
-                output = self.add_layer(type_name, instance, item, name, source, variables, stack)
+                instance = self.resolve_references(instance, item, scope, prefix, copy_variables, declared, name)
+                output = self.add_layer(type_name, instance, item, name, source, copy_variables, stack)
             if index == 0:
                 after_first = len(self.layers), self.expanded
             elif index == 1:
@@ -255,8 +260,13 @@ class Expander:
             sources = [sources]
         if not sources:
             raise self.fail("'from' is an empty list", line, full)
-        return [self.resolve_source(source, "from", scope, prefix, variables, declared, line, full)
-                for source in sources]
+        names = []
+        for source in sources:
+            if isinstance(source, str) and "*" in source:
+                names += every_copy(self, source, scope, prefix, variables, line, full)
+            else:
+                names.append(self.resolve_source(source, "from", scope, prefix, variables, declared, line, full))
+        return names
 
     def resolve_source(self, source, key, scope, prefix, variables, declared, line, full):
         """The full name of the layer that ``source``, written in ``key`` (from, like), names; an error if none."""

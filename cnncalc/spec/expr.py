@@ -217,7 +217,26 @@ class _Evaluator:
             if isinstance(op, ast.Div) and not (isinstance(left, int) and isinstance(right, int) and left % right == 0):
                 return self.bounded(left / right)  # Python's division; a size must still come out whole
             return self.bounded(left // right)
+        if isinstance(op, ast.Pow):
+            return self.power(left, right)
         self.fail("unsupported operator")
+
+    def power(self, base, exponent):
+        """``base ** exponent`` (WaveNet's dilation 2 ** i), refused before it is computed if it would pass
+        MAX_MAGNITUDE; a negative whole exponent of a whole base gives a fraction."""
+        if base == 0 and exponent < 0:
+            self.fail("division by zero")
+        if abs(base) > 1 and abs(exponent) > MAX_MAGNITUDE.bit_length():
+            self.fail("number too large")
+        if abs(base) < 1 and base != 0 and exponent < -MAX_MAGNITUDE.bit_length():
+            self.fail("number too large")
+        try:
+            value = base ** exponent
+        except (OverflowError, ZeroDivisionError):
+            self.fail("number too large")
+        if isinstance(value, complex):
+            self.fail(f"{base} ** {exponent} is not a real number")
+        return self.bounded(value)
 
     def compare(self, node):
         import ast

@@ -45,6 +45,8 @@ REFERENCE_KEYS = ("like",)
 SHAPE_NAMES = ("in_channels", "in_size", "in_shape")
 # a reference to a layer below another: enc4.conv2, layer1.0.conv1 (never an expression)
 DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.\w+)+$")
+# the name a repeated item's keys read its copy's index by (0, 1, ...)
+REPEAT_INDEX = "i"
 TOP_LEVEL_SHAPES = {name: Undefined("is only defined inside a block (it reads the shape of the block's input)")
                      for name in SHAPE_NAMES}
 

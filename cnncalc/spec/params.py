@@ -22,14 +22,19 @@ def read_params(section, file, line):
             raise SpecError(f"params: {name!r} must be a name (letters, digits and _)", file=file, line=where)
         if name in LAYER_WORDS or name in SHAPE_NAMES:
             raise SpecError(f"params: '{name}' is a reserved word", file=file, line=where)
-        problem = setting_problem(value)
+        problem = setting_problem(value, lists=True)
         if problem:
             raise SpecError(f"params: {name}: {problem}", file=file, line=where)
     return section
 
 
-def setting_problem(value):
-    """Why ``value`` cannot be a param's value (None when it can): bounded like an expression."""
+# the most values a list in params may hold (depths: [2, 2, 6, 2], read as depths[2])
+MAX_PARAM_LIST = 256
+
+
+def setting_problem(value, lists=False):
+    """Why ``value`` cannot be a param's value (None when it can): bounded like an expression; with ``lists``
+    (the ``params:`` section; not --set), a list of such values, read by index (``depths[2]``)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -37,7 +42,16 @@ def setting_problem(value):
     if isinstance(value, str):
         return None if len(value) <= MAX_EXPRESSION_LENGTH else \
             f"longer than {MAX_EXPRESSION_LENGTH} characters"
-    return f"must be a number, true/false, a word or an expression, not {kind_of(value)}"
+    if isinstance(value, list) and lists:
+        if len(value) > MAX_PARAM_LIST:
+            return f"a list of {len(value):,} values; the limit is {MAX_PARAM_LIST}"
+        for item in value:
+            problem = setting_problem(item)
+            if problem:
+                return f"in the list: {problem}"
+        return None
+    what = "a number, true/false, a word or an expression" + (", or a list of them" if lists else "")
+    return f"must be {what}, not {kind_of(value)}"
 
 
 def parse_settings(items, where="--set"):

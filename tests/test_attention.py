@@ -1,0 +1,162 @@
+"""Attention, tokens and matmul (issue 19): shapes, params, MACs, memory, and how they are shown and graded.
+
+Reference figures: torchvision 0.29.1 / torch 2.14.1 measured by tools/transformer_reference.py
+(tools/transformer_reference.txt: FlopCounterMode / 2 with grad enabled and the math attention kernel;
+params = sum(p.numel()), buffers = sum(b.numel())): vit_b_16's encoder_layer_0.self_attention
+(nn.MultiheadAttention(768, 12)) is 524,391,936 MACs and 2,362,368 params; swin_t's features.1.0.attn
+(ShiftedWindowAttention(96, [7, 7], [0, 0], 3)) 145,108,992 MACs, 37,755 params, 2,401 buffers; swin_v2_t's
+features.1.0.attn (ShiftedWindowAttentionV2(96, [8, 8], [0, 0], 3)) 201,902,592 MACs, 40,323 params,
+4,546 buffers, of which its cpb_mlp 576,000 MACs and 3,072 params.
+"""
+
+import json
+
+import pytest
+
+import cnncalc
+from cli_runner import invoke, ok
+
+
+def one(input, **keys):
+    spec = {"input": input, "layers": [{"name": "x", **keys}]}
+    return cnncalc.analyze(spec, explain=True).row("x")
+
+
+def test_vit_self_attention_is_torchs_multihead_attention():
+    row = one({"tokens": [197, 768]}, type="attention", heads=12)
+    assert (row.out_shape, row.params, row.buffers, row.macs) == ((197, 768), 2362368, 0, 524391936)
+
+
+def test_swin_window_attention_is_torchvisions():
+    row = one([96, 56, 56], type="attention", heads=3, window=7, shift=3, position="relative")
+    assert (row.out_shape, row.params, row.buffers, row.macs) == ((96, 56, 56), 37755, 2401, 145108992)
+    assert row.kernel == (7, 7) and row.heads == 3
+
+
+def test_swin_v2_window_attention_is_torchvisions():
+    row = one([96, 64, 64], type="attention", heads=3, window=8, position="continuous", cosine=True)
+    assert (row.params, row.buffers, row.macs) == (40323, 4546, 201902592)
+    assert any("576,000" in text for _, text in row.explain)  # the bias MLP, cpb_mlp in torchvision
+
+
+def test_window_pads_the_map_as_torchvision_does():
+    # 9x9 in 7x7 windows: padded to 14x14, 4 windows; the projections run on the 196 padded positions
+    row = one([8, 9, 9], type="attention", heads=2, window=7)
+    assert row.out_shape == (8, 9, 9)
+    assert row.macs == 196 * 8 * 24 + 2 * 4 * 2 * 49 * 49 * 4 + 196 * 8 * 8
+
+
+def test_inner_width_and_no_biases():
+    row = one({"tokens": [10, 64]}, type="attention", heads=4, dim=32, qkv_bias=False, proj_bias=False)
+    assert row.params == 3 * 64 * 32 + 32 * 64
+    assert row.macs == 10 * 64 * 96 + 2 * 4 * 10 * 10 * 8 + 10 * 32 * 64
+
+
+def test_memory_counts_q_k_v_the_attention_map_and_the_weighted_sum():
+    """The convention (docs/conventions.md): an attention row's memory is what the layer writes, as if written
+    as linear, matmul and softmax rows: Q, K, V, the scores and their softmax, AV and the output."""
+    row = one({"tokens": [197, 768]}, type="attention", heads=12)
+    elements = 197 * 768 + 3 * 197 * 768 + 2 * 12 * 197 * 197 + 197 * 768
+    assert row.memory_bytes == 4 * elements == 6751584
+
+
+def test_peak_memory_frees_the_attention_map_after_the_layer():
+    report = cnncalc.analyze({"input": {"tokens": [197, 768]}, "layers": [
+        {"name": "a", "type": "attention", "heads": 12}, {"name": "b", "type": "gelu"}, {"name": "c", "type": "gelu"}]})
+    # while `a` runs its map is live; afterwards only outputs: b and c overlap (197*768 each)
+    assert report.totals["peak_memory_bytes"] == report.row("a").memory_bytes
+    report = cnncalc.analyze({"input": {"tokens": [197, 768]}, "layers": [
+        {"name": "a", "type": "attention", "heads": 12}, {"name": "b", "type": "gelu"}, {"name": "c", "type": "add",
+                                                                                       "from": ["a", "b"]}]})
+    assert report.totals["peak_memory_bytes"] == report.row("a").memory_bytes
+
+
+def test_attention_errors_name_the_layer():
+    with pytest.raises(cnncalc.CnnCalcError, match="heads 5 must divide the width 768"):
+        one({"tokens": [197, 768]}, type="attention", heads=5)
+    with pytest.raises(cnncalc.CnnCalcError, match="window needs a map"):
+        one({"tokens": [197, 768]}, type="attention", heads=12, window=7)
+    with pytest.raises(cnncalc.CnnCalcError, match="shift 7 must be smaller than the window 7"):
+        one([96, 56, 56], type="attention", heads=3, window=7, shift=7)
+    with pytest.raises(cnncalc.CnnCalcError, match="conv works on maps, but gets 197 tokens of width 768"):
+        one({"tokens": [197, 768]}, type="conv", filters=3, kernel=1)
+
+
+def test_tokens_round_trip_and_readouts():
+    report = cnncalc.analyze({"input": [768, 14, 14], "layers": [
+        {"name": "t", "type": "tokens"}, {"name": "cls", "type": "classtoken", "count": 2},
+        {"name": "m", "type": "untokens", "from": "t", "size": [7, 28]},
+        {"name": "first", "type": "taketoken", "from": "cls", "index": 1},
+        {"name": "ln", "type": "layernorm", "from": "cls"}, {"name": "fc", "type": "linear", "units": 10},
+        {"name": "mean", "type": "meantokens"}]})
+    assert report.row("t").out_shape == (196, 768)
+    assert (report.row("cls").out_shape, report.row("cls").params) == ((198, 768), 2 * 768)
+    assert report.row("m").out_shape == (768, 7, 28)
+    assert report.row("first").out_shape == (768,)
+    assert report.row("ln").params == 2 * 768
+    assert (report.row("fc").out_shape, report.row("fc").macs) == ((198, 10), 198 * 768 * 10)
+    assert report.row("mean").out_shape == (10,)
+    with pytest.raises(cnncalc.CnnCalcError, match=r"size 7\*7 = 49 positions, but there are 196 tokens"):
+        cnncalc.analyze({"input": [768, 14, 14], "layers": [{"type": "tokens"}, {"type": "untokens", "size": 7}]})
+
+
+def test_matmul_of_two_activations():
+    report = cnncalc.analyze({"input": {"tokens": [50, 64]}, "layers": [
+        {"name": "scores", "type": "matmul", "from": ["input", "input"], "transpose": True},
+        {"name": "p", "type": "softmax"},
+        {"name": "av", "type": "matmul", "from": ["p", "input"]}]})
+    assert (report.row("scores").out_shape, report.row("scores").macs) == ((50, 50), 50 * 50 * 64)
+    assert (report.row("av").out_shape, report.row("av").macs) == ((50, 64), 50 * 64 * 50)
+    with pytest.raises(cnncalc.CnnCalcError, match="A's columns to match B's rows"):
+        cnncalc.analyze({"input": {"tokens": [50, 64]}, "layers": [
+            {"type": "matmul", "from": ["input", "input"]}]})
+
+
+def test_tokens_print_n_x_d_in_tables_and_json():
+    table = ok("report", "vit_b_16")
+    assert "197 x 768" in table and "12 heads" in table
+    data = json.loads(ok("report", "vit_b_16", "-f", "json"))
+    rows = {row["name"]: row for row in data["layers"]}
+    attention = rows["encoder.layers.encoder_layer.0.self_attention"]
+    assert attention["out_shape"] == [197, 768] and attention["out_tokens"] is True and attention["heads"] == 12
+
+
+def test_layer_command_explains_attention():
+    text = ok("layer", "attention", "--input", "197x768", "--heads", "12", "--explain")
+    assert "read as N x D: tokens" in text
+    for line in ("MACs Q,K,V projections = N*C*3C = 197*768*2304 = 348,585,984",
+                 "MACs scores QK^T = heads*N*N*d = 12*197*197*64 = 29,805,312",
+                 "MACs output projection = N*C*C = 197*768*768 = 116,195,328",
+                 "params           2,362,368", "MACs             524,391,936"):
+        assert line in text, line
+    # two sizes stay a usage error for the layers that need a map
+    assert invoke("layer", "conv", "--input", "32x32", "--filters", "2", "--kernel", "3").exit_code == 2
+
+
+def test_answer_file_asks_for_an_attention_layer(tmp_path):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("spec: vit_b_16\nanswers:\n"
+                       "  - {layer: encoder.layers.encoder_layer.0.self_attention, params: 2362368, macs: 524.4M,"
+                       " output_shape: 197x768}\n"
+                       "  - {layer: encoder.layers.encoder_layer.0.self_attention, output_shape: 768x197}\n"
+                       "  - {layer: class_token, output_shape: [197, 768], params: 768}\n", encoding="utf-8")
+    result = invoke("check", answers, "-f", "json")
+    data = json.loads(result.stdout)
+    assert (data["correct"], data["total"]) == (5, 6) and result.exit_code == 1
+    wrong = [r for r in data["results"] if not r["correct"]]
+    assert len(wrong) == 1 and wrong[0]["quantity"] == "output_shape"
+
+
+def test_compare_reads_with_transformers():
+    text = ok("compare", "resnet50", "vit_b_16", "swin_t", "convnext_tiny")
+    assert "ViT-B/16 vs ResNet-50: 1.6x memory, 3.4x params, 4.3x flop" in text
+    assert "Swin-T vs ResNet-50" in text and "attention layers" in text
+
+
+def test_spec_input_of_tokens_and_its_override():
+    spec = {"name": "enc", "input": {"tokens": [197, 768]}, "layers": [{"type": "attention", "heads": 12}]}
+    assert cnncalc.analyze(spec).rows[0].macs == 524391936
+    report = cnncalc.analyze(spec, input="50x768")
+    assert report.input == (50, 768) and report.rows[0].out_shape == (50, 768)
+    with pytest.raises(cnncalc.CnnCalcError, match=r"must be \[N, D\]"):
+        cnncalc.analyze({"input": {"tokens": [197]}, "layers": [{"type": "gelu"}]})

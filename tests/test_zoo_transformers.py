@@ -1,0 +1,83 @@
+"""The transformer built-ins of issue 19 (ViT, Swin, Swin V2) against figures measured with PyTorch.
+
+Source of every figure below: tools/transformer_reference.py run under torch 2.14.1 and torchvision 0.29.1
+(its output is saved in tools/transformer_reference.txt; `--modules NAME` there prints the per-module
+figures). Each model is torchvision.models.NAME(weights=None): params = sum(p.numel()), buffers =
+sum(b.numel()) (Swin's relative_position_index, Swin V2's relative_coords_table), MACs =
+torch.utils.flop_counter.FlopCounterMode total / 2 on one input, counted with grad enabled and the math
+attention kernel (sdpa_kernel(SDPBackend.MATH)).
+"""
+
+import pytest
+
+import cnncalc
+
+# (built-in, --input, params, buffers, MACs, output shape), as printed by tools/transformer_reference.py
+REFERENCE = [
+    ("vit_b_16", "224", 86567656, 0, 17563828224, [1000]),
+    ("vit_b_32", "224", 88224232, 0, 4409186304, [1000]),
+    ("vit_l_16", "224", 304326632, 0, 61554712576, [1000]),
+    ("vit_l_32", "224", 306535400, 0, 15377539072, [1000]),
+    # vit_h_14(weights=None) is built for 224; the built-in's default is 518, the size of torchvision's
+    # ViT-H/14 weights (the run vit_h_14_518: vit_h_14(weights=None, image_size=518))
+    ("vit_h_14", "224", 632045800, 0, 167295109120, [1000]),
+    ("vit_h_14", "518", 633470440, 0, 1016716764160, [1000]),
+    ("swin_t", "224", 28288354, 28812, 4490566656, [1000]),
+    ("swin_s", "224", 49606258, 57624, 8740875264, [1000]),
+    ("swin_b", "224", 87768224, 57624, 15430946816, [1000]),
+    ("swin_v2_t", "256", 28351570, 54552, 5939690496, [1000]),
+    ("swin_v2_s", "256", 49737442, 109104, 11545857024, [1000]),
+    ("swin_v2_b", "256", 87930848, 109104, 20325134336, [1000]),
+]
+DEFAULT_INPUTS = {"vit_h_14": 518, "swin_v2_t": 256, "swin_v2_s": 256, "swin_v2_b": 256}
+
+
+@pytest.mark.parametrize("name, side, params, buffers, macs, output", REFERENCE,
+                         ids=[f"{r[0]}-{r[1]}" for r in REFERENCE])
+def test_matches_torchvision(name, side, params, buffers, macs, output):
+    report = cnncalc.analyze(name, input=side)
+    totals = report.totals
+    assert (totals["params"], totals["buffers"], totals["macs"]) == (params, buffers, macs)
+    assert list(report.rows[-1].out_shape) == output
+
+
+def test_default_inputs():
+    for name in {row[0] for row in REFERENCE}:
+        assert cnncalc.analyze(name).input == (3, DEFAULT_INPUTS.get(name, 224), DEFAULT_INPUTS.get(name, 224))
+
+
+# Per module (tools/transformer_reference.py --modules swin_t / swin_v2_t / vit_b_16): FlopCounterMode's
+# module totals / 2, the module's params and buffers.
+MODULES = [
+    ("swin_t", "features.1.0.attn", 145108992, 37755, 2401),
+    ("swin_t", "features.7.1.attn", 119293440, 2366424, 2401),
+    ("swin_t", "features.2", 57802752, 74496, 0),  # patch merging: LayerNorm(384) + Linear(384, 192, bias=False)
+    ("swin_v2_t", "features.1.0.attn", 201902592, 40323, 4546),  # with the bias MLP's 576,000 MACs
+    ("swin_v2_t", "features.2", 75497472, 74112, 0),  # patch merging V2: Linear(384, 192) then LayerNorm(192)
+    ("vit_b_16", "encoder.layers.encoder_layer.0.self_attention", 524391936, 2362368, 0),
+    ("vit_b_16", "encoder.layers.encoder_layer.0", 1453954560, 7087872, 0),  # torchvision's encoder_layer_0
+]
+
+
+@pytest.mark.parametrize("name, block, macs, params, buffers", MODULES, ids=[f"{m[0]}-{m[1]}" for m in MODULES])
+def test_modules_match_torchvision(name, block, macs, params, buffers):
+    rows = cnncalc.analyze(name).block(block)
+    assert sum(row.macs for row in rows) == macs
+    assert sum(row.params for row in rows) == params
+    assert sum(row.buffers for row in rows) == buffers
+
+
+def test_vit_b_16_spec_reads_like_the_papers_table():
+    """Dosovitskiy et al. 2021, Table 1: ViT-Base, 12 layers, hidden size D 768, MLP size 3072, 12 heads."""
+    report = cnncalc.analyze("vit_b_16")
+    assert {k: report.params[k] for k in ("layers", "hidden", "mlp", "heads", "patch")} == {
+        "layers": 12, "hidden": 768, "mlp": 3072, "heads": 12, "patch": 16}
+    attention = [row for row in report.rows if row.type == "attention"]
+    assert len(attention) == 12 and {row.heads for row in attention} == {12}
+    assert report.row("class_token").out_shape == (197, 768)
+
+
+def test_vit_b_16_at_384_follows_the_position_embedding():
+    # 384/16 = 24: 576 patches + the class token; the position embedding grows with them
+    report = cnncalc.analyze("vit_b_16", input=384)
+    assert report.row("encoder.pos_embedding").params == 577 * 768
