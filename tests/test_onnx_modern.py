@@ -385,3 +385,25 @@ def test_small_external_constant_is_read_only_beside_the_model(tmp_path):
     onnx.save_model(proto, str(tmp_path / "sub" / "model.onnx"))
     with pytest.raises(SpecError, match="is needed by value, but its contents are in an external data file"):
         cnncalc.analyze(str(tmp_path / "sub" / "model.onnx"))
+
+
+def test_poolformer_groupnorm_and_pool_minus_input(tmp_path):
+    """timm's PoolFormer block as the TorchScript exporter writes it: GroupNorm(1) as Reshape to N x 1 x -1,
+    InstanceNormalization, Reshape back, Mul and Add of the unsqueezed weight and bias; pool(x) - x."""
+    g = Graph("torchscript", (1, 6, 4, 4))
+    s = "/stages/stages.0/blocks/blocks.0/norm1"
+    grouped = g.op("Reshape", ["x", g.ints("to_groups", [1, 1, -1])], s)
+    normed = g.op("InstanceNormalization", [grouped, g.scalar(1.0), g.scalar(0.0)], s)
+    back = g.op("Reshape", [normed, g.op("Shape", ["x"], s)], s)
+    weight = g.op("Unsqueeze", [g.weight("norm1.weight", [6]), g.ints("axes12", [1, 2])], s)
+    bias = g.op("Unsqueeze", [g.weight("norm1.bias", [6]), g.ints("axes12", [1, 2])], s)
+    normed = g.op("Add", [g.op("Mul", [back, weight], s), bias], s)
+    pooled = g.op("AveragePool", [normed], "/stages/stages.0/blocks/blocks.0/token_mixer/pool", kernel_shape=[3, 3],
+                  pads=[1, 1, 1, 1], strides=[1, 1])
+    mixed = g.op("Sub", [pooled, normed], "/stages/stages.0/blocks/blocks.0/token_mixer")
+    out = g.op("Add", ["x", mixed], "/stages/stages.0/blocks/blocks.0")
+    report, _ = totals(g.save(tmp_path, out))
+    assert [row.type for row in report.rows] == ["groupnorm", "avgpool", "sub", "add"]
+    assert report.spec.layers[0].keys["groups"] == 1
+    assert report.totals["params"] == 2 * 6 == 12  # GroupNorm's scale and shift; pool, sub and add: none
+    assert report.totals["macs"] == 0

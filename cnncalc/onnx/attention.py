@@ -241,7 +241,10 @@ def _step(reader, node, attrs, region, first=None):
         return _set(reader, node, region, dims[:axis] + (sum(d[axis] for d in inputs),) + dims[axis + 1:]) or True
     if op == "Split" and dims is not None:
         axis = attrs.get("axis", 0) % len(dims)
-        sizes = consts[1].array().reshape(-1).tolist() if len(consts) > 1 and consts[1] is not None else (
+        given = consts[1].array() if len(consts) > 1 and consts[1] is not None else None
+        if len(consts) > 1 and consts[1] is not None and given is None:
+            return False
+        sizes = given.reshape(-1).tolist() if given is not None else (
             attrs.get("split") or [dims[axis] // len(node.output)] * len(node.output))
         for position, size in enumerate(sizes):
             _set(reader, node, region, dims[:axis] + (int(size),) + dims[axis + 1:], position)
@@ -308,7 +311,8 @@ def _reshape_like(reader, node, attrs, dims, consts, reshaped):
             return None
         axis = attrs.get("axis", 0) % len(dims)
         return dims[:axis] + tuple(array.shape) + dims[axis + 1:]
-    axes = consts[1].array().reshape(-1).tolist() if len(consts) > 1 and consts[1] is not None else attrs.get("axes")
+    given = consts[1].array() if len(consts) > 1 and consts[1] is not None else None
+    axes = given.reshape(-1).tolist() if given is not None else attrs.get("axes")
     if op == "Squeeze":
         axes = [a % len(dims) for a in (axes if axes is not None else [i for i, d in enumerate(dims) if d == 1])]
         return tuple(d for i, d in enumerate(dims) if i not in axes)
