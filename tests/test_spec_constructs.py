@@ -111,3 +111,17 @@ def test_list_shows_the_transformers():
     listing = ok("list")
     for name in ("vit_b_16", "vit_h_14", "swin_t", "swin_v2_b"):
         assert name in listing
+
+
+def test_reuse_is_bounded_work(tmp_path):
+    # 3,000 uses of resnet50 (171 layers read each) pass the 300,000 expansion steps: refused, not slow
+    path = tmp_path / "bomb.yaml"
+    path.write_text("input: [3, 64, 64]\nlayers:\n" + "".join(
+        f"  - {{name: b{k}, use: resnet50, until: conv1, from: input}}\n" for k in range(3000)), encoding="utf-8")
+    with pytest.raises(cnncalc.CnnCalcError, match="300,000 steps"):
+        cnncalc.analyze(str(path))
+    with pytest.raises(cnncalc.CnnCalcError, match="number too large"):
+        analyze([{"type": "conv", "filters": "2 ** 2 ** 60", "kernel": 1}])
+    for bad in ("/etc/passwd", "-", "resnet5"):
+        with pytest.raises(cnncalc.CnnCalcError, match="neither a built-in model nor a .yaml/.yml spec file"):
+            analyze([{"use": bad}])

@@ -3,6 +3,7 @@
 import textwrap
 
 from ..conventions import CONVENTIONS, FLOPS_2X_NOTE, FOLDED_BN
+from ..numbers import is_tokens
 from .columns import MAP_TITLES, table_columns
 from .escape import escape_cells, escape_lines
 from .shapes import full_shape
@@ -28,7 +29,9 @@ def table(report, depth=None, units="slide", columns=None, convention="lecture")
     bound = [column.bind(units, report.totals) for column in chosen]
     rows = [[cell(row) for _, cell, _ in bound] for row in report.fold(depth)]
     rows.append([total for _, _, total in bound])
-    map_title = MAP_TITLES.get(len(report.input) - 1, "C x H/W")
+    map_title = "N x D" if is_tokens(report.input) else MAP_TITLES.get(len(report.input) - 1, "C x H/W")
+    if not is_tokens(report.input) and any(is_tokens(row.out_shape) for row in report.rows):
+        map_title += ", N x D"  # a transformer's token rows
     return [title.replace("C x H/W", map_title) for title, _, _ in bound], rows, [column.align for column in chosen]
 
 

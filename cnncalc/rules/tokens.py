@@ -18,7 +18,7 @@ def need_tokens(layer, shape):
     """``shape`` if it is N x D tokens; a layer error otherwise."""
     if not is_tokens(shape):
         kind = "a flat vector" if len(shape) == 1 else f"the map {show_shape(shape)}"
-        raise layer.error(f"{layer.type} works on N x D tokens, but gets {kind} (make tokens of a map with a "
+        raise layer.error(f"{layer.type} needs N x D tokens, but gets {kind} (make tokens of a map with a "
                           f"tokens layer)")
     return shape
 

@@ -27,6 +27,7 @@ def every_copy(expander, pattern, scope, prefix, variables, line, full):
         found = expander.resolve_layer(f"{head}.{len(names)}{tail}", scope, prefix, variables)
         if found is None:
             break
+        expander.count_expanded(line, full)  # a name found is a step of the expansion's bounded work
         names.append(found)
     if not names:
         raise expander.fail(f"'from': '{pattern}' names no layer ('{head}.0{tail}' is not an earlier layer; "
@@ -104,7 +105,12 @@ def expand_use(expander, item, prefix, scope, variables, previous, declared):
     inputs = expander.resolve_from(item, scope, prefix, variables, previous, declared, full)
     if len(inputs) != 1:
         raise expander.fail(f"a used spec takes one input, got {len(inputs)}", item.line_of("from"), full)
-    other = _load(expander, _spec_path(expander, use, item.line_of("use"), full), item.line_of("use"), full)
+    path = _spec_path(expander, use, item.line_of("use"), full)
+    cache = vars(expander).setdefault("used_specs", {})  # a spec used twice is read once
+    if path not in cache:
+        cache[path] = _load(expander, path, item.line_of("use"), full)
+    other = cache[path]
+    expander.count_expanded(line, full, cost=len(other.layers))  # reading it is work, whatever is kept
     layers = _cut(other.layers, item.get("until"), expander, item.line_of("until"), full, use)
     flags = dict(expander.inherited)
     for word in INHERITED_WORDS:
