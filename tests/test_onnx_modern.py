@@ -407,3 +407,19 @@ def test_poolformer_groupnorm_and_pool_minus_input(tmp_path):
     assert report.spec.layers[0].keys["groups"] == 1
     assert report.totals["params"] == 2 * 6 == 12  # GroupNorm's scale and shift; pool, sub and add: none
     assert report.totals["macs"] == 0
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_rexnet_shortcut_onto_the_first_channels(tmp_path, form):
+    """ReXNet: Concat([x[:, :4] + s, x[:, 4:]]) is x + s padded with 2 zero channels: pad then add."""
+    g = Graph(form, (1, 4, 5, 5))
+    x = g.op("Conv", ["x", g.weight("conv.weight", [6, 4, 1, 1])], "/features/features.2/conv", kernel_shape=[1, 1])
+    head = g.op("Slice", [x, g.ints("zero", [0]), g.ints("four", [4]), g.ints("one", [1])], "/features/features.2")
+    tail = g.op("Slice", [x, g.ints("four", [4]), g.ints("big", [2 ** 62]), g.ints("one", [1])],
+                "/features/features.2")
+    added = g.op("Add", [head, "x"], "/features/features.2")
+    out = g.op("Concat", [added, tail], "/features/features.2", axis=1)
+    report, _ = totals(g.save(tmp_path, out))
+    assert [row.type for row in report.rows] == ["conv", "pad", "add"]
+    assert report.rows[1].out_shape == (6, 5, 5) and report.rows[2].out_shape == (6, 5, 5)
+    assert report.totals["params"] == 6 * 4 == 24 and report.totals["macs"] == 6 * 25 * 4 == 600

@@ -15,7 +15,7 @@ Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the n
 """
 
 from .activations import fold_activation
-from .tensors import Value, channels_last, elements, shape_text
+from .tensors import Value, attributes, channels_last, elements, shape_text
 
 
 # --- Transpose: a change of layout ------------------------------------------------------------------
@@ -308,3 +308,46 @@ def sub(reader, node, attrs):
     if len(layouts) != 1:
         raise reader.unsupported(node, "a Sub of tensors held in different layouts")
     reader.set_output(node, reader.emit(node, "sub", list(node.input), layout=layouts.pop(), any_layout=True))
+
+
+def partial_shortcut(reader, node, window, dims):
+    """ReXNet's shortcut onto the first channels: Concat([x[:, :C] + s, x[:, C:]]) is x plus s padded with
+    zero channels -- ``pad`` (channels [0, T - C]) and ``add``: the same shape and counts. True when the
+    channel Slice ``node`` is one of its two Slices."""
+    source = node.input[0]
+    own = reader.index
+    if list(window) != [1] or window[1][2] != 1:
+        return False
+    begin, stop, _ = window[1]
+    if begin == 0:
+        add = _next(reader, node.output[0], "Add")
+        concat = add is not None and _next(reader, reader.nodes[add].output[0], "Concat")
+    else:
+        concat = _next(reader, node.output[0], "Concat")
+    if not concat:
+        return False
+    joined = reader.nodes[concat]
+    if len(joined.input) != 2 or attributes(joined).get("axis", 0) % len(dims) != 1:
+        return False
+    first, second = (reader.makers.get(name) for name in joined.input)
+    if first is None or second is None or reader.nodes[first].op_type != "Add" \
+            or reader.nodes[second].op_type != "Slice" or reader.nodes[second].input[0] != source:
+        return False
+    add = reader.nodes[first]
+    slices = [reader.makers.get(name) for name in add.input]
+    head = next((i for i in slices if i is not None and reader.nodes[i].op_type == "Slice"
+                 and reader.nodes[i].input[0] == source), None)
+    if head is None or own not in (head, second):
+        return False
+    shortcut = _other(add, reader.nodes[head].output[0])
+    value = reader.values.get(shortcut)
+    if value is None or value.gate is not None or value.layout is not None or len(value.shape) != len(dims) \
+            or value.shape[2:] != dims[2:] or value.shape[1] >= dims[1]:
+        return False
+    padded = reader.emit(node, "pad", [shortcut], {"channels": [0, dims[1] - value.shape[1]]}, op_name="pad")
+    reader.values[node.output[0] + "#padded"] = padded
+    result = reader.emit(add, "add", [source, node.output[0] + "#padded"], op_name="add")
+    for at in (head, second, first, concat):
+        reader.skip.add(at)
+    reader.values[joined.output[0]] = result
+    return True

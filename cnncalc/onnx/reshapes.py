@@ -9,7 +9,7 @@ import math
 from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
 from . import tokens
-from .positions import group_norm, relayout
+from .positions import group_norm, partial_shortcut, relayout
 
 
 def pass_through(reader, node, attrs):
@@ -242,6 +242,8 @@ def slice_(reader, node, attrs):
             return reader.set_output(node, value)
     if not window:
         return reader.set_output(node, reader.values[node.input[0]].passed_on())
+    if partial_shortcut(reader, node, window, dims):
+        return
     raise reader.unsupported(node, f"a Slice of {shape_text(dims)} ({window}) (cnncalc reads a slice of the "
                                    f"channels into equal parts)")
 
