@@ -423,3 +423,30 @@ def test_rexnet_shortcut_onto_the_first_channels(tmp_path, form):
     assert [row.type for row in report.rows] == ["conv", "pad", "add"]
     assert report.rows[1].out_shape == (6, 5, 5) and report.rows[2].out_shape == (6, 5, 5)
     assert report.totals["params"] == 6 * 4 == 24 and report.totals["macs"] == 6 * 25 * 4 == 600
+
+
+def test_selective_kernel_branches(tmp_path):
+    """timm's SelectiveKernel (SKNet): two conv branches stacked (Unsqueeze + Concat), summed (ReduceSum),
+    pooled, reduced, expanded to 2C weights, Softmax over the branches, weighted and summed again."""
+    g = Graph("torchscript", (1, 4, 6, 6))
+    s = "/layer1/layer1.0/conv1"
+    paths = [g.op("Conv", ["x", g.weight(f"paths.{i}.weight", [4, 4, 3, 3])], f"{s}/paths.{i}/conv",
+                  kernel_shape=[3, 3], pads=[i + 1] * 4, dilations=[i + 1] * 2) for i in range(2)]
+    stacked = g.op("Concat", [g.op("Unsqueeze", [p, g.ints("axis1", [1])], s) for p in paths], s, axis=1)
+    summed = g.op("ReduceSum", [stacked, g.ints("axis1", [1])], s + "/attn", keepdims=0)
+    pooled = g.op("ReduceMean", [summed], s + "/attn", axes=[2, 3], keepdims=1)
+    reduced = g.op("Relu", [g.op("Conv", [pooled, g.weight("fc_reduce.weight", [2, 4, 1, 1])], s + "/attn/fc_reduce",
+                                 kernel_shape=[1, 1])], s + "/attn")
+    selected = g.op("Conv", [reduced, g.weight("fc_select.weight", [8, 2, 1, 1])], s + "/attn/fc_select",
+                    kernel_shape=[1, 1])
+    weights = g.op("Softmax", [g.op("Reshape", [selected, g.ints("to_branches", [1, 2, 4, 1, 1])], s + "/attn")],
+                   s + "/attn", axis=1)
+    out = g.op("ReduceSum", [g.op("Mul", [stacked, weights], s), g.ints("axis1", [1])], s, keepdims=0)
+    report, _ = totals(g.save(tmp_path, out))
+    assert [row.type for row in report.rows] == ["conv", "conv", "add", "globalavgpool", "conv", "conv", "softmax",
+                                                 "chunk", "mul", "chunk", "mul", "add"]
+    # two 3x3 branches 4*4*9 = 144 each; fc_reduce 4*2 = 8; fc_select 2*8 = 16
+    assert report.totals["params"] == 2 * 144 + 8 + 16 == 312
+    # branches 4*6*6 * 4*9 = 5,184 each; fc_reduce 8; fc_select 16
+    assert report.totals["macs"] == 2 * 5184 + 8 + 16 == 10392
+    assert report.rows[-1].out_shape == (4, 6, 6)

@@ -113,6 +113,10 @@ def prelu(reader, node, attrs):
 
 
 def softmax(reader, node, attrs):
+    from . import branches
+
+    if branches.softmax(reader, node):
+        return
     value = reader.value(node, node.input[0], any_layout=True)
     axis = attrs.get("axis", -1) % len(value.shape)
     if axis != value.channel_axis:

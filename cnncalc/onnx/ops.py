@@ -44,6 +44,8 @@ OPERATORS = {
     "Transpose": reshapes.transpose,
     "Pad": reshapes.pad,
     "Split": reshapes.split,
+    "Unsqueeze": reshapes.unsqueeze,
+    "ReduceSum": reshapes.reduce_sum,
     "Gather": reshapes.gather,
     "Slice": reshapes.slice_,
     "Concat": reshapes.concat,

@@ -90,6 +90,10 @@ def linear(reader, node, source, weight_dims, weight):
 def scale_by_constant(reader, node, attrs):
     """Mul or Div of a computed tensor by a constant: nothing when a scalar (no params, no MACs), a
     ``scale`` (C params) when one value per channel, the start of GELU's Erf form when it is one."""
+    from . import branches
+
+    if node.op_type == "Mul" and branches.mul(reader, node):
+        return
     computed = [name for name in node.input if name in reader.values]
     constant = [name for name in node.input if name not in reader.values]
     if len(computed) != 1 or len(constant) != 1 or (node.op_type == "Div" and node.input[0] != computed[0]):

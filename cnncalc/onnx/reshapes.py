@@ -8,7 +8,7 @@ import math
 
 from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
-from . import tokens
+from . import branches, tokens
 from .positions import group_norm, partial_shortcut, relayout
 
 
@@ -72,6 +72,7 @@ def reshape(reader, node, attrs):
     if len(target) == 1 and dims[0] == 1 and _as_strided(reader, node):
         return
     if (tokens.reshape(reader, node, dims, target) or group_norm(reader, node, dims, target)
+            or branches.reshape(reader, node, dims, target)
             or _start_shuffle(reader, node, dims, target)):
         return
     raise reader.unsupported(node, f"a Reshape of {shape_text(dims)} to {shape_text(target)} (cnncalc reads a "
@@ -103,6 +104,20 @@ def _as_strided(reader, node):
     reader.set_output(node, Value(None, (math.prod(reader.values[node.input[0]].shape),),
                                   gate=("flat", node.input[0])))
     return True
+
+
+def unsqueeze(reader, node, attrs):
+    if not branches.unsqueeze(reader, node, attrs):
+        reader.value(node, node.input[0])
+        raise reader.unsupported(node, "an Unsqueeze of a computed tensor (cnncalc reads the Unsqueeze that stacks "
+                                       "the branches of a selective-kernel block)")
+
+
+def reduce_sum(reader, node, attrs):
+    if not branches.reduce_sum(reader, node, attrs):
+        reader.value(node, node.input[0])
+        raise reader.unsupported(node, "a ReduceSum of a computed tensor (cnncalc reads the sum over stacked "
+                                       "branches)")
 
 
 def gather(reader, node, attrs):
@@ -249,6 +264,8 @@ def slice_(reader, node, attrs):
 
 
 def concat(reader, node, attrs):
+    if branches.concat(reader, node, attrs):
+        return
     if tokens.class_token(reader, node, attrs):
         return
     shapes = [reader.value(node, name).shape for name in node.input]
