@@ -450,3 +450,34 @@ def test_selective_kernel_branches(tmp_path):
     # branches 4*6*6 * 4*9 = 5,184 each; fc_reduce 8; fc_select 16
     assert report.totals["macs"] == 2 * 5184 + 8 + 16 == 10392
     assert report.rows[-1].out_shape == (4, 6, 6)
+
+
+def test_resnest_split_attention(tmp_path):
+    """timm's ResNeSt SplitAttn (radix 2, cardinality 1): a conv's 2C channels as 2 branches (Reshape to
+    N x 2 x C x H x W), summed, pooled, fc1, fc2 to 2C, rSoftMax (Reshape, Transpose, Softmax over the
+    radix, Reshape back), weighted and summed."""
+    g = Graph("torchscript", (1, 4, 6, 6))
+    s = "/layer1/layer1.0/conv2"
+    conv = g.op("Conv", ["x", g.weight("conv.weight", [8, 2, 3, 3])], s + "/conv", kernel_shape=[3, 3],
+                pads=[1, 1, 1, 1], group=2)
+    split = g.op("Reshape", [conv, g.ints("to_radix", [1, 2, 4, 6, 6])], s)
+    pooled = g.op("ReduceMean", [g.op("ReduceSum", [split, g.ints("axis1", [1])], s, keepdims=0)], s,
+                  axes=[2, 3], keepdims=1)
+    fc1 = g.op("Conv", [pooled, g.weight("fc1.weight", [2, 4, 1, 1]), g.weight("fc1.bias", [2])], s + "/fc1",
+               kernel_shape=[1, 1])
+    fc2 = g.op("Conv", [fc1, g.weight("fc2.weight", [8, 2, 1, 1]), g.weight("fc2.bias", [8])], s + "/fc2",
+               kernel_shape=[1, 1])
+    r = s + "/rsoftmax"
+    soft = g.op("Softmax", [g.op("Transpose", [g.op("Reshape", [fc2, g.ints("to_card", [1, 1, 2, -1])], r)], r,
+                                 perm=[0, 2, 1, 3])], r, axis=1)
+    flat = g.op("Reshape", [g.op("Reshape", [soft, g.ints("flat", [1, -1])], r), g.ints("to_map", [1, -1, 1, 1])], s)
+    weights = g.op("Reshape", [flat, g.ints("to_radix_w", [1, 2, 4, 1, 1])], s)
+    out = g.op("ReduceSum", [g.op("Mul", [split, weights], s), g.ints("axis1", [1])], s, keepdims=0)
+    report, _ = totals(g.save(tmp_path, out))
+    assert [row.type for row in report.rows] == ["conv", "chunk", "chunk", "add", "globalavgpool", "conv", "conv",
+                                                 "softmax", "chunk", "mul", "chunk", "mul", "add"]
+    # grouped conv 8*2*9 = 144; fc1 4*2 + 2 = 10; fc2 2*8 + 8 = 24
+    assert report.totals["params"] == 144 + 10 + 24 == 178
+    # conv 8*36 * 2*9 = 5,184; fc1 8; fc2 16
+    assert report.totals["macs"] == 5184 + 8 + 16 == 5208
+    assert report.rows[-1].out_shape == (4, 6, 6)

@@ -62,7 +62,34 @@ def reduce_sum(reader, node, attrs):
 
 
 def reshape(reader, node, dims, target):
-    """N x kC x 1 x 1 to N x k x C x 1 x 1, read by a Softmax over axis 1: the branches' weights."""
+    """N x kC x 1 x 1 to N x k x C x 1 x 1, read by a Softmax over axis 1: the branches' weights. Also
+    ResNeSt's forms: a map N x rC x H x W split into r branches (N x r x C x H x W, summed or weighted: r
+    ``chunk`` layers), its weights N x rC x 1 x 1 as N x card x r x -1 for a Softmax across the radix
+    (rSoftMax), and the reshapes of those weights on their way to the Mul."""
+    pending = reader.values.get(node.input[0])
+    if pending is not None and pending.gate is not None and pending.gate[0] == "weighted":
+        reader.set_output(node, Value(None, target, gate=pending.gate))
+        return True
+    if pending is None or pending.gate is not None or pending.layout is not None or pending.tokens:
+        return False
+    readers = [reader.nodes[i].op_type for i in reader.readers.get(node.output[0], []) if i is not None]
+    if len(dims) == 4 and len(target) == 5 and target[0] == dims[0] and target[3:] == dims[2:] \
+            and target[1] * target[2] == dims[1] and target[1] >= 2 and readers \
+            and set(readers) <= {"ReduceSum", "Mul"}:
+        count, parts = target[1], []
+        for index in range(count):
+            value = reader.emit(node, "chunk", [node.input[0]], {"chunks": count, "index": index},
+                                suffix=f".{index}", op_name="radix")
+            reader.values[f"{node.output[0]}#r{index}"] = value
+            parts.append(f"{node.output[0]}#r{index}")
+        reader.set_output(node, Value(None, target, gate=("branches", parts)))
+        return True
+    if len(dims) == 4 and dims[2:] == (1, 1) and len(target) == 4 and target[0] == dims[0] \
+            and target[1] * target[2] * target[3] == dims[1] and target[2] >= 2 and readers == ["Transpose"]:
+        at = reader.only_reader(node.output[0])
+        if list(attributes(reader.nodes[at]).get("perm", [])) == [0, 2, 1, 3]:
+            reader.set_output(node, Value(None, target, gate=("weights", node.input[0], target[2])))
+            return True
     if len(dims) != 4 or dims[2:] != (1, 1) or len(target) != 5 or target[0] != dims[0] or target[3:] != (1, 1) \
             or target[1] * target[2] != dims[1] or target[1] < 2:
         return False
@@ -74,10 +101,12 @@ def reshape(reader, node, dims, target):
 
 
 def softmax(reader, node):
-    """The Softmax over the branches: ``softmax`` of the kC values."""
+    """The Softmax over the branches (axis 1): ``softmax`` of the kC values."""
     gate = _gate(reader, node.input[0], "weights")
     if gate is None:
         return False
+    if attributes(node).get("axis", 1) % len(reader.values[node.input[0]].shape) != 1:
+        raise reader.unsupported(node, "a Softmax of branch weights over an axis other than the branches")
     value = reader.emit(node, "softmax", [gate[1]])
     reader.values[gate[1] + "#softmax"] = value
     reader.set_output(node, Value(None, reader.values[node.input[0]].shape,
@@ -104,4 +133,14 @@ def mul(reader, node):
         products.append(f"{node.output[0]}#m{index}")
     shape = reader.values[branches[0]].shape
     reader.set_output(node, Value(None, shape[:1] + (count,) + shape[1:], gate=("branches", products)))
+    return True
+
+
+def transpose(reader, node, perm):
+    """rSoftMax's Transpose [0, 2, 1, 3] of the weights before their Softmax."""
+    gate = _gate(reader, node.input[0], "weights")
+    if gate is None or perm != [0, 2, 1, 3]:
+        return False
+    dims = reader.values[node.input[0]].shape
+    reader.set_output(node, Value(None, tuple(dims[p] for p in perm), gate=gate))
     return True

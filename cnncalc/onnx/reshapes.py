@@ -59,6 +59,12 @@ def reshape(reader, node, attrs):
     pending = reader.values.get(source)
     if pending is not None and pending.gate and pending.gate[0] == "shuffled":
         return _end_shuffle(reader, node, pending)
+    if pending is not None and pending.gate and pending.gate[0] == "weighted":  # branch weights (ResNeSt)
+        target = reader.known(node, node.input[1], "the Reshape target shape").reshape(-1).tolist()
+        shaped = _reshaped(pending.shape, target, 0)
+        if shaped is None or not branches.reshape(reader, node, pending.shape, shaped):
+            raise reader.unsupported(node, f"a Reshape of branch weights {shape_text(pending.shape)} to {target}")
+        return
     dims = reader.value(node, source, any_layout=True).shape
     target = reader.known(node, node.input[1], "the Reshape target shape").reshape(-1).tolist()
     target = _reshaped(dims, target, attrs.get("allowzero", 0))
@@ -171,7 +177,8 @@ def transpose(reader, node, attrs):
         dims = pending.shape
         transposed = (dims[0], dims[2], dims[1]) + dims[3:]
         return reader.set_output(node, Value(None, transposed, gate=("shuffled", source, groups)))
-    if tokens.transpose(reader, node, list(attrs.get("perm", []))):
+    if tokens.transpose(reader, node, list(attrs.get("perm", []))) or branches.transpose(
+            reader, node, list(attrs.get("perm", []))):
         return
     dims = reader.value(node, node.input[0], any_layout=True).shape
     perm = list(attrs.get("perm", reversed(range(len(dims)))))
