@@ -481,3 +481,22 @@ def test_resnest_split_attention(tmp_path):
     # conv 8*36 * 2*9 = 5,184; fc1 8; fc2 16
     assert report.totals["macs"] == 5184 + 8 + 16 == 5208
     assert report.rows[-1].out_shape == (4, 6, 6)
+
+
+def test_weight_standardized_conv_counts_its_weight_and_gain(tmp_path):
+    """timm's ScaledStdConv2d (NFNet) as the TorchScript exporter writes it: the conv weight is computed from
+    the learned weight (standardized over each filter) and a learned gain per filter: conv + scale."""
+    g = Graph("torchscript", (1, 3, 8, 8))
+    s = "/stem/conv"
+    flat = g.op("Reshape", [g.weight("stem.conv.weight", [4, 3, 3, 3]), g.ints("to_rows", [1, 4, -1])], s)
+    mean = g.op("ReduceMean", [flat], s, axes=[2], keepdims=1)
+    centred = g.op("Sub", [flat, mean], s)
+    std = g.op("Sqrt", [g.op("ReduceMean", [g.op("Mul", [centred, centred], s)], s, axes=[2], keepdims=1)], s)
+    standard = g.op("Reshape", [g.op("Div", [centred, std], s), g.ints("to_weight", [4, 3, 3, 3])], s)
+    weight = g.op("Mul", [standard, g.weight("stem.conv.gain", [4, 1, 1, 1])], s)
+    out = g.op("Conv", ["x", weight, g.weight("stem.conv.bias", [4])], s, kernel_shape=[3, 3])
+    report, _ = totals(g.save(tmp_path, out))
+    assert [row.type for row in report.rows] == ["conv", "scale"]
+    # weight 4*3*3*3 = 108 + bias 4, counted once; gain 4 (the scale)
+    assert report.totals["params"] == 108 + 4 + 4 == 116
+    assert report.totals["macs"] == 4 * 6 * 6 * 27 == 3888

@@ -83,7 +83,11 @@ def conv(reader, node, attrs):
     if pending is not None and pending.gate and pending.gate[0] == "pad":
         _, source, extra = pending.gate
     shape = reader.value(node, source).shape
-    dims = reader.const(node, weight, "the Conv weight").dims
+    const = reader.const(node, weight, "the Conv weight")
+    dims, gains = const.dims, []
+    if not const.proto and (dims is None or len(dims) != len(shape) or _learned_count(reader, const) > 1):
+        # a weight computed from initializers, by more than a cast or a transpose (NFNet's standardization)
+        dims, weight, gains = _computed_weight(reader, node, const, len(shape))
     if dims is None or len(dims) != len(shape):
         raise reader.unsupported(node, f"the weight '{weight}' must be a {len(shape)}-d initializer")
     groups = attrs.get("group", 1)
@@ -103,7 +107,40 @@ def conv(reader, node, attrs):
     if not bias:
         keys["bias"] = False
     _drop_defaults(keys)
-    reader.set_output(node, reader.emit(node, type_name, [source], keys, weight=weight))
+    value = reader.emit(node, type_name, [source], keys, weight=weight)
+    for gain in gains:  # gain * W, one value per filter: the same as a scale of the conv's output
+        if elements(reader.consts[gain].dims) != dims[0]:
+            raise reader.unsupported(node, f"the weight is computed from '{gain}' of "
+                                           f"{elements(reader.consts[gain].dims)} values (cnncalc counts one "
+                                           f"learned gain per filter)")
+        reader.values[node.output[0]] = value
+        value = reader.emit(node, "scale", [node.output[0]], weight=gain, op_name="gain")
+    reader.set_output(node, value)
+
+
+def _learned_count(reader, const):
+    from .attention import _initializer_kind
+
+    return sum(1 for name in const.sources if _initializer_kind(reader, name) == "param")
+
+
+def _computed_weight(reader, node, const, rank):
+    """The initializers a computed Conv weight comes from: the weight itself (the one learned tensor of the
+    conv's rank: its dims, counted once) and learned gains (one per filter, a ``scale`` after the conv).
+    A float initializer the exporter derived (torch.export folds NFNet's gain into one) is refused: its
+    params cannot be told."""
+    from .attention import _initializer_kind
+
+    learned = [name for name in sorted(const.sources) if _initializer_kind(reader, name) == "param"]
+    weights = [name for name in learned if len(reader.consts[name].dims or ()) == rank
+               and elements(reader.consts[name].dims) > (reader.consts[name].dims or (0,))[0]]  # not a gain
+    derived = [name for name in sorted(const.sources) if _initializer_kind(reader, name) is None
+               and reader.initializers[name].data_type in (1, 10, 11, 16) and elements(reader.consts[name].dims) > 1]
+    if len(weights) != 1 or derived:
+        what = f"'{derived[0]}', a tensor the exporter derived" if derived else "initializers"
+        raise reader.unsupported(node, f"the Conv weight is computed from {what} (cnncalc reads a weight computed "
+                                       f"from one learned weight and per-filter gains)")
+    return reader.consts[weights[0]].dims, weights[0], [name for name in learned if name != weights[0]]
 
 
 def conv_transpose(reader, node, attrs):
