@@ -11,8 +11,8 @@ both must give the CSV's params, buffers and MACs exactly. Needs only cnncalc an
 With --modern, each NAME.ts.onnx and NAME.dynamo.onnx is compared with tools/modern_onnx_reference.txt
 (PyTorch's params, buffers and FlopCounterMode MACs). A TorchScript export must match all three. A
 torch.export (dynamo) export folds BatchNorm into the convs before it: when the model has BatchNorm it
-must match the MACs, have no buffers and the params PyTorch counts less half the BN params (BN's scale
-and shift become one conv bias); the line says "BN folded".
+must match the MACs, have no buffers and the params of the folded model (folded_params: each BN after a
+conv goes, the conv keeps its bias or gains one); the line says "BN folded".
 
 Prints one line per model with the figures and the time `report` took; exit 1 on any mismatch.
 """
@@ -77,7 +77,8 @@ def modern(folder, names):
             want = {key: int(row[key]) for key in KEYS}
             folded = kind == "dynamo" and int(row["bn_params"]) > 0
             if folded:
-                want = {"params": want["params"] - int(row["bn_params"]) // 2, "buffers": 0, "macs": want["macs"]}
+                folded_params = int(row.get("folded_params") or int(row["params"]) - int(row["bn_params"]) // 2)
+                want = {"params": folded_params, "buffers": 0, "macs": want["macs"]}
             try:
                 start = time.perf_counter()
                 report = cnncalc.analyze(path)

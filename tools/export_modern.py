@@ -20,8 +20,8 @@ are, and shares equal initializers) is written twice:
 The figures (one line per model, whatever the exporters did):
 - params = sum(p.numel() for p in model.parameters());
 - buffers = every buffer element except BatchNorm's num_batches_tracked;
-- bn = the elements of BatchNorm/GroupNorm-free BN params (scale + shift of every BatchNorm), so a
-  folded export can be told apart;
+- bn_params = the scale and shift of every BatchNorm; folded_params = the params a BN-folding exporter
+  leaves (each BN right after a conv goes; the conv keeps its bias, or gains one of C);
 - macs = torch.utils.flop_counter.FlopCounterMode's total / 2 for one forward pass, gradients enabled,
   attention through the math kernel (sdpa_kernel(SDPBackend.MATH)), as the issue asks.
 """
@@ -61,7 +61,7 @@ MODELS = {
     "coatnet_0": ("timm", "coatnet_0_rw_224", (3, 224, 224)),
 }
 FIRST = ("convnext_tiny", "vit_b_32", "swin_t", "r3d_18")
-FIELDS = ("run", "input", "params", "buffers", "bn_params", "macs", "dynamo", "torchscript")
+FIELDS = ("run", "input", "params", "buffers", "bn_params", "macs", "dynamo", "torchscript", "folded_params")
 
 
 def suffix_of(kind):
@@ -96,10 +96,18 @@ def figures(model, x):
     buffers = sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
     bn = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
              for p in m.parameters(recurse=False))
+    # what a BN-folding exporter leaves: each BN right after a conv goes, the conv keeps (or gains) a bias
+    folded, previous = params, None
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.affine:
+            if isinstance(previous, torch.nn.modules.conv._ConvNd) and previous.out_channels == module.num_features:
+                folded -= module.num_features * (2 if previous.bias is not None else 1)
+        if not list(module.children()):
+            previous = module
     counter = FlopCounterMode(display=False)
     with sdpa_kernel(SDPBackend.MATH), counter:
         model(x)
-    return params, buffers, bn, counter.get_total_flops() // 2
+    return params, buffers, bn, counter.get_total_flops() // 2, folded
 
 
 def export(model, x, path, dynamo):
@@ -148,7 +156,7 @@ def write_reference(rows):
         handle.write(",".join(FIELDS) + "\n")
         for name in MODELS:
             if name in rows:
-                handle.write(",".join(str(rows[name][f]) for f in FIELDS) + "\n")
+                handle.write(",".join(str(rows[name].get(f, "")) for f in FIELDS) + "\n")
 
 
 def main(argv=None):
@@ -157,6 +165,7 @@ def main(argv=None):
     parser.add_argument("names", nargs="*", help=f"models (default: {', '.join(FIRST)})")
     parser.add_argument("--all", action="store_true", help="every model of the list")
     parser.add_argument("--only", choices=("dynamo", "ts"), help="one exporter only")
+    parser.add_argument("--figures-only", action="store_true", help="record PyTorch's figures, export nothing")
     args = parser.parse_intermixed_args(argv)
     import torch
 
@@ -179,12 +188,12 @@ def main(argv=None):
                 parameter.normal_(0, 0.02)
         size = MODELS[name][2]
         x = torch.zeros(1, *size)
-        params, buffers, bn, macs = figures(model, x)
+        params, buffers, bn, macs, folded = figures(model, x)
         row = rows.get(name, {})
         row.update({"run": name, "input": "x".join(map(str, size)), "params": params, "buffers": buffers,
-                    "bn_params": bn, "macs": macs})
+                    "bn_params": bn, "macs": macs, "folded_params": folded})
         for kind, dynamo in (("dynamo", True), ("torchscript", False)):
-            if args.only and args.only != suffix_of(kind):
+            if args.only and args.only != suffix_of(kind) or args.figures_only:
                 continue
             suffix = "dynamo" if dynamo else "ts"
             row[kind] = export(model, x, os.path.join(args.folder, f"{name}.{suffix}.onnx"), dynamo)
