@@ -500,3 +500,14 @@ def test_weight_standardized_conv_counts_its_weight_and_gain(tmp_path):
     # weight 4*3*3*3 = 108 + bias 4, counted once; gain 4 (the scale)
     assert report.totals["params"] == 108 + 4 + 4 == 116
     assert report.totals["macs"] == 4 * 6 * 6 * 27 == 3888
+
+
+def test_dynamo_split_with_num_outputs(tmp_path):
+    """torch.export writes chunk(2, dim=1) as Split with num_outputs (opset 18+): two equal channel chunks."""
+    g = Graph("dynamo", (1, 6, 4, 4))
+    g.count += 1
+    g.nodes.append(helper.make_node("Split", ["x"], ["a", "b"], name="node_split", axis=1, num_outputs=2))
+    out = g.op("Add", ["a", "b"])
+    report, _ = totals(g.save(tmp_path, out))
+    assert [(row.type, row.out_shape) for row in report.rows] == [("chunk", (3, 4, 4)), ("chunk", (3, 4, 4)),
+                                                                   ("add", (3, 4, 4))]
