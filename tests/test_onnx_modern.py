@@ -511,3 +511,14 @@ def test_dynamo_split_with_num_outputs(tmp_path):
     report, _ = totals(g.save(tmp_path, out))
     assert [(row.type, row.out_shape) for row in report.rows] == [("chunk", (3, 4, 4)), ("chunk", (3, 4, 4)),
                                                                    ("add", (3, 4, 4))]
+
+
+def test_attention_whose_result_is_unused_is_refused(tmp_path):
+    g = Graph("torchscript", (1, 3, 8, 8))
+    patches = g.op("Conv", ["x", g.weight("patch.weight", [8, 3, 4, 4])], "/patch", kernel_shape=[4, 4],
+                   strides=[4, 4])
+    tokens = g.op("Transpose", [g.op("Reshape", [patches, g.ints("to_flat", [1, 8, 4])], "")], "", perm=[0, 2, 1])
+    g.op("Transpose", [tokens], "/attn", perm=[1, 0, 2])  # sequence-first, then nothing reads it
+    out = g.op("LayerNormalization", [tokens, g.weight("ln.weight", [8]), g.weight("ln.bias", [8])], "/ln", axis=-1)
+    with pytest.raises(SpecError, match="attention-like pattern whose result no layer reads"):
+        cnncalc.analyze(g.save(tmp_path, out))

@@ -37,6 +37,7 @@ class Region:
         self.buffers = 0
         self.tables = set()  # learned tables (a relative position bias) and buffers (its index) added in
         self.names = []  # the initializers it uses, for the layer's name
+        self.closed = False  # made into an attention layer
 
 
 def is_region(value):
@@ -188,6 +189,7 @@ def _dims(reader, name, region):
 
 def _set(reader, node, region, dims, position=0):
     reader.values[node.output[position]] = Value(None, tuple(int(d) for d in dims), gate=("region", region))
+    reader.followed.add(region)
 
 
 def _step(reader, node, attrs, region, first=None):
@@ -364,6 +366,7 @@ def close(reader, node, name):
     """The region's tensor ``name`` is read outside it: one ``attention`` layer, checked."""
     value = reader.values[name]
     region = value.gate[1]
+    region.closed = True
     if region in reader.regions:
         reader.regions.remove(region)
     tokens = reader.values[region.source]
@@ -412,6 +415,14 @@ def close(reader, node, name):
     for key, other in list(reader.values.items()):
         if is_region(other) and other.gate[1] is region and other.shape == tokens.shape:
             reader.values[key] = result if key == name else result.passed_on()
+
+
+def check_closed(reader):
+    """After the walk: a region nothing outside it read would be counted nowhere: refused."""
+    for region in reader.followed:
+        if not region.closed:
+            raise reader.unsupported(region.start, "an attention-like pattern whose result no layer reads (cnncalc "
+                                                   "counts attention where its output is used)")
 
 
 def _name(region):

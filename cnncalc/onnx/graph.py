@@ -39,6 +39,7 @@ class GraphReader:
         self.items = []  # spec layer items (dicts), in order
         self.costs = {}  # layer name -> its Cost
         self.regions = []  # attention regions not closed yet (see attention.py)
+        self.followed = set()  # every attention region followed
         self.initializers = {}  # name -> TensorProto (dims and type; data never read here)
         self.emitted_from = {}  # layer name -> the tensors it reads
         self.weights_of = {}  # layer name -> the initializer named as its weight
@@ -87,8 +88,9 @@ class GraphReader:
                 raise self.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
         for output in graph.output:
             value = self.values.get(output.name)
-            if attention.is_region(value):
+            if attention.is_region(value) and not value.gate[1].closed:
                 attention.close(self, value.gate[1].start, output.name)
+        attention.check_closed(self)
         if not self.items:
             raise SpecError("the model has no layers cnncalc counts (only constants and reshapes)", file=self.file)
         # made from the file's name and its producer fields, not written as a spec's name: shown escaped
