@@ -167,7 +167,8 @@ def exported_figures(cnncalc, folder, runs):
         times, refused = [], False
         for _ in range(runs):
             start = time.perf_counter()
-            done = subprocess.run(cnncalc + ["report", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            done = subprocess.run(cnncalc + ["report", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
             times.append(time.perf_counter() - start)
             refused = done.returncode != 0
         size = os.path.getsize(path) + (os.path.getsize(path + ".data") if os.path.exists(path + ".data") else 0)
@@ -198,8 +199,8 @@ def main():
     runs = 5 if args.quick else 15
     cnncalc = cnncalc_command()
     python = sys.executable
-    if args.onnx_folder:
-        exported_figures(cnncalc, args.onnx_folder, 3 if args.quick else 7)
+    if args.onnx_folder:  # this checkout's cnncalc (python -m cnncalc from its root), not an installed one
+        exported_figures([python, "-m", "cnncalc"], args.onnx_folder, 3 if args.quick else 7)
         return 0
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
