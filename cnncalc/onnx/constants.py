@@ -107,9 +107,10 @@ def _unsqueeze(np, arrays, attrs, opset):
     value = arrays[0]
     axes = _axes(arrays, attrs)
     rank = value.ndim + len(axes)
+    shape = list(value.shape)
     for axis in sorted(a % rank for a in axes):
-        value = np.expand_dims(value, axis)
-    return value
+        shape.insert(axis, 1)
+    return value.reshape(shape)
 
 
 def _squeeze(np, arrays, attrs, opset):

@@ -386,10 +386,22 @@ def dynamo_scope(node):
     return None
 
 
+_SCOPES = {}  # node name -> its scope (a model names thousands of nodes alike: /a/b/Constant_3)
+
+
 def _torch_scope(name):
     """PyTorch's exporter names nodes '/layer1/layer1.0/conv1/Conv': ('layer1.0.conv1', 'Conv')."""
     if not name or not name.startswith("/"):
         return None
+    found = _SCOPES.get(name)
+    if found is None:
+        if len(_SCOPES) > 200_000:
+            _SCOPES.clear()
+        found = _SCOPES[name] = _scope_of(name)
+    return found
+
+
+def _scope_of(name):
     parts = [part for part in name.split("/") if part]
     if not parts:
         return None
