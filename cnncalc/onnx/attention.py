@@ -14,7 +14,7 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from .tensors import Value, channels_last, elements, shape_text
+from .tensors import Value, channels_last, elements, initializer_kind, shape_text
 
 # the operators a region follows
 FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
@@ -289,7 +289,7 @@ def _step(reader, node, attrs, region, first=None):
             # a bias gathered from a learned table by an index buffer (Swin's relative position bias), or
             # a computed mask (the shifted windows'): the learned tables are params, the indices buffers
             for name in sorted(const.sources - region.tables):
-                kind = _initializer_kind(reader, name)
+                kind = initializer_kind(name, reader.initializers.get(name))
                 if kind == "param":
                     region.params += elements(reader.consts[name].dims)
                 elif kind == "buffer":
@@ -324,15 +324,6 @@ def _reshape_like(reader, node, attrs, dims, consts, reshaped):
     for axis in sorted(a % (len(dims) + len(axes)) for a in axes):
         shape.insert(axis, 1)
     return tuple(shape)
-
-
-def _initializer_kind(reader, name):
-    """'param' for a learned tensor (a float initializer named after its module), 'buffer' for an integer
-    one (an index), None for a literal the exporter wrote (``val_12``)."""
-    tensor = reader.initializers.get(name)
-    if tensor is None or "." not in name or name.startswith(("val_", "_val", "onnx::", "/")):
-        return None
-    return "buffer" if tensor.data_type in (6, 7) else "param" if tensor.data_type in (1, 10, 11, 16) else None
 
 
 def _matmul(reader, node, region, inputs, consts):

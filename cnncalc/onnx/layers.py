@@ -7,7 +7,7 @@ operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node a
 
 from . import tokens
 from . import positions
-from .tensors import elements, number, pair, shape_text
+from .tensors import elements, initializer_kind, number, pair, shape_text
 
 
 def _spatial(reader, node, attrs, shape, kernel, extra=None):
@@ -119,9 +119,7 @@ def conv(reader, node, attrs):
 
 
 def _learned_count(reader, const):
-    from .attention import _initializer_kind
-
-    return sum(1 for name in const.sources if _initializer_kind(reader, name) == "param")
+    return sum(1 for name in const.sources if initializer_kind(name, reader.initializers.get(name)) == "param")
 
 
 def _computed_weight(reader, node, const, rank):
@@ -129,12 +127,13 @@ def _computed_weight(reader, node, const, rank):
     conv's rank: its dims, counted once) and learned gains (one per filter, a ``scale`` after the conv).
     A float initializer the exporter derived (torch.export folds NFNet's gain into one) is refused: its
     params cannot be told."""
-    from .attention import _initializer_kind
+    def kind(name):
+        return initializer_kind(name, reader.initializers.get(name))
 
-    learned = [name for name in sorted(const.sources) if _initializer_kind(reader, name) == "param"]
+    learned = [name for name in sorted(const.sources) if kind(name) == "param"]
     weights = [name for name in learned if len(reader.consts[name].dims or ()) == rank
                and elements(reader.consts[name].dims) > (reader.consts[name].dims or (0,))[0]]  # not a gain
-    derived = [name for name in sorted(const.sources) if _initializer_kind(reader, name) is None
+    derived = [name for name in sorted(const.sources) if kind(name) is None
                and reader.initializers[name].data_type in (1, 10, 11, 16) and elements(reader.consts[name].dims) > 1]
     if len(weights) != 1 or derived:
         what = f"'{derived[0]}', a tensor the exporter derived" if derived else "initializers"

@@ -92,6 +92,15 @@ def _external_bytes(proto, folder, size):
     return raw if len(raw) == size else None
 
 
+def initializer_kind(name, tensor):
+    """'param' for a learned tensor (a float initializer named after its module, ``blocks.0.attn.table``),
+    'buffer' for an integer one (an index), None for a literal the exporter wrote (``val_12``) or no
+    initializer."""
+    if tensor is None or "." not in name or name.startswith(("val_", "_val", "onnx::", "/")):
+        return None
+    return "buffer" if tensor.data_type in (6, 7) else "param" if tensor.data_type in (1, 10, 11, 16) else None
+
+
 def elements(dims):
     return math.prod(dims) if dims is not None else 0
 
