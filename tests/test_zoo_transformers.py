@@ -1,4 +1,4 @@
-"""The transformer built-ins of issue 19 (ViT, Swin, Swin V2) against figures measured with PyTorch.
+"""The transformer built-ins of issue 19 (ViT, Swin, Swin V2, MaxViT) against figures measured with PyTorch.
 
 Source of every figure below: tools/transformer_reference.py run under torch 2.14.1 and torchvision 0.29.1
 (its output is saved in tools/transformer_reference.txt; `--modules NAME` there prints the per-module
@@ -28,6 +28,7 @@ REFERENCE = [
     ("swin_v2_t", "256", 28351570, 54552, 5939690496, [1000]),
     ("swin_v2_s", "256", 49737442, 109104, 11545857024, [1000]),
     ("swin_v2_b", "256", 87930848, 109104, 20325134336, [1000]),
+    ("maxvit_t", "224", 30919624, 100438, 5558046720, [1000]),  # buffers without BN's num_batches_tracked
 ]
 DEFAULT_INPUTS = {"vit_h_14": 518, "swin_v2_t": 256, "swin_v2_s": 256, "swin_v2_b": 256}
 
@@ -46,7 +47,7 @@ def test_default_inputs():
         assert cnncalc.analyze(name).input == (3, DEFAULT_INPUTS.get(name, 224), DEFAULT_INPUTS.get(name, 224))
 
 
-# Per module (tools/transformer_reference.py --modules swin_t / swin_v2_t / vit_b_16): FlopCounterMode's
+# Per module (tools/transformer_reference.py --modules swin_t / swin_v2_t / vit_b_16 / maxvit_t): FlopCounterMode's
 # module totals / 2, the module's params and buffers.
 MODULES = [
     ("swin_t", "features.1.0.attn", 145108992, 37755, 2401),
@@ -56,6 +57,8 @@ MODULES = [
     ("swin_v2_t", "features.2", 75497472, 74112, 0),  # patch merging V2: Linear(384, 192) then LayerNorm(192)
     ("vit_b_16", "encoder.layers.encoder_layer.0.self_attention", 524391936, 2362368, 0),
     ("vit_b_16", "encoder.layers.encoder_layer.0", 1453954560, 7087872, 0),  # torchvision's encoder_layer_0
+    ("maxvit_t", "blocks.0.layers.0.layers.MBconv", 276979712, 48912, 1152),
+    ("maxvit_t", "blocks.0.layers.0.layers.grid_attention", 173809664, 50322, 2401),  # as 7x7 windows
 ]
 
 

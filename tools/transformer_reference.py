@@ -12,7 +12,8 @@ its default size (ViT 224, Swin 224, Swin V2 256; also ViT-H/14 at 518, see MODE
 
 - params: sum(p.numel() for p in model.parameters()) (all trainable);
 - buffers: sum(b.numel() for b in model.buffers()) (Swin's relative_position_index, Swin V2's
-  relative_coords_table too: they are buffers, as cnncalc counts them);
+  relative_coords_table too: they are buffers, as cnncalc counts them), without BatchNorm's
+  num_batches_tracked (MaxViT), as tools/modern_reference.py;
 - MACs: torch.utils.flop_counter.FlopCounterMode's total / 2, counted WITH GRAD ENABLED and the math
   attention kernel (sdpa_kernel(SDPBackend.MATH)): under no_grad, nn.MultiheadAttention takes a fused
   fast path the counter misses (vit_b_32 reads 2.95 G instead of 4.41 G). FlopCounterMode counts mm, bmm,
@@ -38,7 +39,7 @@ MODELS = [("vit_b_16", "vit_b_16", 224, {}), ("vit_b_32", "vit_b_32", 224, {}), 
           ("vit_h_14_518", "vit_h_14", 518, {"image_size": 518}),
           ("swin_t", "swin_t", 224, {}), ("swin_s", "swin_s", 224, {}), ("swin_b", "swin_b", 224, {}),
           ("swin_v2_t", "swin_v2_t", 256, {}), ("swin_v2_s", "swin_v2_s", 256, {}),
-          ("swin_v2_b", "swin_v2_b", 256, {})]
+          ("swin_v2_b", "swin_v2_b", 256, {}), ("maxvit_t", "maxvit_t", 224, {})]
 RUNS = {run: (builder, size, kwargs) for run, builder, size, kwargs in MODELS}
 
 
@@ -51,7 +52,7 @@ def build(run):
 def measure(name, size, modules=False):
     model = build(name)
     params = sum(p.numel() for p in model.parameters())
-    buffers = sum(b.numel() for b in model.buffers())
+    buffers = sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
     x = torch.zeros(1, 3, size, size)
     counter = FlopCounterMode(display=False, depth=None)
     with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH), counter:
@@ -67,7 +68,8 @@ def measure(name, size, modules=False):
 
 def module_params(name):
     model = build(name)
-    return [(n, sum(p.numel() for p in m.parameters()), sum(b.numel() for b in m.buffers()))
+    return [(n, sum(p.numel() for p in m.parameters()),
+             sum(b.numel() for k, b in m.named_buffers() if not k.endswith("num_batches_tracked")))
             for n, m in model.named_modules()]
 
 

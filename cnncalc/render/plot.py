@@ -38,14 +38,14 @@ def layer_kind(row):
 
 
 def shares(rows, field):
-    """Percentage of ``field`` held by conv and fc rows: ``{"conv": 6, "fc": 94}`` (rounded)."""
+    """Percentage of ``field`` held by conv, fc and attention rows: ``{"conv": 6, "fc": 94}`` (rounded)."""
     total = sum(getattr(row, field) for row in rows)
     if not total:
         return {}
     held = {}
     for row in rows:
         kind = layer_kind(row)
-        if kind in ("conv", "fc"):
+        if kind in ("conv", "fc", "attention"):
             held[kind] = held.get(kind, 0) + getattr(row, field)
     return {kind: (200 * value + total) // (2 * total) for kind, value in held.items()}
 
