@@ -157,6 +157,28 @@ def onnx_figures(cnncalc, folder, runs):
           f" -> {'under' if ours < 1 else 'OVER'} 1 s")
 
 
+def exported_figures(cnncalc, folder, runs):
+    """report on every .onnx file of ``folder`` (tools/export_modern.py's exports: both exporters' files of
+    ConvNeXt, ViT, Swin, video models...): the whole process, median of ``runs``; each must be under 0.3 s."""
+    files = sorted(f for f in os.listdir(folder) if f.endswith(".onnx"))
+    print(f"\n{'exported model':40} {'file':>9} {'median':>8}")
+    for name in [None] + files:  # first the built-in resnet18, the yardstick of a busy machine
+        path = os.path.join(folder, name) if name else "resnet18"
+        name = name or "(built-in spec resnet18)"
+        times, refused = [], False
+        for _ in range(runs):
+            start = time.perf_counter()
+            done = subprocess.run(cnncalc + ["report", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            times.append(time.perf_counter() - start)
+            refused = done.returncode != 0
+        size = os.path.getsize(path) + (os.path.getsize(path + ".data") if os.path.exists(path + ".data") else 0) \
+            if os.path.exists(path) else 0
+        median = statistics.median(times)
+        verdict = " (refused: one error line)" if refused else "" if median < 0.3 else "  OVER 0.3 s"
+        print(f"{name:40} {size / 10**6:7.0f}MB {median * 1000:6.0f}ms{verdict}")
+
+
 def answers_file(index):
     wrong = index % 7 == 0
     return (
@@ -173,10 +195,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs and no 100k-layer specs")
     parser.add_argument("--model", default="resnet152", help="model for the start-up figures")
+    parser.add_argument("--onnx-folder", help="only time `report` on each .onnx file of this folder "
+                                              "(tools/export_modern.py's exports)")
     args = parser.parse_args()
     runs = 5 if args.quick else 15
     cnncalc = cnncalc_command()
     python = sys.executable
+    if args.onnx_folder:  # this checkout's cnncalc (python -m cnncalc from its root), not an installed one
+        exported_figures([python, "-m", "cnncalc"], args.onnx_folder, 3 if args.quick else 7)
+        return 0
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
           f"Python {platform.python_version()}")

@@ -20,3 +20,8 @@ ROOFLINE_NOTE = ("Roofline (--device): bytes moved = (elements of the inputs rea
                  "time = max(FLOPs / peak, bytes / bandwidth), the layer memory-bound when the second is larger; "
                  "the total is the layers' sum. A lower bound: no kernel launch cost, no cache reuse across "
                  "layers, no overlap of layers, peak dense FLOP/s of the datasheet (1 GB/s = 10^9 B/s).")
+
+# Said of an ONNX model whose exporter folded BatchNorm into the convs (torch.export's optimizer): in the
+# model's source, and as a note under its table.
+FOLDED_BN = ("BatchNorm was folded into the convs by the exporter: params are the folded model's (a conv bias "
+             "of C instead of BN's 2C params and 2C buffers)")

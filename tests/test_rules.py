@@ -296,6 +296,17 @@ def test_add():
     assert row.out_shape == (64, 14, 14) and row.params == 0 and row.macs == 0
 
 
+def test_sub_takes_two_inputs():
+    # PoolFormer's token mixer: avgpool(x) - x, no params, no MACs, one op per element
+    report = run((64, 14, 14),
+                 {"name": "pool", "type": "avgpool", "kernel": 3, "stride": 1, "pad": 1},
+                 {"name": "mixed", "type": "sub", "from": ["pool", "input"]})
+    row = report.row("mixed")
+    assert row.out_shape == (64, 14, 14) and row.params == 0 and row.macs == 0
+    assert "sub takes two inputs" in str(spec_error((64, 14, 14), {"name": "a", "type": "identity"},
+                                                   {"name": "s", "type": "sub", "from": ["a", "input", "a"]}))
+
+
 def test_add_channel_mismatch():
     error = spec_error((64, 14, 14),
                        {"name": "a", "type": "conv", "filters": 32, "kernel": 1},

@@ -6,6 +6,13 @@ both must give the CSV's params, buffers and MACs exactly. Needs only cnncalc an
 
     python tools/check_onnx.py /work/onnx-models                 # every .onnx file there
     python tools/check_onnx.py /work/onnx-models resnet18 vgg11  # only these
+    python tools/check_onnx.py --modern /work/scratch/onnx       # tools/export_modern.py's files, both exporters
+
+With --modern, each NAME.ts.onnx and NAME.dynamo.onnx is compared with tools/modern_onnx_reference.txt
+(PyTorch's params, buffers and FlopCounterMode MACs). A TorchScript export must match all three. A
+torch.export (dynamo) export folds BatchNorm into the convs before it: when the model has BatchNorm it
+must match the MACs, have no buffers and the params of the folded model (folded_params: each BN after a
+conv goes, the conv keeps its bias or gains one); the line says "BN folded".
 
 Prints one line per model with the figures and the time `report` took; exit 1 on any mismatch.
 """
@@ -50,7 +57,57 @@ def check(path, row):
     return ok
 
 
+MODERN = os.path.join(ROOT, "tools", "modern_onnx_reference.txt")
+
+
+def modern(folder, names):
+    import cnncalc.errors
+
+    with open(MODERN, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
+    results = []
+    for row in rows:
+        if names and row["run"] not in names:
+            continue
+        for kind in ("ts", "dynamo"):
+            path = os.path.join(folder, f"{row['run']}.{kind}.onnx")
+            if not os.path.exists(path):
+                continue
+            label = f"{row['run']}.{kind}"
+            want = {key: int(row[key]) for key in KEYS}
+            folded = kind == "dynamo" and int(row["bn_params"]) > 0
+            if folded:
+                folded_params = int(row.get("folded_params") or int(row["params"]) - int(row["bn_params"]) // 2)
+                want = {"params": folded_params, "buffers": 0, "macs": want["macs"]}
+            try:
+                start = time.perf_counter()
+                report = cnncalc.analyze(path)
+                seconds = time.perf_counter() - start
+                spec = cnncalc.load_spec(path)
+                with tempfile.TemporaryDirectory() as temporary:
+                    written = os.path.join(temporary, "imported.yaml")
+                    with open(written, "w", encoding="utf-8") as handle:
+                        handle.write(to_yaml(spec))
+                    imported = cnncalc.analyze(written)
+            except cnncalc.errors.SpecError as err:
+                print(f"{label:<28} REFUSED: {str(err)[:220]}")
+                results.append(False)
+                continue
+            got = {key: report.totals[key] for key in KEYS}
+            again = {key: imported.totals[key] for key in KEYS}
+            ok = got == want and again == want
+            figures = ", ".join(f"{key} {got[key]:,}" for key in KEYS)
+            status = "OK" if ok else f"MISMATCH (want {want}; import {again})"
+            note = " (BN folded)" if folded else ""
+            print(f"{label:<28} {status}{note}: {figures}; {len(report.rows)} layers; report {seconds:.2f} s")
+            results.append(ok)
+    print(f"{sum(results)} of {len(results)} exports match PyTorch")
+    return 0 if results and all(results) else 1
+
+
 def main(argv):
+    if argv and argv[0] == "--modern":
+        return modern(argv[1], argv[2:])
     folder, names = argv[0], argv[1:]
     rows = expected()
     files = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".onnx"))

@@ -44,7 +44,7 @@ def import_onnx(model, output, input_shape, flat):
     totals = result.totals
     shape = "x".join(str(s) for s in spec.input)
     header = [f"Imported by `cnncalc import` from {spec.source}.",
-              f"At {shape}: {totals['params']:,} params, {totals['buffers']:,} BN buffers, {totals['macs']:,} MACs, "
+              f"At {shape}: {totals['params']:,} params, {totals['buffers']:,} buffers, {totals['macs']:,} MACs, "
               f"{plural(len(result.rows), 'layer')}."]
     text = to_yaml(spec, header, blocks=not flat)
     if output is None:

@@ -5,14 +5,14 @@ Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the n
 
 import math
 
-from .tensors import Value, elements, number
+from .tensors import Value, elements, number, shape_text
 
 # ONNX activation ops and the cnncalc activation each becomes
 ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSigmoid": "hardsigmoid",
                "HardSwish": "hardswish", "Elu": "elu", "Selu": "selu", "Softplus": "softplus", "Gelu": "gelu",
                "Mish": "mish"}
 # layer types that take an in-place `act:`
-TAKES_ACT = ("conv", "dwconv", "convtranspose", "fc", "bn", "add")
+TAKES_ACT = ("conv", "dwconv", "convtranspose", "fc", "linear", "bn", "layernorm", "add")
 # x * F(x) is one activation
 GATED = {"Sigmoid": "silu", "HardSigmoid": "hardswish"}
 
@@ -43,15 +43,18 @@ def _gate_of(reader, node):
     return source, GATED[node.op_type], foldable
 
 
-def fold_activation(reader, node, source, act):
-    """Fold ``act`` into the layer giving ``source`` when it is its only reader; else a new layer."""
-    value = reader.value(node, source)
+def fold_activation(reader, node, source, act, alone=None):
+    """Fold ``act`` into the layer giving ``source`` when it is its only reader (or ``alone`` says so,
+    for an activation spelt as several nodes); else a new layer. The output keeps the input's layout."""
+    value = reader.value(node, source, any_layout=True)
     item = reader.by_name.get(value.layer)
     readers = reader.readers.get(source, [])
-    if readers and all(r == reader.index for r in readers) and takes_act(reader, value):
+    if alone is None:
+        alone = bool(readers) and all(r == reader.index for r in readers)
+    if alone and takes_act(reader, value):
         item["act"] = act
         return value
-    return reader.emit(node, act, [source])
+    return reader.emit(node, act, [source], layout=value.layout, any_layout=True)
 
 
 def takes_act(reader, value):
@@ -110,4 +113,13 @@ def prelu(reader, node, attrs):
 
 
 def softmax(reader, node, attrs):
-    reader.set_output(node, reader.emit(node, "softmax", [node.input[0]]))
+    from . import branches
+
+    if branches.softmax(reader, node):
+        return
+    value = reader.value(node, node.input[0], any_layout=True)
+    axis = attrs.get("axis", -1) % len(value.shape)
+    if axis != value.channel_axis:
+        raise reader.unsupported(node, f"a {node.op_type} over axis {axis} of {shape_text(value.shape)}, not the "
+                                       f"channels (axis {value.channel_axis})")
+    reader.set_output(node, reader.emit(node, "softmax", [node.input[0]], layout=value.layout, any_layout=True))

@@ -50,7 +50,7 @@ def fold_cost(inputs):
     return sum(_elements(const.dims) for const in inputs if const is not None)
 
 
-_ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal")
+_ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
 
 
 def _elements(dims):
@@ -59,8 +59,19 @@ def _elements(dims):
 
 def _dims_only(op, dims, arrays, attrs):
     """The output dims of a weight transform, when they follow from the input dims alone."""
+    if op == "ConstantOfShape" and arrays and arrays[0] is not None:
+        return tuple(int(v) for v in arrays[0].reshape(-1))
     if not dims or dims[0] is None:
         return None
+    if op in ("ScatterND", "ScatterElements", "Not"):
+        return dims[0]
+    if op == "Expand" and len(arrays) > 1 and arrays[1] is not None:
+        import numpy
+
+        try:
+            return tuple(numpy.broadcast_shapes(dims[0], tuple(int(v) for v in arrays[1].reshape(-1))))
+        except ValueError:
+            return None
     if op in ("Identity", "Cast", "DequantizeLinear", "QuantizeLinear", "Neg", "Abs", "Sqrt", "Exp", "Reciprocal",
               "Relu", "Sigmoid", "Tanh", "Clip", "Round", "Floor", "Ceil"):
         return dims[0]
@@ -71,6 +82,14 @@ def _dims_only(op, dims, arrays, attrs):
             return tuple(numpy.broadcast_shapes(*{tuple(d) for d in dims if d is not None}))  # each shape once
         except ValueError:
             return None
+    if op == "Gather" and len(dims) > 1 and dims[1] is not None:
+        axis = attrs.get("axis", 0) % len(dims[0])
+        return dims[0][:axis] + dims[1] + dims[0][axis + 1:]
+    if op == "Unsqueeze" and len(arrays) > 1 and arrays[1] is not None:
+        shape = list(dims[0])
+        for axis in sorted(int(a) % (len(shape) + arrays[1].size) for a in arrays[1].reshape(-1)):
+            shape.insert(axis, 1)
+        return tuple(shape)
     if op == "Transpose":
         perm = attrs.get("perm", list(reversed(range(len(dims[0])))))
         return tuple(dims[0][p] for p in perm)
@@ -103,9 +122,10 @@ def _unsqueeze(np, arrays, attrs, opset):
     value = arrays[0]
     axes = _axes(arrays, attrs)
     rank = value.ndim + len(axes)
+    shape = list(value.shape)
     for axis in sorted(a % rank for a in axes):
-        value = np.expand_dims(value, axis)
-    return value
+        shape.insert(axis, 1)
+    return value.reshape(shape)
 
 
 def _squeeze(np, arrays, attrs, opset):
@@ -212,6 +232,11 @@ _HANDLERS = {
     "Mul": _binary(lambda np, a, b: a * b),
     "Div": _binary(_divide),
     "Equal": _binary(lambda np, a, b: np.equal(a, b)),
+    "Mod": lambda np, a, attrs, opset: (np.fmod(a[0], a[1]) if attrs.get("fmod", 0) else np.mod(a[0], a[1])),
+    "Less": _binary(lambda np, a, b: np.less(a, b)),
+    "Greater": _binary(lambda np, a, b: np.greater(a, b)),
+    "Not": lambda np, a, attrs, opset: np.logical_not(a[0]),
+    "Abs": lambda np, a, attrs, opset: np.abs(a[0]),
     "Max": lambda np, a, attrs, opset: np.maximum.reduce(a),
     "Min": lambda np, a, attrs, opset: np.minimum.reduce(a),
     "Where": lambda np, a, attrs, opset: np.where(a[0], a[1], a[2]),

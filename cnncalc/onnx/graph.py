@@ -10,29 +10,42 @@ disagree.
 
 import os
 
+from . import attention
 from . import constants as onnx_constants
 from .. import rules
+from ..conventions import FOLDED_BN
 from ..errors import SpecError, one_line, shown, shown_names
+from ..numbers import is_tokens
 from ..spec.loader import file_stem
+from .names import dynamo_scope, shortened, torch_scope
 from .ops import FUNCTIONAL, OPERATORS, SUPPORTED
-from .tensors import Const, Value, attributes
+from .tensors import Const, Value, attributes, laid_out, shape_text
 from ..spec import NETWORK_INPUT, LayerDecl, parse
 from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
 
 
 # room left in a layer name for the count that tells apart nodes named alike (`conv_12345`)
 _COUNT_ROOM = 8
+# operators whose output shape depends on the data: a model with one is refused at the first
+DATA_DEPENDENT = ("NonZero", "TopK", "RoiAlign", "NonMaxSuppression", "Unique", "Loop", "If", "Scan")
 
 
 class GraphReader:
-    def __init__(self, model, file, input):
+    def __init__(self, model, file, input, path=None):
         self.model = model
+        self.path = path  # the model file, to read small tensors kept in its external data file
         self.graph = model.graph
         self.file = file
         self.input_override = input
         self.consts = {}
         self.values = {}
         self.items = []  # spec layer items (dicts), in order
+        self.costs = {}  # layer name -> its Cost
+        self.regions = []  # attention regions not closed yet (see attention.py)
+        self.followed = set()  # every attention region followed
+        self.initializers = {}  # name -> TensorProto (dims and type; data never read here)
+        self.emitted_from = {}  # layer name -> the tensors it reads
+        self.weights_of = {}  # layer name -> the initializer named as its weight
         self.by_name = {}  # layer name -> item
         self.names = set()
         self.last_count = {}  # base name -> the last count given it, so n nodes named alike cost O(n)
@@ -56,12 +69,19 @@ class GraphReader:
 
     def spec(self):
         graph = self.graph
+        folder = os.path.dirname(os.path.abspath(self.path)) if self.path else None
         for tensor in graph.initializer:
-            self.consts[tensor.name] = Const(tensor.dims, proto=tensor)
+            self.consts[tensor.name] = Const(tensor.dims, proto=tensor, folder=folder, sources=(tensor.name,))
+            self.initializers[tensor.name] = tensor
         for sparse in graph.sparse_initializer:
             self.consts[sparse.values.name or sparse.indices.name] = Const(sparse.dims)
         shape = self.read_input()
         self.prepare(graph.node)
+        dependent = next((node for node in graph.node if node.op_type in DATA_DEPENDENT), None)
+        if dependent is not None:
+            raise self.fail(dependent, "its output's shape depends on the values the model computes (detection: "
+                                       "NonZero, TopK, RoiAlign, NonMaxSuppression...), so cnncalc cannot size the "
+                                       "layers after it")
         for index, node in enumerate(graph.node):
             if index in self.skip:
                 continue
@@ -71,6 +91,11 @@ class GraphReader:
             except (IndexError, KeyError, ValueError, TypeError, ArithmeticError) as err:
                 # a node missing an input or attribute the operator requires: the file is malformed
                 raise self.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
+        for output in graph.output:
+            value = self.values.get(output.name)
+            if attention.is_region(value) and not value.gate[1].closed:
+                attention.close(self, value.gate[1].start, output.name)
+        attention.check_closed(self)
         if not self.items:
             raise SpecError("the model has no layers cnncalc counts (only constants and reshapes)", file=self.file)
         # made from the file's name and its producer fields, not written as a spec's name: shown escaped
@@ -83,7 +108,13 @@ class GraphReader:
         model = self.model
         producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
         made = f"{producer}, " if producer else ""
-        return f"ONNX model {os.path.basename(self.file)} ({made}opset {self.opset})"
+        text = f"ONNX model {os.path.basename(self.file)} ({made}opset {self.opset})"
+        folded = sum(1 for node in self.graph.node if node.op_type == "Conv" and any(
+            entry.key == "pkg.onnxscript.rewriter.rule_name" and "FuseBatchNormIntoConv" in entry.value
+            for entry in node.metadata_props))
+        if folded:
+            text += f"; {FOLDED_BN}, at {folded} conv{'s' if folded > 1 else ''}"
+        return text
 
     def written(self, position, item):
         """The item as a spec layer: `from` only where it is not the layer before."""
@@ -106,10 +137,10 @@ class GraphReader:
         tensor = inputs[0]
         dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
                 for d in tensor.type.tensor_type.shape.dim]
-        if len(dims) not in (2, 4):
+        if len(dims) not in (2, 3, 4, 5):
             dims_text = "x".join("?" if d is None else str(d) for d in dims) or "no shape"
             raise SpecError(f"the input '{shown(tensor.name)}' is {dims_text}; cnncalc reads N x C x H x W images "
-                            f"(or N x features)", file=self.file)
+                            f"(N x C x D x H x W clips, N x C x L signals, or N x features)", file=self.file)
         batch, native = dims[0] or 1, tuple(dims[1:])
         if native[0] is None:
             raise SpecError(f"the input '{shown(tensor.name)}' has a dynamic channel count", file=self.file)
@@ -130,7 +161,10 @@ class GraphReader:
     def prepare(self, nodes):
         """Who reads each tensor, and readable names for the nodes."""
         self.readers = {}
+        self.makers = {}  # tensor name -> the index of the node giving it
         for index, node in enumerate(nodes):
+            for name in node.output:
+                self.makers[name] = index
             if node.op_type in ("Shape", "Size"):
                 continue  # they read a tensor's size, not its values
             for name in node.input:
@@ -141,15 +175,17 @@ class GraphReader:
         self.nodes = nodes
         self.scope_count = {}
         for node in nodes:
-            scope = _torch_scope(node.name)
+            scope = torch_scope(node.name) or dynamo_scope(node)
             if scope is not None and node.op_type not in ("Constant", "Identity"):
                 self.scope_count[scope[0]] = self.scope_count.get(scope[0], 0) + 1
 
     # --- naming -----------------------------------------------------------------------------------
 
-    def layer_name(self, node, weight=None, suffix="", op_name=None):
-        scope = _torch_scope(node.name)
-        if scope is not None:
+    def layer_name(self, node, weight=None, suffix="", op_name=None, fixed=None):
+        scope = torch_scope(node.name) or dynamo_scope(node)
+        if fixed:
+            base = fixed
+        elif scope is not None:
             path, op = scope
             op = op_name or op
             if not path:
@@ -180,26 +216,45 @@ class GraphReader:
 
     # --- what the operator functions use ----------------------------------------------------------
 
-    def emit(self, node, type_name, sources, keys=None, weight=None, suffix="", op_name=None):
-        """Add a layer reading ``sources`` (tensor names); size it with its rule; return its Value."""
+    def emit(self, node, type_name, sources, keys=None, weight=None, suffix="", op_name=None, layout=None,
+             any_layout=False, base=None):
+        """Add a layer reading ``sources`` (tensor names); size it with its rule; return its Value, whose
+        ONNX dims are held in ``layout`` (None: the spec's order; a channels-last layout for a layer that
+        acts on the channels at each position, as Linear and LayerNorm on a permuted tensor)."""
         if len(self.items) >= MAX_LAYERS:
             raise SpecError(f"the model has more than {MAX_LAYERS:,} layers", file=self.file)
-        inputs = [self.value(node, source) for source in sources]
-        name = self.layer_name(node, weight, suffix, op_name)
+        inputs = [self.value(node, source, any_layout=any_layout or layout is not None) for source in sources]
+        name = self.layer_name(node, weight, suffix, op_name, base)
         item = {"name": name, "type": type_name, **(keys or {}), "_from": [v.layer for v in inputs]}
         decl = LayerDecl(name, type_name, {k: v for k, v in item.items() if k not in ("name", "type", "_from")},
                          item["_from"], self.file, None, {}, None)
         batch = inputs[0].shape[0]
         references = {key: self.values_by_layer[item[key]] for key in ("like",) if key in item}
         try:
-            cost = rules.apply(decl, [v.shape[1:] for v in inputs], references=references)
+            cost = rules.apply(decl, [v.rule_shape() for v in inputs], references=references)
         except SpecError as err:
             raise self.fail(node, err.message) from None
         self.items.append(item)
         self.by_name[name] = item
-        return Value(name, (batch,) + tuple(cost.shape))
+        self.costs[name] = cost
+        self.emitted_from[name] = list(sources)
+        self.weights_of[name] = weight
+        spec = (batch,) + tuple(cost.shape)
+        if is_tokens(cost.shape):
+            return Value(name, spec, tokens=True)
+        if layout is not None and len(layout) != len(spec):
+            raise self.unsupported(node, f"its output {shape_text(spec[1:])} cannot be held channels-last")
+        return Value(name, laid_out(spec, layout), layout=layout)
 
-    def value(self, node, name):
+    def retract(self, name):
+        """Take back the last layer emitted (a projection an attention region takes into itself)."""
+        item = self.items.pop()
+        assert item["name"] == name
+        del self.by_name[name]
+
+    def value(self, node, name, any_layout=False):
+        """The computed tensor ``name``; a channels-last or token tensor only when ``any_layout`` (the
+        operator functions that read the channels where they are say so)."""
         found = self.values.get(name)
         if found is None:
             if name in self.consts:
@@ -210,6 +265,11 @@ class GraphReader:
             what = {"shuffle": "a channel shuffle", "shuffled": "a channel shuffle", "pad": "a Pad"}.get(
                 found.gate[0], "an activation")
             raise self.unsupported(node, f"input '{shown(name)}' is part of {what} cnncalc could not place")
+        if (found.layout is not None or found.tokens) and not any_layout:
+            what = "tokens" if found.tokens else "a channels-last tensor"
+            raise self.unsupported(node, f"input '{shown(name)}' is {shape_text(found.shape[1:])}, {what} (the channels "
+                                         f"on axis {found.channel_axis}), where cnncalc reads this operator on "
+                                         f"N x C x ... only")
         return found
 
     def const(self, node, name, what="a constant"):
@@ -227,6 +287,19 @@ class GraphReader:
                      f"computed by {const.origin}" if const.origin else "unknown")
             raise self.unsupported(node, f"{what} '{shown(name)}' is needed by value, but its contents are {where}")
         return array
+
+    def ahead(self, name, depth=8):
+        """A constant a pattern looks at before the walk reached it: the Constant node giving it, or the
+        arithmetic on constants giving it (a weight unsqueezed to C x 1 x 1), is read now; None when it is
+        not a constant."""
+        if name not in self.consts and name in self.makers and depth:
+            maker = self.nodes[self.makers[name]]
+            if maker.op_type == "Constant":
+                self.constant(maker)
+            elif maker.op_type != "Shape" and all(
+                    not source or self.ahead(source, depth - 1) is not None for source in maker.input):
+                self.fold_constants(maker)
+        return self.consts.get(name)
 
     def set_output(self, node, value, position=0):
         self.values[node.output[position]] = value
@@ -252,6 +325,8 @@ class GraphReader:
             return self.set_output(node, self.value(node, node.input[0]).passed_on())
         if not computed:
             return self.fold_constants(node)
+        if attention.visit(self, node, attributes(node)):
+            return
         handler = OPERATORS.get(op)
         if handler is None:
             raise self.unsupported(node)
@@ -299,44 +374,8 @@ class GraphReader:
         self.folded += sum(value.size for _, value in results if value is not None)
         stored = node.op_type in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
                                   "Unsqueeze") and inputs[0] is not None and inputs[0].stored
+        sources = frozenset().union(*(const.sources for const in inputs if const is not None))
         for position, name in enumerate(node.output):
             dims, value = results[position] if results and position < len(results) else (None, None)
             self.consts[name] = Const(dims, value=value, origin=None if value is not None else origin,
-                                      stored=stored)
-
-
-def _torch_scope(name):
-    """PyTorch's exporter names nodes '/layer1/layer1.0/conv1/Conv': ('layer1.0.conv1', 'Conv').
-
-    Linear in the name's length (a 2 MB name of a million parts is read in one pass, then shortened)."""
-    if not name or not name.startswith("/"):
-        return None
-    parts = [part for part in name.split("/") if part]
-    if not parts:
-        return None
-    # a layer name keeps at most the end of its path (see shortened): the last MAX_NAME_CHARS parts give that,
-    # each adding at least two characters ('.x'), so a name of a million parts costs no more than one of 100
-    parts = parts[-MAX_NAME_CHARS - 1:]
-    pieces = []
-    previous = ""
-    for part in parts[:-1]:
-        if previous and part.startswith(previous) and part[len(previous):len(previous) + 1] == ".":
-            pieces.append(part[len(previous):])  # 'layer1' then 'layer1.0': the path goes on by '.0'
-        else:
-            pieces.append(f".{part}" if pieces else part)
-        previous = part
-    return "".join(pieces), parts[-1]
-
-
-def shortened(name, limit):
-    """A layer name of at most ``limit`` characters: its last dotted parts that fit (the module deepest in the
-    scope says most), or the end of its last part. A 16-module-deep PyTorch scope gives names of 138 and more."""
-    if len(name) <= limit:
-        return name
-    kept, total = [], -1
-    for part in reversed(name.split(".")):
-        if total + 1 + len(part) > limit:
-            break
-        kept.append(part)
-        total += 1 + len(part)
-    return ".".join(reversed(kept)) if kept else name[-limit:]
+                                      stored=stored, sources=sources)

@@ -5,47 +5,54 @@ norm, whose mean and var are buffers), so an exported model reports what the fra
 operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node and its attributes.
 """
 
-from .tensors import elements, number, pair, shape_text
+from . import tokens
+from . import positions
+from .tensors import elements, initializer_kind, number, pair, shape_text
 
 
 def _spatial(reader, node, attrs, shape, kernel, extra=None):
-    """stride, pad, dilation keys of a windowed op (ONNX pads are begins then ends); ``extra`` is a
-    zero Pad before it, [top, left, bottom, right], added to its own padding."""
-    if len(shape) != 4:
-        raise reader.unsupported(node, f"a {len(shape) - 2}-d {node.op_type} (cnncalc reads 2-d maps, "
-                                       f"N x C x H x W)")
-    strides = list(attrs.get("strides", [1, 1]))
-    dilations = list(attrs.get("dilations", [1, 1]))
+    """stride, pad, dilation keys of a windowed op on 1-, 2- or 3-d maps (ONNX pads are begins then ends);
+    ``extra`` is a zero Pad before it, [top, left, bottom, right], added to its own padding."""
+    axes = len(shape) - 2
+    if axes not in (1, 2, 3) or len(kernel) != axes:
+        raise reader.unsupported(node, f"a {axes}-d {node.op_type} (cnncalc reads 1-, 2- and 3-d maps, "
+                                       f"N x C x [D x] H x W)")
+    strides = list(attrs.get("strides", [1] * axes))
+    dilations = list(attrs.get("dilations", [1] * axes))
     keys = {"kernel": pair(kernel), "stride": pair(strides)}
     auto = attrs.get("auto_pad", "NOTSET")
     if extra is not None:
-        if auto in ("SAME_UPPER", "SAME_LOWER"):
-            raise reader.unsupported(node, "a Pad before a Conv with auto_pad SAME")
+        if auto in ("SAME_UPPER", "SAME_LOWER") or axes != 2:
+            raise reader.unsupported(node, "a Pad before a Conv with auto_pad SAME, or of a map not 2-d")
         own = [0, 0, 0, 0] if auto == "VALID" else list(attrs.get("pads", [0, 0, 0, 0]))
         keys["pad"] = _pads([a + b for a, b in zip(own, extra)])
     elif auto in ("SAME_UPPER", "SAME_LOWER"):
-        pads = []
+        lows, highs = [], []
         for size, k, s, d in zip(shape[2:], kernel, strides, dilations):
             out = -(-size // s)
             total = max((out - 1) * s + d * (k - 1) + 1 - size, 0)
             low = total // 2 if auto == "SAME_UPPER" else total - total // 2
-            pads.append((low, total - low))
-        keys["pad"] = "same" if auto == "SAME_UPPER" else _pads([pads[0][0], pads[1][0], pads[0][1], pads[1][1]])
+            lows.append(low)
+            highs.append(total - low)
+        keys["pad"] = "same" if auto == "SAME_UPPER" else _pads(lows + highs)
     elif auto == "VALID":
         keys["pad"] = 0
     else:
-        keys["pad"] = _pads(list(attrs.get("pads", [0, 0, 0, 0])))
-    if dilations != [1, 1]:
+        keys["pad"] = _pads(list(attrs.get("pads", [0] * (2 * axes))))
+    if dilations != [1] * axes:
         keys["dilation"] = pair(dilations)
     return keys
 
 
 def _pads(pads):
-    """ONNX pads [top, left, bottom, right] as a spec pad: one number, [h, w] or [top, bottom, left, right]."""
-    top, left, bottom, right = (int(p) for p in pads)
-    if top == bottom and left == right:
-        return pair([top, left])
-    return [top, bottom, left, right]
+    """ONNX pads (the begins of each axis, then the ends) as a spec pad: one number, one per axis, or
+    before and after on each axis ([top, bottom, left, right] in 2-d)."""
+    pads = [int(p) for p in pads]
+    half = len(pads) // 2
+    begins, ends = pads[:half], pads[half:]
+    if begins == ends:
+        return pair(begins)
+    return [value for pair_ in zip(begins, ends) for value in pair_]
 
 
 def _drop_defaults(keys):
@@ -76,7 +83,11 @@ def conv(reader, node, attrs):
     if pending is not None and pending.gate and pending.gate[0] == "pad":
         _, source, extra = pending.gate
     shape = reader.value(node, source).shape
-    dims = reader.const(node, weight, "the Conv weight").dims
+    const = reader.const(node, weight, "the Conv weight")
+    dims, gains = const.dims, []
+    if not const.proto and (dims is None or len(dims) != len(shape) or _learned_count(reader, const) > 1):
+        # a weight computed from initializers, by more than a cast or a transpose (NFNet's standardization)
+        dims, weight, gains = _computed_weight(reader, node, const, len(shape))
     if dims is None or len(dims) != len(shape):
         raise reader.unsupported(node, f"the weight '{weight}' must be a {len(shape)}-d initializer")
     groups = attrs.get("group", 1)
@@ -96,7 +107,39 @@ def conv(reader, node, attrs):
     if not bias:
         keys["bias"] = False
     _drop_defaults(keys)
-    reader.set_output(node, reader.emit(node, type_name, [source], keys, weight=weight))
+    value = reader.emit(node, type_name, [source], keys, weight=weight)
+    for gain in gains:  # gain * W, one value per filter: the same as a scale of the conv's output
+        if elements(reader.consts[gain].dims) != dims[0]:
+            raise reader.unsupported(node, f"the weight is computed from '{gain}' of "
+                                           f"{elements(reader.consts[gain].dims)} values (cnncalc counts one "
+                                           f"learned gain per filter)")
+        reader.values[node.output[0]] = value
+        value = reader.emit(node, "scale", [node.output[0]], weight=gain, op_name="gain")
+    reader.set_output(node, value)
+
+
+def _learned_count(reader, const):
+    return sum(1 for name in const.sources if initializer_kind(name, reader.initializers.get(name)) == "param")
+
+
+def _computed_weight(reader, node, const, rank):
+    """The initializers a computed Conv weight comes from: the weight itself (the one learned tensor of the
+    conv's rank: its dims, counted once) and learned gains (one per filter, a ``scale`` after the conv).
+    A float initializer the exporter derived (torch.export folds NFNet's gain into one) is refused: its
+    params cannot be told."""
+    def kind(name):
+        return initializer_kind(name, reader.initializers.get(name))
+
+    learned = [name for name in sorted(const.sources) if kind(name) == "param"]
+    weights = [name for name in learned if len(reader.consts[name].dims or ()) == rank
+               and elements(reader.consts[name].dims) > (reader.consts[name].dims or (0,))[0]]  # not a gain
+    derived = [name for name in sorted(const.sources) if kind(name) is None
+               and reader.initializers[name].data_type in (1, 10, 11, 16) and elements(reader.consts[name].dims) > 1]
+    if len(weights) != 1 or derived:
+        what = f"'{derived[0]}', a tensor the exporter derived" if derived else "initializers"
+        raise reader.unsupported(node, f"the Conv weight is computed from {what} (cnncalc reads a weight computed "
+                                       f"from one learned weight and per-filter gains)")
+    return reader.consts[weights[0]].dims, weights[0], [name for name in learned if name != weights[0]]
 
 
 def conv_transpose(reader, node, attrs):
@@ -149,12 +192,16 @@ def matmul(reader, node, attrs):
     if weight in reader.values or source not in reader.values:
         raise reader.unsupported(node, "MatMul of two computed tensors (cnncalc reads MatMul with a constant "
                                        "weight as a fully connected layer)")
-    shape = reader.value(node, source).shape
+    shape = reader.value(node, source, any_layout=True).shape
     dims = reader.const(node, weight, "the MatMul weight").dims
-    if dims is None or len(dims) != 2 or len(shape) != 2:
+    if dims is None or len(dims) != 2 or len(shape) < 2:
         raise reader.unsupported(node, f"MatMul of {shape_text(shape)} by {shape_text(dims or ())}: cnncalc reads "
-                                       f"N x features times a 2-d constant as a fully connected layer")
-    if dims[0] != shape[1]:
+                                       f"a tensor times a 2-d constant over its channels as a fully connected layer")
+    type_name, layout = "fc", None
+    if len(shape) > 2:
+        keys, layout = positions.linear(reader, node, source, dims, weight)
+        type_name = "linear"
+    elif dims[0] != shape[1]:
         raise reader.fail(node, f"the weight {shape_text(dims)} does not fit {shape[1]} input features")
     keys = {"units": dims[1], "bias": False}
     bias_add = reader.only_reader(node.output[0])
@@ -165,11 +212,13 @@ def matmul(reader, node, attrs):
                 and elements(reader.consts[other[0]].dims) == dims[1]):
             del keys["bias"]
             reader.skip.add(bias_add)
-            value = reader.emit(node, "fc", [source], keys, weight=weight)
+            value = reader.emit(node, type_name, [source], keys, weight=weight, layout=layout,
+                                      any_layout=True)
             reader.set_output(node, value)
             reader.values[add.output[0]] = value
             return
-    reader.set_output(node, reader.emit(node, "fc", [source], keys, weight=weight))
+    reader.set_output(node, reader.emit(node, type_name, [source], keys, weight=weight, layout=layout,
+                                      any_layout=True))
 
 
 def batch_norm(reader, node, attrs):
@@ -229,9 +278,10 @@ def _reduce(reader, node, attrs, type_name):
         axes = reader.known(node, node.input[1], "the axes").reshape(-1).tolist()
     else:
         axes = attrs.get("axes")
-    if len(shape) != 4 or axes is None or sorted(a % 4 for a in axes) != [2, 3]:
-        raise reader.unsupported(node, f"{node.op_type} over axes {axes} (cnncalc reads a reduction over H and W "
-                                       f"as a global pool)")
+    rank = len(shape)
+    if rank < 3 or axes is None or sorted(a % rank for a in axes) != list(range(2, rank)):
+        raise reader.unsupported(node, f"{node.op_type} over axes {axes} (cnncalc reads a reduction over the "
+                                       f"positions, H and W, as a global pool)")
     value = reader.emit(node, type_name, [node.input[0]])
     if not attrs.get("keepdims", 1):
         reader.values[node.output[0]] = value
@@ -240,7 +290,10 @@ def _reduce(reader, node, attrs, type_name):
 
 
 def reduce_mean(reader, node, attrs):
-    _reduce(reader, node, attrs, "globalavgpool")
+    if tokens.mean_tokens(reader, node, attrs, positions._axes(reader, node, attrs)):
+        return
+    if not positions.reduce_mean_norm(reader, node, attrs):
+        _reduce(reader, node, attrs, "globalavgpool")
 
 
 def reduce_max(reader, node, attrs):

@@ -9,6 +9,7 @@ are handled by the reader itself.
 
 from . import activations
 from . import layers
+from . import positions
 from . import reshapes
 
 OPERATORS = {
@@ -30,7 +31,10 @@ OPERATORS = {
     "PRelu": activations.prelu,
     "Softmax": activations.softmax,
     "LogSoftmax": activations.softmax,
-    "Mul": activations.mul,
+    "Mul": positions.scale_by_constant,
+    "Div": positions.scale_by_constant,
+    "Sub": positions.sub,
+    "LayerNormalization": positions.layer_normalization,
     **{op: reshapes.pass_through for op in ("Identity", "Cast", "QuantizeLinear", "DequantizeLinear", "Dropout")},
     "Shape": reshapes.shape,
     "Size": reshapes.size,
@@ -40,6 +44,9 @@ OPERATORS = {
     "Transpose": reshapes.transpose,
     "Pad": reshapes.pad,
     "Split": reshapes.split,
+    "Unsqueeze": reshapes.unsqueeze,
+    "ReduceSum": reshapes.reduce_sum,
+    "Gather": reshapes.gather,
     "Slice": reshapes.slice_,
     "Concat": reshapes.concat,
     "Add": reshapes.add,
@@ -50,5 +57,5 @@ OPERATORS = {
 # functional ops: named after their scope and op even when alone in it (``layer1.0.add``)
 FUNCTIONAL = ("Add", "Sub", "Mul", "Div", "Concat", "Split", "Slice", "Flatten", "Reshape", "Squeeze",
               "Transpose", "Resize", "Upsample", "ReduceMean", "ReduceMax", "Softmax", "LogSoftmax")
-# Sub and Div are read only as arithmetic on constants, with Constant and CastLike by the reader itself
-SUPPORTED = sorted(set(OPERATORS) | {"Constant", "CastLike", "Sub", "Div"})
+# Erf is read inside GELU, InstanceNormalization inside a written-out GroupNorm, with Constant and CastLike by the reader itself
+SUPPORTED = sorted(set(OPERATORS) | {"Constant", "CastLike", "Erf", "InstanceNormalization"})

@@ -32,6 +32,7 @@ only when an .onnx file is read.
 
 import os
 
+from ..conventions import FOLDED_BN
 from ..errors import SpecError
 from ..spec.language import MAX_LAYERS
 from ..spec.loader import MAX_FILE_BYTES
@@ -59,8 +60,8 @@ def load(path, input=None, file=None):
     file = file or str(path)
     model = read_model(path, file)
     try:
-        spec = GraphReader(model, file, input).spec()
-        if looks_bn_folded(model.graph):
+        spec = GraphReader(model, file, input, path=str(path)).spec()
+        if FOLDED_BN not in (spec.source or "") and looks_bn_folded(model.graph):
             from ..errors import note
 
             note(f"{file}: no BatchNormalization node, and its convs have weights and biases named by the exporter "

@@ -9,6 +9,8 @@ import math
 from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
 from ..spec import NETWORK_INPUT
+from . import branches, tokens
+from .positions import group_norm, partial_shortcut, relayout
 
 
 def pass_through(reader, node, attrs):
@@ -19,7 +21,7 @@ def pass_through(reader, node, attrs):
 def shape(reader, node, attrs):
     import numpy
 
-    dims = reader.value(node, node.input[0]).shape
+    dims = reader.value(node, node.input[0], any_layout=True).shape
     start, end = attrs.get("start", 0), attrs.get("end", len(dims))
     array = numpy.array(dims[start:end], dtype=numpy.int64)
     reader.consts[node.output[0]] = Const(array.shape, value=array)
@@ -28,7 +30,7 @@ def shape(reader, node, attrs):
 def size(reader, node, attrs):
     import numpy
 
-    array = numpy.array(math.prod(reader.value(node, node.input[0]).shape), dtype=numpy.int64)
+    array = numpy.array(math.prod(reader.value(node, node.input[0], any_layout=True).shape), dtype=numpy.int64)
     reader.consts[node.output[0]] = Const(array.shape, value=array)
 
 
@@ -46,7 +48,8 @@ def squeeze(reader, node, attrs):
         axes = reader.known(node, node.input[1], "the axes").reshape(-1).tolist()
     else:
         axes = attrs.get("axes", [i for i, d in enumerate(dims) if d == 1 and i])
-    if len(dims) == 4 and sorted(a % 4 for a in axes) == [2, 3] and dims[2:] == (1, 1):
+    rank = len(dims)
+    if rank >= 3 and sorted(a % rank for a in axes) == list(range(2, rank)) and set(dims[2:]) == {1}:
         return reader.set_output(node, reader.emit(node, "flatten", [node.input[0]]))
     raise reader.unsupported(node, f"Squeeze of {shape_text(dims)} at axes {axes} (cnncalc reads N x C x 1 x 1 "
                                    f"squeezed to N x C as a flatten)")
@@ -57,7 +60,13 @@ def reshape(reader, node, attrs):
     pending = reader.values.get(source)
     if pending is not None and pending.gate and pending.gate[0] == "shuffled":
         return _end_shuffle(reader, node, pending)
-    dims = reader.value(node, source).shape
+    if pending is not None and pending.gate and pending.gate[0] == "weighted":  # branch weights (ResNeSt)
+        target = reader.known(node, node.input[1], "the Reshape target shape").reshape(-1).tolist()
+        shaped = _reshaped(pending.shape, target, 0)
+        if shaped is None or not branches.reshape(reader, node, pending.shape, shaped):
+            raise reader.unsupported(node, f"a Reshape of branch weights {shape_text(pending.shape)} to {target}")
+        return
+    dims = reader.value(node, source, any_layout=True).shape
     target = reader.known(node, node.input[1], "the Reshape target shape").reshape(-1).tolist()
     target = _reshaped(dims, target, attrs.get("allowzero", 0))
     if target is None:
@@ -67,7 +76,11 @@ def reshape(reader, node, attrs):
         return reader.set_output(node, reader.values[source].passed_on())
     if len(target) == 2 and target[0] == dims[0]:
         return reader.set_output(node, reader.emit(node, "flatten", [source]))
-    if _start_shuffle(reader, node, dims, target):
+    if len(target) == 1 and dims[0] == 1 and _as_strided(reader, node):
+        return
+    if (tokens.reshape(reader, node, dims, target) or group_norm(reader, node, dims, target)
+            or branches.reshape(reader, node, dims, target)
+            or _start_shuffle(reader, node, dims, target)):
         return
     raise reader.unsupported(node, f"a Reshape of {shape_text(dims)} to {shape_text(target)} (cnncalc reads a "
                                    f"Reshape that flattens each sample, or a channel shuffle)")
@@ -87,6 +100,56 @@ def _reshaped(dims, target, allowzero):
     if math.prod(target) != total:
         return None
     return tuple(int(v) for v in target)
+
+
+def _as_strided(reader, node):
+    """torch.export writes an adaptive pool's output view (as_strided) as a Reshape to [-1] and a Gather of
+    constant indices: when that Gather alone reads it, the pair is read as one reshape (see gather)."""
+    at = reader.only_reader(node.output[0])
+    if at is None or reader.nodes[at].op_type != "Gather" or reader.nodes[at].input[0] != node.output[0]:
+        return False
+    reader.set_output(node, Value(None, (math.prod(reader.values[node.input[0]].shape),),
+                                  gate=("flat", node.input[0])))
+    return True
+
+
+def unsqueeze(reader, node, attrs):
+    if not branches.unsqueeze(reader, node, attrs):
+        reader.value(node, node.input[0])
+        raise reader.unsupported(node, "an Unsqueeze of a computed tensor (cnncalc reads the Unsqueeze that stacks "
+                                       "the branches of a selective-kernel block)")
+
+
+def reduce_sum(reader, node, attrs):
+    if not branches.reduce_sum(reader, node, attrs):
+        reader.value(node, node.input[0])
+        raise reader.unsupported(node, "a ReduceSum of a computed tensor (cnncalc reads the sum over stacked "
+                                       "branches)")
+
+
+def gather(reader, node, attrs):
+    """The Gather of an as_strided view: every element in order, so a reshape of the tensor before the
+    Reshape to [-1]; passed on when it gives that tensor's shape back, a flatten when N x features."""
+    if tokens.take_token(reader, node, attrs):
+        return
+    pending = reader.values.get(node.input[0])
+    if pending is None or pending.gate is None or pending.gate[0] != "flat":
+        reader.value(node, node.input[0])
+        raise reader.unsupported(node, "a Gather from a computed tensor (cnncalc reads the Gather of an "
+                                       "as_strided view)")
+    source = pending.gate[1]
+    indices = reader.known(node, node.input[1], "the Gather indices")
+    original = reader.value(node, source).shape
+    import numpy
+
+    if attrs.get("axis", 0) != 0 or not numpy.array_equal(indices.reshape(-1), numpy.arange(math.prod(original))):
+        raise reader.unsupported(node, "an as_strided view that does not take every element in order")
+    if tuple(indices.shape) == original:
+        return reader.set_output(node, reader.values[source].passed_on())
+    if len(indices.shape) == 2 and indices.shape[0] == original[0]:
+        return reader.set_output(node, reader.emit(node, "flatten", [source]))
+    raise reader.unsupported(node, f"an as_strided view of {shape_text(original)} as "
+                                   f"{shape_text(indices.shape)}")
 
 
 # --- channel shuffle: Reshape N,C,H,W -> N,g,C/g,H,W; Transpose 0,2,1,3,4; Reshape back -------------
@@ -115,11 +178,16 @@ def transpose(reader, node, attrs):
         dims = pending.shape
         transposed = (dims[0], dims[2], dims[1]) + dims[3:]
         return reader.set_output(node, Value(None, transposed, gate=("shuffled", source, groups)))
-    dims = reader.value(node, node.input[0]).shape
+    if tokens.transpose(reader, node, list(attrs.get("perm", []))) or branches.transpose(
+            reader, node, list(attrs.get("perm", []))):
+        return
+    dims = reader.value(node, node.input[0], any_layout=True).shape
     perm = list(attrs.get("perm", reversed(range(len(dims)))))
     if perm == list(range(len(dims))):
         return reader.set_output(node, reader.values[node.input[0]].passed_on())
-    raise reader.unsupported(node, f"a Transpose {perm} (cnncalc reads Transpose only inside a channel shuffle "
+    if relayout(reader, node, perm):
+        return
+    raise reader.unsupported(node, f"a Transpose {perm} (cnncalc reads a Transpose to channels-last and back, or inside a channel shuffle "
                                    f"Reshape-Transpose-Reshape)")
 
 
@@ -197,11 +265,17 @@ def slice_(reader, node, attrs):
             return reader.set_output(node, value)
     if not window:
         return reader.set_output(node, reader.values[node.input[0]].passed_on())
+    if partial_shortcut(reader, node, window, dims):
+        return
     raise reader.unsupported(node, f"a Slice of {shape_text(dims)} ({window}) (cnncalc reads a slice of the "
                                    f"channels into equal parts)")
 
 
 def concat(reader, node, attrs):
+    if branches.concat(reader, node, attrs):
+        return
+    if tokens.class_token(reader, node, attrs):
+        return
     shapes = [reader.value(node, name).shape for name in node.input]
     axis = attrs.get("axis", 1) % len(shapes[0])
     if axis != 1:
@@ -210,10 +284,16 @@ def concat(reader, node, attrs):
 
 
 def add(reader, node, attrs):
+    if tokens.position_embedding(reader, node):
+        return
     if any(name not in reader.values for name in node.input):
         raise reader.unsupported(node, "an Add of a constant (cnncalc reads Add of two computed tensors, and "
                                        "MatMul + constant as a fully connected layer with a bias)")
-    reader.set_output(node, reader.emit(node, "add", list(node.input)))
+    layouts = {reader.value(node, name, any_layout=True).layout for name in node.input}
+    if len(layouts) != 1:
+        raise reader.unsupported(node, "an Add of tensors held in different layouts (channels-first and -last)")
+    reader.set_output(node, reader.emit(node, "add", list(node.input), layout=layouts.pop(),
+                                        any_layout=True))
 
 
 # --- resizing -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ small), or a :class:`Value` the network computes (the spec layer that gives it a
 """
 
 import math
+import os
 
 # Constant tensors larger than this are known by their dims only (weights); smaller ones by value too.
 MAX_VALUE_ELEMENTS = 4096
@@ -39,15 +40,23 @@ def attributes(node):
     return values
 
 
-def tensor_array(proto):
-    """A small TensorProto's values as a numpy array; None when they are elsewhere or of an odd type."""
+def tensor_array(proto, folder=None):
+    """A small TensorProto's values as a numpy array; None when they are elsewhere or of an odd type.
+
+    ``folder``: where the model file is, to read a small tensor kept in its external data file (torch.export
+    stores shape constants there)."""
     import numpy
 
     kind = TENSOR_TYPES.get(proto.data_type)
-    if kind is None or proto.data_location == _EXTERNAL:
+    if kind is None:
         return None
     dtype, field = kind
     dims = tuple(proto.dims)
+    if proto.data_location == _EXTERNAL:
+        raw = _external_bytes(proto, folder, math.prod(dims) * numpy.dtype(dtype).itemsize)
+        if raw is None:
+            return None
+        return numpy.frombuffer(raw, dtype=numpy.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(dims)
     if proto.raw_data:
         array = numpy.frombuffer(proto.raw_data, dtype=numpy.dtype(dtype).newbyteorder("<")).astype(dtype)
     elif dtype == "float16":
@@ -59,6 +68,39 @@ def tensor_array(proto):
     return array.reshape(dims)
 
 
+def _external_bytes(proto, folder, size):
+    """The ``size`` bytes of a small tensor in an external data file beside the model, or None. Only a
+    plain file name in the model's folder is opened (never a path a hostile model names)."""
+    if folder is None or size > 8 * MAX_VALUE_ELEMENTS:
+        return None
+    fields = {entry.key: entry.value for entry in proto.external_data}
+    location = fields.get("location", "")
+    if not location or location != os.path.basename(location) or location in (".", ".."):
+        return None
+    from ..errors import SpecError
+    from ..spec.loader import open_regular
+
+    try:
+        offset, length = int(fields.get("offset", 0) or 0), int(fields.get("length", size) or size)
+        if length != size or offset < 0:
+            return None
+        with open_regular(os.path.join(folder, location)) as handle:
+            handle.seek(offset)
+            raw = handle.read(size)
+    except (SpecError, OSError, ValueError):
+        return None
+    return raw if len(raw) == size else None
+
+
+def initializer_kind(name, tensor):
+    """'param' for a learned tensor (a float initializer named after its module, ``blocks.0.attn.table``),
+    'buffer' for an integer one (an index), None for a literal the exporter wrote (``val_12``) or no
+    initializer."""
+    if tensor is None or "." not in name or name.startswith(("val_", "_val", "onnx::", "/")):
+        return None
+    return "buffer" if tensor.data_type in (6, 7) else "param" if tensor.data_type in (1, 10, 11, 16) else None
+
+
 def elements(dims):
     return math.prod(dims) if dims is not None else 0
 
@@ -66,9 +108,11 @@ def elements(dims):
 class Const:
     """A tensor known before the network runs: an initializer, a Constant, or shape arithmetic on them."""
 
-    __slots__ = ("dims", "proto", "value", "origin", "stored")
+    __slots__ = ("dims", "proto", "value", "origin", "stored", "folder", "sources")
 
-    def __init__(self, dims=None, proto=None, value=None, origin=None, stored=True):
+    def __init__(self, dims=None, proto=None, value=None, origin=None, stored=True, folder=None, sources=()):
+        self.folder = folder  # the model's folder, for a small tensor in its external data file
+        self.sources = frozenset(sources)  # the initializers it was computed from (a bias gathered from a table)
         self.dims = None if dims is None else tuple(int(d) for d in dims)
         self.proto = proto
         self.value = value
@@ -79,26 +123,65 @@ class Const:
 
     def array(self):
         if self.value is None and self.proto is not None and elements(self.dims) <= MAX_VALUE_ELEMENTS:
-            self.value = tensor_array(self.proto)
+            self.value = tensor_array(self.proto, self.folder)
         return self.value
 
 
 class Value:
     """A tensor the network computes: the spec layer that gives it and its full shape (batch first)."""
 
-    __slots__ = ("layer", "shape", "own", "gate")
+    __slots__ = ("layer", "shape", "own", "gate", "layout", "tokens")
 
-    def __init__(self, layer, shape, own=True, gate=None):
+    def __init__(self, layer, shape, own=True, gate=None, layout=None, tokens=False):
+        self.tokens = tokens  # N x tokens x width (the spec's Tokens): the width is the last axis
         self.layer = layer
-        self.shape = tuple(shape)
+        self.shape = tuple(shape)  # the ONNX tensor's dims
         self.own = own  # the layer's own output, not a tensor passed on through Identity, Dropout...
         # a value no layer gives yet: (x, activation, foldable) for F(x) of a pending x * F(x);
         # ("shuffle" or "shuffled", x, groups) inside a Reshape-Transpose-Reshape channel shuffle;
-        # ("pad", x, [top, left, bottom, right]) for a zero Pad a Conv takes into its padding
+        # ("pad", x, [top, left, bottom, right]) for a zero Pad a Conv takes into its padding;
+        # ("flat", x) for a Reshape to [-1] that a Gather of every element in order reads back (as_strided)
         self.gate = gate
+        # None: the ONNX dims are the spec's (N, C, spatial...); else the permutation of the spec's axes
+        # the ONNX tensor holds: channels-last (0, 2, 3, 1), tokens (0, 2, 1) (see LAYOUTS)
+        self.layout = layout
+
+    @property
+    def spec(self):
+        """The shape in the spec's order (batch, channels, positions...)."""
+        if self.layout is None:
+            return self.shape
+        dims = [0] * len(self.shape)
+        for position, axis in enumerate(self.layout):
+            dims[axis] = self.shape[position]
+        return tuple(dims)
+
+    @property
+    def channel_axis(self):
+        """Which ONNX axis holds the channels (features; the width of tokens)."""
+        if self.tokens:
+            return len(self.shape) - 1
+        return 1 if self.layout is None else self.layout.index(1)
+
+    def rule_shape(self):
+        """The shape a rule sees: without the batch, Tokens(N, D) for tokens."""
+        if self.tokens:
+            from ..numbers import Tokens
+            return Tokens(*self.shape[1:])
+        return self.spec[1:]
 
     def passed_on(self):
-        return Value(self.layer, self.shape, own=False)
+        return Value(self.layer, self.shape, own=False, layout=self.layout, tokens=self.tokens)
+
+
+def laid_out(spec, layout):
+    """The ONNX dims of a tensor of spec shape ``spec`` held in ``layout``."""
+    return tuple(spec) if layout is None else tuple(spec[axis] for axis in layout)
+
+
+def channels_last(rank):
+    """The channels-last layout of a rank-``rank`` tensor: (0, 2, ..., rank-1, 1)."""
+    return (0,) + tuple(range(2, rank)) + (1,)
 
 
 # --- how numbers and shapes are written in spec keys and messages ---------------------------------

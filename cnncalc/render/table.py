@@ -2,7 +2,7 @@
 
 import textwrap
 
-from ..conventions import CONVENTIONS, FLOPS_2X_NOTE, ROOFLINE_NOTE
+from ..conventions import CONVENTIONS, FLOPS_2X_NOTE, FOLDED_BN, ROOFLINE_NOTE
 from ..numbers import is_tokens
 from .columns import MAP_TITLES, table_columns
 from .escape import escape_cells, escape_lines
@@ -67,6 +67,8 @@ def summary_lines(report, convention="lecture", optimizer=None):
         lines.append(training_line(report.training_memory(optimizer)))
     if report.roofline is not None and report.roofline.device is not None:
         lines += roofline_lines(report)
+    if FOLDED_BN in (report.source or ""):  # an ONNX model exported with BN folded (see onnx/graph.py)
+        lines.append(f"note: {report.source[report.source.index(FOLDED_BN):]}")
     return lines
 
 

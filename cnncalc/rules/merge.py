@@ -23,11 +23,14 @@ def concat(layer, shapes):
     return Cost(Tokens(count, shapes[0][1]) if True in tokens else (count,) + tuple(shapes[0][1:]))
 
 
-@rule("add", inputs="many", keys={"act": (check_activation, None)})
+@rule("add", "sub", inputs="many", keys={"act": (check_activation, None)})
 def add(layer, shapes):
-    """Elementwise sum (residual connection): every input must have the same shape."""
+    """Elementwise sum (residual connection): every input must have the same shape. ``sub``: the first
+    input less the second (PoolFormer's pool(x) - x): the same shape and counts."""
     if len(shapes) < 2:
-        raise layer.error("add needs at least two inputs in 'from'", "from")
+        raise layer.error(f"{layer.type} needs at least two inputs in 'from'", "from")
+    if layer.type == "sub" and len(shapes) != 2:
+        raise layer.error("sub takes two inputs in 'from' (the first less the second)", "from")
     if len(set(shapes)) > 1:
         what = "channel" if len({s[1:] for s in shapes}) == 1 else "shape"
         raise layer.error(f"{what} mismatch at add: {_shapes_text(layer, shapes)}", "from")

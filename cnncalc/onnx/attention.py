@@ -1,0 +1,432 @@
+"""Multi-head attention in ONNX, whichever exporter wrote it (the tokens around it: :mod:`.tokens`).
+
+Multi-head attention is read as a *region*: from the first node that splits tokens into heads (a
+Transpose to sequence-first [1, 0, 2], or a Reshape of the q/k/v projection into heads) every node on
+those tensors -- reshapes, transposes, the projections (MatMul/Gemm by a constant and their biases), the
+scaling, QK^T and AV (MatMul of two computed tensors), Softmax -- is followed with its shape, its
+params (the elements of the constants it uses) and its MACs (M*N*K for each MatMul). When the region's
+tensor is read by anything else it must be the tokens it started from; it becomes one ``attention``
+layer whose keys (heads, dim, biases) are the ones that give exactly the params and MACs the region
+counted, or the model is refused in one line. Nothing in it is counted any other way.
+
+Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
+"""
+
+import math
+
+from .tensors import Value, channels_last, elements, initializer_kind, shape_text
+
+# the operators a region follows
+FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
+            "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten")
+
+
+class Region:
+    """What an attention region has counted so far."""
+
+    def __init__(self, source, start, shape):
+        self.source = source  # the tokens tensor it reads
+        self.start = start  # the node that started it (for the layer's name)
+        self.shape = shape  # the tokens' ONNX dims
+        self.params = 0
+        self.macs = 0
+        self.projections = []  # units of each MatMul/Gemm by a constant, in order
+        self.biases = []  # elements of each bias, in order
+        self.head_dim = None  # K of the first product of two computed tensors
+        self.window = None  # the tokens of one window (M of that product)
+        self.buffers = 0
+        self.tables = set()  # learned tables (a relative position bias) and buffers (its index) added in
+        self.names = []  # the initializers it uses, for the layer's name
+        self.closed = False  # made into an attention layer
+
+
+def is_region(value):
+    return value is not None and value.gate is not None and value.gate[0] == "region"
+
+
+def _region_of(reader, node):
+    regions = {id(v.gate[1]): v.gate[1] for v in (reader.values.get(n) for n in node.input) if is_region(v)}
+    return list(regions.values())
+
+
+def visit(reader, node, attrs):
+    """Whether the node was read here: a step of a region, or the start of one. A node reading a region
+    that does not continue it closes the region first (and returns False: its own handler reads it)."""
+    regions = _region_of(reader, node)
+    if not regions:
+        return _start(reader, node, attrs)
+    if len(regions) == 1 and node.op_type in FOLLOWED and _step(reader, node, attrs, regions[0]):
+        return True
+    if len(regions) == 1 and node.op_type in ("Slice", "Concat") and _roll(reader, node, attrs, regions[0]):
+        return True
+    for name in node.input:
+        if is_region(reader.values.get(name)):
+            close(reader, node, name)
+    return False
+
+
+# --- starting ---------------------------------------------------------------------------------------
+
+def _start(reader, node, attrs):
+    op = node.op_type
+    if op in ("Pad", "Slice", "Reshape") and node.input and node.input[0] in reader.values:
+        value = reader.values[node.input[0]]
+        strided = value.gate is not None and value.gate[0] == "strided"
+        if (value.gate is None or (strided and op == "Slice")) and value.layout == channels_last(4):
+            return _windows(reader, node, attrs, value)
+    if op == "Concat":
+        return _patch_merging(reader, node, attrs)
+    if op not in ("Transpose", "Reshape") or not node.input or node.input[0] not in reader.values:
+        return False
+    value = reader.values[node.input[0]]
+    if not value.tokens:
+        return False
+    if op == "Transpose":
+        if list(attrs.get("perm", [])) != [1, 0, 2]:
+            return False
+        region = Region(node.input[0], node, value.shape)
+        return _step(reader, node, attrs, region, value)
+    target = reader.consts.get(node.input[1])
+    target = target.array() if target is not None else None
+    if target is None or len(target.reshape(-1)) < 4:
+        return False
+    # a Reshape of the q/k/v projection into heads: that projection joins the region
+    item = reader.by_name.get(value.layer)
+    sources = reader.emitted_from.get(value.layer)
+    if (not value.own or item is None or item["type"] != "linear" or reader.items[-1] is not item
+            or len(reader.readers.get(node.input[0], [])) != 1 or not sources):
+        return False
+    cost = reader.costs[value.layer]
+    tokens = reader.values[sources[0]]
+    reader.retract(value.layer)
+    region = Region(sources[0], node, tokens.shape)
+    region.params, region.macs = cost.params, cost.macs
+    region.projections.append(item["units"])
+    if item.get("bias", True):
+        region.biases.append(item["units"])
+    if item.get("act"):
+        raise reader.unsupported(node, "an attention whose projection has an activation")
+    region.names.append(reader.weights_of.get(value.layer, ""))
+    return _step(reader, node, attrs, region, Value(None, value.shape))
+
+
+def _windows(reader, node, attrs, value):
+    """Swin's attention in windows of a channels-last map starts with a Pad (or none: passed on), the
+    Slices of a roll, or the Reshape into windows; PatchMerging's Slices by 2 are taken apart."""
+    op = node.op_type
+    consts = [reader.ahead(name) if name else None for name in node.input]
+    arrays = [c.array() if c is not None else None for c in consts]
+    if op == "Pad":
+        if len(arrays) > 1 and arrays[1] is not None and not arrays[1].any() and len(node.input) < 4:
+            reader.set_output(node, value.passed_on())
+            return True
+    elif op == "Slice":
+        if len(arrays) < 4 or any(a is None for a in arrays[1:4]):
+            return False
+        steps = arrays[4].reshape(-1).tolist() if len(arrays) > 4 and arrays[4] is not None else [1]
+        axes = [a % 4 for a in arrays[3].reshape(-1).tolist()]
+        source, starts = node.input[0], {}
+        if value.gate is not None:  # the second of two Slices, one per axis
+            _, source, before = value.gate
+            starts = dict(before)
+        if set(steps) == {2} and set(axes) <= {1, 2} and not set(axes) & set(starts):
+            starts.update(zip(axes, arrays[1].reshape(-1).tolist()))
+            dims = list(value.shape)
+            for axis in axes:
+                dims[axis] = (dims[axis] - starts[axis] + 1) // 2
+            reader.set_output(node, Value(None, tuple(dims), gate=("strided", source, tuple(sorted(starts.items()))),
+                                          layout=value.layout))
+            return True
+        if set(steps) != {1} or value.gate is not None:
+            return False
+    else:
+        target = arrays[1]
+        if target is None or target.size < 5:
+            return False
+    region = next((r for r in reader.regions if r.source == node.input[0]), None) or Region(
+        node.input[0], node, value.shape)
+    if region not in reader.regions:
+        reader.regions.append(region)
+    return _step(reader, node, attrs, region, value)
+
+
+def _patch_merging(reader, node, attrs):
+    """Swin's PatchMerging: the four Slices by 2 of a channels-last map concatenated on the channels:
+    ``pixelunshuffle`` by 2 (the same shape and counts; the channels in another order)."""
+    pending = [reader.values.get(name) for name in node.input]
+    if len(pending) != 4 or any(v is None or v.gate is None or v.gate[0] != "strided" for v in pending):
+        return False
+    sources = {v.gate[1] for v in pending}
+    starts = sorted(tuple(dict(v.gate[2]).get(axis) for axis in (1, 2)) for v in pending)
+    if len(sources) != 1 or starts != [(0, 0), (0, 1), (1, 0), (1, 1)] or attrs.get("axis", 0) % 4 != 3:
+        return False
+    result = reader.emit(node, "pixelunshuffle", [sources.pop()], {"factor": 2}, layout=channels_last(4),
+                         op_name="merge")
+    reader.set_output(node, result)
+    return True
+
+
+# --- following --------------------------------------------------------------------------------------
+
+def _roll(reader, node, attrs, region):
+    """A roll's Slice of the region's source, or the Concat joining it with the region."""
+    first = reader.values.get(node.input[0])
+    if node.op_type == "Slice" and node.input[0] == region.source:
+        return _step(reader, node, attrs, region, first)
+    if node.op_type == "Concat":
+        inputs = [reader.values.get(name) for name in node.input]
+        if all(v is not None and (is_region(v) and v.gate[1] is region) for v in inputs):
+            return _step(reader, node, attrs, region)
+    return False
+
+
+def _dims(reader, name, region):
+    value = reader.values.get(name)
+    if is_region(value) and value.gate[1] is region:
+        return value.shape
+    return None
+
+
+def _set(reader, node, region, dims, position=0):
+    reader.values[node.output[position]] = Value(None, tuple(int(d) for d in dims), gate=("region", region))
+    reader.followed.add(region)
+
+
+def _step(reader, node, attrs, region, first=None):
+    """Follow one node of the region; False when it is not one the region can take."""
+    from .reshapes import _reshaped
+
+    op = node.op_type
+    inputs = [first.shape if first is not None and i == 0 else _dims(reader, name, region)
+              for i, name in enumerate(node.input)]
+    dims = inputs[0]
+    consts = [reader.ahead(name) if name and inputs[i] is None else None for i, name in enumerate(node.input)]
+    if op in ("Cast", "Identity", "Dropout", "Softmax") and dims is not None:
+        return _set(reader, node, region, dims) or True
+    if op == "Transpose" and dims is not None:
+        perm = list(attrs.get("perm", reversed(range(len(dims)))))
+        return _set(reader, node, region, [dims[p] for p in perm]) or True
+    if op in ("Reshape", "Squeeze", "Unsqueeze", "Gather", "Flatten") and dims is not None:
+        shape = _reshape_like(reader, node, attrs, dims, consts, _reshaped)
+        return shape is not None and (_set(reader, node, region, shape) or True)
+    if op == "Shape" and dims is not None:
+        import numpy
+
+        from .tensors import Const
+
+        array = numpy.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=numpy.int64)
+        reader.consts[node.output[0]] = Const(array.shape, value=array)
+        return True
+    if op == "Slice" and dims is not None:
+        read = [c.array() if c is not None else None for c in (consts[1:5] + [None] * 4)[:4]]
+        if read[0] is None or read[1] is None:
+            return False
+        starts, ends = read[0].reshape(-1).tolist(), read[1].reshape(-1).tolist()
+        axes = read[2].reshape(-1).tolist() if read[2] is not None else list(range(len(starts)))
+        steps = read[3].reshape(-1).tolist() if read[3] is not None else [1] * len(starts)
+        shape = list(dims)
+        for start, end, axis, step in zip(starts, ends, axes, steps):
+            size = dims[axis % len(dims)]
+            begin, stop = (max(0, min(size, v + size if v < 0 else v)) for v in (start, end))
+            if step < 1:
+                return False
+            shape[axis % len(dims)] = max(0, -(-(stop - begin) // step))
+        return _set(reader, node, region, shape) or True
+    if op == "Pad" and dims is not None and (attrs.get("mode", "constant") == "constant"):
+        pads = consts[1].array() if len(consts) > 1 and consts[1] is not None else None
+        if pads is None or len(pads.reshape(-1)) != 2 * len(dims):
+            return False
+        pads = [int(p) for p in pads.reshape(-1)]
+        return _set(reader, node, region, [d + pads[i] + pads[i + len(dims)] for i, d in enumerate(dims)]) or True
+    if op == "Concat" and all(d is not None for d in inputs):
+        axis = attrs.get("axis", 0) % len(dims)
+        return _set(reader, node, region, dims[:axis] + (sum(d[axis] for d in inputs),) + dims[axis + 1:]) or True
+    if op == "Split" and dims is not None:
+        axis = attrs.get("axis", 0) % len(dims)
+        given = consts[1].array() if len(consts) > 1 and consts[1] is not None else None
+        if len(consts) > 1 and consts[1] is not None and given is None:
+            return False
+        sizes = given.reshape(-1).tolist() if given is not None else (
+            attrs.get("split") or [dims[axis] // len(node.output)] * len(node.output))
+        for position, size in enumerate(sizes):
+            _set(reader, node, region, dims[:axis] + (int(size),) + dims[axis + 1:], position)
+        return True
+    if op == "MatMul":
+        return _matmul(reader, node, region, inputs, consts)
+    if op == "Gemm" and dims is not None and len(dims) == 2 and consts[1] is not None and consts[1].dims:
+        weight = consts[1].dims
+        units = weight[0] if attrs.get("transB", 0) else weight[1]
+        region.macs += dims[0] * dims[1] * units
+        region.params += elements(weight)
+        region.projections.append(units)
+        region.names.append(node.input[1])
+        if len(node.input) > 2 and node.input[2] and consts[2] is not None and consts[2].stored:
+            region.params += elements(consts[2].dims)
+            region.biases.append(elements(consts[2].dims))
+        return _set(reader, node, region, (dims[0], units)) or True
+    if op in ("Add", "Mul", "Div"):
+        present = [i for i, d in enumerate(inputs) if d is not None]
+        if len(present) != 1 or len(node.input) != 2:
+            return False
+        const = consts[1 - present[0]]
+        dims = inputs[present[0]]
+        if const is None or const.dims is None:
+            return False
+        count = elements(const.dims)
+        if op == "Add" and count == dims[-1] and const.stored and max(const.dims) == count:
+            region.params += count  # a projection's bias
+            region.biases.append(count)
+            return _set(reader, node, region, dims) or True
+        if op in ("Mul", "Div") and count == 1 and (op == "Mul" or present[0] == 0):
+            return _set(reader, node, region, dims) or True
+        if op == "Add" and const.stored and len(const.dims) > 1 and region.head_dim is not None:
+            name = node.input[1 - present[0]]
+            raise reader.unsupported(node, f"an attention bias stored as the {shape_text(const.dims)} constant "
+                                           f"'{name}': the exporter computed it from the model's position-bias "
+                                           f"table, which is not in the file, so its params cannot be counted (the "
+                                           f"TorchScript exporter, dynamo=False, keeps the table)")
+        if op == "Add" and not const.stored and len(const.dims) <= len(dims):
+            # a bias gathered from a learned table by an index buffer (Swin's relative position bias), or
+            # a computed mask (the shifted windows'): the learned tables are params, the indices buffers
+            for name in sorted(const.sources - region.tables):
+                kind = initializer_kind(name, reader.initializers.get(name))
+                if kind == "param":
+                    region.params += elements(reader.consts[name].dims)
+                elif kind == "buffer":
+                    region.buffers += elements(reader.consts[name].dims)
+                region.tables.add(name)
+            return _set(reader, node, region, dims) or True
+    return False
+
+
+def _reshape_like(reader, node, attrs, dims, consts, reshaped):
+    op = node.op_type
+    if op == "Flatten":
+        axis = attrs.get("axis", 1) % len(dims)
+        return (math.prod(dims[:axis]), math.prod(dims[axis:]))
+    if op == "Reshape":
+        array = consts[1].array() if consts[1] is not None else None
+        return None if array is None else reshaped(dims, array.reshape(-1).tolist(), attrs.get("allowzero", 0))
+    if op == "Gather":
+        array = consts[1].array() if consts[1] is not None else None
+        if array is None:
+            return None
+        axis = attrs.get("axis", 0) % len(dims)
+        return dims[:axis] + tuple(array.shape) + dims[axis + 1:]
+    given = consts[1].array() if len(consts) > 1 and consts[1] is not None else None
+    axes = given.reshape(-1).tolist() if given is not None else attrs.get("axes")
+    if op == "Squeeze":
+        axes = [a % len(dims) for a in (axes if axes is not None else [i for i, d in enumerate(dims) if d == 1])]
+        return tuple(d for i, d in enumerate(dims) if i not in axes)
+    if axes is None:
+        return None
+    shape = list(dims)
+    for axis in sorted(a % (len(dims) + len(axes)) for a in axes):
+        shape.insert(axis, 1)
+    return tuple(shape)
+
+
+def _matmul(reader, node, region, inputs, consts):
+    a, b = inputs
+    if a is not None and b is None and consts[1] is not None and consts[1].dims and len(consts[1].dims) == 2:
+        weight = consts[1].dims
+        if weight[0] != a[-1]:
+            return False
+        region.macs += math.prod(a[:-1]) * weight[0] * weight[1]
+        region.params += elements(weight)
+        region.projections.append(weight[1])
+        region.names.append(node.input[1])
+        return _set(reader, node, region, a[:-1] + (weight[1],)) or True
+    if a is None or b is None or len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
+        return False
+    try:
+        import numpy
+
+        batch = tuple(numpy.broadcast_shapes(a[:-2], b[:-2]))
+    except ValueError:
+        return False
+    if region.head_dim is None:
+        region.head_dim, region.window = a[-1], a[-2]
+    region.macs += math.prod(batch) * a[-2] * b[-1] * a[-1]
+    return _set(reader, node, region, batch + (a[-2], b[-1])) or True
+
+
+# --- closing ------------------------------------------------------------------------------------------
+
+def close(reader, node, name):
+    """The region's tensor ``name`` is read outside it: one ``attention`` layer, checked."""
+    value = reader.values[name]
+    region = value.gate[1]
+    region.closed = True
+    if region in reader.regions:
+        reader.regions.remove(region)
+    tokens = reader.values[region.source]
+    if value.shape != tokens.shape or not region.projections or region.head_dim is None:
+        raise reader.unsupported(node, f"a multi-head attention pattern ending as {shape_text(value.shape)} "
+                                       f"(cnncalc reads one that gives back the {shape_text(tokens.shape)} tokens it "
+                                       f"started from)")
+    width = tokens.shape[-1]
+    inner = region.projections[0] // 3 if len(region.projections) == 2 else region.projections[0]
+    heads = inner // region.head_dim if region.head_dim and inner % region.head_dim == 0 else 0
+    keys = {"heads": heads}
+    table = 0
+    if not tokens.tokens:  # windows of a map (Swin)
+        side = math.isqrt(region.window or 0)
+        if side * side != region.window:
+            raise reader.unsupported(node, f"attention in windows of {region.window} positions (cnncalc reads "
+                                           f"square windows)")
+        keys["window"] = side
+        if region.tables:
+            keys["position"] = "relative"
+            table = (2 * side - 1) ** 2 * heads
+    found = None
+    for qkv_bias in (True, False):
+        for proj_bias in (True, False):
+            params = 4 * width * inner + (3 * inner if qkv_bias else 0) + (width if proj_bias else 0) + table
+            if params == region.params and found is None:
+                found = qkv_bias, proj_bias
+    if not heads or found is None:
+        raise reader.unsupported(node, f"an attention-like pattern (from '{region.start.name}') with "
+                                       f"{region.params:,} params and {region.macs:,} MACs that no attention layer "
+                                       f"gives")
+    if inner != width:
+        keys["dim"] = inner
+    if not found[0]:
+        keys["qkv_bias"] = False
+    if not found[1]:
+        keys["proj_bias"] = False
+    result = reader.emit(region.start, "attention", [region.source], keys, any_layout=True,
+                         base=_name(region), op_name="attention", layout=tokens.layout)
+    cost = reader.costs[result.layer]
+    if (cost.params, cost.macs, cost.buffers) != (region.params, region.macs, region.buffers):
+        raise reader.unsupported(node, f"an attention-like pattern (from '{region.start.name}') with "
+                                       f"{region.params:,} params, {region.buffers:,} buffers and {region.macs:,} "
+                                       f"MACs, where attention with {keys} has {cost.params:,}, {cost.buffers:,} "
+                                       f"and {cost.macs:,}")
+    for key, other in list(reader.values.items()):
+        if is_region(other) and other.gate[1] is region and other.shape == tokens.shape:
+            reader.values[key] = result if key == name else result.passed_on()
+
+
+def check_closed(reader):
+    """After the walk: a region nothing outside it read would be counted nowhere: refused."""
+    for region in reader.followed:
+        if not region.closed:
+            raise reader.unsupported(region.start, "an attention-like pattern whose result no layer reads (cnncalc "
+                                                   "counts attention where its output is used)")
+
+
+def _name(region):
+    from .names import dynamo_scope, torch_scope
+
+    scope = torch_scope(region.start.name) or dynamo_scope(region.start)
+    if scope is not None and scope[0]:
+        return scope[0]
+    for name in region.names:
+        parts = name.split(".")
+        if len(parts) > 2:
+            while parts and parts[-1] in ("weight", "bias", "qkv", "in_proj_weight", "in_proj_bias", "q", "k", "v"):
+                parts.pop()
+            if parts:
+                return ".".join(parts)
+    return None

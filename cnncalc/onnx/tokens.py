@@ -1,0 +1,102 @@
+"""Tokens in ONNX: N x tokens x width tensors (the spec's Tokens), and the layers around attention.
+
+A patch map becomes tokens by a Reshape to N x C x HW and a Transpose [0, 2, 1] (``tokens``), or by a
+Reshape of a channels-last map; tokens become a channels-last map again by a Reshape to N x H x W x C
+(``untokens``). A Concat of a learned 1 x k x D tensor before the tokens is ``classtoken``; an Add of a
+learned tensor of the tokens' size is ``posembed``; a Gather of token 0 is ``taketoken``, a ReduceMean over
+the tokens ``meantokens``. Each function returns whether it read the node.
+"""
+
+import math
+
+from .tensors import Value, attributes, channels_last, elements
+
+
+# --- tokens -----------------------------------------------------------------------------------------
+
+def reshape(reader, node, dims, target):
+    """A Reshape between maps and tokens; False when it is not one."""
+    source = node.input[0]
+    value = reader.values[source]
+    if value.tokens and len(target) == 4 and target[0] == dims[0] and target[3] == dims[2] \
+            and target[1] * target[2] == dims[1]:
+        size = target[1] if target[1] == target[2] else [target[1], target[2]]
+        result = reader.emit(node, "untokens", [source], {"size": size}, layout=channels_last(4), any_layout=True)
+        reader.set_output(node, result)
+        return True
+    if value.layout == channels_last(4) and len(target) == 3 and target == (dims[0], dims[1] * dims[2], dims[3]):
+        reader.set_output(node, reader.emit(node, "tokens", [source], any_layout=True))
+        return True
+    if value.layout is None and not value.tokens and len(dims) == 4 and target == (dims[0], dims[1],
+                                                                                   dims[2] * dims[3]):
+        at = reader.only_reader(node.output[0])
+        if at is not None and reader.nodes[at].op_type == "Transpose" and \
+                list(attributes(reader.nodes[at]).get("perm", [])) == [0, 2, 1]:
+            reader.set_output(node, Value(None, target, gate=("tokens", source)))
+            return True
+    return False
+
+
+def transpose(reader, node, perm):
+    """The Transpose [0, 2, 1] that ends a map's Reshape to N x C x HW: ``tokens``."""
+    pending = reader.values.get(node.input[0])
+    if pending is None or pending.gate is None or pending.gate[0] != "tokens" or perm != [0, 2, 1]:
+        return False
+    reader.set_output(node, reader.emit(node, "tokens", [pending.gate[1]]))
+    return True
+
+
+def class_token(reader, node, attrs):
+    """Concat of a learned 1 x k x D tensor and the tokens at axis 1: ``classtoken`` (k*D params)."""
+    names = list(node.input)
+    if len(names) != 2 or names[0] in reader.values or names[1] not in reader.values:
+        return False
+    value = reader.values[names[1]]
+    const = reader.consts.get(names[0])
+    if not value.tokens or const is None or const.dims is None or attrs.get("axis", 1) % 3 != 1:
+        return False
+    if len(const.dims) != 3 or const.dims[0] != 1 or const.dims[2] != value.shape[2]:
+        return False
+    keys = {"count": const.dims[1]} if const.dims[1] != 1 else {}
+    reader.set_output(node, reader.emit(node, "classtoken", [names[1]], keys, any_layout=True, weight=names[0]))
+    return True
+
+
+def position_embedding(reader, node):
+    """Add of a learned tensor of the tokens' size: ``posembed`` (its elements are params)."""
+    computed = [n for n in node.input if n in reader.values]
+    if len(computed) != 1 or len(node.input) != 2:
+        return False
+    value = reader.values[computed[0]]
+    other = [n for n in node.input if n not in reader.values][0]
+    const = reader.consts.get(other)
+    if not value.tokens or const is None or not const.stored or const.dims is None:
+        return False
+    if elements(const.dims) != math.prod(value.shape[1:]) or const.dims[-2:] != value.shape[-2:]:
+        return False
+    reader.set_output(node, reader.emit(node, "posembed", [computed[0]], any_layout=True, weight=other))
+    return True
+
+
+def take_token(reader, node, attrs):
+    """Gather of one token (axis 1) of tokens: ``taketoken``."""
+    value = reader.values.get(node.input[0])
+    if value is None or not value.tokens or attrs.get("axis", 0) % 3 != 1:
+        return False
+    index = reader.known(node, node.input[1], "the Gather index")
+    if index.size != 1 or index.ndim != 0:
+        return False
+    keys = {"index": int(index.reshape(-1)[0]) % value.shape[1]}
+    if not keys["index"]:
+        keys = {}
+    reader.set_output(node, reader.emit(node, "taketoken", [node.input[0]], keys, any_layout=True))
+    return True
+
+
+def mean_tokens(reader, node, attrs, axes):
+    """ReduceMean over the tokens (axis 1) without keepdims: ``meantokens``."""
+    value = reader.values.get(node.input[0])
+    if value is None or not value.tokens or axes is None or [a % 3 for a in axes] != [1] or attrs.get("keepdims", 1):
+        return False
+    reader.set_output(node, reader.emit(node, "meantokens", [node.input[0]], any_layout=True))
+    return True

@@ -1,0 +1,524 @@
+"""Reading 2021+ vision models from ONNX: channels-last maps, LayerNorm, GELU, tokens, attention, 5-D clips.
+
+Each pattern is built with onnx.helper in the form each PyTorch exporter writes it -- the TorchScript
+exporter (``dynamo=False``: scoped node names ``/blocks/blocks.0/attn/MatMul``, GELU as Div/Erf/Add/Mul/Mul,
+a Linear as Transpose(W) + MatMul + Add(bias, x), unbind as Gather) and torch.export (``dynamo=True``, the
+default since torch 2.9: ``node_*`` names, one Gelu node, the weight stored transposed, Add(x, bias),
+unbind as Slice + Squeeze, an adaptive pool's view as Reshape [-1] + Gather) -- and the expected numbers
+are worked by hand in each test. The forms were read off real exports of torchvision 0.29 / timm 1.0
+models (tools/export_modern.py). Skipped without the onnx package.
+"""
+
+import math
+import os
+
+import pytest
+
+onnx = pytest.importorskip("onnx")
+import numpy  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+import cnncalc  # noqa: E402
+from cnncalc.errors import SpecError  # noqa: E402
+from cnncalc.spec.writer import to_yaml  # noqa: E402
+
+FORMS = ("torchscript", "dynamo")
+
+
+class Graph:
+    """A one-input model being built: nodes, initializers (zeros of given dims, or given values)."""
+
+    def __init__(self, form, shape):
+        self.form, self.shape = form, shape
+        self.nodes, self.inits, self.count = [], [], 0
+
+    def weight(self, name, dims, value=None):
+        array = numpy.full(dims, value, dtype=numpy.float32) if value is not None else (
+            numpy.random.default_rng(len(self.inits)).normal(0, 0.02, dims).astype(numpy.float32))
+        self.inits.append(numpy_helper.from_array(array, name))
+        return name
+
+    def ints(self, name, values):
+        self.inits.append(numpy_helper.from_array(numpy.array(values, dtype=numpy.int64), name))
+        return name
+
+    def scalar(self, value):
+        """A constant the exporter writes: a Constant node (TorchScript) or an initializer (dynamo)."""
+        self.count += 1
+        name = f"const_{self.count}"
+        if self.form == "torchscript":
+            self.nodes.append(helper.make_node("Constant", [], [name], name=f"/Constant_{self.count}",
+                                               value=numpy_helper.from_array(numpy.array(value, dtype=numpy.float32))))
+        else:
+            self.inits.append(numpy_helper.from_array(numpy.array([value], dtype=numpy.float32), f"val_{self.count}"))
+            name = f"val_{self.count}"
+        return name
+
+    def op(self, op_type, inputs, scope="", **attrs):
+        self.count += 1
+        output = f"t{self.count}"
+        name = f"{scope}/{op_type}_{self.count}" if self.form == "torchscript" else f"node_{op_type}_{self.count}"
+        self.nodes.append(helper.make_node(op_type, inputs, [output], name=name, **attrs))
+        return output
+
+    def linear(self, x, cin, cout, scope, bias=True):
+        """nn.Linear on the last axis as each exporter writes it."""
+        if self.form == "torchscript":
+            w = self.op("Transpose", [self.weight(f"{scope.strip('/').replace('/', '.')}.weight", [cout, cin])],
+                        scope, perm=[1, 0])
+            y = self.op("MatMul", [x, w], scope)
+            return self.op("Add", [self.weight(f"{scope}.bias", [cout]), y], scope) if bias else y
+        y = self.op("MatMul", [x, self.weight(f"val_w{self.count}", [cin, cout])])
+        return self.op("Add", [y, self.weight(f"{scope}.bias", [cout])]) if bias else y
+
+    def gelu(self, x, scope):
+        if self.form == "dynamo":
+            return self.op("Gelu", [x])
+        d = self.op("Div", [x, self.scalar(math.sqrt(2))], scope)
+        e = self.op("Erf", [d], scope)
+        a = self.op("Add", [e, self.scalar(1.0)], scope)
+        m = self.op("Mul", [x, a], scope)
+        return self.op("Mul", [m, self.scalar(0.5)], scope)
+
+    def save(self, folder, output, name="model.onnx"):
+        graph = helper.make_graph(self.nodes, "test",
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(self.shape))],
+                                  [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)], self.inits)
+        opset = 17 if self.form == "torchscript" else 20
+        proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="pytorch")
+        path = os.path.join(str(folder), name)
+        onnx.save_model(proto, path)
+        return path
+
+
+def totals(path):
+    """report's totals, and the totals of the spec `cnncalc import` writes (they must be equal)."""
+    report = cnncalc.analyze(path)
+    written = path + ".yaml"
+    with open(written, "w", encoding="utf-8") as handle:
+        handle.write(to_yaml(cnncalc.load_spec(path)))
+    again = cnncalc.analyze(written)
+    keys = ("params", "buffers", "macs")
+    assert {k: again.totals[k] for k in keys} == {k: report.totals[k] for k in keys}
+    return report, {row.name: row for row in report.rows}
+
+
+# --- ConvNeXt: channels-last, LayerNormalization, GELU, layer scale ---------------------------------
+
+def convnext_block(form, folder):
+    """torchvision's CNBlock on a 4 x 8 x 8 map: 7x7 depthwise, permute to channels-last, LayerNorm,
+    Linear 4 -> 16, GELU, Linear 16 -> 4, permute back, layer scale (4 x 1 x 1), + input."""
+    g = Graph(form, (1, 4, 8, 8))
+    s = "/features/features.1/features.1.0/block"
+    dw = g.op("Conv", ["x", g.weight("block.0.weight", [4, 1, 7, 7]), g.weight("block.0.bias", [4])], s + "/block.0",
+              group=4, kernel_shape=[7, 7], pads=[3, 3, 3, 3])
+    last = g.op("Transpose", [dw], s + "/block.1", perm=[0, 2, 3, 1])
+    norm = g.op("LayerNormalization", [last, g.weight("ln.weight", [4]), g.weight("ln.bias", [4])], s + "/block.2",
+                axis=-1, epsilon=1e-6)
+    up = g.linear(norm, 4, 16, s + "/block.3")
+    act = g.gelu(up, s + "/block.4")
+    down = g.linear(act, 16, 4, s + "/block.5")
+    first = g.op("Transpose", [down], s + "/block.6", perm=[0, 3, 1, 2])
+    scaled = g.op("Mul", [g.weight("layer_scale", [4, 1, 1]), first], "/features/features.1/features.1.0")
+    out = g.op("Add", [scaled, "x"], "/features/features.1/features.1.0")
+    return g.save(folder, out)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_convnext_block_channels_last(tmp_path, form):
+    report, by_type = totals(convnext_block(form, tmp_path))
+    types = [row.type for row in report.rows]
+    assert types == ["dwconv", "layernorm", "linear", "linear", "scale", "add"]
+    assert report.rows[2].act == "gelu"  # GELU (one node, or Div/Erf/Add/Mul/Mul) folded into the linear
+    # dwconv 4*7*7 + 4 = 200; LayerNorm 2*4 = 8; linear 4*16 + 16 = 80; linear 16*4 + 4 = 68; scale 4
+    assert report.totals["params"] == 200 + 8 + 80 + 68 + 4 == 360
+    # dwconv 4*8*8*49 = 12,544; each linear 64 positions * 4*16 = 4,096
+    assert report.totals["macs"] == 12544 + 4096 + 4096 == 20736
+    assert report.rows[-1].out_shape == (4, 8, 8)
+
+
+def test_layernorm_written_out_over_channels(tmp_path):
+    """timm's LayerNorm2d of older exports: mean over C, (x-u)^2 mean, sqrt(var+eps), divide, scale, shift."""
+    g = Graph("torchscript", (1, 6, 5, 5))
+    conv = g.op("Conv", ["x", g.weight("conv.weight", [6, 6, 1, 1])], "/conv", kernel_shape=[1, 1])
+    mean = g.op("ReduceMean", [conv], "/norm", axes=[1], keepdims=1)
+    centred = g.op("Sub", [conv, mean], "/norm")
+    square = g.op("Pow", [centred, g.scalar(2.0)], "/norm")
+    variance = g.op("ReduceMean", [square], "/norm", axes=[1], keepdims=1)
+    root = g.op("Sqrt", [g.op("Add", [variance, g.scalar(1e-6)], "/norm")], "/norm")
+    normed = g.op("Div", [centred, root], "/norm")
+    out = g.op("Add", [g.op("Mul", [normed, g.weight("norm.weight", [6, 1, 1])], "/norm"),
+                       g.weight("norm.bias", [6, 1, 1])], "/norm")
+    report, _ = totals(g.save(tmp_path, out))
+    assert [row.type for row in report.rows] == ["conv", "layernorm"]
+    assert report.totals["params"] == 6 * 6 + 2 * 6 == 48  # conv 36 (no bias); LN scale and shift 12
+
+
+# --- a tiny ViT: patches to tokens, class token, position embedding, attention, head ---------------
+
+def tiny_vit(form, folder):
+    """3 x 8 x 8 image, 4x4 patches -> 4 tokens of width 8, a class token (5 tokens), 2 heads of 4."""
+    g = Graph(form, (1, 3, 8, 8))
+    patches = g.op("Conv", ["x", g.weight("patch.weight", [8, 3, 4, 4]), g.weight("patch.bias", [8])], "/patch",
+                   kernel_shape=[4, 4], strides=[4, 4])
+    flat = g.op("Reshape", [patches, g.ints("to_flat", [1, 8, 4])], "")
+    tokens = g.op("Transpose", [flat], "", perm=[0, 2, 1])
+    cls = g.weight("class_token" if form == "torchscript" else "expand", [1, 1, 8])
+    joined = g.op("Concat", [cls, tokens], "", axis=1)
+    x = g.op("Add", [joined, g.weight("pos_embed", [1, 5, 8])], "")
+    s = "/blocks/blocks.0/attn"
+    norm = g.op("LayerNormalization", [x, g.weight("norm1.weight", [8]), g.weight("norm1.bias", [8])],
+                "/blocks/blocks.0/norm1", axis=-1)
+    qkv = g.linear(norm, 8, 24, s + "/qkv")
+    heads = g.op("Reshape", [qkv, g.ints("to_heads", [1, 5, 3, 2, 4])], s)
+    qkv5 = g.op("Transpose", [heads], s, perm=[2, 0, 3, 1, 4])  # 3 x 1 x 2 x 5 x 4
+    parts = []
+    for i in range(3):
+        if form == "torchscript":
+            parts.append(g.op("Gather", [qkv5, g.ints(f"index{i}", i)], s, axis=0))
+        else:
+            piece = g.op("Slice", [qkv5, g.ints(f"start{i}", [i]), g.ints(f"end{i}", [i + 1]), g.ints("axis0", [0])])
+            parts.append(g.op("Squeeze", [piece, g.ints("axis0", [0])]))
+    q, k, v = parts
+    q = g.op("Mul", [q, g.scalar(0.5)], s)  # 1/sqrt(head_dim 4)
+    kt = g.op("Transpose", [k], s, perm=[0, 1, 3, 2])
+    scores = g.op("MatMul", [q, kt], s)  # 1 x 2 x 5 x 5
+    attn = g.op("Softmax", [scores], s, axis=-1)
+    mixed = g.op("MatMul", [attn, v], s)  # 1 x 2 x 5 x 4
+    back = g.op("Reshape", [g.op("Transpose", [mixed], s, perm=[0, 2, 1, 3]), g.ints("to_tokens", [1, 5, 8])], s)
+    proj = g.linear(back, 8, 8, s + "/proj")
+    x = g.op("Add", [x, proj], "/blocks/blocks.0")
+    first = g.op("Gather", [x, g.ints("zero", 0)], "", axis=1)
+    head = g.op("Gemm", [first, g.weight("head.weight", [10, 8]), g.weight("head.bias", [10])], "/head", transB=1)
+    return g.save(folder, head)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_tiny_vit_tokens_and_attention(tmp_path, form):
+    report, by_name = totals(tiny_vit(form, tmp_path))
+    types = [row.type for row in report.rows]
+    assert types == ["conv", "tokens", "classtoken", "posembed", "layernorm", "attention", "add", "taketoken", "fc"]
+    attention = next(row for row in report.rows if row.type == "attention")
+    assert report.spec.layers[5].keys["heads"] == 2
+    # qkv 8*24 + 24 = 216, proj 8*8 + 8 = 72
+    assert attention.params == 216 + 72 == 288
+    # qkv 5 tokens * 8*24 = 960; QK^T 2 heads * 5*5*4 = 200; AV 200; proj 5*8*8 = 320
+    assert attention.macs == 960 + 200 + 200 + 320 == 1680
+    # conv 8*3*16 + 8 = 392; class token 8; position embedding 5*8 = 40; LN 16; attention 288; head 80 + 10
+    assert report.totals["params"] == 392 + 8 + 40 + 16 + 288 + 90 == 834
+    # conv 8 * 2*2 * 3*16 = 1,536; attention 1,680; head 8*10 = 80
+    assert report.totals["macs"] == 1536 + 1680 + 80 == 3296
+    if form == "torchscript":
+        assert attention.name == "blocks.0.attn"
+
+
+def test_attention_pattern_that_is_not_one_is_refused(tmp_path):
+    """QK^T and softmax without the AV product: not an attention layer; one error line, no count."""
+    g = Graph("torchscript", (1, 3, 8, 8))
+    patches = g.op("Conv", ["x", g.weight("patch.weight", [8, 3, 4, 4])], "/patch", kernel_shape=[4, 4],
+                   strides=[4, 4])
+    tokens = g.op("Transpose", [g.op("Reshape", [patches, g.ints("to_flat", [1, 8, 4])], "")], "", perm=[0, 2, 1])
+    qkv = g.linear(tokens, 8, 24, "/attn/qkv")
+    heads = g.op("Transpose", [g.op("Reshape", [qkv, g.ints("to_heads", [1, 4, 3, 2, 4])], "/attn")], "/attn",
+                 perm=[2, 0, 3, 1, 4])
+    q = g.op("Gather", [heads, g.ints("zero", 0)], "/attn", axis=0)
+    out = g.op("Reshape", [g.op("Transpose", [q], "/attn", perm=[0, 2, 1, 3]), g.ints("back", [1, 4, 8])], "/attn")
+    final = g.op("Add", [out, tokens], "")
+    with pytest.raises(SpecError, match="attention"):
+        cnncalc.analyze(g.save(tmp_path, final))
+
+
+# --- video: 5-D input, 3-D convs, torch.export's adaptive pool ------------------------------------
+
+@pytest.mark.parametrize("form", FORMS)
+def test_video_clip_3d_conv_pool_fc(tmp_path, form):
+    """r3d-like: 3 x 4 x 8 x 8 clip, conv 3x7x7 stride 1x2x2 pad 1x3x3 (no bias, BN folded or kept), global pool."""
+    g = Graph(form, (1, 3, 4, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("stem.0.weight", [6, 3, 3, 7, 7])], "/stem/stem.0", kernel_shape=[3, 7, 7],
+                strides=[1, 2, 2], pads=[1, 3, 3, 1, 3, 3])
+    if form == "torchscript":
+        conv = g.op("BatchNormalization", [conv] + [g.weight(f"bn.{n}", [6]) for n in "sbmv"], "/stem/stem.1")
+        pooled = g.op("GlobalAveragePool", [g.op("Relu", [conv], "/stem/stem.2")], "/avgpool")
+        flat = g.op("Flatten", [pooled], "/flatten", axis=1)
+    else:
+        mean = g.op("ReduceMean", [g.op("Relu", [conv]), g.ints("axes", [-3, -2, -1])], keepdims=1)
+        strided = g.op("Gather", [g.op("Reshape", [mean, g.ints("minus_one", [-1])]),
+                                  g.ints("as_strided", numpy.arange(6).reshape(1, 6, 1, 1, 1))], axis=0)
+        flat = g.op("Reshape", [strided, g.ints("to_flat", [1, 6])])
+    fc = g.op("Gemm", [flat, g.weight("fc.weight", [5, 6]), g.weight("fc.bias", [5])], "/fc", transB=1)
+    report, _ = totals(g.save(tmp_path, fc))
+    conv_row = report.rows[0]
+    assert conv_row.out_shape == (6, 4, 4, 4)  # D: (4 + 2 - 3) + 1 = 4; H, W: (8 + 6 - 7)//2 + 1 = 4
+    assert conv_row.params == 6 * 3 * 3 * 7 * 7 == 2646
+    assert conv_row.macs == 6 * 4 * 4 * 4 * (3 * 3 * 7 * 7) == 169344
+    bn = 12 if form == "torchscript" else 0
+    assert report.totals["params"] == 2646 + bn + 6 * 5 + 5
+    assert report.totals["buffers"] == bn
+    assert report.totals["macs"] == 169344 + 30
+
+
+# --- what is refused ------------------------------------------------------------------------------
+
+def test_data_dependent_shape_names_the_first_such_node(tmp_path):
+    g = Graph("torchscript", (1, 3, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("w", [4, 3, 1, 1])], "/conv", kernel_shape=[1, 1])
+    found = g.op("NonZero", [conv], "/detect")
+    g.op("TopK", [conv, g.ints("k", [2])], "/later")
+    with pytest.raises(SpecError, match=r"/detect/NonZero_\d+' \(NonZero\): its output's shape depends on"):
+        cnncalc.analyze(g.save(tmp_path, found))
+
+
+def test_channels_last_tensor_into_a_conv_is_refused(tmp_path):
+    g = Graph("dynamo", (1, 4, 8, 8))
+    last = g.op("Transpose", ["x"], perm=[0, 2, 3, 1])
+    conv = g.op("Conv", [last, g.weight("w", [4, 8, 1, 1])], kernel_shape=[1, 1])
+    with pytest.raises(SpecError, match="a channels-last tensor"):
+        cnncalc.analyze(g.save(tmp_path, conv))
+
+
+def test_learned_scalar_factor_is_refused_not_dropped(tmp_path):
+    g = Graph("torchscript", (1, 4, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("conv.weight", [4, 4, 1, 1])], "/conv", kernel_shape=[1, 1])
+    out = g.op("Mul", [conv, g.weight("blocks.0.gain", [1])], "/gain")
+    with pytest.raises(SpecError, match="learned scalar 'blocks.0.gain'"):
+        cnncalc.analyze(g.save(tmp_path, out))
+
+
+def test_batchnorm_folded_by_the_exporter_is_noted(tmp_path):
+    """torch.export's optimizer folds BN into the conv and says so in the node's metadata: one note line."""
+    g = Graph("dynamo", (1, 3, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("conv1.weight", [4, 3, 3, 3]), g.weight("conv1.bias", [4])],
+                kernel_shape=[3, 3])
+    entry = g.nodes[-1].metadata_props.add()
+    entry.key, entry.value = "pkg.onnxscript.rewriter.rule_name", "FuseBatchNormIntoConv"
+    path = g.save(tmp_path, conv)
+    report, _ = totals(path)
+    assert report.totals["params"] == 4 * 27 + 4 == 112 and report.totals["buffers"] == 0
+    from cli_runner import ok
+
+    notes = [line for line in ok("report", path).splitlines() if line.startswith("note: ")]
+    assert notes == ["note: BatchNorm was folded into the convs by the exporter: params are the folded model's "
+                     "(a conv bias of C instead of BN's 2C params and 2C buffers), at 1 conv"]
+
+
+# --- Swin: attention in windows of a channels-last map, PatchMerging ------------------------------------
+
+def tiny_swin(folder):
+    """torchvision's shifted_window_attention as the TorchScript exporter writes it, on a 1 x 4 x 4 x 8
+    channels-last map: windows of 2 x 2 (4 windows of n = 4 positions), 2 heads of 4, a relative position
+    bias gathered from a learned 9 x 2 table by a 16-entry index buffer, then PatchMerging."""
+    g = Graph("torchscript", (1, 8, 4, 4))
+    s = "/features/features.1/features.1.0/attn"
+    x = g.op("Transpose", ["x"], "/features/features.0", perm=[0, 2, 3, 1])
+    norm = g.op("LayerNormalization", [x, g.weight("norm1.weight", [8]), g.weight("norm1.bias", [8])],
+                "/features/features.1/features.1.0/norm1", axis=-1)
+    padded = g.op("Pad", [norm, g.ints("pads", [0] * 8)], s, mode="constant")
+    windows = g.op("Reshape", [padded, g.ints("to_windows", [1, 2, 2, 2, 2, 8])], s)
+    windows = g.op("Reshape", [g.op("Transpose", [windows], s, perm=[0, 1, 3, 2, 4, 5]),
+                               g.ints("to_rows", [4, 4, 8])], s)
+    qkv = g.linear(windows, 8, 24, s + "/qkv")
+    qkv5 = g.op("Transpose", [g.op("Reshape", [qkv, g.ints("to_heads", [4, 4, 3, 2, 4])], s)], s,
+                perm=[2, 0, 3, 1, 4])  # 3 x 4 x 2 x 4 x 4
+    q, k, v = (g.op("Gather", [qkv5, g.ints(f"index{i}", i)], s, axis=0) for i in range(3))
+    scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(0.5)], s), g.op("Transpose", [k], s, perm=[0, 1, 3, 2])], s)
+    g.weight("features.1.0.attn.relative_position_bias_table", [9, 2])
+    g.ints("features.1.0.attn.relative_position_index", numpy.arange(16) % 9)
+    bias = g.op("Gather", ["features.1.0.attn.relative_position_bias_table",
+                           "features.1.0.attn.relative_position_index"], s, axis=0)
+    bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [4, 4, 2])], s)], s, perm=[2, 0, 1])
+    bias = g.op("Unsqueeze", [bias, g.ints("zero_axis", [0])], s)
+    attn = g.op("Softmax", [g.op("Add", [scores, bias], s)], s, axis=-1)
+    mixed = g.op("Transpose", [g.op("MatMul", [attn, v], s)], s, perm=[0, 2, 1, 3])
+    proj = g.linear(g.op("Reshape", [mixed, g.ints("to_rows2", [4, 4, 8])], s), 8, 8, s + "/proj")
+    back = g.op("Reshape", [proj, g.ints("to_windows2", [1, 2, 2, 2, 2, 8])], s)
+    back = g.op("Reshape", [g.op("Transpose", [back], s, perm=[0, 1, 3, 2, 4, 5]), g.ints("to_map", [1, 4, 4, 8])],
+                s)
+    y = g.op("Add", [x, back], "/features/features.1/features.1.0")
+    parts = {}
+    for h in (0, 1):
+        rows = g.op("Slice", [y, g.ints(f"h{h}", [h]), g.ints("big", [2 ** 62]), g.ints("axis1", [1]),
+                              g.ints("two", [2])], "/features/features.2")
+        for w in (0, 1):
+            parts[h, w] = g.op("Slice", [rows, g.ints(f"w{w}", [w]), g.ints("big", [2 ** 62]), g.ints("axis2", [2]),
+                                         g.ints("two", [2])], "/features/features.2")
+    merged = g.op("Concat", [parts[0, 0], parts[1, 0], parts[0, 1], parts[1, 1]], "/features/features.2", axis=-1)
+    return g.save(folder, g.linear(merged, 32, 16, "/features/features.2/reduction", bias=False))
+
+
+def test_swin_window_attention_and_patch_merging(tmp_path):
+    report, by_name = totals(tiny_swin(tmp_path))
+    types = [row.type for row in report.rows]
+    assert types == ["layernorm", "attention", "add", "pixelunshuffle", "linear"]
+    attention = by_name["features.1.0.attn"]
+    keys = report.spec.layers[1].keys
+    assert (keys["heads"], keys["window"], keys["position"]) == (2, 2, "relative")
+    # qkv 8*24 + 24 = 216; proj 8*8 + 8 = 72; the bias table (2*2 - 1)^2 * 2 heads = 18
+    assert attention.params == 216 + 72 + 18 == 306
+    assert attention.buffers == 4 * 4 == 16  # the relative position index: n*n
+    # qkv 16 positions * 8*24 = 3,072; QK^T and AV each 4 windows * 2 heads * 4*4*4 = 512; proj 16*8*8 = 1,024
+    assert attention.macs == 3072 + 512 + 512 + 1024 == 5120
+    assert by_name[report.rows[3].name].out_shape == (32, 2, 2)  # PatchMerging: 4C x H/2 x W/2
+    # LN 16 + attention 306 + reduction 32*16 = 512 (no bias)
+    assert report.totals["params"] == 16 + 306 + 512 == 834
+    assert report.totals["macs"] == 5120 + 4 * 32 * 16 == 7168
+
+
+def test_small_external_constant_is_read_only_beside_the_model(tmp_path):
+    """torch.export keeps small shape constants in the external data file: read from a plain file name in the
+    model's folder, never from a path the model names elsewhere."""
+    g = Graph("dynamo", (1, 4, 2, 2))
+    pooled = g.op("ReduceMean", ["x", g.ints("axes", [-2, -1])], keepdims=1)
+    flat = g.op("Reshape", [pooled, g.ints("minus_one", [-1])])
+    strided = g.op("Gather", [flat, g.ints("as_strided", numpy.arange(4).reshape(1, 4, 1, 1))], axis=0)
+    out = g.op("Flatten", [strided], axis=1)
+    path = g.save(tmp_path, out)
+    proto = onnx.load(path)
+    onnx.save_model(proto, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="model.onnx.data", size_threshold=0)
+    report, _ = totals(path)
+    assert [row.type for row in report.rows] == ["globalavgpool", "flatten"]
+    for tensor in proto.graph.initializer:  # the same model pointing outside its folder
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = "../model.onnx.data"
+    (tmp_path / "sub").mkdir()
+    onnx.save_model(proto, str(tmp_path / "sub" / "model.onnx"))
+    with pytest.raises(SpecError, match="is needed by value, but its contents are in an external data file"):
+        cnncalc.analyze(str(tmp_path / "sub" / "model.onnx"))
+
+
+def test_poolformer_groupnorm_and_pool_minus_input(tmp_path):
+    """timm's PoolFormer block as the TorchScript exporter writes it: GroupNorm(1) as Reshape to N x 1 x -1,
+    InstanceNormalization, Reshape back, Mul and Add of the unsqueezed weight and bias; pool(x) - x."""
+    g = Graph("torchscript", (1, 6, 4, 4))
+    s = "/stages/stages.0/blocks/blocks.0/norm1"
+    grouped = g.op("Reshape", ["x", g.ints("to_groups", [1, 1, -1])], s)
+    normed = g.op("InstanceNormalization", [grouped, g.scalar(1.0), g.scalar(0.0)], s)
+    back = g.op("Reshape", [normed, g.op("Shape", ["x"], s)], s)
+    weight = g.op("Unsqueeze", [g.weight("norm1.weight", [6]), g.ints("axes12", [1, 2])], s)
+    bias = g.op("Unsqueeze", [g.weight("norm1.bias", [6]), g.ints("axes12", [1, 2])], s)
+    normed = g.op("Add", [g.op("Mul", [back, weight], s), bias], s)
+    pooled = g.op("AveragePool", [normed], "/stages/stages.0/blocks/blocks.0/token_mixer/pool", kernel_shape=[3, 3],
+                  pads=[1, 1, 1, 1], strides=[1, 1])
+    mixed = g.op("Sub", [pooled, normed], "/stages/stages.0/blocks/blocks.0/token_mixer")
+    out = g.op("Add", ["x", mixed], "/stages/stages.0/blocks/blocks.0")
+    report, _ = totals(g.save(tmp_path, out))
+    assert [row.type for row in report.rows] == ["groupnorm", "avgpool", "sub", "add"]
+    assert report.spec.layers[0].keys["groups"] == 1
+    assert report.totals["params"] == 2 * 6 == 12  # GroupNorm's scale and shift; pool, sub and add: none
+    assert report.totals["macs"] == 0
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_rexnet_shortcut_onto_the_first_channels(tmp_path, form):
+    """ReXNet: Concat([x[:, :4] + s, x[:, 4:]]) is x + s padded with 2 zero channels: pad then add."""
+    g = Graph(form, (1, 4, 5, 5))
+    x = g.op("Conv", ["x", g.weight("conv.weight", [6, 4, 1, 1])], "/features/features.2/conv", kernel_shape=[1, 1])
+    head = g.op("Slice", [x, g.ints("zero", [0]), g.ints("four", [4]), g.ints("one", [1])], "/features/features.2")
+    tail = g.op("Slice", [x, g.ints("four", [4]), g.ints("big", [2 ** 62]), g.ints("one", [1])],
+                "/features/features.2")
+    added = g.op("Add", [head, "x"], "/features/features.2")
+    out = g.op("Concat", [added, tail], "/features/features.2", axis=1)
+    report, _ = totals(g.save(tmp_path, out))
+    assert [row.type for row in report.rows] == ["conv", "pad", "add"]
+    assert report.rows[1].out_shape == (6, 5, 5) and report.rows[2].out_shape == (6, 5, 5)
+    assert report.totals["params"] == 6 * 4 == 24 and report.totals["macs"] == 6 * 25 * 4 == 600
+
+
+def test_selective_kernel_branches(tmp_path):
+    """timm's SelectiveKernel (SKNet): two conv branches stacked (Unsqueeze + Concat), summed (ReduceSum),
+    pooled, reduced, expanded to 2C weights, Softmax over the branches, weighted and summed again."""
+    g = Graph("torchscript", (1, 4, 6, 6))
+    s = "/layer1/layer1.0/conv1"
+    paths = [g.op("Conv", ["x", g.weight(f"paths.{i}.weight", [4, 4, 3, 3])], f"{s}/paths.{i}/conv",
+                  kernel_shape=[3, 3], pads=[i + 1] * 4, dilations=[i + 1] * 2) for i in range(2)]
+    stacked = g.op("Concat", [g.op("Unsqueeze", [p, g.ints("axis1", [1])], s) for p in paths], s, axis=1)
+    summed = g.op("ReduceSum", [stacked, g.ints("axis1", [1])], s + "/attn", keepdims=0)
+    pooled = g.op("ReduceMean", [summed], s + "/attn", axes=[2, 3], keepdims=1)
+    reduced = g.op("Relu", [g.op("Conv", [pooled, g.weight("fc_reduce.weight", [2, 4, 1, 1])], s + "/attn/fc_reduce",
+                                 kernel_shape=[1, 1])], s + "/attn")
+    selected = g.op("Conv", [reduced, g.weight("fc_select.weight", [8, 2, 1, 1])], s + "/attn/fc_select",
+                    kernel_shape=[1, 1])
+    weights = g.op("Softmax", [g.op("Reshape", [selected, g.ints("to_branches", [1, 2, 4, 1, 1])], s + "/attn")],
+                   s + "/attn", axis=1)
+    out = g.op("ReduceSum", [g.op("Mul", [stacked, weights], s), g.ints("axis1", [1])], s, keepdims=0)
+    report, _ = totals(g.save(tmp_path, out))
+    assert [row.type for row in report.rows] == ["conv", "conv", "add", "globalavgpool", "conv", "conv", "softmax",
+                                                 "chunk", "mul", "chunk", "mul", "add"]
+    # two 3x3 branches 4*4*9 = 144 each; fc_reduce 4*2 = 8; fc_select 2*8 = 16
+    assert report.totals["params"] == 2 * 144 + 8 + 16 == 312
+    # branches 4*6*6 * 4*9 = 5,184 each; fc_reduce 8; fc_select 16
+    assert report.totals["macs"] == 2 * 5184 + 8 + 16 == 10392
+    assert report.rows[-1].out_shape == (4, 6, 6)
+
+
+def test_resnest_split_attention(tmp_path):
+    """timm's ResNeSt SplitAttn (radix 2, cardinality 1): a conv's 2C channels as 2 branches (Reshape to
+    N x 2 x C x H x W), summed, pooled, fc1, fc2 to 2C, rSoftMax (Reshape, Transpose, Softmax over the
+    radix, Reshape back), weighted and summed."""
+    g = Graph("torchscript", (1, 4, 6, 6))
+    s = "/layer1/layer1.0/conv2"
+    conv = g.op("Conv", ["x", g.weight("conv.weight", [8, 2, 3, 3])], s + "/conv", kernel_shape=[3, 3],
+                pads=[1, 1, 1, 1], group=2)
+    split = g.op("Reshape", [conv, g.ints("to_radix", [1, 2, 4, 6, 6])], s)
+    pooled = g.op("ReduceMean", [g.op("ReduceSum", [split, g.ints("axis1", [1])], s, keepdims=0)], s,
+                  axes=[2, 3], keepdims=1)
+    fc1 = g.op("Conv", [pooled, g.weight("fc1.weight", [2, 4, 1, 1]), g.weight("fc1.bias", [2])], s + "/fc1",
+               kernel_shape=[1, 1])
+    fc2 = g.op("Conv", [fc1, g.weight("fc2.weight", [8, 2, 1, 1]), g.weight("fc2.bias", [8])], s + "/fc2",
+               kernel_shape=[1, 1])
+    r = s + "/rsoftmax"
+    soft = g.op("Softmax", [g.op("Transpose", [g.op("Reshape", [fc2, g.ints("to_card", [1, 1, 2, -1])], r)], r,
+                                 perm=[0, 2, 1, 3])], r, axis=1)
+    flat = g.op("Reshape", [g.op("Reshape", [soft, g.ints("flat", [1, -1])], r), g.ints("to_map", [1, -1, 1, 1])], s)
+    weights = g.op("Reshape", [flat, g.ints("to_radix_w", [1, 2, 4, 1, 1])], s)
+    out = g.op("ReduceSum", [g.op("Mul", [split, weights], s), g.ints("axis1", [1])], s, keepdims=0)
+    report, _ = totals(g.save(tmp_path, out))
+    assert [row.type for row in report.rows] == ["conv", "chunk", "chunk", "add", "globalavgpool", "conv", "conv",
+                                                 "softmax", "chunk", "mul", "chunk", "mul", "add"]
+    # grouped conv 8*2*9 = 144; fc1 4*2 + 2 = 10; fc2 2*8 + 8 = 24
+    assert report.totals["params"] == 144 + 10 + 24 == 178
+    # conv 8*36 * 2*9 = 5,184; fc1 8; fc2 16
+    assert report.totals["macs"] == 5184 + 8 + 16 == 5208
+    assert report.rows[-1].out_shape == (4, 6, 6)
+
+
+def test_weight_standardized_conv_counts_its_weight_and_gain(tmp_path):
+    """timm's ScaledStdConv2d (NFNet) as the TorchScript exporter writes it: the conv weight is computed from
+    the learned weight (standardized over each filter) and a learned gain per filter: conv + scale."""
+    g = Graph("torchscript", (1, 3, 8, 8))
+    s = "/stem/conv"
+    flat = g.op("Reshape", [g.weight("stem.conv.weight", [4, 3, 3, 3]), g.ints("to_rows", [1, 4, -1])], s)
+    mean = g.op("ReduceMean", [flat], s, axes=[2], keepdims=1)
+    centred = g.op("Sub", [flat, mean], s)
+    std = g.op("Sqrt", [g.op("ReduceMean", [g.op("Mul", [centred, centred], s)], s, axes=[2], keepdims=1)], s)
+    standard = g.op("Reshape", [g.op("Div", [centred, std], s), g.ints("to_weight", [4, 3, 3, 3])], s)
+    weight = g.op("Mul", [standard, g.weight("stem.conv.gain", [4, 1, 1, 1])], s)
+    out = g.op("Conv", ["x", weight, g.weight("stem.conv.bias", [4])], s, kernel_shape=[3, 3])
+    report, _ = totals(g.save(tmp_path, out))
+    assert [row.type for row in report.rows] == ["conv", "scale"]
+    # weight 4*3*3*3 = 108 + bias 4, counted once; gain 4 (the scale)
+    assert report.totals["params"] == 108 + 4 + 4 == 116
+    assert report.totals["macs"] == 4 * 6 * 6 * 27 == 3888
+
+
+def test_dynamo_split_with_num_outputs(tmp_path):
+    """torch.export writes chunk(2, dim=1) as Split with num_outputs (opset 18+): two equal channel chunks."""
+    g = Graph("dynamo", (1, 6, 4, 4))
+    g.count += 1
+    g.nodes.append(helper.make_node("Split", ["x"], ["a", "b"], name="node_split", axis=1, num_outputs=2))
+    out = g.op("Add", ["a", "b"])
+    report, _ = totals(g.save(tmp_path, out))
+    assert [(row.type, row.out_shape) for row in report.rows] == [("chunk", (3, 4, 4)), ("chunk", (3, 4, 4)),
+                                                                   ("add", (3, 4, 4))]
+
+
+def test_attention_whose_result_is_unused_is_refused(tmp_path):
+    g = Graph("torchscript", (1, 3, 8, 8))
+    patches = g.op("Conv", ["x", g.weight("patch.weight", [8, 3, 4, 4])], "/patch", kernel_shape=[4, 4],
+                   strides=[4, 4])
+    tokens = g.op("Transpose", [g.op("Reshape", [patches, g.ints("to_flat", [1, 8, 4])], "")], "", perm=[0, 2, 1])
+    g.op("Transpose", [tokens], "/attn", perm=[1, 0, 2])  # sequence-first, then nothing reads it
+    out = g.op("LayerNormalization", [tokens, g.weight("ln.weight", [8]), g.weight("ln.bias", [8])], "/ln", axis=-1)
+    with pytest.raises(SpecError, match="attention-like pattern whose result no layer reads"):
+        cnncalc.analyze(g.save(tmp_path, out))

@@ -1,0 +1,210 @@
+"""Export 2021+ vision models (transformers, hybrids, channels-last, video) to ONNX with BOTH PyTorch
+exporters, and record PyTorch's own figures for each in tools/modern_onnx_reference.txt.
+
+tools/check_onnx.py --modern compares `cnncalc report` (and the `import`ed spec) with those figures.
+PyTorch, torchvision and timm are not dependencies of cnncalc or its tests; run this in a venv of its own:
+
+    /work/venvs/torch/bin/python tools/export_modern.py /work/scratch/onnx                  # the first four
+    /work/venvs/torch/bin/python tools/export_modern.py /work/scratch/onnx --all            # every model below
+    /work/venvs/torch/bin/python tools/export_modern.py /work/scratch/onnx swin_t deit_tiny # these
+
+Each model NAME (eval mode, batch 1, a zero input; every parameter drawn from N(0, 0.02) as a trained
+model's are, since torch.export's optimizer drops a bias that is all zeros, as a freshly built model's
+are, and shares equal initializers) is written twice:
+
+- OUT/NAME.dynamo.onnx: `torch.onnx.export(model, (x,), path, dynamo=True)`, PyTorch's default since 2.9
+  (torch.export, opset 18, its optimizer on: Gelu as one node, BN folded into the convs before it);
+- OUT/NAME.ts.onnx: the TorchScript exporter, `dynamo=False, opset_version=17, do_constant_folding=False`
+  (BN kept, the Erf form of GELU, LayerNormalization as one node).
+
+The figures (one line per model, whatever the exporters did):
+- params = sum(p.numel() for p in model.parameters());
+- buffers = every buffer element except BatchNorm's num_batches_tracked;
+- bn_params = the scale and shift of every BatchNorm; folded_params = the params a BN-folding exporter
+  leaves (each BN right after a conv goes; the conv keeps its bias, or gains one of C);
+- macs = torch.utils.flop_counter.FlopCounterMode's total / 2 for one forward pass, gradients enabled,
+  attention through the math kernel (sdpa_kernel(SDPBackend.MATH)), as the issue asks.
+"""
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE = os.path.join(ROOT, "tools", "modern_onnx_reference.txt")
+
+# name: (library, builder name, input C x [D x] H x W)
+MODELS = {
+    "convnext_tiny": ("torchvision", "convnext_tiny", (3, 224, 224)),
+    "vit_b_32": ("torchvision", "vit_b_32", (3, 224, 224)),
+    "swin_t": ("torchvision", "swin_t", (3, 224, 224)),
+    "r3d_18": ("torchvision.video", "r3d_18", (3, 16, 112, 112)),
+    "vit_b_16": ("torchvision", "vit_b_16", (3, 224, 224)),
+    "r2plus1d_18": ("torchvision.video", "r2plus1d_18", (3, 16, 112, 112)),
+    "swin_v2_t": ("torchvision", "swin_v2_t", (3, 256, 256)),
+    "maxvit_t": ("torchvision", "maxvit_t", (3, 224, 224)),
+    "fcn_resnet50": ("torchvision.segmentation", "fcn_resnet50", (3, 224, 224)),
+    "deeplabv3_mobilenet_v3_large": ("torchvision.segmentation", "deeplabv3_mobilenet_v3_large", (3, 224, 224)),
+    "deit_tiny": ("timm", "deit_tiny_patch16_224", (3, 224, 224)),
+    "mixer_b16": ("timm", "mixer_b16_224", (3, 224, 224)),
+    "mobilevit_s": ("timm", "mobilevit_s", (3, 256, 256)),
+    "levit_128": ("timm", "levit_128", (3, 224, 224)),
+    "efficientformer_l1": ("timm", "efficientformer_l1", (3, 224, 224)),
+    "poolformer_s12": ("timm", "poolformer_s12", (3, 224, 224)),
+    "resnest14d": ("timm", "resnest14d", (3, 224, 224)),
+    "skresnet18": ("timm", "skresnet18", (3, 224, 224)),
+    "rexnet_100": ("timm", "rexnet_100", (3, 224, 224)),
+    "nf_resnet26": ("timm", "nf_resnet26", (3, 224, 224)),
+    "edgenext_small": ("timm", "edgenext_small", (3, 256, 256)),
+    "coatnet_0": ("timm", "coatnet_0_rw_224", (3, 224, 224)),
+}
+FIRST = ("convnext_tiny", "vit_b_32", "swin_t", "r3d_18")
+FIELDS = ("run", "input", "params", "buffers", "bn_params", "macs", "dynamo", "torchscript", "folded_params")
+
+
+def suffix_of(kind):
+    return "dynamo" if kind == "dynamo" else "ts"
+
+
+def build(name):
+    library, builder, _ = MODELS[name]
+    if library == "timm":
+        import timm
+
+        return timm.create_model(builder, pretrained=False).eval()
+    import torchvision
+
+    module = torchvision.models
+    for part in library.split(".")[1:]:
+        module = getattr(module, part)
+    kwargs = {"weights": None}
+    if library.endswith("segmentation"):
+        kwargs["weights_backbone"] = None
+        kwargs["aux_loss"] = False
+    return getattr(module, builder)(**kwargs).eval()
+
+
+def figures(model, x):
+    """params, buffers, BN params and MACs as the module docstring says."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    params = sum(p.numel() for p in model.parameters())
+    buffers = sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
+    bn = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+             for p in m.parameters(recurse=False))
+    # what a BN-folding exporter leaves: each BN right after a conv goes, the conv keeps (or gains) a bias
+    folded, previous = params, None
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.affine:
+            if isinstance(previous, torch.nn.modules.conv._ConvNd) and previous.out_channels == module.num_features:
+                folded -= module.num_features * (2 if previous.bias is not None else 1)
+        if not list(module.children()):
+            previous = module
+    counter = FlopCounterMode(display=False)
+    with sdpa_kernel(SDPBackend.MATH), counter:
+        model(x)
+    return params, buffers, bn, counter.get_total_flops() // 2, folded
+
+
+def export(model, x, path, dynamo):
+    import torch
+
+    for stale in (path, path + ".data"):
+        if os.path.exists(stale):
+            os.remove(stale)
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if dynamo:
+                torch.onnx.export(model, (x,), path, dynamo=True)
+            else:
+                torch.onnx.export(model, (x,), path, dynamo=False, opset_version=17, do_constant_folding=False,
+                                  input_names=["input"], output_names=["output"])
+    except Exception as err:  # noqa: BLE001 - an exporter's failure is a figure too
+        return f"failed ({type(err).__name__}: {str(err).splitlines()[0][:80] if str(err) else ''})"
+    return f"ok {time.perf_counter() - start:.0f}s"
+
+
+def read_reference():
+    rows = {}
+    if os.path.exists(REFERENCE):
+        with open(REFERENCE, encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("#") or line.startswith("run,") or not line.strip():
+                    continue
+                row = dict(zip(FIELDS, line.rstrip("\n").split(",")))
+                rows[row["run"]] = row
+    return rows
+
+
+def write_reference(rows):
+    import timm
+    import torch
+    import torchvision
+
+    with open(REFERENCE, "w", encoding="utf-8") as handle:
+        handle.write(f"# written by tools/export_modern.py: torch {torch.__version__}, torchvision "
+                     f"{torchvision.__version__}, timm {timm.__version__}\n")
+        handle.write("# params = sum(p.numel()); buffers without num_batches_tracked; bn_params = BatchNorm scale "
+                     "+ shift; macs = FlopCounterMode total / 2 (grad enabled, math SDPA); dynamo / torchscript: "
+                     "what each exporter did\n")
+        handle.write(",".join(FIELDS) + "\n")
+        for name in MODELS:
+            if name in rows:
+                handle.write(",".join(str(rows[name].get(f, "")) for f in FIELDS) + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", help="where to write the .onnx files (outside the repository)")
+    parser.add_argument("names", nargs="*", help=f"models (default: {', '.join(FIRST)})")
+    parser.add_argument("--all", action="store_true", help="every model of the list")
+    parser.add_argument("--only", choices=("dynamo", "ts"), help="one exporter only")
+    parser.add_argument("--figures-only", action="store_true", help="record PyTorch's figures, export nothing")
+    args = parser.parse_intermixed_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    names = list(MODELS) if args.all else (args.names or list(FIRST))
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        parser.error(f"unknown: {', '.join(unknown)} (known: {', '.join(MODELS)})")
+    os.makedirs(args.folder, exist_ok=True)
+    rows = read_reference()
+    for name in names:
+        torch.manual_seed(0)
+        try:
+            model = build(name)
+        except Exception as err:  # noqa: BLE001
+            print(f"{name:<30} cannot build: {err}", flush=True)
+            continue
+        with torch.no_grad():  # as trained weights are: torch.export's optimizer drops an all-zero bias
+            for parameter in model.parameters():
+                parameter.normal_(0, 0.02)
+        size = MODELS[name][2]
+        x = torch.zeros(1, *size)
+        params, buffers, bn, macs, folded = figures(model, x)
+        row = rows.get(name, {})
+        row.update({"run": name, "input": "x".join(map(str, size)), "params": params, "buffers": buffers,
+                    "bn_params": bn, "macs": macs, "folded_params": folded})
+        for kind, dynamo in (("dynamo", True), ("torchscript", False)):
+            if args.only and args.only != suffix_of(kind) or args.figures_only:
+                continue
+            suffix = "dynamo" if dynamo else "ts"
+            row[kind] = export(model, x, os.path.join(args.folder, f"{name}.{suffix}.onnx"), dynamo)
+        row.setdefault("dynamo", "not tried")
+        row.setdefault("torchscript", "not tried")
+        rows[name] = row
+        write_reference(rows)
+        print(f"{name:<30} params {params:,} buffers {buffers:,} macs {macs:,}  dynamo: {row['dynamo']}  "
+              f"torchscript: {row['torchscript']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
