@@ -25,7 +25,10 @@ def evaluate(node, inputs, attrs, opset):
         handler = None  # a broadcast that would build a large tensor: its dims are enough
     if handler is not None and all(a is not None for a, name in zip(arrays, node.input) if name):
         try:
-            with numpy.errstate(all="ignore"):
+            if node.op_type in _FLOATING:
+                with numpy.errstate(all="ignore"):
+                    result = handler(numpy, arrays, attrs, opset)
+            else:
                 result = handler(numpy, arrays, attrs, opset)
         except (ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError, KeyError):
             result = None
@@ -35,6 +38,9 @@ def evaluate(node, inputs, attrs, opset):
     return [(_dims_only(node.op_type, dims, arrays, attrs), None)]
 
 
+# arithmetic that may divide by zero or overflow: numpy's warnings silenced
+_FLOATING = ("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Cast", "Mod", "Range", "Floor", "Ceil", "ReduceProd",
+             "ReduceSum")
 _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
 
 
