@@ -35,7 +35,10 @@ def evaluate(node, inputs, attrs, opset, fold=True):
         handler = None  # a broadcast that would build a large tensor: its dims are enough
     if handler is not None and all(a is not None for a, name in zip(arrays, node.input) if name):
         try:
-            with numpy.errstate(all="ignore"):
+            if node.op_type in _FLOATING:
+                with numpy.errstate(all="ignore"):
+                    result = handler(numpy, arrays, attrs, opset)
+            else:
                 result = handler(numpy, arrays, attrs, opset)
         except (ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError, KeyError):
             result = None
@@ -50,6 +53,9 @@ def fold_cost(inputs):
     return sum(_elements(const.dims) for const in inputs if const is not None)
 
 
+# arithmetic that may divide by zero or overflow: numpy's warnings silenced
+_FLOATING = ("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Cast", "Mod", "Range", "Floor", "Ceil", "ReduceProd",
+             "ReduceSum")
 _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
 
 

@@ -25,6 +25,8 @@ _EXTERNAL = 1  # TensorProto.EXTERNAL
 def attributes(node):
     """A node's attributes by name: numbers, text, lists, tensors."""
     values = {}
+    if not node.attribute:
+        return values
     for attribute in node.attribute:
         field = _ATTRIBUTE_FIELDS.get(attribute.type)
         if field is None:
