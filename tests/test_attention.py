@@ -37,6 +37,12 @@ def test_swin_v2_window_attention_is_torchvisions():
     row = one([96, 64, 64], type="attention", heads=3, window=8, position="continuous", cosine=True)
     assert (row.params, row.buffers, row.macs) == (40323, 4546, 201902592)
     assert any("576,000" in text for _, text in row.explain)  # the bias MLP, cpb_mlp in torchvision
+    # worked in order: the params and their total, then each MACs term (the bias MLP's last) and their sum
+    texts = [text for _, text in row.explain]
+    order = [next(i for i, text in enumerate(texts) if text.startswith(start)) for start in (
+        "params = Q,K,V", "continuous position bias MLP", "params = 37,248 + 3,075", "MACs Q,K,V", "MACs continuous",
+        "MACs = ")]
+    assert order == sorted(order) and texts[order[2]].endswith("= 40,323"), texts
 
 
 def test_window_pads_the_map_as_torchvision_does():
@@ -124,7 +130,9 @@ def test_tokens_print_n_x_d_in_tables_and_json():
 def test_layer_command_explains_attention():
     text = ok("layer", "attention", "--input", "197x768", "--heads", "12", "--explain")
     assert "read as N x D: tokens" in text
-    for line in ("MACs Q,K,V projections = N*C*3C = 197*768*2304 = 348,585,984",
+    for line in ("12 heads of width d = C/heads = 768/12 = 64",
+                 "biases 3*C + C = 3*768*768 + 768*768 + 3*768 + 768 = 2,362,368",
+                 "MACs Q,K,V projections = N*C*3C = 197*768*2304 = 348,585,984",
                  "MACs scores QK^T = heads*N*N*d = 12*197*197*64 = 29,805,312",
                  "MACs output projection = N*C*C = 197*768*768 = 116,195,328",
                  "params           2,362,368", "MACs             524,391,936"):

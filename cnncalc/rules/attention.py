@@ -79,7 +79,7 @@ def attention(layer, shape):
                              f" without) = 2*{hidden} + {hidden} + {hidden}*{heads} = {mlp_params:,} params (buffers:"
                              f" the coordinates table {len(window)}*{_table_text(window)} and the index "
                              f"{per_window}*{per_window})"),
-                  ("macs", f"continuous position bias MLP on the (2W-1)^2 = {table:,} offsets = {table}*(2*{hidden} "
+                  ("macs", f"MACs continuous position bias MLP on the (2W-1)^2 = {table:,} offsets = {table}*(2*{hidden} "
                            f"+ {hidden}*{heads}) = {mlp_macs:,}")]
     if p["cosine"]:
         params += heads
@@ -99,10 +99,13 @@ def attention(layer, shape):
     if layer.explaining:
         lines = _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded,
                          qkv, scores, proj, weights, biases, params, macs, layer.p)
-        cost.explain += lines[:-1] + extra + lines[-1:]
-        if params != weights + biases:
-            cost.explain.append(("params", f"params = {weights + biases:,} + {params - weights - biases:,} (position "
-                                           f"bias{', logit scale' if p['cosine'] else ''}) = {params:,}"))
+        # in the order a student works it: the params and their total, then each MACs term and the total
+        total = [("params", f"params = {weights + biases:,} + {params - weights - biases:,} (position "
+                            f"bias{', logit scale' if p['cosine'] else ''}) = {params:,}")] \
+            if params != weights + biases else []
+        macs_lines = [line for line in lines if line[0] == "macs"]
+        cost.explain += ([line for line in lines if line[0] != "macs"] + [e for e in extra if e[0] == "params"]
+                         + total + macs_lines[:-1] + [e for e in extra if e[0] == "macs"] + macs_lines[-1:])
     return cost
 
 
@@ -116,23 +119,25 @@ def _map_text(windows, heads, per_window):
 
 def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded, qkv, scores, proj,
              weights, biases, params, macs, p):
+    e = "E" if dim != channels else "C"
+    heads_text = (f"{heads} heads of width d = {e}/heads = {dim}/{heads} = {head_dim}"
+                  + (f" (E = dim, the inner width)" if dim != channels else ""))
     if is_tokens(shape):
-        lines = [("size", f"N = {count:,} tokens of width C = {channels}; {heads} heads of width d = E/heads = "
-                          f"{dim}/{heads} = {head_dim}")]
+        lines = [("size", f"N = {count:,} tokens of width C = {channels}; {heads_text}")]
     else:
         where = (f"windows of {product_text(window)} = {per_window} positions: {windows} windows"
                  + (f" (the map padded to {product_text(padded)})" if padded != tuple(shape[1:]) else "")
                  if window != tuple(shape[1:]) else "one window, the whole map")
         lines = [("size", f"N = {product_text(padded)} = {count:,} positions of width C = {channels}; {where}; "
-                          f"{heads} heads of width d = E/heads = {dim}/{heads} = {head_dim}")]
+                          f"{heads_text}")]
         if p["shift"]:
             lines.append(("size", f"shift {p['shift']}: the windows move (torch.roll), the counts do not"))
-    e = "E" if dim != channels else "C"
-    bias_terms = [t for t, on in ((f"3*{e}", p["qkv_bias"]), ("C", p["proj_bias"])) if on]
+    bias_terms = [(t, n) for t, n, on in ((f"3*{e}", f"3*{dim}", p["qkv_bias"]), ("C", f"{channels}", p["proj_bias"]))
+                  if on]
     lines.append(("params", f"params = Q,K,V weights 3*C*{e} + output projection {e}*C"
-                            + (f" + biases {' + '.join(bias_terms)}" if bias_terms else "")
+                            + "".join(f" + {'biases ' if i == 0 else ''}{t}" for i, (t, _) in enumerate(bias_terms))
                             + f" = 3*{channels}*{dim} + {dim}*{channels}"
-                            + (f" + {biases:,}" if biases else "") + f" = {weights + biases:,}"))
+                            + "".join(f" + {n}" for _, n in bias_terms) + f" = {weights + biases:,}"))
     if windows == 1:
         score_line = (f"MACs scores QK^T = heads*N*N*d = {heads}*{per_window}*{per_window}*{head_dim} = "
                       f"{scores:,}")
