@@ -22,7 +22,8 @@ class Row:
     __slots__ = ("name", "type", "inputs", "in_shape", "out_shape", "params", "buffers", "macs", "flops",
                  "elementwise", "memory_bytes", "receptive_field", "effective_stride", "filters", "kernel",
                  "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers", "train_only",
-                 "fits", "train_costs", "frozen", "roofline", "heads", "scratch", "scratch_bytes", "transformer")
+                 "fits", "train_costs", "frozen", "roofline", "heads", "scratch", "scratch_bytes", "transformer",
+                 "products")
 
     @property
     def flops_2x(self):
@@ -233,7 +234,7 @@ def _merge_into(group, row):
     group.out_shape = row.out_shape
     group.fits = group.fits and row.fits
     group.frozen = group.frozen and row.frozen
-    for key in TOTAL_KEYS + ("layers", "scratch_bytes"):
+    for key in TOTAL_KEYS + ("layers", "scratch_bytes", "products"):
         setattr(group, key, getattr(group, key) + getattr(row, key))
     group.receptive_field = row.receptive_field
     group.effective_stride = row.effective_stride
@@ -358,6 +359,7 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.act = cost.act
         row.heads = cost.heads
         row.transformer = None  # set on a folded block (fold_rows)
+        row.products = cost.products
         row.warnings = cost.warnings
         row.explain = cost.explain
         if explaining:

@@ -10,11 +10,14 @@ features.1.0.attn (ShiftedWindowAttentionV2(96, [8, 8], [0, 0], 3)) 201,902,592 
 """
 
 import json
+import os
 
 import pytest
 
 import cnncalc
 from cli_runner import invoke, ok
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples")
 
 
 def one(input, **keys):
@@ -153,6 +156,16 @@ def test_answer_file_asks_for_an_attention_layer(tmp_path):
     assert (data["correct"], data["total"]) == (5, 6) and result.exit_code == 1
     wrong = [r for r in data["results"] if not r["correct"]]
     assert len(wrong) == 1 and wrong[0]["quantity"] == "output_shape"
+
+
+def test_a_count_without_qk_and_av_is_told_so():
+    # the four projections of vit_b_16's first attention: 197*768*2304 + 197*768*768 = 464,781,312, without
+    # QK^T and AV (2 * 12*197*197*64 = 59,610,624)
+    result = invoke("check", os.path.join(EXAMPLES, "attention_wrong_answers.yaml"), "-f", "json")
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and (data["correct"], data["total"]) == (0, 3)
+    macs = next(r for r in data["results"] if r["quantity"] == "macs")
+    assert any("without the products of two activations, 464,781,312" in note for note in macs["notes"])
 
 
 def test_compare_reads_with_transformers():

@@ -94,6 +94,7 @@ def attention(layer, shape):
                 window=tuple((k, 1, 1) for k in window) if window else "global")
     cost.scratch = scratch
     cost.heads = heads
+    cost.products = 2 * scores
     if window and window != tuple(shape[1:]):
         cost.kernel = window
     if layer.explaining:
@@ -173,6 +174,7 @@ def matmul(layer, shapes):
         raise layer.error(f"matmul needs A's columns to match B's rows: {show_shape(a)} times {written}", "from")
     out = Tokens(m, n) if is_tokens(a) else (m, n)
     cost = Cost(out, macs=m * n * k, window="global")
+    cost.products = cost.macs
     if layer.explaining:
         cost.explain.append(("macs", f"MACs = M*N*K = {m}*{n}*{k} = {cost.macs:,}"))
     return cost
