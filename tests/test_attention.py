@@ -121,6 +121,43 @@ def test_matmul_of_two_activations():
             {"type": "matmul", "from": ["input", "input"]}]})
 
 
+def test_attention_written_as_rows_with_matmul_over_heads_is_the_attention_row():
+    """examples/specs/multihead_attention.yaml: q, k, v linear rows, Q K^T over 12 heads (the 12 x 197 x 197
+    map), softmax, the map times V (197 x 768, the heads joined) and the output projection add up to torch's
+    nn.MultiheadAttention(768, 12): 2,362,368 params, 524,391,936 MACs, and the memory the convention counts."""
+    data = json.loads(ok("report", os.path.join(EXAMPLES, "specs", "multihead_attention.yaml"), "-f", "json"))
+    rows = {row["name"]: row for row in data["layers"]}
+    assert rows["scores"]["out_shape"] == [12, 197, 197] and rows["scores"]["macs"] == 12 * 197 * 197 * 64
+    assert rows["av"]["out_shape"] == [197, 768] and rows["av"]["out_tokens"] and rows["av"]["macs"] == 29805312
+    totals = data["totals"]
+    assert (totals["params"], totals["macs"]) == (2362368, 524391936)
+    assert totals["memory_bytes"] == one({"tokens": [197, 768]}, type="attention", heads=12).memory_bytes == 6751584
+
+
+def test_matmul_over_a_batch_and_its_errors(write):
+    spec = {"input": [4, 6, 5], "layers": [  # a batch of 4 matrices 6 x 5, as a map's shape
+        {"name": "t", "type": "identity"},
+        {"name": "gram", "type": "matmul", "from": ["input", "t"], "transpose": True}]}
+    row = cnncalc.analyze(spec, explain=True).row("gram")
+    assert row.out_shape == (4, 6, 6) and row.macs == 4 * 6 * 6 * 5
+    assert "MACs = b*M*N*K (a batch of 4 of 6x5 times 5x6) = 4*6*6*5 = 720" in [text for _, text in row.explain]
+    path = write("input: {tokens: [10, 64]}\nparams: {heads: 3}\nlayers:\n"
+                 "  - {name: s, type: matmul, from: [input, input], transpose: true, heads: heads}\n")
+    result = invoke("report", path)
+    assert result.exit_code == 1 and "s: heads 3 must divide the width of input, 64 (10 x 64)" in result.stderr
+    assert invoke("report", path, "--set", "heads=4").exit_code == 0
+    assert cnncalc.analyze(path, params={"heads": 4}).row("s").macs == 4 * 10 * 10 * 16  # 4 heads of 10 x 16
+    with pytest.raises(cnncalc.CnnCalcError, match="batches of the same size"):
+        cnncalc.analyze({"input": [4, 6, 5], "layers": [{"name": "x", "type": "conv", "filters": 2, "kernel": 1},
+                                                        {"type": "matmul", "from": ["input", "x"], "transpose": True}]})
+
+
+def test_a_tokens_input_reads_the_params():
+    path = os.path.join(EXAMPLES, "specs", "multihead_attention.yaml")
+    report = cnncalc.analyze(path, params={"width": 64, "heads": 4})
+    assert report.input == (197, 64) and report.row("scores").out_shape == (4, 197, 197)
+
+
 def test_tokens_print_n_x_d_in_tables_and_json():
     table = ok("report", "vit_b_16")
     assert "197 x 768" in table and "12 heads" in table
