@@ -122,7 +122,7 @@ def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, 
              weights, biases, params, macs, p):
     e = "E" if dim != channels else "C"
     heads_text = (f"{heads} heads of width d = {e}/heads = {dim}/{heads} = {head_dim}"
-                  + (f" (E = dim, the inner width)" if dim != channels else ""))
+                  + (" (E = dim, the inner width)" if dim != channels else ""))
     if is_tokens(shape):
         lines = [("size", f"N = {count:,} tokens of width C = {channels}; {heads_text}")]
     else:
