@@ -57,7 +57,8 @@ def split_model(model):
 
 
 def weight_depth(report):
-    """Weight layers (conv, fc) on the longest path from the input: AlexNet 8, VGG-16 16, ResNet-50 50."""
+    """Weight layers (conv, fc, linear, attention) on the longest path from the input: AlexNet 8, VGG-16 16,
+    ResNet-50 50."""
     depth = {"input": 0}
     for row in report.rows:
         depth[row.name] = max(depth.get(name, 0) for name in row.inputs) + row.weight_layers
@@ -412,8 +413,8 @@ def _settings_lines(comparison):
     first = comparison.reports[0]
     batch = f"batch {first.batch:,} (MACs and flop per sample, memory for the batch)" if first.batch != 1 else "batch 1"
     text = (f"{batch}, {first.dtype} ({first.bytes_per_element} B/element); memory in binary units "
-            f"(1 MB = 1024 KB = 1024*1024 B); depth = conv, fc and attention layers on the longest path; training "
-            f"memory = activations + params + gradients + optimizer state ({comparison.optimizer}) + BN buffers.")
+            f"(1 MB = 1024 KB = 1024*1024 B); depth = conv, fc, linear and attention layers on the longest path; "
+            f"training memory = activations + params + gradients + optimizer state ({comparison.optimizer}) + BN buffers.")
     text += f" Roofline on {device_text(comparison.device)}: {ROOFLINE_TIME}" if comparison.device else ""
     return textwrap.wrap(text, 100)
 

@@ -22,7 +22,8 @@ class Row:
     __slots__ = ("name", "type", "inputs", "in_shape", "out_shape", "params", "buffers", "macs", "flops",
                  "elementwise", "memory_bytes", "receptive_field", "effective_stride", "filters", "kernel",
                  "stride", "pad", "warnings", "explain", "weight_layers", "line", "act", "layers", "train_only",
-                 "fits", "train_costs", "frozen", "roofline", "heads", "scratch", "scratch_bytes")
+                 "fits", "train_costs", "frozen", "roofline", "heads", "scratch", "scratch_bytes", "transformer",
+                 "products")
 
     @property
     def flops_2x(self):
@@ -60,6 +61,12 @@ class Row:
             data["frozen"] = True
         if self.layers > 1:
             data["layers"] = self.layers
+        if self.transformer is not None and self.transformer[0]:  # a folded block holding attention (fold_rows)
+            layers, fewest, most, mlp = self.transformer
+            data["attention_layers"] = layers
+            data["heads"] = fewest if fewest == most else [fewest, most]
+            if mlp:
+                data["mlp"] = mlp
         if self.warnings:
             data["warnings"] = list(self.warnings)
         if self.roofline is not None:  # set by cnncalc.roofline.attach
@@ -207,19 +214,32 @@ def _group_row(key, row):
     if key != row.name:
         group.type = "block"
         group.filters = group.kernel = group.stride = group.pad = group.act = group.heads = None
+        _add_transformer(group, row)
     group.warnings = list(row.warnings)
     return group
+
+
+def _add_transformer(group, row):
+    """A folded block's transformer layers as the papers' tables give them (ViT's Table 1: layers, heads, MLP
+    size): ``(attention layers, fewest heads, most heads, widest linear)``, shown when it holds attention."""
+    if row.type == "attention":
+        layers, fewest, most, mlp = group.transformer or (0, row.heads, row.heads, 0)
+        group.transformer = (layers + 1, min(fewest, row.heads), max(most, row.heads), mlp)
+    elif row.type == "linear" and row.filters:
+        layers, fewest, most, mlp = group.transformer or (0, None, None, 0)
+        group.transformer = (layers, fewest, most, max(mlp, row.filters))
 
 
 def _merge_into(group, row):
     group.out_shape = row.out_shape
     group.fits = group.fits and row.fits
     group.frozen = group.frozen and row.frozen
-    for key in TOTAL_KEYS + ("layers", "scratch_bytes"):
+    for key in TOTAL_KEYS + ("layers", "scratch_bytes", "products"):
         setattr(group, key, getattr(group, key) + getattr(row, key))
     group.receptive_field = row.receptive_field
     group.effective_stride = row.effective_stride
     group.warnings.extend(row.warnings)
+    _add_transformer(group, row)
     if group.roofline is not None:
         group.roofline = group.roofline + row.roofline  # a block's roofline: its layers' summed
 
@@ -338,6 +358,8 @@ def _run_rules(graph, input_shape, batch, element_bytes, explain):
         row.pad = cost.pad
         row.act = cost.act
         row.heads = cost.heads
+        row.transformer = None  # set on a folded block (fold_rows)
+        row.products = cost.products
         row.warnings = cost.warnings
         row.explain = cost.explain
         if explaining:

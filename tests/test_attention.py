@@ -10,11 +10,14 @@ features.1.0.attn (ShiftedWindowAttentionV2(96, [8, 8], [0, 0], 3)) 201,902,592 
 """
 
 import json
+import os
 
 import pytest
 
 import cnncalc
 from cli_runner import invoke, ok
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples")
 
 
 def one(input, **keys):
@@ -37,6 +40,12 @@ def test_swin_v2_window_attention_is_torchvisions():
     row = one([96, 64, 64], type="attention", heads=3, window=8, position="continuous", cosine=True)
     assert (row.params, row.buffers, row.macs) == (40323, 4546, 201902592)
     assert any("576,000" in text for _, text in row.explain)  # the bias MLP, cpb_mlp in torchvision
+    # worked in order: the params and their total, then each MACs term (the bias MLP's last) and their sum
+    texts = [text for _, text in row.explain]
+    order = [next(i for i, text in enumerate(texts) if text.startswith(start)) for start in (
+        "params = Q,K,V", "continuous position bias MLP", "params = 37,248 + 3,075", "MACs Q,K,V", "MACs continuous",
+        "MACs = ")]
+    assert order == sorted(order) and texts[order[2]].endswith("= 40,323"), texts
 
 
 def test_window_pads_the_map_as_torchvision_does():
@@ -112,6 +121,43 @@ def test_matmul_of_two_activations():
             {"type": "matmul", "from": ["input", "input"]}]})
 
 
+def test_attention_written_as_rows_with_matmul_over_heads_is_the_attention_row():
+    """examples/specs/multihead_attention.yaml: q, k, v linear rows, Q K^T over 12 heads (the 12 x 197 x 197
+    map), softmax, the map times V (197 x 768, the heads joined) and the output projection add up to torch's
+    nn.MultiheadAttention(768, 12): 2,362,368 params, 524,391,936 MACs, and the memory the convention counts."""
+    data = json.loads(ok("report", os.path.join(EXAMPLES, "specs", "multihead_attention.yaml"), "-f", "json"))
+    rows = {row["name"]: row for row in data["layers"]}
+    assert rows["scores"]["out_shape"] == [12, 197, 197] and rows["scores"]["macs"] == 12 * 197 * 197 * 64
+    assert rows["av"]["out_shape"] == [197, 768] and rows["av"]["out_tokens"] and rows["av"]["macs"] == 29805312
+    totals = data["totals"]
+    assert (totals["params"], totals["macs"]) == (2362368, 524391936)
+    assert totals["memory_bytes"] == one({"tokens": [197, 768]}, type="attention", heads=12).memory_bytes == 6751584
+
+
+def test_matmul_over_a_batch_and_its_errors(write):
+    spec = {"input": [4, 6, 5], "layers": [  # a batch of 4 matrices 6 x 5, as a map's shape
+        {"name": "t", "type": "identity"},
+        {"name": "gram", "type": "matmul", "from": ["input", "t"], "transpose": True}]}
+    row = cnncalc.analyze(spec, explain=True).row("gram")
+    assert row.out_shape == (4, 6, 6) and row.macs == 4 * 6 * 6 * 5
+    assert "MACs = b*M*N*K (a batch of 4 of 6x5 times 5x6) = 4*6*6*5 = 720" in [text for _, text in row.explain]
+    path = write("input: {tokens: [10, 64]}\nparams: {heads: 3}\nlayers:\n"
+                 "  - {name: s, type: matmul, from: [input, input], transpose: true, heads: heads}\n")
+    result = invoke("report", path)
+    assert result.exit_code == 1 and "s: heads 3 must divide the width of input, 64 (10 x 64)" in result.stderr
+    assert invoke("report", path, "--set", "heads=4").exit_code == 0
+    assert cnncalc.analyze(path, params={"heads": 4}).row("s").macs == 4 * 10 * 10 * 16  # 4 heads of 10 x 16
+    with pytest.raises(cnncalc.CnnCalcError, match="batches of the same size"):
+        cnncalc.analyze({"input": [4, 6, 5], "layers": [{"name": "x", "type": "conv", "filters": 2, "kernel": 1},
+                                                        {"type": "matmul", "from": ["input", "x"], "transpose": True}]})
+
+
+def test_a_tokens_input_reads_the_params():
+    path = os.path.join(EXAMPLES, "specs", "multihead_attention.yaml")
+    report = cnncalc.analyze(path, params={"width": 64, "heads": 4})
+    assert report.input == (197, 64) and report.row("scores").out_shape == (4, 197, 197)
+
+
 def test_tokens_print_n_x_d_in_tables_and_json():
     table = ok("report", "vit_b_16")
     assert "197 x 768" in table and "12 heads" in table
@@ -124,7 +170,9 @@ def test_tokens_print_n_x_d_in_tables_and_json():
 def test_layer_command_explains_attention():
     text = ok("layer", "attention", "--input", "197x768", "--heads", "12", "--explain")
     assert "read as N x D: tokens" in text
-    for line in ("MACs Q,K,V projections = N*C*3C = 197*768*2304 = 348,585,984",
+    for line in ("12 heads of width d = C/heads = 768/12 = 64",
+                 "biases 3*C + C = 3*768*768 + 768*768 + 3*768 + 768 = 2,362,368",
+                 "MACs Q,K,V projections = N*C*3C = 197*768*2304 = 348,585,984",
                  "MACs scores QK^T = heads*N*N*d = 12*197*197*64 = 29,805,312",
                  "MACs output projection = N*C*C = 197*768*768 = 116,195,328",
                  "params           2,362,368", "MACs             524,391,936"):
@@ -145,6 +193,16 @@ def test_answer_file_asks_for_an_attention_layer(tmp_path):
     assert (data["correct"], data["total"]) == (5, 6) and result.exit_code == 1
     wrong = [r for r in data["results"] if not r["correct"]]
     assert len(wrong) == 1 and wrong[0]["quantity"] == "output_shape"
+
+
+def test_a_count_without_qk_and_av_is_told_so():
+    # the four projections of vit_b_16's first attention: 197*768*2304 + 197*768*768 = 464,781,312, without
+    # QK^T and AV (2 * 12*197*197*64 = 59,610,624)
+    result = invoke("check", os.path.join(EXAMPLES, "attention_wrong_answers.yaml"), "-f", "json")
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and (data["correct"], data["total"]) == (0, 3)
+    macs = next(r for r in data["results"] if r["quantity"] == "macs")
+    assert any("without the products of two activations, 464,781,312" in note for note in macs["notes"])
 
 
 def test_compare_reads_with_transformers():

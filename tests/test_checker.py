@@ -470,7 +470,7 @@ RIGHT_EXAMPLES = sorted(p for p in glob.glob(os.path.join(EXAMPLES, "*.yaml")) i
 def test_the_examples_exist():
     names = {os.path.basename(p) for p in RIGHT_EXAMPLES}
     assert {"cs231n_conv_example.yaml", "alexnet_eecs498.yaml", "alexnet_cs231n.yaml", "vgg_3x3_stack.yaml",
-            "inception_naive_vs_bottleneck.yaml", "cs231n_stride_fits.yaml"} <= names
+            "inception_naive_vs_bottleneck.yaml", "cs231n_stride_fits.yaml", "vit_attention.yaml"} <= names
 
 
 @pytest.mark.parametrize("path", RIGHT_EXAMPLES, ids=os.path.basename)

@@ -123,6 +123,39 @@ def test_a_full_name_of_a_later_layer_says_it_comes_later(write):
     one_error(invoke("report", path), f"{path}:11: x: 'from' names 'layer1.0.conv1', which comes later (line 12)")
 
 
+FPN = """\
+input: [3, 8, 8]
+params: {fpn: 16}
+blocks:
+  lateral:
+    args: {top: ~}
+    layers:
+      - {name: conv, type: conv, filters: fpn, kernel: 1, from: top}
+  level:
+    layers:
+      - {name: inner, type: conv, filters: 4, kernel: 3, pad: 1}
+layers:
+  - {name: fpn.p5, type: level}
+  - {name: lat, type: lateral, top: fpn.p5.inner}
+  - {name: direct, type: conv, filters: 2, kernel: 1, from: fpn.p5.inner}
+  - {name: width, type: conv, filters: fpn // 4, kernel: 1, from: input}
+"""
+
+
+def test_a_dotted_layer_name_starting_with_a_params_name_is_the_layer(write):
+    # `fpn` is a param (16) and also the head of the layer name fpn.p5.inner: as a block argument and in
+    # `from:` the dotted word is the layer (an expression has no `a.b`), while `fpn // 4` stays arithmetic
+    table = rows(write(FPN))
+    assert table["lat.conv"]["from"] == ["fpn.p5.inner"] and table["direct"]["from"] == ["fpn.p5.inner"]
+    # fpn.p5.inner: 4 channels; lat.conv: 16*4*1*1 + 16 = 80; direct: 2*4 + 2 = 10; width: 4*3 + 4 = 16
+    assert (table["lat.conv"]["params"], table["direct"]["params"], table["width"]["params"]) == (80, 10, 16)
+
+
+def test_a_dotted_word_where_a_number_belongs_says_so(write):
+    path = write(FPN.replace("filters: 2, kernel: 1, from: fpn.p5.inner", "filters: fpn.p5, kernel: 1"))
+    one_error(invoke("report", path), f"{path}:14: direct: filters must be a whole number, not 'fpn.p5'")
+
+
 # --- the block input's shape ------------------------------------------------------------------------
 
 SHAPES = """\

@@ -8,9 +8,12 @@ torch.utils.flop_counter.FlopCounterMode total / 2 on one input, counted with gr
 attention kernel (sdpa_kernel(SDPBackend.MATH)).
 """
 
+import json
+
 import pytest
 
 import cnncalc
+from cli_runner import ok
 
 # (built-in, --input, params, buffers, MACs, output shape), as printed by tools/transformer_reference.py
 REFERENCE = [
@@ -84,3 +87,22 @@ def test_vit_b_16_at_384_follows_the_position_embedding():
     # 384/16 = 24: 576 patches + the class token; the position embedding grows with them
     report = cnncalc.analyze("vit_b_16", input=384)
     assert report.row("encoder.pos_embedding").params == 577 * 768
+
+
+def test_vit_b_16_folded_reads_like_the_papers_table():
+    """Dosovitskiy et al. 2021, Table 1, ViT-Base: Layers 12, Hidden size D 768, MLP size 3072, Heads 12."""
+    encoder = next(line for line in ok("report", "vit_b_16", "--depth", "1").splitlines() if line.startswith("encoder "))
+    assert "12 layers, 12 heads, MLP 3072" in encoder and encoder.count("197 x 768") == 2
+    data = json.loads(ok("report", "vit_b_16", "--depth", "2", "-f", "json"))
+    layers = next(row for row in data["layers"] if row["name"] == "encoder.layers")
+    assert (layers["attention_layers"], layers["heads"], layers["mlp"], layers["out_shape"]) == (12, 12, 3072, [197, 768])
+
+
+def test_swin_t_stages_read_like_the_papers_table():
+    """Liu et al. 2021, Table 7, Swin-T: stages of 2, 2, 6, 2 blocks with dims 96, 192, 384, 768, heads 3, 6, 12,
+    24, MLP ratio 4; the patch merging between them holds no attention."""
+    table = ok("report", "swin_t", "--depth", "2")
+    stages = {line.split()[0]: line for line in table.splitlines() if line.startswith("features.")}
+    for stage, blocks, dim, heads in ((1, 2, 96, 3), (3, 2, 192, 6), (5, 6, 384, 12), (7, 2, 768, 24)):
+        assert f"{blocks} layers, {heads} heads, MLP {4 * dim}" in stages[f"features.{stage}"]
+    assert "heads" not in stages["features.2"]

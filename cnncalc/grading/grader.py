@@ -220,6 +220,10 @@ class Grader:
              f"multiply-accumulates only", flops),
             (f"2 x MACs + elementwise work, {flops_2x:,} (the other FLOPs convention)", flops_2x),
         ]
+        products = target.once("products", lambda: sum(row.products for row in target.rows))
+        if products:
+            alternatives.append((f"the MACs without the products of two activations, {macs - products:,} (attention's "
+                                 f"QK^T and AV, matmul): those are multiply-accumulates too", macs - products))
         return self.grade_number(claim, macs, alternatives, f"{macs:,}", tolerance, readable=human)
 
     def flops(self, target, value, tolerance):

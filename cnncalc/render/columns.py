@@ -97,12 +97,21 @@ ROOFLINE_KEYS = ("bytes", "intensity", "time", "bound", "bytes_moved", "time_s",
 DEVICE_KEYS = ("time", "bound", "time_s", "compute_s", "memory_s")
 
 
+def _filters_text(row):
+    """A layer's filters or units, an attention layer's heads, a folded block's transformer layers (ViT's
+    Table 1: `12 layers, 12 heads, MLP 3072`; the layers are its attention layers)."""
+    if row.transformer is not None and row.transformer[0]:
+        layers, fewest, most, mlp = row.transformer
+        heads = f"{fewest}" if fewest == most else f"{fewest}-{most}"
+        return f"{layers} layers, {heads} heads" + (f", MLP {mlp}" if mlp else "")
+    return f"{row.heads} heads" if row.heads else "" if row.filters is None else str(row.filters)
+
+
 TABLE_COLUMNS = {column.key: column for column in (
     _text_column("name", "Layer", lambda row: f"{row.name} *" if row.train_only else row.name, "left", "total"),
     _text_column("type", "type", lambda row: row.type, align="left"),
     _text_column("input", "input\nC x H/W", lambda row: shape_text(row.in_shape)),
-    _text_column("filters", "filters", lambda row: f"{row.heads} heads" if row.heads else
-                 "" if row.filters is None else str(row.filters)),
+    _text_column("filters", "filters", lambda row: _filters_text(row)),
     _text_column("kernel", "kernel", lambda row: pair_text(row.kernel)),
     _text_column("stride", "stride", lambda row: pair_text(row.stride)),
     _text_column("pad", "pad", lambda row: pad_text(row.pad)),

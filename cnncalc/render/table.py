@@ -35,6 +35,8 @@ def table(report, depth=None, units="slide", columns=None, convention="lecture")
     map_title = "N x D" if is_tokens(report.input) else MAP_TITLES.get(len(report.input) - 1, "C x H/W")
     if not is_tokens(report.input) and any(is_tokens(row.out_shape) for row in report.rows):
         map_title += ", N x D"  # a transformer's token rows
+    elif is_tokens(report.input) and any(len(row.out_shape) == 3 for row in report.rows):
+        map_title += ", C x H/W"  # a map made from tokens (matmul's heads x N x N attention map)
     return [title.replace("C x H/W", map_title) for title, _, _ in bound], rows, [column.align for column in chosen]
 
 

@@ -79,7 +79,7 @@ def attention(layer, shape):
                              f" without) = 2*{hidden} + {hidden} + {hidden}*{heads} = {mlp_params:,} params (buffers:"
                              f" the coordinates table {len(window)}*{_table_text(window)} and the index "
                              f"{per_window}*{per_window})"),
-                  ("macs", f"continuous position bias MLP on the (2W-1)^2 = {table:,} offsets = {table}*(2*{hidden} "
+                  ("macs", f"MACs continuous position bias MLP on the (2W-1)^2 = {table:,} offsets = {table}*(2*{hidden} "
                            f"+ {hidden}*{heads}) = {mlp_macs:,}")]
     if p["cosine"]:
         params += heads
@@ -94,15 +94,19 @@ def attention(layer, shape):
                 window=tuple((k, 1, 1) for k in window) if window else "global")
     cost.scratch = scratch
     cost.heads = heads
+    cost.products = 2 * scores
     if window and window != tuple(shape[1:]):
         cost.kernel = window
     if layer.explaining:
         lines = _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded,
                          qkv, scores, proj, weights, biases, params, macs, layer.p)
-        cost.explain += lines[:-1] + extra + lines[-1:]
-        if params != weights + biases:
-            cost.explain.append(("params", f"params = {weights + biases:,} + {params - weights - biases:,} (position "
-                                           f"bias{', logit scale' if p['cosine'] else ''}) = {params:,}"))
+        # in the order a student works it: the params and their total, then each MACs term and the total
+        total = [("params", f"params = {weights + biases:,} + {params - weights - biases:,} (position "
+                            f"bias{', logit scale' if p['cosine'] else ''}) = {params:,}")] \
+            if params != weights + biases else []
+        macs_lines = [line for line in lines if line[0] == "macs"]
+        cost.explain += ([line for line in lines if line[0] != "macs"] + [e for e in extra if e[0] == "params"]
+                         + total + macs_lines[:-1] + [e for e in extra if e[0] == "macs"] + macs_lines[-1:])
     return cost
 
 
@@ -116,23 +120,25 @@ def _map_text(windows, heads, per_window):
 
 def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded, qkv, scores, proj,
              weights, biases, params, macs, p):
+    e = "E" if dim != channels else "C"
+    heads_text = (f"{heads} heads of width d = {e}/heads = {dim}/{heads} = {head_dim}"
+                  + (" (E = dim, the inner width)" if dim != channels else ""))
     if is_tokens(shape):
-        lines = [("size", f"N = {count:,} tokens of width C = {channels}; {heads} heads of width d = E/heads = "
-                          f"{dim}/{heads} = {head_dim}")]
+        lines = [("size", f"N = {count:,} tokens of width C = {channels}; {heads_text}")]
     else:
         where = (f"windows of {product_text(window)} = {per_window} positions: {windows} windows"
                  + (f" (the map padded to {product_text(padded)})" if padded != tuple(shape[1:]) else "")
                  if window != tuple(shape[1:]) else "one window, the whole map")
         lines = [("size", f"N = {product_text(padded)} = {count:,} positions of width C = {channels}; {where}; "
-                          f"{heads} heads of width d = E/heads = {dim}/{heads} = {head_dim}")]
+                          f"{heads_text}")]
         if p["shift"]:
             lines.append(("size", f"shift {p['shift']}: the windows move (torch.roll), the counts do not"))
-    e = "E" if dim != channels else "C"
-    bias_terms = [t for t, on in ((f"3*{e}", p["qkv_bias"]), ("C", p["proj_bias"])) if on]
+    bias_terms = [(t, n) for t, n, on in ((f"3*{e}", f"3*{dim}", p["qkv_bias"]), ("C", f"{channels}", p["proj_bias"]))
+                  if on]
     lines.append(("params", f"params = Q,K,V weights 3*C*{e} + output projection {e}*C"
-                            + (f" + biases {' + '.join(bias_terms)}" if bias_terms else "")
+                            + "".join(f" + {'biases ' if i == 0 else ''}{t}" for i, (t, _) in enumerate(bias_terms))
                             + f" = 3*{channels}*{dim} + {dim}*{channels}"
-                            + (f" + {biases:,}" if biases else "") + f" = {weights + biases:,}"))
+                            + "".join(f" + {n}" for _, n in bias_terms) + f" = {weights + biases:,}"))
     if windows == 1:
         score_line = (f"MACs scores QK^T = heads*N*N*d = {heads}*{per_window}*{per_window}*{head_dim} = "
                       f"{scores:,}")
@@ -151,23 +157,58 @@ def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, 
     return lines
 
 
-@rule("matmul", inputs="many", keys={"transpose": (check_flag, False)}, category="attention")
+@rule("matmul", inputs="many", keys={"transpose": (check_flag, False), "heads": (check_count, None)},
+      category="attention")
 def matmul(layer, shapes):
     """The product of two activations, A (M x K) times B (K x N), or B (N x K) with ``transpose: true`` (QK^T):
-    an M x N output, M*N*K MACs, no params."""
+    an M x N output, M*N*K MACs, no params. Over a batch: two b x M x K and b x K x N inputs give b x M x N;
+    ``heads: h`` splits a two-axis input into h heads along its width (PyTorch's ``view(N, h, d).transpose(0,
+    1)``), so Q K^T gives the h x N x N attention map, and the map times V gives N x D, the heads joined again."""
     if len(shapes) != 2:
         raise layer.error(f"matmul takes two inputs in 'from', got {len(shapes)}", "from")
-    a, b = shapes
-    if len(a) != 2 or len(b) != 2:
-        raise layer.error(f"matmul multiplies two matrices (N x D tokens): {layer.decl.inputs[0]} gives "
-                          f"{show_shape(a)}, {layer.decl.inputs[1]} gives {show_shape(b)}", "from")
-    m, k = a
-    k2, n = (b[1], b[0]) if layer.p["transpose"] else b
+    heads, transpose = layer.p["heads"], layer.p["transpose"]
+    a, b = (_per_head(layer, shape, heads, source) for shape, source in zip(shapes, layer.decl.inputs))
+    if a is None or b is None:
+        raise layer.error(f"matmul multiplies two matrices (N x D tokens) or two batches of them (b x M x K): "
+                          f"{layer.decl.inputs[0]} gives {show_shape(shapes[0])}, {layer.decl.inputs[1]} gives "
+                          f"{show_shape(shapes[1])}", "from")
+    (batch_a, m, k), (batch_b, rows, columns) = a, b
+    k2, n = (columns, rows) if transpose else (rows, columns)
+    if batch_a != batch_b:
+        raise layer.error(f"matmul needs batches of the same size: {show_shape(shapes[0])} has {batch_a}, "
+                          f"{show_shape(shapes[1])} has {batch_b}" + (f" (heads {heads})" if heads else ""), "from")
     if k != k2:
-        written = f"{show_shape(b)}{' transposed' if layer.p['transpose'] else ''}"
-        raise layer.error(f"matmul needs A's columns to match B's rows: {show_shape(a)} times {written}", "from")
-    out = Tokens(m, n) if is_tokens(a) else (m, n)
-    cost = Cost(out, macs=m * n * k, window="global")
+        written = f"{show_shape(shapes[1])}{' transposed' if transpose else ''}"
+        each = " (each head's)" if heads else ""
+        raise layer.error(f"matmul needs A's columns to match B's rows{each}: {show_shape(shapes[0])} times {written}",
+                          "from")
+    if heads and len(shapes[1]) == 2 and not transpose:  # the map times V: the heads' outputs side by side
+        out = (m, heads * n)
+    else:
+        out = (m, n) if batch_a == 1 and not heads and len(shapes[0]) == 2 else (batch_a, m, n)
+    out = Tokens(*out) if len(out) == 2 and any(is_tokens(shape) for shape in shapes) else out
+    cost = Cost(out, macs=batch_a * m * n * k, window="global")
+    cost.products = cost.macs
     if layer.explaining:
-        cost.explain.append(("macs", f"MACs = M*N*K = {m}*{n}*{k} = {cost.macs:,}"))
+        if batch_a == 1 and len(out) == 2 and not heads:
+            cost.explain.append(("macs", f"MACs = M*N*K = {m}*{n}*{k} = {cost.macs:,}"))
+        else:
+            what = f"{heads} heads" if heads else f"a batch of {batch_a}"
+            cost.explain.append(("macs", f"MACs = b*M*N*K ({what} of {m}x{k} times {k}x{n}) = "
+                                         f"{batch_a}*{m}*{n}*{k} = {cost.macs:,}"))
     return cost
+
+
+def _per_head(layer, shape, heads, source):
+    """``shape`` as (batch, rows, columns): a batch b x M x K as it is; M x K as one matrix, or with ``heads``
+    h heads of M x K/h; None for any other shape."""
+    if len(shape) == 3:
+        return tuple(shape)
+    if len(shape) != 2:
+        return None
+    rows, columns = shape
+    if not heads:
+        return 1, rows, columns
+    if columns % heads:
+        raise layer.error(f"heads {heads} must divide the width of {source}, {columns} ({show_shape(shape)})", "heads")
+    return heads, rows, columns // heads

@@ -13,7 +13,8 @@ MAX_ELEMENTS = 2**63 - 1
 
 class Cost:
     __slots__ = ("shape", "params", "buffers", "macs", "flops", "elementwise", "window",
-                 "filters", "kernel", "stride", "pad", "warnings", "explain", "fits", "act", "scratch", "heads")
+                 "filters", "kernel", "stride", "pad", "warnings", "explain", "fits", "act", "scratch", "heads",
+                 "products")
 
     def __init__(self, shape, params=0, buffers=0, macs=0, flops=None, elementwise=0, window=None):
         self.shape = shape
@@ -30,6 +31,7 @@ class Cost:
         # scores, softmax and weighted sum), as (what, formula, elements); freed once the layer has run
         self.scratch = ()
         self.heads = None  # attention's heads, shown in the table's filters column
+        self.products = 0  # of the MACs, those of products of two activations (attention's QK^T and AV, matmul)
         self.warnings = []
         # worked arithmetic as (quantity, text) pairs; quantity is one of EXPLAIN_QUANTITIES
         self.explain = []

@@ -155,11 +155,15 @@ class Template:
         return values
 
     def input_shape(self, values):
-        """The spec's ``input``, whose sizes may be expressions over the params (``[3, res, res]``)."""
+        """The spec's ``input``, whose sizes may be expressions over the params (``[3, res, res]``, ``{tokens:
+        [n, width]}``)."""
         raw, line = self.document["input"], self.document.line_of("input")
-        if isinstance(raw, list) and values:
+        tokens = isinstance(raw, dict) and list(raw) == ["tokens"]
+        sizes = raw["tokens"] if tokens else raw
+        if isinstance(sizes, list) and values:
             expander = Expander(self.file, self.blocks, {})
-            raw = [whole_or_same(expander.value(v, values, self.document, "input", None)) for v in raw]
+            sizes = [whole_or_same(expander.value(v, values, self.document, "input", None)) for v in sizes]
+            raw = {"tokens": sizes} if tokens else sizes
         return read_spec_input(raw, file=self.file, line=line)
 
     def expand(self, params=None, input=None, shapes=None):

@@ -298,8 +298,10 @@ class Expander:
                 if isinstance(found, Undefined):
                     raise self.fail(f"{key}: '{raw}' {found.why}", item.line_of(key), layer)
                 return found
-            if raw.isidentifier() or (DOTTED_NAME.match(raw) and raw.split(".", 1)[0] not in variables):
-                return raw  # a word such as `same` or `relu`, or a layer name (enc4.conv2), not an expression
+            if raw.isidentifier() or DOTTED_NAME.match(raw):
+                # a word such as `same` or `relu`, or a layer name (enc4.conv2, fpn.p5.inner even where `fpn` is a
+                # param): never an expression, which has no attribute syntax
+                return raw
             self.work += expression_size(raw)
             if self.work > MAX_EXPRESSION_WORK:
                 raise self.fail(f"{key}: the spec's expressions take more than {MAX_EXPRESSION_WORK:,} "

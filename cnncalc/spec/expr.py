@@ -9,9 +9,11 @@ torchvision's ``int(math.ceil(depth * 3))`` gives, to the bit. ``ceil``, ``floor
 and ``int`` turn a float into a whole number: ``round`` rounds halves away from zero
 (2.5 -> 3, as by hand and as ``int(x + 0.5)`` in EfficientNet code; not Python's
 half-to-even), ``int`` truncates toward zero. Whether a result must be whole is decided
-where it is used (a size must; a dropout rate need not). ``**`` is not offered, every
-number stays within +-10^15, and the length of an expression is bounded so that a hostile
-spec cannot make the parser or the arithmetic expensive.
+where it is used (a size must; a dropout rate need not). ``**`` is refused before it is
+computed when its result would pass +-10^15, every number stays within that bound, and the
+length of an expression is bounded so that a hostile spec cannot make the parser or the
+arithmetic expensive. There is no attribute syntax: a dotted word (``fpn.p5.inner``) is a layer
+name, never handed to this evaluator.
 """
 
 import ast
