@@ -371,6 +371,23 @@ def test_key_command_refuses_unknown_names(tmp_path):
     assert result.exit_code == 2 and "nearest: " in result.stderr
 
 
+def test_key_from_standard_input_names_stdin_in_its_errors():
+    from cli_runner import runner
+    from cnncalc.cli import main
+
+    for text, message in (("", "error: <stdin>: the spec is empty"),
+                          ("[1, 2]\n", "error: <stdin>:1: a spec must be a mapping"),
+                          ("input: [3, 8, 8]\nlayers:\n  - {type: conv, kernel: 3}\n",
+                           "error: <stdin>:3: conv1: conv needs 'filters'")):
+        result = runner().invoke(main, ["key", "-"], input=text)
+        assert result.exit_code == 1 and result.stderr.startswith(message), result.stderr
+        assert "None" not in result.stderr and "built-in" not in result.stderr
+    # CS231n: 10 5x5 filters, pad 2 on 3x32x32: 10x32x32, 5*5*3*10 + 10 = 760 params
+    spec = "input: [3, 32, 32]\nlayers:\n  - {name: conv, type: conv, filters: 10, kernel: 5, pad: 2}\n"
+    result = runner().invoke(main, ["key", "-"], input=spec)
+    assert result.exit_code == 0 and "# 10x32x32" in result.stdout and "# 760" in result.stdout
+
+
 # --- the examples -------------------------------------------------------------------------------------------
 
 def test_the_example_submissions():

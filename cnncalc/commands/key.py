@@ -45,12 +45,14 @@ def key(spec, quantities, layers, points, tolerance, quiet, output, input_shape,
 
     spec_text = spec
     if spec == "-":  # standard input is gone once read: the key carries the spec inline
-        from ..spec import SPEC_MARKERS
+        from ..report import infer_shape
+        from ..spec import SPEC_MARKERS, parse
         from ..spec.loader import load_yaml, read_text
 
-        spec = spec_text = load_yaml(read_text("-"), "<stdin>", markers=SPEC_MARKERS)
+        spec_text = load_yaml(read_text("-"), "<stdin>", markers=SPEC_MARKERS)
+        spec = parse(spec_text, "<stdin>", shapes=infer_shape)  # errors name <stdin>, as report's do
     report = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=True)
-    if isinstance(spec, dict):
+    if isinstance(spec_text, dict):
         pass
     elif (looks_like_path(spec) or spec not in names()) and output:
         spec_text = os.path.relpath(os.path.abspath(spec), os.path.dirname(os.path.abspath(output)))
