@@ -133,7 +133,7 @@ def render_table(report, fmt="simple", depth=None, units="slide", columns=None, 
         lines += [""] + textwrap.wrap(CONVENTIONS, 100)
     if footer and convention == "2x":
         lines += textwrap.wrap(FLOPS_2X_NOTE, 100)
-    if report.roofline is not None and report.roofline.device is not None:
+    if footer and report.roofline is not None and report.roofline.device is not None:
         lines += textwrap.wrap(ROOFLINE_NOTE, 100)
     return "\n".join([body] + escape_lines(lines[1:], fmt))
 
