@@ -75,6 +75,26 @@ def test_a_sheet_in_json_with_answers():
     assert "answer" not in sheet_json("--student", "bob")["questions"][0]
 
 
+@pytest.mark.parametrize("model, params, macs", [
+    ("mobilenet_v3_small", 2542856, 56510400),   # torchvision, tests/data/torchvision_totals.csv (act: relu args)
+    ("googlenet_aux", 13004888, 1498376192),     # the same; the auxiliary classifiers run only in training
+    ("c3d", None, None),                         # dropout p: 0.5, a float read from YAML
+])
+def test_a_sheet_of_a_builtin_shows_a_network_that_reads_back_to_the_same_figures(tmp_path, model, params, macs):
+    from cnncalc import analyze
+    from cnncalc.spec import parse_text
+
+    key = tmp_path / "key.yaml"
+    assert invoke("key", model, "-l", "total", "-o", key).exit_code == 0
+    result = invoke("sheet", key, "--student", "alice", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    again, builtin = analyze(parse_text(json.loads(result.stdout)["network"])), analyze(model)
+    for figure in ("params", "macs", "flops", "memory_bytes"):
+        assert again.totals[figure] == builtin.totals[figure], figure
+    if params is not None:
+        assert (again.totals["params"], again.totals["macs"]) == (params, macs)
+
+
 @pytest.mark.parametrize("roster, kind", [("alice\nbob\n# a comment\n\ncarol\n", "txt"),
                                           ("name,id,email\nAlice A,alice,a@x\nBob B,bob,b@x\nCarol C,carol,c@x\n",
                                            "csv")])
