@@ -95,6 +95,19 @@ def test_a_sheet_of_a_builtin_shows_a_network_that_reads_back_to_the_same_figure
         assert (again.totals["params"], again.totals["macs"]) == (params, macs)
 
 
+def test_a_sheet_says_how_to_write_a_shape_that_is_not_a_map(tmp_path):
+    key = tmp_path / "key.yaml"
+    assert invoke("key", "vit_b_16", "-l", "encoder.layers.encoder_layer.0.self_attention,heads.head",
+                  "--quantities", "output_shape", "-o", key).exit_code == 0
+    out = invoke("sheet", key, "--student", "alice").stdout
+    assert "Input 3x224x224 (C x H x W)" in out
+    assert "    q1:    # a shape, N x D: tokens x width (like 197x768)" in out
+    assert "    q2:    # a size (like 4096)" in out
+    assert invoke("key", "m5", "-l", "conv1", "--quantities", "output_shape", "-o", key).exit_code == 0
+    out = invoke("sheet", key, "--student", "alice").stdout
+    assert "Input 1x8000 (C x L)" in out and "    q1:    # a shape, C x L (like 16x1000)" in out
+
+
 @pytest.mark.parametrize("roster, kind", [("alice\nbob\n# a comment\n\ncarol\n", "txt"),
                                           ("name,id,email\nAlice A,alice,a@x\nBob B,bob,b@x\nCarol C,carol,c@x\n",
                                            "csv")])

@@ -7,14 +7,14 @@ The sheet is written from the same variant ``check --key`` grades that student a
 import re
 
 from ..errors import UsageError
-from ..render.shapes import full_shape
+from ..render.shapes import full_shape, layout
 from .authoring import variant_values
 from .results import number_text
 from .variants import describe
 
 # what an answer to each quantity looks like, for the sheet's answer template
 ANSWER_FORMS = {
-    "output_shape": "a shape, C x H x W (like 16x32x32)",
+    "output_shape": "a shape, C x H x W (like 16x32x32)",  # or as SHAPE_FORMS says for other outputs
     "params": "a count, exact (like 34944)",
     "macs": "a count of multiply-accumulates, exact",
     "flops": "the lecture flop (MACs plus pooling windows), exact",
@@ -23,6 +23,9 @@ ANSWER_FORMS = {
     "receptive_field": "one size per axis, or one (like 19)",
     "fits": "true or false",
 }
+# an output that is not a C x H x W map: its answer's form by its layout
+SHAPE_FORMS = {"N x D": "a shape, N x D: tokens x width (like 197x768)", "a flat vector": "a size (like 4096)",
+               "C x L": "a shape, C x L (like 16x1000)", "C x D x H x W": "a shape, C x D x H x W (like 64x16x56x56)"}
 SAFE_ID = re.compile(r"^[A-Za-z0-9@_+-][A-Za-z0-9@._+-]{0,99}$")
 
 
@@ -56,7 +59,7 @@ class Sheet:
         lines = [f"# {title}", "", f"Student: {self.student}", ""]
         if key.values:
             lines += [f"Your numbers: {describe(key.values)}.", ""]
-        lines += ["## The network", "", f"Input {full_shape(key.report.input)} (C x H x W)"
+        lines += ["## The network", "", f"Input {full_shape(key.report.input)} ({layout(key.report.input)})"
                   + ("" if key.report.batch == 1 else f", batch {key.report.batch}")
                   + ("" if key.report.dtype == "fp32" else f", {key.report.dtype}")
                   + ". Every layer, with your numbers:", ""]
@@ -73,8 +76,15 @@ class Sheet:
         exact = any(q.tolerance is not None and q.tolerance.exact for q in key.questions)
         lines += ["", f"Hand in a YAML file (`{self.student}.yaml`), one line per question"
                   + (" (counts and sizes exact, not rounded)" if exact else "") + ":", ""]
-        lines += [f"    {question.id}:    # {ANSWER_FORMS[question.quantity]}" for question in key.questions]
+        lines += [f"    {question.id}:    # {_answer_form(question)}" for question in key.questions]
         return "\n".join(lines) + "\n"
+
+
+def _answer_form(question):
+    """How an answer to ``question`` is written: a shape's form follows the layer's output (tokens, a vector...)."""
+    if question.quantity == "output_shape":
+        return SHAPE_FORMS.get(layout(question.target.last.out_shape), ANSWER_FORMS["output_shape"])
+    return ANSWER_FORMS[question.quantity]
 
 
 def network_text(base, key):
