@@ -32,10 +32,16 @@ def table(report, depth=None, units="slide", columns=None, convention="lecture")
     bound = [column.bind(units, totals) for column in chosen]
     rows = [[cell(row) for _, cell, _ in bound] for row in report.fold(depth)]
     rows.append([total for _, _, total in bound])
-    map_title = "N x D" if is_tokens(report.input) else MAP_TITLES.get(len(report.input) - 1, "C x H/W")
+    return [shape_title(title, report) for title, _, _ in bound], rows, [column.align for column in chosen]
+
+
+def shape_title(title, report):
+    """A column title with the lecture's ``C x H/W`` as ``report``'s shapes are: ``C x L``, ``N x D``, ``C x D x
+    H x W``, and ``, N x D`` added where a map becomes a transformer's tokens."""
+    words = "N x D" if is_tokens(report.input) else MAP_TITLES.get(len(report.input) - 1, "C x H/W")
     if not is_tokens(report.input) and any(is_tokens(row.out_shape) for row in report.rows):
-        map_title += ", N x D"  # a transformer's token rows
-    return [title.replace("C x H/W", map_title) for title, _, _ in bound], rows, [column.align for column in chosen]
+        words += ", N x D"  # a transformer's token rows
+    return title.replace("C x H/W", words)
 
 
 def summary_lines(report, convention="lecture", optimizer=None):
