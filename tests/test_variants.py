@@ -140,10 +140,18 @@ def test_sheet_usage_errors(tmp_path, args, message):
     ("# nobody\n", "no student ids"),
 ])
 def test_a_bad_roster_is_one_line(tmp_path, roster, message):
+    # the roster is an input file: its mistakes are its fault (exit 1), as a key's are (docs/commands.md)
     path = write(tmp_path, "r.txt", roster)
     result = invoke("sheet", KEY, "--roster", path, "-o", tmp_path / "out")
-    assert result.exit_code == 2 and message in result.stderr
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: {path}") and message in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_roster_is_the_inputs_fault_as_a_missing_key_is(tmp_path):
+    missing = tmp_path / "roster.csv"
+    result = invoke("sheet", KEY, "--roster", missing, "-o", tmp_path / "out")
+    assert result.exit_code == 1 and result.stderr == f"error: {missing}: no such file\n"
+    assert invoke("sheet", tmp_path / "key.yaml", "--student", "a").exit_code == 1
 
 
 # --- grading each submission against its own variant ---------------------------------------------------------

@@ -6,7 +6,7 @@ The sheet is written from the same variant ``check --key`` grades that student a
 
 import re
 
-from ..errors import UsageError
+from ..errors import CnnCalcError
 from ..render.shapes import full_shape, layout
 from .authoring import variant_values
 from .results import number_text
@@ -103,16 +103,13 @@ def network_text(base, key):
 
 def read_roster(path):
     """Student ids from a roster: one a line (blank lines and # comments skipped), or a CSV with an ``id``
-    column. A UsageError naming the line for an id that cannot name a file, or one listed twice."""
+    column. A CnnCalcError (the file's fault: exit 1) naming the line of an id that cannot name a file, or
+    of one listed twice."""
     import csv
 
-    from ..errors import CnnCalcError
     from ..spec.loader import read_text
 
-    try:
-        text = read_text(path)
-    except CnnCalcError as err:
-        raise UsageError(f"--roster: {err}") from None
+    text = read_text(path)  # a missing roster is the input's fault, as a missing key is (exit 1)
     lines = text.splitlines()
     first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
     header = [cell.strip().lower() for cell in next(csv.reader([first]))] if first else []
@@ -128,13 +125,13 @@ def read_roster(path):
     for number, student in rows:
         student = student.strip()
         if not SAFE_ID.match(student):
-            raise UsageError(f"--roster {path}:{number}: {student[:40]!r} cannot be a student id here (letters, "
-                             f"digits and @ . _ + -, at most 100, as it names the sheet's file)")
+            raise CnnCalcError(f"{student[:40]!r} cannot be a student id here (letters, digits and @ . _ + -, at "
+                               f"most 100, as it names the sheet's file)", file=path, line=number)
         folded = student.casefold()
         if folded in seen:
-            raise UsageError(f"--roster {path}:{number}: {student} is listed twice (first at line {seen[folded]})")
+            raise CnnCalcError(f"{student} is listed twice (first at line {seen[folded]})", file=path, line=number)
         seen[folded] = number
         ids.append(student)
     if not ids:
-        raise UsageError(f"--roster {path}: no student ids")
+        raise CnnCalcError("no student ids", file=path)
     return ids
