@@ -121,6 +121,16 @@ def test_tokens_print_n_x_d_in_tables_and_json():
     assert attention["out_shape"] == [197, 768] and attention["out_tokens"] is True and attention["heads"] == 12
 
 
+def test_a_single_head_is_one_head(write):
+    # one head of width 32 on 16 tokens: QK^T = 1*16*16*32 = 8,192 MACs
+    text = ok("layer", "attention", "--input", "16x32", "--heads", "1")
+    assert "; 1 head of width d = E/heads = 32/1 = 32" in text and "1 heads" not in text
+    assert "MACs scores QK^T = heads*N*N*d = 1*16*16*32 = 8,192" in text
+    spec = write("input: {tokens: [16, 32]}\nlayers:\n  - {name: attn, type: attention, heads: 1}\n", "one.yaml")
+    row = next(line for line in ok("report", spec).splitlines() if line.startswith("attn "))
+    assert " 1 head " in row and "heads" not in row
+
+
 def test_layer_command_explains_attention():
     text = ok("layer", "attention", "--input", "197x768", "--heads", "12", "--explain")
     assert "read as N x D: tokens" in text

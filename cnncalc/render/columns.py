@@ -2,6 +2,7 @@
 
 from .shapes import pad_text, pair_text, shape_text
 from .units import BYTE_STEPS, COUNT_STEPS, count_text, human, human_bytes, scaled, share_text, slide_unit, time_text
+from ..numbers import plural
 
 class Column:
     """A table column: its name for ``--columns``, its alignment, and ``bind(units, totals)``, which gives
@@ -101,7 +102,7 @@ TABLE_COLUMNS = {column.key: column for column in (
     _text_column("name", "Layer", lambda row: f"{row.name} *" if row.train_only else row.name, "left", "total"),
     _text_column("type", "type", lambda row: row.type, align="left"),
     _text_column("input", "input\nC x H/W", lambda row: shape_text(row.in_shape)),
-    _text_column("filters", "filters", lambda row: f"{row.heads} heads" if row.heads else
+    _text_column("filters", "filters", lambda row: plural(row.heads, "head") if row.heads else
                  "" if row.filters is None else str(row.filters)),
     _text_column("kernel", "kernel", lambda row: pair_text(row.kernel)),
     _text_column("stride", "stride", lambda row: pair_text(row.stride)),

@@ -7,7 +7,7 @@ tensor the formula writes, not only its output: Q, K and V, the scores and their
 window: the attention map), the weighted sum, and the output (docs/conventions.md says why).
 """
 
-from ..numbers import Tokens, is_tokens
+from ..numbers import Tokens, is_tokens, plural
 from .keys import check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width
@@ -117,14 +117,14 @@ def _map_text(windows, heads, per_window):
 def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded, qkv, scores, proj,
              weights, biases, params, macs, p):
     if is_tokens(shape):
-        lines = [("size", f"N = {count:,} tokens of width C = {channels}; {heads} heads of width d = E/heads = "
-                          f"{dim}/{heads} = {head_dim}")]
+        lines = [("size", f"N = {count:,} tokens of width C = {channels}; {plural(heads, 'head')} of width d = "
+                          f"E/heads = {dim}/{heads} = {head_dim}")]
     else:
         where = (f"windows of {product_text(window)} = {per_window} positions: {windows} windows"
                  + (f" (the map padded to {product_text(padded)})" if padded != tuple(shape[1:]) else "")
                  if window != tuple(shape[1:]) else "one window, the whole map")
         lines = [("size", f"N = {product_text(padded)} = {count:,} positions of width C = {channels}; {where}; "
-                          f"{heads} heads of width d = E/heads = {dim}/{heads} = {head_dim}")]
+                          f"{plural(heads, 'head')} of width d = E/heads = {dim}/{heads} = {head_dim}")]
         if p["shift"]:
             lines.append(("size", f"shift {p['shift']}: the windows move (torch.roll), the counts do not"))
     e = "E" if dim != channels else "C"
