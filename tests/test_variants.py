@@ -95,6 +95,21 @@ def test_a_sheet_of_a_builtin_shows_a_network_that_reads_back_to_the_same_figure
         assert (again.totals["params"], again.totals["macs"]) == (params, macs)
 
 
+def test_a_sheet_of_a_spec_that_starts_from_tokens_keeps_them_tokens(tmp_path):
+    from cnncalc import analyze
+    from cnncalc.spec import parse_text
+
+    spec = write(tmp_path, "tokens.yaml", "input: {tokens: [16, 32]}\nlayers:\n  - {name: attn, type: attention, heads: 1}\n")
+    key = tmp_path / "key.yaml"
+    assert invoke("key", spec, "-o", key).exit_code == 0
+    data = json.loads(invoke("sheet", key, "--student", "alice", "-f", "json").stdout)
+    assert "input: {tokens: [16, 32]}" in data["network"]
+    # 16 tokens of width 32, one head: params 4*32*32 + 4*32 = 4,224; MACs 16*32*96 + 2*16*16*32 + 16*32*32
+    totals = analyze(parse_text(data["network"])).totals
+    assert (totals["params"], totals["macs"]) == (4224, 16 * 32 * 96 + 2 * 16 * 16 * 32 + 16 * 32 * 32)
+    assert "Input 16x32 (N x D)" in invoke("sheet", key, "--student", "alice").stdout
+
+
 def test_a_sheet_says_how_to_write_a_shape_that_is_not_a_map(tmp_path):
     key = tmp_path / "key.yaml"
     assert invoke("key", "vit_b_16", "-l", "encoder.layers.encoder_layer.0.self_attention,heads.head",

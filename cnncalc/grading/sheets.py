@@ -7,6 +7,7 @@ The sheet is written from the same variant ``check --key`` grades that student a
 import re
 
 from ..errors import CnnCalcError
+from ..numbers import as_shape
 from ..render.shapes import full_shape, layout
 from .authoring import variant_values
 from .results import number_text
@@ -96,7 +97,7 @@ def network_text(base, key):
         from ..spec.writer import to_yaml
 
         spec = copy.copy(key.report.spec)
-        spec.input = tuple(key.report.input)
+        spec.input = as_shape(key.report.input)  # N x D tokens stay tokens (input: {tokens: [N, D]})
         cache[key.values] = to_yaml(spec)
     return cache[key.values]
 
