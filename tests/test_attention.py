@@ -157,6 +157,21 @@ def test_answer_file_asks_for_an_attention_layer(tmp_path):
     assert len(wrong) == 1 and wrong[0]["quantity"] == "output_shape"
 
 
+def test_a_wrong_token_shape_says_how_tokens_are_written(write):
+    # ViT-B/16's 14*14 = 196 patch tokens of width 768, and conv_proj's 768 x 14 x 14 map before them
+    answers = write("spec: vit_b_16\nanswers:\n  - {layer: tokens, output_shape: 768x196}\n"
+                    "  - {layer: tokens, output_shape: 196}\n  - {layer: conv_proj, output_shape: 768x196}\n",
+                    "answers.yaml")
+    result = invoke("check", answers)
+    assert result.exit_code == 1
+    notes = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("note:")]
+    assert notes == ["note: the same sizes in another order: tokens are N x D, the number of tokens first, then "
+                     "each token's width",
+                     "note: 196 has 1 size; the output has 2 (N x D)",
+                     "note: '768x196' has 2 sizes; the output has 3 (C x H x W)"]
+    assert "a flat vector" not in result.stdout
+
+
 def test_compare_reads_with_transformers():
     text = ok("compare", "resnet50", "vit_b_16", "swin_t", "convnext_tiny")
     assert "ViT-B/16 vs ResNet-50: 1.6x memory, 3.4x params, 4.3x flop" in text
