@@ -92,6 +92,14 @@ def test_dash_reads_the_spec_from_standard_input():
     assert broken.exit_code == 1 and broken.stderr.startswith("error: <stdin>:")
 
 
+def test_an_onnx_model_on_standard_input_says_to_give_its_path():
+    # the start of a protobuf: ir_version 8, then the producer's name
+    result = runner().invoke(main, ["report", "-"], input=b"\x08\x08\x12\x07pytorch\x00\x00")
+    assert result.exit_code == 1
+    assert result.stderr == ("error: <stdin>: not a text file (binary data); an ONNX model is read from its file "
+                             "(cnncalc report model.onnx), not from standard input\n")
+
+
 def test_a_misspelled_command_gets_a_suggestion():
     result = invoke("reprot", "alexnet")
     assert result.exit_code == 2 and "No such command 'reprot'. Did you mean 'report'?" in result.stderr
