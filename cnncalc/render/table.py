@@ -44,22 +44,34 @@ def shape_title(title, report):
     return title.replace("C x H/W", words)
 
 
+def _count(value, more=()):
+    """``61,100,840 (61.1M)``; a count too small to round is written once (``94``, not ``94 (94)``)."""
+    short = [human(value)] if human(value) != f"{value:,}" else []
+    notes = short + list(more)
+    return f"{value:,}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _size(value):
+    """``2,403,744 B (2.29 MB)``; under a KB, ``544 B`` once."""
+    short = human_bytes(value)
+    return f"{value:,} B" + ("" if short == f"{value:,} B" else f" ({short})")
+
+
 def summary_lines(report, convention="lecture", optimizer=None):
     t = report.totals
     dtype = f"{report.dtype}, {report.bytes_per_element} B/element"
-    lecture = f"flop (lecture) {t['flops']:,} ({human(t['flops'])})"
-    doubled = f"FLOPs (2 x MACs + elementwise) {t['flops_2x']:,} ({human(t['flops_2x'])})"
-    macs = f"MACs {t['macs']:,} ({human(t['macs'])})"
+    lecture = f"flop (lecture) {_count(t['flops'])}"
+    doubled = f"FLOPs (2 x MACs + elementwise) {_count(t['flops_2x'])}"
+    macs = f"MACs {_count(t['macs'])}"
     flop_line = f"{macs}; {lecture}; {doubled}" if convention != "2x" else f"{doubled}; {macs}; {lecture}"
+    frozen = [f"trainable {t['trainable_params']:,}, frozen {t['frozen_params']:,}"] if t["frozen_params"] else []
     lines = [
         f"{report.name}: input {full_shape(report.input)}, batch {report.batch}, {dtype}; "
         f"{plural(t['layers'], 'layer')} ({t['weight_layers']} with weights)",
-        f"params {t['params']:,} ({human(t['params'])}"
-        + (f"; trainable {t['trainable_params']:,}, frozen {t['frozen_params']:,}" if t["frozen_params"] else "")
-        + ")" + (f" + buffers {t['buffers']:,}" if t["buffers"] else ""),
+        f"params {_count(t['params'], frozen)}" + (f" + buffers {t['buffers']:,}" if t["buffers"] else ""),
         flop_line,
-        f"activation memory {t['memory_bytes']:,} B ({human_bytes(t['memory_bytes'])}), peak live "
-        f"{t['peak_memory_bytes']:,} B ({human_bytes(t['peak_memory_bytes'])}); parameter memory {t['param_bytes']:,} B ({human_bytes(t['param_bytes'])})",
+        f"activation memory {_size(t['memory_bytes'])}, peak live {_size(t['peak_memory_bytes'])}; parameter "
+        f"memory {_size(t['param_bytes'])}",
     ]
     if report.params:  # the spec's params: section, with any --set values
         lines.insert(1, "params: " + ", ".join(f"{name}={value}" for name, value in report.params.items()))
