@@ -47,3 +47,12 @@ def test_norm_params_and_buffers_are_written_with_thousands_commas_as_every_othe
                    "variance, not params)"
     # ViT-B/16's LayerNorm over D = 768: 2*768 = 1,536
     assert "params = 2*C = 2*768 = 1,536 (scale and shift); no buffers" in ok("layer", "layernorm", "--input", "197x768")
+
+
+def test_explain_of_a_block_of_one_layer_names_it_once(write):
+    spec = write("input: [3, 8, 8]\nlayers:\n  - {name: a.conv, type: conv, filters: 2, kernel: 3}\n"
+                 "  - {name: b.relu, type: relu}\n")
+    # 2 filters of 3x3x3 and their biases: 2*27 + 2 = 56 params
+    out = ok("report", spec, "--explain", "a")
+    assert out.startswith("a: a block of 1 layer (a.conv), input 3x8x8, output 2x6x6; its row sums them:\n"
+                          "params = 56\n")
