@@ -230,6 +230,15 @@ def test_class_summary_as_printed(tmp_path):
                                              "(the file has an error)")
 
 
+def test_class_summary_of_a_one_point_key(tmp_path):
+    key = write_file(tmp_path, "key.yaml", "spec: alexnet\ninput: [3, 227, 227]\nquestions:\n"
+                                         "  - {id: q1, layer: conv1, quantity: params}\n")
+    # conv1: 64 filters of 3x11x11 and their biases, 64*363 + 64 = 23,296
+    subs = [write_file(tmp_path, f"s{i}.yaml", f"q1: {value}\n") for i, value in enumerate((23296, 23232))]
+    result = invoke("check", "--key", key, *subs)
+    assert "class: 2 submissions, 1 point each; mean 0.5, median 0.5, min 0, max 1" in result.stdout
+
+
 def test_json_per_submission_with_per_question_results(tmp_path):
     a = write_file(tmp_path, "a.yaml", "q1: 55x55x64\nq6: 19\n")
     data = json.loads(invoke("check", "--key", KEY, a, "-f", "json").stdout)

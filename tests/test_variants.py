@@ -149,6 +149,11 @@ def test_sheet_usage_errors(tmp_path, args, message):
     assert result.exit_code == 2 and message in result.stderr
 
 
+def test_a_roster_of_one_writes_one_sheet(tmp_path):
+    result = invoke("sheet", KEY, "--roster", write(tmp_path, "r.txt", "alice\n"), "-o", tmp_path / "one")
+    assert result.exit_code == 0 and result.stdout == f"wrote 1 sheet to {tmp_path / 'one'} (1 variant)\n"
+
+
 @pytest.mark.parametrize("roster, message", [
     ("alice\n../etc/passwd\n", "r.txt:2: '../etc/passwd' cannot be a student id here"),
     ("alice\nALICE\n", "r.txt:2: ALICE is listed twice (first at line 1)"),
