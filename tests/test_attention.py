@@ -167,6 +167,16 @@ def test_tokens_print_n_x_d_in_tables_and_json():
     assert attention["out_shape"] == [197, 768] and attention["out_tokens"] is True and attention["heads"] == 12
 
 
+def test_a_single_head_is_one_head(write):
+    # one head of width 32 on 16 tokens: QK^T = 1*16*16*32 = 8,192 MACs
+    text = ok("layer", "attention", "--input", "16x32", "--heads", "1")
+    assert "; 1 head of width d = C/heads = 32/1 = 32" in text and "1 heads" not in text
+    assert "MACs scores QK^T = heads*N*N*d = 1*16*16*32 = 8,192" in text
+    spec = write("input: {tokens: [16, 32]}\nlayers:\n  - {name: attn, type: attention, heads: 1}\n", "one.yaml")
+    row = next(line for line in ok("report", spec).splitlines() if line.startswith("attn "))
+    assert " 1 head " in row and "heads" not in row
+
+
 def test_layer_command_explains_attention():
     text = ok("layer", "attention", "--input", "197x768", "--heads", "12", "--explain")
     assert "read as N x D: tokens" in text
@@ -203,6 +213,21 @@ def test_a_count_without_qk_and_av_is_told_so():
     assert result.exit_code == 1 and (data["correct"], data["total"]) == (0, 3)
     macs = next(r for r in data["results"] if r["quantity"] == "macs")
     assert any("without the products of two activations, 464,781,312" in note for note in macs["notes"])
+
+
+def test_a_wrong_token_shape_says_how_tokens_are_written(write):
+    # ViT-B/16's 14*14 = 196 patch tokens of width 768, and conv_proj's 768 x 14 x 14 map before them
+    answers = write("spec: vit_b_16\nanswers:\n  - {layer: tokens, output_shape: 768x196}\n"
+                    "  - {layer: tokens, output_shape: 196}\n  - {layer: conv_proj, output_shape: 768x196}\n",
+                    "answers.yaml")
+    result = invoke("check", answers)
+    assert result.exit_code == 1
+    notes = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("note:")]
+    assert notes == ["note: the same sizes in another order: tokens are N x D, the number of tokens first, then "
+                     "each token's width",
+                     "note: 196 has 1 size; the output has 2 (N x D)",
+                     "note: '768x196' has 2 sizes; the output has 3 (C x H x W)"]
+    assert "a flat vector" not in result.stdout
 
 
 def test_compare_reads_with_transformers():

@@ -140,7 +140,7 @@ def test_no_doc_or_message_names_the_absent_package():
 
 # --- --help names every input --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command", ["report", "compare", "graph", "plot", "validate"])
+@pytest.mark.parametrize("command", ["report", "compare", "graph", "plot", "validate", "page", "key"])
 def test_spec_help_names_yaml_builtin_onnx_and_stdin(command):
     text = " ".join(ok(command, "--help").split())
     assert "a YAML spec file, a built-in model name (see `cnncalc list`), an ONNX model (.onnx file), or - for " \

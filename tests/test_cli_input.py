@@ -87,9 +87,17 @@ def test_dash_reads_the_spec_from_standard_input():
         # LeNet-5: C1 6*25+6, C3 1,516 (the paper's connection table), C5 120*400+120, F6 84*120+84, out 84*10+10
         assert totals["params"] == 156 + 1516 + 48120 + 10164 + 850
     valid = runner().invoke(main, ["validate", "-", "-v"], input=text)
-    assert valid.exit_code == 0 and "ok: -: 7 layers" in valid.stdout
+    assert valid.exit_code == 0 and "ok: <stdin>: 7 layers" in valid.stdout  # as its errors say <stdin>
     broken = runner().invoke(main, ["report", "-"], input="input: [3, 8, 8]\nlayers: []\n")
     assert broken.exit_code == 1 and broken.stderr.startswith("error: <stdin>:")
+
+
+def test_an_onnx_model_on_standard_input_says_to_give_its_path():
+    # the start of a protobuf: ir_version 8, then the producer's name
+    result = runner().invoke(main, ["report", "-"], input=b"\x08\x08\x12\x07pytorch\x00\x00")
+    assert result.exit_code == 1
+    assert result.stderr == ("error: <stdin>: not a text file (binary data); an ONNX model is read from its file "
+                             "(cnncalc report model.onnx), not from standard input\n")
 
 
 def test_a_misspelled_command_gets_a_suggestion():

@@ -38,3 +38,21 @@ def test_explain_of_a_train_only_layer_agrees_with_the_table():
     assert (row["macs"], row["memory_bytes"]) == (0, 0)
     train = ok("report", "googlenet_aux", "--explain", "aux1.conv.conv", "--mode", "train")
     assert "runs only in training" not in train and f"= {macs:,}" in train
+
+
+def test_norm_params_and_buffers_are_written_with_thousands_commas_as_every_other_count():
+    # ResNet-50's layer4.0.bn1 normalises 512 channels: 2*512 = 1,024 params and 1,024 buffers
+    line = ok("report", "resnet50", "--explain", "layer4.0.bn1").splitlines()[1]
+    assert line == "params = 2*C = 2*512 = 1,024 (scale and shift); buffers = 2*C = 1,024 (running mean and " \
+                   "variance, not params)"
+    # ViT-B/16's LayerNorm over D = 768: 2*768 = 1,536
+    assert "params = 2*C = 2*768 = 1,536 (scale and shift); no buffers" in ok("layer", "layernorm", "--input", "197x768")
+
+
+def test_explain_of_a_block_of_one_layer_names_it_once(write):
+    spec = write("input: [3, 8, 8]\nlayers:\n  - {name: a.conv, type: conv, filters: 2, kernel: 3}\n"
+                 "  - {name: b.relu, type: relu}\n")
+    # 2 filters of 3x3x3 and their biases: 2*27 + 2 = 56 params
+    out = ok("report", spec, "--explain", "a")
+    assert out.startswith("a: a block of 1 layer (a.conv), input 3x8x8, output 2x6x6; its row sums them:\n"
+                          "params = 56\n")

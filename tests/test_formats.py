@@ -142,6 +142,18 @@ def test_parameter_memory_in_summary():
     assert f"parameter memory {4 * ALEXNET_PARAMS:,} B (233 MB)" in out  # 244,403,360 / 1024^2 = 233.08
 
 
+def test_a_count_too_small_to_round_is_written_once(write):
+    # two 3x3 convs, 3 -> 2 -> 2 channels on 8x8: params 2*27 + 2 = 56 and 2*18 + 2 = 38; outputs 2x6x6 and
+    # 2x4x4 in fp32: 288 B and 128 B; MACs 2*6*6*27 + 2*4*4*18 = 1,944 + 576
+    spec = write("input: [3, 8, 8]\nlayers:\n  - {name: c1, type: conv, filters: 2, kernel: 3, frozen: true}\n"
+                 "  - {name: c2, type: conv, filters: 2, kernel: 3}\n")
+    out = ok("report", spec)
+    assert "\nparams 94 (trainable 38, frozen 56)\n" in out
+    assert "\nMACs 2,520 (2.52k); " in out
+    assert "\nactivation memory 416 B, peak live 416 B; parameter memory 376 B\n" in out
+    assert "\nparams 61,100,840 (61.1M)\n" in report()
+
+
 def test_report_renders_in_jupyter():
     html = cnncalc.analyze("alexnet")._repr_html_()
     assert html.startswith("<table") and "conv1" in html

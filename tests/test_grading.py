@@ -230,6 +230,15 @@ def test_class_summary_as_printed(tmp_path):
                                              "(the file has an error)")
 
 
+def test_class_summary_of_a_one_point_key(tmp_path):
+    key = write_file(tmp_path, "key.yaml", "spec: alexnet\ninput: [3, 227, 227]\nquestions:\n"
+                                         "  - {id: q1, layer: conv1, quantity: params}\n")
+    # conv1: 64 filters of 3x11x11 and their biases, 64*363 + 64 = 23,296
+    subs = [write_file(tmp_path, f"s{i}.yaml", f"q1: {value}\n") for i, value in enumerate((23296, 23232))]
+    result = invoke("check", "--key", key, *subs)
+    assert "class: 2 submissions, 1 point each; mean 0.5, median 0.5, min 0, max 1" in result.stdout
+
+
 def test_json_per_submission_with_per_question_results(tmp_path):
     a = write_file(tmp_path, "a.yaml", "q1: 55x55x64\nq6: 19\n")
     data = json.loads(invoke("check", "--key", KEY, a, "-f", "json").stdout)
@@ -369,6 +378,23 @@ def test_key_command_refuses_unknown_names(tmp_path):
     assert invoke("key", "alexnet", "--quantities", "parms").exit_code == 2
     result = invoke("key", "alexnet", "-l", "relu1")
     assert result.exit_code == 2 and "nearest: " in result.stderr
+
+
+def test_key_from_standard_input_names_stdin_in_its_errors():
+    from cli_runner import runner
+    from cnncalc.cli import main
+
+    for text, message in (("", "error: <stdin>: the spec is empty"),
+                          ("[1, 2]\n", "error: <stdin>:1: a spec must be a mapping"),
+                          ("input: [3, 8, 8]\nlayers:\n  - {type: conv, kernel: 3}\n",
+                           "error: <stdin>:3: conv1: conv needs 'filters'")):
+        result = runner().invoke(main, ["key", "-"], input=text)
+        assert result.exit_code == 1 and result.stderr.startswith(message), result.stderr
+        assert "None" not in result.stderr and "built-in" not in result.stderr
+    # CS231n: 10 5x5 filters, pad 2 on 3x32x32: 10x32x32, 5*5*3*10 + 10 = 760 params
+    spec = "input: [3, 32, 32]\nlayers:\n  - {name: conv, type: conv, filters: 10, kernel: 5, pad: 2}\n"
+    result = runner().invoke(main, ["key", "-"], input=spec)
+    assert result.exit_code == 0 and "# 10x32x32" in result.stdout and "# 760" in result.stdout
 
 
 # --- the examples -------------------------------------------------------------------------------------------

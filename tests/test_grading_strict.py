@@ -180,6 +180,17 @@ def test_check_key_alone_lists_the_questions_with_true_values():
     assert data["questions"][1]["value"].startswith("23,296")
 
 
+def test_a_key_of_ten_questions_or_more_lists_them_in_columns(tmp_path):
+    key = tmp_path / "lenet.yaml"
+    assert invoke("key", "lenet5", "-o", key).exit_code == 0   # 5 layers with weights and total, 2 questions each
+    lines = invoke("check", "--key", key).stdout.splitlines()[1:]
+    assert len(lines) == 12 and {line.index(" 1 point ") for line in lines} == {lines[0].index(" 1 point ")}
+    # LeNet-5 (LeCun et al. 1998): C1 is 6 5x5 filters on 1x32x32, 6*25 + 6 = 156 params; the output layer 84*10 + 10
+    assert lines[1].split() == ["q2", "C1", "params", "1", "point", "156"]
+    assert lines[9].split() == ["q10", "output", "params", "1", "point", "850"]
+    assert {line.index(line.split()[1]) for line in lines} == {5}   # the layers start in one column
+
+
 def test_check_with_nothing_to_check_is_a_usage_error(tmp_path):
     assert invoke("check").exit_code == 2
     bad = key_file(tmp_path, "  - {id: q1, layer: conv9, quantity: params}\n")

@@ -52,6 +52,16 @@ def test_dot_of_a_bottleneck_block():
     assert '"maxpool" [label="maxpool", shape=box, style=dashed]' in out  # a neighbour outside the block
 
 
+def test_attention_boxes_say_their_heads_and_window():
+    # ViT-B/16: 12 heads on 197 tokens of 768 (Dosovitskiy et al. Table 1); Swin-T's first stage: 3 heads in
+    # 7x7 windows of the 96 x 56 x 56 map (Liu et al. 2021, section 3.3)
+    vit = ok("graph", "vit_b_16", "--only", "encoder.layers.encoder_layer.0")
+    assert '"encoder.layers.encoder_layer.0.self_attention" [label="self_attention\\nattention, 12 heads"' in vit
+    assert ("encoder.layers.encoder_layer.0.ln_1", "encoder.layers.encoder_layer.0.self_attention",
+            "197x768") in dot_edges(vit)
+    assert '"features.1.0.attn" [label="attn\\nattention 7x7, 3 heads"' in ok("graph", "swin_t", "--only", "features.1.0")
+
+
 def test_dot_of_the_whole_alexnet_has_input_and_output():
     edges = dot_edges(ok("graph", "alexnet", "--input", "227"))
     assert edges[0] == ("input", "conv1", "3x227x227")

@@ -147,6 +147,14 @@ def test_a_100000_layer_network_still_writes_a_bounded_page(tmp_path):
     assert "100,000" in text  # the totals count every layer
 
 
+def test_shape_columns_are_titled_as_the_report_titles_them(tmp_path):
+    """A ViT's rows hold tokens (197 x 768 after conv_proj's 768 x 14), M5's a 1-D map: the report's titles."""
+    for model, words in (("vit_b_16", "C x H/W, N x D"), ("m5", "C x L"), ("c3d", "C x D x H x W")):
+        heads = [cells for attrs, cells in parsed(write_page(tmp_path, model)).rows if cells and cells[0] == "Layer"]
+        assert heads and heads[0][2] == f"input{words}" and heads[0][7] == f"output{words}", heads
+        assert words in ok("report", model).splitlines()[1]
+
+
 def test_page_usage_and_spec_errors(tmp_path):
     assert invoke("page", "resnet50").exit_code == 2  # no -o
     result = invoke("page", "resnet50", "--device", "no-such-gpu", "-o", tmp_path / "x.html")

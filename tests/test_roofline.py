@@ -178,6 +178,14 @@ def test_report_device_prints_the_roofline_table_and_summary():
     assert line.split()[-4:] == ["5,883", "0.9", "18.83", "memory"]
 
 
+def test_no_footer_leaves_out_the_roofline_conventions_as_compare_does():
+    plain = ok("report", "alexnet", "--device", "t4", "--no-footer")
+    assert "Conventions:" not in plain and "Roofline (--device)" not in plain and "A lower bound" not in plain
+    assert "roofline on t4 (NVIDIA T4 16 GB)" in plain  # the summary line stays
+    assert "A lower bound" not in ok("compare", "alexnet", "vgg16", "--device", "t4", "--no-footer")
+    assert "Roofline (--device)" in ok("report", "alexnet", "--device", "t4")
+
+
 def test_report_columns_choose_the_roofline_columns():
     out = ok("report", "alexnet", "--device", "a100", "--columns", "intensity,bytes,time,bound", "--units", "raw")
     assert out.splitlines()[0].split() == ["Layer", "intensity", "bytes", "moved", "time", "bound"]

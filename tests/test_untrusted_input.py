@@ -185,6 +185,19 @@ def test_folding_budget_per_model(tmp_path, monkeypatch):
               "computed by node 'b' (Concat)")
 
 
+def test_weights_too_large_to_fold_do_not_spend_the_folding_budget(tmp_path):
+    # a TorchScript export (do_constant_folding=False) transposes every Linear weight: ViT-B/32's seven
+    # 768x2304 and 768x768 ones spent the 10,000,000-element budget, and encoder_layer_2's reshape was refused
+    weight = numpy_helper.from_array(numpy.zeros((1536, 1536), dtype=numpy.int8), "w")   # 2,359,296 elements
+    shape = numpy_helper.from_array(numpy.array([1, -1], dtype=numpy.int64), "shape")
+    nodes = [helper.make_node("Transpose", ["w"], [f"wt{i}"], perm=[1, 0], name=f"t{i}") for i in range(5)]
+    nodes += [helper.make_node("Concat", ["shape"], ["s"], axis=0, name="s"),
+              helper.make_node("Reshape", ["x", "s"], ["y"], name="flat")]
+    result = invoke("report", onnx_model(tmp_path, nodes, [weight, shape]), "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1].split(",")[:2] == ["flat", "flatten"]
+
+
 def test_a_scope_name_of_a_million_parts_is_read_in_linear_time(tmp_path):
     # '/a' 1,000,000 times (2 MB): 44 s in the PyTorch-scope parser before the name was refused
     path = onnx_model(tmp_path, [relu(name="/a" * 1_000_000)])

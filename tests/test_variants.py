@@ -75,6 +75,54 @@ def test_a_sheet_in_json_with_answers():
     assert "answer" not in sheet_json("--student", "bob")["questions"][0]
 
 
+@pytest.mark.parametrize("model, params, macs", [
+    ("mobilenet_v3_small", 2542856, 56510400),   # torchvision, tests/data/torchvision_totals.csv (act: relu args)
+    ("googlenet_aux", 13004888, 1498376192),     # the same; the auxiliary classifiers run only in training
+    ("c3d", None, None),                         # dropout p: 0.5, a float read from YAML
+])
+def test_a_sheet_of_a_builtin_shows_a_network_that_reads_back_to_the_same_figures(tmp_path, model, params, macs):
+    from cnncalc import analyze
+    from cnncalc.spec import parse_text
+
+    key = tmp_path / "key.yaml"
+    assert invoke("key", model, "-l", "total", "-o", key).exit_code == 0
+    result = invoke("sheet", key, "--student", "alice", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    again, builtin = analyze(parse_text(json.loads(result.stdout)["network"])), analyze(model)
+    for figure in ("params", "macs", "flops", "memory_bytes"):
+        assert again.totals[figure] == builtin.totals[figure], figure
+    if params is not None:
+        assert (again.totals["params"], again.totals["macs"]) == (params, macs)
+
+
+def test_a_sheet_of_a_spec_that_starts_from_tokens_keeps_them_tokens(tmp_path):
+    from cnncalc import analyze
+    from cnncalc.spec import parse_text
+
+    spec = write(tmp_path, "tokens.yaml", "input: {tokens: [16, 32]}\nlayers:\n  - {name: attn, type: attention, heads: 1}\n")
+    key = tmp_path / "key.yaml"
+    assert invoke("key", spec, "-o", key).exit_code == 0
+    data = json.loads(invoke("sheet", key, "--student", "alice", "-f", "json").stdout)
+    assert "input: {tokens: [16, 32]}" in data["network"]
+    # 16 tokens of width 32, one head: params 4*32*32 + 4*32 = 4,224; MACs 16*32*96 + 2*16*16*32 + 16*32*32
+    totals = analyze(parse_text(data["network"])).totals
+    assert (totals["params"], totals["macs"]) == (4224, 16 * 32 * 96 + 2 * 16 * 16 * 32 + 16 * 32 * 32)
+    assert "Input 16x32 (N x D)" in invoke("sheet", key, "--student", "alice").stdout
+
+
+def test_a_sheet_says_how_to_write_a_shape_that_is_not_a_map(tmp_path):
+    key = tmp_path / "key.yaml"
+    assert invoke("key", "vit_b_16", "-l", "encoder.layers.encoder_layer.0.self_attention,heads.head",
+                  "--quantities", "output_shape", "-o", key).exit_code == 0
+    out = invoke("sheet", key, "--student", "alice").stdout
+    assert "Input 3x224x224 (C x H x W)" in out
+    assert "    q1:    # a shape, N x D: tokens x width (like 197x768)" in out
+    assert "    q2:    # a size (like 4096)" in out
+    assert invoke("key", "m5", "-l", "conv1", "--quantities", "output_shape", "-o", key).exit_code == 0
+    out = invoke("sheet", key, "--student", "alice").stdout
+    assert "Input 1x8000 (C x L)" in out and "    q1:    # a shape, C x L (like 16x1000)" in out
+
+
 @pytest.mark.parametrize("roster, kind", [("alice\nbob\n# a comment\n\ncarol\n", "txt"),
                                           ("name,id,email\nAlice A,alice,a@x\nBob B,bob,b@x\nCarol C,carol,c@x\n",
                                            "csv")])
@@ -101,16 +149,29 @@ def test_sheet_usage_errors(tmp_path, args, message):
     assert result.exit_code == 2 and message in result.stderr
 
 
+def test_a_roster_of_one_writes_one_sheet(tmp_path):
+    result = invoke("sheet", KEY, "--roster", write(tmp_path, "r.txt", "alice\n"), "-o", tmp_path / "one")
+    assert result.exit_code == 0 and result.stdout == f"wrote 1 sheet to {tmp_path / 'one'} (1 variant)\n"
+
+
 @pytest.mark.parametrize("roster, message", [
     ("alice\n../etc/passwd\n", "r.txt:2: '../etc/passwd' cannot be a student id here"),
     ("alice\nALICE\n", "r.txt:2: ALICE is listed twice (first at line 1)"),
     ("# nobody\n", "no student ids"),
 ])
 def test_a_bad_roster_is_one_line(tmp_path, roster, message):
+    # the roster is an input file: its mistakes are its fault (exit 1), as a key's are (docs/commands.md)
     path = write(tmp_path, "r.txt", roster)
     result = invoke("sheet", KEY, "--roster", path, "-o", tmp_path / "out")
-    assert result.exit_code == 2 and message in result.stderr
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: {path}") and message in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_roster_is_the_inputs_fault_as_a_missing_key_is(tmp_path):
+    missing = tmp_path / "roster.csv"
+    result = invoke("sheet", KEY, "--roster", missing, "-o", tmp_path / "out")
+    assert result.exit_code == 1 and result.stderr == f"error: {missing}: no such file\n"
+    assert invoke("sheet", tmp_path / "key.yaml", "--student", "a").exit_code == 1
 
 
 # --- grading each submission against its own variant ---------------------------------------------------------

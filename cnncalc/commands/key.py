@@ -3,7 +3,7 @@
 import click
 
 from ..errors import one_line
-from .common import complete_spec, friendly_errors, model_options, write_output
+from .common import complete_spec, friendly_errors, model_options, spec_help, write_output
 
 
 @click.command()
@@ -25,10 +25,11 @@ from .common import complete_spec, friendly_errors, model_options, write_output
                    "to FILE, as `check --key` reads it.")
 @model_options
 @friendly_errors
+@spec_help
 def key(spec, quantities, layers, points, tolerance, quiet, output, input_shape, batch, dtype):
     """Write an answer key: one question per layer and quantity, the true value as a comment.
 
-    The key names SPEC (a built-in model, a YAML spec file or an .onnx model), the input, and the
+    SPEC is {SPEC} (the key then holds that spec inline). The key names SPEC, the input, and the
     questions with ids q1, q2, ... that students may answer by (q1: 64x56x56) or by layer and
     quantity. Edit points, add tolerance: 1% to a count (a key is exact without one), then grade a class with
     `cnncalc check --key KEY SUBMISSION...`.
@@ -45,12 +46,14 @@ def key(spec, quantities, layers, points, tolerance, quiet, output, input_shape,
 
     spec_text = spec
     if spec == "-":  # standard input is gone once read: the key carries the spec inline
-        from ..spec import SPEC_MARKERS
+        from ..report import infer_shape
+        from ..spec import SPEC_MARKERS, parse
         from ..spec.loader import load_yaml, read_text
 
-        spec = spec_text = load_yaml(read_text("-"), "<stdin>", markers=SPEC_MARKERS)
+        spec_text = load_yaml(read_text("-"), "<stdin>", markers=SPEC_MARKERS)
+        spec = parse(spec_text, "<stdin>", shapes=infer_shape)  # errors name <stdin>, as report's do
     report = analyze(spec, input=input_shape, batch=batch, dtype=dtype, explain=True)
-    if isinstance(spec, dict):
+    if isinstance(spec_text, dict):
         pass
     elif (looks_like_path(spec) or spec not in names()) and output:
         spec_text = os.path.relpath(os.path.abspath(spec), os.path.dirname(os.path.abspath(output)))

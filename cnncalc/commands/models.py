@@ -111,7 +111,8 @@ def validate(specs, verbose, input_shape, settings):
                 sys.exit(2)
             continue
         if verbose:
-            click.echo(f"ok: {one_line(spec)}: {plural(len(result.rows), 'layer')}, {result.totals['params']:,} params")
+            shown = "<stdin>" if spec == "-" else one_line(spec)  # as its errors name it
+            click.echo(f"ok: {shown}: {plural(len(result.rows), 'layer')}, {result.totals['params']:,} params")
     sys.exit(1 if failed else 0)
 
 

@@ -3,6 +3,7 @@
 import click
 
 from ..errors import one_line
+from ..numbers import plural
 from .common import friendly_errors, write_output
 
 
@@ -69,5 +70,5 @@ def sheet(key_path, student, roster, fmt, answers, output):
     for one in ids:
         write_output(os.path.join(output, one + suffix), text_of(one))
     variants = len({key.for_student(one).values for one in ids})
-    click.echo(f"wrote {len(ids)} sheets to {one_line(click.format_filename(output))} ({variants} variant"
-               f"{'' if variants == 1 else 's'})")
+    click.echo(f"wrote {plural(len(ids), 'sheet')} to {one_line(click.format_filename(output))} "
+               f"({plural(variants, 'variant')})")

@@ -106,9 +106,10 @@ def key_listing(key):
     lines = [head]
     if key.title:
         lines.append(f"title: {key.title}")
-    width = max(len(f"{q.id}  {q.layer} {q.quantity}") for q in key.questions)
+    ids = max(len(q.id) for q in key.questions)  # q9 and q10 start their layers in one column
+    width = max(len(f"{q.id:<{ids}}  {q.layer} {q.quantity}") for q in key.questions)
     for question, value in zip(key.questions, _truths(key)):
-        about = f"{question.id}  {question.layer} {question.quantity}"
+        about = f"{question.id:<{ids}}  {question.layer} {question.quantity}"
         lines.append(f"{about:<{width}}  {_worth(question):<10}  {value}{_tolerance_text(question)}")
     if key.vary:
         from .variants import describe

@@ -111,7 +111,8 @@ def overall_summary(file_results):
 def class_summary(file_results):
     """One line: submissions, mean, median, min, max points, the most-missed question."""
     stats = class_stats(file_results)
-    text = (f"class: {stats['submissions']} submissions, {number_text(stats['max_points'])} points each; "
+    each = f"{number_text(stats['max_points'])} point{'' if stats['max_points'] == 1 else 's'} each"
+    text = (f"class: {stats['submissions']} submissions, {each}; "
             f"mean {number_text(stats['mean'])}, median {number_text(stats['median'])}, "
             f"min {number_text(stats['min'])}, max {number_text(stats['max'])}")
     most = stats["most_missed"]

@@ -10,7 +10,8 @@ import re
 from fractions import Fraction
 
 from ..errors import AnswerError, did_you_mean
-from ..render.shapes import full_shape, pair_text
+from ..numbers import is_tokens
+from ..render.shapes import full_shape, layout, pair_text
 from ..render.units import human
 from .explain import explanation
 from .quantities import QUANTITIES, QUANTITY
@@ -277,9 +278,12 @@ class Grader:
         notes = []
         if len(claim) != len(true):
             notes.append(f"{shown(value)} has {len(claim)} size{'s' if len(claim) > 1 else ''}; the output has "
-                         f"{len(true)} ({'C x H x W' if len(true) == 3 else 'a flat vector'})")
+                         f"{len(true)} ({layout(target.last.out_shape)})")
         elif len(true) == 3 and sorted(claim) == sorted(true):
             notes.append("the same sizes in another order: C x H x W is channels first, H x W x C channels last")
+        elif is_tokens(target.last.out_shape) and sorted(claim) == sorted(true):
+            notes.append("the same sizes in another order: tokens are N x D, the number of tokens first, then "
+                         "each token's width")
         fields["notes"] = notes
         return WRONG, fields
 

@@ -6,15 +6,16 @@ The sheet is written from the same variant ``check --key`` grades that student a
 
 import re
 
-from ..errors import UsageError
-from ..render.shapes import full_shape
+from ..errors import CnnCalcError
+from ..numbers import as_shape
+from ..render.shapes import full_shape, layout
 from .authoring import variant_values
 from .results import number_text
 from .variants import describe
 
 # what an answer to each quantity looks like, for the sheet's answer template
 ANSWER_FORMS = {
-    "output_shape": "a shape, C x H x W (like 16x32x32)",
+    "output_shape": "a shape, C x H x W (like 16x32x32)",  # or as SHAPE_FORMS says for other outputs
     "params": "a count, exact (like 34944)",
     "macs": "a count of multiply-accumulates, exact",
     "flops": "the lecture flop (MACs plus pooling windows), exact",
@@ -23,6 +24,9 @@ ANSWER_FORMS = {
     "receptive_field": "one size per axis, or one (like 19)",
     "fits": "true or false",
 }
+# an output that is not a C x H x W map: its answer's form by its layout
+SHAPE_FORMS = {"N x D": "a shape, N x D: tokens x width (like 197x768)", "a flat vector": "a size (like 4096)",
+               "C x L": "a shape, C x L (like 16x1000)", "C x D x H x W": "a shape, C x D x H x W (like 64x16x56x56)"}
 SAFE_ID = re.compile(r"^[A-Za-z0-9@_+-][A-Za-z0-9@._+-]{0,99}$")
 
 
@@ -56,7 +60,7 @@ class Sheet:
         lines = [f"# {title}", "", f"Student: {self.student}", ""]
         if key.values:
             lines += [f"Your numbers: {describe(key.values)}.", ""]
-        lines += ["## The network", "", f"Input {full_shape(key.report.input)} (C x H x W)"
+        lines += ["## The network", "", f"Input {full_shape(key.report.input)} ({layout(key.report.input)})"
                   + ("" if key.report.batch == 1 else f", batch {key.report.batch}")
                   + ("" if key.report.dtype == "fp32" else f", {key.report.dtype}")
                   + ". Every layer, with your numbers:", ""]
@@ -73,8 +77,15 @@ class Sheet:
         exact = any(q.tolerance is not None and q.tolerance.exact for q in key.questions)
         lines += ["", f"Hand in a YAML file (`{self.student}.yaml`), one line per question"
                   + (" (counts and sizes exact, not rounded)" if exact else "") + ":", ""]
-        lines += [f"    {question.id}:    # {ANSWER_FORMS[question.quantity]}" for question in key.questions]
+        lines += [f"    {question.id}:    # {_answer_form(question)}" for question in key.questions]
         return "\n".join(lines) + "\n"
+
+
+def _answer_form(question):
+    """How an answer to ``question`` is written: a shape's form follows the layer's output (tokens, a vector...)."""
+    if question.quantity == "output_shape":
+        return SHAPE_FORMS.get(layout(question.target.last.out_shape), ANSWER_FORMS["output_shape"])
+    return ANSWER_FORMS[question.quantity]
 
 
 def network_text(base, key):
@@ -86,23 +97,20 @@ def network_text(base, key):
         from ..spec.writer import to_yaml
 
         spec = copy.copy(key.report.spec)
-        spec.input = tuple(key.report.input)
+        spec.input = as_shape(key.report.input)  # N x D tokens stay tokens (input: {tokens: [N, D]})
         cache[key.values] = to_yaml(spec)
     return cache[key.values]
 
 
 def read_roster(path):
     """Student ids from a roster: one a line (blank lines and # comments skipped), or a CSV with an ``id``
-    column. A UsageError naming the line for an id that cannot name a file, or one listed twice."""
+    column. A CnnCalcError (the file's fault: exit 1) naming the line of an id that cannot name a file, or
+    of one listed twice."""
     import csv
 
-    from ..errors import CnnCalcError
     from ..spec.loader import read_text
 
-    try:
-        text = read_text(path)
-    except CnnCalcError as err:
-        raise UsageError(f"--roster: {err}") from None
+    text = read_text(path)  # a missing roster is the input's fault, as a missing key is (exit 1)
     lines = text.splitlines()
     first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
     header = [cell.strip().lower() for cell in next(csv.reader([first]))] if first else []
@@ -118,13 +126,13 @@ def read_roster(path):
     for number, student in rows:
         student = student.strip()
         if not SAFE_ID.match(student):
-            raise UsageError(f"--roster {path}:{number}: {student[:40]!r} cannot be a student id here (letters, "
-                             f"digits and @ . _ + -, at most 100, as it names the sheet's file)")
+            raise CnnCalcError(f"{student[:40]!r} cannot be a student id here (letters, digits and @ . _ + -, at "
+                               f"most 100, as it names the sheet's file)", file=path, line=number)
         folded = student.casefold()
         if folded in seen:
-            raise UsageError(f"--roster {path}:{number}: {student} is listed twice (first at line {seen[folded]})")
+            raise CnnCalcError(f"{student} is listed twice (first at line {seen[folded]})", file=path, line=number)
         seen[folded] = number
         ids.append(student)
     if not ids:
-        raise UsageError(f"--roster {path}: no student ids")
+        raise CnnCalcError("no student ids", file=path)
     return ids

@@ -368,7 +368,9 @@ class GraphReader:
             value = numpy.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=numpy.int64)
             self.consts[node.output[0]] = Const(value.shape, value=value, stored=False)
             return
-        self.folded += onnx_constants.fold_cost(inputs)
+        cost = onnx_constants.fold_cost(inputs)
+        if cost <= onnx_constants.MAX_FOLD_INPUT_ELEMENTS:  # larger inputs are never folded (a TorchScript
+            self.folded += cost                             # export's Transpose of each weight): they cost nothing
         results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset,
                                           fold=self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS)
         self.folded += sum(value.size for _, value in results if value is not None)

@@ -2,6 +2,7 @@
 
 from .shapes import pad_text, pair_text, shape_text
 from .units import BYTE_STEPS, COUNT_STEPS, count_text, human, human_bytes, scaled, share_text, slide_unit, time_text
+from ..numbers import plural
 
 class Column:
     """A table column: its name for ``--columns``, its alignment, and ``bind(units, totals)``, which gives
@@ -104,7 +105,7 @@ def _filters_text(row):
         layers, fewest, most, mlp = row.transformer
         heads = f"{fewest}" if fewest == most else f"{fewest}-{most}"
         return f"{layers} layers, {heads} heads" + (f", MLP {mlp}" if mlp else "")
-    return f"{row.heads} heads" if row.heads else "" if row.filters is None else str(row.filters)
+    return plural(row.heads, "head") if row.heads else "" if row.filters is None else str(row.filters)
 
 
 TABLE_COLUMNS = {column.key: column for column in (

@@ -41,7 +41,8 @@ class Diagram:
 
 
 def layer_caption(row):
-    """What a box says under its name: ``conv 3x3 /2, 128 +relu``, ``maxpool 3x3 /2``, ``fc 1000``."""
+    """What a box says under its name: ``conv 3x3 /2, 128 +relu``, ``maxpool 3x3 /2``, ``fc 1000``,
+    ``attention 7x7, 3 heads``."""
     if row.type == "block":
         return plural(row.layers, "layer")
     words = [row.type]
@@ -54,6 +55,8 @@ def layer_caption(row):
     text = " ".join(words)
     if row.filters is not None:
         text += f", {row.filters}"
+    if row.heads:
+        text += f", {plural(row.heads, 'head')}"  # as the table's filters column says it
     if row.act:
         text += f" +{row.act}"
     return text

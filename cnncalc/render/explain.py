@@ -9,7 +9,8 @@ def explain_text(report, name):
     rows = report.block(name)
     if len(rows) == 1 and rows[0].name == name:
         return "\n".join(explain_lines(report, rows[0]))
-    head = (f"{name}: a block of {plural(len(rows), 'layer')} ({rows[0].name} ... {rows[-1].name}), input "
+    members = rows[0].name if len(rows) == 1 else f"{rows[0].name} ... {rows[-1].name}"
+    head = (f"{name}: a block of {plural(len(rows), 'layer')} ({members}), input "
             f"{full_shape(rows[0].in_shape)}, output {full_shape(rows[-1].out_shape)}; its row sums them:")
     lines = [head]
     for label, field in (("params", "params"), ("MACs", "macs"), ("flop (lecture)", "flops"),

@@ -18,7 +18,7 @@ from .page_assets import PAGE_SCRIPT, PAGE_STYLE
 from .page_roofline import has_device, roofline_section
 from .page_svg import bar_charts, graph_views, name_groups, split_level
 from .shapes import full_shape
-from .table import warning_lines
+from .table import shape_title, warning_lines
 from .units import human, human_bytes
 
 MAX_TABLE_ROWS = 1500  # table rows (layers and block rows) per model; blocks past it stay folded
@@ -108,7 +108,8 @@ def _layer_table(report, sid):
     device = has_device(report)
     totals = dict(report.totals, roofline=report.roofline.total) if device else report.totals
     bound = [column.bind("slide", totals) for column in table_columns(PAGE_COLUMNS + DEVICE_COLUMNS * device)]
-    heads = "".join(f"<th>{escape_html(title).replace(chr(10), '<br>')}</th>" for title, _, _ in bound)
+    heads = "".join(f"<th>{escape_html(shape_title(title, report)).replace(chr(10), '<br>')}</th>"
+                    for title, _, _ in bound)
     body, ids = [], {}
     for entry, level, closing in _numbered(top, sid):
         if closing:

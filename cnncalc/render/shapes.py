@@ -13,6 +13,16 @@ def full_shape(shape):
     return "x".join(str(s) for s in shape)
 
 
+def layout(shape):
+    """What the sizes of ``shape`` are, in the tables' words: ``C x H x W``, ``N x D`` (tokens), ``C x L``,
+    ``C x D x H x W``, or ``a flat vector``."""
+    from ..numbers import is_tokens
+
+    if is_tokens(shape):
+        return "N x D"
+    return {1: "a flat vector", 2: "C x L", 3: "C x H x W", 4: "C x D x H x W"}.get(len(shape), "sizes")
+
+
 def pair_text(sizes):
     """Per-axis sizes as one number when they agree (``3``), else ``3x5`` (``1x2x2`` in 3-D)."""
     if sizes is None:

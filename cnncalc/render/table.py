@@ -32,30 +32,48 @@ def table(report, depth=None, units="slide", columns=None, convention="lecture")
     bound = [column.bind(units, totals) for column in chosen]
     rows = [[cell(row) for _, cell, _ in bound] for row in report.fold(depth)]
     rows.append([total for _, _, total in bound])
-    map_title = "N x D" if is_tokens(report.input) else MAP_TITLES.get(len(report.input) - 1, "C x H/W")
+    return [shape_title(title, report) for title, _, _ in bound], rows, [column.align for column in chosen]
+
+
+def shape_title(title, report):
+    """A column title with the lecture's ``C x H/W`` as ``report``'s shapes are: ``C x L``, ``N x D``, ``C x D x
+    H x W``, and ``, N x D`` added where a map becomes a transformer's tokens."""
+    words = "N x D" if is_tokens(report.input) else MAP_TITLES.get(len(report.input) - 1, "C x H/W")
     if not is_tokens(report.input) and any(is_tokens(row.out_shape) for row in report.rows):
-        map_title += ", N x D"  # a transformer's token rows
+        words += ", N x D"  # a transformer's token rows
     elif is_tokens(report.input) and any(len(row.out_shape) == 3 for row in report.rows):
-        map_title += ", C x H/W"  # a map made from tokens (matmul's heads x N x N attention map)
-    return [title.replace("C x H/W", map_title) for title, _, _ in bound], rows, [column.align for column in chosen]
+        words += ", C x H/W"  # a map made from tokens (matmul's heads x N x N attention map)
+    return title.replace("C x H/W", words)
+
+
+def _count(value, more=()):
+    """``61,100,840 (61.1M)``; a count too small to round is written once (``94``, not ``94 (94)``)."""
+    short = [human(value)] if human(value) != f"{value:,}" else []
+    notes = short + list(more)
+    return f"{value:,}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _size(value):
+    """``2,403,744 B (2.29 MB)``; under a KB, ``544 B`` once."""
+    short = human_bytes(value)
+    return f"{value:,} B" + ("" if short == f"{value:,} B" else f" ({short})")
 
 
 def summary_lines(report, convention="lecture", optimizer=None):
     t = report.totals
     dtype = f"{report.dtype}, {report.bytes_per_element} B/element"
-    lecture = f"flop (lecture) {t['flops']:,} ({human(t['flops'])})"
-    doubled = f"FLOPs (2 x MACs + elementwise) {t['flops_2x']:,} ({human(t['flops_2x'])})"
-    macs = f"MACs {t['macs']:,} ({human(t['macs'])})"
+    lecture = f"flop (lecture) {_count(t['flops'])}"
+    doubled = f"FLOPs (2 x MACs + elementwise) {_count(t['flops_2x'])}"
+    macs = f"MACs {_count(t['macs'])}"
     flop_line = f"{macs}; {lecture}; {doubled}" if convention != "2x" else f"{doubled}; {macs}; {lecture}"
+    frozen = [f"trainable {t['trainable_params']:,}, frozen {t['frozen_params']:,}"] if t["frozen_params"] else []
     lines = [
         f"{report.name}: input {full_shape(report.input)}, batch {report.batch}, {dtype}; "
         f"{plural(t['layers'], 'layer')} ({t['weight_layers']} with weights)",
-        f"params {t['params']:,} ({human(t['params'])}"
-        + (f"; trainable {t['trainable_params']:,}, frozen {t['frozen_params']:,}" if t["frozen_params"] else "")
-        + ")" + (f" + buffers {t['buffers']:,}" if t["buffers"] else ""),
+        f"params {_count(t['params'], frozen)}" + (f" + buffers {t['buffers']:,}" if t["buffers"] else ""),
         flop_line,
-        f"activation memory {t['memory_bytes']:,} B ({human_bytes(t['memory_bytes'])}), peak live "
-        f"{t['peak_memory_bytes']:,} B ({human_bytes(t['peak_memory_bytes'])}); parameter memory {t['param_bytes']:,} B ({human_bytes(t['param_bytes'])})",
+        f"activation memory {_size(t['memory_bytes'])}, peak live {_size(t['peak_memory_bytes'])}; parameter "
+        f"memory {_size(t['param_bytes'])}",
     ]
     if report.params:  # the spec's params: section, with any --set values
         lines.insert(1, "params: " + ", ".join(f"{name}={value}" for name, value in report.params.items()))
@@ -135,7 +153,7 @@ def render_table(report, fmt="simple", depth=None, units="slide", columns=None, 
         lines += [""] + textwrap.wrap(CONVENTIONS, 100)
     if footer and convention == "2x":
         lines += textwrap.wrap(FLOPS_2X_NOTE, 100)
-    if report.roofline is not None and report.roofline.device is not None:
+    if footer and report.roofline is not None and report.roofline.device is not None:
         lines += textwrap.wrap(ROOFLINE_NOTE, 100)
     return "\n".join([body] + escape_lines(lines[1:], fmt))
 

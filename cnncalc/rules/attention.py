@@ -7,7 +7,7 @@ tensor the formula writes, not only its output: Q, K and V, the scores and their
 window: the attention map), the weighted sum, and the output (docs/conventions.md says why).
 """
 
-from ..numbers import Tokens, is_tokens
+from ..numbers import Tokens, is_tokens, plural
 from .keys import check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width
@@ -121,7 +121,7 @@ def _map_text(windows, heads, per_window):
 def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded, qkv, scores, proj,
              weights, biases, params, macs, p):
     e = "E" if dim != channels else "C"
-    heads_text = (f"{heads} heads of width d = {e}/heads = {dim}/{heads} = {head_dim}"
+    heads_text = (f"{plural(heads, 'head')} of width d = {e}/heads = {dim}/{heads} = {head_dim}"
                   + (" (E = dim, the inner width)" if dim != channels else ""))
     if is_tokens(shape):
         lines = [("size", f"N = {count:,} tokens of width C = {channels}; {heads_text}")]

@@ -16,8 +16,8 @@ def batchnorm(layer, shape):
     cost = Cost(shape, params=params, buffers=2 * channels,
                 elementwise=2 * elements(shape) + activation_work(layer, shape))
     if layer.explaining:
-        text = f"params = 2*C = 2*{channels} = {params} (scale and shift)" if params else "params = 0 (affine: false)"
-        cost.explain.append(("params", f"{text}; buffers = 2*C = {2 * channels} (running mean and variance, not "
+        text = f"params = 2*C = 2*{channels} = {params:,} (scale and shift)" if params else "params = 0 (affine: false)"
+        cost.explain.append(("params", f"{text}; buffers = 2*C = {2 * channels:,} (running mean and variance, not "
                                        f"params)"))
     return cost
 
@@ -30,9 +30,9 @@ def _norm(layer, shape, affine, what, buffers=0):
     cost = Cost(shape, params=params, buffers=buffers,
                 elementwise=(5 if affine else 4) * elements(shape) + activation_work(layer, shape))
     if layer.explaining:
-        text = (f"params = 2*C = 2*{channels} = {params} (scale and shift)" if affine
+        text = (f"params = 2*C = 2*{channels} = {params:,} (scale and shift)" if affine
                 else "params = 0 (affine: false)")
-        kept = f"buffers = 2*C = {buffers} (running mean and variance)" if buffers else "no buffers"
+        kept = f"buffers = 2*C = {buffers:,} (running mean and variance)" if buffers else "no buffers"
         cost.explain.append(("params", f"{text}; {kept}; statistics over {what}"))
     return cost
 

@@ -14,19 +14,21 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 def read_text(path):
     """The text of a file (``-``: standard input), or a SpecError saying why it cannot be read."""
     path = str(path)
+    piped = ""
     if path == "-":
         import sys
 
         path = "<stdin>"
         data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        piped = "; an ONNX model is read from its file (cnncalc report model.onnx), not from standard input"
     else:
         data = _read_file(path)
     if len(data) > MAX_FILE_BYTES:  # bounded reads: /proc files report a size of 0, a pipe none
-        raise SpecError(f"more than {MAX_FILE_BYTES:,} bytes; the limit is {MAX_FILE_BYTES:,}", file=path)
+        raise SpecError(f"more than {MAX_FILE_BYTES:,} bytes; the limit is {MAX_FILE_BYTES:,}{piped}", file=path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise SpecError("UTF-16 text; save the file as UTF-8", file=path)
     if b"\0" in data:
-        raise SpecError("not a text file (binary data)", file=path)
+        raise SpecError(f"not a text file (binary data){piped}", file=path)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

@@ -11,6 +11,7 @@ expands to exactly the layers of the flat list; otherwise the flat list is writt
 import re
 
 from . import LAYER_WORDS, NETWORK_INPUT, parse_text
+from .language import INHERITED_WORDS
 from ..numbers import is_tokens
 
 
@@ -62,6 +63,10 @@ def _flow(value):
         return "[" + ", ".join(_flow(item) for item in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{_flow(key)}: {_flow(item)}" for key, item in value.items()) + "}"
+    if not isinstance(value, bool):  # a value read from YAML (WrittenFloat, a block argument's LayerWord) as plain
+        for plain in (int, float, str):
+            if isinstance(value, plain) and type(value) is not plain:
+                return _flow(plain(value))
     if type(value) is int:
         return str(value)
     if type(value) is str and _PLAIN_WORD.fullmatch(value) and value.lower() not in _YAML_WORDS:
@@ -81,7 +86,13 @@ def _layer_item(decl, local=None, inputs=None):
     item = {"name": local or decl.name, "type": decl.type}
     item["from"] = list(decl.inputs if inputs is None else inputs)
     item.update(decl.keys)
+    item.update(dict.fromkeys(_flags(decl), True))
     return item
+
+
+def _flags(decl):
+    """The flags (train_only, frozen) set on ``decl``, written back on the layer itself."""
+    return tuple(word for word in INHERITED_WORDS if getattr(decl, word))
 
 
 def _document(spec, header, items, definitions):
@@ -126,8 +137,8 @@ def _same_layers(spec, text):
         again = parse_text(text, file=spec.file)
     except Exception:  # a block the writer got wrong: keep the flat list
         return False
-    signature = [(d.name, d.type, d.keys, list(d.inputs)) for d in spec.layers]
-    return signature == [(d.name, d.type, dict(d.keys), list(d.inputs)) for d in again.layers]
+    signature = [(d.name, d.type, d.keys, list(d.inputs), _flags(d)) for d in spec.layers]
+    return signature == [(d.name, d.type, dict(d.keys), list(d.inputs), _flags(d)) for d in again.layers]
 
 
 def _runs(layers, depth):
@@ -164,7 +175,7 @@ def _instance(layers, prefix, indices, readers):
         local = decl.name[len(prefix) + 1:]
         inputs = tuple(NETWORK_INPUT if s == source else s[len(prefix) + 1:] for s in decl.inputs)
         keys = tuple(decl.keys)
-        shape.append((local, decl.type, keys, inputs))
+        shape.append((local, decl.type, keys, inputs, _flags(decl)))
         values.append(tuple(_frozen(decl.keys[k]) for k in keys))
     return tuple(shape), tuple(values), source
 
@@ -230,7 +241,7 @@ def _renamed(items, alias):
 def _arguments(shape, value_sets):
     """Block args for the keys whose values differ between instances (equal columns share one arg)."""
     columns = {}
-    for position, (local, kind, keys, inputs) in enumerate(shape):
+    for position, (local, kind, keys, inputs, _) in enumerate(shape):
         for slot, key in enumerate(keys):
             column = tuple(values[position][slot] for values in value_sets)
             if len(set(column)) > 1:
@@ -248,10 +259,11 @@ def _arguments(shape, value_sets):
             arg_of[(position, slot)] = arg
     body = []
     first = value_sets[0]
-    for position, (local, kind, keys, inputs) in enumerate(shape):
+    for position, (local, kind, keys, inputs, flags) in enumerate(shape):
         item = {"name": local, "type": kind, "from": list(inputs)}
         for slot, key in enumerate(keys):
             item[key] = arg_of.get((position, slot), _thawed(first[position][slot]))
+        item.update(dict.fromkeys(flags, True))
         body.append(item)
     return args, body, arg_of
 
