@@ -53,6 +53,14 @@ def fold_cost(inputs):
     return sum(_elements(const.dims) for const in inputs if const is not None)
 
 
+def read_cost(inputs):
+    """The elements of a node's constant inputs that folding reads as arrays: those of at most
+    MAX_VALUE_ELEMENTS (a larger one is known by its dims only and costs nothing; Swin's shifted-window
+    masks, 150,000 elements a node, spent the model's budget before its last stage)."""
+    sizes = (_elements(const.dims) for const in inputs if const is not None)
+    return sum(size for size in sizes if size <= MAX_VALUE_ELEMENTS)
+
+
 # arithmetic that may divide by zero or overflow: numpy's warnings silenced
 _FLOATING = ("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Cast", "Mod", "Range", "Floor", "Ceil", "ReduceProd",
              "ReduceSum")

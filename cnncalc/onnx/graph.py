@@ -368,7 +368,7 @@ class GraphReader:
             value = numpy.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=numpy.int64)
             self.consts[node.output[0]] = Const(value.shape, value=value, stored=False)
             return
-        self.folded += onnx_constants.fold_cost(inputs)
+        self.folded += onnx_constants.read_cost(inputs)
         results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset,
                                           fold=self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS)
         self.folded += sum(value.size for _, value in results if value is not None)
