@@ -107,6 +107,15 @@ def _dims_only(op, dims, arrays, attrs):
     if op == "Transpose":
         perm = attrs.get("perm", list(reversed(range(len(dims[0])))))
         return tuple(dims[0][p] for p in perm)
+    if op == "MatMul" and len(dims) > 1 and dims[1] is not None and len(dims[0]) > 1 and len(dims[1]) > 1 \
+            and dims[0][-1] == dims[1][-2]:
+        # a product of constants (Swin V2's position-bias MLP on its coordinates table)
+        import numpy
+
+        try:
+            return tuple(numpy.broadcast_shapes(dims[0][:-2], dims[1][:-2])) + (dims[0][-2], dims[1][-1])
+        except ValueError:
+            return None
     if op == "Reshape" and len(arrays) > 1 and arrays[1] is not None:
         target = [int(v) for v in arrays[1].reshape(-1)]
         target = [dims[0][i] if v == 0 and i < len(dims[0]) else v for i, v in enumerate(target)]
