@@ -522,3 +522,78 @@ def test_attention_whose_result_is_unused_is_refused(tmp_path):
     out = g.op("LayerNormalization", [tokens, g.weight("ln.weight", [8]), g.weight("ln.bias", [8])], "/ln", axis=-1)
     with pytest.raises(SpecError, match="attention-like pattern whose result no layer reads"):
         cnncalc.analyze(g.save(tmp_path, out))
+
+
+# --- Swin V2: scaled cosine attention, a continuous position bias --------------------------------------
+
+def tiny_swin_v2(folder, form):
+    """torchvision's shifted_window_attention_v2 on a 1 x 4 x 4 x 8 channels-last map: windows of 2 x 2 (4
+    windows of n = 4 positions), 2 heads of 4; q and k divided by their L2 norm (clamped), the scores
+    times exp(clamp(logit scale)) per head, plus 16 * sigmoid of a bias an MLP (Linear(2, 16) + ReLU +
+    Linear(16, 2), no bias) computes from a 1 x 3 x 3 x 2 coordinates buffer, gathered by a 16-entry index.
+    TorchScript keeps the MLP's weights; torch.export folds the first Linear into the coordinates and
+    stores exp(clamp(logit scale)) as a constant of its own."""
+    g = Graph(form, (1, 8, 4, 4))
+    s = "/features/features.1/features.1.0/attn"
+    x = g.op("Transpose", ["x"], "/features/features.0", perm=[0, 2, 3, 1])
+    windows = g.op("Reshape", [x, g.ints("to_windows", [1, 2, 2, 2, 2, 8])], s)
+    windows = g.op("Reshape", [g.op("Transpose", [windows], s, perm=[0, 1, 3, 2, 4, 5]),
+                               g.ints("to_rows", [4, 4, 8])], s)
+    qkv = g.linear(windows, 8, 24, s + "/qkv")
+    qkv5 = g.op("Transpose", [g.op("Reshape", [qkv, g.ints("to_heads", [4, 4, 3, 2, 4])], s)], s,
+                perm=[2, 0, 3, 1, 4])  # 3 x 4 x 2 x 4 x 4
+    q, k, v = (g.op("Gather", [qkv5, g.ints(f"index{i}", i)], s, axis=0) for i in range(3))
+    normed = []
+    for t in (q, k):
+        norm = g.op("Clip", [g.op("ReduceL2", [t], s, axes=[-1], keepdims=1), g.scalar(1e-12)], s)
+        normed.append(g.op("Div", [t, g.op("Expand", [norm, g.op("Shape", [t], s)], s)], s))
+    scores = g.op("MatMul", [normed[0], g.op("Transpose", [normed[1]], s, perm=[0, 1, 3, 2])], s)
+    g.ints("features.1.0.attn.relative_position_index", numpy.arange(16) % 9)
+    if form == "torchscript":
+        g.weight("features.1.0.attn.relative_coords_table", [1, 3, 3, 2])
+        w1 = g.op("Transpose", [g.weight("features.1.0.attn.cpb_mlp.0.weight", [16, 2])], s, perm=[1, 0])
+        hidden = g.op("Add", [g.weight("features.1.0.attn.cpb_mlp.0.bias", [16]),
+                              g.op("MatMul", ["features.1.0.attn.relative_coords_table", w1], s)], s)
+        table = g.linear(g.op("Relu", [hidden], s), 16, 2, s + "/cpb_mlp/cpb_mlp.2", bias=False)
+        bias = g.op("Gather", [g.op("Reshape", [table, g.ints("to_table", [-1, 2])], s),
+                               "features.1.0.attn.relative_position_index"], s, axis=0)
+        logit = g.op("Exp", [g.op("Clip", [g.weight("features.1.0.attn.logit_scale", [2, 1, 1]), "",
+                                           g.scalar(4.6)], s)], s)
+    else:
+        hidden = g.op("Add", [g.weight("val_3", [1, 3, 3, 16]), g.weight("features.1.0.attn.cpb_mlp.0.bias", [16])])
+        table = g.op("MatMul", [g.op("Relu", [hidden]), g.weight("val_4", [16, 2])])
+        index = g.op("Reshape", ["features.1.0.attn.relative_position_index", g.ints("val_15", [16, 1])])
+        bias = g.op("GatherND", [g.op("Reshape", [table, g.ints("to_table", [9, 2])]), index])
+        logit = g.weight("exp", [2, 1, 1])
+    bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [4, 4, 2])], s)], s, perm=[2, 0, 1])
+    bias = g.op("Mul", [g.op("Sigmoid", [g.op("Unsqueeze", [bias, g.ints("zero_axis", [0])], s)], s),
+                        g.scalar(16.0)], s)
+    attn = g.op("Softmax", [g.op("Add", [g.op("Mul", [scores, logit], s), bias], s)], s, axis=-1)
+    mixed = g.op("Transpose", [g.op("MatMul", [attn, v], s)], s, perm=[0, 2, 1, 3])
+    proj = g.linear(g.op("Reshape", [mixed, g.ints("to_rows2", [4, 4, 8])], s), 8, 8, s + "/proj")
+    back = g.op("Reshape", [proj, g.ints("to_windows2", [1, 2, 2, 2, 2, 8])], s)
+    back = g.op("Reshape", [g.op("Transpose", [back], s, perm=[0, 1, 3, 2, 4, 5]), g.ints("to_map", [1, 4, 4, 8])],
+                s)
+    return g.save(folder, g.op("Add", [x, back], "/features/features.1/features.1.0"))
+
+
+def test_swin_v2_cosine_attention_and_continuous_position_bias(tmp_path):
+    report, by_name = totals(tiny_swin_v2(tmp_path, "torchscript"))
+    assert [row.type for row in report.rows] == ["attention", "add"]
+    keys = report.spec.layers[0].keys
+    assert (keys["heads"], keys["window"], keys["position"], keys["cosine"], keys["cpb_hidden"]) == (
+        2, 2, "continuous", True, 16)
+    attention = by_name["features.1.0.attn"]
+    # qkv 8*24 + 24 = 216; proj 8*8 + 8 = 72; the MLP 2*16 + 16 + 16*2 = 80; a logit scale per head 2
+    assert attention.params == 216 + 72 + 80 + 2 == 370
+    # the coordinates 1*3*3*2 = 18 (a buffer, though float) and the index 16
+    assert attention.buffers == 18 + 16 == 34
+    # qkv 16 positions * 8*24 = 3,072; QK^T and AV each 4 windows * 2 heads * 4*4*4 = 512; proj 16*8*8 = 1,024;
+    # the MLP on the 3*3 = 9 offsets: 9 * (2*16 + 16*2) = 576 (the L2 norms, clamp and exp are not MACs)
+    assert attention.macs == 3072 + 512 + 512 + 1024 + 576 == 5696
+
+
+def test_swin_v2_from_torch_export_is_refused_naming_the_derived_logit_scale(tmp_path):
+    with pytest.raises(SpecError, match=r"node 'node_Mul_\d+' \(Mul\): cosine attention's logit scale stored as "
+                                        r"the 2x1x1 constant 'exp', which the exporter derived"):
+        cnncalc.analyze(tiny_swin_v2(tmp_path, "dynamo"))
