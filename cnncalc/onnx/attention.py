@@ -18,7 +18,7 @@ from .tensors import Value, channels_last, elements, initializer_kind, shape_tex
 
 # the operators a region follows
 FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
-            "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand")
+            "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum")
 
 
 class Region:
@@ -71,7 +71,14 @@ def visit(reader, node, attrs):
 # --- starting ---------------------------------------------------------------------------------------
 
 def _start(reader, node, attrs):
+    from . import partitions
+
     op = node.op_type
+    if partitions.visit(reader, node, attrs):
+        return True
+    if op in ("Slice", "Split") and node.input and isinstance(
+            getattr(reader.values.get(node.input[0]), "layout", None), partitions.Partitioned):
+        return _partitioned_qkv(reader, node, attrs, reader.values[node.input[0]])
     if op in ("Pad", "Slice", "Reshape") and node.input and node.input[0] in reader.values:
         value = reader.values[node.input[0]]
         strided = value.gate is not None and value.gate[0] == "strided"
@@ -256,6 +263,8 @@ def _step(reader, node, attrs, region, first=None):
         return True
     if op == "MatMul":
         return _matmul(reader, node, region, inputs, consts)
+    if op == "Einsum":
+        return _einsum(reader, node, attrs, region, inputs)
     if op in ("ReduceL2", "Clip", "Expand", "Div", "Mul") and dims is not None:
         shape = _cosine(reader, node, attrs, region, inputs, consts)
         if shape is not None:
@@ -544,3 +553,51 @@ def _position_mlp(reader, node, name, region):
     region.macs += macs
     region.mlp = (hidden, macs)
     return coordinates
+
+
+# --- MaxViT: attention in the windows of a partitioned map ------------------------------------------------
+
+def _partitioned_qkv(reader, node, attrs, value):
+    """The Slices (or Split) of MaxViT's q/k/v projection, a linear on a partitioned map (see
+    :mod:`.partitions`): the projection joins a region started here, from the map it projects."""
+    name = node.input[0]
+    item = reader.by_name.get(value.layer)
+    sources = reader.emitted_from.get(value.layer)
+    others = [reader.nodes[i].op_type for i in reader.readers.get(name, []) if i is not None]
+    if (not value.own or item is None or item["type"] != "linear" or reader.items[-1] is not item or not sources
+            or item.get("act") or any(op not in ("Slice", "Split", "Shape") for op in others)):
+        return False
+    cost = reader.costs[value.layer]
+    reader.retract(value.layer)
+    region = Region(sources[0], node, reader.values[sources[0]].shape)
+    region.params, region.macs = cost.params, cost.macs
+    region.projections.append(item["units"])
+    if item.get("bias", True):
+        region.biases.append(item["units"])
+    region.names.append(reader.weights_of.get(value.layer, ""))
+    reader.values[name] = Value(None, value.shape, gate=("region", region))
+    return _step(reader, node, attrs, region)
+
+
+def _einsum(reader, node, attrs, region, inputs):
+    """An Einsum of two computed tensors (MaxViT's QK^T and AV): MACs the product of every index's size."""
+    equation = str(attrs.get("equation", "")).replace(" ", "")
+    if "->" not in equation or len(inputs) != 2 or any(d is None for d in inputs):
+        return False
+    given, output = equation.split("->")
+    operands = given.split(",")
+    if len(operands) != 2 or "." in equation or any(len(o) != len(d) for o, d in zip(operands, inputs)):
+        return False
+    sizes = {}
+    for letters, dims in zip(operands, inputs):
+        for letter, size in zip(letters, dims):
+            if sizes.setdefault(letter, size) != size and 1 not in (size, sizes[letter]):
+                return False
+            sizes[letter] = max(sizes[letter], size)
+    if any(letter not in sizes for letter in output) or len(output) < 2:
+        return False
+    summed = [letter for letter in sizes if letter not in output]
+    if region.head_dim is None:
+        region.head_dim, region.window = math.prod(sizes[letter] for letter in summed), sizes[output[-2]]
+    region.macs += math.prod(sizes.values())
+    return _set(reader, node, region, [sizes[letter] for letter in output]) or True

@@ -153,6 +153,8 @@ class Value:
         """The shape in the spec's order (batch, channels, positions...)."""
         if self.layout is None:
             return self.shape
+        if hasattr(self.layout, "spec_dims"):  # a map held as windows (partitions.Partitioned)
+            return self.layout.spec_dims(self.shape)
         dims = [0] * len(self.shape)
         for position, axis in enumerate(self.layout):
             dims[axis] = self.shape[position]
@@ -178,6 +180,8 @@ class Value:
 
 def laid_out(spec, layout):
     """The ONNX dims of a tensor of spec shape ``spec`` held in ``layout``."""
+    if hasattr(layout, "onnx_dims"):  # a map held as windows (partitions.Partitioned)
+        return layout.onnx_dims(spec)
     return tuple(spec) if layout is None else tuple(spec[axis] for axis in layout)
 
 
