@@ -597,3 +597,90 @@ def test_swin_v2_from_torch_export_is_refused_naming_the_derived_logit_scale(tmp
     with pytest.raises(SpecError, match=r"node 'node_Mul_\d+' \(Mul\): cosine attention's logit scale stored as "
                                         r"the 2x1x1 constant 'exp', which the exporter derived"):
         cnncalc.analyze(tiny_swin_v2(tmp_path, "dynamo"))
+
+
+# --- MaxViT: block and grid partitions of a channels-first map ----------------------------------------
+
+def tiny_maxvit(folder, form):
+    """torchvision's MaxViT partitions on a 1 x 8 x 4 x 4 map: block attention in 2 x 2 windows (Reshape
+    1x8x2x2x2x2, Transpose [0, 2, 4, 3, 5, 1], Reshape 1x4x4x8), LayerNorm, q/k/v projection split three
+    ways (TorchScript: Slices; torch.export: a Split), 2 heads of 4, Einsum products, + the partition; then
+    back to the map and into a grid partition with its swap [0, 2, 1, 3], a LayerNorm, and back. The
+    TorchScript form adds a relative position bias gathered from a 9 x 2 table by a 4 x 4 index;
+    torch.export's form goes from one partition to the next without the map between, and has no bias
+    (it folds the table into a constant: refused elsewhere)."""
+    g = Graph(form, (1, 8, 4, 4))
+    s = "/blocks.0/layers.0/layers/window_attention"
+    split2, to_windows, to_windows6, to_map, to_heads = (
+        g.ints("split2", [1, 8, 2, 2, 2, 2]), g.ints("to_windows", [1, 4, 4, 8]),
+        g.ints("to_windows6", [1, 2, 2, 2, 2, 8]), g.ints("to_map", [1, 8, 4, 4]), g.ints("to_heads", [1, 4, 4, 2, 4]))
+    view = g.op("Reshape", ["x", split2], s + "/partition_op")
+    windows = g.op("Reshape", [g.op("Transpose", [view], s + "/partition_op", perm=[0, 2, 4, 3, 5, 1]),
+                               to_windows], s + "/partition_op")
+    norm = g.op("LayerNormalization", [windows, g.weight("attn_layer.0.weight", [8]),
+                                       g.weight("attn_layer.0.bias", [8])], s + "/attn_layer/attn_layer.0", axis=-1)
+    a = s + "/attn_layer/attn_layer.1"
+    qkv = g.linear(norm, 8, 24, a + "/to_qkv")
+    if form == "torchscript":
+        last = g.ints("last", [-1])
+        parts = [g.op("Slice", [qkv, g.ints(f"start{i}", [8 * i]), g.ints(f"end{i}", [8 * i + 8]), last], a)
+                 for i in range(3)]
+    else:
+        g.count += 1
+        parts = [f"split_{i}" for i in range(3)]
+        g.nodes.append(helper.make_node("Split", [qkv], parts, name="node_Split_qkv", axis=3, num_outputs=3))
+    q, k, v = (g.op("Transpose", [g.op("Reshape", [t, to_heads], a)], a,
+                    perm=[0, 1, 3, 2, 4]) for t in parts)  # 1 x 4 windows x 2 heads x 4 positions x 4
+    scores = g.op("Einsum", [q, g.op("Mul", [k, g.scalar(0.5)], a)], a, equation="B G H I D, B G H J D -> B G H I J")
+    if form == "torchscript":
+        g.weight("blocks.0.layers.0.layers.window_attention.attn_layer.1.relative_position_bias_table", [9, 2])
+        g.ints("blocks.0.layers.0.layers.window_attention.attn_layer.1.relative_position_index",
+               (numpy.arange(16) % 9).reshape(4, 4))
+        index = g.op("Reshape", ["blocks.0.layers.0.layers.window_attention.attn_layer.1.relative_position_index",
+                                 g.ints("flat", [-1])], a)
+        bias = g.op("Gather", ["blocks.0.layers.0.layers.window_attention.attn_layer.1.relative_position_bias_table",
+                               index], a, axis=0)
+        bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [4, 4, 2])], a)], a, perm=[2, 0, 1])
+        scores = g.op("Add", [scores, bias], a)
+    attn = g.op("Softmax", [scores], a, axis=-1)
+    mixed = g.op("Einsum", [attn, v], a, equation="B G H I J, B G H J D -> B G H I D")
+    mixed = g.op("Reshape", [g.op("Transpose", [mixed], a, perm=[0, 1, 3, 2, 4]), to_windows],
+                 a)
+    added = g.op("Add", [windows, g.linear(mixed, 8, 8, a + "/merge")], s)
+    d = s + "/departition_op"
+    split = g.op("Transpose", [g.op("Reshape", [added, to_windows6], d)], d,
+                 perm=[0, 5, 1, 3, 2, 4])  # 1 x 8 x 2 x 2 x 2 x 2
+    grid = "/blocks.0/layers.0/layers/grid_attention"
+    if form == "torchscript":
+        back = g.op("Reshape", [split, to_map], d)
+        split = g.op("Reshape", [back, split2], grid + "/partition_op")
+    else:
+        split = g.op("Reshape", [split, split2])
+    cells = g.op("Reshape", [g.op("Transpose", [split], grid, perm=[0, 2, 4, 3, 5, 1]),
+                             to_windows], grid)
+    swapped = g.op("Transpose", [cells], grid, perm=[0, 2, 1, 3])
+    norm = g.op("LayerNormalization", [swapped, g.weight("grid_attention.attn_layer.0.weight", [8]),
+                                       g.weight("grid_attention.attn_layer.0.bias", [8])], grid + "/attn_layer.0",
+                axis=-1)
+    cells = g.op("Transpose", [norm], grid, perm=[0, 2, 1, 3])
+    split = g.op("Transpose", [g.op("Reshape", [cells, to_windows6], grid)], grid,
+                 perm=[0, 5, 1, 3, 2, 4])
+    return g.save(folder, g.op("Reshape", [split, to_map], grid))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_maxvit_block_and_grid_partitions(tmp_path, form):
+    report, by_name = totals(tiny_maxvit(tmp_path, form))
+    assert [row.type for row in report.rows] == ["layernorm", "attention", "add", "layernorm"]
+    keys = report.spec.layers[1].keys
+    assert (keys["heads"], keys["window"]) == (2, 2)
+    attention = report.rows[1]
+    # qkv 8*24 + 24 = 216; merge 8*8 + 8 = 72; (TorchScript) the bias table (2*2 - 1)^2 * 2 heads = 18
+    table = 18 if form == "torchscript" else 0
+    assert attention.params == 216 + 72 + table
+    assert attention.buffers == (4 * 4 if form == "torchscript" else 0)  # the index: n*n
+    # qkv 16 positions * 8*24 = 3,072; QK^T and AV each 4 windows * 2 heads * 4*4*4 = 512; merge 16*8*8 = 1,024
+    assert attention.macs == 3072 + 512 + 512 + 1024 == 5120
+    assert [row.out_shape for row in report.rows] == [(8, 4, 4)] * 4  # the map, however the graph holds it
+    assert report.totals["params"] == 16 + 216 + 72 + table + 16
+    assert report.totals["macs"] == 5120
