@@ -14,6 +14,7 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
+from . import variants
 from .tensors import Value, channels_last, elements, initializer_kind, shape_text
 
 # the operators a region follows
@@ -38,9 +39,8 @@ class Region:
         self.tables = set()  # learned tables (a relative position bias) and buffers (its index) added in
         self.names = []  # the initializers it uses, for the layer's name
         self.closed = False  # made into an attention layer
-        self.norms = 0  # ReduceL2s over the head width (Swin V2's cosine attention normalizes q and k)
-        self.logits = set()  # learned logit scales the scores are multiplied by (cosine attention)
-        self.mlp = None  # (hidden width, MACs) of a position-bias MLP run on constants (Swin V2's)
+        # Swin V2's (variants): L2 norms of q and k, cosine attention's logit scales, a bias MLP's (width, MACs)
+        self.norms, self.logits, self.mlp = 0, set(), None
 
 
 def is_region(value):
@@ -71,14 +71,9 @@ def visit(reader, node, attrs):
 # --- starting ---------------------------------------------------------------------------------------
 
 def _start(reader, node, attrs):
-    from . import partitions
-
     op = node.op_type
-    if partitions.visit(reader, node, attrs):
+    if variants.start(reader, node, attrs):
         return True
-    if op in ("Slice", "Split") and node.input and isinstance(
-            getattr(reader.values.get(node.input[0]), "layout", None), partitions.Partitioned):
-        return _partitioned_qkv(reader, node, attrs, reader.values[node.input[0]])
     if op in ("Pad", "Slice", "Reshape") and node.input and node.input[0] in reader.values:
         value = reader.values[node.input[0]]
         strided = value.gate is not None and value.gate[0] == "strided"
@@ -263,12 +258,8 @@ def _step(reader, node, attrs, region, first=None):
         return True
     if op == "MatMul":
         return _matmul(reader, node, region, inputs, consts)
-    if op == "Einsum":
-        return _einsum(reader, node, attrs, region, inputs)
-    if op in ("ReduceL2", "Clip", "Expand", "Div", "Mul") and dims is not None:
-        shape = _cosine(reader, node, attrs, region, inputs, consts)
-        if shape is not None:
-            return _set(reader, node, region, shape) or True
+    if op in variants.OPERATORS and dims is not None and variants.step(reader, node, attrs, region, inputs, consts):
+        return True
     if op == "Gemm" and dims is not None and len(dims) == 2 and consts[1] is not None and consts[1].dims:
         weight = consts[1].dims
         units = weight[0] if attrs.get("transB", 0) else weight[1]
@@ -304,7 +295,7 @@ def _step(reader, node, attrs, region, first=None):
         if op == "Add" and not const.stored and len(const.dims) <= len(dims):
             # a bias gathered from a learned table by an index buffer (Swin's relative position bias), or
             # a computed mask (the shifted windows'): the learned tables are params, the indices buffers
-            coordinates = _position_mlp(reader, node, node.input[1 - present[0]], region)
+            coordinates = variants.position_mlp(reader, node, node.input[1 - present[0]], region)
             for name in sorted(const.sources - region.tables):
                 kind = "buffer" if name in coordinates else initializer_kind(name, reader.initializers.get(name))
                 if kind == "param":
@@ -393,17 +384,8 @@ def close(reader, node, name):
             raise reader.unsupported(node, f"attention in windows of {region.window} positions (cnncalc reads "
                                            f"square windows)")
         keys["window"] = side
-        if region.mlp is not None:
-            keys["position"] = "continuous"
-            if region.mlp[0] != 512:
-                keys["cpb_hidden"] = region.mlp[0]
-            table = region.mlp[0] * (3 + heads)
-        elif region.tables - region.logits:
-            keys["position"] = "relative"
-            table = (2 * side - 1) ** 2 * heads
-    if region.logits:
-        keys["cosine"] = True
-        table += heads
+        table = variants.position_keys(region, keys, side, heads)
+    table += variants.cosine_keys(region, keys, heads)
     found = None
     for qkv_bias in (True, False):
         for proj_bias in (True, False):
@@ -455,149 +437,3 @@ def _name(region):
             if parts:
                 return ".".join(parts)
     return None
-
-
-# --- Swin V2: cosine attention and a continuous position bias -------------------------------------------
-
-def _cosine(reader, node, attrs, region, inputs, consts):
-    """The dims after a step of scaled cosine attention (q and k divided by their L2 norm over the head
-    width, clamped; the scores times a learned logit scale per head), or None when the node is not one."""
-    import numpy
-
-    op, dims = node.op_type, inputs[0]
-    if op == "ReduceL2":
-        given = consts[1].array() if len(consts) > 1 and consts[1] is not None else None
-        axes = given.reshape(-1).tolist() if given is not None else attrs.get("axes")
-        if axes is None or [a % len(dims) for a in axes] != [len(dims) - 1] or not attrs.get("keepdims", 1):
-            return None
-        region.norms += 1
-        return dims[:-1] + (1,)
-    if op == "Clip" and all(inputs[i] is None and consts[i] is not None for i in range(1, len(node.input))
-                            if node.input[i]):
-        return dims
-    if op == "Expand" and len(consts) > 1 and consts[1] is not None and consts[1].array() is not None:
-        try:
-            return tuple(numpy.broadcast_shapes(dims, tuple(int(v) for v in consts[1].array().reshape(-1))))
-        except ValueError:
-            return None
-    if op == "Div" and len(inputs) == 2 and all(d is not None for d in inputs) and region.norms:
-        try:
-            shape = tuple(numpy.broadcast_shapes(*inputs))
-        except ValueError:
-            return None
-        return shape if shape == dims else None
-    if op == "Mul" and len(inputs) == 2 and inputs[1] is None and consts[1] is not None and consts[1].stored \
-            and region.norms and consts[1].dims and elements(consts[1].dims) > 1 \
-            and initializer_kind(node.input[1], reader.initializers.get(node.input[1])) is None:
-        raise reader.unsupported(node, f"cosine attention's logit scale stored as the {shape_text(consts[1].dims)} "
-                                       f"constant '{node.input[1]}', which the exporter derived from the model's "
-                                       f"parameters (torch.export folds the clamp and exp, and the position-bias "
-                                       f"MLP): its params and MACs cannot be told (the TorchScript exporter, "
-                                       f"dynamo=False, keeps them)")
-    if op == "Mul" and len(inputs) == 2 and inputs[1] is None and consts[1] is not None and not consts[1].stored \
-            and region.head_dim is not None and consts[1].dims and len(consts[1].dims) <= len(dims):
-        # the logit scale: a learned tensor of one value per head, clamped and exponentiated by the graph
-        learned = [name for name in consts[1].sources
-                   if initializer_kind(name, reader.initializers.get(name)) == "param"]
-        count = elements(consts[1].dims)
-        if len(learned) != 1 or elements(reader.consts[learned[0]].dims) != count or count == 1:
-            return None
-        if learned[0] not in region.logits:
-            region.params += count
-            region.logits.add(learned[0])
-            region.tables.add(learned[0])
-        return dims
-    return None
-
-
-def _position_mlp(reader, node, name, region):
-    """A position bias computed by MatMuls of constants (Swin V2's MLP on its coordinates table): their
-    MACs count in the region (as the attention layer's ``position: continuous``), with the MLP's width;
-    returns the initializers the first product multiplies, the coordinates (buffers, though float).
-    A product with a weight the exporter derived (torch.export folds the first Linear into the table)
-    cannot be counted: refused."""
-    seen, stack, products, coordinates = set(), [name], [], set()
-    while stack:
-        at = reader.makers.get(stack.pop())
-        if at is None or at in seen:
-            continue
-        seen.add(at)
-        maker = reader.nodes[at]
-        if maker.op_type == "Shape":  # the shape of a computed tensor: arithmetic, not the bias
-            continue
-        if maker.op_type in ("MatMul", "Gemm"):
-            products.append(at)
-        stack.extend(n for n in maker.input if n and n in reader.consts)
-    if not products:
-        return coordinates
-    macs, hidden = 0, None
-    for at in sorted(products):
-        maker = reader.nodes[at]
-        a, b = (reader.consts.get(n) for n in maker.input[:2])
-        if maker.op_type != "MatMul" or a is None or b is None or not a.dims or not b.dims or len(b.dims) != 2:
-            raise reader.unsupported(node, f"a position bias computed by node '{maker.name}' ({maker.op_type}) "
-                                           f"(cnncalc reads an MLP of MatMuls by 2-D weights)")
-        for operand in maker.input[:2]:
-            derived = [s for s in reader.consts[operand].sources if reader.initializers.get(s) is not None
-                       and initializer_kind(s, reader.initializers[s]) is None
-                       and reader.initializers[s].data_type in (1, 10, 11, 16) and elements(reader.consts[s].dims) > 1]
-            if derived:
-                raise reader.unsupported(node, f"a position-bias MLP whose weight '{derived[0]}' the exporter derived "
-                                               f"from the model's parameters (torch.export folds them): its params "
-                                               f"and MACs cannot be counted (the TorchScript exporter, dynamo=False, "
-                                               f"keeps them)")
-        macs += math.prod(a.dims[:-1]) * b.dims[0] * b.dims[1]
-        if hidden is None:  # the first product: the coordinates (a buffer, however stored) by the first weight
-            hidden = b.dims[1]
-            coordinates = set(a.sources)
-    region.macs += macs
-    region.mlp = (hidden, macs)
-    return coordinates
-
-
-# --- MaxViT: attention in the windows of a partitioned map ------------------------------------------------
-
-def _partitioned_qkv(reader, node, attrs, value):
-    """The Slices (or Split) of MaxViT's q/k/v projection, a linear on a partitioned map (see
-    :mod:`.partitions`): the projection joins a region started here, from the map it projects."""
-    name = node.input[0]
-    item = reader.by_name.get(value.layer)
-    sources = reader.emitted_from.get(value.layer)
-    others = [reader.nodes[i].op_type for i in reader.readers.get(name, []) if i is not None]
-    if (not value.own or item is None or item["type"] != "linear" or reader.items[-1] is not item or not sources
-            or item.get("act") or any(op not in ("Slice", "Split", "Shape") for op in others)):
-        return False
-    cost = reader.costs[value.layer]
-    reader.retract(value.layer)
-    region = Region(sources[0], node, reader.values[sources[0]].shape)
-    region.params, region.macs = cost.params, cost.macs
-    region.projections.append(item["units"])
-    if item.get("bias", True):
-        region.biases.append(item["units"])
-    region.names.append(reader.weights_of.get(value.layer, ""))
-    reader.values[name] = Value(None, value.shape, gate=("region", region))
-    return _step(reader, node, attrs, region)
-
-
-def _einsum(reader, node, attrs, region, inputs):
-    """An Einsum of two computed tensors (MaxViT's QK^T and AV): MACs the product of every index's size."""
-    equation = str(attrs.get("equation", "")).replace(" ", "")
-    if "->" not in equation or len(inputs) != 2 or any(d is None for d in inputs):
-        return False
-    given, output = equation.split("->")
-    operands = given.split(",")
-    if len(operands) != 2 or "." in equation or any(len(o) != len(d) for o, d in zip(operands, inputs)):
-        return False
-    sizes = {}
-    for letters, dims in zip(operands, inputs):
-        for letter, size in zip(letters, dims):
-            if sizes.setdefault(letter, size) != size and 1 not in (size, sizes[letter]):
-                return False
-            sizes[letter] = max(sizes[letter], size)
-    if any(letter not in sizes for letter in output) or len(output) < 2:
-        return False
-    summed = [letter for letter in sizes if letter not in output]
-    if region.head_dim is None:
-        region.head_dim, region.window = math.prod(sizes[letter] for letter in summed), sizes[output[-2]]
-    region.macs += math.prod(sizes.values())
-    return _set(reader, node, region, [sizes[letter] for letter in output]) or True
