@@ -684,3 +684,70 @@ def test_maxvit_block_and_grid_partitions(tmp_path, form):
     assert [row.out_shape for row in report.rows] == [(8, 4, 4)] * 4  # the map, however the graph holds it
     assert report.totals["params"] == 16 + 216 + 72 + table + 16
     assert report.totals["macs"] == 5120
+
+
+# --- MLP-Mixer: a Linear across the tokens ------------------------------------------------------------
+
+def tiny_mixer(folder, form):
+    """timm's MixerBlock token MLP on the 4 tokens of width 8 a 4x4/4 conv makes of a 3 x 8 x 8 image:
+    LayerNorm, Transpose [0, 2, 1] (8 x 4), Linear(4, 6), GELU, Linear(6, 4), Transpose back, + the tokens."""
+    g = Graph(form, (1, 3, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("stem.proj.weight", [8, 3, 4, 4]), g.weight("stem.proj.bias", [8])],
+                "/stem/proj", kernel_shape=[4, 4], strides=[4, 4])
+    tokens = g.op("Transpose", [g.op("Reshape", [conv, g.ints("to_rows", [1, 8, 4])], "/stem")], "/stem",
+                  perm=[0, 2, 1])
+    s = "/blocks/blocks.0"
+    norm = g.op("LayerNormalization", [tokens, g.weight("blocks.0.norm1.weight", [8]),
+                                       g.weight("blocks.0.norm1.bias", [8])], s + "/norm1", axis=-1)
+    mixed = g.op("Transpose", [norm], s, perm=[0, 2, 1])  # 1 x 8 features x 4 tokens
+    hidden = g.gelu(g.linear(mixed, 4, 6, s + "/mlp_tokens/fc1"), s + "/mlp_tokens/act")
+    back = g.op("Transpose", [g.linear(hidden, 6, 4, s + "/mlp_tokens/fc2")], s, perm=[0, 2, 1])
+    return g.save(folder, g.op("Add", [tokens, back], s))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_mixer_token_mixing_is_linear_over_tokens(tmp_path, form):
+    report, by_name = totals(tiny_mixer(tmp_path, form))
+    assert [row.type for row in report.rows] == ["conv", "tokens", "layernorm", "linear", "linear", "add"]
+    fc1, fc2 = report.rows[3], report.rows[4]
+    assert report.spec.layers[3].keys["over"] == "tokens" and report.spec.layers[3].keys["act"] == "gelu"
+    assert fc1.out_shape == (6, 8) and fc2.out_shape == (4, 8)  # 6 (then 4) mixed tokens of width 8
+    # fc1 4*6 + 6 = 30 params, 8 features * 4*6 = 192 MACs; fc2 6*4 + 4 = 28, 8 * 6*4 = 192
+    assert (fc1.params, fc1.macs, fc2.params, fc2.macs) == (30, 192, 28, 192)
+    # conv 3*16*8 + 8 = 392 params, 4 positions * 48*8 = 1,536 MACs; LayerNorm 2*8
+    assert report.totals["params"] == 392 + 16 + 30 + 28 == 466
+    assert report.totals["macs"] == 1536 + 192 + 192 == 1920
+
+
+def test_transposed_tokens_into_a_layer_norm_are_refused(tmp_path):
+    # a LayerNorm over the token axis (4 tokens of width 8 held 8 x 4): no layer norms over tokens
+    g = Graph("dynamo", (1, 8, 2, 2))
+    tokens = g.op("Transpose", [g.op("Reshape", ["x", g.ints("to_rows", [1, 8, 4])])], perm=[0, 2, 1])
+    mixed = g.op("Transpose", [tokens], perm=[0, 2, 1])
+    norm = g.op("LayerNormalization", [mixed, g.weight("n.weight", [4]), g.weight("n.bias", [4])], axis=-1)
+    with pytest.raises(SpecError, match=r"\(LayerNormalization\): a LayerNormalization of 1x8x4 from axis 2"):
+        cnncalc.analyze(g.save(tmp_path, norm))
+
+
+def test_zero_biases_torch_export_removed_are_noted(tmp_path):
+    """torch.export's optimizer drops a bias that is all zeros (a freshly built model's) and says so in the
+    node's metadata: the params are the graph's, and one note line says what PyTorch counts besides."""
+    from cli_runner import invoke
+
+    g = Graph("dynamo", (1, 3, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("stem.proj.weight", [4, 3, 2, 2])], kernel_shape=[2, 2], strides=[2, 2])
+    entry = g.nodes[-1].metadata_props.add()
+    entry.key, entry.value = "pkg.onnxscript.rewriter.rule_name", "RemoveOptionalBiasFromConv"
+    flat = g.op("Flatten", [conv], axis=1)
+    head = g.op("Gemm", [flat, g.weight("head.weight", [10, 64])], transB=1)
+    entry = g.nodes[-1].metadata_props.add()
+    entry.key, entry.value = "pkg.onnxscript.rewriter.rule_name", "RemoveOptionalBiasFromGemm"
+    path = g.save(tmp_path, head)
+    report, _ = totals(path)
+    assert report.totals["params"] == 4 * 12 + 64 * 10 == 688  # without the conv's 4 and the head's 10
+    result = invoke("report", path)
+    assert result.exit_code == 0
+    assert [line for line in result.stderr.splitlines() if line.startswith("note: ")] == [
+        f"note: {path}: torch.export's optimizer removed the biases of 2 layers because they were all zeros (14 "
+        f"params, first at node '{g.nodes[0].name}'): params count without them, where PyTorch counts them (a "
+        f"trained model's biases are kept)"]

@@ -240,8 +240,8 @@ class GraphReader:
         self.emitted_from[name] = list(sources)
         self.weights_of[name] = weight
         spec = (batch,) + tuple(cost.shape)
-        if is_tokens(cost.shape):
-            return Value(name, spec, tokens=True)
+        if is_tokens(cost.shape):  # tokens, or tokens transposed (MLP-Mixer's token mixing)
+            return Value(name, laid_out(spec, layout), tokens=True, layout=layout)
         if layout is not None and len(layout) != len(spec):
             raise self.unsupported(node, f"its output {shape_text(spec[1:])} cannot be held channels-last")
         return Value(name, laid_out(spec, layout), layout=layout)

@@ -68,6 +68,14 @@ def load(path, input=None, file=None):
                  f"(onnx::Conv_...): likely exported with batch norm folded into the convs "
                  f"(do_constant_folding=True or dynamo=True), so params count conv biases instead of BN; "
                  f"export with do_constant_folding=False to keep BN")
+        removed = removed_biases(model.graph)
+        if removed[0]:
+            from ..errors import note
+
+            note(f"{file}: torch.export's optimizer removed the biases of {removed[0]} layer"
+                 f"{'s' if removed[0] > 1 else ''} because they were all zeros ({removed[1]:,} params, first "
+                 f"at node '{removed[2][:60]}'): params count without them, where PyTorch counts them (a trained "
+                 f"model's biases are kept)")
         return spec
     except (IndexError, KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as err:
         # protobuf parsed it, but it breaks ONNX's own rules (a name that is not UTF-8 text, a missing field)
@@ -83,6 +91,26 @@ def looks_bn_folded(graph):
     initializers = {tensor.name for tensor in graph.initializer}
     return any(node.op_type == "Conv" and len(node.input) > 2 and node.input[2]
                and node.input[1] in initializers and node.input[1].startswith("onnx::") for node in graph.node)
+
+
+def removed_biases(graph):
+    """(layers, params, first node) of the all-zero biases torch.export's optimizer removed from Conv and
+    Gemm nodes (it says so in each node's metadata; a bias it removed after folding BN into the conv is
+    part of the folded model, not counted here)."""
+    dims = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer}
+    count = params = 0
+    first = ""
+    for node in graph.node:
+        if node.op_type not in ("Conv", "Gemm") or len(node.input) < 2 or node.input[1] not in dims:
+            continue
+        if not any(entry.key == "pkg.onnxscript.rewriter.rule_name" and entry.value in (
+                "RemoveOptionalBiasFromConv", "RemoveOptionalBiasFromGemm") for entry in node.metadata_props):
+            continue
+        weight = dims[node.input[1]]
+        transposed = node.op_type == "Gemm" and not any(a.name == "transB" and a.i for a in node.attribute)
+        if len(weight) >= 2:
+            count, params, first = count + 1, params + weight[1 if transposed else 0], first or node.name
+    return count, params, first
 
 
 def read_model(path, file=None):

@@ -163,15 +163,15 @@ class Value:
     @property
     def channel_axis(self):
         """Which ONNX axis holds the channels (features; the width of tokens)."""
-        if self.tokens:
-            return len(self.shape) - 1
+        if self.tokens:  # the width last; tokens transposed (tokens.TRANSPOSED) hold it on axis 1
+            return len(self.shape) - 1 if self.layout is None else self.layout.index(2)
         return 1 if self.layout is None else self.layout.index(1)
 
     def rule_shape(self):
         """The shape a rule sees: without the batch, Tokens(N, D) for tokens."""
         if self.tokens:
             from ..numbers import Tokens
-            return Tokens(*self.shape[1:])
+            return Tokens(*self.spec[1:])
         return self.spec[1:]
 
     def passed_on(self):
