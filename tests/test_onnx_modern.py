@@ -734,17 +734,26 @@ def test_zero_biases_torch_export_removed_are_noted(tmp_path):
     node's metadata: the params are the graph's, and one note line says what PyTorch counts besides."""
     from cli_runner import invoke
 
+    def removed(rule, call):
+        for key, value in (("pkg.onnxscript.rewriter.rule_name", rule), ("pkg.torch.onnx.fx_node", call)):
+            entry = g.nodes[-1].metadata_props.add()
+            entry.key, entry.value = key, value
+
     g = Graph("dynamo", (1, 3, 8, 8))
     conv = g.op("Conv", ["x", g.weight("stem.proj.weight", [4, 3, 2, 2])], kernel_shape=[2, 2], strides=[2, 2])
-    entry = g.nodes[-1].metadata_props.add()
-    entry.key, entry.value = "pkg.onnxscript.rewriter.rule_name", "RemoveOptionalBiasFromConv"
+    removed("RemoveOptionalBiasFromConv", "%conv2d : [num_users=1] = call_function[target=torch.ops.aten.conv2d"
+                                          ".default](args = (%x, %p_stem_proj_weight, %p_stem_proj_bias, [2, 2]))")
+    # a conv without a bias: the exporter wrote zeros for it and its optimizer removed them: not noted
+    conv = g.op("Conv", [conv, g.weight("conv.weight", [4, 4, 1, 1])], kernel_shape=[1, 1])
+    removed("RemoveOptionalBiasFromConv", "%conv2d_1 : [num_users=1] = call_function[target=torch.ops.aten.conv2d"
+                                          ".default](args = (%conv2d, %p_conv_weight), kwargs = {})")
     flat = g.op("Flatten", [conv], axis=1)
     head = g.op("Gemm", [flat, g.weight("head.weight", [10, 64])], transB=1)
-    entry = g.nodes[-1].metadata_props.add()
-    entry.key, entry.value = "pkg.onnxscript.rewriter.rule_name", "RemoveOptionalBiasFromGemm"
+    removed("RemoveOptionalBiasFromGemm", "%linear : [num_users=1] = call_function[target=torch.ops.aten.linear"
+                                          ".default](args = (%flatten, %p_head_weight, %p_head_bias), kwargs = {})")
     path = g.save(tmp_path, head)
     report, _ = totals(path)
-    assert report.totals["params"] == 4 * 12 + 64 * 10 == 688  # without the conv's 4 and the head's 10
+    assert report.totals["params"] == 4 * 12 + 4 * 4 + 64 * 10 == 704  # without the stem's 4 and the head's 10
     result = invoke("report", path)
     assert result.exit_code == 0
     assert [line for line in result.stderr.splitlines() if line.startswith("note: ")] == [

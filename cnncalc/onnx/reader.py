@@ -31,6 +31,7 @@ only when an .onnx file is read.
 """
 
 import os
+import re
 
 from ..conventions import FOLDED_BN
 from ..errors import SpecError
@@ -93,6 +94,9 @@ def looks_bn_folded(graph):
                and node.input[1] in initializers and node.input[1].startswith("onnx::") for node in graph.node)
 
 
+_BIAS_ARGUMENT = re.compile(r"args = \(%?[\w.]+, %p_\w+, %p_\w+")
+
+
 def removed_biases(graph):
     """(layers, params, first node) of the all-zero biases torch.export's optimizer removed from Conv and
     Gemm nodes (it says so in each node's metadata; a bias it removed after folding BN into the conv is
@@ -103,8 +107,13 @@ def removed_biases(graph):
     for node in graph.node:
         if node.op_type not in ("Conv", "Gemm") or len(node.input) < 2 or node.input[1] not in dims:
             continue
-        if not any(entry.key == "pkg.onnxscript.rewriter.rule_name" and entry.value in (
-                "RemoveOptionalBiasFromConv", "RemoveOptionalBiasFromGemm") for entry in node.metadata_props):
+        meta = {entry.key: entry.value for entry in node.metadata_props}
+        if meta.get("pkg.onnxscript.rewriter.rule_name") not in ("RemoveOptionalBiasFromConv",
+                                                                  "RemoveOptionalBiasFromGemm"):
+            continue
+        # the module's own bias (aten.linear(x, %p_head_weight, %p_head_bias)), not the zeros the exporter
+        # wrote for a conv without one (aten.conv2d(x, %p_weight))
+        if not _BIAS_ARGUMENT.search(meta.get("pkg.torch.onnx.fx_node", "")[:2000]):
             continue
         weight = dims[node.input[1]]
         transposed = node.op_type == "Gemm" and not any(a.name == "transB" and a.i for a in node.attribute)
