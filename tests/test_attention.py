@@ -33,6 +33,14 @@ def test_swin_window_attention_is_torchvisions():
     assert row.kernel == (7, 7) and row.heads == 3
 
 
+def test_folded_position_bias_counts_heads_n_n():
+    # torch.export's Swin-T: the relative table (169 x 3) gathered into one 1 x 3 x 49 x 49 constant
+    row = one([96, 56, 56], type="attention", heads=3, window=7, shift=3, position="folded")
+    relative = one([96, 56, 56], type="attention", heads=3, window=7, shift=3, position="relative")
+    assert row.params == relative.params - 13 * 13 * 3 + 3 * 49 * 49 == 44451
+    assert (row.buffers, row.macs) == (0, relative.macs)  # no index; the same MACs
+
+
 def test_swin_v2_window_attention_is_torchvisions():
     row = one([96, 64, 64], type="attention", heads=3, window=8, position="continuous", cosine=True)
     assert (row.params, row.buffers, row.macs) == (40323, 4546, 201902592)

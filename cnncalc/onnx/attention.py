@@ -39,8 +39,7 @@ class Region:
         self.tables = set()  # learned tables (a relative position bias) and buffers (its index) added in
         self.names = []  # the initializers it uses, for the layer's name
         self.closed = False  # made into an attention layer
-        # Swin V2's (variants): L2 norms of q and k, cosine attention's logit scales, a bias MLP's (width, MACs)
-        self.norms, self.logits, self.mlp = 0, set(), None
+        self.norms, self.logits, self.mlp, self.folded = 0, set(), None, 0  # see variants
 
 
 def is_region(value):
@@ -285,6 +284,8 @@ def _step(reader, node, attrs, region, first=None):
             region.biases.append(count)
             return _set(reader, node, region, dims) or True
         if op in ("Mul", "Div") and count == 1 and (op == "Mul" or present[0] == 0):
+            return _set(reader, node, region, dims) or True
+        if op == "Add" and const.stored and variants.folded_bias(reader, region, node.input[1 - present[0]], dims):
             return _set(reader, node, region, dims) or True
         if op == "Add" and const.stored and len(const.dims) > 1 and region.head_dim is not None:
             name = node.input[1 - present[0]]

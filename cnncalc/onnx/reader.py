@@ -69,6 +69,14 @@ def load(path, input=None, file=None):
                  f"(onnx::Conv_...): likely exported with batch norm folded into the convs "
                  f"(do_constant_folding=True or dynamo=True), so params count conv biases instead of BN; "
                  f"export with do_constant_folding=False to keep BN")
+        folded = [layer for layer in spec.layers if layer.keys.get("position") == "folded"]
+        if folded:
+            from ..errors import note
+
+            note(f"{file}: torch.export folded the relative position bias tables of {len(folded)} attention layer"
+                 f"{'s' if len(folded) > 1 else ''} into constants of heads x n x n: params count those constants "
+                 f"(position: folded), PyTorch the tables, (2W-1)^2 x heads, and their index buffers; MACs are "
+                 f"the same (export with dynamo=False for PyTorch's params)")
         removed = removed_biases(model.graph)
         if removed[0]:
             from ..errors import note

@@ -33,6 +33,9 @@ def step(reader, node, attrs, region, inputs, consts):
 def position_keys(region, keys, side, heads):
     """Set the attention's position keys for what the region found (in ``side`` x ``side`` windows of
     ``heads`` heads); return the params of its position bias."""
+    if region.folded:
+        keys["position"] = "folded"
+        return region.folded
     if region.mlp is not None:
         keys["position"] = "continuous"
         if region.mlp[0] != 512:
@@ -50,6 +53,23 @@ def cosine_keys(region, keys, heads):
         return 0
     keys["cosine"] = True
     return heads
+
+
+def folded_bias(reader, region, name, dims):
+    """Whether the stored constant ``name`` added to the scores (``dims``: ... x heads x n x n) is a position
+    bias torch.export folded from the model's relative table (Swin, MaxViT): heads x n x n values, counted as
+    the params the graph holds (``position: folded``; the file has no table, so PyTorch's count cannot be
+    told, and reader.py notes it)."""
+    const = reader.consts[name]
+    if region.head_dim is None or region.folded or len(dims) < 3 or dims[-1] != dims[-2] or not const.dims:
+        return False
+    heads, n = dims[-3], dims[-1]
+    shape = tuple(d for d in const.dims if d != 1)
+    if shape not in ((heads, n, n), (n, n) if heads == 1 else None) or const.dims[-2:] != (n, n):
+        return False
+    region.folded = heads * n * n
+    region.params += region.folded
+    return True
 
 
 # --- Swin V2: cosine attention and a continuous position bias -------------------------------------------

@@ -12,7 +12,8 @@ from .keys import check_choice, check_count, check_flag, check_offset, check_siz
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width
 
-POSITION_BIASES = ("none", "relative", "continuous")
+# folded: the relative bias as torch.export stores it, one constant of heads x n x n per window's scores
+POSITION_BIASES = ("none", "relative", "continuous", "folded")
 
 ATTENTION_KEYS = {
     "heads": (check_count, REQUIRED), "dim": (check_count, None), "qkv_bias": (check_flag, True),
@@ -81,6 +82,11 @@ def attention(layer, shape):
                              f"{per_window}*{per_window})"),
                   ("macs", f"continuous position bias MLP on the (2W-1)^2 = {table:,} offsets = {table}*(2*{hidden} "
                            f"+ {hidden}*{heads}) = {mlp_macs:,}")]
+    elif p["position"] == "folded":
+        params += heads * per_window * per_window
+        extra.append(("params", f"position bias folded by the exporter into one constant added to the scores = heads"
+                                f" * n * n = {heads}*{per_window}*{per_window} = {heads * per_window * per_window:,} "
+                                f"params (the model's relative table, (2W-1)^2 * heads, is not in the file)"))
     if p["cosine"]:
         params += heads
         extra.append(("params", f"cosine attention: a learned logit scale per head = {heads} params"))
