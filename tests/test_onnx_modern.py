@@ -601,14 +601,14 @@ def test_swin_v2_from_torch_export_is_refused_naming_the_derived_logit_scale(tmp
 
 # --- MaxViT: block and grid partitions of a channels-first map ----------------------------------------
 
-def tiny_maxvit(folder, form):
+def tiny_maxvit(folder, form, folded=False):
     """torchvision's MaxViT partitions on a 1 x 8 x 4 x 4 map: block attention in 2 x 2 windows (Reshape
     1x8x2x2x2x2, Transpose [0, 2, 4, 3, 5, 1], Reshape 1x4x4x8), LayerNorm, q/k/v projection split three
     ways (TorchScript: Slices; torch.export: a Split), 2 heads of 4, Einsum products, + the partition; then
     back to the map and into a grid partition with its swap [0, 2, 1, 3], a LayerNorm, and back. The
     TorchScript form adds a relative position bias gathered from a 9 x 2 table by a 4 x 4 index;
     torch.export's form goes from one partition to the next without the map between, and has no bias
-    (it folds the table into a constant: refused elsewhere)."""
+    (``folded``: the table folded into one 1 x 2 x 4 x 4 constant, as torch.export stores it)."""
     g = Graph(form, (1, 8, 4, 4))
     s = "/blocks.0/layers.0/layers/window_attention"
     split2, to_windows, to_windows6, to_map, to_heads = (
@@ -642,6 +642,8 @@ def tiny_maxvit(folder, form):
                                index], a, axis=0)
         bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [4, 4, 2])], a)], a, perm=[2, 0, 1])
         scores = g.op("Add", [scores, bias], a)
+    elif folded:
+        scores = g.op("Add", [scores, g.weight("unsqueeze", [1, 2, 4, 4])])
     attn = g.op("Softmax", [scores], a, axis=-1)
     mixed = g.op("Einsum", [attn, v], a, equation="B G H I J, B G H J D -> B G H I D")
     mixed = g.op("Reshape", [g.op("Transpose", [mixed], a, perm=[0, 1, 3, 2, 4]), to_windows],
@@ -760,3 +762,20 @@ def test_zero_biases_torch_export_removed_are_noted(tmp_path):
         f"note: {path}: torch.export's optimizer removed the biases of 2 layers because they were all zeros (14 "
         f"params, first at node '{g.nodes[0].name}'): params count without them, where PyTorch counts them (a "
         f"trained model's biases are kept)"]
+
+
+def test_position_bias_torch_export_folded_is_counted_as_the_graph_holds_it(tmp_path):
+    from cli_runner import invoke
+
+    path = tiny_maxvit(tmp_path, "dynamo", folded=True)
+    report, _ = totals(path)
+    attention = report.rows[1]
+    assert report.spec.layers[1].keys["position"] == "folded"
+    # qkv 216 + merge 72 + the folded bias 2 heads * 4*4 = 32 (the model's table, 9 x 2 = 18, is not in the file)
+    assert (attention.params, attention.buffers, attention.macs) == (216 + 72 + 32, 0, 5120)
+    result = invoke("report", path)
+    assert result.exit_code == 0
+    assert [line for line in result.stderr.splitlines() if line.startswith("note: ")] == [
+        f"note: {path}: torch.export folded the relative position bias tables of 1 attention layer into constants "
+        f"of heads x n x n: params count those constants (position: folded), PyTorch the tables, (2W-1)^2 x heads, "
+        f"and their index buffers; MACs are the same (export with dynamo=False for PyTorch's params)"]
