@@ -779,3 +779,13 @@ def test_position_bias_torch_export_folded_is_counted_as_the_graph_holds_it(tmp_
         f"note: {path}: torch.export folded the relative position bias tables of 1 attention layer into constants "
         f"of heads x n x n: params count those constants (position: folded), PyTorch the tables, (2W-1)^2 x heads, "
         f"and their index buffers; MACs are the same (export with dynamo=False for PyTorch's params)"]
+
+
+def test_a_map_split_into_windows_and_read_otherwise_is_refused(tmp_path):
+    # timm's SpaceToDepth: the same split as MaxViT's partition, then another permutation
+    g = Graph("dynamo", (1, 8, 4, 4))
+    view = g.op("Reshape", ["x", g.ints("split2", [1, 8, 2, 2, 2, 2])])
+    moved = g.op("Transpose", [view], perm=[0, 3, 5, 1, 2, 4])
+    with pytest.raises(SpecError, match=r"node 'node_Transpose_\d+' \(Transpose\): input 't\d+' is part of a map "
+                                        r"split into windows \(MaxViT's partition\) cnncalc could not place"):
+        cnncalc.analyze(g.save(tmp_path, g.op("Reshape", [moved, g.ints("merged", [1, 32, 2, 2])])))

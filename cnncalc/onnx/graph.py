@@ -262,7 +262,8 @@ class GraphReader:
                                              f"tensor")
             raise self.fail(node, f"input '{shown(name)}' is not computed by any earlier node")
         if found.gate is not None:
-            what = {"shuffle": "a channel shuffle", "shuffled": "a channel shuffle", "pad": "a Pad"}.get(
+            what = {"shuffle": "a channel shuffle", "shuffled": "a channel shuffle", "pad": "a Pad",
+                    "view": "a map split into windows (MaxViT's partition)"}.get(
                 found.gate[0], "an activation")
             raise self.unsupported(node, f"input '{shown(name)}' is part of {what} cnncalc could not place")
         if (found.layout is not None or found.tokens) and not any_layout:
