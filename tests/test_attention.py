@@ -41,6 +41,17 @@ def test_folded_position_bias_counts_heads_n_n():
     assert (row.buffers, row.macs) == (0, relative.macs)  # no index; the same MACs
 
 
+def test_narrow_keys_and_offset_biases_are_efficientformers():
+    # timm's EfficientFormer-L1 last block: dim 448, 8 heads, key_dim 32, attn_ratio 4 (v 128 a head), 7x7 tokens
+    row = one({"tokens": [49, 448]}, type="attention", heads=8, dim=1024, key_dim=32, position="offsets")
+    # qkv Linear(448, 2*8*32 + 1024 = 1536) with bias, proj Linear(1024, 448) with bias, attention_biases 8 x 49
+    assert row.params == 448 * 1536 + 1536 + 1024 * 448 + 448 + 8 * 49 == 1_149_256
+    assert row.buffers == 49 * 49  # attention_bias_idxs
+    # qkv 49*448*1536; QK^T 8*49*49*32; AV 8*49*49*128; proj 49*1024*448
+    assert row.macs == 33_718_272 + 614_656 + 2_458_624 + 22_478_848 == 59_270_400
+    assert row.out_shape == (49, 448)
+
+
 def test_swin_v2_window_attention_is_torchvisions():
     row = one([96, 64, 64], type="attention", heads=3, window=8, position="continuous", cosine=True)
     assert (row.params, row.buffers, row.macs) == (40323, 4546, 201902592)
