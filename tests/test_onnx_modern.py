@@ -776,9 +776,9 @@ def test_position_bias_torch_export_folded_is_counted_as_the_graph_holds_it(tmp_
     result = invoke("report", path)
     assert result.exit_code == 0
     assert [line for line in result.stderr.splitlines() if line.startswith("note: ")] == [
-        f"note: {path}: torch.export folded the relative position bias tables of 1 attention layer into constants "
-        f"of heads x n x n: params count those constants (position: folded), PyTorch the tables, (2W-1)^2 x heads, "
-        f"and their index buffers; MACs are the same (export with dynamo=False for PyTorch's params)"]
+        f"note: {path}: torch.export folded the position bias tables of 1 attention layer into constants of heads "
+        f"x n x n: params count those constants (position: folded), PyTorch the tables they are gathered from, and "
+        f"their index buffers; MACs are the same (export with dynamo=False for PyTorch's params)"]
 
 
 def test_a_map_split_into_windows_and_read_otherwise_is_refused(tmp_path):
@@ -789,3 +789,48 @@ def test_a_map_split_into_windows_and_read_otherwise_is_refused(tmp_path):
     with pytest.raises(SpecError, match=r"node 'node_Transpose_\d+' \(Transpose\): input 't\d+' is part of a map "
                                         r"split into windows \(MaxViT's partition\) cnncalc could not place"):
         cnncalc.analyze(g.save(tmp_path, g.op("Reshape", [moved, g.ints("merged", [1, 32, 2, 2])])))
+
+
+# --- EfficientFormer: keys narrower than the values, attention biases -----------------------------------
+
+def tiny_efficientformer(folder, form):
+    """timm's EfficientFormer Attention on the 4 tokens of width 8 of a 1 x 8 x 2 x 2 map: 2 heads, q and k 2
+    wide a head, v 4 (attn_ratio 2): qkv Linear(8, 2*2*2 + 8 = 16), Reshape 1 x 4 x 2 x 8, Transpose, Split
+    [2, 2, 4] a head, the scores plus biases gathered from a learned 2 x 4 table by a 4 x 4 index (torch.export:
+    one stored 2 x 4 x 4 constant), proj Linear(8, 8)."""
+    g = Graph(form, (1, 8, 2, 2))
+    tokens = g.op("Transpose", [g.op("Reshape", ["x", g.ints("to_rows", [1, 8, 4])], "/stages/stages.3/downsample")],
+                  "/stages/stages.3/downsample", perm=[0, 2, 1])
+    s = "/stages/stages.3/blocks/blocks.4/token_mixer"
+    qkv = g.linear(tokens, 8, 16, s + "/qkv")
+    heads = g.op("Transpose", [g.op("Reshape", [qkv, g.ints("to_heads", [1, 4, 2, 8])], s)], s, perm=[0, 2, 1, 3])
+    g.count += 1
+    q, k, v = (f"split_{i}" for i in range(3))
+    g.nodes.append(helper.make_node("Split", [heads, g.ints("sizes", [2, 2, 4])], [q, k, v], name=s + "/Split", axis=3))
+    scores = g.op("Mul", [g.op("MatMul", [q, g.op("Transpose", [k], s, perm=[0, 1, 3, 2])], s), g.scalar(0.7)], s)
+    if form == "torchscript":
+        g.weight("stages.3.blocks.4.token_mixer.attention_biases", [2, 4])
+        g.ints("stages.3.blocks.4.token_mixer.attention_bias_idxs", [[0, 1, 2, 3], [1, 0, 3, 2], [2, 3, 0, 1],
+                                                                     [3, 2, 1, 0]])
+        bias = g.op("Gather", ["stages.3.blocks.4.token_mixer.attention_biases",
+                               "stages.3.blocks.4.token_mixer.attention_bias_idxs"], s, axis=1)
+    else:
+        bias = g.weight("stages.3.blocks.4.token_mixer.lifted_tensor_0", [2, 4, 4])
+    attn = g.op("Softmax", [g.op("Add", [scores, bias], s)], s, axis=-1)
+    mixed = g.op("Transpose", [g.op("MatMul", [attn, v], s)], s, perm=[0, 2, 1, 3])
+    proj = g.linear(g.op("Reshape", [mixed, g.ints("to_rows2", [1, 4, 8])], s), 8, 8, s + "/proj")
+    return g.save(folder, g.op("Add", [tokens, proj], "/stages/stages.3/blocks/blocks.4"))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_efficientformer_narrow_keys_and_attention_biases(tmp_path, form):
+    report, _ = totals(tiny_efficientformer(tmp_path, form))
+    assert [row.type for row in report.rows] == ["tokens", "attention", "add"]
+    keys, attention = report.spec.layers[1].keys, report.rows[1]
+    assert (keys["heads"], keys["key_dim"], keys["position"]) == (
+        2, 2, "offsets" if form == "torchscript" else "folded")
+    # qkv 8*16 + 16 = 144; proj 8*8 + 8 = 72; the biases: 2 heads * 4 offsets = 8 (torch.export: 2*4*4 = 32)
+    assert attention.params == 144 + 72 + (8 if form == "torchscript" else 32)
+    assert attention.buffers == (4 * 4 if form == "torchscript" else 0)  # the offset index of each pair
+    # qkv 4 tokens * 8*16 = 512; QK^T 2 heads * 4*4 * 2 = 64; AV 2 * 4*4 * 4 = 128; proj 4*8*8 = 256
+    assert attention.macs == 512 + 64 + 128 + 256 == 960

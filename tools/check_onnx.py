@@ -15,9 +15,10 @@ must match the MACs, have no buffers and the params of the folded model (folded_
 conv goes, the conv keeps its bias or gains one); the line says "BN folded". Biases its optimizer removed
 because they were all zeros (a module's own, named in the node's metadata: MLP-Mixer's stem and head) are
 taken off PyTorch's params; the line says "zero biases removed". A BatchNorm that follows no conv
-(MaxViT's pre-norm) stays, with its running stats as buffers. A relative position table it folded into a
-heads x n x n constant (``position: folded``) adds heads*n*n - (2W-1)^2*heads params and drops the index's
-n*n buffers; the line says "position bias folded".
+(MaxViT's pre-norm) stays, with its running stats as buffers. A position bias table it folded into a
+heads x n x n constant (``position: folded``) adds heads*n*n params less the table's ((2W-1)^2*heads, or
+heads*N for attention biases on N tokens) and drops the index's n*n buffers; the line says "position bias
+folded".
 
 Prints one line per model with the figures and the time `report` took; exit 1 on any mismatch.
 """
@@ -112,9 +113,14 @@ def modern(folder, names):
                 continue
             for layer in spec.layers:  # a relative position table torch.export folded (position: folded)
                 if kind == "dynamo" and layer.keys.get("position") == "folded":
-                    side, heads = layer.keys["window"], layer.keys["heads"]
-                    want["params"] += heads * side ** 4 - (2 * side - 1) ** 2 * heads
-                    want["buffers"] -= 0 if folded else side ** 4
+                    heads = layer.keys["heads"]
+                    if "window" in layer.keys:  # Swin's, MaxViT's relative table (2W-1)^2 x heads
+                        n, table = layer.keys["window"] ** 2, (2 * layer.keys["window"] - 1) ** 2 * heads
+                    else:  # EfficientFormer's attention biases on N tokens: heads x N
+                        n = report.row(layer.name).out_shape[0]
+                        table = heads * n
+                    want["params"] += heads * n * n - table
+                    want["buffers"] -= 0 if folded else n * n
                     note_bias = " (position bias folded)"
             got = {key: report.totals[key] for key in KEYS}
             again = {key: imported.totals[key] for key in KEYS}

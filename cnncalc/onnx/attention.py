@@ -40,6 +40,7 @@ class Region:
         self.names = []  # the initializers it uses, for the layer's name
         self.closed = False  # made into an attention layer
         self.norms, self.logits, self.mlp, self.folded = 0, set(), None, 0  # see variants
+        self.heads = self.value_dim = None  # of the scores, and of AV's values (narrower keys: LeViT)
 
 
 def is_region(value):
@@ -355,7 +356,9 @@ def _matmul(reader, node, region, inputs, consts):
     except ValueError:
         return False
     if region.head_dim is None:
-        region.head_dim, region.window = a[-1], a[-2]
+        region.head_dim, region.window, region.heads = a[-1], a[-2], (batch or (1,))[-1]
+    elif region.value_dim is None:
+        region.value_dim = b[-1]
     region.macs += math.prod(batch) * a[-2] * b[-1] * a[-1]
     return _set(reader, node, region, batch + (a[-2], b[-1])) or True
 
@@ -375,22 +378,12 @@ def close(reader, node, name):
                                        f"(cnncalc reads one that gives back the {shape_text(tokens.shape)} tokens it "
                                        f"started from)")
     width = tokens.shape[-1]
-    inner = region.projections[0] // 3 if len(region.projections) == 2 else region.projections[0]
-    heads = inner // region.head_dim if region.head_dim and inner % region.head_dim == 0 else 0
-    keys = {"heads": heads}
-    table = 0
-    if not tokens.tokens:  # windows of a map (Swin)
-        side = math.isqrt(region.window or 0)
-        if side * side != region.window:
-            raise reader.unsupported(node, f"attention in windows of {region.window} positions (cnncalc reads "
-                                           f"square windows)")
-        keys["window"] = side
-        table = variants.position_keys(region, keys, side, heads)
-    table += variants.cosine_keys(region, keys, heads)
+    keys, inner, projected, table = variants.layer_keys(reader, node, region, tokens)
+    heads = keys["heads"]
     found = None
     for qkv_bias in (True, False):
         for proj_bias in (True, False):
-            params = 4 * width * inner + (3 * inner if qkv_bias else 0) + (width if proj_bias else 0) + table
+            params = width * (projected + inner) + (projected if qkv_bias else 0) + (width if proj_bias else 0) + table
             if params == region.params and found is None:
                 found = qkv_bias, proj_bias
     if not heads or found is None:

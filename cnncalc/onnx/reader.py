@@ -73,10 +73,10 @@ def load(path, input=None, file=None):
         if folded:
             from ..errors import note
 
-            note(f"{file}: torch.export folded the relative position bias tables of {len(folded)} attention layer"
+            note(f"{file}: torch.export folded the position bias tables of {len(folded)} attention layer"
                  f"{'s' if len(folded) > 1 else ''} into constants of heads x n x n: params count those constants "
-                 f"(position: folded), PyTorch the tables, (2W-1)^2 x heads, and their index buffers; MACs are "
-                 f"the same (export with dynamo=False for PyTorch's params)")
+                 f"(position: folded), PyTorch the tables they are gathered from, and their index buffers; MACs "
+                 f"are the same (export with dynamo=False for PyTorch's params)")
         removed = removed_biases(model.graph)
         if removed[0]:
             from ..errors import note

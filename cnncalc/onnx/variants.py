@@ -30,6 +30,37 @@ def step(reader, node, attrs, region, inputs, consts):
     return shape is not None and (base._set(reader, node, region, shape) or True)
 
 
+def layer_keys(reader, node, region, tokens):
+    """The keys of the attention layer a region is (heads, window, position, cosine, key_dim), with its inner
+    width E, the width of q, k and v together, and the params of its position bias and logit scales."""
+    inner = region.projections[0] // 3 if len(region.projections) == 2 else region.projections[0]
+    heads = inner // region.head_dim if region.head_dim and inner % region.head_dim == 0 else 0
+    projected = 3 * inner
+    if region.value_dim and region.value_dim != region.head_dim and region.heads:
+        # q and k narrower than v (LeViT, EfficientFormer): E = heads * v's width
+        heads, inner = region.heads, region.heads * region.value_dim
+        projected = 2 * heads * region.head_dim + inner
+        if len(region.projections) != 2 or region.projections[0] != projected:
+            heads = 0
+    keys = {"heads": heads}
+    if projected != 3 * inner:
+        keys["key_dim"] = region.head_dim
+    table = 0
+    if not tokens.tokens:  # windows of a map (Swin)
+        side = math.isqrt(region.window or 0)
+        if side * side != region.window:
+            raise reader.unsupported(node, f"attention in windows of {region.window} positions (cnncalc reads "
+                                           f"square windows)")
+        keys["window"] = side
+        table = position_keys(region, keys, side, heads)
+    elif region.folded:  # the same, as torch.export folds it into one heads x N x N constant
+        keys["position"], table = "folded", region.folded
+    elif region.tables - region.logits:  # biases gathered from a learned table by an index (EfficientFormer)
+        keys["position"] = "offsets"
+        table = heads * tokens.shape[1]
+    return keys, inner, projected, table + cosine_keys(region, keys, heads)
+
+
 def position_keys(region, keys, side, heads):
     """Set the attention's position keys for what the region found (in ``side`` x ``side`` windows of
     ``heads`` heads); return the params of its position bias."""

@@ -27,7 +27,7 @@ ATTENTION_KEYS = {
 def _geometry(layer, shape):
     """(positions the projections run on, windows, positions per window, window per axis or None, padded map)."""
     if is_tokens(shape):
-        if layer.p["window"] is not None or layer.p["position"] not in ("none", "offsets"):
+        if layer.p["window"] is not None or layer.p["position"] not in ("none", "offsets", "folded"):
             key = "window" if layer.p["window"] is not None else "position"
             raise layer.error(f"{key} needs a map (C x H x W), but the input is {shape[0]} tokens of width "
                               f"{shape[1]}", key)
