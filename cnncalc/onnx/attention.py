@@ -84,7 +84,7 @@ def _start(reader, node, attrs):
     if op not in ("Transpose", "Reshape") or not node.input or node.input[0] not in reader.values:
         return False
     value = reader.values[node.input[0]]
-    if not value.tokens:
+    if not value.tokens and not getattr(value.layout, "merged", False):  # tokens, or MobileViT's patches
         return False
     if op == "Transpose":
         if list(attrs.get("perm", [])) != [1, 0, 2]:

@@ -228,7 +228,7 @@ class GraphReader:
         item = {"name": name, "type": type_name, **(keys or {}), "_from": [v.layer for v in inputs]}
         decl = LayerDecl(name, type_name, {k: v for k, v in item.items() if k not in ("name", "type", "_from")},
                          item["_from"], self.file, None, {}, None)
-        batch = inputs[0].shape[0]
+        batch = inputs[0].spec[0]  # not the ONNX dims' first: MobileViT's patches merge the batch into it
         references = {key: self.values_by_layer[item[key]] for key in ("like",) if key in item}
         try:
             cost = rules.apply(decl, [v.rule_shape() for v in inputs], references=references)

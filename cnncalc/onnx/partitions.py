@@ -8,7 +8,10 @@ position axes swapped). The exporters write the partition as
     (-> Transpose [0, 2, 1, 3], the grid's swap)
 
 and its inverse (Reshape N x H/p x W/p x p x p x C -> Transpose [0, 5, 1, 3, 2, 4] -> Reshape N x C x H x W;
-torch.export goes from one partition to the next without the map between). A partition moves values,
+torch.export goes from one partition to the next without the map between). timm's MobileViT unfolds a map
+into p x p patches the same way in other steps (Reshape N*C*H/p x p x W/p x p -> Transpose [0, 2, 1, 3] ->
+Reshape N x C x (H/p*W/p) x p*p -> Transpose [0, 3, 2, 1] -> Reshape N*p*p x (H/p*W/p) x C, and back): each
+of its p*p sequences holds one pixel of every patch, the grid's windows of H/p x W/p positions. A partition moves values,
 it computes nothing: the partitioned tensor is the map held channels-last in another order (the layout
 :class:`Partitioned`), so LayerNorm, Linear, GELU and Add on its last axis are the spec's ``layernorm``,
 ``linear``, ``gelu`` and ``add`` on the map, and attention within its windows is ``attention`` with
@@ -24,17 +27,24 @@ class Partitioned(tuple):
     windows x C) in windows of ``window`` x ``window``. Equal to the channels-last layout, whose rules it
     shares (the channels on the last axis); its ONNX dims and the spec's shape convert through it."""
 
-    def __new__(cls, size, window, swapped=False):
-        layout = super().__new__(cls, channels_last(4))
-        layout.size, layout.window, layout.swapped = tuple(size), window, swapped
+    def __new__(cls, size, window, swapped=False, merged=False):
+        # merged: MobileViT's N*positions x windows x C, the batch merged into the first axis (a rank-3 tensor:
+        # its tuple, (0, 2, 1, 3), has the channels on axis 2, the last, and equals no other layout)
+        layout = super().__new__(cls, (0, 2, 1, 3) if merged else channels_last(4))
+        layout.size, layout.window, layout.swapped, layout.merged = tuple(size), window, swapped, merged
         return layout
 
     def onnx_dims(self, spec):
         batch, channels, height, width = spec
         windows, positions = (height // self.window) * (width // self.window), self.window * self.window
-        return (batch, positions, windows, channels) if self.swapped else (batch, windows, positions, channels)
+        first, second = (positions, windows) if self.swapped else (windows, positions)
+        return (batch * first, second, channels) if self.merged else (batch, first, second, channels)
 
     def spec_dims(self, shape):
+        if self.merged:
+            height, width = self.size
+            first = self.window ** 2 if self.swapped else (height // self.window) * (width // self.window)
+            return (shape[0] // first, shape[-1]) + self.size
         return (shape[0], shape[-1]) + self.size
 
 
@@ -70,9 +80,11 @@ def visit(reader, node, attrs):
     if value.gate is None and value.layout is None and not value.tokens:
         window = _split(value.shape, target) if target else None
         if window is None:
-            return False
+            return _patches(reader, node, value, target)
         reader.set_output(node, Value(None, target, gate=("view", value, "split", window)))
         return True
+    if value.gate is None and isinstance(value.layout, Partitioned) and (value.layout.merged or value.layout.swapped):
+        return _patches(reader, node, value, target, perm)
     if value.gate is None and isinstance(value.layout, Partitioned):
         layout = value.layout
         if perm == [0, 2, 1, 3]:  # the grid's swap of windows and positions
@@ -90,6 +102,8 @@ def visit(reader, node, attrs):
     if value.gate is None or value.gate[0] != "view":
         return False
     _, base, state, window = value.gate
+    if state in ("rows", "cells", "patches"):
+        return _patches(reader, node, value, target, perm)
     n, c, h, w = base.shape
     if state == "split" and perm == [0, 2, 4, 3, 5, 1]:
         result = Value(None, tuple(value.shape[p] for p in perm), gate=("view", base, "windows", window))
@@ -103,5 +117,49 @@ def visit(reader, node, attrs):
         result = Value(None, target, gate=("view", base, "split", _split(base.shape, target)))
     else:
         return False
+    reader.set_output(node, result)
+    return True
+
+
+def _patches(reader, node, value, target, perm=None):
+    """A step of MobileViT's unfold into patches or its fold back; False when ``node`` is not one."""
+    gate = value.gate
+    if gate is None and value.layout is None:  # the map: N*C*H/p x p x W/p x p
+        n, c, h, w = value.shape if len(value.shape) == 4 else (0, 0, 0, 0)
+        if not target or len(target) != 4 or target[1] != target[3] or not target[1] or h % target[1] \
+                or target != (n * c * (h // target[1]), target[1], w // target[1], target[1]) or w % target[1]:
+            return False
+        result = Value(None, target, gate=("view", value, "rows", target[1]))
+    elif gate is None:  # the patches, held as p*p sequences of H/p*W/p positions
+        layout = value.layout
+        (h, w), p = layout.size, layout.window
+        n, c = value.spec[:2]
+        if layout.merged and target == (n, p * p, (h // p) * (w // p), c):
+            result = Value(value.layer, target, own=False, layout=Partitioned((h, w), p, swapped=True))
+        elif not layout.merged and target == (n * p * p, (h // p) * (w // p), c):
+            result = Value(value.layer, target, own=False, layout=Partitioned((h, w), p, swapped=True, merged=True))
+        elif not layout.merged and perm == [0, 3, 2, 1]:
+            base = Value(value.layer, value.spec, own=False)
+            result = Value(None, (n, c, (h // p) * (w // p), p * p), gate=("view", base, "patches", p))
+        else:
+            return False
+    else:
+        _, base, state, p = gate
+        n, c, h, w = base.shape
+        rows, cells = (n * c * (h // p), p, w // p, p), (n * c * (h // p), w // p, p, p)
+        step = {("rows", "perm", (0, 2, 1, 3)): ("cells", cells), ("cells", "perm", (0, 2, 1, 3)): ("rows", rows),
+                ("cells", "target", (n, c, (h // p) * (w // p), p * p)): ("patches", None),
+                ("patches", "target", cells): ("cells", cells), ("rows", "target", (n, c, h, w)): ("map", None),
+                ("patches", "perm", (0, 3, 2, 1)): ("partitioned", None)}
+        found = step.get((state, "perm", tuple(perm)) if perm else (state, "target", target))
+        if found is None:
+            return False
+        if found[0] == "map":
+            result = Value(base.layer, target, own=False)
+        elif found[0] == "partitioned":
+            result = Value(base.layer, (n, p * p, (h // p) * (w // p), c), own=False,
+                           layout=Partitioned((h, w), p, swapped=True))
+        else:
+            result = Value(None, found[1] or target, gate=("view", base, found[0], p))
     reader.set_output(node, result)
     return True
