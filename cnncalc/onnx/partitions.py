@@ -83,8 +83,9 @@ def visit(reader, node, attrs):
             return _patches(reader, node, value, target)
         reader.set_output(node, Value(None, target, gate=("view", value, "split", window)))
         return True
-    if value.gate is None and isinstance(value.layout, Partitioned) and (value.layout.merged or value.layout.swapped):
-        return _patches(reader, node, value, target, perm)
+    if value.gate is None and isinstance(value.layout, Partitioned) and (value.layout.merged or value.layout.swapped) \
+            and _patches(reader, node, value, target, perm):
+        return True
     if value.gate is None and isinstance(value.layout, Partitioned):
         layout = value.layout
         if perm == [0, 2, 1, 3]:  # the grid's swap of windows and positions
