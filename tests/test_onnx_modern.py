@@ -834,3 +834,52 @@ def test_efficientformer_narrow_keys_and_attention_biases(tmp_path, form):
     assert attention.buffers == (4 * 4 if form == "torchscript" else 0)  # the offset index of each pair
     # qkv 4 tokens * 8*16 = 512; QK^T 2 heads * 4*4 * 2 = 64; AV 2 * 4*4 * 4 = 128; proj 4*8*8 = 256
     assert attention.macs == 512 + 64 + 128 + 256 == 960
+
+
+# --- MobileViT: a map unfolded into patches, attention across them, folded back -------------------------
+
+def tiny_mobilevit(folder, form):
+    """timm's MobileVitBlock transformer on a 1 x 6 x 8 x 8 map in 2 x 2 patches: unfold (Reshape 24x2x4x2,
+    Transpose [0, 2, 1, 3], Reshape 1x6x16x4, Transpose [0, 3, 2, 1], Reshape 4x16x6: 4 sequences, one pixel
+    of each of the 16 patches), LayerNorm, timm's Attention (2 heads of 3), + its input, and the fold back."""
+    g = Graph(form, (1, 6, 8, 8))
+    s = "/stages/stages.2/stages.2.1"
+    t = s + "/transformer/transformer.0/attn"
+    rows, cells = g.ints("rows", [24, 2, 4, 2]), g.ints("cells", [24, 4, 2, 2])
+    patches = g.ints("patches", [1, 6, 16, 4])
+    x = g.op("Transpose", [g.op("Reshape", ["x", rows], s)], s, perm=[0, 2, 1, 3])
+    x = g.op("Transpose", [g.op("Reshape", [x, patches], s)], s, perm=[0, 3, 2, 1])
+    seqs = g.op("Reshape", [x, g.ints("merged", [4, 16, 6])], s)
+    norm = g.op("LayerNormalization", [seqs, g.weight("stages.2.1.transformer.0.norm1.weight", [6]),
+                                       g.weight("stages.2.1.transformer.0.norm1.bias", [6])], t + "/norm1", axis=-1)
+    qkv = g.linear(norm, 6, 18, t + "/qkv")
+    qkv5 = g.op("Transpose", [g.op("Reshape", [qkv, g.ints("to_heads", [4, 16, 3, 2, 3])], t)], t,
+                perm=[2, 0, 3, 1, 4])  # 3 x 4 x 2 x 16 x 3
+    if form == "torchscript":
+        q, k, v = (g.op("Gather", [qkv5, g.ints(f"index{i}", i)], t, axis=0) for i in range(3))
+    else:
+        zero = g.ints("zero", [0])
+        q, k, v = (g.op("Squeeze", [g.op("Slice", [qkv5, g.ints(f"s{i}", [i]), g.ints(f"e{i}", [i + 1]), zero]),
+                                    zero]) for i in range(3))
+    scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(0.5)], t), g.op("Transpose", [k], t, perm=[0, 1, 3, 2])], t)
+    mixed = g.op("MatMul", [g.op("Softmax", [scores], t, axis=-1), v], t)
+    mixed = g.op("Reshape", [g.op("Transpose", [mixed], t, perm=[0, 2, 1, 3]), g.ints("to_rows2", [4, 16, 6])], t)
+    added = g.op("Add", [seqs, g.linear(mixed, 6, 6, t + "/proj")], s + "/transformer/transformer.0")
+    x = g.op("Reshape", [added, g.ints("unmerged", [1, 4, 16, 6])], s)
+    x = g.op("Transpose", [g.op("Reshape", [g.op("Transpose", [x], s, perm=[0, 3, 2, 1]), cells], s)], s,
+             perm=[0, 2, 1, 3])
+    return g.save(folder, g.op("Reshape", [x, g.ints("to_map", [1, 6, 8, 8])], s))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_mobilevit_patches_and_attention_across_them(tmp_path, form):
+    report, _ = totals(tiny_mobilevit(tmp_path, form))
+    assert [row.type for row in report.rows] == ["layernorm", "attention", "add"]
+    assert [row.out_shape for row in report.rows] == [(6, 8, 8)] * 3  # the map, however the graph holds it
+    keys, attention = report.spec.layers[1].keys, report.rows[1]
+    # 4 sequences (one pixel of each 2x2 patch) of 16 positions: the counts of 4x4 windows
+    assert (keys["heads"], keys["window"]) == (2, 4)
+    assert attention.params == 6 * 18 + 18 + 6 * 6 + 6 == 168
+    # qkv 64 positions * 6*18 = 6,912; QK^T and AV each 4 sequences * 2 heads * 16*16*3 = 6,144; proj 64*6*6
+    assert attention.macs == 6912 + 6144 + 6144 + 2304 == 21504
+    assert report.totals["params"] == 12 + 168

@@ -1,4 +1,4 @@
-"""MaxViT's block and grid partitions in ONNX: a map held as windows of positions, channels last.
+"""MaxViT's block and grid partitions and MobileViT's patches in ONNX: a map held as windows, channels last.
 
 torchvision's MaxViT attends within p x p windows of an N x C x H x W map (block attention, p = 7) and
 across a 7 x 7 grid of positions H/7 apart (grid attention: windows of p = H/7, then the window and
@@ -11,12 +11,13 @@ and its inverse (Reshape N x H/p x W/p x p x p x C -> Transpose [0, 5, 1, 3, 2, 
 torch.export goes from one partition to the next without the map between). timm's MobileViT unfolds a map
 into p x p patches the same way in other steps (Reshape N*C*H/p x p x W/p x p -> Transpose [0, 2, 1, 3] ->
 Reshape N x C x (H/p*W/p) x p*p -> Transpose [0, 3, 2, 1] -> Reshape N*p*p x (H/p*W/p) x C, and back): each
-of its p*p sequences holds one pixel of every patch, the grid's windows of H/p x W/p positions. A partition moves values,
-it computes nothing: the partitioned tensor is the map held channels-last in another order (the layout
-:class:`Partitioned`), so LayerNorm, Linear, GELU and Add on its last axis are the spec's ``layernorm``,
-``linear``, ``gelu`` and ``add`` on the map, and attention within its windows is ``attention`` with
-``window: p`` (the grid's windows of 7 x 7 positions have the same counts). The steps between the map
-and its partition are tensors no layer gives (a ``view`` gate): read by anything else, they are refused.
+of its p*p sequences holds one pixel of every patch, the grid's windows of H/p x W/p positions. A partition
+moves values, it computes nothing: the partitioned tensor is the map held channels-last in another order
+(the layout :class:`Partitioned`), so LayerNorm, Linear, GELU and Add on its last axis are the spec's
+``layernorm``, ``linear``, ``gelu`` and ``add`` on the map, and attention within its windows is
+``attention`` with ``window: p`` (the grid's windows of 7 x 7 positions have the same counts; MobileViT's
+of H/p x W/p, ``window: H/p``). The steps between the map and its partition are tensors no layer gives
+(a ``view`` gate): read by anything else, they are refused.
 """
 
 from .tensors import Value, channels_last
