@@ -162,7 +162,9 @@ def position_mlp(reader, node, name, region):
     returns the initializers the first product multiplies, the coordinates (buffers, though float).
     A product with a weight the exporter derived (torch.export folds the first Linear into the table)
     cannot be counted: refused."""
-    seen, stack, products, coordinates = set(), [name], [], set()
+    # the nodes walked for any region, walked once in all (a product two regions share counts in the first only)
+    seen = reader.__dict__.setdefault("bias_walked", set())
+    stack, products, coordinates = [name], [], set()
     while stack:
         at = reader.makers.get(stack.pop())
         if at is None or at in seen:
