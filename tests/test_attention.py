@@ -52,6 +52,17 @@ def test_narrow_keys_and_offset_biases_are_efficientformers():
     assert row.out_shape == (49, 448)
 
 
+def test_attention_that_widens_the_channels_is_coatnets():
+    # timm's CoAtNet-0 first block of stage 3: Attention2d(192, 384), 6 heads of 32, qkv a 1x1 conv 192 -> 576,
+    # proj a 1x1 conv 192 -> 384, a relative position bias over the whole 14x14 map
+    row = one([192, 14, 14], type="attention", heads=6, out=384, position="relative")
+    assert row.out_shape == (384, 14, 14)
+    assert row.params == 192 * 576 + 576 + 192 * 384 + 384 + 27 * 27 * 6 == 189_654
+    assert row.buffers == 196 * 196
+    # qkv 196*192*576; QK^T and AV 6*196*196*32 each; proj 196*192*384
+    assert row.macs == 21_676_032 + 2 * 7_375_872 + 14_450_688 == 50_878_464
+
+
 def test_swin_v2_window_attention_is_torchvisions():
     row = one([96, 64, 64], type="attention", heads=3, window=8, position="continuous", cosine=True)
     assert (row.params, row.buffers, row.macs) == (40323, 4546, 201902592)

@@ -10,7 +10,7 @@ window: the attention map), the weighted sum, and the output (docs/conventions.m
 from ..numbers import Tokens, is_tokens
 from .keys import check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
-from .windows import elements, per_axis, product_text, show_shape, width
+from .windows import elements, per_axis, product_text, show_shape, width, with_width
 
 # folded: the relative bias as torch.export stores it, one constant of heads x n x n per window's scores;
 # offsets: a learned bias per head for each offset (|dy|, |dx|) between two positions (LeViT, EfficientFormer)
@@ -20,7 +20,7 @@ ATTENTION_KEYS = {
     "heads": (check_count, REQUIRED), "dim": (check_count, None), "qkv_bias": (check_flag, True),
     "proj_bias": (check_flag, True), "window": (check_size, None), "shift": (check_offset, 0),
     "position": (check_choice(*POSITION_BIASES), "none"), "cpb_hidden": (check_count, 512),
-    "cosine": (check_flag, False), "key_dim": (check_count, None),
+    "cosine": (check_flag, False), "key_dim": (check_count, None), "out": (check_count, None),
 }
 
 
@@ -58,12 +58,13 @@ def attention(layer, shape):
     head_dim = dim // heads
     key_dim = p["key_dim"] or head_dim  # the width of q and k a head (narrower than v's in LeViT, EfficientFormer)
     projected = 2 * heads * key_dim + dim  # the width of q, k and v together
+    out = p["out"] or channels  # the output projection's width (wider than the input in CoAtNet's first blocks)
     qkv, scores, proj = count * channels * projected, windows * heads * per_window * per_window * key_dim, \
-        count * dim * channels
+        count * dim * out
     values = scores // key_dim * head_dim
     macs = qkv + scores + values + proj
-    weights = channels * projected + dim * channels
-    biases = (projected if p["qkv_bias"] else 0) + (channels if p["proj_bias"] else 0)
+    weights = channels * projected + dim * out
+    biases = (projected if p["qkv_bias"] else 0) + (out if p["proj_bias"] else 0)
     params, buffers, extra = weights + biases, 0, []
     maps = windows * heads * per_window * per_window  # elements of the attention map
     table = elements(2 * k - 1 for k in window) if window else 0
@@ -104,9 +105,9 @@ def attention(layer, shape):
                ("scores and softmax", f"2*{_map_text(windows, heads, per_window)}", 2 * maps),
                ("weighted sum AV", f"{count}*{dim}", count * dim))
     per_map_element = 5 if p["position"] != "none" else 4  # the scale, softmax's three (and a position bias)
-    work = (projected * count if p["qkv_bias"] else 0) + (channels * count if p["proj_bias"] else 0) \
+    work = (projected * count if p["qkv_bias"] else 0) + (out * count if p["proj_bias"] else 0) \
         + per_map_element * maps
-    cost = Cost(shape, params=params, buffers=buffers, macs=macs, elementwise=work,
+    cost = Cost(with_width(shape, out) if out != channels else shape, params=params, buffers=buffers, macs=macs, elementwise=work,
                 window=tuple((k, 1, 1) for k in window) if window else "global")
     cost.scratch = scratch
     cost.heads = heads
@@ -118,6 +119,9 @@ def attention(layer, shape):
         if key_dim != head_dim:
             lines = _narrow_keys(lines, channels, dim, heads, key_dim, head_dim, count, projected, qkv, values, weights,
                                  biases, windows, per_window, scores, proj, macs)
+        if out != channels:
+            lines = _widened(lines, channels, dim, out, count, projected, qkv, scores, values, proj, macs, weights,
+                             biases)
         cost.explain += lines[:-1] + extra + lines[-1:]
         if params != weights + biases:
             cost.explain.append(("params", f"params = {weights + biases:,} + {params - weights - biases:,} (position "
@@ -215,3 +219,18 @@ def _narrow_keys(lines, channels, dim, heads, key_dim, head_dim, count, projecte
         match = next((key for key in changed if text.startswith(key)), None)
         result.append(changed[match] if match else (kind, text))
     return result
+
+
+def _widened(lines, channels, dim, out, count, projected, qkv, scores, values, proj, macs, weights, biases):
+    """The explain lines of attention whose output projection gives ``out`` channels, not the input's C."""
+    changed = {
+        "params = ": ("params", f"params = Q,K,V weights C*{projected} + output projection E*out"
+                                f"{' + biases' if biases else ''} = {channels}*{projected} + {dim}*{out}"
+                                f"{f' + {biases:,}' if biases else ''} = {weights + biases:,} (out = {out}: wider "
+                                f"than the input's {channels})"),
+        "MACs output projection": ("macs", f"MACs output projection = N*E*out = {count}*{dim}*{out} = {proj:,}"),
+        "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,} + {proj:,} = {macs:,} (bias adds, the "
+                            f"1/sqrt(d) scale and the softmax are not MACs)"),
+    }
+    return [changed.get(next((key for key in changed if text.startswith(key)), ""), (kind, text))
+            for kind, text in lines]
