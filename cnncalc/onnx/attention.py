@@ -15,11 +15,11 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 import math
 
 from . import variants
-from .tensors import Value, channels_last, elements, initializer_kind, shape_text
+from .tensors import Value, channels_last, elements, shape_text
 
 # the operators a region follows
 FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
-            "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum")
+            "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum", "Conv")
 
 
 class Region:
@@ -299,7 +299,7 @@ def _step(reader, node, attrs, region, first=None):
             # a computed mask (the shifted windows'): the learned tables are params, the indices buffers
             coordinates = variants.position_mlp(reader, node, node.input[1 - present[0]], region)
             for name in sorted(const.sources - region.tables):
-                kind = "buffer" if name in coordinates else initializer_kind(name, reader.initializers.get(name))
+                kind = variants.source_kind(reader, node, name, coordinates)
                 if kind == "param":
                     region.params += elements(reader.consts[name].dims)
                 elif kind == "buffer":
@@ -373,23 +373,26 @@ def close(reader, node, name):
     if region in reader.regions:
         reader.regions.remove(region)
     tokens = reader.values[region.source]
-    if value.shape != tokens.shape or not region.projections or region.head_dim is None:
+    out = variants.widened(value, tokens)  # the output's channels: the input's, or more (CoAtNet)
+    if not out or not region.projections or region.head_dim is None:
         raise reader.unsupported(node, f"a multi-head attention pattern ending as {shape_text(value.shape)} "
                                        f"(cnncalc reads one that gives back the {shape_text(tokens.shape)} tokens it "
                                        f"started from)")
-    width = tokens.shape[-1]
+    width = tokens.shape[tokens.channel_axis]
     keys, inner, projected, table = variants.layer_keys(reader, node, region, tokens)
     heads = keys["heads"]
     found = None
     for qkv_bias in (True, False):
         for proj_bias in (True, False):
-            params = width * (projected + inner) + (projected if qkv_bias else 0) + (width if proj_bias else 0) + table
+            params = width * projected + inner * out + (projected if qkv_bias else 0) + (out if proj_bias else 0) + table
             if params == region.params and found is None:
                 found = qkv_bias, proj_bias
     if not heads or found is None:
         raise reader.unsupported(node, f"an attention-like pattern (from '{region.start.name}') with "
                                        f"{region.params:,} params and {region.macs:,} MACs that no attention layer "
                                        f"gives")
+    if out != width:
+        keys["out"] = out
     if inner != width:
         keys["dim"] = inner
     if not found[0]:
@@ -405,7 +408,7 @@ def close(reader, node, name):
                                        f"MACs, where attention with {keys} has {cost.params:,}, {cost.buffers:,} "
                                        f"and {cost.macs:,}")
     for key, other in list(reader.values.items()):
-        if is_region(other) and other.gate[1] is region and other.shape == tokens.shape:
+        if is_region(other) and other.gate[1] is region and other.shape in (tokens.shape, value.shape):
             reader.values[key] = result if key == name else result.passed_on()
 
 

@@ -107,6 +107,9 @@ def _dims_only(op, dims, arrays, attrs):
     if op == "Transpose":
         perm = attrs.get("perm", list(reversed(range(len(dims[0])))))
         return tuple(dims[0][p] for p in perm)
+    if op == "GatherND" and len(dims) > 1 and dims[1] is not None and not attrs.get("batch_dims", 0) \
+            and dims[1] and dims[1][-1] <= len(dims[0]):  # a table gathered by an index (torch.export's bias)
+        return dims[1][:-1] + dims[0][dims[1][-1]:]
     if op == "MatMul" and len(dims) > 1 and dims[1] is not None and len(dims[0]) > 1 and len(dims[1]) > 1 \
             and dims[0][-1] == dims[1][-2]:
         # a product of constants (Swin V2's position-bias MLP on its coordinates table)

@@ -11,7 +11,7 @@ from . import attention as base
 from .tensors import Value, elements, initializer_kind, shape_text
 
 # the operators of a region read here (Mul and Div only as cosine attention writes them)
-OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum")
+OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum", "Conv")
 
 
 def start(reader, node, attrs):
@@ -19,13 +19,15 @@ def start(reader, node, attrs):
     starts attention in one."""
     from . import partitions
 
-    return partitions.visit(reader, node, attrs) or partitioned_qkv(reader, node, attrs)
+    return partitions.visit(reader, node, attrs) or partitioned_qkv(reader, node, attrs) or conv_qkv(reader, node, attrs)
 
 
 def step(reader, node, attrs, region, inputs, consts):
     """Follow one node of a region when it is one of these; False when not (the region's own steps try)."""
     if node.op_type == "Einsum":
         return einsum(reader, node, attrs, region, inputs)
+    if node.op_type == "Conv":
+        return conv_projection(reader, node, attrs, region, inputs, consts)
     shape = cosine(reader, node, attrs, region, inputs, consts)
     return shape is not None and (base._set(reader, node, region, shape) or True)
 
@@ -59,6 +61,40 @@ def layer_keys(reader, node, region, tokens):
         keys["position"] = "offsets"
         table = heads * tokens.shape[1]
     return keys, inner, projected, table + cosine_keys(region, keys, heads)
+
+
+def source_kind(reader, node, name, coordinates):
+    """'param', 'buffer' or None for an initializer a position bias is computed from: the coordinates of a
+    bias MLP are buffers, however stored. A table the bias is gathered from that the exporter derived and
+    named itself (torch.export's copy of CoAtNet's, ``val_238``) cannot be told: refused."""
+    tensor = reader.initializers.get(name)
+    kind = "buffer" if name in coordinates else initializer_kind(name, tensor)
+    gathered = any(reader.nodes[at].op_type in ("Gather", "GatherND") and reader.nodes[at].input[0] == name
+                   for at in reader.readers.get(name, []) if at is not None)
+    if kind is None and gathered and tensor is not None and tensor.data_type in (1, 10, 11, 16):
+        raise reader.unsupported(node, f"a position bias computed from '{name}', a tensor the exporter derived from "
+                                       f"the model's parameters, so its params cannot be told (the TorchScript "
+                                       f"exporter, dynamo=False, keeps the table)")
+    return kind
+
+
+def _learned(reader, name):
+    """Whether a constant is (computed from) a model's learned tensor."""
+    const = reader.consts.get(name)
+    return const is not None and any(initializer_kind(source, reader.initializers.get(source)) == "param"
+                                     for source in const.sources)
+
+
+def _inline_index(reader, name, region):
+    """The elements of an integer index of n*n entries into a position-bias table that the exporter wrote
+    as a Constant node (TorchScript writes CoAtNet's, the same in every block, once): a buffer of each
+    layer, as PyTorch counts it; 0 for anything else (an initializer, or one an Identity shares, counts by
+    its own name)."""
+    const = reader.consts.get(name)
+    if const is None or const.sources or const.proto is None or const.proto.data_type not in (6, 7) \
+            or not region.window or elements(const.dims) != region.window ** 2:
+        return 0
+    return elements(const.dims)
 
 
 def position_keys(region, keys, side, heads):
@@ -173,6 +209,8 @@ def position_mlp(reader, node, name, region):
         maker = reader.nodes[at]
         if maker.op_type == "Shape":  # the shape of a computed tensor: arithmetic, not the bias
             continue
+        if maker.op_type == "Gather" and len(maker.input) > 1 and _learned(reader, maker.input[0]):
+            region.buffers += _inline_index(reader, maker.input[1], region)
         if maker.op_type in ("MatMul", "Gemm"):
             products.append(at)
         stack.extend(n for n in maker.input if n and n in reader.consts)
@@ -255,3 +293,67 @@ def einsum(reader, node, attrs, region, inputs):
         region.head_dim, region.window = math.prod(sizes[letter] for letter in summed), sizes[output[-2]]
     region.macs += math.prod(sizes.values())
     return base._set(reader, node, region, [sizes[letter] for letter in output]) or True
+
+
+# --- CoAtNet: attention on a channels-first map, its projections 1x1 convs ---------------------------------
+
+def widened(value, tokens):
+    """The channels of a region's result ``value`` read outside it: the width of the ``tokens`` it started
+    from, or more when only the channels of a map differ (an output projection that widens it: CoAtNet);
+    0 when it is neither."""
+    if value.shape == tokens.shape:
+        return tokens.shape[-1] if tokens.tokens or tokens.layout is not None else tokens.shape[1]
+    same = len(value.shape) == len(tokens.shape) > 2 and value.shape[2:] == tokens.shape[2:]
+    if tokens.layout is None and not tokens.tokens and same and value.shape[0] == tokens.shape[0]:
+        return value.shape[1]
+    return 0
+
+
+def conv_qkv(reader, node, attrs):
+    """The Reshape of a 1x1 conv's output N x 3E x H x W into N x heads x 3d x HW, read by the Slices (or a
+    Split) of q, k and v (timm's Attention2d): the conv joins a region started here, from the map it reads."""
+    from .reshapes import _reshaped
+
+    value = reader.values.get(node.input[0]) if node.op_type == "Reshape" and node.input else None
+    if value is None or value.gate is not None or value.layout is not None or value.tokens or len(value.shape) != 4:
+        return False
+    item, sources = reader.by_name.get(value.layer), reader.emitted_from.get(value.layer)
+    if (not value.own or item is None or item["type"] != "conv" or item.get("kernel") != 1 or reader.items[-1] is not item
+            or any(item.get(key, 1) != 1 for key in ("stride", "groups", "dilation")) or item.get("act") or not sources
+            or item.get("pad", 0) or reader.readers.get(node.input[0], []) != [reader.index]):
+        return False
+    const = reader.ahead(node.input[1]) if len(node.input) > 1 else None
+    array = const.array() if const is not None else None
+    target = _reshaped(value.shape, array.reshape(-1).tolist(), attrs.get("allowzero", 0)) if array is not None else None
+    n, c, h, w = value.shape
+    readers = [reader.nodes[i].op_type for i in reader.readers.get(node.output[0], []) if i is not None]
+    if not target or len(target) != 4 or target[0] != n or target[3] != h * w or target[1] * target[2] != c \
+            or not any(op in ("Slice", "Split") for op in readers) or any(op not in ("Slice", "Split", "Shape")
+                                                                          for op in readers):
+        return False
+    cost = reader.costs[value.layer]
+    reader.retract(value.layer)
+    region = base.Region(sources[0], node, reader.values[sources[0]].shape)
+    region.params, region.macs = cost.params, cost.macs
+    region.projections.append(item["filters"])
+    region.names.append(reader.weights_of.get(value.layer, ""))
+    return base._step(reader, node, attrs, region, Value(None, value.shape))
+
+
+def conv_projection(reader, node, attrs, region, inputs, consts):
+    """A 1x1 Conv of a region's map by a constant weight (CoAtNet's output projection): its params and MACs."""
+    dims = inputs[0]
+    weight = consts[1] if len(consts) > 1 else None
+    if len(dims) != 4 or weight is None or not weight.dims or len(weight.dims) != 4 or weight.dims[1:] != (dims[1], 1, 1) \
+            or any(v != 1 for key in ("strides", "dilations") for v in attrs.get(key, [1])) or attrs.get("group", 1) != 1 \
+            or any(attrs.get("pads", [0])) or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        return False
+    filters = weight.dims[0]
+    region.macs += dims[0] * dims[2] * dims[3] * dims[1] * filters
+    region.params += elements(weight.dims)
+    region.projections.append(filters)
+    region.names.append(node.input[1])
+    if len(node.input) > 2 and node.input[2] and consts[2] is not None and consts[2].stored:
+        region.params += elements(consts[2].dims)
+        region.biases.append(elements(consts[2].dims))
+    return base._set(reader, node, region, (dims[0], filters, dims[2], dims[3])) or True
