@@ -883,3 +883,67 @@ def test_mobilevit_patches_and_attention_across_them(tmp_path, form):
     # qkv 64 positions * 6*18 = 6,912; QK^T and AV each 4 sequences * 2 heads * 16*16*3 = 6,144; proj 64*6*6
     assert attention.macs == 6912 + 6144 + 6144 + 2304 == 21504
     assert report.totals["params"] == 12 + 168
+
+
+# --- CoAtNet: attention on a channels-first map, 1x1 conv projections, the output wider ----------------------
+
+def tiny_coatnet(folder, form):
+    """timm's Attention2d(8, 16, dim_head=4) on a 1 x 8 x 4 x 4 map (2 heads, expand_first off): qkv a 1x1 conv
+    8 -> 24 viewed as 1 x 2 x 12 x 16 and split in three on axis 2 (TorchScript: Slices; torch.export: a
+    Split), the scores plus a relative bias gathered from a 49 x 2 table ((2*4 - 1)^2 offsets) by an index
+    TorchScript writes as a Constant node (torch.export: a copy of the table it names itself, and GatherND),
+    v @ attn^T viewed as the map, proj a 1x1 conv 8 -> 16; + a 1x1 conv shortcut 8 -> 16."""
+    g = Graph(form, (1, 8, 4, 4))
+    s = "/stages/stages.2/blocks/blocks.0/attn"
+
+    def conv(x, name, cin, cout):
+        return g.op("Conv", [x, g.weight(f"{name}.weight", [cout, cin, 1, 1]), g.weight(f"{name}.bias", [cout])],
+                    "/" + name.replace(".", "/"), kernel_shape=[1, 1])
+
+    heads = g.op("Reshape", [conv("x", "stages.2.blocks.0.attn.qkv", 8, 24), g.ints("to_heads", [1, 2, 12, 16])], s)
+    if form == "torchscript":
+        axis = g.ints("axis2", [2])
+        q, k, v = (g.op("Slice", [heads, g.ints(f"start{i}", [4 * i]), g.ints(f"end{i}", [4 * i + 4]), axis], s)
+                   for i in range(3))
+    else:
+        g.count += 1
+        q, k, v = (f"split_{i}" for i in range(3))
+        g.nodes.append(helper.make_node("Split", [heads], [q, k, v], name="node_Split_qkv", axis=2, num_outputs=3))
+    scores = g.op("Mul", [g.op("MatMul", [g.op("Transpose", [q], s, perm=[0, 1, 3, 2]), k], s), g.scalar(0.5)], s)
+    index = (numpy.arange(256) % 49).astype(numpy.int64)
+    if form == "torchscript":
+        g.weight("stages.2.blocks.0.attn.rel_pos.relative_position_bias_table", [49, 2])
+        g.nodes.append(helper.make_node("Constant", [], ["onnx::Gather_389"], name=s + "/Constant_index",
+                                        value=numpy_helper.from_array(index)))
+        bias = g.op("Gather", ["stages.2.blocks.0.attn.rel_pos.relative_position_bias_table", "onnx::Gather_389"], s,
+                    axis=0)
+    else:
+        g.ints("stages.2.blocks.0.attn.rel_pos.relative_position_index", index.reshape(256, 1))
+        bias = g.op("GatherND", [g.weight("val_238", [49, 2]), "stages.2.blocks.0.attn.rel_pos.relative_position_index"])
+    bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [16, 16, 2])], s)], s, perm=[2, 0, 1])
+    bias = g.op("Unsqueeze", [bias, g.ints("zero_axis", [0])], s)
+    attn = g.op("Softmax", [g.op("Add", [scores, bias], s)], s, axis=-1)
+    mixed = g.op("MatMul", [v, g.op("Transpose", [attn], s, perm=[0, 1, 3, 2])], s)  # 1 x 2 x 4 x 16
+    proj = conv(g.op("Reshape", [mixed, g.ints("to_map", [1, 8, 4, 4])], s), "stages.2.blocks.0.attn.proj", 8, 16)
+    shortcut = conv("x", "stages.2.blocks.0.shortcut.expand", 8, 16)
+    return g.save(folder, g.op("Add", [shortcut, proj], "/stages/stages.2/blocks/blocks.0"))
+
+
+def test_coatnet_attention_on_a_map_widening_its_channels(tmp_path):
+    report, by_name = totals(tiny_coatnet(tmp_path, "torchscript"))
+    assert [row.type for row in report.rows] == ["conv", "attention", "add"]  # the shortcut, then the attention
+    keys, attention = report.spec.layers[1].keys, report.rows[1]
+    assert (keys["heads"], keys["out"], keys["position"], keys["window"]) == (2, 16, "relative", 4)  # the whole map
+    assert attention.out_shape == (16, 4, 4)
+    # qkv 8*24 + 24 = 216; proj 8*16 + 16 = 144; the table (2*4 - 1)^2 * 2 heads = 98
+    assert attention.params == 216 + 144 + 98 == 458
+    assert attention.buffers == 16 * 16  # the index, a Constant node: PyTorch's relative_position_index
+    # qkv 16 positions * 8*24 = 3,072; QK^T and AV each 2 heads * 16*16*4 = 2,048; proj 16*8*16 = 2,048
+    assert attention.macs == 3072 + 2048 + 2048 + 2048 == 9216
+    assert report.totals["params"] == 458 + 8 * 16 + 16 and report.totals["macs"] == 9216 + 16 * 8 * 16
+
+
+def test_coatnet_from_torch_export_is_refused_naming_its_derived_table(tmp_path):
+    with pytest.raises(SpecError, match=r"\(Add\): a position bias computed from 'val_238', a tensor the exporter "
+                                        r"derived from the model's parameters"):
+        cnncalc.analyze(tiny_coatnet(tmp_path, "dynamo"))

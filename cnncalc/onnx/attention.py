@@ -357,8 +357,8 @@ def _matmul(reader, node, region, inputs, consts):
         return False
     if region.head_dim is None:
         region.head_dim, region.window, region.heads = a[-1], a[-2], (batch or (1,))[-1]
-    elif region.value_dim is None:
-        region.value_dim = b[-1]
+    elif region.value_dim is None:  # attn @ v: n x d; v @ attn^T (CoAtNet): d x n
+        region.value_dim = b[-1] if a[-2] == region.window else a[-2]
     region.macs += math.prod(batch) * a[-2] * b[-1] * a[-1]
     return _set(reader, node, region, batch + (a[-2], b[-1])) or True
 
