@@ -919,7 +919,8 @@ def tiny_coatnet(folder, form):
                     axis=0)
     else:
         g.ints("stages.2.blocks.0.attn.rel_pos.relative_position_index", index.reshape(256, 1))
-        bias = g.op("GatherND", [g.weight("val_238", [49, 2]), "stages.2.blocks.0.attn.rel_pos.relative_position_index"])
+        index = "stages.2.blocks.0.attn.rel_pos.relative_position_index"
+        bias = g.op("GatherND", [g.weight("val_238", [49, 2]), index])
     bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [16, 16, 2])], s)], s, perm=[2, 0, 1])
     bias = g.op("Unsqueeze", [bias, g.ints("zero_axis", [0])], s)
     attn = g.op("Softmax", [g.op("Add", [scores, bias], s)], s, axis=-1)

@@ -19,7 +19,8 @@ def start(reader, node, attrs):
     starts attention in one."""
     from . import partitions
 
-    return partitions.visit(reader, node, attrs) or partitioned_qkv(reader, node, attrs) or conv_qkv(reader, node, attrs)
+    return (partitions.visit(reader, node, attrs) or partitioned_qkv(reader, node, attrs)
+            or conv_qkv(reader, node, attrs))
 
 
 def step(reader, node, attrs, region, inputs, consts):
@@ -318,13 +319,14 @@ def conv_qkv(reader, node, attrs):
     if value is None or value.gate is not None or value.layout is not None or value.tokens or len(value.shape) != 4:
         return False
     item, sources = reader.by_name.get(value.layer), reader.emitted_from.get(value.layer)
-    if (not value.own or item is None or item["type"] != "conv" or item.get("kernel") != 1 or reader.items[-1] is not item
-            or any(item.get(key, 1) != 1 for key in ("stride", "groups", "dilation")) or item.get("act") or not sources
-            or item.get("pad", 0) or reader.readers.get(node.input[0], []) != [reader.index]):
+    if (not value.own or item is None or item["type"] != "conv" or item.get("kernel") != 1
+            or reader.items[-1] is not item or item.get("act") or not sources or item.get("pad", 0)
+            or any(item.get(key, 1) != 1 for key in ("stride", "groups", "dilation"))
+            or reader.readers.get(node.input[0], []) != [reader.index]):
         return False
     const = reader.ahead(node.input[1]) if len(node.input) > 1 else None
     array = const.array() if const is not None else None
-    target = _reshaped(value.shape, array.reshape(-1).tolist(), attrs.get("allowzero", 0)) if array is not None else None
+    target = None if array is None else _reshaped(value.shape, array.reshape(-1).tolist(), attrs.get("allowzero", 0))
     n, c, h, w = value.shape
     readers = [reader.nodes[i].op_type for i in reader.readers.get(node.output[0], []) if i is not None]
     if not target or len(target) != 4 or target[0] != n or target[3] != h * w or target[1] * target[2] != c \
@@ -344,8 +346,9 @@ def conv_projection(reader, node, attrs, region, inputs, consts):
     """A 1x1 Conv of a region's map by a constant weight (CoAtNet's output projection): its params and MACs."""
     dims = inputs[0]
     weight = consts[1] if len(consts) > 1 else None
-    if len(dims) != 4 or weight is None or not weight.dims or len(weight.dims) != 4 or weight.dims[1:] != (dims[1], 1, 1) \
-            or any(v != 1 for key in ("strides", "dilations") for v in attrs.get(key, [1])) or attrs.get("group", 1) != 1 \
+    if len(dims) != 4 or weight is None or not weight.dims or len(weight.dims) != 4 \
+            or weight.dims[1:] != (dims[1], 1, 1) or attrs.get("group", 1) != 1 \
+            or any(v != 1 for key in ("strides", "dilations") for v in attrs.get(key, [1])) \
             or any(attrs.get("pads", [0])) or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         return False
     filters = weight.dims[0]

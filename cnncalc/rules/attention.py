@@ -107,8 +107,8 @@ def attention(layer, shape):
     per_map_element = 5 if p["position"] != "none" else 4  # the scale, softmax's three (and a position bias)
     work = (projected * count if p["qkv_bias"] else 0) + (out * count if p["proj_bias"] else 0) \
         + per_map_element * maps
-    cost = Cost(with_width(shape, out) if out != channels else shape, params=params, buffers=buffers, macs=macs, elementwise=work,
-                window=tuple((k, 1, 1) for k in window) if window else "global")
+    cost = Cost(with_width(shape, out) if out != channels else shape, params=params, buffers=buffers, macs=macs,
+                elementwise=work, window=tuple((k, 1, 1) for k in window) if window else "global")
     cost.scratch = scratch
     cost.heads = heads
     if window and window != tuple(shape[1:]):
