@@ -690,13 +690,13 @@ def test_maxvit_block_and_grid_partitions(tmp_path, form):
 
 # --- MLP-Mixer: a Linear across the tokens ------------------------------------------------------------
 
-def tiny_mixer(folder, form):
+def tiny_mixer(folder, form, rows=(1, 8, 4)):
     """timm's MixerBlock token MLP on the 4 tokens of width 8 a 4x4/4 conv makes of a 3 x 8 x 8 image:
     LayerNorm, Transpose [0, 2, 1] (8 x 4), Linear(4, 6), GELU, Linear(6, 4), Transpose back, + the tokens."""
     g = Graph(form, (1, 3, 8, 8))
     conv = g.op("Conv", ["x", g.weight("stem.proj.weight", [8, 3, 4, 4]), g.weight("stem.proj.bias", [8])],
                 "/stem/proj", kernel_shape=[4, 4], strides=[4, 4])
-    tokens = g.op("Transpose", [g.op("Reshape", [conv, g.ints("to_rows", [1, 8, 4])], "/stem")], "/stem",
+    tokens = g.op("Transpose", [g.op("Reshape", [conv, g.ints("to_rows", list(rows))], "/stem")], "/stem",
                   perm=[0, 2, 1])
     s = "/blocks/blocks.0"
     norm = g.op("LayerNormalization", [tokens, g.weight("blocks.0.norm1.weight", [8]),
@@ -948,3 +948,10 @@ def test_coatnet_from_torch_export_is_refused_naming_its_derived_table(tmp_path)
     with pytest.raises(SpecError, match=r"\(Add\): a position bias computed from 'val_238', a tensor the exporter "
                                         r"derived from the model's parameters"):
         cnncalc.analyze(tiny_coatnet(tmp_path, "dynamo"))
+
+
+def test_token_mixing_at_another_input_size_is_refused_in_one_line(tmp_path):
+    # the token MLP's weights fix the number of tokens: 4 at 8x8, 16 at --input 16
+    with pytest.raises(SpecError, match=r"\(MatMul\): a MatMul mixing 16 tokens by a weight for 4 \(4x6\): the model "
+                                        r"was exported for another input size"):
+        cnncalc.analyze(tiny_mixer(tmp_path, "dynamo", rows=(1, 8, -1)), input="3x16x16")
