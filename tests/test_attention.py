@@ -36,6 +36,36 @@ def test_swin_window_attention_is_torchvisions():
     assert row.kernel == (7, 7) and row.heads == 3
 
 
+def test_folded_position_bias_counts_heads_n_n():
+    # torch.export's Swin-T: the relative table (169 x 3) gathered into one 1 x 3 x 49 x 49 constant
+    row = one([96, 56, 56], type="attention", heads=3, window=7, shift=3, position="folded")
+    relative = one([96, 56, 56], type="attention", heads=3, window=7, shift=3, position="relative")
+    assert row.params == relative.params - 13 * 13 * 3 + 3 * 49 * 49 == 44451
+    assert (row.buffers, row.macs) == (0, relative.macs)  # no index; the same MACs
+
+
+def test_narrow_keys_and_offset_biases_are_efficientformers():
+    # timm's EfficientFormer-L1 last block: dim 448, 8 heads, key_dim 32, attn_ratio 4 (v 128 a head), 7x7 tokens
+    row = one({"tokens": [49, 448]}, type="attention", heads=8, dim=1024, key_dim=32, position="offsets")
+    # qkv Linear(448, 2*8*32 + 1024 = 1536) with bias, proj Linear(1024, 448) with bias, attention_biases 8 x 49
+    assert row.params == 448 * 1536 + 1536 + 1024 * 448 + 448 + 8 * 49 == 1_149_256
+    assert row.buffers == 49 * 49  # attention_bias_idxs
+    # qkv 49*448*1536; QK^T 8*49*49*32; AV 8*49*49*128; proj 49*1024*448
+    assert row.macs == 33_718_272 + 614_656 + 2_458_624 + 22_478_848 == 59_270_400
+    assert row.out_shape == (49, 448)
+
+
+def test_attention_that_widens_the_channels_is_coatnets():
+    # timm's CoAtNet-0 first block of stage 3: Attention2d(192, 384), 6 heads of 32, qkv a 1x1 conv 192 -> 576,
+    # proj a 1x1 conv 192 -> 384, a relative position bias over the whole 14x14 map
+    row = one([192, 14, 14], type="attention", heads=6, out=384, position="relative")
+    assert row.out_shape == (384, 14, 14)
+    assert row.params == 192 * 576 + 576 + 192 * 384 + 384 + 27 * 27 * 6 == 189_654
+    assert row.buffers == 196 * 196
+    # qkv 196*192*576; QK^T and AV 6*196*196*32 each; proj 196*192*384
+    assert row.macs == 21_676_032 + 2 * 7_375_872 + 14_450_688 == 50_878_464
+
+
 def test_swin_v2_window_attention_is_torchvisions():
     row = one([96, 64, 64], type="attention", heads=3, window=8, position="continuous", cosine=True)
     assert (row.params, row.buffers, row.macs) == (40323, 4546, 201902592)

@@ -522,3 +522,436 @@ def test_attention_whose_result_is_unused_is_refused(tmp_path):
     out = g.op("LayerNormalization", [tokens, g.weight("ln.weight", [8]), g.weight("ln.bias", [8])], "/ln", axis=-1)
     with pytest.raises(SpecError, match="attention-like pattern whose result no layer reads"):
         cnncalc.analyze(g.save(tmp_path, out))
+
+
+# --- Swin V2: scaled cosine attention, a continuous position bias --------------------------------------
+
+def tiny_swin_v2(folder, form):
+    """torchvision's shifted_window_attention_v2 on a 1 x 4 x 4 x 8 channels-last map: windows of 2 x 2 (4
+    windows of n = 4 positions), 2 heads of 4; q and k divided by their L2 norm (clamped), the scores
+    times exp(clamp(logit scale)) per head, plus 16 * sigmoid of a bias an MLP (Linear(2, 16) + ReLU +
+    Linear(16, 2), no bias) computes from a 1 x 3 x 3 x 2 coordinates buffer, gathered by a 16-entry index.
+    TorchScript keeps the MLP's weights; torch.export folds the first Linear into the coordinates and
+    stores exp(clamp(logit scale)) as a constant of its own."""
+    g = Graph(form, (1, 8, 4, 4))
+    s = "/features/features.1/features.1.0/attn"
+    x = g.op("Transpose", ["x"], "/features/features.0", perm=[0, 2, 3, 1])
+    windows = g.op("Reshape", [x, g.ints("to_windows", [1, 2, 2, 2, 2, 8])], s)
+    windows = g.op("Reshape", [g.op("Transpose", [windows], s, perm=[0, 1, 3, 2, 4, 5]),
+                               g.ints("to_rows", [4, 4, 8])], s)
+    qkv = g.linear(windows, 8, 24, s + "/qkv")
+    qkv5 = g.op("Transpose", [g.op("Reshape", [qkv, g.ints("to_heads", [4, 4, 3, 2, 4])], s)], s,
+                perm=[2, 0, 3, 1, 4])  # 3 x 4 x 2 x 4 x 4
+    q, k, v = (g.op("Gather", [qkv5, g.ints(f"index{i}", i)], s, axis=0) for i in range(3))
+    normed = []
+    for t in (q, k):
+        norm = g.op("Clip", [g.op("ReduceL2", [t], s, axes=[-1], keepdims=1), g.scalar(1e-12)], s)
+        normed.append(g.op("Div", [t, g.op("Expand", [norm, g.op("Shape", [t], s)], s)], s))
+    scores = g.op("MatMul", [normed[0], g.op("Transpose", [normed[1]], s, perm=[0, 1, 3, 2])], s)
+    g.ints("features.1.0.attn.relative_position_index", numpy.arange(16) % 9)
+    if form == "torchscript":
+        g.weight("features.1.0.attn.relative_coords_table", [1, 3, 3, 2])
+        w1 = g.op("Transpose", [g.weight("features.1.0.attn.cpb_mlp.0.weight", [16, 2])], s, perm=[1, 0])
+        hidden = g.op("Add", [g.weight("features.1.0.attn.cpb_mlp.0.bias", [16]),
+                              g.op("MatMul", ["features.1.0.attn.relative_coords_table", w1], s)], s)
+        table = g.linear(g.op("Relu", [hidden], s), 16, 2, s + "/cpb_mlp/cpb_mlp.2", bias=False)
+        bias = g.op("Gather", [g.op("Reshape", [table, g.ints("to_table", [-1, 2])], s),
+                               "features.1.0.attn.relative_position_index"], s, axis=0)
+        logit = g.op("Exp", [g.op("Clip", [g.weight("features.1.0.attn.logit_scale", [2, 1, 1]), "",
+                                           g.scalar(4.6)], s)], s)
+    else:
+        hidden = g.op("Add", [g.weight("val_3", [1, 3, 3, 16]), g.weight("features.1.0.attn.cpb_mlp.0.bias", [16])])
+        table = g.op("MatMul", [g.op("Relu", [hidden]), g.weight("val_4", [16, 2])])
+        index = g.op("Reshape", ["features.1.0.attn.relative_position_index", g.ints("val_15", [16, 1])])
+        bias = g.op("GatherND", [g.op("Reshape", [table, g.ints("to_table", [9, 2])]), index])
+        logit = g.weight("exp", [2, 1, 1])
+    bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [4, 4, 2])], s)], s, perm=[2, 0, 1])
+    bias = g.op("Mul", [g.op("Sigmoid", [g.op("Unsqueeze", [bias, g.ints("zero_axis", [0])], s)], s),
+                        g.scalar(16.0)], s)
+    attn = g.op("Softmax", [g.op("Add", [g.op("Mul", [scores, logit], s), bias], s)], s, axis=-1)
+    mixed = g.op("Transpose", [g.op("MatMul", [attn, v], s)], s, perm=[0, 2, 1, 3])
+    proj = g.linear(g.op("Reshape", [mixed, g.ints("to_rows2", [4, 4, 8])], s), 8, 8, s + "/proj")
+    back = g.op("Reshape", [proj, g.ints("to_windows2", [1, 2, 2, 2, 2, 8])], s)
+    back = g.op("Reshape", [g.op("Transpose", [back], s, perm=[0, 1, 3, 2, 4, 5]), g.ints("to_map", [1, 4, 4, 8])],
+                s)
+    return g.save(folder, g.op("Add", [x, back], "/features/features.1/features.1.0"))
+
+
+def test_swin_v2_cosine_attention_and_continuous_position_bias(tmp_path):
+    report, by_name = totals(tiny_swin_v2(tmp_path, "torchscript"))
+    assert [row.type for row in report.rows] == ["attention", "add"]
+    keys = report.spec.layers[0].keys
+    assert (keys["heads"], keys["window"], keys["position"], keys["cosine"], keys["cpb_hidden"]) == (
+        2, 2, "continuous", True, 16)
+    attention = by_name["features.1.0.attn"]
+    # qkv 8*24 + 24 = 216; proj 8*8 + 8 = 72; the MLP 2*16 + 16 + 16*2 = 80; a logit scale per head 2
+    assert attention.params == 216 + 72 + 80 + 2 == 370
+    # the coordinates 1*3*3*2 = 18 (a buffer, though float) and the index 16
+    assert attention.buffers == 18 + 16 == 34
+    # qkv 16 positions * 8*24 = 3,072; QK^T and AV each 4 windows * 2 heads * 4*4*4 = 512; proj 16*8*8 = 1,024;
+    # the MLP on the 3*3 = 9 offsets: 9 * (2*16 + 16*2) = 576 (the L2 norms, clamp and exp are not MACs)
+    assert attention.macs == 3072 + 512 + 512 + 1024 + 576 == 5696
+
+
+def test_swin_v2_from_torch_export_is_refused_naming_the_derived_logit_scale(tmp_path):
+    with pytest.raises(SpecError, match=r"node 'node_Mul_\d+' \(Mul\): cosine attention's logit scale stored as "
+                                        r"the 2x1x1 constant 'exp', which the exporter derived"):
+        cnncalc.analyze(tiny_swin_v2(tmp_path, "dynamo"))
+
+
+# --- MaxViT: block and grid partitions of a channels-first map ----------------------------------------
+
+def tiny_maxvit(folder, form, folded=False):
+    """torchvision's MaxViT partitions on a 1 x 8 x 4 x 4 map: block attention in 2 x 2 windows (Reshape
+    1x8x2x2x2x2, Transpose [0, 2, 4, 3, 5, 1], Reshape 1x4x4x8), LayerNorm, q/k/v projection split three
+    ways (TorchScript: Slices; torch.export: a Split), 2 heads of 4, Einsum products, + the partition; then
+    back to the map and into a grid partition with its swap [0, 2, 1, 3], a LayerNorm, and back. The
+    TorchScript form adds a relative position bias gathered from a 9 x 2 table by a 4 x 4 index;
+    torch.export's form goes from one partition to the next without the map between, and has no bias
+    (``folded``: the table folded into one 1 x 2 x 4 x 4 constant, as torch.export stores it)."""
+    g = Graph(form, (1, 8, 4, 4))
+    s = "/blocks.0/layers.0/layers/window_attention"
+    split2, to_windows, to_windows6, to_map, to_heads = (
+        g.ints("split2", [1, 8, 2, 2, 2, 2]), g.ints("to_windows", [1, 4, 4, 8]),
+        g.ints("to_windows6", [1, 2, 2, 2, 2, 8]), g.ints("to_map", [1, 8, 4, 4]), g.ints("to_heads", [1, 4, 4, 2, 4]))
+    view = g.op("Reshape", ["x", split2], s + "/partition_op")
+    windows = g.op("Reshape", [g.op("Transpose", [view], s + "/partition_op", perm=[0, 2, 4, 3, 5, 1]),
+                               to_windows], s + "/partition_op")
+    norm = g.op("LayerNormalization", [windows, g.weight("attn_layer.0.weight", [8]),
+                                       g.weight("attn_layer.0.bias", [8])], s + "/attn_layer/attn_layer.0", axis=-1)
+    a = s + "/attn_layer/attn_layer.1"
+    qkv = g.linear(norm, 8, 24, a + "/to_qkv")
+    if form == "torchscript":
+        last = g.ints("last", [-1])
+        parts = [g.op("Slice", [qkv, g.ints(f"start{i}", [8 * i]), g.ints(f"end{i}", [8 * i + 8]), last], a)
+                 for i in range(3)]
+    else:
+        g.count += 1
+        parts = [f"split_{i}" for i in range(3)]
+        g.nodes.append(helper.make_node("Split", [qkv], parts, name="node_Split_qkv", axis=3, num_outputs=3))
+    q, k, v = (g.op("Transpose", [g.op("Reshape", [t, to_heads], a)], a,
+                    perm=[0, 1, 3, 2, 4]) for t in parts)  # 1 x 4 windows x 2 heads x 4 positions x 4
+    scores = g.op("Einsum", [q, g.op("Mul", [k, g.scalar(0.5)], a)], a, equation="B G H I D, B G H J D -> B G H I J")
+    if form == "torchscript":
+        g.weight("blocks.0.layers.0.layers.window_attention.attn_layer.1.relative_position_bias_table", [9, 2])
+        g.ints("blocks.0.layers.0.layers.window_attention.attn_layer.1.relative_position_index",
+               (numpy.arange(16) % 9).reshape(4, 4))
+        index = g.op("Reshape", ["blocks.0.layers.0.layers.window_attention.attn_layer.1.relative_position_index",
+                                 g.ints("flat", [-1])], a)
+        bias = g.op("Gather", ["blocks.0.layers.0.layers.window_attention.attn_layer.1.relative_position_bias_table",
+                               index], a, axis=0)
+        bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [4, 4, 2])], a)], a, perm=[2, 0, 1])
+        scores = g.op("Add", [scores, bias], a)
+    elif folded:
+        scores = g.op("Add", [scores, g.weight("unsqueeze", [1, 2, 4, 4])])
+    attn = g.op("Softmax", [scores], a, axis=-1)
+    mixed = g.op("Einsum", [attn, v], a, equation="B G H I J, B G H J D -> B G H I D")
+    mixed = g.op("Reshape", [g.op("Transpose", [mixed], a, perm=[0, 1, 3, 2, 4]), to_windows],
+                 a)
+    added = g.op("Add", [windows, g.linear(mixed, 8, 8, a + "/merge")], s)
+    d = s + "/departition_op"
+    split = g.op("Transpose", [g.op("Reshape", [added, to_windows6], d)], d,
+                 perm=[0, 5, 1, 3, 2, 4])  # 1 x 8 x 2 x 2 x 2 x 2
+    grid = "/blocks.0/layers.0/layers/grid_attention"
+    if form == "torchscript":
+        back = g.op("Reshape", [split, to_map], d)
+        split = g.op("Reshape", [back, split2], grid + "/partition_op")
+    else:
+        split = g.op("Reshape", [split, split2])
+    cells = g.op("Reshape", [g.op("Transpose", [split], grid, perm=[0, 2, 4, 3, 5, 1]),
+                             to_windows], grid)
+    swapped = g.op("Transpose", [cells], grid, perm=[0, 2, 1, 3])
+    norm = g.op("LayerNormalization", [swapped, g.weight("grid_attention.attn_layer.0.weight", [8]),
+                                       g.weight("grid_attention.attn_layer.0.bias", [8])], grid + "/attn_layer.0",
+                axis=-1)
+    cells = g.op("Transpose", [norm], grid, perm=[0, 2, 1, 3])
+    split = g.op("Transpose", [g.op("Reshape", [cells, to_windows6], grid)], grid,
+                 perm=[0, 5, 1, 3, 2, 4])
+    return g.save(folder, g.op("Reshape", [split, to_map], grid))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_maxvit_block_and_grid_partitions(tmp_path, form):
+    report, by_name = totals(tiny_maxvit(tmp_path, form))
+    assert [row.type for row in report.rows] == ["layernorm", "attention", "add", "layernorm"]
+    keys = report.spec.layers[1].keys
+    assert (keys["heads"], keys["window"]) == (2, 2)
+    attention = report.rows[1]
+    # qkv 8*24 + 24 = 216; merge 8*8 + 8 = 72; (TorchScript) the bias table (2*2 - 1)^2 * 2 heads = 18
+    table = 18 if form == "torchscript" else 0
+    assert attention.params == 216 + 72 + table
+    assert attention.buffers == (4 * 4 if form == "torchscript" else 0)  # the index: n*n
+    # qkv 16 positions * 8*24 = 3,072; QK^T and AV each 4 windows * 2 heads * 4*4*4 = 512; merge 16*8*8 = 1,024
+    assert attention.macs == 3072 + 512 + 512 + 1024 == 5120
+    assert [row.out_shape for row in report.rows] == [(8, 4, 4)] * 4  # the map, however the graph holds it
+    assert report.totals["params"] == 16 + 216 + 72 + table + 16
+    assert report.totals["macs"] == 5120
+
+
+# --- MLP-Mixer: a Linear across the tokens ------------------------------------------------------------
+
+def tiny_mixer(folder, form, rows=(1, 8, 4)):
+    """timm's MixerBlock token MLP on the 4 tokens of width 8 a 4x4/4 conv makes of a 3 x 8 x 8 image:
+    LayerNorm, Transpose [0, 2, 1] (8 x 4), Linear(4, 6), GELU, Linear(6, 4), Transpose back, + the tokens."""
+    g = Graph(form, (1, 3, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("stem.proj.weight", [8, 3, 4, 4]), g.weight("stem.proj.bias", [8])],
+                "/stem/proj", kernel_shape=[4, 4], strides=[4, 4])
+    tokens = g.op("Transpose", [g.op("Reshape", [conv, g.ints("to_rows", list(rows))], "/stem")], "/stem",
+                  perm=[0, 2, 1])
+    s = "/blocks/blocks.0"
+    norm = g.op("LayerNormalization", [tokens, g.weight("blocks.0.norm1.weight", [8]),
+                                       g.weight("blocks.0.norm1.bias", [8])], s + "/norm1", axis=-1)
+    mixed = g.op("Transpose", [norm], s, perm=[0, 2, 1])  # 1 x 8 features x 4 tokens
+    hidden = g.gelu(g.linear(mixed, 4, 6, s + "/mlp_tokens/fc1"), s + "/mlp_tokens/act")
+    back = g.op("Transpose", [g.linear(hidden, 6, 4, s + "/mlp_tokens/fc2")], s, perm=[0, 2, 1])
+    return g.save(folder, g.op("Add", [tokens, back], s))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_mixer_token_mixing_is_linear_over_tokens(tmp_path, form):
+    report, by_name = totals(tiny_mixer(tmp_path, form))
+    assert [row.type for row in report.rows] == ["conv", "tokens", "layernorm", "linear", "linear", "add"]
+    fc1, fc2 = report.rows[3], report.rows[4]
+    assert report.spec.layers[3].keys["over"] == "tokens" and report.spec.layers[3].keys["act"] == "gelu"
+    assert fc1.out_shape == (6, 8) and fc2.out_shape == (4, 8)  # 6 (then 4) mixed tokens of width 8
+    # fc1 4*6 + 6 = 30 params, 8 features * 4*6 = 192 MACs; fc2 6*4 + 4 = 28, 8 * 6*4 = 192
+    assert (fc1.params, fc1.macs, fc2.params, fc2.macs) == (30, 192, 28, 192)
+    # conv 3*16*8 + 8 = 392 params, 4 positions * 48*8 = 1,536 MACs; LayerNorm 2*8
+    assert report.totals["params"] == 392 + 16 + 30 + 28 == 466
+    assert report.totals["macs"] == 1536 + 192 + 192 == 1920
+
+
+def test_transposed_tokens_into_a_layer_norm_are_refused(tmp_path):
+    # a LayerNorm over the token axis (4 tokens of width 8 held 8 x 4): no layer norms over tokens
+    g = Graph("dynamo", (1, 8, 2, 2))
+    tokens = g.op("Transpose", [g.op("Reshape", ["x", g.ints("to_rows", [1, 8, 4])])], perm=[0, 2, 1])
+    mixed = g.op("Transpose", [tokens], perm=[0, 2, 1])
+    norm = g.op("LayerNormalization", [mixed, g.weight("n.weight", [4]), g.weight("n.bias", [4])], axis=-1)
+    with pytest.raises(SpecError, match=r"\(LayerNormalization\): a LayerNormalization of 1x8x4 from axis 2"):
+        cnncalc.analyze(g.save(tmp_path, norm))
+
+
+def test_zero_biases_torch_export_removed_are_noted(tmp_path):
+    """torch.export's optimizer drops a bias that is all zeros (a freshly built model's) and says so in the
+    node's metadata: the params are the graph's, and one note line says what PyTorch counts besides."""
+    from cli_runner import invoke
+
+    def removed(rule, call):
+        for key, value in (("pkg.onnxscript.rewriter.rule_name", rule), ("pkg.torch.onnx.fx_node", call)):
+            entry = g.nodes[-1].metadata_props.add()
+            entry.key, entry.value = key, value
+
+    g = Graph("dynamo", (1, 3, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("stem.proj.weight", [4, 3, 2, 2])], kernel_shape=[2, 2], strides=[2, 2])
+    removed("RemoveOptionalBiasFromConv", "%conv2d : [num_users=1] = call_function[target=torch.ops.aten.conv2d"
+                                          ".default](args = (%x, %p_stem_proj_weight, %p_stem_proj_bias, [2, 2]))")
+    # a conv without a bias: the exporter wrote zeros for it and its optimizer removed them: not noted
+    conv = g.op("Conv", [conv, g.weight("conv.weight", [4, 4, 1, 1])], kernel_shape=[1, 1])
+    removed("RemoveOptionalBiasFromConv", "%conv2d_1 : [num_users=1] = call_function[target=torch.ops.aten.conv2d"
+                                          ".default](args = (%conv2d, %p_conv_weight), kwargs = {})")
+    flat = g.op("Flatten", [conv], axis=1)
+    head = g.op("Gemm", [flat, g.weight("head.weight", [10, 64])], transB=1)
+    removed("RemoveOptionalBiasFromGemm", "%linear : [num_users=1] = call_function[target=torch.ops.aten.linear"
+                                          ".default](args = (%flatten, %p_head_weight, %p_head_bias), kwargs = {})")
+    path = g.save(tmp_path, head)
+    report, _ = totals(path)
+    assert report.totals["params"] == 4 * 12 + 4 * 4 + 64 * 10 == 704  # without the stem's 4 and the head's 10
+    result = invoke("report", path)
+    assert result.exit_code == 0
+    assert [line for line in result.stderr.splitlines() if line.startswith("note: ")] == [
+        f"note: {path}: torch.export's optimizer removed the biases of 2 layers because they were all zeros (14 "
+        f"params, first at node '{g.nodes[0].name}'): params count without them, where PyTorch counts them (a "
+        f"trained model's biases are kept)"]
+
+
+def test_position_bias_torch_export_folded_is_counted_as_the_graph_holds_it(tmp_path):
+    from cli_runner import invoke
+
+    path = tiny_maxvit(tmp_path, "dynamo", folded=True)
+    report, _ = totals(path)
+    attention = report.rows[1]
+    assert report.spec.layers[1].keys["position"] == "folded"
+    # qkv 216 + merge 72 + the folded bias 2 heads * 4*4 = 32 (the model's table, 9 x 2 = 18, is not in the file)
+    assert (attention.params, attention.buffers, attention.macs) == (216 + 72 + 32, 0, 5120)
+    result = invoke("report", path)
+    assert result.exit_code == 0
+    assert [line for line in result.stderr.splitlines() if line.startswith("note: ")] == [
+        f"note: {path}: torch.export folded the position bias tables of 1 attention layer into constants of heads "
+        f"x n x n: params count those constants (position: folded), PyTorch the tables they are gathered from, and "
+        f"their index buffers; MACs are the same (export with dynamo=False for PyTorch's params)"]
+
+
+def test_a_map_split_into_windows_and_read_otherwise_is_refused(tmp_path):
+    # timm's SpaceToDepth: the same split as MaxViT's partition, then another permutation
+    g = Graph("dynamo", (1, 8, 4, 4))
+    view = g.op("Reshape", ["x", g.ints("split2", [1, 8, 2, 2, 2, 2])])
+    moved = g.op("Transpose", [view], perm=[0, 3, 5, 1, 2, 4])
+    with pytest.raises(SpecError, match=r"node 'node_Transpose_\d+' \(Transpose\): input 't\d+' is part of a map "
+                                        r"split into windows \(MaxViT's partition\) cnncalc could not place"):
+        cnncalc.analyze(g.save(tmp_path, g.op("Reshape", [moved, g.ints("merged", [1, 32, 2, 2])])))
+
+
+# --- EfficientFormer: keys narrower than the values, attention biases -----------------------------------
+
+def tiny_efficientformer(folder, form):
+    """timm's EfficientFormer Attention on the 4 tokens of width 8 of a 1 x 8 x 2 x 2 map: 2 heads, q and k 2
+    wide a head, v 4 (attn_ratio 2): qkv Linear(8, 2*2*2 + 8 = 16), Reshape 1 x 4 x 2 x 8, Transpose, Split
+    [2, 2, 4] a head, the scores plus biases gathered from a learned 2 x 4 table by a 4 x 4 index (torch.export:
+    one stored 2 x 4 x 4 constant), proj Linear(8, 8)."""
+    g = Graph(form, (1, 8, 2, 2))
+    tokens = g.op("Transpose", [g.op("Reshape", ["x", g.ints("to_rows", [1, 8, 4])], "/stages/stages.3/downsample")],
+                  "/stages/stages.3/downsample", perm=[0, 2, 1])
+    s = "/stages/stages.3/blocks/blocks.4/token_mixer"
+    qkv = g.linear(tokens, 8, 16, s + "/qkv")
+    heads = g.op("Transpose", [g.op("Reshape", [qkv, g.ints("to_heads", [1, 4, 2, 8])], s)], s, perm=[0, 2, 1, 3])
+    g.count += 1
+    q, k, v = (f"split_{i}" for i in range(3))
+    g.nodes.append(helper.make_node("Split", [heads, g.ints("sizes", [2, 2, 4])], [q, k, v], name=s + "/Split", axis=3))
+    scores = g.op("Mul", [g.op("MatMul", [q, g.op("Transpose", [k], s, perm=[0, 1, 3, 2])], s), g.scalar(0.7)], s)
+    if form == "torchscript":
+        g.weight("stages.3.blocks.4.token_mixer.attention_biases", [2, 4])
+        g.ints("stages.3.blocks.4.token_mixer.attention_bias_idxs", [[0, 1, 2, 3], [1, 0, 3, 2], [2, 3, 0, 1],
+                                                                     [3, 2, 1, 0]])
+        bias = g.op("Gather", ["stages.3.blocks.4.token_mixer.attention_biases",
+                               "stages.3.blocks.4.token_mixer.attention_bias_idxs"], s, axis=1)
+    else:
+        bias = g.weight("stages.3.blocks.4.token_mixer.lifted_tensor_0", [2, 4, 4])
+    attn = g.op("Softmax", [g.op("Add", [scores, bias], s)], s, axis=-1)
+    mixed = g.op("Transpose", [g.op("MatMul", [attn, v], s)], s, perm=[0, 2, 1, 3])
+    proj = g.linear(g.op("Reshape", [mixed, g.ints("to_rows2", [1, 4, 8])], s), 8, 8, s + "/proj")
+    return g.save(folder, g.op("Add", [tokens, proj], "/stages/stages.3/blocks/blocks.4"))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_efficientformer_narrow_keys_and_attention_biases(tmp_path, form):
+    report, _ = totals(tiny_efficientformer(tmp_path, form))
+    assert [row.type for row in report.rows] == ["tokens", "attention", "add"]
+    keys, attention = report.spec.layers[1].keys, report.rows[1]
+    assert (keys["heads"], keys["key_dim"], keys["position"]) == (
+        2, 2, "offsets" if form == "torchscript" else "folded")
+    # qkv 8*16 + 16 = 144; proj 8*8 + 8 = 72; the biases: 2 heads * 4 offsets = 8 (torch.export: 2*4*4 = 32)
+    assert attention.params == 144 + 72 + (8 if form == "torchscript" else 32)
+    assert attention.buffers == (4 * 4 if form == "torchscript" else 0)  # the offset index of each pair
+    # qkv 4 tokens * 8*16 = 512; QK^T 2 heads * 4*4 * 2 = 64; AV 2 * 4*4 * 4 = 128; proj 4*8*8 = 256
+    assert attention.macs == 512 + 64 + 128 + 256 == 960
+
+
+# --- MobileViT: a map unfolded into patches, attention across them, folded back -------------------------
+
+def tiny_mobilevit(folder, form):
+    """timm's MobileVitBlock transformer on a 1 x 6 x 8 x 8 map in 2 x 2 patches: unfold (Reshape 24x2x4x2,
+    Transpose [0, 2, 1, 3], Reshape 1x6x16x4, Transpose [0, 3, 2, 1], Reshape 4x16x6: 4 sequences, one pixel
+    of each of the 16 patches), LayerNorm, timm's Attention (2 heads of 3), + its input, and the fold back."""
+    g = Graph(form, (1, 6, 8, 8))
+    s = "/stages/stages.2/stages.2.1"
+    t = s + "/transformer/transformer.0/attn"
+    rows, cells = g.ints("rows", [24, 2, 4, 2]), g.ints("cells", [24, 4, 2, 2])
+    patches = g.ints("patches", [1, 6, 16, 4])
+    x = g.op("Transpose", [g.op("Reshape", ["x", rows], s)], s, perm=[0, 2, 1, 3])
+    x = g.op("Transpose", [g.op("Reshape", [x, patches], s)], s, perm=[0, 3, 2, 1])
+    seqs = g.op("Reshape", [x, g.ints("merged", [4, 16, 6])], s)
+    norm = g.op("LayerNormalization", [seqs, g.weight("stages.2.1.transformer.0.norm1.weight", [6]),
+                                       g.weight("stages.2.1.transformer.0.norm1.bias", [6])], t + "/norm1", axis=-1)
+    qkv = g.linear(norm, 6, 18, t + "/qkv")
+    qkv5 = g.op("Transpose", [g.op("Reshape", [qkv, g.ints("to_heads", [4, 16, 3, 2, 3])], t)], t,
+                perm=[2, 0, 3, 1, 4])  # 3 x 4 x 2 x 16 x 3
+    if form == "torchscript":
+        q, k, v = (g.op("Gather", [qkv5, g.ints(f"index{i}", i)], t, axis=0) for i in range(3))
+    else:
+        zero = g.ints("zero", [0])
+        q, k, v = (g.op("Squeeze", [g.op("Slice", [qkv5, g.ints(f"s{i}", [i]), g.ints(f"e{i}", [i + 1]), zero]),
+                                    zero]) for i in range(3))
+    scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(0.5)], t), g.op("Transpose", [k], t, perm=[0, 1, 3, 2])], t)
+    mixed = g.op("MatMul", [g.op("Softmax", [scores], t, axis=-1), v], t)
+    mixed = g.op("Reshape", [g.op("Transpose", [mixed], t, perm=[0, 2, 1, 3]), g.ints("to_rows2", [4, 16, 6])], t)
+    added = g.op("Add", [seqs, g.linear(mixed, 6, 6, t + "/proj")], s + "/transformer/transformer.0")
+    x = g.op("Reshape", [added, g.ints("unmerged", [1, 4, 16, 6])], s)
+    x = g.op("Transpose", [g.op("Reshape", [g.op("Transpose", [x], s, perm=[0, 3, 2, 1]), cells], s)], s,
+             perm=[0, 2, 1, 3])
+    return g.save(folder, g.op("Reshape", [x, g.ints("to_map", [1, 6, 8, 8])], s))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_mobilevit_patches_and_attention_across_them(tmp_path, form):
+    report, _ = totals(tiny_mobilevit(tmp_path, form))
+    assert [row.type for row in report.rows] == ["layernorm", "attention", "add"]
+    assert [row.out_shape for row in report.rows] == [(6, 8, 8)] * 3  # the map, however the graph holds it
+    keys, attention = report.spec.layers[1].keys, report.rows[1]
+    # 4 sequences (one pixel of each 2x2 patch) of 16 positions: the counts of 4x4 windows
+    assert (keys["heads"], keys["window"]) == (2, 4)
+    assert attention.params == 6 * 18 + 18 + 6 * 6 + 6 == 168
+    # qkv 64 positions * 6*18 = 6,912; QK^T and AV each 4 sequences * 2 heads * 16*16*3 = 6,144; proj 64*6*6
+    assert attention.macs == 6912 + 6144 + 6144 + 2304 == 21504
+    assert report.totals["params"] == 12 + 168
+
+
+# --- CoAtNet: attention on a channels-first map, 1x1 conv projections, the output wider ----------------------
+
+def tiny_coatnet(folder, form):
+    """timm's Attention2d(8, 16, dim_head=4) on a 1 x 8 x 4 x 4 map (2 heads, expand_first off): qkv a 1x1 conv
+    8 -> 24 viewed as 1 x 2 x 12 x 16 and split in three on axis 2 (TorchScript: Slices; torch.export: a
+    Split), the scores plus a relative bias gathered from a 49 x 2 table ((2*4 - 1)^2 offsets) by an index
+    TorchScript writes as a Constant node (torch.export: a copy of the table it names itself, and GatherND),
+    v @ attn^T viewed as the map, proj a 1x1 conv 8 -> 16; + a 1x1 conv shortcut 8 -> 16."""
+    g = Graph(form, (1, 8, 4, 4))
+    s = "/stages/stages.2/blocks/blocks.0/attn"
+
+    def conv(x, name, cin, cout):
+        return g.op("Conv", [x, g.weight(f"{name}.weight", [cout, cin, 1, 1]), g.weight(f"{name}.bias", [cout])],
+                    "/" + name.replace(".", "/"), kernel_shape=[1, 1])
+
+    heads = g.op("Reshape", [conv("x", "stages.2.blocks.0.attn.qkv", 8, 24), g.ints("to_heads", [1, 2, 12, 16])], s)
+    if form == "torchscript":
+        axis = g.ints("axis2", [2])
+        q, k, v = (g.op("Slice", [heads, g.ints(f"start{i}", [4 * i]), g.ints(f"end{i}", [4 * i + 4]), axis], s)
+                   for i in range(3))
+    else:
+        g.count += 1
+        q, k, v = (f"split_{i}" for i in range(3))
+        g.nodes.append(helper.make_node("Split", [heads], [q, k, v], name="node_Split_qkv", axis=2, num_outputs=3))
+    scores = g.op("Mul", [g.op("MatMul", [g.op("Transpose", [q], s, perm=[0, 1, 3, 2]), k], s), g.scalar(0.5)], s)
+    index = (numpy.arange(256) % 49).astype(numpy.int64)
+    if form == "torchscript":
+        g.weight("stages.2.blocks.0.attn.rel_pos.relative_position_bias_table", [49, 2])
+        g.nodes.append(helper.make_node("Constant", [], ["onnx::Gather_389"], name=s + "/Constant_index",
+                                        value=numpy_helper.from_array(index)))
+        bias = g.op("Gather", ["stages.2.blocks.0.attn.rel_pos.relative_position_bias_table", "onnx::Gather_389"], s,
+                    axis=0)
+    else:
+        g.ints("stages.2.blocks.0.attn.rel_pos.relative_position_index", index.reshape(256, 1))
+        index = "stages.2.blocks.0.attn.rel_pos.relative_position_index"
+        bias = g.op("GatherND", [g.weight("val_238", [49, 2]), index])
+    bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [16, 16, 2])], s)], s, perm=[2, 0, 1])
+    bias = g.op("Unsqueeze", [bias, g.ints("zero_axis", [0])], s)
+    attn = g.op("Softmax", [g.op("Add", [scores, bias], s)], s, axis=-1)
+    mixed = g.op("MatMul", [v, g.op("Transpose", [attn], s, perm=[0, 1, 3, 2])], s)  # 1 x 2 x 4 x 16
+    proj = conv(g.op("Reshape", [mixed, g.ints("to_map", [1, 8, 4, 4])], s), "stages.2.blocks.0.attn.proj", 8, 16)
+    shortcut = conv("x", "stages.2.blocks.0.shortcut.expand", 8, 16)
+    return g.save(folder, g.op("Add", [shortcut, proj], "/stages/stages.2/blocks/blocks.0"))
+
+
+def test_coatnet_attention_on_a_map_widening_its_channels(tmp_path):
+    report, by_name = totals(tiny_coatnet(tmp_path, "torchscript"))
+    assert [row.type for row in report.rows] == ["conv", "attention", "add"]  # the shortcut, then the attention
+    keys, attention = report.spec.layers[1].keys, report.rows[1]
+    assert (keys["heads"], keys["out"], keys["position"], keys["window"]) == (2, 16, "relative", 4)  # the whole map
+    assert attention.out_shape == (16, 4, 4)
+    # qkv 8*24 + 24 = 216; proj 8*16 + 16 = 144; the table (2*4 - 1)^2 * 2 heads = 98
+    assert attention.params == 216 + 144 + 98 == 458
+    assert attention.buffers == 16 * 16  # the index, a Constant node: PyTorch's relative_position_index
+    # qkv 16 positions * 8*24 = 3,072; QK^T and AV each 2 heads * 16*16*4 = 2,048; proj 16*8*16 = 2,048
+    assert attention.macs == 3072 + 2048 + 2048 + 2048 == 9216
+    assert report.totals["params"] == 458 + 8 * 16 + 16 and report.totals["macs"] == 9216 + 16 * 8 * 16
+
+
+def test_coatnet_from_torch_export_is_refused_naming_its_derived_table(tmp_path):
+    with pytest.raises(SpecError, match=r"\(Add\): a position bias computed from 'val_238', a tensor the exporter "
+                                        r"derived from the model's parameters"):
+        cnncalc.analyze(tiny_coatnet(tmp_path, "dynamo"))
+
+
+def test_token_mixing_at_another_input_size_is_refused_in_one_line(tmp_path):
+    # the token MLP's weights fix the number of tokens: 4 at 8x8, 16 at --input 16
+    with pytest.raises(SpecError, match=r"\(MatMul\): a MatMul mixing 16 tokens by a weight for 4 \(4x6\): the model "
+                                        r"was exported for another input size"):
+        cnncalc.analyze(tiny_mixer(tmp_path, "dynamo", rows=(1, 8, -1)), input="3x16x16")

@@ -417,6 +417,19 @@ def test_linear_on_a_map_acts_on_the_channels_at_each_position():
     assert flat.out_shape == (10,) and flat.params == 5120 and flat.macs == 5120
 
 
+
+def test_linear_over_tokens_mixes_the_tokens_for_each_feature():
+    # MLP-Mixer-B/16's token MLP: Linear(196, 384), GELU, Linear(384, 196) on the transposed 196 x 768 tokens
+    report = cnncalc.analyze({"input": {"tokens": [196, 768]}, "layers": [
+        {"name": "fc1", "type": "linear", "units": 384, "over": "tokens", "act": "gelu"},
+        {"name": "fc2", "type": "linear", "units": 196, "over": "tokens"}]})
+    fc1, fc2 = report.row("fc1"), report.row("fc2")
+    assert fc1.out_shape == (384, 768) and fc2.out_shape == (196, 768)
+    assert fc1.params == 196 * 384 + 384 == 75_648 and fc2.params == 384 * 196 + 196 == 75_460
+    assert fc1.macs == 768 * 196 * 384 == 57_802_752 and fc2.macs == 768 * 384 * 196
+    error = spec_error((96, 56, 56), {"name": "t", "type": "linear", "units": 8, "over": "tokens"})
+    assert error.layer == "t" and "over: tokens needs tokens (N x D), but the input is 96 x 56 x 56" in str(error)
+
 # --- pixel shuffle, crop, pad --------------------------------------------------------------------
 
 def test_pixelshuffle_and_unshuffle():

@@ -198,6 +198,23 @@ def test_weights_too_large_to_fold_do_not_spend_the_folding_budget(tmp_path):
     assert result.stdout.splitlines()[1].split(",")[:2] == ["flat", "flatten"]
 
 
+def test_folding_budget_is_not_spent_on_tensors_known_by_their_dims(tmp_path, monkeypatch):
+    # Swin's shifted-window masks (150,000 elements a node, never made into arrays) spent the budget
+    # before its last stage, whose window Reshape then had no target
+    from cnncalc.onnx import constants
+
+    monkeypatch.setattr(constants, "MAX_FOLDED_ELEMENTS", 10)
+    mask = numpy_helper.from_array(numpy.zeros(5000, dtype=numpy.float32), "mask")
+    shape = numpy_helper.from_array(numpy.array([1, -1], dtype=numpy.int64), "shape")
+    nodes = [helper.make_node("Equal", ["mask", "mask"], ["m1"], name="m1"),
+             helper.make_node("Where", ["m1", "mask", "mask"], ["m2"], name="m2"),
+             helper.make_node("Concat", ["shape"], ["s"], axis=0, name="s"),
+             helper.make_node("Reshape", ["x", "s"], ["y"], name="flat")]
+    result = invoke("report", onnx_model(tmp_path, nodes, [mask, shape]), "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1].startswith("flat,flatten,")
+
+
 def test_a_scope_name_of_a_million_parts_is_read_in_linear_time(tmp_path):
     # '/a' 1,000,000 times (2 MB): 44 s in the PyTorch-scope parser before the name was refused
     path = onnx_model(tmp_path, [relu(name="/a" * 1_000_000)])

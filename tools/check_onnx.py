@@ -12,12 +12,19 @@ With --modern, each NAME.ts.onnx and NAME.dynamo.onnx is compared with tools/mod
 (PyTorch's params, buffers and FlopCounterMode MACs). A TorchScript export must match all three. A
 torch.export (dynamo) export folds BatchNorm into the convs before it: when the model has BatchNorm it
 must match the MACs, have no buffers and the params of the folded model (folded_params: each BN after a
-conv goes, the conv keeps its bias or gains one); the line says "BN folded".
+conv goes, the conv keeps its bias or gains one); the line says "BN folded". Biases its optimizer removed
+because they were all zeros (a module's own, named in the node's metadata: MLP-Mixer's stem and head) are
+taken off PyTorch's params; the line says "zero biases removed". A BatchNorm that follows no conv
+(MaxViT's pre-norm) stays, with its running stats as buffers. A position bias table it folded into a
+heads x n x n constant (``position: folded``) adds heads*n*n params less the table's ((2W-1)^2*heads, or
+heads*N for attention biases on N tokens) and drops the index's n*n buffers; the line says "position bias
+folded".
 
 Prints one line per model with the figures and the time `report` took; exit 1 on any mismatch.
 """
 
 import csv
+import math
 import os
 import sys
 import tempfile
@@ -79,6 +86,17 @@ def modern(folder, names):
             if folded:
                 folded_params = int(row.get("folded_params") or int(row["params"]) - int(row["bn_params"]) // 2)
                 want = {"params": folded_params, "buffers": 0, "macs": want["macs"]}
+            removed, note_bias = 0, ""
+            if kind == "dynamo":  # the all-zero biases of a freshly built model its optimizer removed (a note says so)
+                from cnncalc.onnx.reader import read_model, removed_biases
+
+                graph = read_model(path).graph
+                removed = removed_biases(graph)[1]
+                want["params"] -= removed
+                if folded:  # a BatchNorm that follows no conv (MaxViT's pre-norm) stays, with its running stats
+                    sizes = {tensor.name: math.prod(tensor.dims) for tensor in graph.initializer}
+                    want["buffers"] = sum(sizes.get(name, 0) for node in graph.node
+                                          if node.op_type == "BatchNormalization" for name in node.input[3:5])
             try:
                 start = time.perf_counter()
                 report = cnncalc.analyze(path)
@@ -93,12 +111,24 @@ def modern(folder, names):
                 print(f"{label:<28} REFUSED: {str(err)[:220]}")
                 results.append(False)
                 continue
+            for layer in spec.layers:  # a relative position table torch.export folded (position: folded)
+                if kind == "dynamo" and layer.keys.get("position") == "folded":
+                    heads = layer.keys["heads"]
+                    if "window" in layer.keys:  # Swin's, MaxViT's relative table (2W-1)^2 x heads
+                        n, table = layer.keys["window"] ** 2, (2 * layer.keys["window"] - 1) ** 2 * heads
+                    else:  # EfficientFormer's attention biases on N tokens: heads x N
+                        n = report.row(layer.name).out_shape[0]
+                        table = heads * n
+                    want["params"] += heads * n * n - table
+                    want["buffers"] -= 0 if folded else n * n
+                    note_bias = " (position bias folded)"
             got = {key: report.totals[key] for key in KEYS}
             again = {key: imported.totals[key] for key in KEYS}
             ok = got == want and again == want
             figures = ", ".join(f"{key} {got[key]:,}" for key in KEYS)
             status = "OK" if ok else f"MISMATCH (want {want}; import {again})"
-            note = " (BN folded)" if folded else ""
+            note = note_bias + (" (BN folded)" if folded else "") + (f" (zero biases removed: {removed:,})"
+                                                                     if removed else "")
             print(f"{label:<28} {status}{note}: {figures}; {len(report.rows)} layers; report {seconds:.2f} s")
             results.append(ok)
     print(f"{sum(results)} of {len(results)} exports match PyTorch")

@@ -71,11 +71,11 @@ def mul(reader, node, attrs):
     gates = [reader.values[name].gate for name in node.input if reader.values[name].gate is not None]
     if gates and gates[0][0] not in ("shuffle", "shuffled", "pad"):
         source, act, foldable = gates[0]
-        value = reader.value(node, source)
+        value = reader.value(node, source, any_layout=True)  # on a map, tokens, or channels last (MobileViT's MLP)
         if foldable and takes_act(reader, value):
             reader.by_name[value.layer]["act"] = act
             return reader.set_output(node, value)
-        return reader.set_output(node, reader.emit(node, act, [source]))
+        return reader.set_output(node, reader.emit(node, act, [source], layout=value.layout, any_layout=True))
     reader.set_output(node, reader.emit(node, "mul", list(node.input)))
 
 

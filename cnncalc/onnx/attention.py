@@ -14,11 +14,12 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from .tensors import Value, channels_last, elements, initializer_kind, shape_text
+from . import variants
+from .tensors import Value, channels_last, elements, shape_text
 
 # the operators a region follows
 FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
-            "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten")
+            "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum", "Conv")
 
 
 class Region:
@@ -38,6 +39,8 @@ class Region:
         self.tables = set()  # learned tables (a relative position bias) and buffers (its index) added in
         self.names = []  # the initializers it uses, for the layer's name
         self.closed = False  # made into an attention layer
+        self.norms, self.logits, self.mlp, self.folded = 0, set(), None, 0  # see variants
+        self.heads = self.value_dim = None  # of the scores, and of AV's values (narrower keys: LeViT)
 
 
 def is_region(value):
@@ -69,6 +72,8 @@ def visit(reader, node, attrs):
 
 def _start(reader, node, attrs):
     op = node.op_type
+    if variants.start(reader, node, attrs):
+        return True
     if op in ("Pad", "Slice", "Reshape") and node.input and node.input[0] in reader.values:
         value = reader.values[node.input[0]]
         strided = value.gate is not None and value.gate[0] == "strided"
@@ -79,7 +84,7 @@ def _start(reader, node, attrs):
     if op not in ("Transpose", "Reshape") or not node.input or node.input[0] not in reader.values:
         return False
     value = reader.values[node.input[0]]
-    if not value.tokens:
+    if not value.tokens and not getattr(value.layout, "merged", False):  # tokens, or MobileViT's patches
         return False
     if op == "Transpose":
         if list(attrs.get("perm", [])) != [1, 0, 2]:
@@ -253,6 +258,8 @@ def _step(reader, node, attrs, region, first=None):
         return True
     if op == "MatMul":
         return _matmul(reader, node, region, inputs, consts)
+    if op in variants.OPERATORS and dims is not None and variants.step(reader, node, attrs, region, inputs, consts):
+        return True
     if op == "Gemm" and dims is not None and len(dims) == 2 and consts[1] is not None and consts[1].dims:
         weight = consts[1].dims
         units = weight[0] if attrs.get("transB", 0) else weight[1]
@@ -279,6 +286,8 @@ def _step(reader, node, attrs, region, first=None):
             return _set(reader, node, region, dims) or True
         if op in ("Mul", "Div") and count == 1 and (op == "Mul" or present[0] == 0):
             return _set(reader, node, region, dims) or True
+        if op == "Add" and const.stored and variants.folded_bias(reader, region, node.input[1 - present[0]], dims):
+            return _set(reader, node, region, dims) or True
         if op == "Add" and const.stored and len(const.dims) > 1 and region.head_dim is not None:
             name = node.input[1 - present[0]]
             raise reader.unsupported(node, f"an attention bias stored as the {shape_text(const.dims)} constant "
@@ -288,8 +297,9 @@ def _step(reader, node, attrs, region, first=None):
         if op == "Add" and not const.stored and len(const.dims) <= len(dims):
             # a bias gathered from a learned table by an index buffer (Swin's relative position bias), or
             # a computed mask (the shifted windows'): the learned tables are params, the indices buffers
+            coordinates = variants.position_mlp(reader, node, node.input[1 - present[0]], region)
             for name in sorted(const.sources - region.tables):
-                kind = initializer_kind(name, reader.initializers.get(name))
+                kind = variants.source_kind(reader, node, name, coordinates)
                 if kind == "param":
                     region.params += elements(reader.consts[name].dims)
                 elif kind == "buffer":
@@ -346,7 +356,9 @@ def _matmul(reader, node, region, inputs, consts):
     except ValueError:
         return False
     if region.head_dim is None:
-        region.head_dim, region.window = a[-1], a[-2]
+        region.head_dim, region.window, region.heads = a[-1], a[-2], (batch or (1,))[-1]
+    elif region.value_dim is None:  # attn @ v: n x d; v @ attn^T (CoAtNet): d x n
+        region.value_dim = b[-1] if a[-2] == region.window else a[-2]
     region.macs += math.prod(batch) * a[-2] * b[-1] * a[-1]
     return _set(reader, node, region, batch + (a[-2], b[-1])) or True
 
@@ -361,34 +373,26 @@ def close(reader, node, name):
     if region in reader.regions:
         reader.regions.remove(region)
     tokens = reader.values[region.source]
-    if value.shape != tokens.shape or not region.projections or region.head_dim is None:
+    out = variants.widened(value, tokens)  # the output's channels: the input's, or more (CoAtNet)
+    if not out or not region.projections or region.head_dim is None:
         raise reader.unsupported(node, f"a multi-head attention pattern ending as {shape_text(value.shape)} "
                                        f"(cnncalc reads one that gives back the {shape_text(tokens.shape)} tokens it "
                                        f"started from)")
-    width = tokens.shape[-1]
-    inner = region.projections[0] // 3 if len(region.projections) == 2 else region.projections[0]
-    heads = inner // region.head_dim if region.head_dim and inner % region.head_dim == 0 else 0
-    keys = {"heads": heads}
-    table = 0
-    if not tokens.tokens:  # windows of a map (Swin)
-        side = math.isqrt(region.window or 0)
-        if side * side != region.window:
-            raise reader.unsupported(node, f"attention in windows of {region.window} positions (cnncalc reads "
-                                           f"square windows)")
-        keys["window"] = side
-        if region.tables:
-            keys["position"] = "relative"
-            table = (2 * side - 1) ** 2 * heads
+    width = tokens.shape[tokens.channel_axis]
+    keys, inner, projected, table = variants.layer_keys(reader, node, region, tokens)
+    heads = keys["heads"]
     found = None
     for qkv_bias in (True, False):
         for proj_bias in (True, False):
-            params = 4 * width * inner + (3 * inner if qkv_bias else 0) + (width if proj_bias else 0) + table
+            params = width * projected + inner * out + (projected if qkv_bias else 0) + (out if proj_bias else 0) + table
             if params == region.params and found is None:
                 found = qkv_bias, proj_bias
     if not heads or found is None:
         raise reader.unsupported(node, f"an attention-like pattern (from '{region.start.name}') with "
                                        f"{region.params:,} params and {region.macs:,} MACs that no attention layer "
                                        f"gives")
+    if out != width:
+        keys["out"] = out
     if inner != width:
         keys["dim"] = inner
     if not found[0]:
@@ -404,7 +408,7 @@ def close(reader, node, name):
                                        f"MACs, where attention with {keys} has {cost.params:,}, {cost.buffers:,} "
                                        f"and {cost.macs:,}")
     for key, other in list(reader.values.items()):
-        if is_region(other) and other.gate[1] is region and other.shape == tokens.shape:
+        if is_region(other) and other.gate[1] is region and other.shape in (tokens.shape, value.shape):
             reader.values[key] = result if key == name else result.passed_on()
 
 

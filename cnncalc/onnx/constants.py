@@ -53,6 +53,14 @@ def fold_cost(inputs):
     return sum(_elements(const.dims) for const in inputs if const is not None)
 
 
+def read_cost(inputs):
+    """The elements of a node's constant inputs that folding reads as arrays: those of at most
+    MAX_VALUE_ELEMENTS (a larger one is known by its dims only and costs nothing; Swin's shifted-window
+    masks, 150,000 elements a node, spent the model's budget before its last stage)."""
+    sizes = (_elements(const.dims) for const in inputs if const is not None)
+    return sum(size for size in sizes if size <= MAX_VALUE_ELEMENTS)
+
+
 # arithmetic that may divide by zero or overflow: numpy's warnings silenced
 _FLOATING = ("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Cast", "Mod", "Range", "Floor", "Ceil", "ReduceProd",
              "ReduceSum")
@@ -99,6 +107,18 @@ def _dims_only(op, dims, arrays, attrs):
     if op == "Transpose":
         perm = attrs.get("perm", list(reversed(range(len(dims[0])))))
         return tuple(dims[0][p] for p in perm)
+    if op == "GatherND" and len(dims) > 1 and dims[1] is not None and not attrs.get("batch_dims", 0) \
+            and dims[1] and dims[1][-1] <= len(dims[0]):  # a table gathered by an index (torch.export's bias)
+        return dims[1][:-1] + dims[0][dims[1][-1]:]
+    if op == "MatMul" and len(dims) > 1 and dims[1] is not None and len(dims[0]) > 1 and len(dims[1]) > 1 \
+            and dims[0][-1] == dims[1][-2]:
+        # a product of constants (Swin V2's position-bias MLP on its coordinates table)
+        import numpy
+
+        try:
+            return tuple(numpy.broadcast_shapes(dims[0][:-2], dims[1][:-2])) + (dims[0][-2], dims[1][-1])
+        except ValueError:
+            return None
     if op == "Reshape" and len(arrays) > 1 and arrays[1] is not None:
         target = [int(v) for v in arrays[1].reshape(-1)]
         target = [dims[0][i] if v == 0 and i < len(dims[0]) else v for i, v in enumerate(target)]

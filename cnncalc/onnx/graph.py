@@ -228,7 +228,7 @@ class GraphReader:
         item = {"name": name, "type": type_name, **(keys or {}), "_from": [v.layer for v in inputs]}
         decl = LayerDecl(name, type_name, {k: v for k, v in item.items() if k not in ("name", "type", "_from")},
                          item["_from"], self.file, None, {}, None)
-        batch = inputs[0].shape[0]
+        batch = inputs[0].spec[0]  # not the ONNX dims' first: MobileViT's patches merge the batch into it
         references = {key: self.values_by_layer[item[key]] for key in ("like",) if key in item}
         try:
             cost = rules.apply(decl, [v.rule_shape() for v in inputs], references=references)
@@ -240,8 +240,8 @@ class GraphReader:
         self.emitted_from[name] = list(sources)
         self.weights_of[name] = weight
         spec = (batch,) + tuple(cost.shape)
-        if is_tokens(cost.shape):
-            return Value(name, spec, tokens=True)
+        if is_tokens(cost.shape):  # tokens, or tokens transposed (MLP-Mixer's token mixing)
+            return Value(name, laid_out(spec, layout), tokens=True, layout=layout)
         if layout is not None and len(layout) != len(spec):
             raise self.unsupported(node, f"its output {shape_text(spec[1:])} cannot be held channels-last")
         return Value(name, laid_out(spec, layout), layout=layout)
@@ -262,7 +262,8 @@ class GraphReader:
                                              f"tensor")
             raise self.fail(node, f"input '{shown(name)}' is not computed by any earlier node")
         if found.gate is not None:
-            what = {"shuffle": "a channel shuffle", "shuffled": "a channel shuffle", "pad": "a Pad"}.get(
+            what = {"shuffle": "a channel shuffle", "shuffled": "a channel shuffle", "pad": "a Pad",
+                    "view": "a map split into windows (MaxViT's partition)"}.get(
                 found.gate[0], "an activation")
             raise self.unsupported(node, f"input '{shown(name)}' is part of {what} cnncalc could not place")
         if (found.layout is not None or found.tokens) and not any_layout:
@@ -368,9 +369,7 @@ class GraphReader:
             value = numpy.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=numpy.int64)
             self.consts[node.output[0]] = Const(value.shape, value=value, stored=False)
             return
-        cost = onnx_constants.fold_cost(inputs)
-        if cost <= onnx_constants.MAX_FOLD_INPUT_ELEMENTS:  # larger inputs are never folded (a TorchScript
-            self.folded += cost                             # export's Transpose of each weight): they cost nothing
+        self.folded += onnx_constants.read_cost(inputs)
         results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset,
                                           fold=self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS)
         self.folded += sum(value.size for _, value in results if value is not None)

@@ -203,7 +203,7 @@ def matmul(reader, node, attrs):
         type_name = "linear"
     elif dims[0] != shape[1]:
         raise reader.fail(node, f"the weight {shape_text(dims)} does not fit {shape[1]} input features")
-    keys = {"units": dims[1], "bias": False}
+    keys = {"units": dims[1], "bias": False, **({"over": "tokens"} if layout == tokens.TRANSPOSED else {})}
     bias_add = reader.only_reader(node.output[0])
     if bias_add is not None:
         add = reader.nodes[bias_add]

@@ -16,6 +16,7 @@ Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the n
 
 from .activations import fold_activation
 from .tensors import Value, attributes, channels_last, elements, shape_text
+from .tokens import TRANSPOSED
 
 
 # --- Transpose: a change of layout ------------------------------------------------------------------
@@ -78,6 +79,12 @@ def linear(reader, node, source, weight_dims, weight):
     """MatMul of a channels-last or token tensor by a constant in x out: ``linear`` on its channels,
     with the Add of a constant vector after it as its bias."""
     value = reader.value(node, source, any_layout=True)
+    if value.tokens and value.layout == TRANSPOSED:  # mixing the tokens (MLP-Mixer)
+        if weight_dims[0] != value.shape[-1]:
+            raise reader.unsupported(node, f"a MatMul mixing {value.shape[-1]} tokens by a weight for "
+                                           f"{weight_dims[0]} ({shape_text(weight_dims)}): the model was exported "
+                                           f"for another input size")
+        return {"units": weight_dims[1], "over": "tokens"}, value.layout
     if value.channel_axis != len(value.shape) - 1:
         raise reader.unsupported(node, f"a MatMul of {shape_text(value.shape)} by {shape_text(weight_dims)} over "
                                        f"axis {len(value.shape) - 1}, which is not the channels (cnncalc reads a "

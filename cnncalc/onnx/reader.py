@@ -31,6 +31,7 @@ only when an .onnx file is read.
 """
 
 import os
+import re
 
 from ..conventions import FOLDED_BN
 from ..errors import SpecError
@@ -68,6 +69,22 @@ def load(path, input=None, file=None):
                  f"(onnx::Conv_...): likely exported with batch norm folded into the convs "
                  f"(do_constant_folding=True or dynamo=True), so params count conv biases instead of BN; "
                  f"export with do_constant_folding=False to keep BN")
+        folded = [layer for layer in spec.layers if layer.keys.get("position") == "folded"]
+        if folded:
+            from ..errors import note
+
+            note(f"{file}: torch.export folded the position bias tables of {len(folded)} attention layer"
+                 f"{'s' if len(folded) > 1 else ''} into constants of heads x n x n: params count those constants "
+                 f"(position: folded), PyTorch the tables they are gathered from, and their index buffers; MACs "
+                 f"are the same (export with dynamo=False for PyTorch's params)")
+        removed = removed_biases(model.graph)
+        if removed[0]:
+            from ..errors import note
+
+            note(f"{file}: torch.export's optimizer removed the biases of {removed[0]} layer"
+                 f"{'s' if removed[0] > 1 else ''} because they were all zeros ({removed[1]:,} params, first "
+                 f"at node '{removed[2][:60]}'): params count without them, where PyTorch counts them (a trained "
+                 f"model's biases are kept)")
         return spec
     except (IndexError, KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as err:
         # protobuf parsed it, but it breaks ONNX's own rules (a name that is not UTF-8 text, a missing field)
@@ -83,6 +100,34 @@ def looks_bn_folded(graph):
     initializers = {tensor.name for tensor in graph.initializer}
     return any(node.op_type == "Conv" and len(node.input) > 2 and node.input[2]
                and node.input[1] in initializers and node.input[1].startswith("onnx::") for node in graph.node)
+
+
+_BIAS_ARGUMENT = re.compile(r"args = \(%?[\w.]+, %p_\w+, %p_\w+")
+
+
+def removed_biases(graph):
+    """(layers, params, first node) of the all-zero biases torch.export's optimizer removed from Conv and
+    Gemm nodes (it says so in each node's metadata; a bias it removed after folding BN into the conv is
+    part of the folded model, not counted here)."""
+    dims = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer}
+    count = params = 0
+    first = ""
+    for node in graph.node:
+        if node.op_type not in ("Conv", "Gemm") or len(node.input) < 2 or node.input[1] not in dims:
+            continue
+        meta = {entry.key: entry.value for entry in node.metadata_props}
+        if meta.get("pkg.onnxscript.rewriter.rule_name") not in ("RemoveOptionalBiasFromConv",
+                                                                  "RemoveOptionalBiasFromGemm"):
+            continue
+        # the module's own bias (aten.linear(x, %p_head_weight, %p_head_bias)), not the zeros the exporter
+        # wrote for a conv without one (aten.conv2d(x, %p_weight))
+        if not _BIAS_ARGUMENT.search(meta.get("pkg.torch.onnx.fx_node", "")[:2000]):
+            continue
+        weight = dims[node.input[1]]
+        transposed = node.op_type == "Gemm" and not any(a.name == "transB" and a.i for a in node.attribute)
+        if len(weight) >= 2:
+            count, params, first = count + 1, params + weight[1 if transposed else 0], first or node.name
+    return count, params, first
 
 
 def read_model(path, file=None):

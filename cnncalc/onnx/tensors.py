@@ -153,6 +153,8 @@ class Value:
         """The shape in the spec's order (batch, channels, positions...)."""
         if self.layout is None:
             return self.shape
+        if hasattr(self.layout, "spec_dims"):  # a map held as windows (partitions.Partitioned)
+            return self.layout.spec_dims(self.shape)
         dims = [0] * len(self.shape)
         for position, axis in enumerate(self.layout):
             dims[axis] = self.shape[position]
@@ -161,15 +163,15 @@ class Value:
     @property
     def channel_axis(self):
         """Which ONNX axis holds the channels (features; the width of tokens)."""
-        if self.tokens:
-            return len(self.shape) - 1
+        if self.tokens:  # the width last; tokens transposed (tokens.TRANSPOSED) hold it on axis 1
+            return len(self.shape) - 1 if self.layout is None else self.layout.index(2)
         return 1 if self.layout is None else self.layout.index(1)
 
     def rule_shape(self):
         """The shape a rule sees: without the batch, Tokens(N, D) for tokens."""
         if self.tokens:
             from ..numbers import Tokens
-            return Tokens(*self.shape[1:])
+            return Tokens(*self.spec[1:])
         return self.spec[1:]
 
     def passed_on(self):
@@ -178,6 +180,8 @@ class Value:
 
 def laid_out(spec, layout):
     """The ONNX dims of a tensor of spec shape ``spec`` held in ``layout``."""
+    if hasattr(layout, "onnx_dims"):  # a map held as windows (partitions.Partitioned)
+        return layout.onnx_dims(spec)
     return tuple(spec) if layout is None else tuple(spec[axis] for axis in layout)
 
 

@@ -11,6 +11,9 @@ import math
 
 from .tensors import Value, attributes, channels_last, elements
 
+# tokens held N x D x T, the token axis last: a Linear on them mixes the tokens (MLP-Mixer; ``over: tokens``)
+TRANSPOSED = (0, 2, 1)
+
 
 # --- tokens -----------------------------------------------------------------------------------------
 
@@ -18,7 +21,7 @@ def reshape(reader, node, dims, target):
     """A Reshape between maps and tokens; False when it is not one."""
     source = node.input[0]
     value = reader.values[source]
-    if value.tokens and len(target) == 4 and target[0] == dims[0] and target[3] == dims[2] \
+    if value.tokens and value.layout is None and len(target) == 4 and target[0] == dims[0] and target[3] == dims[2] \
             and target[1] * target[2] == dims[1]:
         size = target[1] if target[1] == target[2] else [target[1], target[2]]
         result = reader.emit(node, "untokens", [source], {"size": size}, layout=channels_last(4), any_layout=True)
@@ -38,8 +41,14 @@ def reshape(reader, node, dims, target):
 
 
 def transpose(reader, node, perm):
-    """The Transpose [0, 2, 1] that ends a map's Reshape to N x C x HW: ``tokens``."""
+    """The Transpose [0, 2, 1] that ends a map's Reshape to N x C x HW: ``tokens``; of tokens, the tokens
+    held transposed (or back): nothing is computed."""
     pending = reader.values.get(node.input[0])
+    if pending is not None and pending.gate is None and pending.tokens and perm == [0, 2, 1]:
+        layout = None if pending.layout == TRANSPOSED else TRANSPOSED
+        shape = (pending.shape[0], pending.shape[2], pending.shape[1])
+        reader.set_output(node, Value(pending.layer, shape, own=False, tokens=True, layout=layout))
+        return True
     if pending is None or pending.gate is None or pending.gate[0] != "tokens" or perm != [0, 2, 1]:
         return False
     reader.set_output(node, reader.emit(node, "tokens", [pending.gate[1]]))
@@ -53,7 +62,7 @@ def class_token(reader, node, attrs):
         return False
     value = reader.values[names[1]]
     const = reader.consts.get(names[0])
-    if not value.tokens or const is None or const.dims is None or attrs.get("axis", 1) % 3 != 1:
+    if not value.tokens or value.layout or const is None or const.dims is None or attrs.get("axis", 1) % 3 != 1:
         return False
     if len(const.dims) != 3 or const.dims[0] != 1 or const.dims[2] != value.shape[2]:
         return False
@@ -70,7 +79,7 @@ def position_embedding(reader, node):
     value = reader.values[computed[0]]
     other = [n for n in node.input if n not in reader.values][0]
     const = reader.consts.get(other)
-    if not value.tokens or const is None or not const.stored or const.dims is None:
+    if not value.tokens or value.layout or const is None or not const.stored or const.dims is None:
         return False
     if elements(const.dims) != math.prod(value.shape[1:]) or const.dims[-2:] != value.shape[-2:]:
         return False
@@ -81,7 +90,7 @@ def position_embedding(reader, node):
 def take_token(reader, node, attrs):
     """Gather of one token (axis 1) of tokens: ``taketoken``."""
     value = reader.values.get(node.input[0])
-    if value is None or not value.tokens or attrs.get("axis", 0) % 3 != 1:
+    if value is None or not value.tokens or value.layout or attrs.get("axis", 0) % 3 != 1:
         return False
     index = reader.known(node, node.input[1], "the Gather index")
     if index.size != 1 or index.ndim != 0:
@@ -96,7 +105,8 @@ def take_token(reader, node, attrs):
 def mean_tokens(reader, node, attrs, axes):
     """ReduceMean over the tokens (axis 1) without keepdims: ``meantokens``."""
     value = reader.values.get(node.input[0])
-    if value is None or not value.tokens or axes is None or [a % 3 for a in axes] != [1] or attrs.get("keepdims", 1):
+    if value is None or not value.tokens or value.layout or axes is None or [a % 3 for a in axes] != [1] \
+            or attrs.get("keepdims", 1):
         return False
     reader.set_output(node, reader.emit(node, "meantokens", [node.input[0]], any_layout=True))
     return True

@@ -10,22 +10,24 @@ window: the attention map), the weighted sum, and the output (docs/conventions.m
 from ..numbers import Tokens, is_tokens, plural
 from .keys import check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
-from .windows import elements, per_axis, product_text, show_shape, width
+from .windows import elements, per_axis, product_text, show_shape, width, with_width
 
-POSITION_BIASES = ("none", "relative", "continuous")
+# folded: the relative bias as torch.export stores it, one constant of heads x n x n per window's scores;
+# offsets: a learned bias per head for each offset (|dy|, |dx|) between two positions (LeViT, EfficientFormer)
+POSITION_BIASES = ("none", "relative", "continuous", "folded", "offsets")
 
 ATTENTION_KEYS = {
     "heads": (check_count, REQUIRED), "dim": (check_count, None), "qkv_bias": (check_flag, True),
     "proj_bias": (check_flag, True), "window": (check_size, None), "shift": (check_offset, 0),
     "position": (check_choice(*POSITION_BIASES), "none"), "cpb_hidden": (check_count, 512),
-    "cosine": (check_flag, False),
+    "cosine": (check_flag, False), "key_dim": (check_count, None), "out": (check_count, None),
 }
 
 
 def _geometry(layer, shape):
     """(positions the projections run on, windows, positions per window, window per axis or None, padded map)."""
     if is_tokens(shape):
-        if layer.p["window"] is not None or layer.p["position"] != "none":
+        if layer.p["window"] is not None or layer.p["position"] not in ("none", "offsets", "folded"):
             key = "window" if layer.p["window"] is not None else "position"
             raise layer.error(f"{key} needs a map (C x H x W), but the input is {shape[0]} tokens of width "
                               f"{shape[1]}", key)
@@ -54,11 +56,15 @@ def attention(layer, shape):
         raise layer.error(f"heads {heads} must divide the width {dim}", "heads")
     count, windows, per_window, window, padded = _geometry(layer, shape)
     head_dim = dim // heads
-    qkv, scores, proj = count * channels * 3 * dim, windows * heads * per_window * per_window * head_dim, \
-        count * dim * channels
-    macs = qkv + 2 * scores + proj
-    weights = 3 * channels * dim + dim * channels
-    biases = (3 * dim if p["qkv_bias"] else 0) + (channels if p["proj_bias"] else 0)
+    key_dim = p["key_dim"] or head_dim  # the width of q and k a head (narrower than v's in LeViT, EfficientFormer)
+    projected = 2 * heads * key_dim + dim  # the width of q, k and v together
+    out = p["out"] or channels  # the output projection's width (wider than the input in CoAtNet's first blocks)
+    qkv, scores, proj = count * channels * projected, windows * heads * per_window * per_window * key_dim, \
+        count * dim * out
+    values = scores // key_dim * head_dim
+    macs = qkv + scores + values + proj
+    weights = channels * projected + dim * out
+    biases = (projected if p["qkv_bias"] else 0) + (out if p["proj_bias"] else 0)
     params, buffers, extra = weights + biases, 0, []
     maps = windows * heads * per_window * per_window  # elements of the attention map
     table = elements(2 * k - 1 for k in window) if window else 0
@@ -81,17 +87,28 @@ def attention(layer, shape):
                              f"{per_window}*{per_window})"),
                   ("macs", f"MACs continuous position bias MLP on the (2W-1)^2 = {table:,} offsets = {table}*(2*{hidden} "
                            f"+ {hidden}*{heads}) = {mlp_macs:,}")]
+    elif p["position"] == "folded":
+        params += heads * per_window * per_window
+        extra.append(("params", f"position bias folded by the exporter into one constant added to the scores = heads"
+                                f" * n * n = {heads}*{per_window}*{per_window} = {heads * per_window * per_window:,} "
+                                f"params (the model's relative table, (2W-1)^2 * heads, is not in the file)"))
+    elif p["position"] == "offsets":
+        params += heads * per_window
+        buffers += per_window * per_window
+        extra.append(("params", f"attention biases, one a head for each offset between two positions = heads * n = "
+                                f"{heads}*{per_window} = {heads * per_window:,} params (buffers: the offset index of "
+                                f"each pair, n*n = {per_window * per_window:,})"))
     if p["cosine"]:
         params += heads
         extra.append(("params", f"cosine attention: a learned logit scale per head = {heads} params"))
-    scratch = (("Q, K, V", f"3*{count}*{dim}", 3 * count * dim),
+    scratch = (("Q, K, V", f"{count}*{projected}" if key_dim != head_dim else f"3*{count}*{dim}", count * projected),
                ("scores and softmax", f"2*{_map_text(windows, heads, per_window)}", 2 * maps),
                ("weighted sum AV", f"{count}*{dim}", count * dim))
     per_map_element = 5 if p["position"] != "none" else 4  # the scale, softmax's three (and a position bias)
-    work = (3 * dim * count if p["qkv_bias"] else 0) + (channels * count if p["proj_bias"] else 0) \
+    work = (projected * count if p["qkv_bias"] else 0) + (out * count if p["proj_bias"] else 0) \
         + per_map_element * maps
-    cost = Cost(shape, params=params, buffers=buffers, macs=macs, elementwise=work,
-                window=tuple((k, 1, 1) for k in window) if window else "global")
+    cost = Cost(with_width(shape, out) if out != channels else shape, params=params, buffers=buffers, macs=macs,
+                elementwise=work, window=tuple((k, 1, 1) for k in window) if window else "global")
     cost.scratch = scratch
     cost.heads = heads
     cost.products = 2 * scores
@@ -100,6 +117,12 @@ def attention(layer, shape):
     if layer.explaining:
         lines = _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded,
                          qkv, scores, proj, weights, biases, params, macs, layer.p)
+        if key_dim != head_dim:
+            lines = _narrow_keys(lines, channels, dim, heads, key_dim, head_dim, count, projected, qkv, values, weights,
+                                 biases, windows, per_window, scores, proj, macs)
+        if out != channels:
+            lines = _widened(lines, channels, dim, out, count, projected, qkv, scores, values, proj, macs, weights,
+                             biases)
         # in the order a student works it: the params and their total, then each MACs term and the total
         total = [("params", f"params = {weights + biases:,} + {params - weights - biases:,} (position "
                             f"bias{', logit scale' if p['cosine'] else ''}) = {params:,}")] \
@@ -212,3 +235,43 @@ def _per_head(layer, shape, heads, source):
     if columns % heads:
         raise layer.error(f"heads {heads} must divide the width of {source}, {columns} ({show_shape(shape)})", "heads")
     return heads, rows, columns // heads
+
+
+def _narrow_keys(lines, channels, dim, heads, key_dim, head_dim, count, projected, qkv, values, weights, biases,
+                 windows, per_window, scores, proj, macs):
+    """The explain lines of attention whose q and k are ``key_dim`` wide a head, v ``head_dim``."""
+    pairs = f"{windows}*{heads}*{per_window}*{per_window}" if windows > 1 else f"{heads}*{per_window}*{per_window}"
+    changed = {
+        "params = Q,K,V": ("params", f"params = Q,K weights 2*C*heads*k + V weights C*E + output projection E*C"
+                                     f"{' + biases' if biases else ''} = 2*{channels}*{heads}*{key_dim} + "
+                                     f"{channels}*{dim} + {dim}*{channels}{f' + {biases:,}' if biases else ''} = "
+                                     f"{weights + biases:,} (k = {key_dim}: q and k narrower than v's d = {head_dim})"),
+        "MACs Q,K,V": ("macs", f"MACs Q,K,V projections = N*C*(2*heads*k + E) = {count}*{channels}*{projected} = "
+                               f"{qkv:,}"),
+        "MACs scores": ("macs", f"MACs scores QK^T = {'windows*' if windows > 1 else ''}heads*n*n*k = "
+                                f"{pairs}*{key_dim} = {scores:,}"),
+        "MACs weighted sum": ("macs", f"MACs weighted sum AV = {'windows*' if windows > 1 else ''}heads*n*n*d = "
+                                      f"{pairs}*{head_dim} = {values:,}"),
+        "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,} + {proj:,} = {macs:,} (bias adds, the "
+                            f"1/sqrt(k) scale and the softmax are not MACs)"),
+    }
+    result = []
+    for kind, text in lines:
+        match = next((key for key in changed if text.startswith(key)), None)
+        result.append(changed[match] if match else (kind, text))
+    return result
+
+
+def _widened(lines, channels, dim, out, count, projected, qkv, scores, values, proj, macs, weights, biases):
+    """The explain lines of attention whose output projection gives ``out`` channels, not the input's C."""
+    changed = {
+        "params = ": ("params", f"params = Q,K,V weights C*{projected} + output projection E*out"
+                                f"{' + biases' if biases else ''} = {channels}*{projected} + {dim}*{out}"
+                                f"{f' + {biases:,}' if biases else ''} = {weights + biases:,} (out = {out}: wider "
+                                f"than the input's {channels})"),
+        "MACs output projection": ("macs", f"MACs output projection = N*E*out = {count}*{dim}*{out} = {proj:,}"),
+        "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,} + {proj:,} = {macs:,} (bias adds, the "
+                            f"1/sqrt(d) scale and the softmax are not MACs)"),
+    }
+    return [changed.get(next((key for key in changed if text.startswith(key)), ""), (kind, text))
+            for kind, text in lines]

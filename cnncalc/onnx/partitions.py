@@ -1,0 +1,167 @@
+"""MaxViT's block and grid partitions and MobileViT's patches in ONNX: a map held as windows, channels last.
+
+torchvision's MaxViT attends within p x p windows of an N x C x H x W map (block attention, p = 7) and
+across a 7 x 7 grid of positions H/7 apart (grid attention: windows of p = H/7, then the window and
+position axes swapped). The exporters write the partition as
+
+    Reshape N x C x H/p x p x W/p x p -> Transpose [0, 2, 4, 3, 5, 1] -> Reshape N x (H/p*W/p) x p*p x C
+    (-> Transpose [0, 2, 1, 3], the grid's swap)
+
+and its inverse (Reshape N x H/p x W/p x p x p x C -> Transpose [0, 5, 1, 3, 2, 4] -> Reshape N x C x H x W;
+torch.export goes from one partition to the next without the map between). timm's MobileViT unfolds a map
+into p x p patches the same way in other steps (Reshape N*C*H/p x p x W/p x p -> Transpose [0, 2, 1, 3] ->
+Reshape N x C x (H/p*W/p) x p*p -> Transpose [0, 3, 2, 1] -> Reshape N*p*p x (H/p*W/p) x C, and back): each
+of its p*p sequences holds one pixel of every patch, the grid's windows of H/p x W/p positions. A partition
+moves values, it computes nothing: the partitioned tensor is the map held channels-last in another order
+(the layout :class:`Partitioned`), so LayerNorm, Linear, GELU and Add on its last axis are the spec's
+``layernorm``, ``linear``, ``gelu`` and ``add`` on the map, and attention within its windows is
+``attention`` with ``window: p`` (the grid's windows of 7 x 7 positions have the same counts; MobileViT's
+of H/p x W/p, ``window: H/p``). The steps between the map and its partition are tensors no layer gives
+(a ``view`` gate): read by anything else, they are refused.
+"""
+
+from .tensors import Value, channels_last
+
+
+class Partitioned(tuple):
+    """The layout of an N x C x H x W map held as N x windows x positions x C (``swapped``: N x positions x
+    windows x C) in windows of ``window`` x ``window``. Equal to the channels-last layout, whose rules it
+    shares (the channels on the last axis); its ONNX dims and the spec's shape convert through it."""
+
+    def __new__(cls, size, window, swapped=False, merged=False):
+        # merged: MobileViT's N*positions x windows x C, the batch merged into the first axis (a rank-3 tensor:
+        # its tuple, (0, 2, 1, 3), has the channels on axis 2, the last, and equals no other layout)
+        layout = super().__new__(cls, (0, 2, 1, 3) if merged else channels_last(4))
+        layout.size, layout.window, layout.swapped, layout.merged = tuple(size), window, swapped, merged
+        return layout
+
+    def onnx_dims(self, spec):
+        batch, channels, height, width = spec
+        windows, positions = (height // self.window) * (width // self.window), self.window * self.window
+        first, second = (positions, windows) if self.swapped else (windows, positions)
+        return (batch * first, second, channels) if self.merged else (batch, first, second, channels)
+
+    def spec_dims(self, shape):
+        if self.merged:
+            height, width = self.size
+            first = self.window ** 2 if self.swapped else (height // self.window) * (width // self.window)
+            return (shape[0] // first, shape[-1]) + self.size
+        return (shape[0], shape[-1]) + self.size
+
+
+def _split(shape, target):
+    """The window side p when ``target`` splits the N x C x H x W ``shape`` into N x C x H/p x p x W/p x p."""
+    if len(shape) != 4 or len(target) != 6:
+        return None
+    n, c, h, w = shape
+    if target[:2] != (n, c) or target[3] != target[5] or target[2] * target[3] != h or target[4] * target[5] != w:
+        return None
+    return target[3]
+
+
+def visit(reader, node, attrs):
+    """Whether ``node`` is a step of a partition or departition (and was read here)."""
+    from .reshapes import _reshaped
+
+    op = node.op_type
+    if op not in ("Reshape", "Transpose") or not node.input or node.input[0] not in reader.values:
+        return False
+    value = reader.values[node.input[0]]
+    target = perm = None
+    if op == "Reshape":
+        const = reader.ahead(node.input[1]) if len(node.input) > 1 else None
+        array = const.array() if const is not None else None
+        if array is None:
+            return False
+        target = _reshaped(value.shape, array.reshape(-1).tolist(), attrs.get("allowzero", 0))
+        if target is None:
+            return False
+    else:
+        perm = list(attrs.get("perm", reversed(range(len(value.shape)))))
+    if value.gate is None and value.layout is None and not value.tokens:
+        window = _split(value.shape, target) if target else None
+        if window is None:
+            return _patches(reader, node, value, target)
+        reader.set_output(node, Value(None, target, gate=("view", value, "split", window)))
+        return True
+    if value.gate is None and isinstance(value.layout, Partitioned) and (value.layout.merged or value.layout.swapped) \
+            and _patches(reader, node, value, target, perm):
+        return True
+    if value.gate is None and isinstance(value.layout, Partitioned):
+        layout = value.layout
+        if perm == [0, 2, 1, 3]:  # the grid's swap of windows and positions
+            shape = tuple(value.shape[p] for p in perm)
+            reader.set_output(node, Value(value.layer, shape, own=False,
+                                          layout=Partitioned(layout.size, layout.window, not layout.swapped)))
+            return True
+        (height, width), window = layout.size, layout.window
+        if target and not layout.swapped and target == (value.shape[0], height // window, width // window, window,
+                                                        window, value.shape[-1]):
+            base = Value(value.layer, value.spec, own=False)
+            reader.set_output(node, Value(None, target, gate=("view", base, "windows", window)))
+            return True
+        return False
+    if value.gate is None or value.gate[0] != "view":
+        return False
+    _, base, state, window = value.gate
+    if state in ("rows", "cells", "patches"):
+        return _patches(reader, node, value, target, perm)
+    n, c, h, w = base.shape
+    if state == "split" and perm == [0, 2, 4, 3, 5, 1]:
+        result = Value(None, tuple(value.shape[p] for p in perm), gate=("view", base, "windows", window))
+    elif state == "windows" and perm == [0, 5, 1, 3, 2, 4]:
+        result = Value(None, tuple(value.shape[p] for p in perm), gate=("view", base, "split", window))
+    elif state == "windows" and target == (n, (h // window) * (w // window), window * window, c):
+        result = Value(base.layer, target, own=False, layout=Partitioned((h, w), window))
+    elif state == "split" and target == (n, c, h, w):
+        result = Value(base.layer, target, own=False)
+    elif state == "split" and target and _split(base.shape, target):
+        result = Value(None, target, gate=("view", base, "split", _split(base.shape, target)))
+    else:
+        return False
+    reader.set_output(node, result)
+    return True
+
+
+def _patches(reader, node, value, target, perm=None):
+    """A step of MobileViT's unfold into patches or its fold back; False when ``node`` is not one."""
+    gate = value.gate
+    if gate is None and value.layout is None:  # the map: N*C*H/p x p x W/p x p
+        n, c, h, w = value.shape if len(value.shape) == 4 else (0, 0, 0, 0)
+        if not target or len(target) != 4 or target[1] != target[3] or not target[1] or h % target[1] \
+                or target != (n * c * (h // target[1]), target[1], w // target[1], target[1]) or w % target[1]:
+            return False
+        result = Value(None, target, gate=("view", value, "rows", target[1]))
+    elif gate is None:  # the patches, held as p*p sequences of H/p*W/p positions
+        layout = value.layout
+        (h, w), p = layout.size, layout.window
+        n, c = value.spec[:2]
+        if layout.merged and target == (n, p * p, (h // p) * (w // p), c):
+            result = Value(value.layer, target, own=False, layout=Partitioned((h, w), p, swapped=True))
+        elif not layout.merged and target == (n * p * p, (h // p) * (w // p), c):
+            result = Value(value.layer, target, own=False, layout=Partitioned((h, w), p, swapped=True, merged=True))
+        elif not layout.merged and perm == [0, 3, 2, 1]:
+            base = Value(value.layer, value.spec, own=False)
+            result = Value(None, (n, c, (h // p) * (w // p), p * p), gate=("view", base, "patches", p))
+        else:
+            return False
+    else:
+        _, base, state, p = gate
+        n, c, h, w = base.shape
+        rows, cells = (n * c * (h // p), p, w // p, p), (n * c * (h // p), w // p, p, p)
+        step = {("rows", "perm", (0, 2, 1, 3)): ("cells", cells), ("cells", "perm", (0, 2, 1, 3)): ("rows", rows),
+                ("cells", "target", (n, c, (h // p) * (w // p), p * p)): ("patches", None),
+                ("patches", "target", cells): ("cells", cells), ("rows", "target", (n, c, h, w)): ("map", None),
+                ("patches", "perm", (0, 3, 2, 1)): ("partitioned", None)}
+        found = step.get((state, "perm", tuple(perm)) if perm else (state, "target", target))
+        if found is None:
+            return False
+        if found[0] == "map":
+            result = Value(base.layer, target, own=False)
+        elif found[0] == "partitioned":
+            result = Value(base.layer, (n, p * p, (h // p) * (w // p), c), own=False,
+                           layout=Partitioned((h, w), p, swapped=True))
+        else:
+            result = Value(None, found[1] or target, gate=("view", base, found[0], p))
+    reader.set_output(node, result)
+    return True
