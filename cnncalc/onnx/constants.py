@@ -2,12 +2,14 @@
 
 PyTorch's exporter writes ``x.view(b, g, c // g, h, w)`` as Shape -> Gather -> Unsqueeze -> Concat
 nodes; once the input size is known these are constants. :func:`evaluate` computes one such node from
-its constant inputs (numpy, small tensors only) and, for weights transformed on the way to a layer
+its constant inputs (small tensors only, with :mod:`cnncalc.onnx.small`, numpy's
+operations in pure Python) and, for weights transformed on the way to a layer
 (Cast, DequantizeLinear, Transpose, elementwise scaling), at least the dims.
 """
 
 import math
 
+from . import small
 from .tensors import MAX_VALUE_ELEMENTS, TENSOR_TYPES, tensor_array
 
 
@@ -19,13 +21,11 @@ MAX_FOLDED_ELEMENTS = 10_000_000
 
 
 def evaluate(node, inputs, attrs, opset, fold=True):
-    """[(dims, value)] for each output of ``node``; a value (a numpy array) or dims may be None.
+    """[(dims, value)] for each output of ``node``; a value (a :class:`small.Array`) or dims may be None.
 
     A result larger than MAX_VALUE_ELEMENTS is known by its dims only; so is every result when ``fold`` is
     false (the model's folding budget is spent) or the inputs hold more than MAX_FOLD_INPUT_ELEMENTS.
     """
-    import numpy
-
     handler = _HANDLERS.get(node.op_type) if fold else None
     dims = [const.dims if const is not None else None for const in inputs]
     if handler is not None and fold_cost(inputs) > MAX_FOLD_INPUT_ELEMENTS:
@@ -35,11 +35,7 @@ def evaluate(node, inputs, attrs, opset, fold=True):
         handler = None  # a broadcast that would build a large tensor: its dims are enough
     if handler is not None and all(a is not None for a, name in zip(arrays, node.input) if name):
         try:
-            if node.op_type in _FLOATING:
-                with numpy.errstate(all="ignore"):
-                    result = handler(numpy, arrays, attrs, opset)
-            else:
-                result = handler(numpy, arrays, attrs, opset)
+            result = handler(small, arrays, attrs, opset)
         except (ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError, KeyError):
             result = None
         if result is not None:
@@ -53,9 +49,6 @@ def fold_cost(inputs):
     return sum(_elements(const.dims) for const in inputs if const is not None)
 
 
-# arithmetic that may divide by zero or overflow: numpy's warnings silenced
-_FLOATING = ("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Cast", "Mod", "Range", "Floor", "Ceil", "ReduceProd",
-             "ReduceSum")
 _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
 
 
@@ -72,10 +65,8 @@ def _dims_only(op, dims, arrays, attrs):
     if op in ("ScatterND", "ScatterElements", "Not"):
         return dims[0]
     if op == "Expand" and len(arrays) > 1 and arrays[1] is not None:
-        import numpy
-
         try:
-            return tuple(numpy.broadcast_shapes(dims[0], tuple(int(v) for v in arrays[1].reshape(-1))))
+            return tuple(small.broadcast_shapes(dims[0], tuple(int(v) for v in arrays[1].reshape(-1))))
         except ValueError:
             return None
     if op in ("Identity", "Cast", "DequantizeLinear", "QuantizeLinear", "Neg", "Abs", "Sqrt", "Exp", "Reciprocal",
@@ -83,9 +74,7 @@ def _dims_only(op, dims, arrays, attrs):
         return dims[0]
     if op in _ELEMENTWISE:
         try:
-            import numpy
-
-            return tuple(numpy.broadcast_shapes(*{tuple(d) for d in dims if d is not None}))  # each shape once
+            return tuple(small.broadcast_shapes(*{tuple(d) for d in dims if d is not None}))  # each shape once
         except ValueError:
             return None
     if op == "Gather" and len(dims) > 1 and dims[1] is not None:

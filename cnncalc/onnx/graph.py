@@ -12,6 +12,7 @@ import os
 
 from . import attention
 from . import constants as onnx_constants
+from . import small
 from .. import rules
 from ..conventions import FOLDED_BN
 from ..errors import SpecError, one_line, shown, shown_names
@@ -338,13 +339,11 @@ class GraphReader:
             tensor = attrs["value"].t
             self.consts[node.output[0]] = Const(tensor.dims, proto=tensor)
             return
-        import numpy
-
         values = attributes(node)
-        for key, kind in (("value_int", numpy.int64), ("value_ints", numpy.int64), ("value_float", numpy.float32),
-                          ("value_floats", numpy.float32)):
+        for key, kind in (("value_int", "int64"), ("value_ints", "int64"), ("value_float", "float32"),
+                          ("value_floats", "float32")):
             if key in values:
-                array = numpy.array(values[key], dtype=kind)
+                array = small.array(values[key], dtype=kind)
                 self.consts[node.output[0]] = Const(array.shape, value=array)
                 return
         self.consts[node.output[0]] = Const(None, origin=f"Constant node '{shown(node.name)}'")
@@ -361,11 +360,9 @@ class GraphReader:
         if missing:
             raise self.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
         if node.op_type == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
-            import numpy
-
             attrs = attributes(node)
             dims = inputs[0].dims
-            value = numpy.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=numpy.int64)
+            value = small.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype="int64")
             self.consts[node.output[0]] = Const(value.shape, value=value, stored=False)
             return
         self.folded += onnx_constants.fold_cost(inputs)
