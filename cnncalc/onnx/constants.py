@@ -26,14 +26,21 @@ def evaluate(node, inputs, attrs, opset, fold=True):
     A result larger than MAX_VALUE_ELEMENTS is known by its dims only; so is every result when ``fold`` is
     false (the model's folding budget is spent) or the inputs hold more than MAX_FOLD_INPUT_ELEMENTS.
     """
-    handler = _HANDLERS.get(node.op_type) if fold else None
+    op = node.op_type
+    handler = _HANDLERS.get(op) if fold else None
     dims = [const.dims if const is not None else None for const in inputs]
     if handler is not None and fold_cost(inputs) > MAX_FOLD_INPUT_ELEMENTS:
         handler = None  # counted from the dims, before any array is made
+    if handler is not None and op not in _BY_VALUE:
+        known = _dims_only(op, dims, (), attrs)
+        if _elements(known) > MAX_VALUE_ELEMENTS and (known is not None or op in _ELEMENTWISE):
+            handler = None  # a result too large to keep (a broadcast, a Gather from a table): its dims are enough
+    if handler is None:
+        arrays = [const.array() if const is not None and (position or op == "ConstantOfShape") and op in _BY_VALUE
+                  else None for position, const in enumerate(inputs)]
+        return [(_dims_only(op, dims, arrays, attrs), None)]
     arrays = [const.array() if const is not None else None for const in inputs]  # each at most 4,096, made once
-    if handler is not None and node.op_type in _ELEMENTWISE and _elements(_dims_only(node.op_type, dims, arrays, attrs)) > MAX_VALUE_ELEMENTS:
-        handler = None  # a broadcast that would build a large tensor: its dims are enough
-    if handler is not None and all(a is not None for a, name in zip(arrays, node.input) if name):
+    if all(a is not None for a, name in zip(arrays, node.input) if name):
         try:
             result = handler(small, arrays, attrs, opset)
         except (ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError, KeyError):
@@ -49,6 +56,7 @@ def fold_cost(inputs):
     return sum(_elements(const.dims) for const in inputs if const is not None)
 
 
+_BY_VALUE = ("ConstantOfShape", "Expand", "Unsqueeze", "Reshape")  # output dims that need an input's values
 _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
 
 

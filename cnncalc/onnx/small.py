@@ -11,61 +11,18 @@ does (without a warning); integer division or modulo by zero gives 0.
 """
 
 import builtins
-import contextlib
+import functools
 import math
+import operator
 import struct
 
-int64, int32, float32, float64 = "int64", "int32", "float32", "float64"
-integer = "integer"
+from .dtypes import _FLOATS, _INTS, CODES, _dtype_of, convert, float32, int64, integer, issubdtype, itemsize, result_type
 
-# dtype -> struct code (little-endian, as ONNX stores raw data)
-CODES = {"float32": "f", "uint8": "B", "int8": "b", "uint16": "H", "int16": "h", "int32": "i", "int64": "q",
-         "bool": "?", "float16": "e", "float64": "d", "uint32": "I", "uint64": "Q"}
-_INTS = {"int8": (8, True), "uint8": (8, False), "int16": (16, True), "uint16": (16, False), "int32": (32, True),
-         "uint32": (32, False), "int64": (64, True), "uint64": (64, False)}
-_FLOATS = ("float16", "float32", "float64")
-
-
-def itemsize(dtype):
-    return struct.calcsize(CODES[dtype])
-
-
-def issubdtype(dtype, kind):
-    return dtype in _INTS if kind == integer else dtype in _FLOATS
-
-
-def errstate(**kinds):
-    return contextlib.nullcontext()
-
-
-def convert(values, dtype):
-    """Python numbers as the values a numpy array of ``dtype`` holds (wrapped, rounded)."""
-    if dtype in _INTS:
-        bits, signed = _INTS[dtype]
-        low, high = (-(1 << bits - 1), 1 << bits - 1) if signed else (0, 1 << bits)
-        values = [int(v) for v in values]  # nan: ValueError, inf: OverflowError, as numpy's refusal
-        if all(low <= v < high for v in values):
-            return values
-        mask = (1 << bits) - 1
-        return [(v & mask) - (1 << bits) if signed and v & mask >= high else v & mask for v in values]
-    if dtype == "float64":
-        return [float(v) for v in values]
-    if dtype in _FLOATS:
-        code = CODES[dtype]
-        try:
-            return list(struct.unpack(f"<{len(values)}{code}", struct.pack(f"<{len(values)}{code}", *values)))
-        except (OverflowError, struct.error):
-            return [_round(float(v), code) for v in values]
-    if dtype == "bool":
-        return [bool(v) for v in values]
-    raise TypeError(f"data type {dtype!r} not understood")
-
-
-def _round(value, code):
-    try:
-        return struct.unpack("<" + code, struct.pack("<" + code, value))[0]
-    except (OverflowError, struct.error):
-        return math.copysign(math.inf, value)
+# numpy's names the constant folding calls (np.take, np.int64...)
+__all__ = ["Array", "abs", "arange", "array", "broadcast_shapes", "broadcast_to", "ceil", "concatenate", "convert",
+           "equal", "float32", "floor", "fmod", "from_bytes", "full", "greater", "int64", "integer", "issubdtype",
+           "itemsize", "less", "logical_not", "maximum", "minimum", "mod", "prod", "result_type", "sqrt", "squeeze",
+           "sum", "take", "transpose", "trunc", "where", "zeros"]
 
 
 def from_bytes(raw, dtype, dims):
@@ -115,6 +72,8 @@ class Array:
         return len(self.shape)
 
     def reshape(self, *shape):
+        if shape == (-1,):
+            return Array(self.flat, (len(self.flat),), self.dtype)
         if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
             shape = shape[0]
         shape = [int(d) for d in shape]
@@ -157,14 +116,15 @@ class Array:
         return (self[i] for i in range(len(self)))
 
     def __float__(self):
-        if self.size != 1:
-            raise TypeError("only arrays of one element can be converted to Python scalars")
-        return float(self.flat[0])
+        return float(self._only())
 
     def __int__(self):
+        return int(self._only())
+
+    def _only(self):
         if self.size != 1:
             raise TypeError("only arrays of one element can be converted to Python scalars")
-        return int(self.flat[0])
+        return self.flat[0]
 
     def __getitem__(self, key):
         key = key if isinstance(key, tuple) else (key,)
@@ -187,28 +147,19 @@ class Array:
         return flat[0] if not shape else Array(flat, shape, self.dtype)
 
     def __add__(self, other):
-        return _binary(lambda a, b: a + b, self, other)
+        return _binary(operator.add, self, other)
 
     def __sub__(self, other):
-        return _binary(lambda a, b: a - b, self, other)
+        return _binary(operator.sub, self, other)
 
     def __mul__(self, other):
-        return _binary(lambda a, b: a * b, self, other)
+        return _binary(operator.mul, self, other)
 
     def __truediv__(self, other):
         return _binary(_divide, self, other, "float")
 
     def __neg__(self):
         return Array(convert([-v for v in self.flat], self.dtype), self.shape, self.dtype)
-
-    def __repr__(self):
-        return f"Array({self.tolist()!r}, dtype={self.dtype})"
-
-
-def _dtype_of(values):
-    if values and all(isinstance(v, bool) for v in values):
-        return "bool"
-    return "int64" if all(isinstance(v, int) for v in values) else "float64"
 
 
 def array(values, dtype=None):
@@ -244,22 +195,6 @@ def arange(start, stop, step=1):
     count = max(0, math.ceil((stop - start) / step))
     dtype = _dtype_of([start, stop, step])
     return Array(convert([start + i * step for i in range(count)], dtype), (count,), dtype)
-
-
-def result_type(*dtypes):
-    """numpy's promotion for the dtypes the reader meets."""
-    if all(d == dtypes[0] for d in dtypes):
-        return dtypes[0]
-    floats = [d for d in dtypes if d in _FLOATS]
-    ints = [d for d in dtypes if d in _INTS]
-    if floats:
-        widest = max(floats, key=_FLOATS.index)
-        needed = max((_INTS[d][0] for d in ints), default=0)  # an integer takes a float twice as wide
-        return max([widest, "float16" if needed <= 8 else "float32" if needed <= 16 else "float64"],
-                   key=_FLOATS.index) if needed else widest
-    if ints:
-        return max(ints, key=lambda d: (_INTS[d][0], not _INTS[d][1]))
-    return "bool"
 
 
 def broadcast_shapes(*shapes):
@@ -338,16 +273,11 @@ def logical_not(a):
     return _unary(lambda v: not v, a, "bool")
 
 
-def equal(a, b):
-    return _binary(lambda x, y: x == y, a, b, dtype="bool")
+def _comparison(function):
+    return lambda a, b: _binary(function, a, b, dtype="bool")
 
 
-def less(a, b):
-    return _binary(lambda x, y: x < y, a, b, dtype="bool")
-
-
-def greater(a, b):
-    return _binary(lambda x, y: x > y, a, b, dtype="bool")
+equal, less, greater = (_comparison(f) for f in (lambda x, y: x == y, lambda x, y: x < y, lambda x, y: x > y))
 
 
 def _modulo(c_style):
@@ -361,12 +291,12 @@ def _modulo(c_style):
     return modulo
 
 
-def mod(a, b):
-    return _binary(_modulo(False), a, b)
+def mod(a, b, c_style=False):
+    return _binary(_modulo(c_style), a, b)
 
 
 def fmod(a, b):
-    return _binary(_modulo(True), a, b)
+    return mod(a, b, c_style=True)
 
 
 def where(condition, a, b):
@@ -379,13 +309,7 @@ def where(condition, a, b):
 
 class _Extreme:
     def __init__(self, function):
-        self.function = function
-
-    def reduce(self, arrays):
-        result = arrays[0]
-        for other in arrays[1:]:
-            result = _binary(self.function, result, other)
-        return result
+        self.reduce = lambda arrays: functools.reduce(lambda a, b: _binary(function, a, b), arrays)
 
 
 maximum, minimum = _Extreme(max), _Extreme(min)
@@ -465,8 +389,3 @@ def transpose(a, perm=None):
     shape = [a.shape[p] for p in perm]
     return Array([a.flat[o] for o in _offsets([[i * strides[p] for i in range(a.shape[p])] for p in perm])],
                  shape, a.dtype)
-
-
-def array_equal(a, b):
-    a, b = _as_array(a), _as_array(b)
-    return a.shape == b.shape and a.flat == b.flat
