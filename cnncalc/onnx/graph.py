@@ -176,8 +176,10 @@ class GraphReader:
         self.nodes = nodes
         self.scope_count = {}
         for node in nodes:
+            if node.op_type in ("Constant", "Identity"):
+                continue  # not counted: their scopes are not read
             scope = torch_scope(node.name) or dynamo_scope(node)
-            if scope is not None and node.op_type not in ("Constant", "Identity"):
+            if scope is not None:
                 self.scope_count[scope[0]] = self.scope_count.get(scope[0], 0) + 1
 
     # --- naming -----------------------------------------------------------------------------------
@@ -350,16 +352,16 @@ class GraphReader:
 
     def fold_constants(self, node):
         """A node whose inputs are all constants: evaluate it when it is shape arithmetic."""
-        if node.op_type == "Identity" and node.input[0] in self.consts:
+        op, names = node.op_type, list(node.input)  # read once from the protobuf message
+        if op == "Identity" and names[0] in self.consts:
             # the exporter shares an initializer through Identity: the same tensor under another name
-            self.consts[node.output[0]] = self.consts[node.input[0]]
+            self.consts[node.output[0]] = self.consts[names[0]]
             return
-        origin = f"node '{shown(node.name)}' ({shown(node.op_type)})"
-        inputs = [self.consts.get(name) if name else None for name in node.input]
-        missing = [name for name, const in zip(node.input, inputs) if name and const is None]
+        inputs = [self.consts.get(name) if name else None for name in names]
+        missing = [name for name, const in zip(names, inputs) if name and const is None]
         if missing:
             raise self.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
-        if node.op_type == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
+        if op == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
             attrs = attributes(node)
             dims = inputs[0].dims
             value = small.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype="int64")
@@ -369,10 +371,13 @@ class GraphReader:
         results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset,
                                           fold=self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS)
         self.folded += sum(value.size for _, value in results if value is not None)
-        stored = node.op_type in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
+        stored = op in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
                                   "Unsqueeze") and inputs[0] is not None and inputs[0].stored
         sources = frozenset().union(*(const.sources for const in inputs if const is not None))
+        origin = None
         for position, name in enumerate(node.output):
             dims, value = results[position] if results and position < len(results) else (None, None)
+            if value is None and origin is None:
+                origin = f"node '{shown(node.name)}' ({shown(node.op_type)})"
             self.consts[name] = Const(dims, value=value, origin=None if value is not None else origin,
                                       stored=stored, sources=sources)

@@ -113,7 +113,7 @@ class Const:
     def __init__(self, dims=None, proto=None, value=None, origin=None, stored=True, folder=None, sources=()):
         self.folder = folder  # the model's folder, for a small tensor in its external data file
         self.sources = frozenset(sources)  # the initializers it was computed from (a bias gathered from a table)
-        self.dims = None if dims is None else tuple(int(d) for d in dims)
+        self.dims = None if dims is None else tuple(map(int, dims))
         self.proto = proto
         self.value = value
         self.origin = origin  # the node that made it, when its contents are unknown
