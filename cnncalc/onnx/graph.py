@@ -175,12 +175,21 @@ class GraphReader:
             self.readers.setdefault(output.name, []).append(None)
         self.nodes = nodes
         self.scope_count = {}
+        folders = {}  # '/layer1/layer1.0/conv1' -> how many nodes are named in it: each read as a scope once
         for node in nodes:
             if node.op_type in ("Constant", "Identity"):
                 continue  # not counted: their scopes are not read
-            scope = torch_scope(node.name) or dynamo_scope(node)
+            name = node.name
+            cut = name.rfind("/")
+            if cut > 0 and cut < len(name) - 1 and name[0] == "/":
+                folders[name[:cut]] = folders.get(name[:cut], 0) + 1
+                continue
+            scope = torch_scope(name) or dynamo_scope(node)
             if scope is not None:
                 self.scope_count[scope[0]] = self.scope_count.get(scope[0], 0) + 1
+        for folder, count in folders.items():  # the scope of '/layer1/layer1.0/conv1/Conv' is its folder's
+            path = torch_scope(folder + "/_")[0]
+            self.scope_count[path] = self.scope_count.get(path, 0) + count
 
     # --- naming -----------------------------------------------------------------------------------
 
