@@ -72,6 +72,7 @@ def test_folding_gives_what_numpy_gives(op, inputs, attrs):
     ("Concat", [([[1, 2]], "int64"), ([1, 2], "int64")]),
     ("Reshape", [([1, 2, 3], "int64"), ([2, -1], "int64")]),
     ("Add", [([1, 2, 3], "int64"), ([1, 2], "int64")]),
+    ("ConstantOfShape", [([2, -1], "int64")]),
 ])
 def test_shapes_that_do_not_fit_raise_as_numpy_does(op, inputs):
     pairs = [both(values, dtype) for values, dtype in inputs]
@@ -87,3 +88,35 @@ def test_raw_data_is_read_little_endian_and_refused_when_short():
     half = numpy.array([1.5, -0.25, 65504], dtype="<f2").tobytes()
     same(small.from_bytes(half, "float16", (3,)), numpy.frombuffer(half, dtype="<f2"))
     assert small.from_bytes(raw[:-1], "int64", (2, 2)) is None
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def grids(draw):
+    """An int64 array of rank 1 to 4 (dims 1 to 4), a permutation, an axis, indices and a shape that broadcasts."""
+    shape = draw(st.lists(st.integers(1, 4), min_size=1, max_size=4))
+    values = draw(st.lists(st.integers(-2**63, 2**63 - 1), min_size=math.prod(shape), max_size=math.prod(shape)))
+    perm = draw(st.permutations(range(len(shape))))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    indices = draw(st.lists(st.integers(-shape[axis], shape[axis] - 1), min_size=1, max_size=5))
+    other = tuple(draw(st.sampled_from([1, d])) for d in shape[draw(st.integers(0, len(shape) - 1)):])
+    return numpy.array(values, dtype=numpy.int64).reshape(shape), perm, axis, indices, other
+
+
+@settings(max_examples=60, deadline=None)
+@given(grids())
+def test_arrays_of_any_shape_fold_as_numpy_does(drawn):
+    theirs, perm, axis, indices, other = drawn
+    mine = small.array(theirs.tolist(), dtype="int64")
+    same(small.transpose(mine, perm), numpy.transpose(theirs, perm))
+    same(small.take(mine, small.array(indices), axis=axis), numpy.take(theirs, indices, axis=axis))
+    same(small.concatenate([mine, mine], axis=axis), numpy.concatenate([theirs, theirs], axis=axis))
+    addend = numpy.arange(math.prod(other), dtype=numpy.int64).reshape(other)
+    with numpy.errstate(all="ignore"):
+        same(mine + small.array(addend.tolist(), dtype="int64"), theirs + addend)  # wraps past 2**63 alike
+        same(small.sum(mine, axis=(axis,), keepdims=True), numpy.sum(theirs, axis=(axis,), keepdims=True))
+    index = tuple(slice(None, None, -1) if i == axis % theirs.ndim else slice(1, None) for i in range(theirs.ndim))
+    same(mine[index], theirs[index])

@@ -187,6 +187,8 @@ def zeros(shape, dtype="float64"):
 
 
 def full(shape, fill, dtype=None):
+    if any(d < 0 for d in shape):
+        raise ValueError("negative dimensions are not allowed")
     dtype = dtype or _dtype_of([fill])
     return Array(convert([fill], dtype) * math.prod(shape), shape, dtype)
 
