@@ -56,8 +56,11 @@ def fold_cost(inputs):
     return sum(_elements(const.dims) for const in inputs if const is not None)
 
 
-_BY_VALUE = ("ConstantOfShape", "Expand", "Unsqueeze", "Reshape")  # output dims that need an input's values
+# arithmetic that may divide by zero or overflow: numpy's warnings silenced
+_FLOATING = ("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Cast", "Mod", "Range", "Floor", "Ceil", "ReduceProd",
+             "ReduceSum")
 _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
+_BY_VALUE = ("ConstantOfShape", "Expand", "Unsqueeze", "Reshape")  # output dims that need an input's values
 
 
 def _elements(dims):
