@@ -21,6 +21,20 @@ MAX_FOLDED_ELEMENTS = 10_000_000
 
 
 def evaluate(node, inputs, attrs, opset, fold=True):
+    """:func:`compute`, once for each distinct node: a tracer writes the same shape arithmetic in every block
+    (Swin-T from TorchScript: 3,200 small integer nodes, 370 of them distinct)."""
+    key = _memo_key(node, inputs, attrs, opset, fold)
+    found = _MEMO.get(key) if key is not None else None
+    if found is None:
+        found = compute(node, inputs, attrs, opset, fold)
+        if key is not None:
+            if len(_MEMO) >= _MEMO_SIZE:
+                _MEMO.clear()
+            _MEMO[key] = found
+    return found
+
+
+def compute(node, inputs, attrs, opset, fold=True):
     """[(dims, value)] for each output of ``node``; a value (a :class:`small.Array`) or dims may be None.
 
     A result larger than MAX_VALUE_ELEMENTS is known by its dims only; so is every result when ``fold`` is
@@ -253,3 +267,39 @@ _HANDLERS = {
     "ReduceProd": _reduce("prod"),
     "ReduceSum": _reduce("sum"),
 }
+
+
+# --- the same node computed once ---------------------------------------------------------------------
+
+_MEMO = {}  # a key of _memo_key -> the results of compute (never changed by their readers)
+_MEMO_SIZE = 10_000
+_KEYED_TYPES = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64", "bool")
+
+
+def _memo_key(node, inputs, attrs, opset, fold):
+    """What the results of a node of small integer inputs depend on (its operator, attributes, opset, whether
+    folding is on, and its inputs' dims, dtypes and values); None for any other node (a float input or
+    attribute, where 0.0 and -0.0 are equal keys but not equal divisors; a tensor attribute; more than 16
+    inputs or 256 elements: a key stays small, and the memo holds at most _MEMO_SIZE of them)."""
+    if len(inputs) > 16:
+        return None
+    parts, total = [], 0
+    for const in inputs:
+        if const is None:
+            parts.append(None)
+            continue
+        total += _elements(const.dims)  # counted from the dims, before the array is made
+        value = const.array() if total <= 256 else None
+        if value is None or value.dtype not in _KEYED_TYPES:
+            return None
+        parts.append((const.dims, value.dtype, tuple(value.flat)))
+    settings = []
+    for name, setting in attrs.items():
+        if isinstance(setting, list):
+            setting = tuple(setting)
+            if not all(isinstance(v, (int, str)) for v in setting):
+                return None
+        elif not isinstance(setting, (int, str)):
+            return None
+        settings.append((name, setting))
+    return node.op_type, tuple(sorted(settings)), opset, fold, tuple(parts)
