@@ -120,3 +120,25 @@ def test_arrays_of_any_shape_fold_as_numpy_does(drawn):
         same(small.sum(mine, axis=(axis,), keepdims=True), numpy.sum(theirs, axis=(axis,), keepdims=True))
     index = tuple(slice(None, None, -1) if i == axis % theirs.ndim else slice(1, None) for i in range(theirs.ndim))
     same(mine[index], theirs[index])
+
+
+def test_a_node_computed_once_is_told_apart_by_its_attributes_and_inputs():
+    helper = pytest.importorskip("onnx.helper")
+    from cnncalc.onnx.constants import evaluate
+    from cnncalc.onnx.tensors import Const
+
+    def const(values, dtype="int64"):
+        array = small.array(values, dtype=dtype)
+        return Const(array.shape, value=array)
+
+    grid = const([[1, 2], [3, 4]])
+    first = evaluate(helper.make_node("Gather", ["g", "i"], ["o"], axis=0), [grid, const([1])], {"axis": 0}, 18)
+    again = evaluate(helper.make_node("Gather", ["g", "i"], ["p"], axis=0), [grid, const([1])], {"axis": 0}, 18)
+    other = evaluate(helper.make_node("Gather", ["g", "i"], ["q"], axis=1), [grid, const([1])], {"axis": 1}, 18)
+    assert first is again and first[0][1].tolist() == [[3, 4]] and other[0][1].tolist() == [[2], [4]]
+    as_floats = evaluate(helper.make_node("Gather", ["g", "i"], ["r"]), [const([[1, 2], [3, 4]], "float32"),
+                                                                          const([1])], {}, 18)
+    assert as_floats[0][1].dtype == "float32"  # not the int64 result of the same values
+    unfolded = evaluate(helper.make_node("Gather", ["g", "i"], ["s"], axis=0), [grid, const([1])], {"axis": 0}, 18,
+                        fold=False)
+    assert unfolded[0] == ((1, 2), None)  # the folding budget spent: dims only, not the remembered value
