@@ -157,26 +157,39 @@ def onnx_figures(cnncalc, folder, runs):
           f" -> {'under' if ours < 1 else 'OVER'} 1 s")
 
 
-def exported_figures(cnncalc, folder, runs):
+def exported_figures(cnncalc, folder, runs, against=None):
     """report on every .onnx file of ``folder`` (tools/export_modern.py's exports: both exporters' files of
-    ConvNeXt, ViT, Swin, video models...): the whole process, median of ``runs``; each must be under 0.3 s."""
+    ConvNeXt, ViT, Swin, video models...): the whole process, median wall time and least CPU time (user + system,
+    what a busy machine changes least) of ``runs``; each must be under 0.3 s. ``against``: the root of another
+    checkout, whose cnncalc is run in turns with this one (its least CPU time beside ours)."""
     files = sorted(f for f in os.listdir(folder) if f.endswith(".onnx"))
-    print(f"\n{'exported model':40} {'file':>9} {'median':>8}")
+    roots = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))] + ([against] if against else [])
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("note: PYTHONDONTWRITEBYTECODE is set, so every run compiles cnncalc from source (~70 ms more); unset "
+              "it for the figures an installed copy gives")
+    other = f" {'against':>8}" if against else ""
+    print(f"\n{'exported model':40} {'file':>9} {'wall':>8} {'CPU':>7}{other}  (median wall, least CPU of {runs} runs)")
     for name in [None] + files:  # first the built-in resnet18, the yardstick of a busy machine
         path = os.path.join(folder, name) if name else "resnet18"
         name = name or "(built-in spec resnet18)"
-        times, refused = [], False
-        for _ in range(runs):
-            start = time.perf_counter()
-            done = subprocess.run(cnncalc + ["report", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-            times.append(time.perf_counter() - start)
-            refused = done.returncode != 0
+        times, cpu, refused = [], [[] for _ in roots], False
+        for run in range(runs + 1):  # the first run warms the file cache
+            for position, root in enumerate(roots):
+                start = time.perf_counter()
+                process = subprocess.Popen(cnncalc + ["report", path], stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL, cwd=root)
+                _, status, usage = os.wait4(process.pid, 0)
+                if run:
+                    cpu[position].append(usage.ru_utime + usage.ru_stime)
+                if run and not position:
+                    times.append(time.perf_counter() - start)
+                    refused = status != 0
         size = os.path.getsize(path) + (os.path.getsize(path + ".data") if os.path.exists(path + ".data") else 0) \
             if os.path.exists(path) else 0
-        median = statistics.median(times)
-        verdict = " (refused: one error line)" if refused else "" if median < 0.3 else "  OVER 0.3 s"
-        print(f"{name:40} {size / 10**6:7.0f}MB {median * 1000:6.0f}ms{verdict}")
+        median, least = statistics.median(times), min(cpu[0])
+        verdict = " (refused: one error line)" if refused else "" if least < 0.3 else "  OVER 0.3 s"
+        theirs = f" {min(cpu[1]) * 1000:6.0f}ms" if against else ""
+        print(f"{name:40} {size / 10**6:7.0f}MB {median * 1000:6.0f}ms {least * 1000:5.0f}ms{theirs}{verdict}")
 
 
 def answers_file(index):
@@ -197,12 +210,14 @@ def main():
     parser.add_argument("--model", default="resnet152", help="model for the start-up figures")
     parser.add_argument("--onnx-folder", help="only time `report` on each .onnx file of this folder "
                                               "(tools/export_modern.py's exports)")
+    parser.add_argument("--against", metavar="ROOT", help="with --onnx-folder: also time the cnncalc of the checkout "
+                                                         "at ROOT, in turns (e.g. `git worktree add ROOT main`)")
     args = parser.parse_args()
     runs = 5 if args.quick else 15
     cnncalc = cnncalc_command()
     python = sys.executable
     if args.onnx_folder:  # this checkout's cnncalc (python -m cnncalc from its root), not an installed one
-        exported_figures([python, "-m", "cnncalc"], args.onnx_folder, 3 if args.quick else 7)
+        exported_figures([python, "-m", "cnncalc"], args.onnx_folder, 3 if args.quick else 7, args.against)
         return 0
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "

@@ -464,15 +464,35 @@ def test_compare_graph_and_check_take_onnx(tmp_path):
     assert result.exit_code == 0, result.stdout + result.stderr
 
 
+def test_no_module_of_cnncalc_imports_numpy():
+    """numpy takes 100-200 ms to import, more than the rest of a report: the ONNX reader evaluates shapes with
+    cnncalc.onnx.small (numpy's names: ``small.broadcast_shapes``, ``small.take``...) and nothing imports numpy."""
+    import ast
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cnncalc")
+    found = []
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                with open(path, encoding="utf-8") as handle:
+                    tree = ast.parse(handle.read())
+                found += [f"{os.path.relpath(path, root)}:{node.lineno}" for node in ast.walk(tree)
+                          if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "numpy" for a in node.names)
+                          or isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "numpy"]
+    assert not found
+
+
 @pytest.mark.slow
 def test_reading_does_not_import_all_of_onnx(tmp_path):
-    """`import onnx` costs a second or more; the reader needs only its generated protobuf module."""
+    """`import onnx` costs a second or more; the reader needs only its generated protobuf module, and not numpy
+    (100-200 ms to import: the shape arithmetic is evaluated in pure Python)."""
     import subprocess
 
     path = _small_net(tmp_path)
-    code = ("import sys, cnncalc; r = cnncalc.analyze(sys.argv[1]); print(r.totals['params'], 'onnx' in sys.modules); "
+    code = ("import sys, cnncalc; r = cnncalc.analyze(sys.argv[1]); print(r.totals['params'], 'onnx' in sys.modules, 'numpy' in sys.modules); "
             "import onnx; m = onnx.load(sys.argv[1]); onnx.shape_inference.infer_shapes(m); "
             "print(len(m.graph.node), onnx.onnx_ml_pb2.ModelProto is onnx.ModelProto)")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, cwd=root, check=True)
-    assert out.stdout.split() == ["1522", "False", "6", "True"]  # and onnx imported afterwards still works
+    assert out.stdout.split() == ["1522", "False", "False", "6", "True"]  # and onnx imported afterwards still works

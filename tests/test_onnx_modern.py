@@ -154,6 +154,51 @@ def test_layernorm_written_out_over_channels(tmp_path):
     assert report.totals["params"] == 6 * 6 + 2 * 6 == 48  # conv 36 (no bias); LN scale and shift 12
 
 
+def gelu_tanh_model(spelling, folder, residual=False):
+    """Conv 3 -> 8 (3x3) on 3 x 8 x 8, GELU's tanh approximation 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3))),
+    conv 8 -> 4 (1x1); ``residual``: x is also added to the GELU (so the GELU cannot be the conv's act).
+    Spellings: the TorchScript exporter's (x*(x*x), constants first), torch.export's at opset 18
+    (Pow(x, 3); 0.5 * (1 + tanh) then * x), and its one Gelu node (opset 20)."""
+    g = Graph("torchscript" if spelling == "torchscript" else "dynamo", (1, 3, 8, 8))
+    s = "/1"
+    x = g.op("Conv", ["x", g.weight("0.weight", [8, 3, 3, 3]), g.weight("0.bias", [8])], "/0", kernel_shape=[3, 3])
+    if spelling == "gelu node":
+        y = g.op("Gelu", [x], approximate="tanh")
+    elif spelling == "torchscript":
+        cube = g.op("Mul", [x, g.op("Mul", [x, x], s)], s)
+        inner = g.op("Mul", [g.scalar(math.sqrt(2 / math.pi)),
+                             g.op("Add", [x, g.op("Mul", [g.scalar(0.044715), cube], s)], s)], s)
+        one_plus = g.op("Add", [g.scalar(1.0), g.op("Tanh", [inner], s)], s)
+        y = g.op("Mul", [g.scalar(0.5), g.op("Mul", [x, one_plus], s)], s)
+    else:
+        cube = g.op("Pow", [x, g.scalar(3.0)])
+        inner = g.op("Mul", [g.scalar(0.7978845608028654), g.op("Add", [x, g.op("Mul", [g.scalar(0.044715), cube])])])
+        one_plus = g.op("Add", [g.op("Tanh", [inner]), g.scalar(1.0)])
+        y = g.op("Mul", [x, g.op("Mul", [g.scalar(0.5), one_plus])])
+    if residual:
+        y = g.op("Add", [y, x], s)
+    out = g.op("Conv", [y, g.weight("2.weight", [4, 8, 1, 1]), g.weight("2.bias", [4])], "/2", kernel_shape=[1, 1])
+    return g.save(folder, out)
+
+
+@pytest.mark.parametrize("spelling", ["torchscript", "dynamo", "gelu node"])
+def test_gelu_tanh_form_is_one_gelu(tmp_path, spelling):
+    report, _ = totals(gelu_tanh_model(spelling, tmp_path))
+    assert [row.type for row in report.rows] == ["conv", "conv"]
+    assert report.rows[0].act == "gelu"
+    # conv 8*3*3*3 + 8 = 224 params, 8 filters * 6*6 positions * 27 = 7,776 MACs; conv 8*4 + 4 = 36, 4*36*8 = 1,152
+    assert report.totals["params"] == 224 + 36 == 260
+    assert report.totals["macs"] == 7776 + 1152 == 8928
+
+
+@pytest.mark.parametrize("spelling", ["torchscript", "dynamo"])
+def test_gelu_tanh_form_of_a_tensor_used_again_is_its_own_layer(tmp_path, spelling):
+    report, _ = totals(gelu_tanh_model(spelling, tmp_path, residual=True))
+    assert [row.type for row in report.rows] == ["conv", "gelu", "add", "conv"]
+    assert report.rows[0].act is None
+    assert report.totals["macs"] == 8928
+
+
 # --- a tiny ViT: patches to tokens, class token, position embedding, attention, head ---------------
 
 def tiny_vit(form, folder):

@@ -215,11 +215,10 @@ def _step(reader, node, attrs, region, first=None):
         shape = _reshape_like(reader, node, attrs, dims, consts, _reshaped)
         return shape is not None and (_set(reader, node, region, shape) or True)
     if op == "Shape" and dims is not None:
-        import numpy
-
+        from .small import array as small_array
         from .tensors import Const
 
-        array = numpy.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=numpy.int64)
+        array = small_array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype="int64")
         reader.consts[node.output[0]] = Const(array.shape, value=array)
         return True
     if op == "Slice" and dims is not None:
@@ -350,9 +349,9 @@ def _matmul(reader, node, region, inputs, consts):
     if a is None or b is None or len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
         return False
     try:
-        import numpy
+        from .small import broadcast_shapes
 
-        batch = tuple(numpy.broadcast_shapes(a[:-2], b[:-2]))
+        batch = tuple(broadcast_shapes(a[:-2], b[:-2]))
     except ValueError:
         return False
     if region.head_dim is None:

@@ -12,6 +12,7 @@ import os
 
 from . import attention
 from . import constants as onnx_constants
+from . import small
 from .. import rules
 from ..conventions import FOLDED_BN
 from ..errors import SpecError, one_line, shown, shown_names
@@ -174,10 +175,21 @@ class GraphReader:
             self.readers.setdefault(output.name, []).append(None)
         self.nodes = nodes
         self.scope_count = {}
+        folders = {}  # '/layer1/layer1.0/conv1' -> how many nodes are named in it: each read as a scope once
         for node in nodes:
-            scope = torch_scope(node.name) or dynamo_scope(node)
-            if scope is not None and node.op_type not in ("Constant", "Identity"):
+            if node.op_type in ("Constant", "Identity"):
+                continue  # not counted: their scopes are not read
+            name = node.name
+            cut = name.rfind("/")
+            if cut > 0 and cut < len(name) - 1 and name[0] == "/":
+                folders[name[:cut]] = folders.get(name[:cut], 0) + 1
+                continue
+            scope = torch_scope(name) or dynamo_scope(node)
+            if scope is not None:
                 self.scope_count[scope[0]] = self.scope_count.get(scope[0], 0) + 1
+        for folder, count in folders.items():  # the scope of '/layer1/layer1.0/conv1/Conv' is its folder's
+            path = torch_scope(folder + "/_")[0]
+            self.scope_count[path] = self.scope_count.get(path, 0) + count
 
     # --- naming -----------------------------------------------------------------------------------
 
@@ -339,44 +351,43 @@ class GraphReader:
             tensor = attrs["value"].t
             self.consts[node.output[0]] = Const(tensor.dims, proto=tensor)
             return
-        import numpy
-
         values = attributes(node)
-        for key, kind in (("value_int", numpy.int64), ("value_ints", numpy.int64), ("value_float", numpy.float32),
-                          ("value_floats", numpy.float32)):
+        for key, kind in (("value_int", "int64"), ("value_ints", "int64"), ("value_float", "float32"),
+                          ("value_floats", "float32")):
             if key in values:
-                array = numpy.array(values[key], dtype=kind)
+                array = small.array(values[key], dtype=kind)
                 self.consts[node.output[0]] = Const(array.shape, value=array)
                 return
         self.consts[node.output[0]] = Const(None, origin=f"Constant node '{shown(node.name)}'")
 
     def fold_constants(self, node):
         """A node whose inputs are all constants: evaluate it when it is shape arithmetic."""
-        if node.op_type == "Identity" and node.input[0] in self.consts:
+        op, names = node.op_type, list(node.input)  # read once from the protobuf message
+        if op == "Identity" and names[0] in self.consts:
             # the exporter shares an initializer through Identity: the same tensor under another name
-            self.consts[node.output[0]] = self.consts[node.input[0]]
+            self.consts[node.output[0]] = self.consts[names[0]]
             return
-        origin = f"node '{shown(node.name)}' ({shown(node.op_type)})"
-        inputs = [self.consts.get(name) if name else None for name in node.input]
-        missing = [name for name, const in zip(node.input, inputs) if name and const is None]
+        inputs = [self.consts.get(name) if name else None for name in names]
+        missing = [name for name, const in zip(names, inputs) if name and const is None]
         if missing:
             raise self.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
-        if node.op_type == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
-            import numpy
-
+        if op == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
             attrs = attributes(node)
             dims = inputs[0].dims
-            value = numpy.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=numpy.int64)
+            value = small.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype="int64")
             self.consts[node.output[0]] = Const(value.shape, value=value, stored=False)
             return
         self.folded += onnx_constants.read_cost(inputs)
         results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset,
                                           fold=self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS)
         self.folded += sum(value.size for _, value in results if value is not None)
-        stored = node.op_type in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
+        stored = op in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
                                   "Unsqueeze") and inputs[0] is not None and inputs[0].stored
         sources = frozenset().union(*(const.sources for const in inputs if const is not None))
+        origin = None
         for position, name in enumerate(node.output):
             dims, value = results[position] if results and position < len(results) else (None, None)
+            if value is None and origin is None:
+                origin = f"node '{shown(node.name)}' ({shown(node.op_type)})"
             self.consts[name] = Const(dims, value=value, origin=None if value is not None else origin,
                                       stored=stored, sources=sources)

@@ -8,6 +8,7 @@ are handled by the reader itself.
 """
 
 from . import activations
+from . import gelu
 from . import layers
 from . import positions
 from . import reshapes
@@ -33,6 +34,7 @@ OPERATORS = {
     "LogSoftmax": activations.softmax,
     "Mul": positions.scale_by_constant,
     "Div": positions.scale_by_constant,
+    "Pow": gelu.power,
     "Sub": positions.sub,
     "LayerNormalization": positions.layer_normalization,
     **{op: reshapes.pass_through for op in ("Identity", "Cast", "QuantizeLinear", "DequantizeLinear", "Dropout")},

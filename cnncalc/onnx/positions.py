@@ -98,8 +98,9 @@ def scale_by_constant(reader, node, attrs):
     """Mul or Div of a computed tensor by a constant: nothing when a scalar (no params, no MACs), a
     ``scale`` (C params) when one value per channel, the start of GELU's Erf form when it is one."""
     from . import branches
+    from .gelu import gelu_tanh
 
-    if node.op_type == "Mul" and branches.mul(reader, node):
+    if node.op_type == "Mul" and (gelu_tanh(reader, node) or branches.mul(reader, node)):
         return
     computed = [name for name in node.input if name in reader.values]
     constant = [name for name in node.input if name not in reader.values]

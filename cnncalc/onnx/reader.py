@@ -14,8 +14,8 @@ Nodes become layers (see README, "ONNX models"):
   (W and B; scale and B for BN, whose mean and var are buffers), so an exported model reports what
   the framework counted.
 * Relu, Clip(0, 6), Clip(0, inf), LeakyRelu, Sigmoid, HardSigmoid, HardSwish, Tanh, Elu, Selu,
-  Softplus, Gelu, x*Sigmoid(x), x*HardSigmoid(x) -> an activation, folded into the layer before as
-  ``act:`` when it is that layer's only reader and the layer takes one.
+  Softplus, Gelu (and its Erf and tanh forms), x*Sigmoid(x), x*HardSigmoid(x) -> an activation, folded
+  into the layer before as ``act:`` when it is that layer's only reader and the layer takes one.
 * pools, global pools (and ReduceMean/ReduceMax over H and W), Flatten, Reshape/Squeeze that flatten,
   Concat and Split/Slice on channels (``concat``, ``chunk``), Add, Mul (``add``, ``mul``),
   Reshape-Transpose-Reshape channel shuffles (``shuffle``), Resize/Upsample by whole scales
@@ -27,7 +27,8 @@ Nodes become layers (see README, "ONNX models"):
 This module reads the file; the walk over the graph is :mod:`cnncalc.onnx.graph`, each operator's
 mapping is in the table of :mod:`cnncalc.onnx.ops`, and the large initializers are skipped by
 :mod:`cnncalc.onnx.wire`. onnx (its generated protobuf module, not the whole package) is loaded only here,
-only when an .onnx file is read.
+only when an .onnx file is read; numpy is not imported at all (the shape arithmetic is evaluated by
+:mod:`cnncalc.onnx.small`).
 """
 
 import os

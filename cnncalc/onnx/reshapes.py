@@ -9,7 +9,7 @@ import math
 from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
 from ..spec import NETWORK_INPUT
-from . import branches, tokens
+from . import branches, small, tokens
 from .positions import group_norm, partial_shortcut, relayout
 
 
@@ -19,18 +19,14 @@ def pass_through(reader, node, attrs):
 
 
 def shape(reader, node, attrs):
-    import numpy
-
     dims = reader.value(node, node.input[0], any_layout=True).shape
     start, end = attrs.get("start", 0), attrs.get("end", len(dims))
-    array = numpy.array(dims[start:end], dtype=numpy.int64)
+    array = small.array(dims[start:end], dtype="int64")
     reader.consts[node.output[0]] = Const(array.shape, value=array)
 
 
 def size(reader, node, attrs):
-    import numpy
-
-    array = numpy.array(math.prod(reader.value(node, node.input[0], any_layout=True).shape), dtype=numpy.int64)
+    array = small.array(math.prod(reader.value(node, node.input[0], any_layout=True).shape), dtype="int64")
     reader.consts[node.output[0]] = Const(array.shape, value=array)
 
 
@@ -140,9 +136,7 @@ def gather(reader, node, attrs):
     source = pending.gate[1]
     indices = reader.known(node, node.input[1], "the Gather indices")
     original = reader.value(node, source).shape
-    import numpy
-
-    if attrs.get("axis", 0) != 0 or not numpy.array_equal(indices.reshape(-1), numpy.arange(math.prod(original))):
+    if attrs.get("axis", 0) != 0 or indices.reshape(-1).tolist() != list(range(math.prod(original))):
         raise reader.unsupported(node, "an as_strided view that does not take every element in order")
     if tuple(indices.shape) == original:
         return reader.set_output(node, reader.values[source].passed_on())

@@ -6,6 +6,7 @@ small), or a :class:`Value` the network computes (the spec layer that gives it a
 
 import math
 import os
+import struct
 
 # Constant tensors larger than this are known by their dims only (weights); smaller ones by value too.
 MAX_VALUE_ELEMENTS = 4096
@@ -14,7 +15,7 @@ MAX_VALUE_ELEMENTS = 4096
 _ATTRIBUTE_FIELDS = {1: "f", 2: "i", 3: "s", 4: "t", 5: "g", 6: "floats", 7: "ints", 8: "strings", 9: "tensors",
                      10: "graphs"}
 
-# TensorProto.data_type -> numpy dtype name, and the typed field that holds values not in raw_data
+# TensorProto.data_type -> dtype name (numpy's), and the typed field that holds values not in raw_data
 TENSOR_TYPES = {1: ("float32", "float_data"), 2: ("uint8", "int32_data"), 3: ("int8", "int32_data"),
                 4: ("uint16", "int32_data"), 5: ("int16", "int32_data"), 6: ("int32", "int32_data"),
                 7: ("int64", "int64_data"), 9: ("bool", "int32_data"), 10: ("float16", "int32_data"),
@@ -43,11 +44,11 @@ def attributes(node):
 
 
 def tensor_array(proto, folder=None):
-    """A small TensorProto's values as a numpy array; None when they are elsewhere or of an odd type.
+    """A small TensorProto's values as a :class:`small.Array`; None when they are elsewhere or of an odd type.
 
     ``folder``: where the model file is, to read a small tensor kept in its external data file (torch.export
     stores shape constants there)."""
-    import numpy
+    from . import small
 
     kind = TENSOR_TYPES.get(proto.data_type)
     if kind is None:
@@ -55,19 +56,16 @@ def tensor_array(proto, folder=None):
     dtype, field = kind
     dims = tuple(proto.dims)
     if proto.data_location == _EXTERNAL:
-        raw = _external_bytes(proto, folder, math.prod(dims) * numpy.dtype(dtype).itemsize)
-        if raw is None:
-            return None
-        return numpy.frombuffer(raw, dtype=numpy.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(dims)
+        raw = _external_bytes(proto, folder, math.prod(dims) * small.itemsize(dtype))
+        return None if raw is None else small.from_bytes(raw, dtype, dims)
     if proto.raw_data:
-        array = numpy.frombuffer(proto.raw_data, dtype=numpy.dtype(dtype).newbyteorder("<")).astype(dtype)
-    elif dtype == "float16":
-        array = numpy.array(list(proto.int32_data), dtype=numpy.uint16).view(numpy.float16)
-    else:
-        array = numpy.array(list(getattr(proto, field)), dtype=dtype)
-    if array.size != math.prod(dims):
+        return small.from_bytes(proto.raw_data, dtype, dims)
+    values = list(proto.int32_data if dtype == "float16" else getattr(proto, field))
+    if len(values) != math.prod(dims):
         return None
-    return array.reshape(dims)
+    if dtype == "float16":  # float16 values are stored as their bits
+        return small.from_bytes(struct.pack(f"<{len(values)}H", *(v & 0xFFFF for v in values)), dtype, dims)
+    return small.Array(small.convert(values, dtype), dims, dtype)
 
 
 def _external_bytes(proto, folder, size):
@@ -115,7 +113,7 @@ class Const:
     def __init__(self, dims=None, proto=None, value=None, origin=None, stored=True, folder=None, sources=()):
         self.folder = folder  # the model's folder, for a small tensor in its external data file
         self.sources = frozenset(sources)  # the initializers it was computed from (a bias gathered from a table)
-        self.dims = None if dims is None else tuple(int(d) for d in dims)
+        self.dims = None if dims is None else tuple(map(int, dims))
         self.proto = proto
         self.value = value
         self.origin = origin  # the node that made it, when its contents are unknown
