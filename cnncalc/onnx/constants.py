@@ -78,9 +78,6 @@ def read_cost(inputs):
     return sum(size for size in sizes if size <= MAX_VALUE_ELEMENTS)
 
 
-# arithmetic that may divide by zero or overflow: numpy's warnings silenced
-_FLOATING = ("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Cast", "Mod", "Range", "Floor", "Ceil", "ReduceProd",
-             "ReduceSum")
 _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
 _BY_VALUE = ("ConstantOfShape", "Expand", "Unsqueeze", "Reshape")  # output dims that need an input's values
 
@@ -127,10 +124,8 @@ def _dims_only(op, dims, arrays, attrs):
     if op == "MatMul" and len(dims) > 1 and dims[1] is not None and len(dims[0]) > 1 and len(dims[1]) > 1 \
             and dims[0][-1] == dims[1][-2]:
         # a product of constants (Swin V2's position-bias MLP on its coordinates table)
-        import numpy
-
         try:
-            return tuple(numpy.broadcast_shapes(dims[0][:-2], dims[1][:-2])) + (dims[0][-2], dims[1][-1])
+            return tuple(small.broadcast_shapes(dims[0][:-2], dims[1][:-2])) + (dims[0][-2], dims[1][-1])
         except ValueError:
             return None
     if op == "Reshape" and len(arrays) > 1 and arrays[1] is not None:

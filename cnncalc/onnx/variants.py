@@ -145,7 +145,7 @@ def folded_bias(reader, region, name, dims):
 def cosine(reader, node, attrs, region, inputs, consts):
     """The dims after a step of scaled cosine attention (q and k divided by their L2 norm over the head
     width, clamped; the scores times a learned logit scale per head), or None when the node is not one."""
-    import numpy
+    from . import small
 
     op, dims = node.op_type, inputs[0]
     if op == "ReduceL2":
@@ -160,12 +160,12 @@ def cosine(reader, node, attrs, region, inputs, consts):
         return dims
     if op == "Expand" and len(consts) > 1 and consts[1] is not None and consts[1].array() is not None:
         try:
-            return tuple(numpy.broadcast_shapes(dims, tuple(int(v) for v in consts[1].array().reshape(-1))))
+            return tuple(small.broadcast_shapes(dims, tuple(int(v) for v in consts[1].array().reshape(-1))))
         except ValueError:
             return None
     if op == "Div" and len(inputs) == 2 and all(d is not None for d in inputs) and region.norms:
         try:
-            shape = tuple(numpy.broadcast_shapes(*inputs))
+            shape = tuple(small.broadcast_shapes(*inputs))
         except ValueError:
             return None
         return shape if shape == dims else None
