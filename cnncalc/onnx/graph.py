@@ -20,7 +20,7 @@ from ..numbers import is_tokens
 from ..spec.loader import file_stem
 from .names import dynamo_scope, shortened, torch_scope
 from .ops import FUNCTIONAL, OPERATORS, SUPPORTED
-from .tensors import Const, Value, attributes, laid_out, shape_text
+from .tensors import Const, Value, attributes, elements, laid_out, shape_text
 from ..spec import NETWORK_INPUT, LayerDecl, parse
 from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
 
@@ -29,6 +29,8 @@ from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
 _COUNT_ROOM = 8
 # operators whose output shape depends on the data: a model with one is refused at the first
 DATA_DEPENDENT = ("NonZero", "TopK", "RoiAlign", "NonMaxSuppression", "Unique", "Loop", "If", "Scan")
+_NO_SOURCES = frozenset()
+_SHARED_ELEMENTS = 64  # Constant tensors of at most this many elements are read once per distinct value
 
 
 class GraphReader:
@@ -51,6 +53,7 @@ class GraphReader:
         self.names = set()
         self.last_count = {}  # base name -> the last count given it, so n nodes named alike cost O(n)
         self.skip = set()  # node indices already folded into a layer
+        self.constant_values = {}  # a small Constant tensor's bytes -> its array
         self.folded = 0  # elements read and made by constant folding (see constants.MAX_FOLDED_ELEMENTS)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
 
@@ -78,17 +81,18 @@ class GraphReader:
             self.consts[sparse.values.name or sparse.indices.name] = Const(sparse.dims)
         shape = self.read_input()
         self.prepare(graph.node)
-        dependent = next((node for node in graph.node if node.op_type in DATA_DEPENDENT), None)
+        dependent = next((index for index, op in enumerate(self.op_types) if op in DATA_DEPENDENT), None)
         if dependent is not None:
-            raise self.fail(dependent, "its output's shape depends on the values the model computes (detection: "
+            raise self.fail(graph.node[dependent], "its output's shape depends on the values the model computes (detection: "
                                        "NonZero, TopK, RoiAlign, NonMaxSuppression...), so cnncalc cannot size the "
                                        "layers after it")
-        for index, node in enumerate(graph.node):
-            if index in self.skip:
+        skip = self.skip
+        for index, (node, op) in enumerate(zip(graph.node, self.op_types)):
+            if index in skip:
                 continue
             self.index = index
             try:
-                self.visit(node)
+                self.visit(node, op)
             except (IndexError, KeyError, ValueError, TypeError, ArithmeticError) as err:
                 # a node missing an input or attribute the operator requires: the file is malformed
                 raise self.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
@@ -161,23 +165,22 @@ class GraphReader:
 
     def prepare(self, nodes):
         """Who reads each tensor, and readable names for the nodes."""
-        self.readers = {}
-        self.makers = {}  # tensor name -> the index of the node giving it
-        for index, node in enumerate(nodes):
-            for name in node.output:
-                self.makers[name] = index
-            if node.op_type in ("Shape", "Size"):
-                continue  # they read a tensor's size, not its values
-            for name in node.input:
-                if name:
-                    self.readers.setdefault(name, []).append(index)
-        for output in self.graph.output:
-            self.readers.setdefault(output.name, []).append(None)
+        self.readers = readers = {}
+        self.makers = makers = {}  # tensor name -> the index of the node giving it
+        self.op_types = op_types = []  # each node's operator, read once from the protobuf message
         self.nodes = nodes
         self.scope_count = {}
         folders = {}  # '/layer1/layer1.0/conv1' -> how many nodes are named in it: each read as a scope once
-        for node in nodes:
-            if node.op_type in ("Constant", "Identity"):
+        for index, node in enumerate(nodes):
+            op = node.op_type
+            op_types.append(op)
+            for name in node.output:
+                makers[name] = index
+            if op not in ("Shape", "Size"):  # they read a tensor's size, not its values
+                for name in node.input:
+                    if name:
+                        readers.setdefault(name, []).append(index)
+            if op in ("Constant", "Identity"):
                 continue  # not counted: their scopes are not read
             name = node.name
             cut = name.rfind("/")
@@ -187,6 +190,8 @@ class GraphReader:
             scope = torch_scope(name) or dynamo_scope(node)
             if scope is not None:
                 self.scope_count[scope[0]] = self.scope_count.get(scope[0], 0) + 1
+        for output in self.graph.output:
+            readers.setdefault(output.name, []).append(None)
         for folder, count in folders.items():  # the scope of '/layer1/layer1.0/conv1/Conv' is its folder's
             path = torch_scope(folder + "/_")[0]
             self.scope_count[path] = self.scope_count.get(path, 0) + count
@@ -324,20 +329,21 @@ class GraphReader:
 
     # --- visiting nodes ---------------------------------------------------------------------------
 
-    def visit(self, node):
-        op = node.op_type
+    def visit(self, node, op=None):
+        op = op or node.op_type
         if node.domain not in ("", "ai.onnx"):
             raise self.unsupported(node, f"operator {shown(node.domain)}.{shown(op)} is not a standard ONNX operator")
-        computed = [name for name in node.input if name and name in self.values]
         if op == "Constant":
             return self.constant(node)
+        names = list(node.input)  # read once from the protobuf message
         if op == "CastLike":  # a cast to the type of its second input: only the first matters
-            if node.input[0] in self.consts:
-                self.consts[node.output[0]] = self.consts[node.input[0]]
+            if names[0] in self.consts:
+                self.consts[node.output[0]] = self.consts[names[0]]
                 return
-            return self.set_output(node, self.value(node, node.input[0]).passed_on())
-        if not computed:
-            return self.fold_constants(node)
+            return self.set_output(node, self.value(node, names[0]).passed_on())
+        values = self.values
+        if not any(name in values for name in names if name):
+            return self.fold_constants(node, names)
         if attention.visit(self, node, attributes(node)):
             return
         handler = OPERATORS.get(op)
@@ -349,7 +355,18 @@ class GraphReader:
         attrs = {a.name: a for a in node.attribute}
         if "value" in attrs:
             tensor = attrs["value"].t
-            self.consts[node.output[0]] = Const(tensor.dims, proto=tensor)
+            const = Const(tensor.dims, proto=tensor)
+            if const.dims is not None and len(const.dims) <= 1 and elements(const.dims) <= _SHARED_ELEMENTS:
+                # a tracer writes the same small constant thousands of times (Swin-T: 2,800 Constant nodes): each
+                # distinct one is read once (its bytes are the key; arrays are never changed by their readers)
+                key = tensor.SerializeToString()
+                value = self.constant_values.get(key)
+                if value is None:
+                    value = const.array()
+                    if value is not None:
+                        self.constant_values[key] = value
+                const.value = value
+            self.consts[node.output[0]] = const
             return
         values = attributes(node)
         for key, kind in (("value_int", "int64"), ("value_ints", "int64"), ("value_float", "float32"),
@@ -360,9 +377,11 @@ class GraphReader:
                 return
         self.consts[node.output[0]] = Const(None, origin=f"Constant node '{shown(node.name)}'")
 
-    def fold_constants(self, node):
+    def fold_constants(self, node, names=None):
         """A node whose inputs are all constants: evaluate it when it is shape arithmetic."""
-        op, names = node.op_type, list(node.input)  # read once from the protobuf message
+        op = node.op_type
+        if names is None:
+            names = list(node.input)  # read once from the protobuf message
         if op == "Identity" and names[0] in self.consts:
             # the exporter shares an initializer through Identity: the same tensor under another name
             self.consts[node.output[0]] = self.consts[names[0]]
@@ -383,7 +402,7 @@ class GraphReader:
         self.folded += sum(value.size for _, value in results if value is not None)
         stored = op in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
                                   "Unsqueeze") and inputs[0] is not None and inputs[0].stored
-        sources = frozenset().union(*(const.sources for const in inputs if const is not None))
+        sources = _NO_SOURCES.union(*[const.sources for const in inputs if const is not None and const.sources])
         origin = None
         for position, name in enumerate(node.output):
             dims, value = results[position] if results and position < len(results) else (None, None)
