@@ -84,16 +84,24 @@ def _fields(buffer, position, stop):
     """(field number, wire type, field start, value start, field end) of each field in a message."""
     while position < stop:
         start = position
-        key, position = _varint(buffer, position, stop)
+        key = buffer[position]
+        if key < 0x80:  # a one-byte key (every field number below 16): read here, not by _varint
+            position += 1
+        else:
+            key, position = _varint(buffer, position, stop)
         number, wire = key >> 3, key & 7
         value = position
-        if wire == 0:
+        if wire == 2:
+            length = buffer[position] if position < stop else 0x80
+            if length < 0x80:  # a one-byte length (a node of less than 128 bytes)
+                value = position + 1
+            else:
+                length, value = _varint(buffer, position, stop)
+            position = value + length
+        elif wire == 0:
             _, position = _varint(buffer, position, stop)
         elif wire == 1:
             position += 8
-        elif wire == 2:
-            length, value = _varint(buffer, position, stop)
-            position = value + length
         elif wire == 5:
             position += 4
         else:
