@@ -87,12 +87,13 @@ class GraphReader:
                                        "NonZero, TopK, RoiAlign, NonMaxSuppression...), so cnncalc cannot size the "
                                        "layers after it")
         skip = self.skip
-        for index, (node, op) in enumerate(zip(graph.node, self.op_types)):
+        for index, (node, op, inputs, outputs) in enumerate(zip(graph.node, self.op_types, self.inputs_of,
+                                                                self.outputs_of)):
             if index in skip:
                 continue
             self.index = index
             try:
-                self.visit(node, op)
+                self.visit(node, op, inputs, outputs)
             except (IndexError, KeyError, ValueError, TypeError, ArithmeticError) as err:
                 # a node missing an input or attribute the operator requires: the file is malformed
                 raise self.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
@@ -167,17 +168,21 @@ class GraphReader:
         """Who reads each tensor, and readable names for the nodes."""
         self.readers = readers = {}
         self.makers = makers = {}  # tensor name -> the index of the node giving it
-        self.op_types = op_types = []  # each node's operator, read once from the protobuf message
+        # each node's operator, inputs and outputs, read once from the protobuf message
+        self.op_types, self.inputs_of, self.outputs_of = op_types, inputs_of, outputs_of = [], [], []
         self.nodes = nodes
         self.scope_count = {}
         folders = {}  # '/layer1/layer1.0/conv1' -> how many nodes are named in it: each read as a scope once
         for index, node in enumerate(nodes):
             op = node.op_type
             op_types.append(op)
-            for name in node.output:
+            outputs, inputs = tuple(node.output), tuple(node.input)
+            outputs_of.append(outputs)
+            inputs_of.append(inputs)
+            for name in outputs:
                 makers[name] = index
             if op not in ("Shape", "Size"):  # they read a tensor's size, not its values
-                for name in node.input:
+                for name in inputs:
                     if name:
                         readers.setdefault(name, []).append(index)
             if op in ("Constant", "Identity"):
@@ -329,13 +334,14 @@ class GraphReader:
 
     # --- visiting nodes ---------------------------------------------------------------------------
 
-    def visit(self, node, op=None):
+    def visit(self, node, op=None, names=None, outputs=None):
+        """Read ``node``; ``op``, ``names`` (its inputs) and ``outputs`` as read by :meth:`prepare`."""
         op = op or node.op_type
         if node.domain not in ("", "ai.onnx"):
             raise self.unsupported(node, f"operator {shown(node.domain)}.{shown(op)} is not a standard ONNX operator")
         if op == "Constant":
             return self.constant(node)
-        names = list(node.input)  # read once from the protobuf message
+        names = node.input if names is None else names
         if op == "CastLike":  # a cast to the type of its second input: only the first matters
             if names[0] in self.consts:
                 self.consts[node.output[0]] = self.consts[names[0]]
@@ -343,7 +349,7 @@ class GraphReader:
             return self.set_output(node, self.value(node, names[0]).passed_on())
         values = self.values
         if not any(name in values for name in names if name):
-            return self.fold_constants(node, names)
+            return self.fold_constants(node, names, op, outputs)
         if attention.visit(self, node, attributes(node)):
             return
         handler = OPERATORS.get(op)
@@ -377,24 +383,27 @@ class GraphReader:
                 return
         self.consts[node.output[0]] = Const(None, origin=f"Constant node '{shown(node.name)}'")
 
-    def fold_constants(self, node, names=None):
-        """A node whose inputs are all constants: evaluate it when it is shape arithmetic."""
-        op = node.op_type
-        if names is None:
-            names = list(node.input)  # read once from the protobuf message
+    def fold_constants(self, node, names=None, op=None, outputs=None):
+        """A node whose inputs are all constants: evaluate it when it is shape arithmetic. ``names`` (its
+        inputs), ``op`` and ``outputs``: as :meth:`prepare` read them."""
+        op = op or node.op_type
+        names = tuple(node.input) if names is None else names
+        outputs = tuple(node.output) if outputs is None else outputs
         if op == "Identity" and names[0] in self.consts:
             # the exporter shares an initializer through Identity: the same tensor under another name
-            self.consts[node.output[0]] = self.consts[names[0]]
+            self.consts[outputs[0]] = self.consts[names[0]]
             return
-        inputs = [self.consts.get(name) if name else None for name in names]
-        missing = [name for name, const in zip(names, inputs) if name and const is None]
-        if missing:
-            raise self.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
+        consts = self.consts
+        inputs = [consts.get(name) if name else None for name in names]
+        if None in inputs:
+            missing = [name for name, const in zip(names, inputs) if name and const is None]
+            if missing:
+                raise self.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
         if op == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
             attrs = attributes(node)
             dims = inputs[0].dims
             value = small.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype="int64")
-            self.consts[node.output[0]] = Const(value.shape, value=value, stored=False)
+            self.consts[outputs[0]] = Const(value.shape, value=value, stored=False)
             return
         self.folded += onnx_constants.read_cost(inputs)
         results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset,
@@ -404,9 +413,9 @@ class GraphReader:
                                   "Unsqueeze") and inputs[0] is not None and inputs[0].stored
         sources = _NO_SOURCES.union(*[const.sources for const in inputs if const is not None and const.sources])
         origin = None
-        for position, name in enumerate(node.output):
+        for position, name in enumerate(outputs):
             dims, value = results[position] if results and position < len(results) else (None, None)
             if value is None and origin is None:
-                origin = f"node '{shown(node.name)}' ({shown(node.op_type)})"
+                origin = f"node '{shown(node.name)}' ({shown(op)})"
             self.consts[name] = Const(dims, value=value, origin=None if value is not None else origin,
                                       stored=stored, sources=sources)
