@@ -142,3 +142,25 @@ def test_a_node_computed_once_is_told_apart_by_its_attributes_and_inputs():
     unfolded = evaluate(helper.make_node("Gather", ["g", "i"], ["s"], axis=0), [grid, const([1])], {"axis": 0}, 18,
                         fold=False)
     assert unfolded[0] == ((1, 2), None)  # the folding budget spent: dims only, not the remembered value
+
+
+def test_a_constant_of_shape_computed_once_is_told_apart_by_its_fill_value():
+    helper = pytest.importorskip("onnx.helper")
+    from onnx import TensorProto
+
+    from cnncalc.onnx.constants import evaluate
+    from cnncalc.onnx.tensors import Const
+
+    shape = small.array([2], dtype="int64")
+
+    def fill(kind, value):
+        tensor = helper.make_tensor("value", kind, [1], [value])
+        node = helper.make_node("ConstantOfShape", ["s"], ["o"], value=tensor)
+        return evaluate(node, [Const((1,), value=shape)], {"value": tensor}, 18)[0][1]
+
+    ones, again, zeros = fill(TensorProto.INT64, 1), fill(TensorProto.INT64, 1), fill(TensorProto.INT64, 0)
+    assert ones is again and ones.tolist() == [1, 1] and zeros.tolist() == [0, 0]
+    halves, negative_zeros = fill(TensorProto.FLOAT, 0.5), fill(TensorProto.FLOAT, -0.0)
+    assert halves.tolist() == [0.5, 0.5] and halves.dtype == "float32"
+    assert [math.copysign(1, v) for v in negative_zeros.tolist()] == [-1, -1]  # not the zeros of 0.0
+    assert math.copysign(1, fill(TensorProto.FLOAT, 0.0).tolist()[0]) == 1

@@ -294,7 +294,8 @@ _KEYED_TYPES = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", 
 def _memo_key(node, inputs, attrs, opset, fold):
     """What the results of a node of small integer inputs depend on (its operator, attributes, opset, whether
     folding is on, and its inputs' dims, dtypes and values); None for any other node (a float input or
-    attribute, where 0.0 and -0.0 are equal keys but not equal divisors; a tensor attribute; more than 16
+    attribute, where 0.0 and -0.0 are equal keys but not equal divisors; a tensor attribute of more than 256
+    bytes (a small one is keyed by its bytes, which tell 0.0 from -0.0); more than 16
     inputs or 256 elements: a key stays small, and the memo holds at most _MEMO_SIZE of them)."""
     if len(inputs) > 16:
         return None
@@ -314,6 +315,10 @@ def _memo_key(node, inputs, attrs, opset, fold):
             setting = tuple(setting)
             if not all(isinstance(v, (int, str)) for v in setting):
                 return None
+        elif hasattr(setting, "SerializeToString"):  # a small tensor (ConstantOfShape's fill value): its bytes
+            if setting.ByteSize() > 256:
+                return None
+            setting = ("tensor", setting.SerializeToString())
         elif not isinstance(setting, (int, str)):
             return None
         settings.append((name, setting))

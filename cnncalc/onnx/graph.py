@@ -316,12 +316,12 @@ class GraphReader:
         arithmetic on constants giving it (a weight unsqueezed to C x 1 x 1), is read now; None when it is
         not a constant."""
         if name not in self.consts and name in self.makers and depth:
-            maker = self.nodes[self.makers[name]]
-            if maker.op_type == "Constant":
+            at = self.makers[name]
+            maker, op, inputs = self.nodes[at], self.op_types[at], self.inputs_of[at]
+            if op == "Constant":
                 self.constant(maker)
-            elif maker.op_type != "Shape" and all(
-                    not source or self.ahead(source, depth - 1) is not None for source in maker.input):
-                self.fold_constants(maker)
+            elif op != "Shape" and all(not source or self.ahead(source, depth - 1) is not None for source in inputs):
+                self.fold_constants(maker, inputs, op, self.outputs_of[at])
         return self.consts.get(name)
 
     def set_output(self, node, value, position=0):

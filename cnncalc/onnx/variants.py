@@ -207,14 +207,14 @@ def position_mlp(reader, node, name, region):
         if at is None or at in seen:
             continue
         seen.add(at)
-        maker = reader.nodes[at]
-        if maker.op_type == "Shape":  # the shape of a computed tensor: arithmetic, not the bias
+        op, inputs = reader.op_types[at], reader.inputs_of[at]  # as read once by GraphReader.prepare
+        if op == "Shape":  # the shape of a computed tensor: arithmetic, not the bias
             continue
-        if maker.op_type == "Gather" and len(maker.input) > 1 and _learned(reader, maker.input[0]):
-            region.buffers += _inline_index(reader, maker.input[1], region)
-        if maker.op_type in ("MatMul", "Gemm"):
+        if op == "Gather" and len(inputs) > 1 and _learned(reader, inputs[0]):
+            region.buffers += _inline_index(reader, inputs[1], region)
+        if op in ("MatMul", "Gemm"):
             products.append(at)
-        stack.extend(n for n in maker.input if n and n in reader.consts)
+        stack.extend(n for n in inputs if n and n in reader.consts)
     if not products:
         return coordinates
     macs, hidden = 0, None
