@@ -115,7 +115,7 @@ class GraphReader:
         producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
         made = f"{producer}, " if producer else ""
         text = f"ONNX model {os.path.basename(self.file)} ({made}opset {self.opset})"
-        folded = sum(1 for node in self.graph.node if node.op_type == "Conv" and any(
+        folded = sum(1 for node, op in zip(self.graph.node, self.op_types) if op == "Conv" and any(
             entry.key == "pkg.onnxscript.rewriter.rule_name" and "FuseBatchNormIntoConv" in entry.value
             for entry in node.metadata_props))
         if folded:

@@ -62,8 +62,10 @@ def load(path, input=None, file=None):
     file = file or str(path)
     model = read_model(path, file)
     try:
-        spec = GraphReader(model, file, input, path=str(path)).spec()
-        if FOLDED_BN not in (spec.source or "") and looks_bn_folded(model.graph):
+        walk = GraphReader(model, file, input, path=str(path))
+        spec = walk.spec()
+        ops = walk.op_types  # each node's operator, read once from the protobuf message
+        if FOLDED_BN not in (spec.source or "") and looks_bn_folded(model.graph, ops):
             from ..errors import note
 
             note(f"{file}: no BatchNormalization node, and its convs have weights and biases named by the exporter "
@@ -78,7 +80,7 @@ def load(path, input=None, file=None):
                  f"{'s' if len(folded) > 1 else ''} into constants of heads x n x n: params count those constants "
                  f"(position: folded), PyTorch the tables they are gathered from, and their index buffers; MACs "
                  f"are the same (export with dynamo=False for PyTorch's params)")
-        removed = removed_biases(model.graph)
+        removed = removed_biases(model.graph, ops)
         if removed[0]:
             from ..errors import note
 
@@ -92,29 +94,34 @@ def load(path, input=None, file=None):
         raise SpecError(f"not a well-formed ONNX model ({type(err).__name__}: {str(err)[:80]})", file=file) from None
 
 
-def looks_bn_folded(graph):
+def looks_bn_folded(graph, ops=None):
     """Whether a graph looks exported with BatchNormalization folded into the convs: no BN node, and a conv with a
     bias whose weight is an initializer the exporter named (``onnx::Conv_12``, where a module's own parameter
-    keeps its name, ``layer1.0.conv1.weight``). VGG (no BN, named weights) does not."""
-    if any(node.op_type == "BatchNormalization" for node in graph.node):
+    keeps its name, ``layer1.0.conv1.weight``). VGG (no BN, named weights) does not. ``ops``: each node's
+    operator, when already read."""
+    ops = [node.op_type for node in graph.node] if ops is None else ops
+    if "BatchNormalization" in ops:
         return False
     initializers = {tensor.name for tensor in graph.initializer}
-    return any(node.op_type == "Conv" and len(node.input) > 2 and node.input[2]
-               and node.input[1] in initializers and node.input[1].startswith("onnx::") for node in graph.node)
+    return any(op == "Conv" and len(node.input) > 2 and node.input[2] and node.input[1] in initializers
+               and node.input[1].startswith("onnx::") for node, op in zip(graph.node, ops))
 
 
 _BIAS_ARGUMENT = re.compile(r"args = \(%?[\w.]+, %p_\w+, %p_\w+")
 
 
-def removed_biases(graph):
+def removed_biases(graph, ops=None):
     """(layers, params, first node) of the all-zero biases torch.export's optimizer removed from Conv and
     Gemm nodes (it says so in each node's metadata; a bias it removed after folding BN into the conv is
-    part of the folded model, not counted here)."""
+    part of the folded model, not counted here). ``ops``: each node's operator, when already read."""
+    ops = [node.op_type for node in graph.node] if ops is None else ops
+    if "Conv" not in ops and "Gemm" not in ops:
+        return 0, 0, ""
     dims = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer}
     count = params = 0
     first = ""
-    for node in graph.node:
-        if node.op_type not in ("Conv", "Gemm") or len(node.input) < 2 or node.input[1] not in dims:
+    for node, op in zip(graph.node, ops):
+        if op not in ("Conv", "Gemm") or len(node.input) < 2 or node.input[1] not in dims:
             continue
         meta = {entry.key: entry.value for entry in node.metadata_props}
         if meta.get("pkg.onnxscript.rewriter.rule_name") not in ("RemoveOptionalBiasFromConv",
@@ -125,7 +132,7 @@ def removed_biases(graph):
         if not _BIAS_ARGUMENT.search(meta.get("pkg.torch.onnx.fx_node", "")[:2000]):
             continue
         weight = dims[node.input[1]]
-        transposed = node.op_type == "Gemm" and not any(a.name == "transB" and a.i for a in node.attribute)
+        transposed = op == "Gemm" and not any(a.name == "transB" and a.i for a in node.attribute)
         if len(weight) >= 2:
             count, params, first = count + 1, params + weight[1 if transposed else 0], first or node.name
     return count, params, first
