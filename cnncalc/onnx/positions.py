@@ -313,13 +313,19 @@ def group_norm(reader, node, dims, target):
 
 def sub(reader, node, attrs):
     """Sub of two computed tensors of one shape (PoolFormer's pool(x) - x): ``sub``."""
+    of_computed(reader, node, "sub", "a Sub of a constant (cnncalc reads a Sub of two computed tensors, and inside "
+                                     "a written-out LayerNorm)")
+
+
+def of_computed(reader, node, type_name, refusal):
+    """An Add or Sub of computed tensors held in one layout as ``type_name``; ``refusal`` when one is a constant."""
     if any(name not in reader.values for name in node.input):
-        raise reader.unsupported(node, "a Sub of a constant (cnncalc reads a Sub of two computed tensors, and "
-                                       "inside a written-out LayerNorm)")
+        raise reader.unsupported(node, refusal)
     layouts = {reader.value(node, name, any_layout=True).layout for name in node.input}
     if len(layouts) != 1:
-        raise reader.unsupported(node, "a Sub of tensors held in different layouts")
-    reader.set_output(node, reader.emit(node, "sub", list(node.input), layout=layouts.pop(), any_layout=True))
+        raise reader.unsupported(node, f"an {node.op_type} of tensors held in different layouts (channels-first "
+                                       f"and -last)")
+    reader.set_output(node, reader.emit(node, type_name, list(node.input), layout=layouts.pop(), any_layout=True))
 
 
 def partial_shortcut(reader, node, window, dims):

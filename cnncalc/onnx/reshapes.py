@@ -10,7 +10,7 @@ from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
 from ..spec import NETWORK_INPUT
 from . import branches, small, tokens
-from .positions import group_norm, partial_shortcut, relayout
+from .positions import group_norm, of_computed, partial_shortcut, relayout
 
 
 def pass_through(reader, node, attrs):
@@ -280,14 +280,8 @@ def concat(reader, node, attrs):
 def add(reader, node, attrs):
     if tokens.position_embedding(reader, node):
         return
-    if any(name not in reader.values for name in node.input):
-        raise reader.unsupported(node, "an Add of a constant (cnncalc reads Add of two computed tensors, and "
-                                       "MatMul + constant as a fully connected layer with a bias)")
-    layouts = {reader.value(node, name, any_layout=True).layout for name in node.input}
-    if len(layouts) != 1:
-        raise reader.unsupported(node, "an Add of tensors held in different layouts (channels-first and -last)")
-    reader.set_output(node, reader.emit(node, "add", list(node.input), layout=layouts.pop(),
-                                        any_layout=True))
+    of_computed(reader, node, "add", "an Add of a constant (cnncalc reads Add of two computed tensors, and MatMul + "
+                                     "constant as a fully connected layer with a bias)")
 
 
 # --- resizing -------------------------------------------------------------------------------------

@@ -260,14 +260,7 @@ def partitioned_qkv(reader, node, attrs):
     if (not value.own or item is None or item["type"] != "linear" or reader.items[-1] is not item or not sources
             or item.get("act") or any(op not in ("Slice", "Split", "Shape") for op in others)):
         return False
-    cost = reader.costs[value.layer]
-    reader.retract(value.layer)
-    region = base.Region(sources[0], node, reader.values[sources[0]].shape)
-    region.params, region.macs = cost.params, cost.macs
-    region.projections.append(item["units"])
-    if item.get("bias", True):
-        region.biases.append(item["units"])
-    region.names.append(reader.weights_of.get(value.layer, ""))
+    region = _projected_region(reader, node, value, sources, item["units"], item.get("bias", True))
     reader.values[name] = Value(None, value.shape, gate=("region", region))
     return base._step(reader, node, attrs, region)
 
@@ -333,13 +326,22 @@ def conv_qkv(reader, node, attrs):
             or not any(op in ("Slice", "Split") for op in readers) or any(op not in ("Slice", "Split", "Shape")
                                                                           for op in readers):
         return False
+    region = _projected_region(reader, node, value, sources, item["filters"], bias=False)
+    return base._step(reader, node, attrs, region, Value(None, value.shape))
+
+
+def _projected_region(reader, node, value, sources, width, bias):
+    """A region started at ``node`` from the q/k/v projection layer that made ``value``, taken back from the
+    spec: the region's one attention layer counts its params and MACs."""
     cost = reader.costs[value.layer]
     reader.retract(value.layer)
     region = base.Region(sources[0], node, reader.values[sources[0]].shape)
     region.params, region.macs = cost.params, cost.macs
-    region.projections.append(item["filters"])
+    region.projections.append(width)
+    if bias:
+        region.biases.append(width)
     region.names.append(reader.weights_of.get(value.layer, ""))
-    return base._step(reader, node, attrs, region, Value(None, value.shape))
+    return region
 
 
 def conv_projection(reader, node, attrs, region, inputs, consts):
