@@ -166,6 +166,13 @@ def test_page_usage_and_spec_errors(tmp_path):
     assert not (tmp_path / "bad.html").exists()
 
 
+def test_the_page_file_is_named_as_html(tmp_path):
+    result = invoke("page", "lenet5", "-o", tmp_path / "lenet5.txt")
+    assert result.exit_code == 2 and "-o must end in .html or .htm" in result.stderr
+    assert not (tmp_path / "lenet5.txt").exists()
+    assert invoke("page", "lenet5", "-o", tmp_path / "LeNet5.HTM").exit_code == 0
+
+
 def test_with_a_device_the_roofline_and_each_layers_bound(tmp_path):
     out = write_page(tmp_path, "mobilenet_v2", "--device", "t4")
     reference = json.loads(ok("report", "mobilenet_v2", "--device", "t4", "--format", "json"))

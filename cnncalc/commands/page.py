@@ -2,9 +2,11 @@
 
 import click
 
-from ..errors import one_line
+from ..errors import UsageError, one_line
 from .common import (DTYPES, batch_option, complete_spec, device_options, friendly_errors, mode_option, set_option,
                      settings_dict, spec_help, write_output)
+
+PAGE_SUFFIXES = (".html", ".htm")
 
 
 @click.command()
@@ -34,8 +36,13 @@ def page(specs, output, input_shape, batch, dtype, device, peak, bandwidth, mode
       cnncalc page alexnet@227 vgg16 resnet50 -o three.html
       cnncalc page mobilenet_v2 --device t4 -o mobilenet_v2_t4.html
     """
+    import os
+
     from ..comparison import compare, render_compare
     from ..render.page import model_section, render_page
+
+    if os.path.splitext(str(output))[1].lower() not in PAGE_SUFFIXES:
+        raise UsageError(f"the page is HTML: -o must end in .html or .htm, not '{one_line(click.format_filename(output))}'")
 
     comparison = compare(specs, input=input_shape, batch=batch, dtype=dtype, mode=mode,
                          params=settings_dict(settings), device=device, peak=peak, bandwidth=bandwidth)
