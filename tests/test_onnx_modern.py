@@ -1000,3 +1000,48 @@ def test_token_mixing_at_another_input_size_is_refused_in_one_line(tmp_path):
     with pytest.raises(SpecError, match=r"\(MatMul\): a MatMul mixing 16 tokens by a weight for 4 \(4x6\): the model "
                                         r"was exported for another input size"):
         cnncalc.analyze(tiny_mixer(tmp_path, "dynamo", rows=(1, 8, -1)), input="3x16x16")
+
+
+# --- LeViT: a Linear whose BatchNorm normalises the tokens' features --------------------------------
+
+def tiny_linear_norm(folder, form, back=None):
+    """timm's LinearNorm on the 4 tokens of width 8 a 4x4/4 conv makes of a 3 x 8 x 8 image: Linear(8, 6)
+    without bias, the tokens folded to 4 x 6 (Flatten at axis 2, or a Reshape), BatchNorm1d(6), a Reshape
+    back (to the Shape of the Linear's output, or a constant 1 x 4 x 6; ``back`` replaces it)."""
+    g = Graph(form, (1, 3, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("stem.weight", [8, 3, 4, 4])], "/stem", kernel_shape=[4, 4], strides=[4, 4])
+    tokens = g.op("Transpose", [g.op("Reshape", [conv, g.ints("to_rows", [1, 8, 4])], "")], "", perm=[0, 2, 1])
+    s = "/mlp/ln1"
+    y = g.linear(tokens, 8, 6, s + "/linear", bias=False)
+    if form == "torchscript":
+        folded = g.op("Flatten", [y], s, axis=2)
+    else:
+        folded = g.op("Reshape", [y, g.ints("to_folded", [4, 6])], allowzero=1)
+    norm = g.op("BatchNormalization", [folded] + [g.weight(f"mlp.ln1.bn.{k}", [6], 1.0)
+                                                  for k in ("weight", "bias", "running_mean", "running_var")], s + "/bn")
+    target = back or (g.op("Shape", [y], s) if form == "torchscript" else g.ints("to_tokens", [1, 4, 6]))
+    return g.save(folder, g.op("Reshape", [norm, target], s))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_levit_linear_norm_is_a_bn_over_the_token_features(tmp_path, form):
+    report, by_name = totals(tiny_linear_norm(tmp_path, form))
+    assert [row.type for row in report.rows] == ["conv", "tokens", "linear", "bn"]
+    norm = report.rows[3]
+    assert norm.out_shape == (4, 6)
+    # BatchNorm1d(6): scale and shift 2*6 = 12 params, running mean and variance 2*6 = 12 buffers, no MACs
+    assert (norm.params, norm.buffers, norm.macs) == (12, 12, 0)
+    # conv 8*3*16 = 384 params, 4 positions * 48*8 = 1,536 MACs; linear 8*6 = 48 params, 4 tokens * 48 = 192
+    assert report.totals["params"] == 384 + 48 + 12 == 444
+    assert report.totals["buffers"] == 12
+    assert report.totals["macs"] == 1536 + 192 == 1728
+
+
+def test_tokens_folded_into_a_batch_norm_and_not_restored_are_refused(tmp_path):
+    # the BatchNorm's 4 x 6 result reshaped to 2 x 12: not the tokens again, so not one bn on them
+    path = tiny_linear_norm(tmp_path, "dynamo", back="to_other")
+    model = onnx.load(path)
+    model.graph.initializer.append(numpy_helper.from_array(numpy.array([2, 12], dtype=numpy.int64), "to_other"))
+    onnx.save_model(model, path)
+    with pytest.raises(SpecError, match="Reshape of 1x4x6 to 4x6"):
+        cnncalc.analyze(path)
