@@ -8,7 +8,7 @@ window: the attention map), the weighted sum, and the output (docs/conventions.m
 """
 
 from ..numbers import Tokens, is_tokens, plural
-from .keys import check_choice, check_count, check_flag, check_offset, check_size
+from .keys import check_activation, check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
 
@@ -21,6 +21,7 @@ ATTENTION_KEYS = {
     "proj_bias": (check_flag, True), "window": (check_size, None), "shift": (check_offset, 0),
     "position": (check_choice(*POSITION_BIASES), "none"), "cpb_hidden": (check_count, 512),
     "cosine": (check_flag, False), "key_dim": (check_count, None), "out": (check_count, None),
+    "norm": (check_choice("none", "bn"), "none"), "proj_act": (check_activation, None),
 }
 
 
@@ -98,6 +99,12 @@ def attention(layer, shape):
         extra.append(("params", f"attention biases, one a head for each offset between two positions = heads * n = "
                                 f"{heads}*{per_window} = {heads * per_window:,} params (buffers: the offset index of "
                                 f"each pair, n*n = {per_window * per_window:,})"))
+    if p["norm"] == "bn":  # LeViT: each projection a Linear whose BatchNorm normalises its features
+        params += 2 * (projected + out)
+        buffers += 2 * (projected + out)
+        extra.append(("params", f"BatchNorm after the q/k/v and the output projections = 2*({projected} + {out}) = "
+                                f"{2 * (projected + out):,} params (buffers: their running mean and variance, "
+                                f"{2 * (projected + out):,})"))
     if p["cosine"]:
         params += heads
         extra.append(("params", f"cosine attention: a learned logit scale per head = {heads} params"))
@@ -106,7 +113,8 @@ def attention(layer, shape):
                ("weighted sum AV", f"{count}*{dim}", count * dim))
     per_map_element = 5 if p["position"] != "none" else 4  # the scale, softmax's three (and a position bias)
     work = (projected * count if p["qkv_bias"] else 0) + (out * count if p["proj_bias"] else 0) \
-        + per_map_element * maps
+        + per_map_element * maps + (2 * (projected + out) * count if p["norm"] == "bn" else 0) \
+        + (count * dim if p["proj_act"] else 0)
     cost = Cost(with_width(shape, out) if out != channels else shape, params=params, buffers=buffers, macs=macs,
                 elementwise=work, window=tuple((k, 1, 1) for k in window) if window else "global")
     cost.scratch = scratch
@@ -124,8 +132,9 @@ def attention(layer, shape):
             lines = _widened(lines, channels, dim, out, count, projected, qkv, scores, values, proj, macs, weights,
                              biases)
         # in the order a student works it: the params and their total, then each MACs term and the total
-        total = [("params", f"params = {weights + biases:,} + {params - weights - biases:,} (position "
-                            f"bias{', logit scale' if p['cosine'] else ''}) = {params:,}")] \
+        parts = ", ".join(part for part, present in (("position bias", p["position"] != "none"), ("logit scale",
+                          p["cosine"]), ("BatchNorms", p["norm"] == "bn")) if present)
+        total = [("params", f"params = {weights + biases:,} + {params - weights - biases:,} ({parts}) = {params:,}")] \
             if params != weights + biases else []
         macs_lines = [line for line in lines if line[0] == "macs"]
         cost.explain += ([line for line in lines if line[0] != "macs"] + [e for e in extra if e[0] == "params"]
