@@ -1045,3 +1045,80 @@ def test_tokens_folded_into_a_batch_norm_and_not_restored_are_refused(tmp_path):
     onnx.save_model(model, path)
     with pytest.raises(SpecError, match="Reshape of 1x4x6 to 4x6"):
         cnncalc.analyze(path)
+
+
+def linear_norm(g, x, cin, cout, scope):
+    """timm's LinearNorm as each exporter writes it: Linear without bias, the tokens folded to N x cout,
+    BatchNorm1d(cout), a Reshape back (TorchScript: to the Shape of the Linear's output; torch.export: to a
+    constant 1 x N x cout)."""
+    tokens = 4
+    y = g.linear(x, cin, cout, scope + "/linear", bias=False)
+    name = scope.strip("/").replace("/", ".")
+    if g.form == "torchscript":
+        folded = g.op("Flatten", [y], scope, axis=2)
+    else:
+        folded = g.op("Reshape", [y, g.ints(f"{name}.fold", [tokens, cout])], allowzero=1)
+    norm = g.op("BatchNormalization", [folded] + [g.weight(f"{name}.bn.{k}", [cout], 1.0)
+                                                  for k in ("weight", "bias", "running_mean", "running_var")], scope)
+    target = g.op("Shape", [y], scope) if g.form == "torchscript" else g.ints(f"{name}.back", [1, tokens, cout])
+    return g.op("Reshape", [norm, target], scope)
+
+
+def tiny_levit_attention(folder, form):
+    """timm's LeViT Attention on the 4 tokens of width 8 of a 1 x 8 x 2 x 2 map: 2 heads, q and k 2 wide a
+    head, v 4 (attn_ratio 2): qkv LinearNorm(8, 2*2*2 + 8 = 16), Reshape 1 x 4 x 2 x 8, Split [2, 2, 4] a head,
+    the scores plus biases gathered from a learned 2 x 4 table by a 4 x 4 index (torch.export: one stored
+    2 x 4 x 4 constant), Hardswish, proj LinearNorm(8, 8), + the tokens."""
+    g = Graph(form, (1, 8, 2, 2))
+    tokens = g.op("Transpose", [g.op("Reshape", ["x", g.ints("to_rows", [1, 8, 4])], "")], "", perm=[0, 2, 1])
+    s = "/stages/stages.0/blocks/blocks.0/attn"
+    qkv = linear_norm(g, tokens, 8, 16, s + "/qkv")
+    g.count += 1
+    q, k, v = (f"split_{i}" for i in range(3))
+    g.nodes.append(helper.make_node("Split", [g.op("Reshape", [qkv, g.ints("to_heads", [1, 4, 2, 8])], s),
+                                             g.ints("sizes", [2, 2, 4])], [q, k, v], name=s + "/Split", axis=3))
+    q, v = (g.op("Transpose", [t], s, perm=[0, 2, 1, 3]) for t in (q, v))
+    scores = g.op("Mul", [g.op("MatMul", [q, g.op("Transpose", [k], s, perm=[0, 2, 3, 1])], s), g.scalar(0.7)], s)
+    if form == "torchscript":
+        g.weight("stages.0.blocks.0.attn.attention_biases", [2, 4])
+        index = numpy.array([[0, 1, 2, 3], [1, 0, 3, 2], [2, 3, 0, 1], [3, 2, 1, 0]], dtype=numpy.int64)
+        g.nodes.append(helper.make_node("Constant", [], ["onnx::Gather_455"], name=s + "/Constant_index",
+                                        value=numpy_helper.from_array(index)))  # as the exporter writes it
+        bias = g.op("Gather", ["stages.0.blocks.0.attn.attention_biases", "onnx::Gather_455"], s, axis=1)
+    else:
+        bias = g.weight("stages.0.blocks.0.attn.lifted_tensor_0", [2, 4, 4])
+    attn = g.op("Softmax", [g.op("Add", [scores, bias], s)], s, axis=-1)
+    mixed = g.op("Transpose", [g.op("MatMul", [attn, v], s)], s, perm=[0, 2, 1, 3])
+    act = g.op("HardSwish", [g.op("Reshape", [mixed, g.ints("to_rows2", [1, 4, 8])], s)], s + "/proj/act")
+    proj = linear_norm(g, act, 8, 8, s + "/proj/ln")
+    return g.save(folder, g.op("Add", [tokens, proj], "/stages/stages.0/blocks/blocks.0"))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_levit_attention_with_batch_normed_projections(tmp_path, form):
+    report, _ = totals(tiny_levit_attention(tmp_path, form))
+    assert [row.type for row in report.rows] == ["tokens", "attention", "add"]
+    keys, attention = report.spec.layers[1].keys, report.rows[1]
+    assert (keys["heads"], keys["key_dim"], keys["norm"], keys["proj_act"]) == (2, 2, "bn", "hardswish")
+    assert keys["position"] == ("offsets" if form == "torchscript" else "folded")
+    assert keys["qkv_bias"] is False and keys["proj_bias"] is False
+    # qkv 8*16 + BN 2*16 = 160; proj 8*8 + BN 2*8 = 80; the biases: 2 heads * 4 offsets = 8 (torch.export 2*4*4)
+    assert attention.params == 160 + 80 + (8 if form == "torchscript" else 32)
+    # the BatchNorms' running statistics 2*16 + 2*8 = 48, and the offset index of each pair 4*4
+    assert attention.buffers == 48 + (16 if form == "torchscript" else 0)
+    # qkv 4 tokens * 8*16 = 512; QK^T 2 heads * 4*4 * 2 = 64; AV 2 * 4*4 * 4 = 128; proj 4*8*8 = 256
+    assert attention.macs == 512 + 64 + 128 + 256 == 960
+
+
+def test_levit_attention_whose_output_projection_has_no_batch_norm_is_refused(tmp_path):
+    path = tiny_levit_attention(tmp_path, "torchscript")
+    model = onnx.load(path)
+    # the output projection's BatchNorm taken out: its Flatten read straight by the Reshape back
+    nodes = list(model.graph.node)
+    norm = [n for n in nodes if n.op_type == "BatchNormalization"][-1]
+    back = next(n for n in nodes if norm.output[0] in n.input)
+    back.input[0] = norm.input[0]
+    model.graph.node.remove(norm)
+    onnx.save_model(model, path)
+    with pytest.raises(SpecError, match="batch-normalised over \\[16\\] features"):
+        cnncalc.analyze(path)

@@ -14,12 +14,13 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import variants
+from . import levit, variants
 from .tensors import Value, channels_last, elements, shape_text
 
 # the operators a region follows
 FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
-            "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum", "Conv")
+            "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum", "Conv",
+            "BatchNormalization", "HardSwish")
 
 
 class Region:
@@ -41,6 +42,7 @@ class Region:
         self.closed = False  # made into an attention layer
         self.norms, self.logits, self.mlp, self.folded = 0, set(), None, 0  # see variants
         self.heads = self.value_dim = None  # of the scores, and of AV's values (narrower keys: LeViT)
+        self.batch_norms, self.proj_act = [], None  # LeViT's (see levit)
 
 
 def is_region(value):
@@ -379,6 +381,7 @@ def close(reader, node, name):
                                        f"started from)")
     width = tokens.shape[tokens.channel_axis]
     keys, inner, projected, table = variants.layer_keys(reader, node, region, tokens)
+    table += levit.layer_keys(reader, node, region, keys, projected, out)
     heads = keys["heads"]
     found = None
     for qkv_bias in (True, False):

@@ -7,11 +7,11 @@ Slices or a Split, QK^T and AV as Einsum).
 
 import math
 
-from . import attention as base
+from . import attention as base, levit
 from .tensors import Value, elements, initializer_kind, shape_text
 
 # the operators of a region read here (Mul and Div only as cosine attention writes them)
-OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum", "Conv")
+OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum", "Conv") + levit.OPERATORS
 
 
 def start(reader, node, attrs):
@@ -20,7 +20,7 @@ def start(reader, node, attrs):
     from . import partitions
 
     return (partitions.visit(reader, node, attrs) or partitioned_qkv(reader, node, attrs)
-            or conv_qkv(reader, node, attrs))
+            or conv_qkv(reader, node, attrs) or levit.start(reader, node, attrs))
 
 
 def step(reader, node, attrs, region, inputs, consts):
@@ -29,6 +29,8 @@ def step(reader, node, attrs, region, inputs, consts):
         return einsum(reader, node, attrs, region, inputs)
     if node.op_type == "Conv":
         return conv_projection(reader, node, attrs, region, inputs, consts)
+    if node.op_type in levit.OPERATORS:
+        return levit.step(reader, node, attrs, region, inputs, consts)
     shape = cosine(reader, node, attrs, region, inputs, consts)
     return shape is not None and (base._set(reader, node, region, shape) or True)
 
