@@ -1047,11 +1047,10 @@ def test_tokens_folded_into_a_batch_norm_and_not_restored_are_refused(tmp_path):
         cnncalc.analyze(path)
 
 
-def linear_norm(g, x, cin, cout, scope):
+def linear_norm(g, x, cin, cout, scope, tokens=4):
     """timm's LinearNorm as each exporter writes it: Linear without bias, the tokens folded to N x cout,
     BatchNorm1d(cout), a Reshape back (TorchScript: to the Shape of the Linear's output; torch.export: to a
     constant 1 x N x cout)."""
-    tokens = 4
     y = g.linear(x, cin, cout, scope + "/linear", bias=False)
     name = scope.strip("/").replace("/", ".")
     if g.form == "torchscript":
@@ -1122,3 +1121,67 @@ def test_levit_attention_whose_output_projection_has_no_batch_norm_is_refused(tm
     onnx.save_model(model, path)
     with pytest.raises(SpecError, match="batch-normalised over \\[16\\] features"):
         cnncalc.analyze(path)
+
+
+def tiny_levit_subsample(folder, form, queries_used=True):
+    """timm's LeViT AttentionSubsample on the 16 tokens (a 4 x 4 grid) of width 8 of a 1 x 8 x 4 x 4 map: 2
+    heads, q and k 2 wide a head, v 4 (attn_ratio 2); kv LinearNorm(8, 2*(2 + 4) = 12) on the 16 tokens, split
+    [2, 4] a head; q LinearNorm(8, 2*2 = 4) on the 4 tokens of every 2nd row and column (Reshape 1 x 4 x 4 x 8,
+    a Slice with step 2 on each axis, Reshape 1 x 4 x 8); biases from a learned 2 x 16 table by a 4 x 16 index
+    (torch.export: one stored 2 x 4 x 16 constant); Hardswish, proj LinearNorm(8, 12); then a Linear(12, 6)."""
+    g = Graph(form, (1, 8, 4, 4))
+    tokens = g.op("Transpose", [g.op("Reshape", ["x", g.ints("to_rows", [1, 8, 16])], "")], "", perm=[0, 2, 1])
+    s = "/stages/stages.1/downsample/attn_downsample"
+    kv = linear_norm(g, tokens, 8, 12, s + "/kv", tokens=16)
+    g.count += 1
+    g.nodes.append(helper.make_node("Split", [g.op("Reshape", [kv, g.ints("to_heads", [1, 16, 2, 6])], s),
+                                             g.ints("sizes", [2, 4])], ["k", "v"], name=s + "/Split", axis=3))
+    k, v = g.op("Transpose", ["k"], s, perm=[0, 2, 3, 1]), g.op("Transpose", ["v"], s, perm=[0, 2, 1, 3])
+    grid = g.op("Reshape", [tokens, g.ints("to_grid", [1, 4, 4, 8])], s + "/q/down")
+    end = 9223372036854775807 if form == "dynamo" else 4
+    for axis in (1, 2):
+        grid = g.op("Slice", [grid, g.ints("zero", [0]), g.ints("end", [end]), g.ints(f"axis{axis}", [axis]),
+                              g.ints("two", [2])], s + "/q/down")
+    down = g.op("Reshape", [grid, g.ints("to_queries", [1, 4, 8])], s + "/q/down")
+    if not queries_used:  # a Linear of them, and no attention
+        return g.save(folder, g.linear(down, 8, 4, s + "/q/ln/linear", bias=False))
+    q = linear_norm(g, down, 8, 4, s + "/q/ln")
+    q = g.op("Transpose", [g.op("Reshape", [q, g.ints("to_q_heads", [1, 4, 2, 2])], s)], s, perm=[0, 2, 1, 3])
+    scores = g.op("Mul", [g.op("MatMul", [q, k], s), g.scalar(0.7)], s)  # 1 x 2 x 4 x 16
+    if form == "torchscript":
+        g.weight("stages.1.downsample.attn_downsample.attention_biases", [2, 16])
+        index = numpy.arange(64, dtype=numpy.int64).reshape(4, 16) % 16
+        g.nodes.append(helper.make_node("Constant", [], ["onnx::Gather_761"], name=s + "/Constant_index",
+                                        value=numpy_helper.from_array(index)))
+        bias = g.op("Gather", ["stages.1.downsample.attn_downsample.attention_biases", "onnx::Gather_761"], s, axis=1)
+    else:
+        bias = g.weight("stages.1.downsample.attn_downsample.lifted_tensor_4", [2, 4, 16])
+    attn = g.op("Softmax", [g.op("Add", [scores, bias], s)], s, axis=-1)
+    mixed = g.op("Transpose", [g.op("MatMul", [attn, v], s)], s, perm=[0, 2, 1, 3])  # 1 x 4 x 2 x 4
+    act = g.op("HardSwish", [g.op("Reshape", [mixed, g.ints("to_rows2", [1, 4, 8])], s)], s + "/proj/act")
+    proj = linear_norm(g, act, 8, 12, s + "/proj/ln")
+    return g.save(folder, g.linear(proj, 12, 6, "/stages/stages.1/downsample/mlp/fc", bias=False))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_levit_attention_subsample_queries_from_every_other_row_and_column(tmp_path, form):
+    report, _ = totals(tiny_levit_subsample(tmp_path, form))
+    assert [row.type for row in report.rows] == ["tokens", "attention", "linear"]
+    keys, attention = report.spec.layers[1].keys, report.rows[1]
+    assert (keys["heads"], keys["key_dim"], keys["stride"], keys["out"], keys["norm"]) == (2, 2, 2, 12, "bn")
+    assert keys["position"] == ("offsets" if form == "torchscript" else "folded")
+    assert attention.out_shape == (4, 12)  # the 2 x 2 query tokens, 12 wide
+    # kv 8*12 + BN 2*12 = 120; q 8*4 + BN 2*4 = 40; proj 8*12 + BN 2*12 = 120; the biases 2 heads * 16 offsets
+    # (torch.export: 2 * 4 queries * 16 keys = 128)
+    assert attention.params == 120 + 40 + 120 + (32 if form == "torchscript" else 128)
+    # BatchNorms' running statistics 2*(12 + 4) + 2*12 = 56; the offset index of each (query, key) pair 4*16
+    assert attention.buffers == 56 + (64 if form == "torchscript" else 0)
+    # kv 16 tokens * 8*12 = 1,536; q 4 tokens * 8*4 = 128; QK^T 2 heads * 4*16 * 2 = 256; AV 2 * 4*16 * 4 = 512;
+    # proj 4 * 8*12 = 384
+    assert attention.macs == 1536 + 128 + 256 + 512 + 384 == 2816
+    assert report.rows[2].macs == 4 * 12 * 6  # the Linear after it reads the 4 tokens of width 12
+
+
+def test_subsampled_tokens_that_are_no_attention_queries_are_refused(tmp_path):
+    with pytest.raises(SpecError, match="not the queries of an attention"):
+        cnncalc.analyze(tiny_levit_subsample(tmp_path, "torchscript", queries_used=False))

@@ -42,7 +42,7 @@ class Region:
         self.closed = False  # made into an attention layer
         self.norms, self.logits, self.mlp, self.folded = 0, set(), None, 0  # see variants
         self.heads = self.value_dim = None  # of the scores, and of AV's values (narrower keys: LeViT)
-        self.batch_norms, self.proj_act = [], None  # LeViT's (see levit)
+        self.batch_norms, self.proj_act, self.stride = [], None, None  # LeViT's (see levit)
 
 
 def is_region(value):
@@ -339,7 +339,8 @@ def _reshape_like(reader, node, attrs, dims, consts, reshaped):
 
 def _matmul(reader, node, region, inputs, consts):
     a, b = inputs
-    if a is not None and b is None and consts[1] is not None and consts[1].dims and len(consts[1].dims) == 2:
+    if a is not None and b is None and consts[1] is not None and consts[1].dims and len(consts[1].dims) == 2 \
+            and len(region.batch_norms) < 2:  # a LeViT region ends with its output projection's BatchNorm
         weight = consts[1].dims
         if weight[0] != a[-1]:
             return False
@@ -374,7 +375,7 @@ def close(reader, node, name):
     if region in reader.regions:
         reader.regions.remove(region)
     tokens = reader.values[region.source]
-    out = variants.widened(value, tokens)  # the output's channels: the input's, or more (CoAtNet)
+    out = variants.widened(value, tokens, region)  # the output's channels: the input's, or more (CoAtNet)
     if not out or not region.projections or region.head_dim is None:
         raise reader.unsupported(node, f"a multi-head attention pattern ending as {shape_text(value.shape)} "
                                        f"(cnncalc reads one that gives back the {shape_text(tokens.shape)} tokens it "
@@ -416,6 +417,7 @@ def close(reader, node, name):
 
 def check_closed(reader):
     """After the walk: a region nothing outside it read would be counted nowhere: refused."""
+    levit.check_subsampled(reader)
     for region in reader.followed:
         if not region.closed:
             raise reader.unsupported(region.start, "an attention-like pattern whose result no layer reads (cnncalc "

@@ -7,6 +7,8 @@ the output projection's BatchNorm (on the tokens folded to N x D) and the activa
 are steps of the region. The ``attention`` it becomes has ``norm: bn`` and ``proj_act``.
 """
 
+import math
+
 from .tensors import Value, elements
 
 OPERATORS = ("BatchNormalization", "HardSwish")
@@ -34,9 +36,26 @@ def start(reader, node, attrs):
             or item.get("over", "width") != "width" or not all(_folds(reader, at) for at in reader.readers[projected]):
         return False
     linear, batch_norm = reader.costs[projection.layer], reader.costs[value.layer]
+    sources = reader.emitted_from[projection.layer]
+    joined, stride = _join(reader, node, sources)
+    if sources[0] in reader.__dict__.get("subsampled", {}) and joined is None:
+        return False
     reader.retract(value.layer)
     reader.retract(projection.layer)
-    sources = reader.emitted_from[projection.layer]
+    if joined is not None:  # the queries of AttentionSubsample: q's projection joins the k/v region
+        del reader.subsampled[sources[0]]
+        joined.stride = stride
+        joined.params += linear.params + batch_norm.params
+        joined.macs += linear.macs
+        joined.buffers += batch_norm.buffers
+        joined.projections[0] += item["units"]
+        joined.batch_norms[0] += item["units"]
+        if item.get("bias", True) != bool(joined.biases):
+            raise reader.unsupported(node, "an attention whose q projection has a bias and whose k/v one has not "
+                                           "(or the other way)")
+        if joined.biases:
+            joined.biases[0] += item["units"]
+        return base._step(reader, node, attrs, joined, Value(None, value.shape))
     region = base.Region(sources[0], node, reader.values[sources[0]].shape)
     region.params, region.macs, region.buffers = linear.params + batch_norm.params, linear.macs, batch_norm.buffers
     region.projections.append(item["units"])
@@ -81,6 +100,8 @@ def layer_keys(reader, node, region, keys, projected, out):
     """``norm`` and ``proj_act`` of the region's attention layer, with the params of its BatchNorms."""
     if region.proj_act is not None:
         keys["proj_act"] = region.proj_act
+    if region.stride is not None:
+        keys["stride"] = region.stride
     if not region.batch_norms:
         return 0
     if region.batch_norms != [projected, out]:
@@ -89,3 +110,70 @@ def layer_keys(reader, node, region, keys, projected, out):
                                        f"projection, {projected} wide, and after the output projection, {out})")
     keys["norm"] = "bn"
     return 2 * (projected + out)
+
+
+# --- the queries of AttentionSubsample --------------------------------------------------------------
+
+def subsample(reader, node, dims, target):
+    """LeViT's Subsample: 1 x N x C tokens reshaped to their s x s grid, every k-th row and column sliced
+    (a Slice per axis), reshaped to 1 x M x C; the M tokens are read only by the q projection of an
+    AttentionSubsample, whose region takes them (see :func:`start`). False when it is not that."""
+    from .reshapes import _reshaped
+
+    value = reader.values.get(node.input[0])
+    side = math.isqrt(dims[1]) if len(dims) == 3 else 0
+    if value is None or not value.tokens or value.layout is not None or value.gate is not None or dims[0] != 1 \
+            or side * side != dims[1] or tuple(target) != (1, side, side, dims[2]):
+        return False
+    at, steps, chain = node, {}, []
+    while len(chain) < 2:
+        found = reader.only_reader(at.output[0])
+        if found is None or reader.nodes[found].op_type != "Slice":
+            return False
+        at = reader.nodes[found]
+        read = [_ints(reader, name) for name in (list(at.input[1:5]) + [""] * 4)[:4]]
+        if read[0] is None or read[1] is None or read[2] is None or read[3] is None or len(read[2]) != 1:
+            return False
+        (start,), (end,), (axis,), (step,) = read
+        if axis not in (1, 2) or axis in steps or start != 0 or end < side or step < 2:
+            return False
+        steps[axis] = step
+        chain.append(found)
+    back = reader.only_reader(at.output[0])
+    user = reader.only_reader(reader.nodes[back].output[0]) if back is not None else None
+    if user is None or reader.nodes[user].op_type != "MatMul":  # only the q projection reads the queries
+        return False
+    stride = steps[1]
+    rows = -(-side // stride)
+    shape = _ints(reader, reader.nodes[back].input[1]) if back is not None and \
+        reader.nodes[back].op_type == "Reshape" else None
+    if steps[2] != stride or shape is None or _reshaped((1, rows, rows, dims[2]), shape, 0) != (1, rows * rows, dims[2]):
+        return False
+    reader.skip.update(chain + [back])
+    result = reader.nodes[back].output[0]
+    reader.values[result] = Value(value.layer, (1, rows * rows, dims[2]), own=False, tokens=True)
+    reader.__dict__.setdefault("subsampled", {})[result] = (node.input[0], stride)
+    reader.set_output(node, Value(None, tuple(target), gate=("subsample", node.input[0])))
+    return True
+
+
+def _ints(reader, name):
+    const = reader.ahead(name) if name else None
+    array = const.array() if const is not None else None
+    return None if array is None else [int(v) for v in array.reshape(-1).tolist()]
+
+
+def _join(reader, node, sources):
+    """The region of the k/v projection of the tokens the query tokens ``sources[0]`` were subsampled from,
+    still waiting for its queries, and the stride; (None, None) when there is none."""
+    source, stride = reader.__dict__.get("subsampled", {}).get(sources[0], (None, None))
+    region = next((r for r in reader.followed if r.source == source and not r.closed and r.head_dim is None
+                   and r.stride is None and len(r.projections) == 1 and r.batch_norms), None)
+    return region, stride
+
+
+def check_subsampled(reader):
+    """After the walk: subsampled tokens that joined no attention are counted nowhere: refused."""
+    for name in reader.__dict__.get("subsampled", {}):
+        raise reader.unsupported(reader.nodes[reader.makers[name]], "tokens subsampled on their grid (LeViT's "
+                                 "Subsample) that are not the queries of an attention")
