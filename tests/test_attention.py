@@ -15,6 +15,7 @@ import os
 import pytest
 
 import cnncalc
+from cnncalc.errors import SpecError
 from cli_runner import invoke, ok
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples")
@@ -273,3 +274,40 @@ def test_spec_input_of_tokens_and_its_override():
     assert report.input == (50, 768) and report.rows[0].out_shape == (50, 768)
     with pytest.raises(cnncalc.CnnCalcError, match=r"must be \[N, D\]"):
         cnncalc.analyze({"input": {"tokens": [197]}, "layers": [{"type": "gelu"}]})
+
+
+def test_levit_attention_batch_norms_its_projections():
+    # timm's LeViT-128 stages.0.blocks.0.attn: 196 tokens of width 128, 4 heads, key_dim 16, v 32 a head
+    # (attn_ratio 2), q/k/v and proj each a Linear without bias and a BatchNorm1d (LinearNorm), a Hardswish
+    # before proj, attention biases 4 x 196. torch 2.14.1 / timm 1.0.31 measured: 50,704 params, 39,186 buffers
+    # (2 of them the BatchNorms' num_batches_tracked), FlopCounterMode 17,009,664 MACs
+    row = one({"tokens": [196, 128]}, type="attention", heads=4, key_dim=16, qkv_bias=False, proj_bias=False,
+              position="offsets", norm="bn", proj_act="hardswish")
+    # qkv 128*256 (2*4*16 + 128 = 256 wide) + BN 2*256; proj 128*128 + BN 2*128; biases 4*196
+    assert row.params == 32_768 + 512 + 16_384 + 256 + 784 == 50_704
+    assert row.buffers == 2 * 256 + 2 * 128 + 196 * 196 == 39_184
+    # qkv 196*128*256; QK^T 4*196*196*16; AV 4*196*196*32; proj 196*128*128
+    assert row.macs == 6_422_528 + 2_458_624 + 4_917_248 + 3_211_264 == 17_009_664
+    assert row.out_shape == (196, 128)
+    plain = one({"tokens": [196, 128]}, type="attention", heads=4, key_dim=16, qkv_bias=False, proj_bias=False,
+                position="offsets")
+    assert (plain.params, plain.buffers, plain.macs) == (50_704 - 768, 39_184 - 768, 17_009_664)
+
+
+def test_levit_attention_subsample_takes_its_queries_from_every_other_row_and_column():
+    # timm's LeViT-128 stages.1.downsample.attn_downsample: 196 tokens (14x14) of width 128, 8 heads, key_dim 16,
+    # v 64 a head (attn_ratio 4), the queries from the 7x7 = 49 tokens of every 2nd row and column, out 256.
+    # torch 2.14.1 / timm 1.0.31 measured: 232,992 params, 11,655 buffers (3 of them num_batches_tracked),
+    # FlopCounterMode 29,428,224 MACs, output 1 x 49 x 256
+    row = one({"tokens": [196, 128]}, type="attention", heads=8, dim=512, key_dim=16, out=256, stride=2,
+              qkv_bias=False, proj_bias=False, position="offsets", norm="bn", proj_act="hardswish")
+    assert row.out_shape == (49, 256)
+    # q 128*128, k and v 128*640 (q, k and v 128 + 128 + 512 = 768 wide), proj 512*256; BatchNorms 2*(768 + 256);
+    # attention biases 8 heads * 196
+    assert row.params == 128 * 768 + 512 * 256 + 2 * (768 + 256) + 8 * 196 == 232_992
+    assert row.buffers == 2 * (768 + 256) + 49 * 196 == 11_652
+    # q 49*128*128; k, v 196*128*640; QK^T 8*49*196*16; AV 8*49*196*64; proj 49*512*256
+    assert row.macs == 802_816 + 16_056_320 + 1_229_312 + 4_917_248 + 6_422_528 == 29_428_224
+    with pytest.raises(SpecError, match="stride needs tokens of a square grid"):  # 197 tokens are no grid
+        cnncalc.analyze({"input": {"tokens": [197, 128]}, "layers": [{"name": "x", "type": "attention", "heads": 8,
+                                                                       "stride": 2}]})

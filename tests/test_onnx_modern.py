@@ -1000,3 +1000,188 @@ def test_token_mixing_at_another_input_size_is_refused_in_one_line(tmp_path):
     with pytest.raises(SpecError, match=r"\(MatMul\): a MatMul mixing 16 tokens by a weight for 4 \(4x6\): the model "
                                         r"was exported for another input size"):
         cnncalc.analyze(tiny_mixer(tmp_path, "dynamo", rows=(1, 8, -1)), input="3x16x16")
+
+
+# --- LeViT: a Linear whose BatchNorm normalises the tokens' features --------------------------------
+
+def tiny_linear_norm(folder, form, back=None):
+    """timm's LinearNorm on the 4 tokens of width 8 a 4x4/4 conv makes of a 3 x 8 x 8 image: Linear(8, 6)
+    without bias, the tokens folded to 4 x 6 (Flatten at axis 2, or a Reshape), BatchNorm1d(6), a Reshape
+    back (to the Shape of the Linear's output, or a constant 1 x 4 x 6; ``back`` replaces it)."""
+    g = Graph(form, (1, 3, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("stem.weight", [8, 3, 4, 4])], "/stem", kernel_shape=[4, 4], strides=[4, 4])
+    tokens = g.op("Transpose", [g.op("Reshape", [conv, g.ints("to_rows", [1, 8, 4])], "")], "", perm=[0, 2, 1])
+    s = "/mlp/ln1"
+    y = g.linear(tokens, 8, 6, s + "/linear", bias=False)
+    if form == "torchscript":
+        folded = g.op("Flatten", [y], s, axis=2)
+    else:
+        folded = g.op("Reshape", [y, g.ints("to_folded", [4, 6])], allowzero=1)
+    norm = g.op("BatchNormalization", [folded] + [g.weight(f"mlp.ln1.bn.{k}", [6], 1.0)
+                                                  for k in ("weight", "bias", "running_mean", "running_var")], s + "/bn")
+    target = back or (g.op("Shape", [y], s) if form == "torchscript" else g.ints("to_tokens", [1, 4, 6]))
+    return g.save(folder, g.op("Reshape", [norm, target], s))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_levit_linear_norm_is_a_bn_over_the_token_features(tmp_path, form):
+    report, by_name = totals(tiny_linear_norm(tmp_path, form))
+    assert [row.type for row in report.rows] == ["conv", "tokens", "linear", "bn"]
+    norm = report.rows[3]
+    assert norm.out_shape == (4, 6)
+    # BatchNorm1d(6): scale and shift 2*6 = 12 params, running mean and variance 2*6 = 12 buffers, no MACs
+    assert (norm.params, norm.buffers, norm.macs) == (12, 12, 0)
+    # conv 8*3*16 = 384 params, 4 positions * 48*8 = 1,536 MACs; linear 8*6 = 48 params, 4 tokens * 48 = 192
+    assert report.totals["params"] == 384 + 48 + 12 == 444
+    assert report.totals["buffers"] == 12
+    assert report.totals["macs"] == 1536 + 192 == 1728
+
+
+def test_tokens_folded_into_a_batch_norm_and_not_restored_are_refused(tmp_path):
+    # the BatchNorm's 4 x 6 result reshaped to 2 x 12: not the tokens again, so not one bn on them
+    path = tiny_linear_norm(tmp_path, "dynamo", back="to_other")
+    model = onnx.load(path)
+    model.graph.initializer.append(numpy_helper.from_array(numpy.array([2, 12], dtype=numpy.int64), "to_other"))
+    onnx.save_model(model, path)
+    with pytest.raises(SpecError, match="Reshape of 1x4x6 to 4x6"):
+        cnncalc.analyze(path)
+
+
+def linear_norm(g, x, cin, cout, scope, tokens=4):
+    """timm's LinearNorm as each exporter writes it: Linear without bias, the tokens folded to N x cout,
+    BatchNorm1d(cout), a Reshape back (TorchScript: to the Shape of the Linear's output; torch.export: to a
+    constant 1 x N x cout)."""
+    y = g.linear(x, cin, cout, scope + "/linear", bias=False)
+    name = scope.strip("/").replace("/", ".")
+    if g.form == "torchscript":
+        folded = g.op("Flatten", [y], scope, axis=2)
+    else:
+        folded = g.op("Reshape", [y, g.ints(f"{name}.fold", [tokens, cout])], allowzero=1)
+    norm = g.op("BatchNormalization", [folded] + [g.weight(f"{name}.bn.{k}", [cout], 1.0)
+                                                  for k in ("weight", "bias", "running_mean", "running_var")], scope)
+    target = g.op("Shape", [y], scope) if g.form == "torchscript" else g.ints(f"{name}.back", [1, tokens, cout])
+    return g.op("Reshape", [norm, target], scope)
+
+
+def tiny_levit_attention(folder, form):
+    """timm's LeViT Attention on the 4 tokens of width 8 of a 1 x 8 x 2 x 2 map: 2 heads, q and k 2 wide a
+    head, v 4 (attn_ratio 2): qkv LinearNorm(8, 2*2*2 + 8 = 16), Reshape 1 x 4 x 2 x 8, Split [2, 2, 4] a head,
+    the scores plus biases gathered from a learned 2 x 4 table by a 4 x 4 index (torch.export: one stored
+    2 x 4 x 4 constant), Hardswish, proj LinearNorm(8, 8), + the tokens."""
+    g = Graph(form, (1, 8, 2, 2))
+    tokens = g.op("Transpose", [g.op("Reshape", ["x", g.ints("to_rows", [1, 8, 4])], "")], "", perm=[0, 2, 1])
+    s = "/stages/stages.0/blocks/blocks.0/attn"
+    qkv = linear_norm(g, tokens, 8, 16, s + "/qkv")
+    g.count += 1
+    q, k, v = (f"split_{i}" for i in range(3))
+    g.nodes.append(helper.make_node("Split", [g.op("Reshape", [qkv, g.ints("to_heads", [1, 4, 2, 8])], s),
+                                             g.ints("sizes", [2, 2, 4])], [q, k, v], name=s + "/Split", axis=3))
+    q, v = (g.op("Transpose", [t], s, perm=[0, 2, 1, 3]) for t in (q, v))
+    scores = g.op("Mul", [g.op("MatMul", [q, g.op("Transpose", [k], s, perm=[0, 2, 3, 1])], s), g.scalar(0.7)], s)
+    if form == "torchscript":
+        g.weight("stages.0.blocks.0.attn.attention_biases", [2, 4])
+        index = numpy.array([[0, 1, 2, 3], [1, 0, 3, 2], [2, 3, 0, 1], [3, 2, 1, 0]], dtype=numpy.int64)
+        g.nodes.append(helper.make_node("Constant", [], ["onnx::Gather_455"], name=s + "/Constant_index",
+                                        value=numpy_helper.from_array(index)))  # as the exporter writes it
+        bias = g.op("Gather", ["stages.0.blocks.0.attn.attention_biases", "onnx::Gather_455"], s, axis=1)
+    else:
+        bias = g.weight("stages.0.blocks.0.attn.lifted_tensor_0", [2, 4, 4])
+    attn = g.op("Softmax", [g.op("Add", [scores, bias], s)], s, axis=-1)
+    mixed = g.op("Transpose", [g.op("MatMul", [attn, v], s)], s, perm=[0, 2, 1, 3])
+    act = g.op("HardSwish", [g.op("Reshape", [mixed, g.ints("to_rows2", [1, 4, 8])], s)], s + "/proj/act")
+    proj = linear_norm(g, act, 8, 8, s + "/proj/ln")
+    return g.save(folder, g.op("Add", [tokens, proj], "/stages/stages.0/blocks/blocks.0"))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_levit_attention_with_batch_normed_projections(tmp_path, form):
+    report, _ = totals(tiny_levit_attention(tmp_path, form))
+    assert [row.type for row in report.rows] == ["tokens", "attention", "add"]
+    keys, attention = report.spec.layers[1].keys, report.rows[1]
+    assert (keys["heads"], keys["key_dim"], keys["norm"], keys["proj_act"]) == (2, 2, "bn", "hardswish")
+    assert keys["position"] == ("offsets" if form == "torchscript" else "folded")
+    assert keys["qkv_bias"] is False and keys["proj_bias"] is False
+    # qkv 8*16 + BN 2*16 = 160; proj 8*8 + BN 2*8 = 80; the biases: 2 heads * 4 offsets = 8 (torch.export 2*4*4)
+    assert attention.params == 160 + 80 + (8 if form == "torchscript" else 32)
+    # the BatchNorms' running statistics 2*16 + 2*8 = 48, and the offset index of each pair 4*4
+    assert attention.buffers == 48 + (16 if form == "torchscript" else 0)
+    # qkv 4 tokens * 8*16 = 512; QK^T 2 heads * 4*4 * 2 = 64; AV 2 * 4*4 * 4 = 128; proj 4*8*8 = 256
+    assert attention.macs == 512 + 64 + 128 + 256 == 960
+
+
+def test_levit_attention_whose_output_projection_has_no_batch_norm_is_refused(tmp_path):
+    path = tiny_levit_attention(tmp_path, "torchscript")
+    model = onnx.load(path)
+    # the output projection's BatchNorm taken out: its Flatten read straight by the Reshape back
+    nodes = list(model.graph.node)
+    norm = [n for n in nodes if n.op_type == "BatchNormalization"][-1]
+    back = next(n for n in nodes if norm.output[0] in n.input)
+    back.input[0] = norm.input[0]
+    model.graph.node.remove(norm)
+    onnx.save_model(model, path)
+    with pytest.raises(SpecError, match="batch-normalised over \\[16\\] features"):
+        cnncalc.analyze(path)
+
+
+def tiny_levit_subsample(folder, form, queries_used=True):
+    """timm's LeViT AttentionSubsample on the 16 tokens (a 4 x 4 grid) of width 8 of a 1 x 8 x 4 x 4 map: 2
+    heads, q and k 2 wide a head, v 4 (attn_ratio 2); kv LinearNorm(8, 2*(2 + 4) = 12) on the 16 tokens, split
+    [2, 4] a head; q LinearNorm(8, 2*2 = 4) on the 4 tokens of every 2nd row and column (Reshape 1 x 4 x 4 x 8,
+    a Slice with step 2 on each axis, Reshape 1 x 4 x 8); biases from a learned 2 x 16 table by a 4 x 16 index
+    (torch.export: one stored 2 x 4 x 16 constant); Hardswish, proj LinearNorm(8, 12); then a Linear(12, 6)."""
+    g = Graph(form, (1, 8, 4, 4))
+    tokens = g.op("Transpose", [g.op("Reshape", ["x", g.ints("to_rows", [1, 8, 16])], "")], "", perm=[0, 2, 1])
+    s = "/stages/stages.1/downsample/attn_downsample"
+    kv = linear_norm(g, tokens, 8, 12, s + "/kv", tokens=16)
+    g.count += 1
+    g.nodes.append(helper.make_node("Split", [g.op("Reshape", [kv, g.ints("to_heads", [1, 16, 2, 6])], s),
+                                             g.ints("sizes", [2, 4])], ["k", "v"], name=s + "/Split", axis=3))
+    k, v = g.op("Transpose", ["k"], s, perm=[0, 2, 3, 1]), g.op("Transpose", ["v"], s, perm=[0, 2, 1, 3])
+    grid = g.op("Reshape", [tokens, g.ints("to_grid", [1, 4, 4, 8])], s + "/q/down")
+    end = 9223372036854775807 if form == "dynamo" else 4
+    for axis in (1, 2):
+        grid = g.op("Slice", [grid, g.ints("zero", [0]), g.ints("end", [end]), g.ints(f"axis{axis}", [axis]),
+                              g.ints("two", [2])], s + "/q/down")
+    down = g.op("Reshape", [grid, g.ints("to_queries", [1, 4, 8])], s + "/q/down")
+    if not queries_used:  # a Linear of them, and no attention
+        return g.save(folder, g.linear(down, 8, 4, s + "/q/ln/linear", bias=False))
+    q = linear_norm(g, down, 8, 4, s + "/q/ln")
+    q = g.op("Transpose", [g.op("Reshape", [q, g.ints("to_q_heads", [1, 4, 2, 2])], s)], s, perm=[0, 2, 1, 3])
+    scores = g.op("Mul", [g.op("MatMul", [q, k], s), g.scalar(0.7)], s)  # 1 x 2 x 4 x 16
+    if form == "torchscript":
+        g.weight("stages.1.downsample.attn_downsample.attention_biases", [2, 16])
+        index = numpy.arange(64, dtype=numpy.int64).reshape(4, 16) % 16
+        g.nodes.append(helper.make_node("Constant", [], ["onnx::Gather_761"], name=s + "/Constant_index",
+                                        value=numpy_helper.from_array(index)))
+        bias = g.op("Gather", ["stages.1.downsample.attn_downsample.attention_biases", "onnx::Gather_761"], s, axis=1)
+    else:
+        bias = g.weight("stages.1.downsample.attn_downsample.lifted_tensor_4", [2, 4, 16])
+    attn = g.op("Softmax", [g.op("Add", [scores, bias], s)], s, axis=-1)
+    mixed = g.op("Transpose", [g.op("MatMul", [attn, v], s)], s, perm=[0, 2, 1, 3])  # 1 x 4 x 2 x 4
+    act = g.op("HardSwish", [g.op("Reshape", [mixed, g.ints("to_rows2", [1, 4, 8])], s)], s + "/proj/act")
+    proj = linear_norm(g, act, 8, 12, s + "/proj/ln")
+    return g.save(folder, g.linear(proj, 12, 6, "/stages/stages.1/downsample/mlp/fc", bias=False))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_levit_attention_subsample_queries_from_every_other_row_and_column(tmp_path, form):
+    report, _ = totals(tiny_levit_subsample(tmp_path, form))
+    assert [row.type for row in report.rows] == ["tokens", "attention", "linear"]
+    keys, attention = report.spec.layers[1].keys, report.rows[1]
+    assert (keys["heads"], keys["key_dim"], keys["stride"], keys["out"], keys["norm"]) == (2, 2, 2, 12, "bn")
+    assert keys["position"] == ("offsets" if form == "torchscript" else "folded")
+    assert attention.out_shape == (4, 12)  # the 2 x 2 query tokens, 12 wide
+    # kv 8*12 + BN 2*12 = 120; q 8*4 + BN 2*4 = 40; proj 8*12 + BN 2*12 = 120; the biases 2 heads * 16 offsets
+    # (torch.export: 2 * 4 queries * 16 keys = 128)
+    assert attention.params == 120 + 40 + 120 + (32 if form == "torchscript" else 128)
+    # BatchNorms' running statistics 2*(12 + 4) + 2*12 = 56; the offset index of each (query, key) pair 4*16
+    assert attention.buffers == 56 + (64 if form == "torchscript" else 0)
+    # kv 16 tokens * 8*12 = 1,536; q 4 tokens * 8*4 = 128; QK^T 2 heads * 4*16 * 2 = 256; AV 2 * 4*16 * 4 = 512;
+    # proj 4 * 8*12 = 384
+    assert attention.macs == 1536 + 128 + 256 + 512 + 384 == 2816
+    assert report.rows[2].macs == 4 * 12 * 6  # the Linear after it reads the 4 tokens of width 12
+
+
+def test_subsampled_tokens_that_are_no_attention_queries_are_refused(tmp_path):
+    with pytest.raises(SpecError, match="not the queries of an attention"):
+        cnncalc.analyze(tiny_levit_subsample(tmp_path, "torchscript", queries_used=False))

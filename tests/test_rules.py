@@ -235,6 +235,14 @@ def test_bn_params_and_buffers():
     assert row.macs == 0
 
 
+def test_bn_on_tokens_normalises_the_token_width():
+    # LeViT-128's LinearNorm after its first qkv Linear: BatchNorm1d(256) over 196 tokens of width 256
+    report = cnncalc.analyze({"input": {"tokens": [196, 256]}, "layers": [{"name": "bn", "type": "bn"}]})
+    row = report.row("bn")
+    assert row.out_shape == (196, 256)
+    assert row.params == 2 * 256 == 512 and row.buffers == 2 * 256 == 512 and row.macs == 0
+
+
 def test_lrn_dropout_identity_keep_the_shape():
     for layer in ({"type": "lrn"}, {"type": "lrn", "size": 3, "alpha": 0.001, "beta": 0.75, "k": 1},
                   {"type": "dropout"}, {"type": "dropout", "p": 0.2}, {"type": "identity"}):

@@ -116,11 +116,12 @@ def modern(folder, names):
                     heads = layer.keys["heads"]
                     if "window" in layer.keys:  # Swin's, MaxViT's relative table (2W-1)^2 x heads
                         n, table = layer.keys["window"] ** 2, (2 * layer.keys["window"] - 1) ** 2 * heads
-                    else:  # EfficientFormer's attention biases on N tokens: heads x N
-                        n = report.row(layer.name).out_shape[0]
+                        m = n
+                    else:  # EfficientFormer's, LeViT's attention biases on N tokens: heads x N (M queries: a stride)
+                        m, n = report.row(layer.name).out_shape[0], report.row(layer.name).in_shape[0]
                         table = heads * n
-                    want["params"] += heads * n * n - table
-                    want["buffers"] -= 0 if folded else n * n
+                    want["params"] += heads * m * n - table
+                    want["buffers"] -= 0 if folded else m * n
                     note_bias = " (position bias folded)"
             got = {key: report.totals[key] for key in KEYS}
             again = {key: imported.totals[key] for key in KEYS}

@@ -14,12 +14,13 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import variants
+from . import levit, variants
 from .tensors import Value, channels_last, elements, shape_text
 
 # the operators a region follows
 FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
-            "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum", "Conv")
+            "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum", "Conv",
+            "BatchNormalization", "HardSwish")
 
 
 class Region:
@@ -41,6 +42,7 @@ class Region:
         self.closed = False  # made into an attention layer
         self.norms, self.logits, self.mlp, self.folded = 0, set(), None, 0  # see variants
         self.heads = self.value_dim = None  # of the scores, and of AV's values (narrower keys: LeViT)
+        self.batch_norms, self.proj_act, self.stride = [], None, None  # LeViT's (see levit)
 
 
 def is_region(value):
@@ -337,7 +339,8 @@ def _reshape_like(reader, node, attrs, dims, consts, reshaped):
 
 def _matmul(reader, node, region, inputs, consts):
     a, b = inputs
-    if a is not None and b is None and consts[1] is not None and consts[1].dims and len(consts[1].dims) == 2:
+    if a is not None and b is None and consts[1] is not None and consts[1].dims and len(consts[1].dims) == 2 \
+            and len(region.batch_norms) < 2:  # a LeViT region ends with its output projection's BatchNorm
         weight = consts[1].dims
         if weight[0] != a[-1]:
             return False
@@ -372,13 +375,14 @@ def close(reader, node, name):
     if region in reader.regions:
         reader.regions.remove(region)
     tokens = reader.values[region.source]
-    out = variants.widened(value, tokens)  # the output's channels: the input's, or more (CoAtNet)
+    out = variants.widened(value, tokens, region)  # the output's channels: the input's, or more (CoAtNet)
     if not out or not region.projections or region.head_dim is None:
         raise reader.unsupported(node, f"a multi-head attention pattern ending as {shape_text(value.shape)} "
                                        f"(cnncalc reads one that gives back the {shape_text(tokens.shape)} tokens it "
                                        f"started from)")
     width = tokens.shape[tokens.channel_axis]
     keys, inner, projected, table = variants.layer_keys(reader, node, region, tokens)
+    table += levit.layer_keys(reader, node, region, keys, projected, out)
     heads = keys["heads"]
     found = None
     for qkv_bias in (True, False):
@@ -413,6 +417,7 @@ def close(reader, node, name):
 
 def check_closed(reader):
     """After the walk: a region nothing outside it read would be counted nowhere: refused."""
+    levit.check_subsampled(reader)
     for region in reader.followed:
         if not region.closed:
             raise reader.unsupported(region.start, "an attention-like pattern whose result no layer reads (cnncalc "

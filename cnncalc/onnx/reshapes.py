@@ -31,6 +31,9 @@ def size(reader, node, attrs):
 
 
 def flatten(reader, node, attrs):
+    dims = reader.value(node, node.input[0], any_layout=True).shape
+    if attrs.get("axis", 1) == 2 and tokens.folded_batch_norm(reader, node, dims):
+        return
     dims = reader.value(node, node.input[0]).shape
     if attrs.get("axis", 1) % len(dims) != 1:
         raise reader.unsupported(node, f"Flatten at axis {attrs.get('axis')} (cnncalc flattens each sample: "
@@ -72,6 +75,9 @@ def reshape(reader, node, attrs):
         return reader.set_output(node, reader.values[source].passed_on())
     if len(target) == 2 and target[0] == dims[0]:
         return reader.set_output(node, reader.emit(node, "flatten", [source]))
+    if len(target) == 2 and len(dims) == 3 and target == (dims[0] * dims[1], dims[2]) \
+            and tokens.folded_batch_norm(reader, node, dims):
+        return
     if len(target) == 1 and dims[0] == 1 and _as_strided(reader, node):
         return
     if (tokens.reshape(reader, node, dims, target) or group_norm(reader, node, dims, target)

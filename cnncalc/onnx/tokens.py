@@ -19,8 +19,12 @@ TRANSPOSED = (0, 2, 1)
 
 def reshape(reader, node, dims, target):
     """A Reshape between maps and tokens; False when it is not one."""
+    from .levit import subsample
+
     source = node.input[0]
     value = reader.values[source]
+    if len(target) == 4 and subsample(reader, node, dims, target):
+        return True
     if value.tokens and value.layout is None and len(target) == 4 and target[0] == dims[0] and target[3] == dims[2] \
             and target[1] * target[2] == dims[1]:
         size = target[1] if target[1] == target[2] else [target[1], target[2]]
@@ -110,3 +114,45 @@ def mean_tokens(reader, node, attrs, axes):
         return False
     reader.set_output(node, reader.emit(node, "meantokens", [node.input[0]], any_layout=True))
     return True
+
+
+# --- batch norm over the tokens' features -------------------------------------------------------------
+
+def folded_batch_norm(reader, node, dims):
+    """timm's LinearNorm (LeViT): 1 x N x D tokens folded to N x D (a Flatten at axis 2, or a Reshape), a
+    BatchNormalization over the D features, and a Reshape back to 1 x N x ...: one ``bn`` on the tokens (2D
+    params, 2D buffers). False when ``node`` does not start that."""
+    value = reader.values.get(node.input[0])
+    if value is None or not value.tokens or value.layout is not None or value.gate is not None \
+            or len(dims) != 3 or dims[0] != 1:
+        return False
+    at = reader.only_reader(node.output[0])
+    norm = reader.nodes[at] if at is not None else None
+    if norm is None or norm.op_type != "BatchNormalization" or norm.input[0] != node.output[0] or len(norm.output) != 1:
+        return False
+    back = reader.only_reader(norm.output[0])
+    if back is None or reader.nodes[back].op_type != "Reshape" or not _restored(reader, reader.nodes[back], node, dims):
+        return False
+    for name, what in zip(norm.input[1:5], ("scale", "B", "mean", "var")):
+        if elements(reader.const(norm, name, f"the BatchNormalization {what}").dims) != dims[2]:
+            raise reader.unsupported(norm, f"the {what} '{name}' has a size other than the tokens' width {dims[2]}")
+    result = reader.emit(norm, "bn", [node.input[0]], weight=norm.input[1], any_layout=True)
+    reader.skip.add(at)
+    reader.set_output(norm, result)
+    return True
+
+
+def _restored(reader, reshape, fold, dims):
+    """Whether ``reshape`` gives the folded tokens back their batch axis: its target the Shape of the tokens,
+    or a constant 1 x N x ... of the same tokens."""
+    name = reshape.input[1]
+    maker = reader.makers.get(name)
+    if maker is not None and reader.nodes[maker].op_type == "Shape":
+        shape = reader.nodes[maker]
+        return shape.input[0] == fold.input[0] and not attributes(shape)
+    const = reader.ahead(name)
+    target = const.array() if const is not None else None
+    if target is None:
+        return False
+    target = [int(v) for v in target.reshape(-1).tolist()]
+    return len(target) >= 3 and target[:2] == [1, dims[1]] and math.prod(target[2:]) == dims[2]

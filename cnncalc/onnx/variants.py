@@ -7,11 +7,11 @@ Slices or a Split, QK^T and AV as Einsum).
 
 import math
 
-from . import attention as base
+from . import attention as base, levit
 from .tensors import Value, elements, initializer_kind, shape_text
 
 # the operators of a region read here (Mul and Div only as cosine attention writes them)
-OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum", "Conv")
+OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum", "Conv") + levit.OPERATORS
 
 
 def start(reader, node, attrs):
@@ -20,7 +20,7 @@ def start(reader, node, attrs):
     from . import partitions
 
     return (partitions.visit(reader, node, attrs) or partitioned_qkv(reader, node, attrs)
-            or conv_qkv(reader, node, attrs))
+            or conv_qkv(reader, node, attrs) or levit.start(reader, node, attrs))
 
 
 def step(reader, node, attrs, region, inputs, consts):
@@ -29,6 +29,8 @@ def step(reader, node, attrs, region, inputs, consts):
         return einsum(reader, node, attrs, region, inputs)
     if node.op_type == "Conv":
         return conv_projection(reader, node, attrs, region, inputs, consts)
+    if node.op_type in levit.OPERATORS:
+        return levit.step(reader, node, attrs, region, inputs, consts)
     shape = cosine(reader, node, attrs, region, inputs, consts)
     return shape is not None and (base._set(reader, node, region, shape) or True)
 
@@ -93,7 +95,8 @@ def _inline_index(reader, name, region):
     its own name)."""
     const = reader.consts.get(name)
     if const is None or const.sources or const.proto is None or const.proto.data_type not in (6, 7) \
-            or not region.window or elements(const.dims) != region.window ** 2:
+            or not region.window or elements(const.dims) != region.window * (
+                reader.values[region.source].shape[1] if region.stride else region.window):
         return 0
     return elements(const.dims)
 
@@ -129,13 +132,14 @@ def folded_bias(reader, region, name, dims):
     the params the graph holds (``position: folded``; the file has no table, so PyTorch's count cannot be
     told, and reader.py notes it)."""
     const = reader.consts[name]
-    if region.head_dim is None or region.folded or len(dims) < 3 or dims[-1] != dims[-2] or not const.dims:
+    if region.head_dim is None or region.folded or len(dims) < 3 or not const.dims \
+            or (dims[-1] != dims[-2] and region.stride is None):  # m queries by n keys: LeViT's AttentionSubsample
         return False
-    heads, n = dims[-3], dims[-1]
+    heads, m, n = dims[-3], dims[-2], dims[-1]
     shape = tuple(d for d in const.dims if d != 1)
-    if shape not in ((heads, n, n), (n, n) if heads == 1 else None) or const.dims[-2:] != (n, n):
+    if shape not in ((heads, m, n), (m, n) if heads == 1 else None) or const.dims[-2:] != (m, n):
         return False
-    region.folded = heads * n * n
+    region.folded = heads * m * n
     region.params += region.folded
     return True
 
@@ -291,10 +295,12 @@ def einsum(reader, node, attrs, region, inputs):
 
 # --- CoAtNet: attention on a channels-first map, its projections 1x1 convs ---------------------------------
 
-def widened(value, tokens):
+def widened(value, tokens, region):
     """The channels of a region's result ``value`` read outside it: the width of the ``tokens`` it started
-    from, or more when only the channels of a map differ (an output projection that widens it: CoAtNet);
-    0 when it is neither."""
+    from, or more when only the channels of a map differ (an output projection that widens it: CoAtNet),
+    or the width of M query tokens (LeViT's AttentionSubsample); 0 when it is neither."""
+    if region.stride is not None:
+        return value.shape[2] if len(value.shape) == 3 and value.shape[:2] == (1, region.window) else 0
     if value.shape == tokens.shape:
         return tokens.shape[-1] if tokens.tokens or tokens.layout is not None else tokens.shape[1]
     same = len(value.shape) == len(tokens.shape) > 2 and value.shape[2:] == tokens.shape[2:]

@@ -7,8 +7,10 @@ tensor the formula writes, not only its output: Q, K and V, the scores and their
 window: the attention map), the weighted sum, and the output (docs/conventions.md says why).
 """
 
+import math
+
 from ..numbers import Tokens, is_tokens, plural
-from .keys import check_choice, check_count, check_flag, check_offset, check_size
+from .keys import check_activation, check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
 
@@ -21,6 +23,7 @@ ATTENTION_KEYS = {
     "proj_bias": (check_flag, True), "window": (check_size, None), "shift": (check_offset, 0),
     "position": (check_choice(*POSITION_BIASES), "none"), "cpb_hidden": (check_count, 512),
     "cosine": (check_flag, False), "key_dim": (check_count, None), "out": (check_count, None),
+    "norm": (check_choice("none", "bn"), "none"), "proj_act": (check_activation, None), "stride": (check_count, 1),
 }
 
 
@@ -59,14 +62,16 @@ def attention(layer, shape):
     key_dim = p["key_dim"] or head_dim  # the width of q and k a head (narrower than v's in LeViT, EfficientFormer)
     projected = 2 * heads * key_dim + dim  # the width of q, k and v together
     out = p["out"] or channels  # the output projection's width (wider than the input in CoAtNet's first blocks)
-    qkv, scores, proj = count * channels * projected, windows * heads * per_window * per_window * key_dim, \
-        count * dim * out
+    queries = _queries(layer, shape, count)  # the tokens the queries come from (fewer with a stride: LeViT)
+    rows = per_window if queries == count else queries  # query positions a window
+    qkv_width = queries * heads * key_dim + count * (heads * key_dim + dim)  # the elements of Q, K and V
+    qkv, scores, proj = qkv_width * channels, windows * heads * rows * per_window * key_dim, queries * dim * out
     values = scores // key_dim * head_dim
     macs = qkv + scores + values + proj
     weights = channels * projected + dim * out
     biases = (projected if p["qkv_bias"] else 0) + (out if p["proj_bias"] else 0)
     params, buffers, extra = weights + biases, 0, []
-    maps = windows * heads * per_window * per_window  # elements of the attention map
+    maps = windows * heads * rows * per_window  # elements of the attention map
     table = elements(2 * k - 1 for k in window) if window else 0
     if p["position"] == "relative":
         params += table * heads
@@ -88,26 +93,37 @@ def attention(layer, shape):
                   ("macs", f"MACs continuous position bias MLP on the (2W-1)^2 = {table:,} offsets = {table}*(2*{hidden} "
                            f"+ {hidden}*{heads}) = {mlp_macs:,}")]
     elif p["position"] == "folded":
-        params += heads * per_window * per_window
+        params += heads * rows * per_window
         extra.append(("params", f"position bias folded by the exporter into one constant added to the scores = heads"
-                                f" * n * n = {heads}*{per_window}*{per_window} = {heads * per_window * per_window:,} "
+                                f" * {'n * n' if rows == per_window else 'M * N'} = {heads}*{rows}*{per_window} = "
+                                f"{heads * rows * per_window:,} "
                                 f"params (the model's relative table, (2W-1)^2 * heads, is not in the file)"))
     elif p["position"] == "offsets":
         params += heads * per_window
-        buffers += per_window * per_window
+        buffers += rows * per_window
+        pairs = f"n*n = {rows * per_window:,}" if rows == per_window else f"M*N = {rows}*{per_window} = {rows * per_window:,}"
         extra.append(("params", f"attention biases, one a head for each offset between two positions = heads * n = "
                                 f"{heads}*{per_window} = {heads * per_window:,} params (buffers: the offset index of "
-                                f"each pair, n*n = {per_window * per_window:,})"))
+                                f"each pair, {pairs})"))
+    if p["norm"] == "bn":  # LeViT: each projection a Linear whose BatchNorm normalises its features
+        params += 2 * (projected + out)
+        buffers += 2 * (projected + out)
+        extra.append(("params", f"BatchNorm after the q/k/v and the output projections = 2*({projected} + {out}) = "
+                                f"{2 * (projected + out):,} params (buffers: their running mean and variance, "
+                                f"{2 * (projected + out):,})"))
     if p["cosine"]:
         params += heads
         extra.append(("params", f"cosine attention: a learned logit scale per head = {heads} params"))
-    scratch = (("Q, K, V", f"{count}*{projected}" if key_dim != head_dim else f"3*{count}*{dim}", count * projected),
-               ("scores and softmax", f"2*{_map_text(windows, heads, per_window)}", 2 * maps),
-               ("weighted sum AV", f"{count}*{dim}", count * dim))
+    scratch = (("Q, K, V", f"{queries}*{heads * key_dim} + {count}*{heads * key_dim + dim}" if queries != count else
+                f"{count}*{projected}" if key_dim != head_dim else f"3*{count}*{dim}", qkv_width),
+               ("scores and softmax", f"2*{_map_text(windows, heads, per_window, rows)}", 2 * maps),
+               ("weighted sum AV", f"{queries}*{dim}", queries * dim))
     per_map_element = 5 if p["position"] != "none" else 4  # the scale, softmax's three (and a position bias)
-    work = (projected * count if p["qkv_bias"] else 0) + (out * count if p["proj_bias"] else 0) \
-        + per_map_element * maps
-    cost = Cost(with_width(shape, out) if out != channels else shape, params=params, buffers=buffers, macs=macs,
+    work = (qkv_width if p["qkv_bias"] else 0) + (out * queries if p["proj_bias"] else 0) \
+        + per_map_element * maps + (2 * (qkv_width + out * queries) if p["norm"] == "bn" else 0) \
+        + (queries * dim if p["proj_act"] else 0)
+    result = Tokens(queries, out) if queries != count else with_width(shape, out) if out != channels else shape
+    cost = Cost(result, params=params, buffers=buffers, macs=macs,
                 elementwise=work, window=tuple((k, 1, 1) for k in window) if window else "global")
     cost.scratch = scratch
     cost.heads = heads
@@ -123,9 +139,13 @@ def attention(layer, shape):
         if out != channels:
             lines = _widened(lines, channels, dim, out, count, projected, qkv, scores, values, proj, macs, weights,
                              biases)
+        if queries != count:
+            lines = _subsampled(lines, p["stride"], channels, dim, out, heads, key_dim, head_dim, count, queries, qkv,
+                                scores, values, proj, macs)
         # in the order a student works it: the params and their total, then each MACs term and the total
-        total = [("params", f"params = {weights + biases:,} + {params - weights - biases:,} (position "
-                            f"bias{', logit scale' if p['cosine'] else ''}) = {params:,}")] \
+        parts = ", ".join(part for part, present in (("position bias", p["position"] != "none"), ("logit scale",
+                          p["cosine"]), ("BatchNorms", p["norm"] == "bn")) if present)
+        total = [("params", f"params = {weights + biases:,} + {params - weights - biases:,} ({parts}) = {params:,}")] \
             if params != weights + biases else []
         macs_lines = [line for line in lines if line[0] == "macs"]
         cost.explain += ([line for line in lines if line[0] != "macs"] + [e for e in extra if e[0] == "params"]
@@ -137,8 +157,43 @@ def _table_text(window):
     return "*".join(f"(2*{k}-1)" for k in window)
 
 
-def _map_text(windows, heads, per_window):
-    return f"{windows}*{heads}*{per_window}*{per_window}" if windows > 1 else f"{heads}*{per_window}*{per_window}"
+def _map_text(windows, heads, per_window, rows=None):
+    rows = per_window if rows is None else rows
+    return f"{windows}*{heads}*{rows}*{per_window}" if windows > 1 else f"{heads}*{rows}*{per_window}"
+
+
+def _queries(layer, shape, count):
+    """The tokens the queries come from: all N, or with ``stride: s`` every s-th row and column of the square
+    grid the N tokens are (LeViT's AttentionSubsample), ceil(sqrt(N)/s)^2 of them."""
+    stride = layer.p["stride"]
+    if stride == 1:
+        return count
+    side = math.isqrt(count)
+    if not is_tokens(shape) or side * side != count:
+        raise layer.error(f"stride needs tokens of a square grid (N = side^2), but the input is {show_shape(shape)}",
+                          "stride")
+    return (-(-side // stride)) ** 2
+
+
+def _subsampled(lines, stride, channels, dim, out, heads, key_dim, head_dim, count, queries, qkv, scores, values, proj,
+                macs):
+    """The explain lines of attention whose queries come from every ``stride``-th row and column of the grid."""
+    side = math.isqrt(count)
+    changed = {
+        "N = ": ("size", f"N = {count:,} tokens of width C = {channels} (a {side}x{side} grid); the queries from "
+                         f"one row and column in {stride}: M = ceil({side}/{stride})^2 = {queries} tokens; "
+                         f"{plural(heads, 'head')}, q and k k = {key_dim} wide, v d = {head_dim}"),
+        "MACs Q,K,V": ("macs", f"MACs Q,K,V projections = M*C*heads*k + N*C*(heads*k + E) = {queries}*{channels}*"
+                               f"{heads * key_dim} + {count}*{channels}*{heads * key_dim + dim} = {qkv:,}"),
+        "MACs scores": ("macs", f"MACs scores QK^T = heads*M*N*k = {heads}*{queries}*{count}*{key_dim} = {scores:,}"),
+        "MACs weighted sum": ("macs", f"MACs weighted sum AV = heads*M*N*d = {heads}*{queries}*{count}*{head_dim} = "
+                                      f"{values:,}"),
+        "MACs output projection": ("macs", f"MACs output projection = M*E*out = {queries}*{dim}*{out} = {proj:,}"),
+        "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,} + {proj:,} = {macs:,} (bias adds, the "
+                            f"1/sqrt(k) scale and the softmax are not MACs)"),
+    }
+    return [changed.get(next((key for key in changed if text.startswith(key)), ""), (kind, text))
+            for kind, text in lines]
 
 
 def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded, qkv, scores, proj,

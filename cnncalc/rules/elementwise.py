@@ -10,8 +10,8 @@ from .windows import activation_work, elements, need_map, width, with_width
 @rule("bn", keys={"affine": (check_flag, True), "act": (check_activation, None)})
 def batchnorm(layer, shape):
     """Batch norm: 2C trainable params (scale, shift; none with affine: false) and 2C running-statistics
-    buffers."""
-    channels = shape[0]
+    buffers; on N x D tokens C is the width D (BatchNorm1d over the tokens' features: LeViT's LinearNorm)."""
+    channels = width(shape)
     params = 2 * channels if layer.p["affine"] else 0
     cost = Cost(shape, params=params, buffers=2 * channels,
                 elementwise=2 * elements(shape) + activation_work(layer, shape))
