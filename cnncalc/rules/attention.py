@@ -192,8 +192,7 @@ def _subsampled(lines, stride, channels, dim, out, heads, key_dim, head_dim, cou
         "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,} + {proj:,} = {macs:,} (bias adds, the "
                             f"1/sqrt(k) scale and the softmax are not MACs)"),
     }
-    return [changed.get(next((key for key in changed if text.startswith(key)), ""), (kind, text))
-            for kind, text in lines]
+    return _replaced(lines, changed)
 
 
 def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded, qkv, scores, proj,
@@ -310,11 +309,7 @@ def _narrow_keys(lines, channels, dim, heads, key_dim, head_dim, count, projecte
         "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,} + {proj:,} = {macs:,} (bias adds, the "
                             f"1/sqrt(k) scale and the softmax are not MACs)"),
     }
-    result = []
-    for kind, text in lines:
-        match = next((key for key in changed if text.startswith(key)), None)
-        result.append(changed[match] if match else (kind, text))
-    return result
+    return _replaced(lines, changed)
 
 
 def _widened(lines, channels, dim, out, count, projected, qkv, scores, values, proj, macs, weights, biases):
@@ -328,5 +323,10 @@ def _widened(lines, channels, dim, out, count, projected, qkv, scores, values, p
         "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,} + {proj:,} = {macs:,} (bias adds, the "
                             f"1/sqrt(d) scale and the softmax are not MACs)"),
     }
+    return _replaced(lines, changed)
+
+
+def _replaced(lines, changed):
+    """The explain lines with each line that starts with a key of ``changed`` replaced by its value."""
     return [changed.get(next((key for key in changed if text.startswith(key)), ""), (kind, text))
             for kind, text in lines]
