@@ -8,8 +8,8 @@ whose rows know their own numbers; formatting them is the renderers' job (cnncal
 from . import receptive, rules
 from .errors import SpecError, UsageError, did_you_mean, suggestion
 from .graph import INPUT_INDEX, Graph, group_name
-from .numbers import MAX_BATCH, Tokens, as_shape, is_tokens, is_whole_number, plural, shown
-from .shapes import parse_input, read_input, shown_shape  # noqa: F401 (parse_input: callers of report.parse_input)
+from .numbers import MAX_BATCH, as_shape, is_tokens, is_whole_number, plural, shown
+from .shapes import read_input, shown_shape
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
 TOTAL_KEYS = ("params", "buffers", "macs", "flops", "elementwise", "memory_bytes", "weight_layers")

@@ -44,16 +44,21 @@ def expected():
         return {row["run"]: row for row in csv.DictReader(line for line in handle if not line.startswith("#"))}
 
 
-def check(path, row):
+def read_and_import(path):
+    """The model's report, the seconds it took, and the report of the spec `cnncalc import` writes for it."""
     start = time.perf_counter()
     report = cnncalc.analyze(path)
     seconds = time.perf_counter() - start
-    spec = cnncalc.load_spec(path)
     with tempfile.TemporaryDirectory() as folder:
         written = os.path.join(folder, "imported.yaml")
         with open(written, "w", encoding="utf-8") as handle:
-            handle.write(to_yaml(spec))
+            handle.write(to_yaml(cnncalc.load_spec(path)))
         imported = cnncalc.analyze(written)
+    return report, seconds, imported
+
+
+def check(path, row):
+    report, seconds, imported = read_and_import(path)
     want = {key: int(row[key]) for key in KEYS}
     got = {key: report.totals[key] for key in KEYS}
     again = {key: imported.totals[key] for key in KEYS}
@@ -98,20 +103,12 @@ def modern(folder, names):
                     want["buffers"] = sum(sizes.get(name, 0) for node in graph.node
                                           if node.op_type == "BatchNormalization" for name in node.input[3:5])
             try:
-                start = time.perf_counter()
-                report = cnncalc.analyze(path)
-                seconds = time.perf_counter() - start
-                spec = cnncalc.load_spec(path)
-                with tempfile.TemporaryDirectory() as temporary:
-                    written = os.path.join(temporary, "imported.yaml")
-                    with open(written, "w", encoding="utf-8") as handle:
-                        handle.write(to_yaml(spec))
-                    imported = cnncalc.analyze(written)
+                report, seconds, imported = read_and_import(path)
             except cnncalc.errors.SpecError as err:
                 print(f"{label:<28} REFUSED: {str(err)[:220]}")
                 results.append(False)
                 continue
-            for layer in spec.layers:  # a relative position table torch.export folded (position: folded)
+            for layer in report.spec.layers:  # a relative position table torch.export folded (position: folded)
                 if kind == "dynamo" and layer.keys.get("position") == "folded":
                     heads = layer.keys["heads"]
                     if "window" in layer.keys:  # Swin's, MaxViT's relative table (2W-1)^2 x heads
