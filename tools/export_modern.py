@@ -7,6 +7,8 @@ PyTorch, torchvision and timm are not dependencies of cnncalc or its tests; run 
     /work/venvs/torch/bin/python tools/export_modern.py /work/scratch/onnx                  # the first four
     /work/venvs/torch/bin/python tools/export_modern.py /work/scratch/onnx --all            # every model below
     /work/venvs/torch/bin/python tools/export_modern.py /work/scratch/onnx swin_t deit_tiny # these
+    /work/venvs/torch/bin/python tools/export_modern.py /work/scratch/onnx --all --check /work/venvs/dev/bin/python --delete
+                     # each model exported, checked by tools/check_onnx.py --modern (run by that Python), then deleted
 
 Each model NAME (eval mode, batch 1, a zero input; every parameter drawn from N(0, 0.02) as a trained
 model's are, since torch.export's optimizer drops a bias that is all zeros, as a freshly built model's
@@ -34,6 +36,7 @@ import warnings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = os.path.join(ROOT, "tools", "modern_onnx_reference.txt")
+CHECKED = os.path.join(ROOT, "tools", "modern_onnx_check.txt")
 
 # name: (library, builder name, input C x [D x] H x W)
 MODELS = {
@@ -59,7 +62,49 @@ MODELS = {
     "nf_resnet26": ("timm", "nf_resnet26", (3, 224, 224)),
     "edgenext_small": ("timm", "edgenext_small", (3, 256, 256)),
     "coatnet_0": ("timm", "coatnet_0_rw_224", (3, 224, 224)),
+    # the rest of the issue's timm kinds, and timm's own ViT, Swin and ConvNeXt
+    "fastvit_t8": ("timm", "fastvit_t8", (3, 256, 256)),
+    "resmlp_12": ("timm", "resmlp_12_224", (3, 224, 224)),
+    "botnet26t": ("timm", "botnet26t_256", (3, 256, 256)),
+    "dpn68": ("timm", "dpn68", (3, 224, 224)),
+    "dm_nfnet_f0": ("timm", "dm_nfnet_f0", (3, 192, 192)),
+    "deit_small_distilled": ("timm", "deit_small_distilled_patch16_224", (3, 224, 224)),
+    "timm_vit_small": ("timm", "vit_small_patch16_224", (3, 224, 224)),
+    "timm_swin_tiny": ("timm", "swin_tiny_patch4_window7_224", (3, 224, 224)),
+    "timm_convnext_atto": ("timm", "convnext_atto", (3, 224, 224)),
+    # torchvision: the rest of the video and segmentation models, then every classification model
+    "mc3_18": ("torchvision.video", "mc3_18", (3, 16, 112, 112)),
+    "s3d": ("torchvision.video", "s3d", (3, 16, 224, 224)),
+    "mvit_v1_b": ("torchvision.video", "mvit_v1_b", (3, 16, 224, 224)),
+    "mvit_v2_s": ("torchvision.video", "mvit_v2_s", (3, 16, 224, 224)),
+    "swin3d_t": ("torchvision.video", "swin3d_t", (3, 16, 224, 224)),
+    "fcn_resnet101": ("torchvision.segmentation", "fcn_resnet101", (3, 224, 224)),
+    "deeplabv3_resnet50": ("torchvision.segmentation", "deeplabv3_resnet50", (3, 224, 224)),
+    "deeplabv3_resnet101": ("torchvision.segmentation", "deeplabv3_resnet101", (3, 224, 224)),
+    "lraspp_mobilenet_v3_large": ("torchvision.segmentation", "lraspp_mobilenet_v3_large", (3, 224, 224)),
 }
+# every other torchvision classification model, at the size of its weights' transforms (224 unless named)
+CLASSIFICATION_SIZES = {"inception_v3": 299, "efficientnet_b1": 240, "efficientnet_b2": 288, "efficientnet_b3": 300,
+                        "efficientnet_b4": 380, "efficientnet_b5": 456, "efficientnet_b6": 528,
+                        "efficientnet_b7": 600, "efficientnet_v2_s": 384, "efficientnet_v2_m": 480,
+                        "efficientnet_v2_l": 480, "swin_v2_s": 256, "swin_v2_b": 256}
+CLASSIFICATION = (
+    "alexnet squeezenet1_0 squeezenet1_1 vgg11 vgg11_bn vgg13 vgg13_bn vgg16 vgg16_bn vgg19 vgg19_bn googlenet "
+    "inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d resnext101_32x8d "
+    "resnext101_64x4d wide_resnet50_2 wide_resnet101_2 densenet121 densenet161 densenet169 densenet201 "
+    "mobilenet_v2 mobilenet_v3_small mobilenet_v3_large mnasnet0_5 mnasnet0_75 mnasnet1_0 mnasnet1_3 "
+    "shufflenet_v2_x0_5 shufflenet_v2_x1_0 shufflenet_v2_x1_5 shufflenet_v2_x2_0 efficientnet_b0 efficientnet_b1 "
+    "efficientnet_b2 efficientnet_b3 efficientnet_b4 efficientnet_b5 efficientnet_b6 efficientnet_b7 "
+    "efficientnet_v2_s efficientnet_v2_m efficientnet_v2_l regnet_x_400mf regnet_x_800mf regnet_x_1_6gf "
+    "regnet_x_3_2gf regnet_x_8gf regnet_x_16gf regnet_x_32gf regnet_y_400mf regnet_y_800mf regnet_y_1_6gf "
+    "regnet_y_3_2gf regnet_y_8gf regnet_y_16gf regnet_y_32gf convnext_small convnext_base convnext_large "
+    "swin_s swin_b swin_v2_s swin_v2_b vit_l_32 vit_l_16 swin3d_s swin3d_b vit_h_14 regnet_y_128gf").split()
+for _name in CLASSIFICATION:
+    if _name.startswith("swin3d"):
+        MODELS[_name] = ("torchvision.video", _name, (3, 16, 224, 224))
+    else:
+        _side = CLASSIFICATION_SIZES.get(_name, 224)
+        MODELS[_name] = ("torchvision", _name, (3, _side, _side))
 FIRST = ("convnext_tiny", "vit_b_32", "swin_t", "r3d_18")
 FIELDS = ("run", "input", "params", "buffers", "bn_params", "macs", "dynamo", "torchscript", "folded_params")
 
@@ -159,6 +204,38 @@ def write_reference(rows):
                 handle.write(",".join(str(rows[name].get(f, "")) for f in FIELDS) + "\n")
 
 
+def read_checked():
+    """tools/modern_onnx_check.txt as {model: its lines}."""
+    checked = {}
+    if os.path.exists(CHECKED):
+        with open(CHECKED, encoding="utf-8") as handle:
+            for line in handle:
+                if not line.startswith("#") and line.strip():
+                    checked.setdefault(line.split(".")[0], []).append(line.rstrip("\n"))
+    return checked
+
+
+def check(python, folder, name):
+    """Run tools/check_onnx.py --modern on NAME's two files and keep its lines (one per file) in CHECKED; whether
+    both matched."""
+    import subprocess
+
+    result = subprocess.run([python, os.path.join(ROOT, "tools", "check_onnx.py"), "--modern", folder, name],
+                            capture_output=True, text=True, check=False)
+    lines = [line for line in result.stdout.splitlines() if line.startswith(f"{name}.")]
+    if not lines:
+        lines = [f"{name}.both no check ran: {(result.stderr.strip().splitlines() or ['?'])[-1][:200]}"]
+    print("\n".join(lines), flush=True)
+    checked = read_checked()
+    checked[name] = lines
+    with open(CHECKED, "w", encoding="utf-8") as handle:
+        handle.write("# written by tools/export_modern.py --check: tools/check_onnx.py --modern on each export "
+                     "(.ts: TorchScript exporter, .dynamo: torch.export)\n")
+        for model in [m for m in MODELS if m in checked] + [m for m in checked if m not in MODELS]:
+            handle.write("\n".join(checked[model]) + "\n")
+    return result.returncode == 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", help="where to write the .onnx files (outside the repository)")
@@ -166,6 +243,13 @@ def main(argv=None):
     parser.add_argument("--all", action="store_true", help="every model of the list")
     parser.add_argument("--only", choices=("dynamo", "ts"), help="one exporter only")
     parser.add_argument("--figures-only", action="store_true", help="record PyTorch's figures, export nothing")
+    parser.add_argument("--check", metavar="PYTHON", help="after each model, run tools/check_onnx.py --modern on its "
+                        "files with this Python (one that has cnncalc and onnx) and record its lines in "
+                        "tools/modern_onnx_check.txt")
+    parser.add_argument("--delete", action="store_true", help="delete each model's files once checked and matched "
+                        "(a model that does not match keeps its files, to be worked on)")
+    parser.add_argument("--skip-checked", action="store_true", help="leave out the models already in "
+                        "tools/modern_onnx_check.txt")
     args = parser.parse_intermixed_args(argv)
     import torch
 
@@ -176,6 +260,8 @@ def main(argv=None):
         parser.error(f"unknown: {', '.join(unknown)} (known: {', '.join(MODELS)})")
     os.makedirs(args.folder, exist_ok=True)
     rows = read_reference()
+    if args.skip_checked:
+        names = [n for n in names if n not in read_checked()]
     for name in names:
         torch.manual_seed(0)
         try:
@@ -203,6 +289,13 @@ def main(argv=None):
         write_reference(rows)
         print(f"{name:<30} params {params:,} buffers {buffers:,} macs {macs:,}  dynamo: {row['dynamo']}  "
               f"torchscript: {row['torchscript']}", flush=True)
+        del model
+        matched = check(args.check, args.folder, name) if args.check else False
+        if args.delete and matched:
+            for suffix in ("dynamo", "ts"):
+                for stale in (f"{name}.{suffix}.onnx", f"{name}.{suffix}.onnx.data"):
+                    if os.path.exists(os.path.join(args.folder, stale)):
+                        os.remove(os.path.join(args.folder, stale))
     return 0
 
 
