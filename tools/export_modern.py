@@ -12,7 +12,8 @@ PyTorch, torchvision and timm are not dependencies of cnncalc or its tests; run 
 
 Each model NAME (eval mode, batch 1, a zero input; every parameter drawn from N(0, 0.02) as a trained
 model's are, since torch.export's optimizer drops a bias that is all zeros, as a freshly built model's
-are, and shares equal initializers) is written twice:
+are, and shares equal initializers; googlenet and inception_v3 with aux_logits=False, as an eval-mode export
+holds no auxiliary classifier) is written twice:
 
 - OUT/NAME.dynamo.onnx: `torch.onnx.export(model, (x,), path, dynamo=True)`, PyTorch's default since 2.9
   (torch.export, opset 18, its optimizer on: Gelu as one node, BN folded into the convs before it);
@@ -128,6 +129,8 @@ def build(name):
     if library.endswith("segmentation"):
         kwargs["weights_backbone"] = None
         kwargs["aux_loss"] = False
+    if builder in ("googlenet", "inception_v3"):  # an eval-mode export holds no auxiliary classifier
+        kwargs["aux_logits"] = False
     return getattr(module, builder)(**kwargs).eval()
 
 
