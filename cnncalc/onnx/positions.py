@@ -14,6 +14,7 @@ which has no params and no MACs (attention's 1/sqrt(d)).
 Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node and its attributes.
 """
 
+from . import affine
 from .activations import fold_activation
 from .tensors import Value, attributes, channels_last, elements, shape_text
 from .tokens import TRANSPOSED
@@ -121,13 +122,8 @@ def scale_by_constant(reader, node, attrs):
                                            f"for one learned factor)")
         return reader.set_output(node, value.passed_on())
     dims = const.dims
-    channels = value.shape[value.channel_axis]
-    axis = value.channel_axis - len(value.shape)  # from the end, as broadcasting aligns
-    along_channels = (count == channels and len(dims) <= len(value.shape) and -axis <= len(dims)
-                      and dims[axis] == channels)
-    if node.op_type == "Mul" and along_channels:
-        return reader.set_output(node, reader.emit(node, "scale", [source], weight=factor, layout=value.layout,
-                                                   any_layout=True))
+    if node.op_type == "Mul" and affine.per_channel(value, dims):
+        return affine.scale(reader, node, source, factor, value)
     raise reader.unsupported(node, f"a {node.op_type} of {shape_text(value.shape)} by a constant "
                                    f"{shape_text(dims or ())} (cnncalc reads a scalar factor, or a Mul by one "
                                    f"learned value per channel as a scale layer)")
