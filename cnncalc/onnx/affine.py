@@ -54,7 +54,7 @@ def bias_after(reader, node, value):
     if at is None or reader.op_types[at] != "Add":
         return None
     others = [name for name in reader.inputs_of[at] if name != out]
-    if len(others) != 1 or reader.ahead(others[0]) is None or not learned(reader, others[0]) \
+    if len(others) != 1 or others[0] in reader.values or reader.ahead(others[0]) is None or not learned(reader, others[0]) \
             or not per_channel(value, reader.consts[others[0]].dims):
         return None
     return at, used, others[0]
