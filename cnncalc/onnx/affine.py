@@ -90,7 +90,7 @@ def add(reader, node):
     if const is None:
         return False
     value = reader.value(node, source, any_layout=True)
-    if elements(const.dims) == 1 and const.dims is not None:
+    if elements(const.dims) == 1 and const.dims is not None and len(const.dims) <= len(value.shape):
         if learned(reader, constant):
             raise reader.unsupported(node, f"an Add of the learned scalar '{constant}' (cnncalc has no layer for "
                                            f"one learned value)")
