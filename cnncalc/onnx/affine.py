@@ -7,7 +7,8 @@ scalar added (MobileOne's ``0 + branch`` when a block has no scale branch) is no
 Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node and its attributes.
 """
 
-from .tensors import elements, initializer_kind, shape_text
+from . import tensors
+from .tensors import elements, shape_text
 
 
 def per_channel(value, dims):
@@ -22,14 +23,11 @@ def per_channel(value, dims):
 
 
 def learned(reader, name):
-    """Whether constant ``name`` is a model's parameter: a float initializer named after its module
-    (``blocks.0.norm1.beta``), not a tensor the exporter wrote or derived (``val_3``, ``tmp``)."""
+    """Whether constant ``name`` is a model's parameter as the file stores it: an initializer named after its
+    module (``blocks.0.norm1.beta``), reshaped or cast at most, not a tensor the exporter wrote or derived
+    (``val_3``, ``tmp``: torch.export's alpha * 1)."""
     const = reader.consts.get(name)
-    if const is None or not const.stored:
-        return False
-    if initializer_kind(name, reader.initializers.get(name)) == "param":
-        return True
-    return any(initializer_kind(source, reader.initializers.get(source)) == "param" for source in const.sources)
+    return const is not None and const.stored and tensors.learned(reader, name)
 
 
 def literal_scalar(reader, name):

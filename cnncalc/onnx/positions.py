@@ -117,7 +117,7 @@ def scale_by_constant(reader, node, attrs):
     const = reader.const(node, factor, "a constant factor")
     count = elements(const.dims)
     if count == 1:
-        if _learned(const, factor):
+        if affine.learned(reader, factor):
             raise reader.unsupported(node, f"a {node.op_type} by the learned scalar '{factor}' (cnncalc has no layer "
                                            f"for one learned factor)")
         return reader.set_output(node, value.passed_on())
@@ -127,15 +127,6 @@ def scale_by_constant(reader, node, attrs):
     raise reader.unsupported(node, f"a {node.op_type} of {shape_text(value.shape)} by a constant "
                                    f"{shape_text(dims or ())} (cnncalc reads a scalar factor, or a Mul by one "
                                    f"learned value per channel as a scale layer)")
-
-
-def _learned(const, name):
-    """Whether a one-value constant is a model's parameter: an initializer named after a module
-    (``blocks.0.gamma``), not a literal the exporter wrote (a Constant, ``val_3``, ``scalar_tensor``)."""
-    if const.proto is None or "." not in name:
-        return False
-    last = name.rsplit(".", 1)[-1]
-    return not (last.isdigit() or name.startswith(("val_", "_val", "onnx::", "/")))
 
 
 # --- GELU as the exporters spell it ---------------------------------------------------------------
