@@ -10,7 +10,7 @@ CONVENTIONS = (
 )
 
 FLOPS_2X_NOTE = ("FLOPs 2x = 2 x MACs + elementwise work: one op per output element for bias, activations, add, "
-                 "mul and scale, two for batch norm, four (five with an affine) for layer/group/instance norm, the "
+                 "mul, scale and shift (two for a scale with its bias), two for batch norm, four (five with an affine) for layer/group/instance norm, the "
                  "window for pools, the input points read per interpolated element for upsample; attention adds "
                  "its biases and four per attention-map element (the scale and softmax's three; five with a position "
                  "bias).")

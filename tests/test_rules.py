@@ -415,6 +415,21 @@ def test_layernorm_groupnorm_instancenorm_scale():
     assert one((96, 56, 56), type="scale").params == 96
 
 
+def test_scale_with_a_bias_and_shift_on_a_map_and_on_tokens():
+    # ResMLP-12's Affine (timm: alpha and beta, each 1 x 1 x 384) on its 196 tokens of width 384: 2*384 params,
+    # a multiply and an add per element (elementwise 2*196*384), no MACs
+    def on_tokens(**layer):
+        return cnncalc.analyze({"input": {"tokens": [196, 384]}, "layers": [{"name": "x", **layer}]}).row("x")
+
+    affine = on_tokens(type="scale", bias=True)
+    assert (affine.params, affine.macs, affine.elementwise) == (768, 0, 150_528)
+    assert affine.out_shape == (196, 384)
+    # a learned vector added on its own (one value per channel): 96 params on a 96 x 56 x 56 map, 56*56*96 adds
+    shift = one((96, 56, 56), type="shift")
+    assert (shift.params, shift.macs, shift.elementwise, shift.out_shape) == (96, 0, 301_056, (96, 56, 56))
+    assert on_tokens(type="shift").params == 384
+
+
 def test_linear_on_a_map_acts_on_the_channels_at_each_position():
     # ConvNeXt's pwconv1 = Linear(96, 384) on channels-last 56x56
     row = one((96, 56, 56), type="linear", units=384)

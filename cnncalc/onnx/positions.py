@@ -14,6 +14,7 @@ which has no params and no MACs (attention's 1/sqrt(d)).
 Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node and its attributes.
 """
 
+from . import affine
 from .activations import fold_activation
 from .tensors import Value, attributes, channels_last, elements, shape_text
 from .tokens import TRANSPOSED
@@ -116,30 +117,16 @@ def scale_by_constant(reader, node, attrs):
     const = reader.const(node, factor, "a constant factor")
     count = elements(const.dims)
     if count == 1:
-        if _learned(const, factor):
+        if affine.learned(reader, factor):
             raise reader.unsupported(node, f"a {node.op_type} by the learned scalar '{factor}' (cnncalc has no layer "
                                            f"for one learned factor)")
         return reader.set_output(node, value.passed_on())
     dims = const.dims
-    channels = value.shape[value.channel_axis]
-    axis = value.channel_axis - len(value.shape)  # from the end, as broadcasting aligns
-    along_channels = (count == channels and len(dims) <= len(value.shape) and -axis <= len(dims)
-                      and dims[axis] == channels)
-    if node.op_type == "Mul" and along_channels:
-        return reader.set_output(node, reader.emit(node, "scale", [source], weight=factor, layout=value.layout,
-                                                   any_layout=True))
+    if node.op_type == "Mul" and affine.per_channel(value, dims):
+        return affine.scale(reader, node, source, factor, value)
     raise reader.unsupported(node, f"a {node.op_type} of {shape_text(value.shape)} by a constant "
                                    f"{shape_text(dims or ())} (cnncalc reads a scalar factor, or a Mul by one "
                                    f"learned value per channel as a scale layer)")
-
-
-def _learned(const, name):
-    """Whether a one-value constant is a model's parameter: an initializer named after a module
-    (``blocks.0.gamma``), not a literal the exporter wrote (a Constant, ``val_3``, ``scalar_tensor``)."""
-    if const.proto is None or "." not in name:
-        return False
-    last = name.rsplit(".", 1)[-1]
-    return not (last.isdigit() or name.startswith(("val_", "_val", "onnx::", "/")))
 
 
 # --- GELU as the exporters spell it ---------------------------------------------------------------

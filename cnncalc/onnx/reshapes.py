@@ -9,7 +9,7 @@ import math
 from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
 from ..spec import NETWORK_INPUT
-from . import branches, small, tokens
+from . import affine, branches, small, tokens
 from .positions import group_norm, of_computed, partial_shortcut, relayout
 
 
@@ -284,7 +284,7 @@ def concat(reader, node, attrs):
 
 
 def add(reader, node, attrs):
-    if tokens.position_embedding(reader, node):
+    if tokens.position_embedding(reader, node) or affine.add(reader, node):
         return
     of_computed(reader, node, "add", "an Add of a constant (cnncalc reads Add of two computed tensors, and MatMul + "
                                      "constant as a fully connected layer with a bias)")

@@ -101,6 +101,14 @@ def initializer_kind(name, tensor):
     return "buffer" if tensor.data_type in (6, 7) else "param" if tensor.data_type in (1, 10, 11, 16) else None
 
 
+def learned(reader, name):
+    """Whether constant ``name`` is (computed from) a model's learned tensor: an initializer named after its
+    module, or shape arithmetic on one (see :func:`initializer_kind`)."""
+    const = reader.consts.get(name)
+    return const is not None and any(initializer_kind(source, reader.initializers.get(source)) == "param"
+                                     for source in const.sources)
+
+
 def elements(dims):
     return math.prod(dims) if dims is not None else 0
 

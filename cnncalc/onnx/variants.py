@@ -8,7 +8,7 @@ Slices or a Split, QK^T and AV as Einsum).
 import math
 
 from . import attention as base, levit
-from .tensors import Value, elements, initializer_kind, shape_text
+from .tensors import Value, elements, initializer_kind, learned, shape_text
 
 # the operators of a region read here (Mul and Div only as cosine attention writes them)
 OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum", "Conv") + levit.OPERATORS
@@ -79,13 +79,6 @@ def source_kind(reader, node, name, coordinates):
                                        f"the model's parameters, so its params cannot be told (the TorchScript "
                                        f"exporter, dynamo=False, keeps the table)")
     return kind
-
-
-def _learned(reader, name):
-    """Whether a constant is (computed from) a model's learned tensor."""
-    const = reader.consts.get(name)
-    return const is not None and any(initializer_kind(source, reader.initializers.get(source)) == "param"
-                                     for source in const.sources)
 
 
 def _inline_index(reader, name, region):
@@ -214,7 +207,7 @@ def position_mlp(reader, node, name, region):
         op, inputs = reader.op_types[at], reader.inputs_of[at]  # as read once by GraphReader.prepare
         if op == "Shape":  # the shape of a computed tensor: arithmetic, not the bias
             continue
-        if op == "Gather" and len(inputs) > 1 and _learned(reader, inputs[0]):
+        if op == "Gather" and len(inputs) > 1 and learned(reader, inputs[0]):
             region.buffers += _inline_index(reader, inputs[1], region)
         if op in ("MatMul", "Gemm"):
             products.append(at)

@@ -1,5 +1,5 @@
 """Normalisation, activations and the other layers that keep the map's positions: dropout, identity, scale,
-channel shuffle and chunk."""
+shift, channel shuffle and chunk."""
 
 from ..numbers import is_tokens
 from .keys import ACTIVATIONS, check_activation, check_count, check_flag, check_index, check_number
@@ -68,12 +68,25 @@ def instancenorm(layer, shape):
     return _norm(layer, shape, layer.p["affine"], "each channel's map", buffers)
 
 
-@rule("scale")
+@rule("scale", keys={"bias": (check_flag, False)})
 def layer_scale(layer, shape):
-    """A learned per-channel multiplier (ConvNeXt's layer scale): C params, one op per element."""
+    """A learned per-channel multiplier (ConvNeXt's layer scale): C params, one op per element; ``bias: true``
+    adds a learned per-channel shift after it (ResMLP's Affine, alpha * x + beta): 2C params, two ops."""
+    channels, terms = width(shape), 2 if layer.p["bias"] else 1
+    cost = Cost(shape, params=terms * channels, elementwise=terms * elements(shape))
+    if layer.explaining:
+        text = (f"params = 2*C = 2*{channels} = {cost.params:,} (one multiplier and one shift per channel)" if terms > 1
+                else f"params = C = {channels} (one multiplier per channel)")
+        cost.explain.append(("params", text))
+    return cost
+
+
+@rule("shift")
+def shift(layer, shape):
+    """A learned per-channel vector added (a bias on its own): C params, one op per element."""
     cost = Cost(shape, params=width(shape), elementwise=elements(shape))
     if layer.explaining:
-        cost.explain.append(("params", f"params = C = {width(shape)} (one multiplier per channel)"))
+        cost.explain.append(("params", f"params = C = {width(shape)} (one learned value added per channel)"))
     return cost
 
 
