@@ -529,6 +529,19 @@ def test_timm_swin_mask_buffer_patch_merging_and_nhwc_head(tmp_path, form):
     assert report.totals["macs"] == 5120 + 2048 + 160 == 7328
 
 
+def test_mean_over_a_channels_last_map_is_a_global_pool_only_over_h_and_w(tmp_path):
+    g = Graph("torchscript", (1, 8, 4, 4))
+    last = g.op("Transpose", ["x"], "", perm=[0, 2, 3, 1])
+    kept = g.op("ReduceMean", [last], "/pool", axes=[1, 2], keepdims=1)  # 1 x 1 x 1 x 8, channels-last
+    back = g.op("Transpose", [kept], "", perm=[0, 3, 1, 2])
+    report, _ = totals(g.save(tmp_path, back))
+    assert [(row.type, row.out_shape) for row in report.rows] == [("globalavgpool", (8, 1, 1))]
+    g = Graph("torchscript", (1, 8, 4, 4))
+    over_channels = g.op("ReduceMean", [g.op("Transpose", ["x"], "", perm=[0, 2, 3, 1])], "/pool", axes=[3])
+    with pytest.raises(SpecError, match=r"ReduceMean over axes \[3\] \(cnncalc reads a reduction over the positions"):
+        cnncalc.analyze(g.save(tmp_path, over_channels, "channels.onnx"))
+
+
 def test_small_external_constant_is_read_only_beside_the_model(tmp_path):
     """torch.export keeps small shape constants in the external data file: read from a plain file name in the
     model's folder, never from a path the model names elsewhere."""

@@ -278,7 +278,7 @@ def _reduce(reader, node, attrs, type_name):
 
     source = reader.value(node, node.input[0], any_layout=True)
     layout = source.layout if not source.tokens and not isinstance(source.layout, Partitioned) else None
-    if source.layout is not None and layout != channels_last(len(source.shape)):
+    if (source.layout is not None or source.tokens) and layout != channels_last(len(source.shape)):
         source = reader.value(node, node.input[0])  # the one error line for this layout
     shape = source.shape
     if len(node.input) > 1 and node.input[1]:

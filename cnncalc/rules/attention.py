@@ -31,11 +31,11 @@ ATTENTION_KEYS = {
 def _geometry(layer, shape):
     """(positions the projections run on, windows, positions per window, window per axis or None, padded map)."""
     if is_tokens(shape):
-        if layer.p["window"] is not None or layer.p["position"] not in ("none", "offsets", "folded") \
-                or layer.p["mask"] != "none":
-            key = "window" if layer.p["window"] is not None else "position" if layer.p["mask"] == "none" else "mask"
-            raise layer.error(f"{key} needs a map (C x H x W), but the input is {shape[0]} tokens of width "
-                              f"{shape[1]}", key)
+        for key, given in (("window", layer.p["window"] is not None), ("mask", layer.p["mask"] != "none"),
+                           ("position", layer.p["position"] not in ("none", "offsets", "folded"))):
+            if given:
+                raise layer.error(f"{key} needs a map (C x H x W), but the input is {shape[0]} tokens of width "
+                                  f"{shape[1]}", key)
         return shape[0], 1, shape[0], None, None
     spatial = tuple(shape[1:])
     window = spatial if layer.p["window"] is None else per_axis(layer, "window", layer.p["window"], shape)
