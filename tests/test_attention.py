@@ -45,6 +45,20 @@ def test_folded_position_bias_counts_heads_n_n():
     assert (row.buffers, row.macs) == (0, relative.macs)  # no index; the same MACs
 
 
+def test_shifted_windows_mask_held_as_a_buffer_is_timms():
+    # timm's swin_tiny_patch4_window7_224 keeps each shifted block's mask as a buffer (attn_mask: windows x n x n);
+    # its buffers, 249,704 (tools/modern_onnx_reference.txt), are 12 relative indices of 49*49 and the masks of
+    # the shifted blocks: 64 windows (stage 1), 16 (stage 2) and 3 blocks of 4 (stage 3); stage 4 has one window
+    row = one([96, 56, 56], type="attention", heads=3, window=7, shift=3, position="relative", mask="buffer")
+    assert row.buffers == 49 * 49 + 64 * 49 * 49 == 156_065
+    assert (row.params, row.macs) == (37755, 145108992)  # the same layer as torchvision's
+    masks = [one([c, s, s], type="attention", heads=c // 32, window=7, shift=3, mask="buffer").buffers
+             for c, s in ((96, 56), (192, 28), (384, 14), (384, 14), (384, 14))]
+    assert 12 * 49 * 49 + sum(masks) == 249_704
+    assert "shifted windows' attention mask held as a buffer = windows * n * n = 64*49*49 = 153,664 buffers" in \
+        "\n".join(text for _, text in row.explain)
+
+
 def test_narrow_keys_and_offset_biases_are_efficientformers():
     # timm's EfficientFormer-L1 last block: dim 448, 8 heads, key_dim 32, attn_ratio 4 (v 128 a head), 7x7 tokens
     row = one({"tokens": [49, 448]}, type="attention", heads=8, dim=1024, key_dim=32, position="offsets")
@@ -116,6 +130,10 @@ def test_attention_errors_name_the_layer():
         one({"tokens": [197, 768]}, type="attention", heads=5)
     with pytest.raises(cnncalc.CnnCalcError, match="window needs a map"):
         one({"tokens": [197, 768]}, type="attention", heads=12, window=7)
+    with pytest.raises(cnncalc.CnnCalcError, match="mask needs a map"):
+        one({"tokens": [197, 768]}, type="attention", heads=12, mask="buffer")
+    with pytest.raises(cnncalc.CnnCalcError, match="mask: buffer is the mask of attention in windows: give window"):
+        one([96, 56, 56], type="attention", heads=3, mask="buffer")
     with pytest.raises(cnncalc.CnnCalcError, match="shift 7 must be smaller than the window 7"):
         one([96, 56, 56], type="attention", heads=3, window=7, shift=7)
     with pytest.raises(cnncalc.CnnCalcError, match="conv works on maps, but gets 197 tokens of width 768"):

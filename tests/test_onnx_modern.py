@@ -201,22 +201,31 @@ def test_gelu_tanh_form_of_a_tensor_used_again_is_its_own_layer(tmp_path, spelli
 
 # --- a tiny ViT: patches to tokens, class token, position embedding, attention, head ---------------
 
-def tiny_vit(form, folder):
-    """3 x 8 x 8 image, 4x4 patches -> 4 tokens of width 8, a class token (5 tokens), 2 heads of 4."""
+def tiny_vit(form, folder, distilled=False):
+    """3 x 8 x 8 image, 4x4 patches -> 4 tokens of width 8, a class token (5 tokens), 2 heads of 4. DeiT's
+    ``distilled`` form: a class and a distillation token (6 tokens, Expand of each token to the batch in
+    TorchScript's form, constants torch.export folded), two heads on tokens 0 and 1, averaged."""
     g = Graph(form, (1, 3, 8, 8))
+    n = 6 if distilled else 5
     patches = g.op("Conv", ["x", g.weight("patch.weight", [8, 3, 4, 4]), g.weight("patch.bias", [8])], "/patch",
                    kernel_shape=[4, 4], strides=[4, 4])
     flat = g.op("Reshape", [patches, g.ints("to_flat", [1, 8, 4])], "")
     tokens = g.op("Transpose", [flat], "", perm=[0, 2, 1])
-    cls = g.weight("class_token" if form == "torchscript" else "expand", [1, 1, 8])
-    joined = g.op("Concat", [cls, tokens], "", axis=1)
-    x = g.op("Add", [joined, g.weight("pos_embed", [1, 5, 8])], "")
+    if not distilled:
+        learned = [g.weight("class_token" if form == "torchscript" else "expand", [1, 1, 8])]
+    elif form == "torchscript":
+        learned = [g.op("Expand", [g.weight(name, [1, 1, 8]), g.ints("batch", [1, 1, 8])], "")
+                   for name in ("cls_token", "dist_token")]
+    else:
+        learned = [g.weight("expand", [1, 1, 8]), g.weight("expand_1", [1, 1, 8])]
+    joined = g.op("Concat", learned + [tokens], "", axis=1)
+    x = g.op("Add", [joined, g.weight("pos_embed", [1, n, 8])], "")
     s = "/blocks/blocks.0/attn"
     norm = g.op("LayerNormalization", [x, g.weight("norm1.weight", [8]), g.weight("norm1.bias", [8])],
                 "/blocks/blocks.0/norm1", axis=-1)
     qkv = g.linear(norm, 8, 24, s + "/qkv")
-    heads = g.op("Reshape", [qkv, g.ints("to_heads", [1, 5, 3, 2, 4])], s)
-    qkv5 = g.op("Transpose", [heads], s, perm=[2, 0, 3, 1, 4])  # 3 x 1 x 2 x 5 x 4
+    heads = g.op("Reshape", [qkv, g.ints("to_heads", [1, n, 3, 2, 4])], s)
+    qkv5 = g.op("Transpose", [heads], s, perm=[2, 0, 3, 1, 4])  # 3 x 1 x 2 x n x 4
     parts = []
     for i in range(3):
         if form == "torchscript":
@@ -227,14 +236,19 @@ def tiny_vit(form, folder):
     q, k, v = parts
     q = g.op("Mul", [q, g.scalar(0.5)], s)  # 1/sqrt(head_dim 4)
     kt = g.op("Transpose", [k], s, perm=[0, 1, 3, 2])
-    scores = g.op("MatMul", [q, kt], s)  # 1 x 2 x 5 x 5
+    scores = g.op("MatMul", [q, kt], s)  # 1 x 2 x n x n
     attn = g.op("Softmax", [scores], s, axis=-1)
-    mixed = g.op("MatMul", [attn, v], s)  # 1 x 2 x 5 x 4
-    back = g.op("Reshape", [g.op("Transpose", [mixed], s, perm=[0, 2, 1, 3]), g.ints("to_tokens", [1, 5, 8])], s)
+    mixed = g.op("MatMul", [attn, v], s)  # 1 x 2 x n x 4
+    back = g.op("Reshape", [g.op("Transpose", [mixed], s, perm=[0, 2, 1, 3]), g.ints("to_tokens", [1, n, 8])], s)
     proj = g.linear(back, 8, 8, s + "/proj")
     x = g.op("Add", [x, proj], "/blocks/blocks.0")
     first = g.op("Gather", [x, g.ints("zero", 0)], "", axis=1)
     head = g.op("Gemm", [first, g.weight("head.weight", [10, 8]), g.weight("head.bias", [10])], "/head", transB=1)
+    if distilled:
+        second = g.op("Gather", [x, g.ints("one", 1)], "", axis=1)
+        other = g.op("Gemm", [second, g.weight("head_dist.weight", [10, 8]), g.weight("head_dist.bias", [10])],
+                     "/head_dist", transB=1)
+        head = g.op("Div", [g.op("Add", [head, other], ""), g.scalar(2.0)], "")
     return g.save(folder, head)
 
 
@@ -255,6 +269,22 @@ def test_tiny_vit_tokens_and_attention(tmp_path, form):
     assert report.totals["macs"] == 1536 + 1680 + 80 == 3296
     if form == "torchscript":
         assert attention.name == "blocks.0.attn"
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_deit_distilled_class_and_distillation_tokens_and_two_heads(tmp_path, form):
+    report, _ = totals(tiny_vit(form, tmp_path, distilled=True))
+    types = [row.type for row in report.rows]
+    assert types == ["conv", "tokens", "classtoken", "posembed", "layernorm", "attention", "add", "taketoken", "fc",
+                     "taketoken", "fc", "add"]
+    assert report.spec.layers[2].keys["count"] == 2
+    assert [layer.keys.get("index", 0) for layer in report.spec.layers if layer.type == "taketoken"] == [0, 1]
+    assert report.rows[2].out_shape == (6, 8)  # 4 patches + the class and distillation tokens
+    # conv 392; the two tokens 2*8 = 16; position embedding 6*8 = 48; LN 16; attention 288; two heads 2*90
+    assert report.totals["params"] == 392 + 16 + 48 + 16 + 288 + 2 * 90 == 940
+    # conv 1,536; attention: qkv 6*8*24 = 1,152, QK^T and AV 2 heads * 6*6*4 = 288 each, proj 6*8*8 = 384;
+    # the heads 2 * 8*10 (their average: no MACs)
+    assert report.totals["macs"] == 1536 + 1152 + 288 + 288 + 384 + 160 == 3808
 
 
 def test_attention_pattern_that_is_not_one_is_refused(tmp_path):
@@ -406,6 +436,110 @@ def test_swin_window_attention_and_patch_merging(tmp_path):
     # LN 16 + attention 306 + reduction 32*16 = 512 (no bias)
     assert report.totals["params"] == 16 + 306 + 512 == 834
     assert report.totals["macs"] == 5120 + 4 * 32 * 16 == 7168
+
+
+def tiny_timm_swin(folder, form):
+    """timm's SwinTransformerBlock as each exporter writes it, on a 1 x 4 x 4 x 8 channels-last map: windows of
+    2 x 2 (4 windows of n = 4 positions), 2 heads of 4, the relative position bias (TorchScript: gathered from
+    the 9 x 2 table by a 16-entry index; torch.export: folded into one 1 x 2 x 4 x 4 constant), the scores
+    viewed per window and the shifted windows' mask added, a buffer of 4 x 4 x 4 (TorchScript writes it as a
+    1 x 4 x 1 x 4 x 4 Constant, torch.export as an Unsqueeze of the buffer); then timm's PatchMerging
+    (Reshape, Transpose [0, 1, 3, 4, 2, 5], Reshape; TorchScript's last shape from a Shape of the transposed
+    tensor), its norm and reduction, and the NHWC head (a mean over H and W)."""
+    g = Graph(form, (1, 8, 4, 4))
+    b = "/layers/layers.0/blocks/blocks.1"
+    s = b + "/attn"
+    x = g.op("Transpose", ["x"], "/patch_embed", perm=[0, 2, 3, 1])
+    norm = g.op("LayerNormalization", [x, g.weight("norm1.weight", [8]), g.weight("norm1.bias", [8])], b + "/norm1",
+                axis=-1)
+    windows = g.op("Reshape", [norm, g.ints("to_windows", [1, 2, 2, 2, 2, 8])], b)
+    windows = g.op("Reshape", [g.op("Transpose", [windows], b, perm=[0, 1, 3, 2, 4, 5]), g.ints("to_rows", [4, 4, 8])],
+                   b)
+    qkv = g.linear(windows, 8, 24, s + "/qkv")
+    qkv5 = g.op("Transpose", [g.op("Reshape", [qkv, g.ints("to_heads", [4, 4, 3, 2, 4])], s)], s,
+                perm=[2, 0, 3, 1, 4])  # 3 x 4 x 2 x 4 x 4
+    q, k, v = (g.op("Gather", [qkv5, g.ints(f"index{i}", i)], s, axis=0) for i in range(3))
+    scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(0.5)], s), g.op("Transpose", [k], s, perm=[0, 1, 3, 2])], s)
+    if form == "torchscript":
+        g.weight("layers.0.blocks.1.attn.relative_position_bias_table", [9, 2])
+        g.nodes.append(helper.make_node("Constant", [], ["onnx::Gather_344"], name="Constant_1714",  # the index
+                                        value=numpy_helper.from_array(numpy.arange(16, dtype=numpy.int64) % 9)))
+        bias = g.op("Gather", ["layers.0.blocks.1.attn.relative_position_bias_table", "onnx::Gather_344"], s, axis=0)
+        bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [4, 4, 2])], s)], s, perm=[2, 0, 1])
+        bias = g.op("Unsqueeze", [bias, g.ints("zero_axis", [0])], s)
+        mask = f"{s}/Constant_9_output_0"
+        g.nodes.append(helper.make_node("Constant", [], [mask], name=f"{s}/Constant_9", value=numpy_helper.from_array(
+            numpy.zeros((1, 4, 1, 4, 4), dtype=numpy.float32))))
+    else:
+        bias = g.weight("unsqueeze", [1, 2, 4, 4])
+        mask = g.op("Unsqueeze", [g.weight("layers.0.blocks.1.attn_mask", [4, 4, 4], 0.0), g.ints("axes02", [0, 2])])
+    per_window = g.op("Reshape", [g.op("Add", [scores, bias], s), g.ints("per_window", [-1, 4, 2, 4, 4])], s)
+    masked = g.op("Reshape", [g.op("Add", [per_window, mask], s), g.ints("heads_back", [-1, 2, 4, 4])], s)
+    mixed = g.op("Transpose", [g.op("MatMul", [g.op("Softmax", [masked], s, axis=-1), v], s)], s, perm=[0, 2, 1, 3])
+    proj = g.linear(g.op("Reshape", [mixed, g.ints("to_rows2", [4, 4, 8])], s), 8, 8, s + "/proj")
+    back = g.op("Reshape", [proj, g.ints("to_windows2", [1, 2, 2, 2, 2, 8])], b)
+    back = g.op("Reshape", [g.op("Transpose", [back], b, perm=[0, 1, 3, 2, 4, 5]), g.ints("to_map", [1, 4, 4, 8])], b)
+    y = g.op("Add", [x, back], b)
+    m = "/layers/layers.1/downsample"
+    split = g.op("Transpose", [g.op("Reshape", [y, g.ints("to_pairs", [1, 2, 2, 2, 2, 8])], m)], m,
+                 perm=[0, 1, 3, 4, 2, 5])
+    if form == "torchscript":  # flatten(3): the first three of the transposed tensor's dims, then -1
+        first = g.op("Slice", [g.op("Shape", [split], m), g.ints("s0", [0]), g.ints("s3", [3]), g.ints("s_axis", [0])],
+                     m)
+        target = g.op("Concat", [first, g.ints("minus1", [-1])], m, axis=0)
+    else:
+        target = g.ints("merged", [1, 2, 2, 32])
+    merged = g.op("Reshape", [split, target], m)
+    merged = g.op("LayerNormalization", [merged, g.weight("merge.norm.weight", [32]), g.weight("merge.norm.bias", [32])],
+                  m + "/norm", axis=-1)
+    reduced = g.linear(merged, 32, 16, m + "/reduction", bias=False)
+    if form == "torchscript":
+        pooled = g.op("ReduceMean", [reduced], "/head/global_pool/pool", axes=[1, 2], keepdims=0)
+    else:
+        pooled = g.op("ReduceMean", [reduced, g.ints("hw", [1, 2])], keepdims=0)
+    head = g.op("Gemm", [pooled, g.weight("head.fc.weight", [10, 16]), g.weight("head.fc.bias", [10])], "/head/fc",
+                transB=1)
+    return g.save(folder, head)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_timm_swin_mask_buffer_patch_merging_and_nhwc_head(tmp_path, form):
+    report, _ = totals(tiny_timm_swin(tmp_path, form))
+    types = [row.type for row in report.rows]
+    assert types == ["layernorm", "attention", "add", "pixelunshuffle", "layernorm", "linear", "globalavgpool",
+                     "flatten", "fc"]
+    keys = report.spec.layers[1].keys
+    assert keys["mask"] == "buffer"
+    assert keys["position"] == ("relative" if form == "torchscript" else "folded")
+    attention = report.rows[1]
+    # qkv 8*24 + 24 = 216, proj 8*8 + 8 = 72; the bias: its table (2*2 - 1)^2 * 2 heads = 18 (TorchScript), or
+    # the 2 x 4 x 4 = 32 torch.export folded it into; buffers: the mask 4 windows * 4*4 = 64 (and the table's index
+    # 4*4 = 16 where the file has it)
+    if form == "torchscript":
+        assert (attention.params, attention.buffers) == (216 + 72 + 18, 64 + 16)
+    else:
+        assert (attention.params, attention.buffers) == (216 + 72 + 32, 64)
+    # qkv 16*8*24 = 3,072; QK^T and AV 4 windows * 2 heads * 4*4*4 = 512 each; proj 16*8*8 = 1,024
+    assert attention.macs == 3072 + 512 + 512 + 1024 == 5120
+    assert report.rows[3].out_shape == (32, 2, 2)  # PatchMerging: 4C x H/2 x W/2
+    assert report.rows[7].out_shape == (16,)
+    # LN 16, attention, the merge's LN 64, reduction 32*16 (no bias), head 16*10 + 10
+    assert report.totals["params"] == 16 + attention.params + 64 + 512 + 170
+    # attention 5,120; reduction 4 positions * 32*16 = 2,048; head 160
+    assert report.totals["macs"] == 5120 + 2048 + 160 == 7328
+
+
+def test_mean_over_a_channels_last_map_is_a_global_pool_only_over_h_and_w(tmp_path):
+    g = Graph("torchscript", (1, 8, 4, 4))
+    last = g.op("Transpose", ["x"], "", perm=[0, 2, 3, 1])
+    kept = g.op("ReduceMean", [last], "/pool", axes=[1, 2], keepdims=1)  # 1 x 1 x 1 x 8, channels-last
+    back = g.op("Transpose", [kept], "", perm=[0, 3, 1, 2])
+    report, _ = totals(g.save(tmp_path, back))
+    assert [(row.type, row.out_shape) for row in report.rows] == [("globalavgpool", (8, 1, 1))]
+    g = Graph("torchscript", (1, 8, 4, 4))
+    over_channels = g.op("ReduceMean", [g.op("Transpose", ["x"], "", perm=[0, 2, 3, 1])], "/pool", axes=[3])
+    with pytest.raises(SpecError, match=r"ReduceMean over axes \[3\] \(cnncalc reads a reduction over the positions"):
+        cnncalc.analyze(g.save(tmp_path, over_channels, "channels.onnx"))
 
 
 def test_small_external_constant_is_read_only_beside_the_model(tmp_path):

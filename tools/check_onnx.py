@@ -18,7 +18,7 @@ taken off PyTorch's params; the line says "zero biases removed". A BatchNorm tha
 (MaxViT's pre-norm) stays, with its running stats as buffers. A position bias table it folded into a
 heads x n x n constant (``position: folded``) adds heads*n*n params less the table's ((2W-1)^2*heads, or
 heads*N for attention biases on N tokens) and drops the index's n*n buffers; the line says "position bias
-folded".
+folded". The shifted windows' masks timm keeps as buffers (``mask: buffer``) stay buffers in both files.
 
 Prints one line per model with the figures and the time `report` took; exit 1 on any mismatch.
 """

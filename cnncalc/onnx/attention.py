@@ -40,7 +40,7 @@ class Region:
         self.tables = set()  # learned tables (a relative position bias) and buffers (its index) added in
         self.names = []  # the initializers it uses, for the layer's name
         self.closed = False  # made into an attention layer
-        self.norms, self.logits, self.mlp, self.folded = 0, set(), None, 0  # see variants
+        self.norms, self.logits, self.mlp, self.folded, self.mask = 0, set(), None, 0, 0  # see variants
         self.heads = self.value_dim = None  # of the scores, and of AV's values (narrower keys: LeViT)
         self.batch_norms, self.proj_act, self.stride = [], None, None  # LeViT's (see levit)
 
@@ -287,7 +287,7 @@ def _step(reader, node, attrs, region, first=None):
             return _set(reader, node, region, dims) or True
         if op in ("Mul", "Div") and count == 1 and (op == "Mul" or present[0] == 0):
             return _set(reader, node, region, dims) or True
-        if op == "Add" and const.stored and variants.folded_bias(reader, region, node.input[1 - present[0]], dims):
+        if op == "Add" and const.stored and variants.stored_bias(reader, region, node.input[1 - present[0]], dims):
             return _set(reader, node, region, dims) or True
         if op == "Add" and const.stored and len(const.dims) > 1 and region.head_dim is not None:
             name = node.input[1 - present[0]]

@@ -7,7 +7,7 @@ operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node a
 
 from . import tokens
 from . import positions
-from .tensors import elements, initializer_kind, number, pair, shape_text
+from .tensors import channels_last, elements, initializer_kind, number, pair, shape_text
 
 
 def _spatial(reader, node, attrs, shape, kernel, extra=None):
@@ -272,18 +272,27 @@ def global_max_pool(reader, node, attrs):
 
 
 def _reduce(reader, node, attrs, type_name):
-    """ReduceMean/ReduceMax over H and W: a global pool (then a flatten when the dims are not kept)."""
-    shape = reader.value(node, node.input[0]).shape
+    """ReduceMean/ReduceMax over H and W: a global pool (then a flatten when the dims are not kept); of a
+    channels-last map (timm's NHWC head: x.mean((1, 2))), over the axes that hold H and W."""
+    from .partitions import Partitioned
+
+    source = reader.value(node, node.input[0], any_layout=True)
+    layout = source.layout if not source.tokens and not isinstance(source.layout, Partitioned) else None
+    if (source.layout is not None or source.tokens) and layout != channels_last(len(source.shape)):
+        source = reader.value(node, node.input[0])  # the one error line for this layout
+    shape = source.shape
     if len(node.input) > 1 and node.input[1]:
         axes = reader.known(node, node.input[1], "the axes").reshape(-1).tolist()
     else:
         axes = attrs.get("axes")
     rank = len(shape)
-    if rank < 3 or axes is None or sorted(a % rank for a in axes) != list(range(2, rank)):
+    positions = list(range(1, rank - 1)) if layout else list(range(2, rank))
+    if rank < 3 or axes is None or sorted(a % rank for a in axes) != positions:
         raise reader.unsupported(node, f"{node.op_type} over axes {axes} (cnncalc reads a reduction over the "
                                        f"positions, H and W, as a global pool)")
-    value = reader.emit(node, type_name, [node.input[0]])
-    if not attrs.get("keepdims", 1):
+    keep = attrs.get("keepdims", 1)
+    value = reader.emit(node, type_name, [node.input[0]], layout=layout if keep else None, any_layout=True)
+    if not keep:
         reader.values[node.output[0]] = value
         value = reader.emit(node, "flatten", [node.output[0]], suffix=".flatten")
     reader.set_output(node, value)

@@ -78,6 +78,9 @@ def visit(reader, node, attrs):
             return False
     else:
         perm = list(attrs.get("perm", reversed(range(len(value.shape)))))
+    if value.gate is None and not isinstance(value.layout, Partitioned) and value.layout == channels_last(4) \
+            and target and _merging(reader, node, value, target):
+        return True
     if value.gate is None and value.layout is None and not value.tokens:
         window = _split(value.shape, target) if target else None
         if window is None:
@@ -121,6 +124,62 @@ def visit(reader, node, attrs):
         return False
     reader.set_output(node, result)
     return True
+
+
+def _merging(reader, node, value, target):
+    """timm's PatchMerging of a channels-last map: Reshape N x H x W x C to N x H/f x f x W/f x f x C,
+    Transpose [0, 1, 3, 4, 2, 5], Reshape to N x H/f x W/f x f*f*C: ``pixelunshuffle`` by f (torchvision's
+    four Slices by 2 are the same layer, the channels in another order). The first Reshape looks ahead (the
+    same split starts the windows of Swin's attention); the Shape TorchScript takes of the transposed tensor
+    for the last Reshape is known then."""
+    from .reshapes import _reshaped
+    from .tensors import attributes
+
+    n, h, w, c = value.shape
+    if len(target) != 6 or target[0] != n or target[5] != c or target[2] != target[4] or target[2] < 2 \
+            or target[1] * target[2] != h or target[3] * target[4] != w:
+        return False
+    factor = target[2]
+    at = reader.only_reader(node.output[0])
+    if at is None or reader.nodes[at].op_type != "Transpose" \
+            or list(attributes(reader.nodes[at]).get("perm", [])) != [0, 1, 3, 4, 2, 5]:
+        return False
+    back = reader.only_reader(reader.nodes[at].output[0])
+    if back is None or reader.nodes[back].op_type != "Reshape" or len(reader.nodes[back].input) < 2:
+        return False
+    transposed = (n, h // factor, w // factor, factor, factor, c)
+    shapes = _shapes_of(reader, reader.nodes[back].input[1], reader.nodes[at].output[0], transposed)
+    const = reader.ahead(reader.nodes[back].input[1])
+    array = const.array() if const is not None else None
+    merged = (n, h // factor, w // factor, factor * factor * c)
+    if array is None or _reshaped(transposed, array.reshape(-1).tolist(),
+                                  attributes(reader.nodes[back]).get("allowzero", 0)) != merged:
+        for i in shapes:
+            del reader.consts[reader.nodes[i].output[0]]
+        return False
+    result = reader.emit(node, "pixelunshuffle", [node.input[0]], {"factor": factor}, layout=channels_last(4),
+                         op_name="merge")
+    reader.skip.update([at, back] + shapes)
+    reader.values[reader.nodes[back].output[0]] = result
+    return True
+
+
+def _shapes_of(reader, name, tensor, dims, depth=8):
+    """The Shape nodes of ``tensor`` (whose ``dims`` are known) that the shape arithmetic giving ``name``
+    reads, each given its value now; their indices."""
+    at = reader.makers.get(name)
+    if at is None or not depth or name in reader.consts:
+        return []
+    maker = reader.nodes[at]
+    if maker.op_type == "Shape" and maker.input[0] == tensor:
+        from .small import array as small_array
+        from .tensors import Const, attributes
+
+        attrs = attributes(maker)
+        value = small_array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype="int64")
+        reader.consts[maker.output[0]] = Const(value.shape, value=value)
+        return [at]
+    return [i for source in maker.input if source for i in _shapes_of(reader, source, tensor, dims, depth - 1)]
 
 
 def _patches(reader, node, value, target, perm=None):

@@ -60,18 +60,23 @@ def transpose(reader, node, perm):
 
 
 def class_token(reader, node, attrs):
-    """Concat of a learned 1 x k x D tensor and the tokens at axis 1: ``classtoken`` (k*D params)."""
+    """Concat at axis 1 of learned 1 x k x D tensors and then the tokens: ``classtoken`` (count = all their k,
+    count*D params): ViT's class token, DeiT's class and distillation tokens."""
     names = list(node.input)
-    if len(names) != 2 or names[0] in reader.values or names[1] not in reader.values:
+    if len(names) < 2 or any(name in reader.values for name in names[:-1]) or names[-1] not in reader.values:
         return False
-    value = reader.values[names[1]]
-    const = reader.consts.get(names[0])
-    if not value.tokens or value.layout or const is None or const.dims is None or attrs.get("axis", 1) % 3 != 1:
+    value = reader.values[names[-1]]
+    if not value.tokens or value.layout or attrs.get("axis", 1) % 3 != 1:
         return False
-    if len(const.dims) != 3 or const.dims[0] != 1 or const.dims[2] != value.shape[2]:
-        return False
-    keys = {"count": const.dims[1]} if const.dims[1] != 1 else {}
-    reader.set_output(node, reader.emit(node, "classtoken", [names[1]], keys, any_layout=True, weight=names[0]))
+    count = 0
+    for name in names[:-1]:
+        const = reader.consts.get(name)
+        if const is None or const.dims is None or len(const.dims) != 3 or const.dims[0] != 1 \
+                or const.dims[2] != value.shape[2]:
+            return False
+        count += const.dims[1]
+    keys = {"count": count} if count != 1 else {}
+    reader.set_output(node, reader.emit(node, "classtoken", [names[-1]], keys, any_layout=True, weight=names[0]))
     return True
 
 

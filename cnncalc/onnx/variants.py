@@ -58,6 +58,8 @@ def layer_keys(reader, node, region, tokens):
                                            f"square windows)")
         keys["window"] = side
         table = position_keys(region, keys, side, heads)
+        if region.mask:
+            keys["mask"] = "buffer"
     elif region.folded:  # the same, as torch.export folds it into one heads x N x N constant
         keys["position"], table = "folded", region.folded
     elif region.tables - region.logits:  # biases gathered from a learned table by an index (EfficientFormer)
@@ -117,6 +119,29 @@ def cosine_keys(region, keys, heads):
         return 0
     keys["cosine"] = True
     return heads
+
+
+def stored_bias(reader, region, name, dims):
+    """Whether the stored constant ``name`` added to the scores is the shifted windows' mask or a folded
+    position bias (the mask first: with as many windows as heads, its shape would pass for a bias)."""
+    return window_mask(reader, region, name, dims) or folded_bias(reader, region, name, dims)
+
+
+def window_mask(reader, region, name, dims):
+    """Whether the stored constant ``name`` added to the scores of attention in windows, viewed ... x windows x
+    heads x n x n (timm's Swin), is the shifted windows' mask timm keeps as a buffer: 1 x windows x 1 x n x n,
+    one value a pair of positions in each window, the same for every head (a position bias is one a head and
+    the same in every window). Its elements are buffers, as PyTorch counts them (``mask: buffer``)."""
+    const = reader.consts[name]
+    n = region.window
+    if region.head_dim is None or region.mask or len(dims) < 4 or not const.dims or len(const.dims) > len(dims) \
+            or dims[-2:] != (n, n) or dims[-4] < 2:
+        return False
+    if (1,) * (len(dims) - len(const.dims)) + const.dims != (1,) * (len(dims) - 4) + (dims[-4], 1, n, n):
+        return False
+    region.mask = elements(const.dims)
+    region.buffers += region.mask
+    return True
 
 
 def folded_bias(reader, region, name, dims):

@@ -24,16 +24,18 @@ ATTENTION_KEYS = {
     "position": (check_choice(*POSITION_BIASES), "none"), "cpb_hidden": (check_count, 512),
     "cosine": (check_flag, False), "key_dim": (check_count, None), "out": (check_count, None),
     "norm": (check_choice("none", "bn"), "none"), "proj_act": (check_activation, None), "stride": (check_count, 1),
+    "mask": (check_choice("none", "buffer"), "none"),
 }
 
 
 def _geometry(layer, shape):
     """(positions the projections run on, windows, positions per window, window per axis or None, padded map)."""
     if is_tokens(shape):
-        if layer.p["window"] is not None or layer.p["position"] not in ("none", "offsets", "folded"):
-            key = "window" if layer.p["window"] is not None else "position"
-            raise layer.error(f"{key} needs a map (C x H x W), but the input is {shape[0]} tokens of width "
-                              f"{shape[1]}", key)
+        for key, given in (("window", layer.p["window"] is not None), ("mask", layer.p["mask"] != "none"),
+                           ("position", layer.p["position"] not in ("none", "offsets", "folded"))):
+            if given:
+                raise layer.error(f"{key} needs a map (C x H x W), but the input is {shape[0]} tokens of width "
+                                  f"{shape[1]}", key)
         return shape[0], 1, shape[0], None, None
     spatial = tuple(shape[1:])
     window = spatial if layer.p["window"] is None else per_axis(layer, "window", layer.p["window"], shape)
@@ -105,6 +107,12 @@ def attention(layer, shape):
         extra.append(("params", f"attention biases, one a head for each offset between two positions = heads * n = "
                                 f"{heads}*{per_window} = {heads * per_window:,} params (buffers: the offset index of "
                                 f"each pair, {pairs})"))
+    if p["mask"] == "buffer":  # timm's Swin keeps the shifted windows' mask (0 or -100 a pair) as a buffer
+        if p["window"] is None:
+            raise layer.error("mask: buffer is the mask of attention in windows: give window", "mask")
+        buffers += windows * per_window * per_window
+        extra.append(("params", f"shifted windows' attention mask held as a buffer = windows * n * n = {windows}*"
+                                f"{per_window}*{per_window} = {windows * per_window * per_window:,} buffers"))
     if p["norm"] == "bn":  # LeViT: each projection a Linear whose BatchNorm normalises its features
         params += 2 * (projected + out)
         buffers += 2 * (projected + out)
