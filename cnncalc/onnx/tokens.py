@@ -111,7 +111,8 @@ def fourier_position(reader, node):
     other = next(n for n in node.input if n not in reader.values)
     const = reader.consts.get(other)
     if value.layout is not None or value.gate is not None or const is None or const.stored or const.dims is None \
-            or elements(const.dims) != math.prod(value.shape[1:]):
+            or elements(const.dims) != math.prod(value.shape[1:]) \
+            or const.dims[len(const.dims) - len(value.shape) + 1:] != value.shape[1:]:
         return False
     name, conv = other, None
     for _ in range(16):  # back through the moves to the projection

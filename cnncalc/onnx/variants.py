@@ -188,7 +188,7 @@ def cosine(reader, node, attrs, region, inputs, consts):
                                        f"dynamo=False, keeps them)")
     if op == "Mul" and len(inputs) == 2 and inputs[1] is None and consts[1] is not None and consts[1].stored \
             and region.norms and region.head_dim is not None and consts[1].dims \
-            and elements(consts[1].dims) == region.heads > 1 and len(consts[1].dims) <= len(dims) \
+            and elements(consts[1].dims) == region.heads and len(consts[1].dims) <= len(dims) \
             and initializer_kind(node.input[1], reader.initializers.get(node.input[1])) == "param":
         # the temperature of cross-covariance attention (XCiT, EdgeNeXt): one learned value a head, used as it is
         if node.input[1] not in region.logits:
