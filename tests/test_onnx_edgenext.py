@@ -53,10 +53,12 @@ def fourier(g, features=2, kernel=1):
         ones = numpy_helper.from_array(numpy.ones((1, 4, 4, features), dtype=numpy.float32))
         g.nodes.append(helper.make_node("Constant", [], [grid], name=f"{s}/Constant", value=ones))
         grid = g.op("CumSum", [grid, g.ints("cumsum_axis", 1)], s)
-    else:
-        grid = g.weight("div_4", [1, 4, 4, features])
-    sines = g.op("Sin", [grid], s)
-    cosines = g.op("Cos", [grid], s)
+        sines, cosines = g.op("Sin", [grid], s), g.op("Cos", [grid], s)
+    else:  # the positions over the frequencies, stored: its even and odd features sliced (x[..., 0::2], 1::2)
+        grid = g.weight("div_4", [1, 4, 4, 2 * features])
+        sines, cosines = (g.op(op, [g.op("Slice", [grid, g.ints(f"from{i}", [i]), g.ints("end", [2 ** 62]),
+                                                   g.ints("last", [3]), g.ints("two", [2])])])
+                          for i, op in enumerate(("Sin", "Cos")))
     joined = g.op("Transpose", [g.op("Concat", [sines, cosines], s, axis=3)], s, perm=[0, 3, 1, 2])
     pads = [kernel // 2] * 4
     conv = g.op("Conv", [joined, g.weight("stages.1.blocks.0.pos_embd.token_projection.weight",
@@ -150,3 +152,13 @@ def test_position_encoding_by_a_wider_conv_is_refused_in_one_line(tmp_path):
     # a 3x3 projection: no posembed layer counts it, so the Add naming the computed constant is refused
     with pytest.raises(SpecError, match=r"an Add of '.*', a constant the graph computes with learned tensors"):
         cnncalc.analyze(tiny_edgenext(tmp_path, "torchscript", kernel=3))
+
+
+def test_split_by_num_outputs_cuts_the_last_part_narrower(tmp_path):
+    # ONNX's Split with num_outputs (opset 18) of channels it does not divide: parts of ceil(10/3) = 4, the last 2
+    g = Graph("dynamo", (1, 10, 4, 4))
+    g.nodes.append(helper.make_node("Split", ["x"], ["a", "b", "c"], name="node_Split_1", axis=1, num_outputs=3))
+    path = g.save(tmp_path, g.op("Concat", ["c", "a"], axis=1))
+    report, _ = totals(path)
+    assert [(row.type, row.out_shape[0]) for row in report.rows] == [("chunk", 4), ("chunk", 4), ("chunk", 2),
+                                                                     ("concat", 6)]

@@ -231,7 +231,9 @@ def split(reader, node, attrs):
     if len(node.input) > 1 and node.input[1]:
         sizes = reader.known(node, node.input[1], "the split sizes").reshape(-1).tolist()
     else:
-        sizes = attrs.get("split") or [dims[axis] // parts] * parts
+        # num_outputs (opset 18): parts of ceil(C/n), the last what is left, as torch.chunk cuts them
+        size = -(-dims[axis] // parts)
+        sizes = attrs.get("split") or [size] * (parts - 1) + [dims[axis] - size * (parts - 1)]
     if axis != 1 or sum(sizes) != dims[1] or -(-dims[1] // parts) != sizes[0] or len(set(sizes[:-1])) > 1 \
             or not 0 < sizes[-1] <= sizes[0]:
         raise reader.unsupported(node, f"a Split of {shape_text(dims)} into {sizes} at axis {axis} (cnncalc "

@@ -152,8 +152,9 @@ def attention(layer, shape):
             lines = _subsampled(lines, p["stride"], channels, dim, out, heads, key_dim, head_dim, count, queries, qkv,
                                 scores, values, proj, macs)
         # in the order a student works it: the params and their total, then each MACs term and the total
-        parts = ", ".join(part for part, present in (("position bias", p["position"] != "none"), ("temperature" if channel_wise else "logit scale",
-                          p["cosine"]), ("BatchNorms", p["norm"] == "bn")) if present)
+        scale = "temperature" if channel_wise else "logit scale"
+        parts = ", ".join(part for part, present in (("position bias", p["position"] != "none"), (scale, p["cosine"]),
+                                                     ("BatchNorms", p["norm"] == "bn")) if present)
         total = [("params", f"params = {weights + biases:,} + {params - weights - biases:,} ({parts}) = {params:,}")] \
             if params != weights + biases else []
         macs_lines = [line for line in lines if line[0] == "macs"]
