@@ -162,3 +162,19 @@ def test_split_by_num_outputs_cuts_the_last_part_narrower(tmp_path):
     report, _ = totals(path)
     assert [(row.type, row.out_shape[0]) for row in report.rows] == [("chunk", 4), ("chunk", 4), ("chunk", 2),
                                                                      ("concat", 6)]
+
+
+def test_split_without_a_module_path_is_named_after_its_readers_modules(tmp_path):
+    # torch.export's optimizer writes EdgeNeXt's chunk as a Split with no recorded module path; the conv and the
+    # concat that read it record theirs ('stages.1.blocks.2.convs.0', 'stages.1.blocks.2'), so the chunks are
+    # named in the module they share
+    g = Graph("dynamo", (1, 8, 4, 4))
+    g.nodes.append(helper.make_node("Split", ["x"], ["a", "b"], name="node_Split_376", axis=1, num_outputs=2))
+    scopes = "['', 'stages', 'stages.1', 'stages.1.blocks.2'"
+    conv = g.op("Conv", ["a", g.weight("w", [4, 1, 3, 3])], group=4, kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    helper.set_metadata_props(g.nodes[-1], {"pkg.torch.onnx.name_scopes": scopes + ", 'stages.1.blocks.2.convs.0', "
+                                                                                    "'conv2d_7']"})
+    joined = g.op("Concat", [conv, "b"], axis=1)
+    helper.set_metadata_props(g.nodes[-1], {"pkg.torch.onnx.name_scopes": scopes + ", 'cat']"})
+    report, _ = totals(g.save(tmp_path, joined))
+    assert [row.name for row in report.rows[:2]] == ["stages.1.blocks.2.split.0", "stages.1.blocks.2.split.1"]
