@@ -50,7 +50,9 @@ def _geometry(layer, shape):
 @rule("attention", keys=ATTENTION_KEYS, weight=True, category="attention")
 def attention(layer, shape):
     """Multi-head self-attention over N tokens of width C (or a map's H*W positions, or each window of them):
-    params 3*C*E + E*C (+ biases), MACs N*C*3E + 2*N*N*E + N*E*C with E = dim (default C)."""
+    params 3*C*E + E*C (+ biases), MACs N*C*3E + 2*N*N*E + N*E*C with E = dim (default C). ``over: channels``
+    (XCiT's cross-covariance attention): each head's d = E/heads channels attend to one another, the scores a
+    d x d map a head, so QK^T and AV count heads*d*d*N each."""
     if len(shape) == 1:
         raise layer.error(f"attention needs tokens (N x D) or a map, but gets a flat vector of {shape[0]}")
     p = layer.p
