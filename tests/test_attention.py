@@ -59,6 +59,28 @@ def test_shifted_windows_mask_held_as_a_buffer_is_timms():
         "\n".join(text for _, text in row.explain)
 
 
+def test_cross_covariance_attention_over_channels_is_edgenexts():
+    # timm's EdgeNeXt-S stages.1.blocks.2.xca: CrossCovarianceAttn(96, 8 heads), qkv Linear(96, 288) with bias,
+    # proj Linear(96, 96), temperature 8 x 1 x 1; on 32 x 32 = 1,024 tokens. Each head's q and k are d = 96/8 = 12
+    # channels by N = 1,024 tokens: q k^T is a 12 x 12 map a head, N terms an entry.
+    row = one({"tokens": [1024, 96]}, type="attention", heads=8, over="channels", cosine=True)
+    assert row.params == 96 * 288 + 288 + 96 * 96 + 96 + 8 == 37_256
+    # qkv 1024*96*288; q k^T and attn v 8*12*12*1024 each; proj 1024*96*96
+    assert row.macs == 28_311_552 + 2 * 1_179_648 + 9_437_184 == 40_108_032
+    # PyTorch (timm 1.0, FlopCounterMode / 2 of the model's forward): 40,108,032 MACs, 37,256 params; stage 3's
+    # blocks.8.xca (160 wide, 8 heads, 16 x 16 tokens) 27,852,800 MACs, 103,048 params
+    stage3 = one({"tokens": [256, 160]}, type="attention", heads=8, over="channels", cosine=True)
+    assert (stage3.params, stage3.macs) == (103_048, 27_852_800)
+    assert row.out_shape == (1024, 96)
+    # memory: output + Q, K, V + the 8 x 12 x 12 map and its softmax + the weighted sum
+    assert row.memory_bytes == 4 * (1024 * 96 + 3 * 1024 * 96 + 2 * 8 * 12 * 12 + 1024 * 96)
+
+
+def test_attention_over_channels_refuses_keys_that_place_positions():
+    with pytest.raises(SpecError, match="over: channels .* does not take window"):
+        one([96, 32, 32], type="attention", heads=8, over="channels", window=8)
+
+
 def test_narrow_keys_and_offset_biases_are_efficientformers():
     # timm's EfficientFormer-L1 last block: dim 448, 8 heads, key_dim 32, attn_ratio 4 (v 128 a head), 7x7 tokens
     row = one({"tokens": [49, 448]}, type="attention", heads=8, dim=1024, key_dim=32, position="offsets")

@@ -345,6 +345,17 @@ def test_chunk():
     assert error.layer == "c"
 
 
+def test_chunk_as_torch_chunk_cuts_channels_it_does_not_divide():
+    # torch.chunk(x, 3, dim=1) of 160 channels (EdgeNeXt-S's stage 3 split): parts of ceil(160/3) = 54, the
+    # last 160 - 2*54 = 52
+    assert [one((160, 16, 16), type="chunk", chunks=3, index=i).out_shape[0] for i in range(3)] == [54, 54, 52]
+    # 10 in 4: parts of ceil(10/4) = 3, 3, 3, 1
+    assert [one((10, 4, 4), type="chunk", chunks=4, index=i).out_shape[0] for i in range(4)] == [3, 3, 3, 1]
+    # 10 in 6: parts of ceil(10/6) = 2 make 5 parts; torch.chunk gives no sixth
+    error = spec_error((10, 4, 4), {"name": "c", "type": "chunk", "chunks": 6, "index": 5})
+    assert error.layer == "c" and "empty" in str(error)
+
+
 def test_upsample():
     row = one((16, 7, 7), type="upsample")
     assert row.out_shape == (16, 14, 14) and row.params == 0
@@ -577,6 +588,19 @@ def test_vit_tokens_class_token_position_embedding_and_attention_by_hand():
     assert att.macs == 348_585_984 + 2 * 29_805_312 + 116_195_328 == 524_391_936
     assert att.receptive_field == (224, 224)  # every token sees every patch
     assert report.row("out").out_shape == (768,)
+
+
+def test_fourier_position_encoding_counts_its_projection():
+    # EdgeNeXt-S's stages.1.blocks.2.pos_embd (PositionalEncodingFourier(hidden_dim=32, dim=96)) on 32 x 32 = 1,024
+    # tokens: Conv2d(64, 96, 1) on the sine/cosine grid. params 64*96 + 96; MACs 1024*64*96. PyTorch (timm
+    # 1.0, FlopCounterMode / 2 of the model's forward): 6,240 params, 6,291,456 MACs.
+    row = cnncalc.analyze({"input": {"tokens": [1024, 96]}, "layers": [{"name": "x", "type": "posembed",
+                                                                        "fourier": 32}]}).row("x")
+    assert (row.out_shape, row.params, row.macs) == ((1024, 96), 64 * 96 + 96, 1024 * 64 * 96) == (
+        (1024, 96), 6_240, 6_291_456)
+    # on a map: H*W positions; a learned embedding is every element
+    assert one((96, 32, 32), type="posembed", fourier=32).macs == 6_291_456
+    assert one((96, 32, 32), type="posembed").params == 96 * 32 * 32
 
 
 def test_mean_of_tokens_untokens_and_matmul_by_hand():

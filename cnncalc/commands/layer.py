@@ -23,15 +23,18 @@ def rule_options(function):
         if rule.inputs == 1:
             for key, (check, _) in rule.keys.items():
                 if check not in (check_table, check_reference):  # tables and layer names need a spec file
-                    takers.setdefault(key, (check, []))[1].append(rule.name)
+                    takers.setdefault(key, (check, [], {}))[1].append(rule.name)
+                    # words a key takes, from every type's own list (over: width|tokens for linear, channels too)
+                    takers[key][2].update(dict.fromkeys(getattr(check, "choices", ())))
     for key in sorted(takers, reverse=True):
-        check, names = takers[key]
+        check, names, words = takers[key]
         flag = "--" + key.replace("_", "-")
         where = f"({', '.join(names)})"
         if check is check_flag:
             function = click.option(f"{flag}/--no-{flag[2:]}", key, default=None, help=where)(function)
         else:
-            function = click.option(flag, key, metavar=getattr(check, "metavar", "N"), help=where)(function)
+            metavar = "|".join(words) if words else getattr(check, "metavar", "N")
+            function = click.option(flag, key, metavar=metavar, help=where)(function)
     return function
 
 

@@ -84,7 +84,7 @@ def read_cost(inputs):
 
 
 _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
-_BY_VALUE = ("ConstantOfShape", "Expand", "Unsqueeze", "Reshape")  # output dims that need an input's values
+_BY_VALUE = ("ConstantOfShape", "Expand", "Unsqueeze", "Reshape", "Slice")  # output dims that need an input's values
 
 
 def _elements(dims):
@@ -105,7 +105,7 @@ def _dims_only(op, dims, arrays, attrs):
         except ValueError:
             return None
     if op in ("Identity", "Cast", "DequantizeLinear", "QuantizeLinear", "Neg", "Abs", "Sqrt", "Exp", "Reciprocal",
-              "Relu", "Sigmoid", "Tanh", "Clip", "Round", "Floor", "Ceil"):
+              "Relu", "Sigmoid", "Tanh", "Clip", "Round", "Floor", "Ceil", "Sin", "Cos", "CumSum"):
         return dims[0]
     if op in _ELEMENTWISE:
         try:
@@ -133,6 +133,13 @@ def _dims_only(op, dims, arrays, attrs):
             return tuple(small.broadcast_shapes(dims[0][:-2], dims[1][:-2])) + (dims[0][-2], dims[1][-1])
         except ValueError:
             return None
+    if op == "Slice" and len(arrays) > 2 and arrays[1] is not None and arrays[2] is not None:
+        return _sliced(dims[0], arrays)
+    if op == "Concat" and all(d is not None and len(d) == len(dims[0]) for d in dims):
+        axis = attrs.get("axis", 0) % len(dims[0])
+        return dims[0][:axis] + (sum(d[axis] for d in dims),) + dims[0][axis + 1:]
+    if op == "Conv" and len(dims) > 1 and dims[1] is not None:
+        return _convolved(dims[0], dims[1], attrs)
     if op == "Reshape" and len(arrays) > 1 and arrays[1] is not None:
         target = [int(v) for v in arrays[1].reshape(-1)]
         target = [dims[0][i] if v == 0 and i < len(dims[0]) else v for i, v in enumerate(target)]
@@ -142,6 +149,34 @@ def _dims_only(op, dims, arrays, attrs):
                 target[target.index(-1)] = math.prod(dims[0]) // known
         return tuple(target) if math.prod(target) == math.prod(dims[0]) else None
     return None
+
+
+def _sliced(dims, arrays):
+    """The dims of a Slice (opset 10+) of a tensor of ``dims``, from its starts, ends, axes and steps."""
+    parts = [[int(v) for v in a.reshape(-1)] if a is not None else None for a in (arrays[1:] + [None] * 4)[:4]]
+    starts, ends, axes, steps = parts
+    axes = list(range(len(starts))) if axes is None else axes
+    shape = list(dims)
+    for start, end, axis, step in zip(starts, ends, axes, steps or [1] * len(starts)):
+        size = dims[axis % len(dims)]
+        if step < 1:
+            return None
+        begin, stop = (max(0, min(size, v + size if v < 0 else v)) for v in (start, end))
+        shape[axis % len(dims)] = max(0, -(-(stop - begin) // step))
+    return tuple(shape)
+
+
+def _convolved(dims, weight, attrs):
+    """The dims of a Conv of a constant (EdgeNeXt's Fourier position encoding: a 1x1 conv of a sine/cosine grid)."""
+    spatial = len(dims) - 2
+    if len(weight) != len(dims) or spatial < 1 or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        return None
+    kernel = weight[2:]
+    strides, dilations = attrs.get("strides", [1] * spatial), attrs.get("dilations", [1] * spatial)
+    pads = attrs.get("pads", [0] * 2 * spatial)
+    out = tuple((size + pads[i] + pads[i + spatial] - dilations[i] * (kernel[i] - 1) - 1) // strides[i] + 1
+                for i, size in enumerate(dims[2:]))
+    return (dims[0], weight[0]) + out if min(out) > 0 else None
 
 
 def _axes(arrays, attrs, position=1):

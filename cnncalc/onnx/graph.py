@@ -18,7 +18,7 @@ from ..conventions import FOLDED_BN
 from ..errors import SpecError, one_line, shown, shown_names
 from ..numbers import is_tokens
 from ..spec.loader import file_stem
-from .names import dynamo_scope, shortened, torch_scope
+from .names import dynamo_scope, readers_scope, shortened, torch_scope
 from .ops import FUNCTIONAL, OPERATORS, SUPPORTED
 from .tensors import Const, Value, attributes, elements, laid_out, shape_text
 from ..spec import NETWORK_INPUT, LayerDecl, parse
@@ -204,7 +204,8 @@ class GraphReader:
     # --- naming -----------------------------------------------------------------------------------
 
     def layer_name(self, node, weight=None, suffix="", op_name=None, fixed=None):
-        scope = torch_scope(node.name) or dynamo_scope(node)
+        scope = torch_scope(node.name) or dynamo_scope(node) or readers_scope(node, [
+            self.nodes[at] for name in node.output for at in self.readers.get(name, []) if at is not None])
         if fixed:
             base = fixed
         elif scope is not None:

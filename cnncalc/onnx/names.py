@@ -1,6 +1,8 @@
 """Layer names from an exporter's node names: PyTorch's scopes ('/layer1/layer1.0/conv1/Conv'), torch.export's
 recorded module paths, and names shortened to the limit by keeping their deepest modules."""
 
+import os
+
 from ..spec.language import MAX_NAME_CHARS
 
 
@@ -18,6 +20,19 @@ def dynamo_scope(node):
             op = parts[-1].rstrip("0123456789")
             return parts[-2], (op[:-1] if op.endswith("_") and len(op) > 1 else parts[-1])
     return None
+
+
+def readers_scope(node, readers):
+    """A node torch.export's optimizer wrote without the module path it was made in (``node_Split_376``, a
+    chunk): the path its ``readers`` share, and its operator ('stages.1.blocks.2', 'Split'); None when it has
+    another name, or they share none."""
+    if not node.name.startswith("node_") or not readers:
+        return None
+    paths = [scope[0].split(".") for scope in map(dynamo_scope, readers) if scope is not None]
+    if len(paths) != len(readers):
+        return None
+    shared = os.path.commonprefix(paths)  # element by element: the modules every reader is in
+    return (".".join(shared), node.op_type) if shared else None
 
 
 _SCOPES = {}  # node name -> its scope (a model names thousands of nodes alike: /a/b/Constant_3)

@@ -231,10 +231,14 @@ def split(reader, node, attrs):
     if len(node.input) > 1 and node.input[1]:
         sizes = reader.known(node, node.input[1], "the split sizes").reshape(-1).tolist()
     else:
-        sizes = attrs.get("split") or [dims[axis] // parts] * parts
-    if axis != 1 or len(set(sizes)) != 1 or sum(sizes) != dims[1]:
+        # num_outputs (opset 18): parts of ceil(C/n), the last what is left, as torch.chunk cuts them
+        size = -(-dims[axis] // parts)
+        sizes = attrs.get("split") or [size] * (parts - 1) + [dims[axis] - size * (parts - 1)]
+    if axis != 1 or sum(sizes) != dims[1] or -(-dims[1] // parts) != sizes[0] or len(set(sizes[:-1])) > 1 \
+            or not 0 < sizes[-1] <= sizes[0]:
         raise reader.unsupported(node, f"a Split of {shape_text(dims)} into {sizes} at axis {axis} (cnncalc "
-                                       f"reads equal channel splits)")
+                                       f"reads channel splits as torch.chunk cuts them: equal parts, the last "
+                                       f"one smaller when they do not divide the channels)")
     for index in range(parts):
         value = reader.emit(node, "chunk", [node.input[0]], {"chunks": parts, "index": index}, suffix=f".{index}")
         reader.set_output(node, value, index)
@@ -258,10 +262,9 @@ def slice_(reader, node, attrs):
         if (begin, stop, step) != (0, size, 1):
             window[axis % len(dims)] = (begin, stop, step)
     if list(window) == [1] and window[1][2] == 1:
-        begin, stop, _ = window[1]
-        width = stop - begin
-        if width and dims[1] % width == 0 and begin % width == 0:
-            value = reader.emit(node, "chunk", [node.input[0]], {"chunks": dims[1] // width, "index": begin // width})
+        found = _chunk_of(dims[1], *window[1][:2])
+        if found:
+            value = reader.emit(node, "chunk", [node.input[0]], {"chunks": found[0], "index": found[1]})
             return reader.set_output(node, value)
     if not window:
         return reader.set_output(node, reader.values[node.input[0]].passed_on())
@@ -269,6 +272,23 @@ def slice_(reader, node, attrs):
         return
     raise reader.unsupported(node, f"a Slice of {shape_text(dims)} ({window}) (cnncalc reads a slice of the "
                                    f"channels into equal parts)")
+
+
+def _chunk_of(channels, begin, stop):
+    """(chunks, index) of the torch.chunk part that is channels ``begin`` to ``stop``: parts ceil(C/chunks) wide,
+    the last what is left; equal parts when they divide C; None when the slice is no such part."""
+    width = stop - begin
+    if width <= 0:
+        return None
+    if channels % width == 0 and begin % width == 0:
+        return channels // width, begin // width
+    # the last part, narrower than the others (160 in 3: 54, 54, 52): the narrowest parts it can follow
+    sizes = [width] if stop < channels else range(width, begin + 1) if begin else []
+    for size in sizes:
+        chunks = -(-channels // size)
+        if begin % size == 0 and -(-channels // chunks) == size and min(channels, begin + size) == stop:
+            return chunks, begin // size
+    return None
 
 
 def concat(reader, node, attrs):
@@ -284,7 +304,8 @@ def concat(reader, node, attrs):
 
 
 def add(reader, node, attrs):
-    if tokens.position_embedding(reader, node) or affine.add(reader, node):
+    if (tokens.position_embedding(reader, node) or tokens.fourier_position(reader, node)
+            or affine.add(reader, node)):
         return
     of_computed(reader, node, "add", "an Add of a constant (cnncalc reads Add of two computed tensors, and MatMul + "
                                      "constant as a fully connected layer with a bias)")

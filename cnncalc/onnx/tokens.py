@@ -96,6 +96,88 @@ def position_embedding(reader, node):
     return True
 
 
+# what may stand between a position encoding's projection and the Add of it: its values moved, none computed
+_MOVES = ("Reshape", "Transpose", "Cast", "Identity", "Flatten", "Squeeze", "Unsqueeze")
+_PRODUCTS = ("Conv", "ConvTranspose", "MatMul", "Gemm", "Einsum")
+
+
+def fourier_position(reader, node):
+    """Add of a constant the graph computes from the positions alone through one 1x1 Conv by a learned weight
+    (EdgeNeXt's PositionalEncodingFourier: sines and cosines of each position's y and x, 2F features, projected
+    to the width D): ``posembed`` with ``fourier: F`` (the conv's 2F*D + D params, its MACs on every position,
+    as PyTorch counts them). False when the Add is not one; a constant computed any other way with a learned
+    tensor or a product in it is refused."""
+    from .tensors import initializer_kind
+
+    computed = [n for n in node.input if n in reader.values]
+    if len(computed) != 1 or len(node.input) != 2:
+        return False
+    value = reader.values[computed[0]]
+    other = next(n for n in node.input if n not in reader.values)
+    const = reader.consts.get(other)
+    if value.layout is not None or value.gate is not None or const is None or const.stored or const.dims is None \
+            or elements(const.dims) != math.prod(value.shape[1:]) \
+            or const.dims[len(const.dims) - len(value.shape) + 1:] != value.shape[1:]:
+        return False
+    name, conv = other, None
+    for _ in range(16):  # back through the moves to the projection
+        at = reader.makers.get(name)
+        if at is None or reader.op_types[at] not in _MOVES + ("Conv",):
+            return False
+        if reader.op_types[at] == "Conv":
+            conv = reader.nodes[at]
+            break
+        name = reader.inputs_of[at][0]
+    learned = {s for s in const.sources if initializer_kind(s, reader.initializers.get(s)) == "param"}
+    weight = reader.consts.get(conv.input[1]) if conv is not None else None
+    out = reader.consts.get(conv.output[0]) if conv is not None else None
+    if weight is None or out is None or out.dims is None or not weight.dims or len(weight.dims) != 4:
+        return False
+    width = value.shape[-1] if value.tokens else value.shape[1]
+    attrs = attributes(conv)
+    bias = conv.input[2] if len(conv.input) > 2 else ""
+    if learned != {conv.input[1], bias} or weight.dims[2:] != (1, 1) or weight.dims[0] != width \
+            or weight.dims[1] % 2 or attrs.get("group", 1) != 1 or any(attrs.get("pads", [0])) \
+            or any(v != 1 for key in ("strides", "dilations") for v in attrs.get(key, [1])) \
+            or math.prod(out.dims[2:]) * width != math.prod(value.shape[1:]) or _products(reader, conv.input[0]):
+        raise reader.unsupported(node, f"an Add of '{other}', a constant the graph computes with learned tensors "
+                                       f"(cnncalc reads a position encoding projected by one 1x1 conv with a bias, "
+                                       f"EdgeNeXt's Fourier encoding)")
+    keys = {"fourier": weight.dims[1] // 2}
+    result = reader.emit(node, "posembed", [computed[0]], keys, any_layout=True, weight=conv.input[1],
+                         base=_module(conv))
+    reader.set_output(node, result)
+    return True
+
+
+def _products(reader, name):
+    """Whether the constant ``name`` is computed with a product (MACs PyTorch counts) or from a learned tensor."""
+    from .tensors import initializer_kind
+
+    stack, seen = [name], set()
+    while stack and len(seen) < 10_000:
+        current = stack.pop()
+        if initializer_kind(current, reader.initializers.get(current)) == "param":
+            return True
+        at = reader.makers.get(current)
+        if at is None or at in seen:
+            continue
+        seen.add(at)
+        if reader.op_types[at] in _PRODUCTS:
+            return True
+        stack.extend(n for n in reader.inputs_of[at] if n and reader.op_types[at] != "Shape")
+    return bool(stack)
+
+
+def _module(conv):
+    """The position encoding's module: the conv's scope less its own name (``blocks.2.pos_embd``)."""
+    from .names import dynamo_scope, torch_scope
+
+    scope = torch_scope(conv.name) or dynamo_scope(conv)
+    path = scope[0] if scope else ""
+    return path.rsplit(".", 1)[0] if "." in path else None
+
+
 def take_token(reader, node, attrs):
     """Gather of one token (axis 1) of tokens: ``taketoken``."""
     value = reader.values.get(node.input[0])

@@ -41,6 +41,11 @@ def layer_keys(reader, node, region, tokens):
     inner = region.projections[0] // 3 if len(region.projections) == 2 else region.projections[0]
     heads = inner // region.head_dim if region.head_dim and inner % region.head_dim == 0 else 0
     projected = 3 * inner
+    if tokens.tokens and region.window and region.head_dim == tokens.shape[1] != region.window \
+            and inner % region.window == 0:
+        # the products summed over the N tokens: a d x d map a head (XCiT's cross-covariance attention)
+        keys = {"heads": inner // region.window, "over": "channels"}
+        return keys, inner, projected, cosine_keys(region, keys, keys["heads"])
     if region.value_dim and region.value_dim != region.head_dim and region.heads:
         # q and k narrower than v (LeViT, EfficientFormer): E = heads * v's width
         heads, inner = region.heads, region.heads * region.value_dim
@@ -199,6 +204,16 @@ def cosine(reader, node, attrs, region, inputs, consts):
                                        f"parameters (torch.export folds the clamp and exp, and the position-bias "
                                        f"MLP): its params and MACs cannot be told (the TorchScript exporter, "
                                        f"dynamo=False, keeps them)")
+    if op == "Mul" and len(inputs) == 2 and inputs[1] is None and consts[1] is not None and consts[1].stored \
+            and region.norms and region.head_dim is not None and consts[1].dims \
+            and elements(consts[1].dims) == region.heads and len(consts[1].dims) <= len(dims) \
+            and initializer_kind(node.input[1], reader.initializers.get(node.input[1])) == "param":
+        # the temperature of cross-covariance attention (XCiT, EdgeNeXt): one learned value a head, used as it is
+        if node.input[1] not in region.logits:
+            region.params += elements(consts[1].dims)
+            region.logits.add(node.input[1])
+            region.tables.add(node.input[1])
+        return dims
     if op == "Mul" and len(inputs) == 2 and inputs[1] is None and consts[1] is not None and not consts[1].stored \
             and region.head_dim is not None and consts[1].dims and len(consts[1].dims) <= len(dims):
         # the logit scale: a learned tensor of one value per head, clamped and exponentiated by the graph

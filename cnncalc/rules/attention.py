@@ -25,6 +25,7 @@ ATTENTION_KEYS = {
     "cosine": (check_flag, False), "key_dim": (check_count, None), "out": (check_count, None),
     "norm": (check_choice("none", "bn"), "none"), "proj_act": (check_activation, None), "stride": (check_count, 1),
     "mask": (check_choice("none", "buffer"), "none"),
+    "over": (check_choice("tokens", "channels"), "tokens"),
 }
 
 
@@ -51,7 +52,9 @@ def _geometry(layer, shape):
 @rule("attention", keys=ATTENTION_KEYS, weight=True, category="attention")
 def attention(layer, shape):
     """Multi-head self-attention over N tokens of width C (or a map's H*W positions, or each window of them):
-    params 3*C*E + E*C (+ biases), MACs N*C*3E + 2*N*N*E + N*E*C with E = dim (default C)."""
+    params 3*C*E + E*C (+ biases), MACs N*C*3E + 2*N*N*E + N*E*C with E = dim (default C). ``over: channels``
+    (XCiT's cross-covariance attention): each head's d = E/heads channels attend to one another, the scores a
+    d x d map a head, so QK^T and AV count heads*d*d*N each."""
     if len(shape) == 1:
         raise layer.error(f"attention needs tokens (N x D) or a map, but gets a flat vector of {shape[0]}")
     p = layer.p
@@ -61,6 +64,9 @@ def attention(layer, shape):
         raise layer.error(f"heads {heads} must divide the width {dim}", "heads")
     count, windows, per_window, window, padded = _geometry(layer, shape)
     head_dim = dim // heads
+    channel_wise = p["over"] == "channels"  # XCiT's cross-covariance attention: a d x d map a head
+    if channel_wise:
+        _check_over_channels(layer)
     key_dim = p["key_dim"] or head_dim  # the width of q and k a head (narrower than v's in LeViT, EfficientFormer)
     projected = 2 * heads * key_dim + dim  # the width of q, k and v together
     out = p["out"] or channels  # the output projection's width (wider than the input in CoAtNet's first blocks)
@@ -68,7 +74,9 @@ def attention(layer, shape):
     rows = per_window if queries == count else queries  # query positions a window
     qkv_width = queries * heads * key_dim + count * (heads * key_dim + dim)  # the elements of Q, K and V
     qkv, scores, proj = qkv_width * channels, windows * heads * rows * per_window * key_dim, queries * dim * out
-    values = scores // key_dim * head_dim
+    if channel_wise:  # each head's d x N queries times its keys transposed: a d x d map, N terms an entry
+        scores, rows, per_window = heads * head_dim * head_dim * count, head_dim, head_dim
+    values = scores // key_dim * head_dim if not channel_wise else scores
     macs = qkv + scores + values + proj
     weights = channels * projected + dim * out
     biases = (projected if p["qkv_bias"] else 0) + (out if p["proj_bias"] else 0)
@@ -121,7 +129,8 @@ def attention(layer, shape):
                                 f"{2 * (projected + out):,})"))
     if p["cosine"]:
         params += heads
-        extra.append(("params", f"cosine attention: a learned logit scale per head = {heads} params"))
+        scale = "temperature" if channel_wise else "logit scale"
+        extra.append(("params", f"cosine attention: a learned {scale} per head = {heads} params"))
     scratch = (("Q, K, V", f"{queries}*{heads * key_dim} + {count}*{heads * key_dim + dim}" if queries != count else
                 f"{count}*{projected}" if key_dim != head_dim else f"3*{count}*{dim}", qkv_width),
                ("scores and softmax", f"2*{_map_text(windows, heads, per_window, rows)}", 2 * maps),
@@ -147,18 +156,46 @@ def attention(layer, shape):
         if out != channels:
             lines = _widened(lines, channels, dim, out, count, projected, qkv, scores, values, proj, macs, weights,
                              biases)
+        if channel_wise:
+            lines = _over_channels(lines, channels, heads, head_dim, count, scores, qkv, proj, macs)
         if queries != count:
             lines = _subsampled(lines, p["stride"], channels, dim, out, heads, key_dim, head_dim, count, queries, qkv,
                                 scores, values, proj, macs)
         # in the order a student works it: the params and their total, then each MACs term and the total
-        parts = ", ".join(part for part, present in (("position bias", p["position"] != "none"), ("logit scale",
-                          p["cosine"]), ("BatchNorms", p["norm"] == "bn")) if present)
+        scale = "temperature" if channel_wise else "logit scale"
+        parts = ", ".join(part for part, present in (("position bias", p["position"] != "none"), (scale, p["cosine"]),
+                                                     ("BatchNorms", p["norm"] == "bn")) if present)
         total = [("params", f"params = {weights + biases:,} + {params - weights - biases:,} ({parts}) = {params:,}")] \
             if params != weights + biases else []
         macs_lines = [line for line in lines if line[0] == "macs"]
         cost.explain += ([line for line in lines if line[0] != "macs"] + [e for e in extra if e[0] == "params"]
                          + total + macs_lines[:-1] + [e for e in extra if e[0] == "macs"] + macs_lines[-1:])
     return cost
+
+
+def _check_over_channels(layer):
+    """``over: channels`` attends across each head's d channels, not across positions: the keys that place or
+    bias positions do not apply."""
+    p = layer.p
+    for key, unset in (("window", None), ("position", "none"), ("key_dim", None), ("stride", 1)):
+        if p[key] != unset:
+            raise layer.error(f"over: channels (attention across each head's channels) does not take {key}", key)
+
+
+def _over_channels(lines, channels, heads, head_dim, count, scores, qkv, proj, macs):
+    """The explain lines of attention across each head's channels (XCiT's cross-covariance attention)."""
+    changed = {
+        "N = ": ("size", f"N = {count:,} positions of width C = {channels}; {plural(heads, 'head')} of d = "
+                         f"C/heads = {channels}/{heads} = {head_dim} channels, attending across the channels: "
+                         f"a d x d map a head (q and k L2-normalised over the positions)"),
+        "MACs scores": ("macs", f"MACs scores Q K^T = heads*d*d*N (each head's d x N queries times its N x d keys) "
+                                f"= {heads}*{head_dim}*{head_dim}*{count} = {scores:,}"),
+        "MACs weighted sum": ("macs", f"MACs weighted sum (the d x d map times V, d x N) = heads*d*d*N = "
+                                      f"{scores:,}"),
+        "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {scores:,} + {proj:,} = {macs:,} (bias adds, the "
+                            f"normalisation, the temperature and the softmax are not MACs)"),
+    }
+    return _replaced(lines, changed)
 
 
 def _table_text(window):

@@ -143,10 +143,19 @@ def shuffle(layer, shape):
 
 @rule("chunk", keys={"chunks": (check_count, REQUIRED), "index": (check_index, REQUIRED)})
 def chunk(layer, shape):
-    """One of ``chunks`` equal channel slices (ShuffleNet v2's channel split), ``index`` from 0."""
+    """One of ``chunks`` channel slices, ``index`` from 0, as ``torch.chunk`` cuts them: each ceil(C/chunks)
+    wide, the last what is left (ShuffleNet v2's split in two halves; EdgeNeXt's 160 channels in 3: 54, 54, 52)."""
     chunks, index, channels = layer.p["chunks"], layer.p["index"], width(shape)
-    if channels % chunks:
-        raise layer.error(f"chunks {chunks} must divide the {channels} channels", "chunks")
     if index >= chunks:
         raise layer.error(f"index {index} must be below chunks {chunks}", "index")
-    return Cost(with_width(shape, channels // chunks))
+    size = -(-channels // chunks)
+    part = min(channels, (index + 1) * size) - index * size
+    if part <= 0:
+        raise layer.error(f"chunk {index} of {channels} channels in chunks of ceil({channels}/{chunks}) = {size} is "
+                          f"empty (torch.chunk gives {-(-channels // size)} parts)", "index")
+    cost = Cost(with_width(shape, part))
+    if layer.explaining and channels % chunks:
+        cost.explain.append(("output_shape", f"chunks of ceil(C/chunks) = ceil({channels}/{chunks}) = {size} "
+                                             f"channels (torch.chunk); chunk {index}: channels {index * size} to "
+                                             f"{index * size + part - 1}, {part} wide"))
+    return cost

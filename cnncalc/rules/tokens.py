@@ -67,16 +67,36 @@ def class_token(layer, shape):
     return cost
 
 
-@rule("posembed")
+@rule("posembed", keys={"fourier": (check_count, None)})
 def position_embedding(layer, shape):
     """A learned position embedding added: one parameter per input element (N*D for tokens, C*H*W for a
-    map); one add per element, no MACs."""
+    map); one add per element, no MACs. ``fourier: F``: a Fourier position encoding instead (EdgeNeXt's, after
+    DETR and XCiT): the sines and cosines of F frequencies of each position's y and x, computed from the
+    positions alone, projected by a 1x1 conv of 2F inputs to the width D (2F*D + D params, positions*2F*D MACs:
+    the conv runs on the 2F x H x W grid of features), then added."""
     count = elements(shape)
-    cost = Cost(shape, params=count, elementwise=count)
+    features = layer.p["fourier"]
+    if features is None:
+        cost = Cost(shape, params=count, elementwise=count)
+        if layer.explaining:
+            what = "N*D" if is_tokens(shape) else "C*H*W" if len(shape) == 3 else "elements"
+            cost.explain.append(("params", f"params = {what} = {product_text(shape)} = {count:,} (a learned vector "
+                                           f"added at every position)"))
+        return cost
+    if len(shape) == 1:
+        raise layer.error(f"fourier needs tokens or a map, but the input is a flat vector of {shape[0]}", "fourier")
+    channels = width(shape)
+    positions = count // channels
+    inputs = 2 * features
+    params, macs = inputs * channels + channels, positions * inputs * channels
+    cost = Cost(shape, params=params, macs=macs, elementwise=2 * count)
     if layer.explaining:
-        what = "N*D" if is_tokens(shape) else "C*H*W" if len(shape) == 3 else "elements"
-        cost.explain.append(("params", f"params = {what} = {product_text(shape)} = {count:,} (a learned vector "
-                                       f"added at every position)"))
+        where = "N tokens" if is_tokens(shape) else "positions H*W"
+        cost.explain += [
+            ("params", f"params = the 1x1 projection of the 2F = 2*{features} = {inputs} sine and cosine features to "
+                       f"D = {channels}: 2F*D + D = {inputs}*{channels} + {channels} = {params:,}"),
+            ("macs", f"MACs = {where}*2F*D = {positions}*{inputs}*{channels} = {macs:,} (the projection runs on the "
+                     f"features of every position; the sines and cosines are not MACs)")]
     return cost
 
 
