@@ -14,7 +14,7 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import levit, variants
+from . import levit, logits, variants
 from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 
@@ -44,6 +44,7 @@ class Region:
         self.norms, self.logits, self.mlp, self.folded = 0, set(), None, 0  # see variants
         self.heads = self.value_dim = None  # of the scores, and of AV's values (narrower keys: LeViT)
         self.batch_norms, self.proj_act, self.stride = [], None, None  # LeViT's (see levit)
+        self.logits_tables = None  # the sides of the map whose offsets BoTNet's logits embed (see logits)
 
 
 def is_region(value):
@@ -258,6 +259,8 @@ def _step(reader, node, attrs, region, first=None):
         for position, size in enumerate(sizes):
             _set(reader, node, region, dims[:axis] + (int(size),) + dims[axis + 1:], position)
         return True
+    if op in logits.OPERATORS and logits.step(reader, node, attrs, region, inputs, consts):
+        return True
     if op == "MatMul":
         return _matmul(reader, node, region, inputs, consts)
     if op in variants.OPERATORS and dims is not None and variants.step(reader, node, attrs, region, inputs, consts):
@@ -357,24 +360,25 @@ def close(reader, node, name):
     width = tokens.shape[tokens.channel_axis]
     keys, inner, projected, table = variants.layer_keys(reader, node, region, tokens)
     table += levit.layer_keys(reader, node, region, keys, projected, out)
-    heads = keys["heads"]
+    heads, proj = keys["heads"], keys.get("proj", True)  # proj: False, no output projection (BoTNet)
     found = None
     for qkv_bias in (True, False):
-        for proj_bias in (True, False):
-            params = width * projected + inner * out + (projected if qkv_bias else 0) + (out if proj_bias else 0) + table
+        for proj_bias in ((True, False) if proj else (False,)):
+            params = width * projected + (inner * out if proj else 0) + (projected if qkv_bias else 0) \
+                + (out if proj_bias else 0) + table
             if params == region.params and found is None:
                 found = qkv_bias, proj_bias
-    if not heads or found is None:
+    if not heads or found is None or (not proj and out != inner):
         raise reader.unsupported(node, f"an attention-like pattern (from '{region.start.name}') with "
                                        f"{region.params:,} params and {region.macs:,} MACs that no attention layer "
                                        f"gives")
-    if out != width:
+    if out != width and proj:
         keys["out"] = out
     if inner != width:
         keys["dim"] = inner
     if not found[0]:
         keys["qkv_bias"] = False
-    if not found[1]:
+    if not found[1] and proj:
         keys["proj_bias"] = False
     result = reader.emit(region.start, "attention", [region.source], keys, any_layout=True,
                          base=region_name(region), op_name="attention", layout=tokens.layout)
