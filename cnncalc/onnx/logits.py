@@ -75,6 +75,4 @@ def layer_keys(region, keys):
     if not region.logits_tables:
         return 0
     keys["position"] = "relative_logits"
-    if len(region.shape) == 4 and region.shape[2] * region.shape[3] == region.window:
-        keys.pop("window", None)  # the whole map (the rule's default)
     return sum(2 * side - 1 for side in region.logits_tables) * region.head_dim

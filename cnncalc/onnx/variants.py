@@ -54,7 +54,9 @@ def layer_keys(reader, node, region, tokens):
     if projected != 3 * inner:
         keys["key_dim"] = region.head_dim
     table = 0
-    if not tokens.tokens:  # windows of a map (Swin)
+    if not tokens.tokens and region.logits_tables and math.prod(tokens.shape[2:]) == region.window:
+        table = logits.layer_keys(region, keys)  # BoTNet's attention over the whole map (H x W, any H and W)
+    elif not tokens.tokens:  # windows of a map (Swin)
         side = math.isqrt(region.window or 0)
         if side * side != region.window:
             raise reader.unsupported(node, f"attention in windows of {region.window} positions (cnncalc reads "
@@ -118,7 +120,7 @@ def position_keys(region, keys, side, heads):
     if region.tables - region.logits:
         keys["position"] = "relative"
         return (2 * side - 1) ** 2 * heads
-    return logits.layer_keys(region, keys)
+    return 0
 
 
 def cosine_keys(region, keys, heads):
