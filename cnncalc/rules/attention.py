@@ -193,7 +193,8 @@ def _no_projection(lines, channels, dim, projected, biases, weights, qkv, scores
     """The explain lines of attention without an output projection (BoTNet): the heads' weighted sums, joined
     E wide, are its output."""
     changed = {
-        "params = ": ("params", f"params = Q,K,V weights C*{projected}{' + biases' if biases else ''} = "
+        "params = ": ("params", f"params = Q,K,V weights C*{'3E' if projected == 3 * dim else '(2*heads*k + E)'}"
+                                f"{' + biases' if biases else ''} = "
                                 f"{channels}*{projected}{f' + {biases:,}' if biases else ''} = {weights + biases:,} "
                                 f"(no output projection: the heads' weighted sums, E = {dim} wide, are the output)"),
         "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,}"
