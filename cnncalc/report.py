@@ -111,11 +111,12 @@ class Report:
         return found
 
     def block(self, name):
-        """The rows of layer ``name`` (one) or of the block ``name`` (every layer named ``name.*``)."""
-        if self._by_name is None or name not in self._by_name:
-            inside = [row for row in self.rows if row.name.startswith(name + ".")]
-            if inside:
-                return inside
+        """The rows of layer ``name`` (one) or of the block ``name``: every layer named ``name.*``, and the layer
+        ``name`` itself when there is one (a module with its own layer and children: BoTNet's self_attn and its
+        self_attn.pool)."""
+        inside = [row for row in self.rows if row.name == name or row.name.startswith(name + ".")]
+        if inside and (len(inside) > 1 or inside[0].name != name):
+            return inside
         return [self.row(name)]
 
     @property

@@ -351,3 +351,28 @@ def test_levit_attention_subsample_takes_its_queries_from_every_other_row_and_co
     with pytest.raises(SpecError, match="stride needs tokens of a square grid"):  # 197 tokens are no grid
         cnncalc.analyze({"input": {"tokens": [197, 128]}, "layers": [{"name": "x", "type": "attention", "heads": 8,
                                                                        "stride": 2}]})
+
+
+def test_botnet_attention_has_relative_logits_and_no_output_projection():
+    # timm's BoTNet-26T (botnet26t_256) stages.2.1.self_attn, BottleneckAttn(256): a 1x1 conv without bias
+    # 256 -> 768 for q, k, v; 4 heads of 64 over the 16x16 map; PosEmbedRel's height_rel and width_rel, each
+    # (2*16-1) x 64, shared by the heads; no output projection. torch 2.14.1 / timm 1.0.31 measured on a 1 x 256
+    # x 16 x 16 input: 200,576 params, FlopCounterMode 87,949,312 MACs (convolution 50,331,648, bmm 33,554,432,
+    # mm 4,063,232: the queries times the embeddings)
+    row = one([256, 16, 16], type="attention", heads=4, qkv_bias=False, proj=False, position="relative_logits")
+    assert row.out_shape == (256, 16, 16) and row.buffers == 0
+    assert row.params == 256 * 768 + (31 + 31) * 64 == 200_576
+    # qkv 256*256*768; QK^T and AV 4*256*256*64 each; each of the 4*256 queries times 31 + 31 embeddings of 64
+    assert row.macs == 50_331_648 + 2 * 16_777_216 + 4 * 256 * 64 * 62 == 87_949_312
+    texts = [text for _, text in row.explain]
+    assert any("(2*16-1) + (2*16-1))*64 = 3,968" in text for text in texts), texts
+    assert not any(text.startswith("MACs output projection") for text in texts)
+    # stages.3.1.self_attn: BottleneckAttn(512) on 8x8, 4 heads of 128: 790,272 params, 55,508,992 MACs
+    # (convolution 50,331,648, bmm 4,194,304, mm 983,040)
+    row = one([512, 8, 8], type="attention", heads=4, qkv_bias=False, proj=False, position="relative_logits")
+    assert row.params == 512 * 1536 + (15 + 15) * 128 == 790_272
+    assert row.macs == 64 * 512 * 1536 + 2 * 4 * 64 * 64 * 128 + 4 * 64 * 128 * 30 == 55_508_992
+    with pytest.raises(SpecError, match="out needs the output projection"):
+        one([256, 16, 16], type="attention", heads=4, proj=False, out=512)
+    with pytest.raises(SpecError, match="position needs a map"):
+        one({"tokens": [256, 256]}, type="attention", heads=4, proj=False, position="relative_logits")

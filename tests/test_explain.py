@@ -56,3 +56,14 @@ def test_explain_of_a_block_of_one_layer_names_it_once(write):
     out = ok("report", spec, "--explain", "a")
     assert out.startswith("a: a block of 1 layer (a.conv), input 3x8x8, output 2x6x6; its row sums them:\n"
                           "params = 56\n")
+
+
+def test_explain_of_a_layer_with_layers_inside_its_name_is_a_block_of_all_of_them(write):
+    # a module with a layer of its own and a child (timm's BottleneckAttn: self_attn and self_attn.pool):
+    # 2 filters of 3x3x3 and their biases, 56 params; the 2x2 pool of the 2x6x6 map, flop 2*3*3*4 = 72
+    spec = write("input: [3, 8, 8]\nlayers:\n  - {name: a, type: conv, filters: 2, kernel: 3}\n"
+                 "  - {name: a.pool, type: avgpool, kernel: 2}\n")
+    out = ok("report", spec, "--explain", "a")
+    assert out.startswith("a: a block of 2 layers (a ... a.pool), input 3x8x8, output 2x3x3; its row sums them:\n"
+                          "params = 56\n")
+    assert "\n\na (conv)" in out and "\n\na.pool (avgpool)" in out

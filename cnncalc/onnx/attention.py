@@ -14,7 +14,8 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import levit, variants
+from . import levit, logits, variants
+from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 
 # the operators a region follows
@@ -43,6 +44,7 @@ class Region:
         self.norms, self.logits, self.mlp, self.folded, self.mask = 0, set(), None, 0, 0  # see variants
         self.heads = self.value_dim = None  # of the scores, and of AV's values (narrower keys: LeViT)
         self.batch_norms, self.proj_act, self.stride = [], None, None  # LeViT's (see levit)
+        self.logits_tables = None  # the sides of the map whose offsets BoTNet's logits embed (see logits)
 
 
 def is_region(value):
@@ -201,7 +203,7 @@ def _set(reader, node, region, dims, position=0):
 
 def _step(reader, node, attrs, region, first=None):
     """Follow one node of the region; False when it is not one the region can take."""
-    from .reshapes import _reshaped
+    from .reshapes import reshape_like
 
     op = node.op_type
     inputs = [first.shape if first is not None and i == 0 else _dims(reader, name, region)
@@ -214,7 +216,7 @@ def _step(reader, node, attrs, region, first=None):
         perm = list(attrs.get("perm", reversed(range(len(dims)))))
         return _set(reader, node, region, [dims[p] for p in perm]) or True
     if op in ("Reshape", "Squeeze", "Unsqueeze", "Gather", "Flatten") and dims is not None:
-        shape = _reshape_like(reader, node, attrs, dims, consts, _reshaped)
+        shape = reshape_like(node, attrs, dims, consts)
         return shape is not None and (_set(reader, node, region, shape) or True)
     if op == "Shape" and dims is not None:
         from .small import array as small_array
@@ -256,6 +258,8 @@ def _step(reader, node, attrs, region, first=None):
             attrs.get("split") or [dims[axis] // len(node.output)] * len(node.output))
         for position, size in enumerate(sizes):
             _set(reader, node, region, dims[:axis] + (int(size),) + dims[axis + 1:], position)
+        return True
+    if op in logits.OPERATORS and logits.step(reader, node, attrs, region, inputs, consts):
         return True
     if op == "MatMul":
         return _matmul(reader, node, region, inputs, consts)
@@ -310,33 +314,6 @@ def _step(reader, node, attrs, region, first=None):
     return False
 
 
-def _reshape_like(reader, node, attrs, dims, consts, reshaped):
-    op = node.op_type
-    if op == "Flatten":
-        axis = attrs.get("axis", 1) % len(dims)
-        return (math.prod(dims[:axis]), math.prod(dims[axis:]))
-    if op == "Reshape":
-        array = consts[1].array() if consts[1] is not None else None
-        return None if array is None else reshaped(dims, array.reshape(-1).tolist(), attrs.get("allowzero", 0))
-    if op == "Gather":
-        array = consts[1].array() if consts[1] is not None else None
-        if array is None:
-            return None
-        axis = attrs.get("axis", 0) % len(dims)
-        return dims[:axis] + tuple(array.shape) + dims[axis + 1:]
-    given = consts[1].array() if len(consts) > 1 and consts[1] is not None else None
-    axes = given.reshape(-1).tolist() if given is not None else attrs.get("axes")
-    if op == "Squeeze":
-        axes = [a % len(dims) for a in (axes if axes is not None else [i for i, d in enumerate(dims) if d == 1])]
-        return tuple(d for i, d in enumerate(dims) if i not in axes)
-    if axes is None:
-        return None
-    shape = list(dims)
-    for axis in sorted(a % (len(dims) + len(axes)) for a in axes):
-        shape.insert(axis, 1)
-    return tuple(shape)
-
-
 def _matmul(reader, node, region, inputs, consts):
     a, b = inputs
     if a is not None and b is None and consts[1] is not None and consts[1].dims and len(consts[1].dims) == 2 \
@@ -383,27 +360,28 @@ def close(reader, node, name):
     width = tokens.shape[tokens.channel_axis]
     keys, inner, projected, table = variants.layer_keys(reader, node, region, tokens)
     table += levit.layer_keys(reader, node, region, keys, projected, out)
-    heads = keys["heads"]
+    heads, proj = keys["heads"], keys.get("proj", True)  # proj: False, no output projection (BoTNet)
     found = None
     for qkv_bias in (True, False):
-        for proj_bias in (True, False):
-            params = width * projected + inner * out + (projected if qkv_bias else 0) + (out if proj_bias else 0) + table
+        for proj_bias in ((True, False) if proj else (False,)):
+            params = width * projected + (inner * out if proj else 0) + (projected if qkv_bias else 0) \
+                + (out if proj_bias else 0) + table
             if params == region.params and found is None:
                 found = qkv_bias, proj_bias
-    if not heads or found is None:
+    if not heads or found is None or (not proj and out != inner):
         raise reader.unsupported(node, f"an attention-like pattern (from '{region.start.name}') with "
                                        f"{region.params:,} params and {region.macs:,} MACs that no attention layer "
                                        f"gives")
-    if out != width:
+    if out != width and proj:
         keys["out"] = out
     if inner != width:
         keys["dim"] = inner
     if not found[0]:
         keys["qkv_bias"] = False
-    if not found[1]:
+    if not found[1] and proj:
         keys["proj_bias"] = False
     result = reader.emit(region.start, "attention", [region.source], keys, any_layout=True,
-                         base=_name(region), op_name="attention", layout=tokens.layout)
+                         base=region_name(region), op_name="attention", layout=tokens.layout)
     cost = reader.costs[result.layer]
     if (cost.params, cost.macs, cost.buffers) != (region.params, region.macs, region.buffers):
         raise reader.unsupported(node, f"an attention-like pattern (from '{region.start.name}') with "
@@ -422,19 +400,3 @@ def check_closed(reader):
         if not region.closed:
             raise reader.unsupported(region.start, "an attention-like pattern whose result no layer reads (cnncalc "
                                                    "counts attention where its output is used)")
-
-
-def _name(region):
-    from .names import dynamo_scope, torch_scope
-
-    scope = torch_scope(region.start.name) or dynamo_scope(region.start)
-    if scope is not None and scope[0]:
-        return scope[0]
-    for name in region.names:
-        parts = name.split(".")
-        if len(parts) > 2:
-            while parts and parts[-1] in ("weight", "bias", "qkv", "in_proj_weight", "in_proj_bias", "q", "k", "v"):
-                parts.pop()
-            if parts:
-                return ".".join(parts)
-    return None

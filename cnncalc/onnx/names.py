@@ -82,3 +82,18 @@ def shortened(name, limit):
         kept.append(part)
         total += 1 + len(part)
     return ".".join(reversed(kept)) if kept else name[-limit:]
+
+
+def region_name(region):
+    """The name of the attention layer an attention region becomes: its scope, or its weights' module."""
+    scope = torch_scope(region.start.name) or dynamo_scope(region.start)
+    if scope is not None and scope[0]:
+        return scope[0]
+    for name in region.names:
+        parts = name.split(".")
+        if len(parts) > 2:
+            while parts and parts[-1] in ("weight", "bias", "qkv", "in_proj_weight", "in_proj_bias", "q", "k", "v"):
+                parts.pop()
+            if parts:
+                return ".".join(parts)
+    return None

@@ -7,7 +7,7 @@ Slices or a Split, QK^T and AV as Einsum).
 
 import math
 
-from . import attention as base, levit
+from . import attention as base, levit, logits
 from .tensors import Value, elements, initializer_kind, learned, shape_text
 
 # the operators of a region read here (Mul and Div only as cosine attention writes them)
@@ -20,7 +20,7 @@ def start(reader, node, attrs):
     from . import partitions
 
     return (partitions.visit(reader, node, attrs) or partitioned_qkv(reader, node, attrs)
-            or conv_qkv(reader, node, attrs) or levit.start(reader, node, attrs))
+            or conv_qkv(reader, node, attrs) or logits.split_qkv(reader, node, attrs) or levit.start(reader, node, attrs))
 
 
 def step(reader, node, attrs, region, inputs, consts):
@@ -38,7 +38,8 @@ def step(reader, node, attrs, region, inputs, consts):
 def layer_keys(reader, node, region, tokens):
     """The keys of the attention layer a region is (heads, window, position, cosine, key_dim), with its inner
     width E, the width of q, k and v together, and the params of its position bias and logit scales."""
-    inner = region.projections[0] // 3 if len(region.projections) == 2 else region.projections[0]
+    # q/k/v and the output projection; or q/k/v alone, the weighted sums the output (BoTNet: proj false)
+    inner = region.projections[0] // 3 if len(region.projections) in (1, 2) else region.projections[0]
     heads = inner // region.head_dim if region.head_dim and inner % region.head_dim == 0 else 0
     projected = 3 * inner
     if tokens.tokens and region.window and region.head_dim == tokens.shape[1] != region.window \
@@ -50,13 +51,17 @@ def layer_keys(reader, node, region, tokens):
         # q and k narrower than v (LeViT, EfficientFormer): E = heads * v's width
         heads, inner = region.heads, region.heads * region.value_dim
         projected = 2 * heads * region.head_dim + inner
-        if len(region.projections) != 2 or region.projections[0] != projected:
+        if len(region.projections) not in (1, 2) or region.projections[0] != projected:
             heads = 0
     keys = {"heads": heads}
+    if len(region.projections) == 1:
+        keys["proj"] = False
     if projected != 3 * inner:
         keys["key_dim"] = region.head_dim
     table = 0
-    if not tokens.tokens:  # windows of a map (Swin)
+    if not tokens.tokens and region.logits_tables and math.prod(tokens.shape[2:]) == region.window:
+        table = logits.layer_keys(region, keys)  # BoTNet's attention over the whole map (H x W, any H and W)
+    elif not tokens.tokens:  # windows of a map (Swin)
         side = math.isqrt(region.window or 0)
         if side * side != region.window:
             raise reader.unsupported(node, f"attention in windows of {region.window} positions (cnncalc reads "

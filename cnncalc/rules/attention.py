@@ -15,8 +15,9 @@ from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
 
 # folded: the relative bias as torch.export stores it, one constant of heads x n x n per window's scores;
-# offsets: a learned bias per head for each offset (|dy|, |dx|) between two positions (LeViT, EfficientFormer)
-POSITION_BIASES = ("none", "relative", "continuous", "folded", "offsets")
+# offsets: a learned bias per head for each offset (|dy|, |dx|) between two positions (LeViT, EfficientFormer);
+# relative_logits: the queries times a learned embedding of each offset along each axis (BoTNet's PosEmbedRel)
+POSITION_BIASES = ("none", "relative", "continuous", "folded", "offsets", "relative_logits")
 
 ATTENTION_KEYS = {
     "heads": (check_count, REQUIRED), "dim": (check_count, None), "qkv_bias": (check_flag, True),
@@ -26,6 +27,7 @@ ATTENTION_KEYS = {
     "norm": (check_choice("none", "bn"), "none"), "proj_act": (check_activation, None), "stride": (check_count, 1),
     "mask": (check_choice("none", "buffer"), "none"),
     "over": (check_choice("tokens", "channels"), "tokens"),
+    "proj": (check_flag, True),
 }
 
 
@@ -70,16 +72,23 @@ def attention(layer, shape):
     key_dim = p["key_dim"] or head_dim  # the width of q and k a head (narrower than v's in LeViT, EfficientFormer)
     projected = 2 * heads * key_dim + dim  # the width of q, k and v together
     out = p["out"] or channels  # the output projection's width (wider than the input in CoAtNet's first blocks)
+    if not p["proj"]:  # no output projection (BoTNet): the heads' weighted sums, E wide, are the output
+        if p["out"] or p["proj_act"]:
+            key = "out" if p["out"] else "proj_act"
+            raise layer.error(f"{key} needs the output projection, but the layer has proj: false", key)
+        out = dim
     queries = _queries(layer, shape, count)  # the tokens the queries come from (fewer with a stride: LeViT)
     rows = per_window if queries == count else queries  # query positions a window
     qkv_width = queries * heads * key_dim + count * (heads * key_dim + dim)  # the elements of Q, K and V
-    qkv, scores, proj = qkv_width * channels, windows * heads * rows * per_window * key_dim, queries * dim * out
+    qkv, scores = qkv_width * channels, windows * heads * rows * per_window * key_dim
+    proj = queries * dim * out if p["proj"] else 0
     if channel_wise:  # each head's d x N queries times its keys transposed: a d x d map, N terms an entry
         scores, rows, per_window = heads * head_dim * head_dim * count, head_dim, head_dim
     values = scores // key_dim * head_dim if not channel_wise else scores
     macs = qkv + scores + values + proj
-    weights = channels * projected + dim * out
-    biases = (projected if p["qkv_bias"] else 0) + (out if p["proj_bias"] else 0)
+    weights = channels * projected + (dim * out if p["proj"] else 0)
+    proj_bias = p["proj_bias"] and p["proj"]
+    biases = (projected if p["qkv_bias"] else 0) + (out if proj_bias else 0)
     params, buffers, extra = weights + biases, 0, []
     maps = windows * heads * rows * per_window  # elements of the attention map
     table = elements(2 * k - 1 for k in window) if window else 0
@@ -115,6 +124,9 @@ def attention(layer, shape):
         extra.append(("params", f"attention biases, one a head for each offset between two positions = heads * n = "
                                 f"{heads}*{per_window} = {heads * per_window:,} params (buffers: the offset index of "
                                 f"each pair, {pairs})"))
+    elif p["position"] == "relative_logits":
+        logit_params, logit_macs, lines = _relative_logits(layer, shape, window, windows, heads, per_window, key_dim)
+        params, macs, extra = params + logit_params, macs + logit_macs, extra + lines
     if p["mask"] == "buffer":  # timm's Swin keeps the shifted windows' mask (0 or -100 a pair) as a buffer
         if p["window"] is None:
             raise layer.error("mask: buffer is the mask of attention in windows: give window", "mask")
@@ -135,8 +147,9 @@ def attention(layer, shape):
                 f"{count}*{projected}" if key_dim != head_dim else f"3*{count}*{dim}", qkv_width),
                ("scores and softmax", f"2*{_map_text(windows, heads, per_window, rows)}", 2 * maps),
                ("weighted sum AV", f"{queries}*{dim}", queries * dim))
-    per_map_element = 5 if p["position"] != "none" else 4  # the scale, softmax's three (and a position bias)
-    work = (qkv_width if p["qkv_bias"] else 0) + (out * queries if p["proj_bias"] else 0) \
+    # the scale, softmax's three (and a position bias; relative logits: the height's and the width's added first)
+    per_map_element = 4 + (p["position"] != "none") + (p["position"] == "relative_logits")
+    work = (qkv_width if p["qkv_bias"] else 0) + (out * queries if proj_bias else 0) \
         + per_map_element * maps + (2 * (qkv_width + out * queries) if p["norm"] == "bn" else 0) \
         + (queries * dim if p["proj_act"] else 0)
     result = Tokens(queries, out) if queries != count else with_width(shape, out) if out != channels else shape
@@ -161,9 +174,11 @@ def attention(layer, shape):
         if queries != count:
             lines = _subsampled(lines, p["stride"], channels, dim, out, heads, key_dim, head_dim, count, queries, qkv,
                                 scores, values, proj, macs)
+        if not p["proj"]:
+            lines = _no_projection(lines, channels, dim, projected, biases, weights, qkv, scores, values, macs)
         # in the order a student works it: the params and their total, then each MACs term and the total
         scale = "temperature" if channel_wise else "logit scale"
-        parts = ", ".join(part for part, present in (("position bias", p["position"] != "none"), (scale, p["cosine"]),
+        parts = ", ".join(part for part, present in ((_position_text(p), p["position"] != "none"), (scale, p["cosine"]),
                                                      ("BatchNorms", p["norm"] == "bn")) if present)
         total = [("params", f"params = {weights + biases:,} + {params - weights - biases:,} ({parts}) = {params:,}")] \
             if params != weights + biases else []
@@ -196,6 +211,46 @@ def _over_channels(lines, channels, heads, head_dim, count, scores, qkv, proj, m
                             f"normalisation, the temperature and the softmax are not MACs)"),
     }
     return _replaced(lines, changed)
+
+
+def _relative_logits(layer, shape, window, windows, heads, per_window, key_dim):
+    """Params, MACs and explain lines of relative position logits (BoTNet's PosEmbedRel): a learned embedding
+    k wide for each of the 2K-1 offsets along each axis of a K-wide map (or window), shared by the heads; each
+    query is multiplied by every embedding of its axis, heads*n*k*((2H-1) + (2W-1)) MACs a window."""
+    if len(window) != 2:
+        raise layer.error(f"position: relative_logits needs a 2-D map (C x H x W), but the input is "
+                          f"{show_shape(shape)}", "position")
+    offsets = sum(2 * k - 1 for k in window)
+    params = offsets * key_dim
+    macs = windows * heads * per_window * key_dim * offsets
+    sides = " + ".join(f"(2*{k}-1)" for k in window)
+    count = f"{windows}*{heads}*{per_window}" if windows > 1 else f"{heads}*{per_window}"
+    return params, macs, [
+        ("params", f"relative position logits: an embedding k = {key_dim} wide for each offset along the height "
+                   f"and the width, shared by the heads = ((2H-1) + (2W-1))*k = ({sides})*{key_dim} = {params:,} "
+                   f"params"),
+        ("macs", f"MACs relative position logits = {'windows*' if windows > 1 else ''}heads*n*k*((2H-1) + (2W-1)) "
+                 f"(each query times every embedding of its row and of its column) = {count}*{key_dim}*{offsets} = "
+                 f"{macs:,}")]
+
+
+def _no_projection(lines, channels, dim, projected, biases, weights, qkv, scores, values, macs):
+    """The explain lines of attention without an output projection (BoTNet): the heads' weighted sums, joined
+    E wide, are its output."""
+    changed = {
+        "params = ": ("params", f"params = Q,K,V weights C*{'3E' if projected == 3 * dim else '(2*heads*k + E)'}"
+                                f"{' + biases' if biases else ''} = "
+                                f"{channels}*{projected}{f' + {biases:,}' if biases else ''} = {weights + biases:,} "
+                                f"(no output projection: the heads' weighted sums, E = {dim} wide, are the output)"),
+        "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,}"
+                            + (f" + {macs - qkv - scores - values:,}" if macs != qkv + scores + values else "")
+                            + f" = {macs:,} (bias adds, the scale and the softmax are not MACs)"),
+    }
+    return [line for line in _replaced(lines, changed) if not line[1].startswith("MACs output projection")]
+
+
+def _position_text(p):
+    return "position logits" if p["position"] == "relative_logits" else "position bias"
 
 
 def _table_text(window):
