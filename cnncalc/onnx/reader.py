@@ -80,6 +80,12 @@ def load(path, input=None, file=None):
                  f"{'s' if len(folded) > 1 else ''} into constants of heads x n x n: params count those constants "
                  f"(position: folded), PyTorch the tables they are gathered from, and their index buffers; MACs "
                  f"are the same (export with dynamo=False for PyTorch's params)")
+        from .derived import notes
+
+        for text in notes(walk, spec):  # what torch.export folded that counts otherwise than in PyTorch
+            from ..errors import note
+
+            note(f"{file}: {text}")
         removed = removed_biases(model.graph, ops)
         if removed[0]:
             from ..errors import note
@@ -107,7 +113,8 @@ def looks_bn_folded(graph, ops=None):
                and node.input[1].startswith("onnx::") for node, op in zip(graph.node, ops))
 
 
-_BIAS_ARGUMENT = re.compile(r"args = \(%?[\w.]+, %p_\w+, %p_\w+")
+# aten.conv2d(x, %p_weight, %p_bias) or (x, %view_2, %p_bias): a weight computed from the module's (NF-ResNet's)
+_BIAS_ARGUMENT = re.compile(r"args = \(%?[\w.]+, %\w+, %p_\w+")
 
 
 def removed_biases(graph, ops=None):
@@ -120,8 +127,9 @@ def removed_biases(graph, ops=None):
     dims = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer}
     count = params = 0
     first = ""
+    computed = {}  # the dims of the tensors the graph computes, read once when a weight is one
     for node, op in zip(graph.node, ops):
-        if op not in ("Conv", "Gemm") or len(node.input) < 2 or node.input[1] not in dims:
+        if op not in ("Conv", "Gemm") or len(node.input) < 2:
             continue
         meta = {entry.key: entry.value for entry in node.metadata_props}
         if meta.get("pkg.onnxscript.rewriter.rule_name") not in ("RemoveOptionalBiasFromConv",
@@ -131,11 +139,16 @@ def removed_biases(graph, ops=None):
         # wrote for a conv without one (aten.conv2d(x, %p_weight))
         if not _BIAS_ARGUMENT.search(meta.get("pkg.torch.onnx.fx_node", "")[:2000]):
             continue
-        weight = dims[node.input[1]]
+        weight = dims.get(node.input[1]) or computed.setdefault(0, _computed_dims(graph)).get(node.input[1], ())
         transposed = op == "Gemm" and not any(a.name == "transB" and a.i for a in node.attribute)
         if len(weight) >= 2:
             count, params, first = count + 1, params + weight[1 if transposed else 0], first or node.name
     return count, params, first
+
+
+def _computed_dims(graph):
+    """The dims torch.export records for the tensors its graph computes (value_info): a computed weight's."""
+    return {info.name: tuple(d.dim_value for d in info.type.tensor_type.shape.dim) for info in graph.value_info}
 
 
 def read_model(path, file=None):
