@@ -99,10 +99,12 @@ def modern(folder, names):
                 removed = removed_biases(graph)[1]
                 want["params"] -= removed
                 note_derived = derived_differences(graph, want)
-                if folded:  # a BatchNorm that follows no conv (MaxViT's pre-norm) stays, with its running stats
+                if folded:  # a BatchNorm that follows no conv (MaxViT's pre-norm) stays, with its running stats;
+                    # the other buffers (a relative position index: CoAtNet's) stay unless folded (below)
                     sizes = {tensor.name: math.prod(tensor.dims) for tensor in graph.initializer}
-                    want["buffers"] = sum(sizes.get(name, 0) for node in graph.node
-                                          if node.op_type == "BatchNormalization" for name in node.input[3:5])
+                    want["buffers"] = int(row["buffers"]) - int(row["bn_params"]) + sum(
+                        sizes.get(name, 0) for node in graph.node if node.op_type == "BatchNormalization"
+                        for name in node.input[3:5])
             try:
                 report, seconds, imported = read_and_import(path)
             except cnncalc.errors.SpecError as err:
@@ -119,7 +121,7 @@ def modern(folder, names):
                         m, n = report.row(layer.name).out_shape[0], report.row(layer.name).in_shape[0]
                         table = heads * n
                     want["params"] += heads * m * n - table
-                    want["buffers"] -= 0 if folded else m * n
+                    want["buffers"] -= m * n
                     note_bias = " (position bias folded)"
             got = {key: report.totals[key] for key in KEYS}
             again = {key: imported.totals[key] for key in KEYS}

@@ -22,6 +22,9 @@ from .tensors import elements, is_model_name, shape_text
 FOLDED_FROM = "pkg.onnxscript.optimizer.folded_from"
 _QUOTED = re.compile(r"'([^'\n]{1,1000})'")
 _MAX_RECORD_CHARS = 100_000
+# a tensor the program made (Swin's shift mask filled in forward), which torch.export lifts as a constant and
+# names after its module: neither a parameter nor a buffer in PyTorch
+_LIFTED = re.compile(r"(lifted_tensor|_tensor_constant)_?\d*$")
 
 
 def origins(reader, name):
@@ -38,7 +41,8 @@ def _records(graph):
         for entry in info.metadata_props:
             if entry.key == FOLDED_FROM:
                 names = _QUOTED.findall(entry.value[:_MAX_RECORD_CHARS])
-                records[info.name] = tuple(sorted({name for name in names if is_model_name(name)}))
+                records[info.name] = tuple(sorted({name for name in names if is_model_name(name)
+                                                   and not _LIFTED.match(name.rsplit(".", 1)[-1])}))
     return records
 
 
@@ -138,18 +142,18 @@ def _mlp_note(layers):
         side, hidden = layer.keys["window"], layer.keys.get("cpb_hidden", 512)
         more = mlp_difference((2 * side - 1) ** 2, hidden)
         params, buffers, macs = params + more[0], buffers + more[1], macs + more[2]
-    first = layers[0].keys
-    side, hidden = first["window"], first.get("cpb_hidden", 512)
+    side, hidden = layers[0].keys["window"], layers[0].keys.get("cpb_hidden", 512)
     count = len(layers)
-    scale = (" (its logit scales, stored as exp(clamp(scale)), count one a head, as PyTorch's)"
-             if any(layer.keys.get("cosine") for layer in layers) else "")
-    return (f"torch.export folded the first Linear of the continuous position bias MLP of {count} attention "
-            f"layer{'s' if count > 1 else ''} with its constant coordinates table into a (2W-1)^2 x hidden constant "
-            f"({2 * side - 1}x{2 * side - 1}x{hidden}; position: continuous_folded){scale}: params count those "
-            f"constants, {params:,} more than PyTorch, which counts the Linear's weight (2 x hidden: Swin V2's "
-            f"coordinates are (dy, dx) pairs) and the coordinates tables as buffers ({-buffers:,} buffers here "
-            f"less); MACs leave out that Linear, (2W-1)^2 x 2 x hidden = {-macs:,} MACs that FlopCounterMode "
-            f"counts (export with dynamo=False for PyTorch's figures)")
+    scales = ("; the logit scales, stored as exp(clamp(scale)), count one a head as in PyTorch"
+              if any(layer.keys.get("cosine") for layer in layers) else "")
+    return (f"torch.export ran the first Linear of the continuous position bias MLP of {count} attention "
+            f"layer{'s' if count > 1 else ''} on its constant coordinates table ahead of time and stored the "
+            f"result, a (2W-1)^2 x hidden constant ({2 * side - 1}x{2 * side - 1}x{hidden}; position: "
+            f"continuous_folded): params count those constants, {params:,} more than PyTorch, which counts that "
+            f"Linear's 2 x hidden weight instead (Swin V2's coordinates are (dy, dx) pairs) and the coordinates "
+            f"tables as buffers ({-buffers:,} buffers fewer here); MACs leave out that Linear's (2W-1)^2 x 2 x "
+            f"hidden, {-macs:,} that FlopCounterMode counts{scales} (export with dynamo=False for PyTorch's "
+            f"figures)")
 
 
 def folded_weights(reader):
@@ -175,14 +179,13 @@ def gain_difference(dims, made):
 def _weight_note(weights):
     name, dims, made = weights[0]
     gains = [gain_difference(d, m) for _, d, m in weights]
-    count = len(weights)
-    if all(g is not None for g in gains):
-        what = (f"their gains, one value a filter (timm's ScaledStdConv2d), {sum(gains):,} params PyTorch counts "
-                f"besides" if count > 1 else f"its gain, one value a filter (timm's ScaledStdConv2d), {gains[0]:,} "
-                                             f"params PyTorch counts besides")
+    count, held = len(weights), sum(elements(d) for _, d, _ in weights)
+    if all(gain is not None for gain in gains):
+        counted = (f"PyTorch counts the gain{'s' if count > 1 else ''} besides, one value a filter (timm's "
+                   f"ScaledStdConv2d): {sum(gains):,} params")
     else:
-        what = "the tensors it was computed from, whose sizes the file does not hold"
+        counted = "PyTorch counts the tensors they were computed from, whose sizes the file does not hold"
     return (f"torch.export computed the weight{'s' if count > 1 else ''} of {count} Conv{'s' if count > 1 else ''} "
-            f"from several of the model's tensors and stored the result ('{name}', {shape_text(dims)} = "
-            f"{elements(dims):,} values, from {', '.join(made)}): params count the weight the file holds, not "
-            f"{what} (export with dynamo=False for PyTorch's figures)")
+            f"from several of the model's tensors ahead of time and stored the result ({'first ' if count > 1 else ''}"
+            f"'{name}', {shape_text(dims)}, from {' and '.join(made)}): params count the {held:,} values the file "
+            f"holds; {counted} (export with dynamo=False for PyTorch's figures)")
