@@ -86,7 +86,7 @@ def load(path, input=None, file=None):
             from ..errors import note
 
             note(f"{file}: {text}")
-        removed = removed_biases(model.graph, ops)
+        removed = removed_biases(model.graph, ops, walk.consts)
         if removed[0]:
             from ..errors import note
 
@@ -117,10 +117,11 @@ def looks_bn_folded(graph, ops=None):
 _BIAS_ARGUMENT = re.compile(r"args = \(%?[\w.]+, %\w+, %p_\w+")
 
 
-def removed_biases(graph, ops=None):
+def removed_biases(graph, ops=None, consts=None):
     """(layers, params, first node) of the all-zero biases torch.export's optimizer removed from Conv and
     Gemm nodes (it says so in each node's metadata; a bias it removed after folding BN into the conv is
-    part of the folded model, not counted here). ``ops``: each node's operator, when already read."""
+    part of the folded model, not counted here). ``ops``: each node's operator, when already read;
+    ``consts``: the walk's constants, whose dims size a weight the graph computes (else its value_info)."""
     ops = [node.op_type for node in graph.node] if ops is None else ops
     if "Conv" not in ops and "Gemm" not in ops:
         return 0, 0, ""
@@ -139,7 +140,9 @@ def removed_biases(graph, ops=None):
         # wrote for a conv without one (aten.conv2d(x, %p_weight))
         if not _BIAS_ARGUMENT.search(meta.get("pkg.torch.onnx.fx_node", "")[:2000]):
             continue
-        weight = dims.get(node.input[1]) or computed.setdefault(0, _computed_dims(graph)).get(node.input[1], ())
+        weight = dims.get(node.input[1]) or (consts[node.input[1]].dims if consts and node.input[1] in consts
+                                              else None) or computed.setdefault(0, _computed_dims(graph)).get(
+            node.input[1], ())
         transposed = op == "Gemm" and not any(a.name == "transB" and a.i for a in node.attribute)
         if len(weight) >= 2:
             count, params, first = count + 1, params + weight[1 if transposed else 0], first or node.name
