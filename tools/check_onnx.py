@@ -18,7 +18,13 @@ taken off PyTorch's params; the line says "zero biases removed". A BatchNorm tha
 (MaxViT's pre-norm) stays, with its running stats as buffers. A position bias table it folded into a
 heads x n x n constant (``position: folded``) adds heads*n*n params less the table's ((2W-1)^2*heads, or
 heads*N for attention biases on N tokens) and drops the index's n*n buffers; the line says "position bias
-folded".
+folded". Other buffers of a BN-folded model (CoAtNet's relative indices) stay. What torch.export derived from
+the model's tensors (docs/onnx.md) is taken from the graph's shapes and its optimizer's records of what
+each initializer was folded from (value_info metadata): Swin V2's bias MLP whose first Linear (2 -> h) it
+ran on the (2W-1)^2 x 2 coordinates table, stored as a 1 x (2W-1) x (2W-1) x h constant, adds
+(2W-1)^2*h - 2*h params, drops the 2*(2W-1)^2 coordinates buffers and that Linear's (2W-1)^2*2*h MACs
+("position MLP folded"); a conv weight folded whole with its gain (NF-ResNet) drops the gain's Cout params
+("gain folded into weight").
 
 Prints one line per model with the figures and the time `report` took; exit 1 on any mismatch.
 """

@@ -160,13 +160,10 @@ def folded_weights(reader):
     """(weight, its dims, the model's tensors it was folded from) for each Conv whose weight torch.export
     computed from several of the model's tensors (NF-ResNet's standardised weight with its gain)."""
     found = []
-    for node, op in zip(reader.graph.node, reader.op_types):
-        if op != "Conv" or len(node.input) < 2 or node.input[1] not in reader.initializers \
-                or is_model_name(node.input[1]):
-            continue
-        if folded_product(reader, node.input[1]):
-            dims = tuple(reader.initializers[node.input[1]].dims)
-            found.append((node.input[1], dims, origins(reader, node.input[1])))
+    for op, inputs in zip(reader.op_types, reader.inputs_of):  # as read once by GraphReader.prepare
+        weight = inputs[1] if op == "Conv" and len(inputs) > 1 else ""
+        if weight in reader.initializers and not is_model_name(weight) and folded_product(reader, weight):
+            found.append((weight, tuple(reader.initializers[weight].dims), origins(reader, weight)))
     return found
 
 
