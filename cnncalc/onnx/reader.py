@@ -80,12 +80,9 @@ def load(path, input=None, file=None):
                  f"{'s' if len(folded) > 1 else ''} into constants of heads x n x n: params count those constants "
                  f"(position: folded), PyTorch the tables they are gathered from, and their index buffers; MACs "
                  f"are the same (export with dynamo=False for PyTorch's params)")
-        from .derived import notes
+        from .derived import say_folds
 
-        for text in notes(walk, spec):  # what torch.export folded that counts otherwise than in PyTorch
-            from ..errors import note
-
-            note(f"{file}: {text}")
+        say_folds(walk, spec, file)  # what torch.export derived that counts otherwise than in PyTorch
         removed = removed_biases(model.graph, ops, walk.consts)
         if removed[0]:
             from ..errors import note
