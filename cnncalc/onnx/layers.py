@@ -7,6 +7,7 @@ operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node a
 
 from . import tokens
 from . import positions
+from .derived import standardisation_roles
 from .tensors import elements, initializer_kind, number, pair, shape_text
 
 
@@ -129,8 +130,6 @@ def _computed_weight(reader, node, const, rank):
     the weight (see :func:`.derived.standardisation_roles`): at the scale, NF-ResNet's gain times its constant
     (one value per filter: the gain); the zeros it writes for the absent bias are not params. Any other is
     refused: its params cannot be told."""
-    from .derived import standardisation_roles
-
     def kind(name):
         return initializer_kind(name, reader.initializers.get(name))
 

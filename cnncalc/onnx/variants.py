@@ -8,6 +8,7 @@ Slices or a Split, QK^T and AV as Einsum).
 import math
 
 from . import attention as base, levit
+from .derived import copy_of, folded_product
 from .tensors import Value, elements, initializer_kind, shape_text
 
 # the operators of a region read here (Mul and Div only as cosine attention writes them)
@@ -73,8 +74,6 @@ def source_kind(reader, node, name, kinds):
     ``val_238``; Swin V2's second MLP weight, transposed; its index, reshaped): a float one as params, an
     integer one as buffers. A table the bias is gathered from that the exporter derived otherwise cannot be
     told: refused."""
-    from .derived import copy_of
-
     tensor = reader.initializers.get(name)
     kind = kinds.get(name) or initializer_kind(name, tensor)
     if kind is None and tensor is not None and copy_of(reader, name):
@@ -185,8 +184,6 @@ def cosine(reader, node, attrs, region, inputs, consts):
     if op == "Mul" and len(inputs) == 2 and inputs[1] is None and consts[1] is not None and consts[1].stored \
             and region.norms and consts[1].dims and elements(consts[1].dims) > 1 \
             and initializer_kind(node.input[1], reader.initializers.get(node.input[1])) is None:
-        from .derived import copy_of
-
         if copy_of(reader, node.input[1]) and len(consts[1].dims) <= len(dims):
             # exp(clamp(logit scale)) torch.export folded from the model's one tensor: one value a head, as held
             if node.input[1] not in region.logits:
@@ -223,8 +220,6 @@ def position_mlp(reader, node, name, region):
     transpose) counts as it. torch.export folds the first Linear with its constant coordinates into one
     (2W-1)^2 x hidden table (``position: continuous_folded``): that table counts as params, the graph's
     MatMuls as MACs (see :mod:`.derived`). A product with any other derived operand is refused."""
-    from .derived import copy_of, folded_product
-
     # the nodes walked for any region, walked once in all (a product two regions share counts in the first only)
     seen = reader.__dict__.setdefault("bias_walked", set())
     stack, products, kinds = [name], [], {}
