@@ -47,8 +47,9 @@ def _records(graph):
 
 
 def copy_of(reader, name):
-    """The one model tensor an exporter-named initializer was folded from alone (a copy, a transpose, a
-    cast, exp(clamp(x)), x times a constant: one value per value), or None."""
+    """The one model tensor an exporter-named initializer was folded from alone, with literals at most (a
+    copy, a transpose, a cast, exp(clamp(x)), x times a constant), or None. Such a tensor counts its own
+    elements, as the graph holds it: the same count as the model's where the fold keeps one value per value."""
     made = origins(reader, name)
     return made[0] if made and len(made) == 1 else None
 
