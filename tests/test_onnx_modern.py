@@ -30,7 +30,21 @@ class Graph:
 
     def __init__(self, form, shape):
         self.form, self.shape = form, shape
-        self.nodes, self.inits, self.count = [], [], 0
+        self.nodes, self.inits, self.count, self.infos = [], [], 0, []
+
+    def folded(self, name, sources):
+        """torch.export's record (in value_info) of the tensors its optimizer folded the initializer from."""
+        info = helper.make_tensor_value_info(name, TensorProto.FLOAT, None)
+        entry = info.metadata_props.add()
+        entry.key, entry.value = "pkg.onnxscript.optimizer.folded_from", repr(sorted(sources))
+        self.infos.append(info)
+        return name
+
+    def called(self, arguments, node=None):
+        """torch.export's record (in the node's metadata) of the PyTorch call a node was written for."""
+        entry = (node or self.nodes[-1]).metadata_props.add()
+        entry.key, entry.value = "pkg.torch.onnx.fx_node", f"%out : [num_users=1] = call_function[target=torch.ops." \
+                                                          f"aten.call](args = ({arguments}), kwargs = {{}})"
 
     def weight(self, name, dims, value=None):
         array = numpy.full(dims, value, dtype=numpy.float32) if value is not None else (
@@ -83,7 +97,8 @@ class Graph:
     def save(self, folder, output, name="model.onnx"):
         graph = helper.make_graph(self.nodes, "test",
                                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(self.shape))],
-                                  [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)], self.inits)
+                                  [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)], self.inits,
+                                  value_info=self.infos)
         opset = 17 if self.form == "torchscript" else 20
         proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="pytorch")
         path = os.path.join(str(folder), name)
@@ -705,13 +720,15 @@ def test_attention_whose_result_is_unused_is_refused(tmp_path):
 
 # --- Swin V2: scaled cosine attention, a continuous position bias --------------------------------------
 
-def tiny_swin_v2(folder, form):
+def tiny_swin_v2(folder, form, records=True):
     """torchvision's shifted_window_attention_v2 on a 1 x 4 x 4 x 8 channels-last map: windows of 2 x 2 (4
     windows of n = 4 positions), 2 heads of 4; q and k divided by their L2 norm (clamped), the scores
     times exp(clamp(logit scale)) per head, plus 16 * sigmoid of a bias an MLP (Linear(2, 16) + ReLU +
     Linear(16, 2), no bias) computes from a 1 x 3 x 3 x 2 coordinates buffer, gathered by a 16-entry index.
-    TorchScript keeps the MLP's weights; torch.export folds the first Linear into the coordinates and
-    stores exp(clamp(logit scale)) as a constant of its own."""
+    TorchScript keeps the MLP's weights; torch.export runs the first Linear on the coordinates ahead of time
+    (a 1 x 3 x 3 x 16 constant), stores the second's weight transposed, the index reshaped to 16 x 1 and
+    exp(clamp(logit scale)) as constants of its own, each with its record of what it was folded from
+    (``records``)."""
     g = Graph(form, (1, 8, 4, 4))
     s = "/features/features.1/features.1.0/attn"
     x = g.op("Transpose", ["x"], "/features/features.0", perm=[0, 2, 3, 1])
@@ -727,8 +744,9 @@ def tiny_swin_v2(folder, form):
         norm = g.op("Clip", [g.op("ReduceL2", [t], s, axes=[-1], keepdims=1), g.scalar(1e-12)], s)
         normed.append(g.op("Div", [t, g.op("Expand", [norm, g.op("Shape", [t], s)], s)], s))
     scores = g.op("MatMul", [normed[0], g.op("Transpose", [normed[1]], s, perm=[0, 1, 3, 2])], s)
-    g.ints("features.1.0.attn.relative_position_index", numpy.arange(16) % 9)
+    index = numpy.arange(16) % 9
     if form == "torchscript":
+        g.ints("features.1.0.attn.relative_position_index", index)
         g.weight("features.1.0.attn.relative_coords_table", [1, 3, 3, 2])
         w1 = g.op("Transpose", [g.weight("features.1.0.attn.cpb_mlp.0.weight", [16, 2])], s, perm=[1, 0])
         hidden = g.op("Add", [g.weight("features.1.0.attn.cpb_mlp.0.bias", [16]),
@@ -741,9 +759,15 @@ def tiny_swin_v2(folder, form):
     else:
         hidden = g.op("Add", [g.weight("val_3", [1, 3, 3, 16]), g.weight("features.1.0.attn.cpb_mlp.0.bias", [16])])
         table = g.op("MatMul", [g.op("Relu", [hidden]), g.weight("val_4", [16, 2])])
-        index = g.op("Reshape", ["features.1.0.attn.relative_position_index", g.ints("val_15", [16, 1])])
-        bias = g.op("GatherND", [g.op("Reshape", [table, g.ints("to_table", [9, 2])]), index])
+        bias = g.op("GatherND", [g.op("Reshape", [table, g.ints("to_table", [9, 2])]),
+                                 g.ints("val_15", index.reshape(16, 1))])
         logit = g.weight("exp", [2, 1, 1])
+        if records:
+            g.folded("val_3", ["features.1.0.attn.cpb_mlp.0.weight", "features.1.0.attn.relative_coords_table",
+                               "val_2"])
+            g.folded("val_4", ["features.1.0.attn.cpb_mlp.2.weight"])
+            g.folded("val_15", ["features.1.0.attn.relative_position_index", "val_12", "val_13"])
+            g.folded("exp", ["clamp", "features.1.0.attn.logit_scale", "val_92", "val_93"])
     bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [4, 4, 2])], s)], s, perm=[2, 0, 1])
     bias = g.op("Mul", [g.op("Sigmoid", [g.op("Unsqueeze", [bias, g.ints("zero_axis", [0])], s)], s),
                         g.scalar(16.0)], s)
@@ -772,10 +796,11 @@ def test_swin_v2_cosine_attention_and_continuous_position_bias(tmp_path):
     assert attention.macs == 3072 + 512 + 512 + 1024 + 576 == 5696
 
 
-def test_swin_v2_from_torch_export_is_refused_naming_the_derived_logit_scale(tmp_path):
+def test_swin_v2_from_torch_export_without_its_records_is_refused_naming_the_logit_scale(tmp_path):
+    # what each constant was folded from is not told: its params cannot be (see test_onnx_derived.py)
     with pytest.raises(SpecError, match=r"node 'node_Mul_\d+' \(Mul\): cosine attention's logit scale stored as "
                                         r"the 2x1x1 constant 'exp', which the exporter derived"):
-        cnncalc.analyze(tiny_swin_v2(tmp_path, "dynamo"))
+        cnncalc.analyze(tiny_swin_v2(tmp_path, "dynamo", records=False))
 
 
 # --- MaxViT: block and grid partitions of a channels-first map ----------------------------------------
@@ -1066,12 +1091,13 @@ def test_mobilevit_patches_and_attention_across_them(tmp_path, form):
 
 # --- CoAtNet: attention on a channels-first map, 1x1 conv projections, the output wider ----------------------
 
-def tiny_coatnet(folder, form):
+def tiny_coatnet(folder, form, records=True):
     """timm's Attention2d(8, 16, dim_head=4) on a 1 x 8 x 4 x 4 map (2 heads, expand_first off): qkv a 1x1 conv
     8 -> 24 viewed as 1 x 2 x 12 x 16 and split in three on axis 2 (TorchScript: Slices; torch.export: a
     Split), the scores plus a relative bias gathered from a 49 x 2 table ((2*4 - 1)^2 offsets) by an index
-    TorchScript writes as a Constant node (torch.export: a copy of the table it names itself, and GatherND),
-    v @ attn^T viewed as the map, proj a 1x1 conv 8 -> 16; + a 1x1 conv shortcut 8 -> 16."""
+    TorchScript writes as a Constant node (torch.export: a copy of the table it names itself, with its record
+    of what it copied when ``records``, and GatherND), v @ attn^T viewed as the map, proj a 1x1 conv 8 -> 16;
+    + a 1x1 conv shortcut 8 -> 16."""
     g = Graph(form, (1, 8, 4, 4))
     s = "/stages/stages.2/blocks/blocks.0/attn"
 
@@ -1100,6 +1126,8 @@ def tiny_coatnet(folder, form):
         g.ints("stages.2.blocks.0.attn.rel_pos.relative_position_index", index.reshape(256, 1))
         index = "stages.2.blocks.0.attn.rel_pos.relative_position_index"
         bias = g.op("GatherND", [g.weight("val_238", [49, 2]), index])
+        if records:
+            g.folded("val_238", ["stages.2.blocks.0.attn.rel_pos.relative_position_bias_table"])
     bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [16, 16, 2])], s)], s, perm=[2, 0, 1])
     bias = g.op("Unsqueeze", [bias, g.ints("zero_axis", [0])], s)
     attn = g.op("Softmax", [g.op("Add", [scores, bias], s)], s, axis=-1)
@@ -1123,10 +1151,10 @@ def test_coatnet_attention_on_a_map_widening_its_channels(tmp_path):
     assert report.totals["params"] == 458 + 8 * 16 + 16 and report.totals["macs"] == 9216 + 16 * 8 * 16
 
 
-def test_coatnet_from_torch_export_is_refused_naming_its_derived_table(tmp_path):
+def test_coatnet_from_torch_export_without_its_records_is_refused_naming_its_derived_table(tmp_path):
     with pytest.raises(SpecError, match=r"\(Add\): a position bias computed from 'val_238', a tensor the exporter "
                                         r"derived from the model's parameters"):
-        cnncalc.analyze(tiny_coatnet(tmp_path, "dynamo"))
+        cnncalc.analyze(tiny_coatnet(tmp_path, "dynamo", records=False))
 
 
 def test_token_mixing_at_another_input_size_is_refused_in_one_line(tmp_path):

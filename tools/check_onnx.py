@@ -19,6 +19,13 @@ taken off PyTorch's params; the line says "zero biases removed". A BatchNorm tha
 heads x n x n constant (``position: folded``) adds heads*n*n params less the table's ((2W-1)^2*heads, or
 heads*N for attention biases on N tokens) and drops the index's n*n buffers; the line says "position bias
 folded". The shifted windows' masks timm keeps as buffers (``mask: buffer``) stay buffers in both files.
+Other buffers of a BN-folded model (CoAtNet's relative indices) stay. What torch.export derived from
+the model's tensors (docs/onnx.md) is taken from the graph's shapes and its optimizer's records of what
+each initializer was folded from (value_info metadata): Swin V2's bias MLP whose first Linear (2 -> h) it
+ran on the (2W-1)^2 x 2 coordinates table, stored as a 1 x (2W-1) x (2W-1) x h constant, adds
+(2W-1)^2*h - 2*h params, drops the 2*(2W-1)^2 coordinates buffers and that Linear's (2W-1)^2*2*h MACs
+("position MLP folded"); a conv weight folded whole with its gain (NF-ResNet) drops the gain's Cout params
+("gain folded into weight").
 
 Prints one line per model with the figures and the time `report` took; exit 1 on any mismatch.
 """
@@ -91,17 +98,20 @@ def modern(folder, names):
             if folded:
                 folded_params = int(row.get("folded_params") or int(row["params"]) - int(row["bn_params"]) // 2)
                 want = {"params": folded_params, "buffers": 0, "macs": want["macs"]}
-            removed, note_bias = 0, ""
+            removed, note_bias, note_derived = 0, "", ""
             if kind == "dynamo":  # the all-zero biases of a freshly built model its optimizer removed (a note says so)
                 from cnncalc.onnx.reader import read_model, removed_biases
 
                 graph = read_model(path).graph
                 removed = removed_biases(graph)[1]
                 want["params"] -= removed
-                if folded:  # a BatchNorm that follows no conv (MaxViT's pre-norm) stays, with its running stats
+                note_derived = derived_differences(graph, want)
+                if folded:  # a BatchNorm that follows no conv (MaxViT's pre-norm) stays, with its running stats;
+                    # the other buffers (a relative position index: CoAtNet's) stay unless folded (below)
                     sizes = {tensor.name: math.prod(tensor.dims) for tensor in graph.initializer}
-                    want["buffers"] = sum(sizes.get(name, 0) for node in graph.node
-                                          if node.op_type == "BatchNormalization" for name in node.input[3:5])
+                    want["buffers"] = int(row["buffers"]) - int(row["bn_params"]) + sum(
+                        sizes.get(name, 0) for node in graph.node if node.op_type == "BatchNormalization"
+                        for name in node.input[3:5])
             try:
                 report, seconds, imported = read_and_import(path)
             except cnncalc.errors.SpecError as err:
@@ -118,19 +128,56 @@ def modern(folder, names):
                         m, n = report.row(layer.name).out_shape[0], report.row(layer.name).in_shape[0]
                         table = heads * n
                     want["params"] += heads * m * n - table
-                    want["buffers"] -= 0 if folded else m * n
+                    want["buffers"] -= m * n
                     note_bias = " (position bias folded)"
             got = {key: report.totals[key] for key in KEYS}
             again = {key: imported.totals[key] for key in KEYS}
             ok = got == want and again == want
             figures = ", ".join(f"{key} {got[key]:,}" for key in KEYS)
             status = "OK" if ok else f"MISMATCH (want {want}; import {again})"
-            note = note_bias + (" (BN folded)" if folded else "") + (f" (zero biases removed: {removed:,})"
+            note = note_bias + note_derived + (" (BN folded)" if folded else "") + (f" (zero biases removed: {removed:,})"
                                                                      if removed else "")
             print(f"{label:<28} {status}{note}: {figures}; {len(report.rows)} layers; report {seconds:.2f} s")
             results.append(ok)
     print(f"{sum(results)} of {len(results)} exports match PyTorch")
     return 0 if results and all(results) else 1
+
+
+def folded_from(graph):
+    """initializer -> the names torch.export's optimizer records it was folded from (value_info metadata)."""
+    import ast
+
+    records = {}
+    for info in graph.value_info:
+        for entry in info.metadata_props:
+            if entry.key == "pkg.onnxscript.optimizer.folded_from":
+                records[info.name] = ast.literal_eval(entry.value)
+    return records
+
+
+def derived_differences(graph, want):
+    """Take into ``want`` the documented differences of what torch.export folded (docs/onnx.md), each from the
+    graph's shapes and the optimizer's records of what each initializer was folded from; the line's label."""
+    records = folded_from(graph)
+    dims = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer}
+    labels = []
+    # Swin V2's bias MLP: its first Linear (2 -> hidden) run on the (2W-1)^2 x 2 coordinates table, folded into
+    # a 1 x (2W-1) x (2W-1) x hidden constant: params + table*hidden - 2*hidden (the constant for the Linear's
+    # weight), buffers - 2*table (the coordinates), MACs - 2*table*hidden (that Linear)
+    for name, sources in records.items():
+        if name in dims and any(source.endswith(".relative_coords_table") for source in sources):
+            table, hidden = math.prod(dims[name][:-1]), dims[name][-1]
+            want["params"] += table * hidden - 2 * hidden
+            want["buffers"] -= 2 * table
+            want["macs"] -= 2 * table * hidden
+            labels.append("position MLP folded")
+    # NF-ResNet's standardised weight folded whole with its gain (one value per filter, Cout x 1 x 1 x 1)
+    for node in graph.node:
+        weight = node.input[1] if node.op_type == "Conv" and len(node.input) > 1 else ""
+        if weight in dims and any(source.endswith(".gain") for source in records.get(weight, ())):
+            want["params"] -= dims[weight][0]
+            labels.append("gain folded into weight")
+    return "".join(f" ({label})" for label in dict.fromkeys(labels))
 
 
 def main(argv):

@@ -55,6 +55,7 @@ class GraphReader:
         self.skip = set()  # node indices already folded into a layer
         self.constant_values = {}  # a small Constant tensor's bytes -> its array
         self.folded = 0  # elements read and made by constant folding (see constants.MAX_FOLDED_ELEMENTS)
+        self.folded_from = None  # what torch.export folded each derived initializer from (see derived.origins)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
 
     # --- errors ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node a
 
 from . import tokens
 from . import positions
+from .derived import standardisation_roles
 from .tensors import channels_last, elements, initializer_kind, number, pair, shape_text
 
 
@@ -125,8 +126,10 @@ def _learned_count(reader, const):
 def _computed_weight(reader, node, const, rank):
     """The initializers a computed Conv weight comes from: the weight itself (the one learned tensor of the
     conv's rank: its dims, counted once) and learned gains (one per filter, a ``scale`` after the conv).
-    A float initializer the exporter derived (torch.export folds NFNet's gain into one) is refused: its
-    params cannot be told."""
+    A float initializer torch.export derived is read by its place in the BatchNormalization that standardises
+    the weight (see :func:`.derived.standardisation_roles`): at the scale, NF-ResNet's gain times its constant
+    (one value per filter: the gain); the zeros it writes for the absent bias are not params. Any other is
+    refused: its params cannot be told."""
     def kind(name):
         return initializer_kind(name, reader.initializers.get(name))
 
@@ -135,11 +138,14 @@ def _computed_weight(reader, node, const, rank):
                and elements(reader.consts[name].dims) > (reader.consts[name].dims or (0,))[0]]  # not a gain
     derived = [name for name in sorted(const.sources) if kind(name) is None
                and reader.initializers[name].data_type in (1, 10, 11, 16) and elements(reader.consts[name].dims) > 1]
-    if len(weights) != 1 or derived:
-        what = f"'{derived[0]}', a tensor the exporter derived" if derived else "initializers"
+    roles = standardisation_roles(reader, node.input[1]) if derived else {}
+    unknown = [name for name in derived if roles.get(name) not in ("gain", "literal")]
+    if len(weights) != 1 or unknown:
+        what = f"'{unknown[0]}', a tensor the exporter derived" if unknown else "initializers"
         raise reader.unsupported(node, f"the Conv weight is computed from {what} (cnncalc reads a weight computed "
                                        f"from one learned weight and per-filter gains)")
-    return reader.consts[weights[0]].dims, weights[0], [name for name in learned if name != weights[0]]
+    gains = [name for name in derived if roles[name] == "gain"]
+    return reader.consts[weights[0]].dims, weights[0], [name for name in learned if name != weights[0]] + gains
 
 
 def conv_transpose(reader, node, attrs):

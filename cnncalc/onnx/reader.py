@@ -81,7 +81,10 @@ def load(path, input=None, file=None):
                  f"{'s' if len(folded) > 1 else ''} into constants of heads x n x n: params count those constants "
                  f"(position: folded), PyTorch the tables they are gathered from, and their index buffers; MACs "
                  f"are the same (export with dynamo=False for PyTorch's params)")
-        removed = removed_biases(model.graph, ops)
+        from .derived import say_folds
+
+        say_folds(walk, spec, file)  # what torch.export derived that counts otherwise than in PyTorch
+        removed = removed_biases(model.graph, ops, walk.consts)
         if removed[0]:
             from ..errors import note
 
@@ -108,21 +111,24 @@ def looks_bn_folded(graph, ops=None):
                and node.input[1].startswith("onnx::") for node, op in zip(graph.node, ops))
 
 
-_BIAS_ARGUMENT = re.compile(r"args = \(%?[\w.]+, %p_\w+, %p_\w+")
+# aten.conv2d(x, %p_weight, %p_bias) or (x, %view_2, %p_bias): a weight computed from the module's (NF-ResNet's)
+_BIAS_ARGUMENT = re.compile(r"args = \(%?[\w.]+, %\w+, %p_\w+")
 
 
-def removed_biases(graph, ops=None):
+def removed_biases(graph, ops=None, consts=None):
     """(layers, params, first node) of the all-zero biases torch.export's optimizer removed from Conv and
     Gemm nodes (it says so in each node's metadata; a bias it removed after folding BN into the conv is
-    part of the folded model, not counted here). ``ops``: each node's operator, when already read."""
+    part of the folded model, not counted here). ``ops``: each node's operator, when already read;
+    ``consts``: the walk's constants, whose dims size a weight the graph computes (else its value_info)."""
     ops = [node.op_type for node in graph.node] if ops is None else ops
     if "Conv" not in ops and "Gemm" not in ops:
         return 0, 0, ""
     dims = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer}
     count = params = 0
     first = ""
+    computed = {}  # the dims of the tensors the graph computes, read once when a weight is one
     for node, op in zip(graph.node, ops):
-        if op not in ("Conv", "Gemm") or len(node.input) < 2 or node.input[1] not in dims:
+        if op not in ("Conv", "Gemm") or len(node.input) < 2:
             continue
         meta = {entry.key: entry.value for entry in node.metadata_props}
         if meta.get("pkg.onnxscript.rewriter.rule_name") not in ("RemoveOptionalBiasFromConv",
@@ -132,11 +138,18 @@ def removed_biases(graph, ops=None):
         # wrote for a conv without one (aten.conv2d(x, %p_weight))
         if not _BIAS_ARGUMENT.search(meta.get("pkg.torch.onnx.fx_node", "")[:2000]):
             continue
-        weight = dims[node.input[1]]
+        weight = dims.get(node.input[1]) or (consts[node.input[1]].dims if consts and node.input[1] in consts
+                                              else None) or computed.setdefault(0, _computed_dims(graph)).get(
+            node.input[1], ())
         transposed = op == "Gemm" and not any(a.name == "transB" and a.i for a in node.attribute)
         if len(weight) >= 2:
             count, params, first = count + 1, params + weight[1 if transposed else 0], first or node.name
     return count, params, first
+
+
+def _computed_dims(graph):
+    """The dims torch.export records for the tensors its graph computes (value_info): a computed weight's."""
+    return {info.name: tuple(d.dim_value for d in info.type.tensor_type.shape.dim) for info in graph.value_info}
 
 
 def read_model(path, file=None):

@@ -92,11 +92,17 @@ def _external_bytes(proto, folder, size):
     return raw if len(raw) == size else None
 
 
+def is_model_name(name):
+    """Whether a tensor's name is the model's own (a state-dict name, ``blocks.0.attn.table``), not one the
+    exporter made up (``val_12``, ``onnx::Conv_5``, ``/conv/Constant_output_0``, ``clamp``)."""
+    return "." in name and not name.startswith(("val_", "_val", "onnx::", "/"))
+
+
 def initializer_kind(name, tensor):
     """'param' for a learned tensor (a float initializer named after its module, ``blocks.0.attn.table``),
     'buffer' for an integer one (an index), None for a literal the exporter wrote (``val_12``) or no
     initializer."""
-    if tensor is None or "." not in name or name.startswith(("val_", "_val", "onnx::", "/")):
+    if tensor is None or not is_model_name(name):
         return None
     return "buffer" if tensor.data_type in (6, 7) else "param" if tensor.data_type in (1, 10, 11, 16) else None
 

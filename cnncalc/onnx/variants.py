@@ -8,6 +8,7 @@ Slices or a Split, QK^T and AV as Einsum).
 import math
 
 from . import attention as base, levit, logits
+from .derived import copy_of, folded_product
 from .tensors import Value, elements, initializer_kind, learned, shape_text
 
 # the operators of a region read here (Mul and Div only as cosine attention writes them)
@@ -78,12 +79,17 @@ def layer_keys(reader, node, region, tokens):
     return keys, inner, projected, table + cosine_keys(region, keys, heads)
 
 
-def source_kind(reader, node, name, coordinates):
-    """'param', 'buffer' or None for an initializer a position bias is computed from: the coordinates of a
-    bias MLP are buffers, however stored. A table the bias is gathered from that the exporter derived and
-    named itself (torch.export's copy of CoAtNet's, ``val_238``) cannot be told: refused."""
+def source_kind(reader, node, name, kinds):
+    """'param', 'buffer' or None for an initializer a position bias is computed from (``kinds``: what
+    :func:`position_mlp` found: the coordinates of a bias MLP are buffers, however stored). One torch.export
+    folded from one of the model's tensors alone counts as that tensor would (a copy of CoAtNet's table,
+    ``val_238``; Swin V2's second MLP weight, transposed; its index, reshaped): a float one as params, an
+    integer one as buffers. A table the bias is gathered from that the exporter derived otherwise cannot be
+    told: refused."""
     tensor = reader.initializers.get(name)
-    kind = "buffer" if name in coordinates else initializer_kind(name, tensor)
+    kind = kinds.get(name) or initializer_kind(name, tensor)
+    if kind is None and tensor is not None and copy_of(reader, name):
+        kind = "param" if tensor.data_type in (1, 10, 11, 16) else "buffer" if tensor.data_type in (6, 7) else None
     gathered = any(reader.nodes[at].op_type in ("Gather", "GatherND") and reader.nodes[at].input[0] == name
                    for at in reader.readers.get(name, []) if at is not None)
     if kind is None and gathered and tensor is not None and tensor.data_type in (1, 10, 11, 16):
@@ -113,10 +119,12 @@ def position_keys(region, keys, side, heads):
         keys["position"] = "folded"
         return region.folded
     if region.mlp is not None:
-        keys["position"] = "continuous"
-        if region.mlp[0] != 512:
-            keys["cpb_hidden"] = region.mlp[0]
-        return region.mlp[0] * (3 + heads)
+        hidden, _, table = region.mlp
+        keys["position"] = "continuous_folded" if table else "continuous"
+        if hidden != 512:
+            keys["cpb_hidden"] = hidden
+        # the MLP's weights 2 x hidden + hidden + hidden x heads; folded: the table of hidden values an offset
+        return (table * hidden if table else 2 * hidden) + hidden + hidden * heads
     if region.tables - region.logits:
         keys["position"] = "relative"
         return (2 * side - 1) ** 2 * heads
@@ -204,6 +212,13 @@ def cosine(reader, node, attrs, region, inputs, consts):
     if op == "Mul" and len(inputs) == 2 and inputs[1] is None and consts[1] is not None and consts[1].stored \
             and region.norms and consts[1].dims and elements(consts[1].dims) > 1 \
             and initializer_kind(node.input[1], reader.initializers.get(node.input[1])) is None:
+        if copy_of(reader, node.input[1]) and len(consts[1].dims) <= len(dims):
+            # exp(clamp(logit scale)) torch.export folded from the model's one tensor: one value a head, as held
+            if node.input[1] not in region.logits:
+                region.params += elements(consts[1].dims)
+                region.logits.add(node.input[1])
+                region.tables.add(node.input[1])
+            return dims
         raise reader.unsupported(node, f"cosine attention's logit scale stored as the {shape_text(consts[1].dims)} "
                                        f"constant '{node.input[1]}', which the exporter derived from the model's "
                                        f"parameters (torch.export folds the clamp and exp, and the position-bias "
@@ -238,12 +253,14 @@ def cosine(reader, node, attrs, region, inputs, consts):
 def position_mlp(reader, node, name, region):
     """A position bias computed by MatMuls of constants (Swin V2's MLP on its coordinates table): their
     MACs count in the region (as the attention layer's ``position: continuous``), with the MLP's width;
-    returns the initializers the first product multiplies, the coordinates (buffers, though float).
-    A product with a weight the exporter derived (torch.export folds the first Linear into the table)
-    cannot be counted: refused."""
+    returns what the initializers it reads count as that their names do not say: the coordinates the first
+    product multiplies are buffers, though float. A weight torch.export folded from the model's one (a
+    transpose) counts as it. torch.export folds the first Linear with its constant coordinates into one
+    (2W-1)^2 x hidden table (``position: continuous_folded``): that table counts as params, the graph's
+    MatMuls as MACs (see :mod:`.derived`). A product with any other derived operand is refused."""
     # the nodes walked for any region, walked once in all (a product two regions share counts in the first only)
     seen = reader.__dict__.setdefault("bias_walked", set())
-    stack, products, coordinates = [name], [], set()
+    stack, products, kinds = [name], [], {}
     while stack:
         at = reader.makers.get(stack.pop())
         if at is None or at in seen:
@@ -258,30 +275,38 @@ def position_mlp(reader, node, name, region):
             products.append(at)
         stack.extend(n for n in inputs if n and n in reader.consts)
     if not products:
-        return coordinates
-    macs, hidden = 0, None
+        return kinds
+    macs, hidden, folded = 0, None, None
     for at in sorted(products):
         maker = reader.nodes[at]
         a, b = (reader.consts.get(n) for n in maker.input[:2])
         if maker.op_type != "MatMul" or a is None or b is None or not a.dims or not b.dims or len(b.dims) != 2:
             raise reader.unsupported(node, f"a position bias computed by node '{maker.name}' ({maker.op_type}) "
                                            f"(cnncalc reads an MLP of MatMuls by 2-D weights)")
-        for operand in maker.input[:2]:
-            derived = [s for s in reader.consts[operand].sources if reader.initializers.get(s) is not None
-                       and initializer_kind(s, reader.initializers[s]) is None
-                       and reader.initializers[s].data_type in (1, 10, 11, 16) and elements(reader.consts[s].dims) > 1]
-            if derived:
-                raise reader.unsupported(node, f"a position-bias MLP whose weight '{derived[0]}' the exporter derived "
+        for position, operand in enumerate(maker.input[:2]):
+            for source in sorted(reader.consts[operand].sources):
+                tensor = reader.initializers.get(source)
+                if tensor is None or initializer_kind(source, tensor) is not None or tensor.data_type not in (
+                        1, 10, 11, 16) or elements(reader.consts[source].dims) <= 1 or copy_of(reader, source):
+                    continue
+                if hidden is None and position == 0 and folded_product(reader, source) \
+                        and reader.consts[source].dims[-1] == b.dims[0]:
+                    folded = source  # the first Linear, run on the coordinates ahead of time
+                    continue
+                raise reader.unsupported(node, f"a position-bias MLP whose weight '{source}' the exporter derived "
                                                f"from the model's parameters (torch.export folds them): its params "
                                                f"and MACs cannot be counted (the TorchScript exporter, dynamo=False, "
                                                f"keeps them)")
         macs += math.prod(a.dims[:-1]) * b.dims[0] * b.dims[1]
-        if hidden is None:  # the first product: the coordinates (a buffer, however stored) by the first weight
+        if hidden is None and folded is not None:  # the table of hidden values a coordinate, counted as held
+            hidden = b.dims[0]
+            kinds[folded] = "param"
+        elif hidden is None:  # the first product: the coordinates (a buffer, however stored) by the first weight
             hidden = b.dims[1]
-            coordinates = set(a.sources)
+            kinds.update((source, "buffer") for source in a.sources)
     region.macs += macs
-    region.mlp = (hidden, macs)
-    return coordinates
+    region.mlp = (hidden, macs, elements(reader.consts[folded].dims) // hidden if folded else 0)
+    return kinds
 
 
 # --- MaxViT: attention in the windows of a partitioned map ------------------------------------------------

@@ -16,8 +16,10 @@ from .windows import elements, per_axis, product_text, show_shape, width, with_w
 
 # folded: the relative bias as torch.export stores it, one constant of heads x n x n per window's scores;
 # offsets: a learned bias per head for each offset (|dy|, |dx|) between two positions (LeViT, EfficientFormer);
-# relative_logits: the queries times a learned embedding of each offset along each axis (BoTNet's PosEmbedRel)
-POSITION_BIASES = ("none", "relative", "continuous", "folded", "offsets", "relative_logits")
+# relative_logits: the queries times a learned embedding of each offset along each axis (BoTNet's PosEmbedRel);
+# continuous_folded: Swin V2's MLP as torch.export stores it, its first Linear run ahead on the coordinates: a
+# constant table of (2W-1)^2 x hidden, the bias, the second Linear (its MACs only)
+POSITION_BIASES = ("none", "relative", "continuous", "continuous_folded", "folded", "offsets", "relative_logits")
 
 ATTENTION_KEYS = {
     "heads": (check_count, REQUIRED), "dim": (check_count, None), "qkv_bias": (check_flag, True),
@@ -111,6 +113,21 @@ def attention(layer, shape):
                              f"{per_window}*{per_window})"),
                   ("macs", f"MACs continuous position bias MLP on the (2W-1)^2 = {table:,} offsets = {table}*(2*{hidden} "
                            f"+ {hidden}*{heads}) = {mlp_macs:,}")]
+    elif p["position"] == "continuous_folded":
+        hidden = p["cpb_hidden"]
+        mlp_params = table * hidden + hidden + hidden * heads
+        mlp_macs = table * hidden * heads
+        params += mlp_params
+        macs += mlp_macs
+        buffers += per_window * per_window
+        extra += [("params", f"continuous position bias MLP as torch.export stores it, its first Linear run ahead on "
+                             f"the coordinates: the table (2W-1)^2*{hidden} + the bias {hidden} + Linear({hidden}, "
+                             f"heads) = {table}*{hidden} + {hidden} + {hidden}*{heads} = {mlp_params:,} params "
+                             f"(buffers: the index {per_window}*{per_window}; PyTorch counts Linear(2, {hidden})'s "
+                             f"2*{hidden} instead of the table, and the coordinates as buffers)"),
+                  ("macs", f"MACs continuous position bias MLP's second Linear on the (2W-1)^2 = {table:,} offsets = "
+                           f"{table}*{hidden}*{heads} = {mlp_macs:,} (the first, {table}*2*{hidden} in PyTorch, was "
+                           f"run by the exporter)")]
     elif p["position"] == "folded":
         params += heads * rows * per_window
         extra.append(("params", f"position bias folded by the exporter into one constant added to the scores = heads"
