@@ -283,6 +283,29 @@ def _reduce(name):
     return handler
 
 
+def _scalar(a):
+    """The one number of an optional scalar input (None when omitted)."""
+    if a is None:
+        return None
+    if a.size != 1:
+        raise ValueError("a scalar input of more than one element")
+    return a.flat[0]
+
+
+def _clip(np, arrays, attrs, opset):
+    """Clip: Min(max, Max(input, min)), each bound an optional scalar input (opset 11+) or a float attribute
+    (opset 6-10, defaulting to float32's lowest and max); an omitted bound does not clip."""
+    value = arrays[0]
+    if opset < 11:
+        bounds = [attrs.get("min"), attrs.get("max")]
+    else:
+        bounds = [_scalar(a) for a in (arrays[1:] + [None, None])[:2]]
+    low, high = bounds
+    flat = [v if v != v else min(high, max(v, low)) if low is not None and high is not None
+            else max(v, low) if low is not None else min(v, high) if high is not None else v for v in value.flat]
+    return np.Array(np.convert(flat, value.dtype), value.shape, value.dtype)
+
+
 def _transpose(np, arrays, attrs, opset):
     return np.transpose(arrays[0], attrs.get("perm"))
 
@@ -299,6 +322,7 @@ _HANDLERS = {
     "Slice": _slice,
     "Reshape": _reshape,
     "Transpose": _transpose,
+    "Clip": _clip,
     "ConstantOfShape": _constant_of_shape,
     "Range": _range,
     "Expand": _expand,
