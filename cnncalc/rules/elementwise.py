@@ -76,10 +76,12 @@ def layer_scale(layer, shape):
     channels, terms = 1 if layer.p["shared"] else width(shape), 2 if layer.p["bias"] else 1
     cost = Cost(shape, params=terms * channels, elementwise=terms * elements(shape))
     if layer.explaining:
-        what = "for all channels" if layer.p["shared"] else "per channel"
-        count = "1" if layer.p["shared"] else f"C = {channels}"
-        text = (f"params = 2*{count} = {cost.params:,} (one multiplier and one shift {what})" if terms > 1
-                else f"params = {count} (one multiplier {what})")
+        if layer.p["shared"]:
+            text = ("params = 2 (one multiplier and one shift for all channels)" if terms > 1
+                    else "params = 1 (one multiplier for all channels)")
+        else:
+            text = (f"params = 2*C = 2*{channels} = {cost.params:,} (one multiplier and one shift per channel)"
+                    if terms > 1 else f"params = C = {channels} (one multiplier per channel)")
         cost.explain.append(("params", text))
     return cost
 
