@@ -366,12 +366,13 @@ def test_channels_last_tensor_into_a_conv_is_refused(tmp_path):
         cnncalc.analyze(g.save(tmp_path, conv))
 
 
-def test_learned_scalar_factor_is_refused_not_dropped(tmp_path):
+def test_learned_scalar_factor_is_counted_not_dropped(tmp_path):
     g = Graph("torchscript", (1, 4, 8, 8))
     conv = g.op("Conv", ["x", g.weight("conv.weight", [4, 4, 1, 1])], "/conv", kernel_shape=[1, 1])
     out = g.op("Mul", [conv, g.weight("blocks.0.gain", [1])], "/gain")
-    with pytest.raises(SpecError, match="learned scalar 'blocks.0.gain'"):
-        cnncalc.analyze(g.save(tmp_path, out))
+    report, by_name = totals(g.save(tmp_path, out))
+    assert by_name["blocks.0.gain"].type == "scale" and by_name["blocks.0.gain"].params == 1
+    assert report.totals["params"] == 16 + 1
 
 
 def test_batchnorm_folded_by_the_exporter_is_noted(tmp_path):

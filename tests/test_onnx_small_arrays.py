@@ -58,6 +58,11 @@ GRID = [[[1, -2, 3], [4, 5, -6]], [[7, 8, 9], [-10, 11, 12]]]  # 2 x 2 x 3
     ("ReduceProd", [(GRID, "int64"), ([1], "int64")], {"keepdims": 0}),
     ("ReduceSum", [(GRID, "float32"), ([0, 2], "int64")], {}),
     ("Not", [([True, False], "bool")], {}),
+    ("Clip", [([-2.0, 0.5, 7.0, math.nan], "float32"), (0.0, "float32"), (6.0, "float32")], {}),  # nan stays nan
+    ("Clip", [([-3.0, 2.5], "float32"), (0.0, "float32")], {}),  # max omitted: no upper bound
+    ("Clip", [([-3, 2, 9], "int64"), (5, "int64"), (1, "int64")], {}),  # min > max: every value is max
+    ("Slice", [(GRID, "int64"), ([-1], "int64"), ([-(2**63) + 1], "int64"), ([0], "int64"), ([-1], "int64")], {}),
+    ("Slice", [(GRID, "int64"), ([5, 1], "int64"), ([-9, -1], "int64"), ([2, 1], "int64"), ([-2, -1], "int64")], {}),
     ("Abs", [([-3, 4], "int64")], {}),
 ])
 def test_folding_gives_what_numpy_gives(op, inputs, attrs):
@@ -80,6 +85,36 @@ def test_shapes_that_do_not_fit_raise_as_numpy_does(op, inputs):
         _HANDLERS[op](numpy, [p[0] for p in pairs], {}, 18)
     with pytest.raises((ValueError, IndexError)):
         _HANDLERS[op](small, [p[1] for p in pairs], {}, 18)
+
+
+def test_clip_of_opset_6_to_10_takes_its_bounds_as_attributes():
+    value = small.array([-1.0, 0.25, 9.0], dtype="float32")
+    assert _HANDLERS["Clip"](small, [value], {"min": 0.0, "max": 6.0}, 9).tolist() == [0.0, 0.25, 6.0]
+    assert _HANDLERS["Clip"](small, [value], {}, 9).tolist() == [-1.0, 0.25, 9.0]  # float32's lowest and max
+
+
+@pytest.mark.parametrize("size, start, end, step, chosen", [
+    (4, -1, -(2**63) + 1, -1, [3, 2, 1, 0]),  # a TorchScript export's flip: the whole axis backwards
+    (4, 9, 0, -2, [3, 1]),  # a start past the last element is the last
+    (4, 2, -1, -1, []),  # an end of -1 has the size added: 3, above the start (not "before the first")
+    (1, -10, -10, -3, [0]),  # a start before the first element backwards is the first (Python's slice: none)
+    (4, -10, -10, -1, [0]),
+    (4, 0, 4, 0, None),  # a step of 0 is refused
+])
+def test_slice_backwards_follows_the_onnx_specification(size, start, end, step, chosen):
+    """Starts and ends have the size added when negative; stepping backwards, the start is clamped to
+    [0, size - 1] and the end to [-1, size - 1] (the ONNX Slice specification; where it differs from Python's
+    slice, the specification wins)."""
+    from cnncalc.onnx.constants import _sliced
+
+    args = [small.array(list(range(size)), dtype="int64")] + [small.array([v]) for v in (start, end, 0, step)]
+    if chosen is None:
+        with pytest.raises(ValueError):
+            _HANDLERS["Slice"](small, args, {}, 18)
+        assert _sliced((size,), args) is None
+        return
+    assert _HANDLERS["Slice"](small, args, {}, 18).tolist() == chosen
+    assert _sliced((size,), args) == (len(chosen),)  # the dims alone (a tensor too large to fold) agree
 
 
 def test_raw_data_is_read_little_endian_and_refused_when_short():

@@ -158,12 +158,23 @@ def _sliced(dims, arrays):
     axes = list(range(len(starts))) if axes is None else axes
     shape = list(dims)
     for start, end, axis, step in zip(starts, ends, axes, steps or [1] * len(starts)):
-        size = dims[axis % len(dims)]
-        if step < 1:
+        if step == 0:
             return None
-        begin, stop = (max(0, min(size, v + size if v < 0 else v)) for v in (start, end))
-        shape[axis % len(dims)] = max(0, -(-(stop - begin) // step))
+        shape[axis % len(dims)] = len(range(*slice_bounds(dims[axis % len(dims)], start, end, step)))
     return tuple(shape)
+
+
+def slice_bounds(size, start, end, step):
+    """ONNX Slice's effective (start, end, step) on an axis of ``size``: a negative start or end has ``size`` added,
+    then, stepping forwards, both are clamped to [0, size]; backwards, the start to [0, size - 1] and the end to
+    [-1, size - 1] (-1: past the first element). Unlike Python's slice, a start before the first element stepping
+    backwards is the first element."""
+    start, end = (v + size if v < 0 else v for v in (start, end))
+    if step > 0:
+        return max(0, min(size, start)), max(0, min(size, end)), step
+    if not size:
+        return 0, 0, step
+    return max(0, min(size - 1, start)), max(-1, min(size - 1, end)), step
 
 
 def _convolved(dims, weight, attrs):
@@ -223,7 +234,10 @@ def _slice(np, arrays, attrs, opset):
     steps = steps or [1] * len(starts)
     index = [slice(None)] * value.ndim
     for start, end, axis, step in zip(starts, ends, axes, steps):
-        index[axis] = slice(start, max(min(end, 2**62), -(2**62)), step)
+        if step == 0:
+            raise ValueError("a Slice step of 0")
+        begin, stop, step = slice_bounds(value.shape[axis], start, end, step)
+        index[axis] = slice(begin, stop if stop >= 0 else None, step)  # Python's -1 would be the last element
     return value[tuple(index)]
 
 
@@ -283,6 +297,25 @@ def _reduce(name):
     return handler
 
 
+def _clip(np, arrays, attrs, opset):
+    """Clip: Min(max, Max(input, min)) (all values max when min > max); each bound a scalar input of the input's
+    type (opset 11+) or a float attribute (opset 6-10), and an omitted bound clips nothing (its default is the
+    type's lowest or highest value). A nan stays nan."""
+    value = arrays[0]
+    if opset < 11:
+        bounds = [np.array(attrs[key], dtype=value.dtype) if key in attrs else None for key in ("min", "max")]
+    else:
+        bounds = (arrays[1:] + [None, None])[:2]
+        if any(bound is not None and bound.size != 1 for bound in bounds):
+            raise ValueError("Clip's min and max must be scalars")
+    low, high = (bound.reshape(()) if bound is not None else None for bound in bounds)
+    if low is not None:
+        value = np.where(np.less(value, low), low, value)
+    if high is not None:
+        value = np.where(np.greater(value, high), high, value)
+    return value
+
+
 def _transpose(np, arrays, attrs, opset):
     return np.transpose(arrays[0], attrs.get("perm"))
 
@@ -299,6 +332,7 @@ _HANDLERS = {
     "Slice": _slice,
     "Reshape": _reshape,
     "Transpose": _transpose,
+    "Clip": _clip,
     "ConstantOfShape": _constant_of_shape,
     "Range": _range,
     "Expand": _expand,

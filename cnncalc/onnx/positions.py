@@ -118,8 +118,12 @@ def scale_by_constant(reader, node, attrs):
     count = elements(const.dims)
     if count == 1:
         if affine.learned(reader, factor):
-            raise reader.unsupported(node, f"a {node.op_type} by the learned scalar '{factor}' (cnncalc has no layer "
-                                           f"for one learned factor)")
+            if node.op_type != "Mul":
+                raise reader.unsupported(node, f"a Div by the learned scalar '{factor}' (cnncalc reads a Mul by one "
+                                               f"learned factor as a scale layer with shared: true)")
+            return reader.set_output(node, reader.emit(node, "scale", [source], {"shared": True}, weight=factor,
+                                                       layout=value.layout, any_layout=True,
+                                                       base=factor if "." in factor else None))
         return reader.set_output(node, value.passed_on())
     dims = const.dims
     if node.op_type == "Mul" and affine.per_channel(value, dims):

@@ -68,15 +68,20 @@ def instancenorm(layer, shape):
     return _norm(layer, shape, layer.p["affine"], "each channel's map", buffers)
 
 
-@rule("scale", keys={"bias": (check_flag, False)})
+@rule("scale", keys={"bias": (check_flag, False), "shared": (check_flag, False)})
 def layer_scale(layer, shape):
     """A learned per-channel multiplier (ConvNeXt's layer scale): C params, one op per element; ``bias: true``
-    adds a learned per-channel shift after it (ResMLP's Affine, alpha * x + beta): 2C params, two ops."""
-    channels, terms = width(shape), 2 if layer.p["bias"] else 1
+    adds a learned per-channel shift after it (ResMLP's Affine, alpha * x + beta): 2C params, two ops;
+    ``shared: true`` learns one value for all channels (NFNet's skipinit gain): 1 param (2 with bias)."""
+    channels, terms = 1 if layer.p["shared"] else width(shape), 2 if layer.p["bias"] else 1
     cost = Cost(shape, params=terms * channels, elementwise=terms * elements(shape))
     if layer.explaining:
-        text = (f"params = 2*C = 2*{channels} = {cost.params:,} (one multiplier and one shift per channel)" if terms > 1
-                else f"params = C = {channels} (one multiplier per channel)")
+        if layer.p["shared"]:
+            text = ("params = 2 (one multiplier and one shift for all channels)" if terms > 1
+                    else "params = 1 (one multiplier for all channels)")
+        else:
+            text = (f"params = 2*C = 2*{channels} = {cost.params:,} (one multiplier and one shift per channel)"
+                    if terms > 1 else f"params = C = {channels} (one multiplier per channel)")
         cost.explain.append(("params", text))
     return cost
 
