@@ -67,16 +67,35 @@ def class_token(layer, shape):
     return cost
 
 
-@rule("posembed")
+@rule("posembed", keys={"separable": (check_size, None)})
 def position_embedding(layer, shape):
     """A learned position embedding added: one parameter per input element (N*D for tokens, C*H*W for a
-    map); one add per element, no MACs."""
+    map); one add per element, no MACs. ``separable: [T, H, W]``: tokens of a clip's T x H x W grid (after
+    any class tokens) whose embedding is a temporal table T x D plus a spatial one (H*W) x D, and one vector
+    for each token before the grid (MViT V1): (T + H*W + class tokens) * D params."""
     count = elements(shape)
-    cost = Cost(shape, params=count, elementwise=count)
+    grid = layer.p["separable"]
+    if grid is None:
+        cost = Cost(shape, params=count, elementwise=count)
+        if layer.explaining:
+            what = "N*D" if is_tokens(shape) else "C*H*W" if len(shape) == 3 else "elements"
+            cost.explain.append(("params", f"params = {what} = {product_text(shape)} = {count:,} (a learned vector "
+                                           f"added at every position)"))
+        return cost
+    tokens_count, channels = need_tokens(layer, shape)
+    if not isinstance(grid, tuple) or len(grid) != 3:
+        raise layer.error("separable takes the grid as [T, H, W]", "separable")
+    extra = tokens_count - elements(grid)
+    if extra < 0:
+        raise layer.error(f"separable {product_text(grid)} = {elements(grid):,} positions, more than the "
+                          f"{tokens_count:,} tokens", "separable")
+    t, h, w = grid
+    params = (t + h * w + extra) * channels
+    cost = Cost(shape, params=params, elementwise=count)
     if layer.explaining:
-        what = "N*D" if is_tokens(shape) else "C*H*W" if len(shape) == 3 else "elements"
-        cost.explain.append(("params", f"params = {what} = {product_text(shape)} = {count:,} (a learned vector "
-                                       f"added at every position)"))
+        cost.explain.append(("params", f"params = (T + H*W + class tokens)*D = ({t} + {h}*{w} + {extra})*{channels} "
+                                       f"= {params:,} (a temporal and a spatial table, summed at each of the "
+                                       f"{elements(grid):,} positions of the grid)"))
     return cost
 
 

@@ -1,0 +1,153 @@
+"""Loops whose work is fixed when the model is exported, and the sequences they build, unrolled as the walk
+reaches them.
+
+The TorchScript exporter writes ``torch.tensor_split(x, (1,), dim=2)`` (MViT's Pool: the class token set apart
+from the tokens of the grid) as a Loop over the split points, each turn inserting a Slice of ``x`` into a
+sequence (SequenceEmpty, SequenceInsert), then the last piece inserted, and each piece taken out by
+SequenceAt. The trip count is the number of split points, a constant, and the body reads only constants and
+``x``: the body is walked once per turn, its counter a constant, so each Slice is read as any other (inside
+an attention region, on tokens...). Its ``_squeeze``, an If on whether an axis is 1, is read the same way: the
+condition is a size the walk knows, and the branch taken is walked. A Loop whose trip count or condition, or
+an If whose condition, the model computes is refused, as before, as data-dependent.
+
+A sequence is held as the list of what was inserted (a computed tensor's Value, or a Const).
+"""
+
+from ..errors import shown
+from . import small
+from .tensors import Const, attributes
+
+OPERATORS = ("Loop", "If", "SequenceEmpty", "SequenceInsert", "SequenceAt", "SequenceConstruct", "SequenceLength")
+MAX_UNROLLED_NODES = 20000  # body nodes walked in all turns of one Loop
+DATA_DEPENDENT = ("its output's shape depends on the values the model computes (detection: NonZero, TopK, RoiAlign, "
+                  "NonMaxSuppression...), so cnncalc cannot size the layers after it")
+
+
+def visit(reader, node, op, names):
+    """Read a Loop or sequence node: sets its outputs (sequences in ``reader.sequences``)."""
+    sequences = reader.__dict__.setdefault("sequences", {})
+    if op == "SequenceEmpty":
+        sequences[node.output[0]] = ()
+    elif op == "SequenceConstruct":
+        sequences[node.output[0]] = tuple(_entry(reader, node, name) for name in names)
+    elif op == "SequenceInsert":
+        items = list(_sequence(reader, node, names[0]))
+        position = _int(reader, node, names[2], "the SequenceInsert position") if len(names) > 2 and names[2] \
+            else len(items)
+        items.insert(position % (len(items) + 1) if position < 0 else position, _entry(reader, node, names[1]))
+        sequences[node.output[0]] = tuple(items)
+    elif op == "SequenceLength":
+        count = len(_sequence(reader, node, names[0]))
+        reader.consts[node.output[0]] = Const((), value=small.array([count], dtype="int64").reshape(()))
+    elif op == "SequenceAt":
+        items = _sequence(reader, node, names[0])
+        position = _int(reader, node, names[1], "the SequenceAt position")
+        if not -len(items) <= position < len(items):
+            raise reader.fail(node, f"position {position} is outside the sequence of {len(items)}")
+        _put(reader, node.output[0], items[position])
+    elif op == "If":
+        _if(reader, node, names)
+    else:
+        _loop(reader, node, names)
+
+
+def _if(reader, node, names):
+    condition = _known(reader, names[0]) if names else None
+    branches = attributes(node)
+    branch = branches.get("then_branch" if condition else "else_branch")
+    if condition is None or branch is None or len(branch.output) != len(node.output):
+        raise reader.fail(node, DATA_DEPENDENT)
+    _walk(reader, node, branch.node, 1)
+    for name, output in zip(node.output, branch.output):
+        _set_carried(reader, name, _carried(reader, node, output.name))
+
+
+def _bounded(reader, node, turns, count):
+    if turns * count > MAX_UNROLLED_NODES:
+        raise reader.unsupported(node, f"a {node.op_type} of {turns:,} turns over {count} nodes (more than "
+                                       f"{MAX_UNROLLED_NODES:,} nodes unrolled)")
+
+
+def _walk(reader, node, nodes, turns):
+    _bounded(reader, node, turns, len(nodes))
+    for inner in nodes:
+        if inner.op_type == "Scan":
+            raise reader.fail(inner, DATA_DEPENDENT)
+        reader.visit(inner, inner.op_type, tuple(inner.input), tuple(inner.output))
+
+
+def _entry(reader, node, name):
+    if name in reader.values:
+        return reader.values[name]
+    return reader.const(node, name, "a tensor")
+
+
+def _put(reader, name, entry):
+    if isinstance(entry, Const):
+        reader.consts[name] = entry
+    else:
+        reader.values[name] = entry
+
+
+def _sequence(reader, node, name):
+    found = reader.sequences.get(name)
+    if found is None:
+        raise reader.unsupported(node, f"input '{shown(name)}' must be a sequence of tensors the walk knows")
+    return found
+
+
+def _int(reader, node, name, what):
+    const = reader.ahead(name)
+    array = const.array() if const is not None else None
+    if array is None or array.size != 1:
+        raise reader.unsupported(node, f"{what} '{shown(name)}' must be a known constant")
+    return int(array.reshape(-1).tolist()[0])
+
+
+def _known(reader, name):
+    """The single value of a constant, or None."""
+    const = reader.ahead(name) if name else None
+    array = const.array() if const is not None else None
+    return None if array is None or array.size != 1 else array.reshape(-1).tolist()[0]
+
+
+def _loop(reader, node, names):
+    body = attributes(node).get("body")
+    trips = _known(reader, names[0]) if names and names[0] else None
+    condition = _known(reader, names[1]) if len(names) > 1 and names[1] else True
+    if body is None or trips is None or condition is None or len(body.input) != len(names):
+        raise reader.fail(node, DATA_DEPENDENT)
+    carried = list(names[2:])
+    if len(body.output) != 1 + len(carried) or len(node.output) != len(carried):
+        raise reader.unsupported(node, "a Loop that collects scan outputs (cnncalc unrolls a Loop whose results "
+                                       "are its carried sequences and tensors)")
+    _bounded(reader, node, int(trips), len(body.node))
+    state = [_carried(reader, node, name) for name in carried]
+    turn = 0
+    while turn < int(trips) and condition:
+        reader.consts[body.input[0].name] = Const((), value=small.array([turn], dtype="int64").reshape(()))
+        reader.consts[body.input[1].name] = Const((), value=small.array([bool(condition)], dtype="bool").reshape(()))
+        for formal, entry in zip(body.input[2:], state):
+            _set_carried(reader, formal.name, entry)
+        _walk(reader, node, body.node, int(trips))
+        condition = _known(reader, body.output[0].name)
+        if condition is None:
+            raise reader.fail(node, DATA_DEPENDENT)
+        state = [_carried(reader, node, output.name) for output in body.output[1:]]
+        turn += 1
+    for name, entry in zip(node.output, state):
+        _set_carried(reader, name, entry)
+
+
+def _carried(reader, node, name):
+    if name in reader.sequences:
+        return ("sequence", reader.sequences[name])
+    return ("tensor", _entry(reader, node, name))
+
+
+def _set_carried(reader, name, entry):
+    kind, held = entry
+    if kind == "sequence":
+        reader.sequences[name] = held
+    else:
+        _put(reader, name, held)
