@@ -14,13 +14,13 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import levit, variants
+from . import levit, multiscale, variants
 from .tensors import Value, channels_last, elements, shape_text
 
 # the operators a region follows
 FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
             "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum", "Conv",
-            "BatchNormalization", "HardSwish")
+            "BatchNormalization", "HardSwish", "LayerNormalization", "MaxPool")
 
 
 class Region:
@@ -359,6 +359,7 @@ def _matmul(reader, node, region, inputs, consts):
         return False
     if region.head_dim is None:
         region.head_dim, region.window, region.heads = a[-1], a[-2], (batch or (1,))[-1]
+        region.keys_count = b[-1]
     elif region.value_dim is None:  # attn @ v: n x d; v @ attn^T (CoAtNet): d x n
         region.value_dim = b[-1] if a[-2] == region.window else a[-2]
     region.macs += math.prod(batch) * a[-2] * b[-1] * a[-1]
@@ -374,6 +375,8 @@ def close(reader, node, name):
     region.closed = True
     if region in reader.regions:
         reader.regions.remove(region)
+    if getattr(region, "kind", None) == "pool":
+        return multiscale.close_pool(reader, node, name, region)
     tokens = reader.values[region.source]
     out = variants.widened(value, tokens, region)  # the output's channels: the input's, or more (CoAtNet)
     if not out or not region.projections or region.head_dim is None:
@@ -383,6 +386,7 @@ def close(reader, node, name):
     width = tokens.shape[tokens.channel_axis]
     keys, inner, projected, table = variants.layer_keys(reader, node, region, tokens)
     table += levit.layer_keys(reader, node, region, keys, projected, out)
+    table += multiscale.layer_keys(reader, node, region, keys, tokens)
     heads = keys["heads"]
     found = None
     for qkv_bias in (True, False):

@@ -10,13 +10,15 @@ window: the attention map), the weighted sum, and the output (docs/conventions.m
 import math
 
 from ..numbers import Tokens, is_tokens, plural
+from . import multiscale
 from .keys import check_activation, check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
 
 # folded: the relative bias as torch.export stores it, one constant of heads x n x n per window's scores;
 # offsets: a learned bias per head for each offset (|dy|, |dx|) between two positions (LeViT, EfficientFormer)
-POSITION_BIASES = ("none", "relative", "continuous", "folded", "offsets")
+# decomposed: MViT V2's relative position, a table per axis of T, H, W (see multiscale)
+POSITION_BIASES = ("none", "relative", "continuous", "folded", "offsets", "decomposed")
 
 ATTENTION_KEYS = {
     "heads": (check_count, REQUIRED), "dim": (check_count, None), "qkv_bias": (check_flag, True),
@@ -24,6 +26,9 @@ ATTENTION_KEYS = {
     "position": (check_choice(*POSITION_BIASES), "none"), "cpb_hidden": (check_count, 512),
     "cosine": (check_flag, False), "key_dim": (check_count, None), "out": (check_count, None),
     "norm": (check_choice("none", "bn"), "none"), "proj_act": (check_activation, None), "stride": (check_count, 1),
+    # pooling attention on the tokens of a T x H x W grid (MViT: see multiscale)
+    "grid": (check_size, None), "pool_q": (check_size, None), "pool_kv": (check_size, None),
+    "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False),
 }
 
 
@@ -57,6 +62,9 @@ def attention(layer, shape):
     dim = p["dim"] or channels
     if dim % heads:
         raise layer.error(f"heads {heads} must divide the width {dim}", "heads")
+    if p["grid"] is not None or p["position"] == "decomposed" or p["residual_pool"] \
+            or p["pool_q"] is not None or p["pool_kv"] is not None:
+        return multiscale.attention(layer, shape, channels, heads)
     count, windows, per_window, window, padded = _geometry(layer, shape)
     head_dim = dim // heads
     key_dim = p["key_dim"] or head_dim  # the width of q and k a head (narrower than v's in LeViT, EfficientFormer)
