@@ -201,7 +201,7 @@ def _set(reader, node, region, dims, position=0):
 
 def _step(reader, node, attrs, region, first=None):
     """Follow one node of the region; False when it is not one the region can take."""
-    from .reshapes import _reshaped
+    from .reshapes import reshaped_like
 
     op = node.op_type
     inputs = [first.shape if first is not None and i == 0 else _dims(reader, name, region)
@@ -214,7 +214,7 @@ def _step(reader, node, attrs, region, first=None):
         perm = list(attrs.get("perm", reversed(range(len(dims)))))
         return _set(reader, node, region, [dims[p] for p in perm]) or True
     if op in ("Reshape", "Squeeze", "Unsqueeze", "Gather", "Flatten") and dims is not None:
-        shape = _reshape_like(reader, node, attrs, dims, consts, _reshaped)
+        shape = reshaped_like(node, attrs, dims, consts)
         return shape is not None and (_set(reader, node, region, shape) or True)
     if op == "Shape" and dims is not None:
         from .small import array as small_array
@@ -308,33 +308,6 @@ def _step(reader, node, attrs, region, first=None):
                 region.tables.add(name)
             return _set(reader, node, region, dims) or True
     return False
-
-
-def _reshape_like(reader, node, attrs, dims, consts, reshaped):
-    op = node.op_type
-    if op == "Flatten":
-        axis = attrs.get("axis", 1) % len(dims)
-        return (math.prod(dims[:axis]), math.prod(dims[axis:]))
-    if op == "Reshape":
-        array = consts[1].array() if consts[1] is not None else None
-        return None if array is None else reshaped(dims, array.reshape(-1).tolist(), attrs.get("allowzero", 0))
-    if op == "Gather":
-        array = consts[1].array() if consts[1] is not None else None
-        if array is None:
-            return None
-        axis = attrs.get("axis", 0) % len(dims)
-        return dims[:axis] + tuple(array.shape) + dims[axis + 1:]
-    given = consts[1].array() if len(consts) > 1 and consts[1] is not None else None
-    axes = given.reshape(-1).tolist() if given is not None else attrs.get("axes")
-    if op == "Squeeze":
-        axes = [a % len(dims) for a in (axes if axes is not None else [i for i, d in enumerate(dims) if d == 1])]
-        return tuple(d for i, d in enumerate(dims) if i not in axes)
-    if axes is None:
-        return None
-    shape = list(dims)
-    for axis in sorted(a % (len(dims) + len(axes)) for a in axes):
-        shape.insert(axis, 1)
-    return tuple(shape)
 
 
 def _matmul(reader, node, region, inputs, consts):

@@ -104,6 +104,35 @@ def _reshaped(dims, target, allowzero):
     return tuple(int(v) for v in target)
 
 
+def reshaped_like(node, attrs, dims, consts):
+    """The dims a Reshape, Squeeze, Unsqueeze, Gather (of a constant index) or Flatten gives ``dims``, with
+    ``consts`` its inputs that are constants (None where not); None when they cannot be told."""
+    op = node.op_type
+    if op == "Flatten":
+        axis = attrs.get("axis", 1) % len(dims)
+        return (math.prod(dims[:axis]), math.prod(dims[axis:]))
+    if op == "Reshape":
+        array = consts[1].array() if consts[1] is not None else None
+        return None if array is None else _reshaped(dims, array.reshape(-1).tolist(), attrs.get("allowzero", 0))
+    if op == "Gather":
+        array = consts[1].array() if consts[1] is not None else None
+        if array is None:
+            return None
+        axis = attrs.get("axis", 0) % len(dims)
+        return dims[:axis] + tuple(array.shape) + dims[axis + 1:]
+    given = consts[1].array() if len(consts) > 1 and consts[1] is not None else None
+    axes = given.reshape(-1).tolist() if given is not None else attrs.get("axes")
+    if op == "Squeeze":
+        axes = [a % len(dims) for a in (axes if axes is not None else [i for i, d in enumerate(dims) if d == 1])]
+        return tuple(d for i, d in enumerate(dims) if i not in axes)
+    if axes is None:
+        return None
+    shape = list(dims)
+    for axis in sorted(a % (len(dims) + len(axes)) for a in axes):
+        shape.insert(axis, 1)
+    return tuple(shape)
+
+
 def _as_strided(reader, node):
     """torch.export writes an adaptive pool's output view (as_strided) as a Reshape to [-1] and a Gather of
     constant indices: when that Gather alone reads it, the pair is read as one reshape (see gather)."""
