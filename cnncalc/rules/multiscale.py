@@ -12,7 +12,7 @@ tables of (2*max(q, k)-1) x d for each of T, H and W (params), and the queries m
 gather, heads*Tq*Hq*Wq*d*(Tk + Hk + Wk) MACs (the einsums and the matmul PyTorch counts).
 """
 
-from ..numbers import Tokens, is_tokens
+from ..numbers import Tokens, is_tokens, plural
 from .registry import Cost
 from .windows import elements, product_text
 
@@ -96,7 +96,7 @@ def attention(layer, shape, channels, heads):
     cost.products = 2 * scores
     if layer.explaining:
         cost.explain += [("size", f"N = {extra} class token{'s' if extra != 1 else ''} + the grid {product_text(grid)}"
-                                  f" = {count:,} tokens of width C = {channels}; {heads} heads of width d = "
+                                  f" = {count:,} tokens of width C = {channels}; {plural(heads, 'head')} of width d = "
                                   f"{dim}/{heads} = {head_dim}; queries Nq = {queries:,}, keys Nk = {keys_count:,}")]
         cost.explain += [line for line in lines if line[0] == "size"]
         cost.explain += [("params", f"params = Q,K,V weights C*3E + output projection E*out + biases = "
