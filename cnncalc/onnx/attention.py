@@ -20,7 +20,7 @@ from .tensors import Value, channels_last, elements, shape_text
 # the operators a region follows
 FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
             "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum", "Conv",
-            "BatchNormalization", "HardSwish", "LayerNormalization", "MaxPool")
+            "BatchNormalization", "HardSwish", "LayerNormalization", "MaxPool", "ScatterND")
 
 
 class Region:
@@ -214,7 +214,7 @@ def _step(reader, node, attrs, region, first=None):
         perm = list(attrs.get("perm", reversed(range(len(dims)))))
         return _set(reader, node, region, [dims[p] for p in perm]) or True
     if op in ("Reshape", "Squeeze", "Unsqueeze", "Gather", "Flatten") and dims is not None:
-        shape = reshaped_like(node, attrs, dims, consts)
+        shape = reshaped_like(node, attrs, dims, consts) or multiscale.scatter_update(reader, node, region, dims)
         return shape is not None and (_set(reader, node, region, shape) or True)
     if op == "Shape" and dims is not None:
         from .small import array as small_array
@@ -312,6 +312,9 @@ def _step(reader, node, attrs, region, first=None):
 
 def _matmul(reader, node, region, inputs, consts):
     a, b = inputs
+    if a is not None and b is None and consts[1] is not None and \
+            multiscale.relative_product(reader, node, region, a, consts[1], node.input[1]):
+        return True  # MViT V2's queries by the rows of rel_pos_t
     if a is not None and b is None and consts[1] is not None and consts[1].dims and len(consts[1].dims) == 2 \
             and len(region.batch_norms) < 2:  # a LeViT region ends with its output projection's BatchNorm
         weight = consts[1].dims

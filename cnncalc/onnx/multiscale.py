@@ -13,9 +13,9 @@ with ``grid``.
 
 import math
 
-from .tensors import elements, pair, shape_text
+from .tensors import elements, initializer_kind, pair, shape_text
 
-OPERATORS = ("Conv", "LayerNormalization", "MaxPool")
+OPERATORS = ("Conv", "LayerNormalization", "MaxPool", "Einsum", "Add", "ScatterND")
 
 
 def _window(attrs, dims):
@@ -41,6 +41,8 @@ def step(reader, node, attrs, region, inputs, consts):
     from .attention import _set
 
     dims, op = inputs[0], node.op_type
+    if op in ("Einsum", "Add", "ScatterND"):
+        return relative_step(reader, node, attrs, region, inputs, consts)
     if op == "LayerNormalization":
         scale, bias = (consts[i] if len(consts) > i else None for i in (1, 2))
         if attrs.get("axis", -1) % len(dims) != len(dims) - 1 or scale is None or not scale.stored \
@@ -77,6 +79,98 @@ def step(reader, node, attrs, region, inputs, consts):
         region.params += elements(consts[1].dims)
         region.pool_params += elements(consts[1].dims)
     return _set(reader, node, region, dims[:2] + out) or True
+
+
+# --- MViT V2: the decomposed relative position and the pooled residual ----------------------------------------
+
+def relative_step(reader, node, attrs, region, inputs, consts):
+    """An Einsum of the queries and rows gathered from a learned table (rel_pos_h, rel_pos_w), the sum of the
+    three products broadcast (an Add of two region tensors before AV), the in-place add into the scores
+    (ScatterND), and after AV the pooled q added to the weighted sum (``residual_pool``); False otherwise."""
+    from . import small
+    from .attention import _set
+
+    op = node.op_type
+    if op == "ScatterND":
+        if len(inputs) != 3 or inputs[0] is None or (inputs[2] is None and consts[2] is None):
+            return False
+        return _set(reader, node, region, inputs[0]) or True
+    if op == "Add":
+        if len(inputs) != 2 or inputs[0] is None or inputs[1] is None or region.head_dim is None:
+            return False
+        try:
+            shape = tuple(small.broadcast_shapes(inputs[0], inputs[1]))
+        except ValueError:
+            return False
+        if region.value_dim is not None:  # after AV: x[:, :, 1:] += q[:, :, 1:]
+            region.residual = True
+        return _set(reader, node, region, shape) or True
+    equation = str(attrs.get("equation", "")).replace(" ", "")
+    if len(inputs) != 2 or inputs[1] is not None or consts[1] is None or not consts[1].dims \
+            or "->" not in equation or region.head_dim is None:
+        return False
+    given, output = equation.split("->")
+    operands = given.split(",")
+    if len(operands) != 2 or any(len(o) != len(d) for o, d in zip(operands, (inputs[0], consts[1].dims))):
+        return False
+    sizes = {}
+    for letters, dims in zip(operands, (inputs[0], consts[1].dims)):
+        for letter, size in zip(letters, dims):
+            if sizes.setdefault(letter, size) != size:
+                return False
+    if any(letter not in sizes for letter in output):
+        return False
+    relative_table(reader, node, region, node.input[1])
+    region.macs += math.prod(sizes.values())
+    return _set(reader, node, region, [sizes[letter] for letter in output]) or True
+
+
+def scatter_update(reader, node, region, dims):
+    """``dims`` for a Reshape (to a shape the graph computes) whose output only a ScatterND reads as the values
+    it writes (MViT V2: ``attn[:, :, 1:, 1:] += rel_pos``, ``x[:, :, 1:] += q[:, :, 1:]``, as TorchScript writes
+    them): an elementwise add, the same counts however its values are laid out; None for any other Reshape."""
+    readers = [reader.nodes[at] for at in reader.readers.get(node.output[0], []) if at is not None]
+    if node.op_type != "Reshape" or not getattr(region, "pools", None) or not readers \
+            or any(user.op_type != "ScatterND" or list(user.input).index(node.output[0]) != 2 for user in readers):
+        return None
+    return dims
+
+
+def relative_table(reader, node, region, name):
+    """Count the learned tables the constant ``name`` (rows gathered by a constant index) was read from, once
+    a region; refused when it holds no learned table (the exporter derived it)."""
+    const = reader.consts[name]
+    learned = [source for source in sorted(const.sources)
+               if initializer_kind(source, reader.initializers.get(source)) == "param"]
+    if not learned:
+        raise reader.unsupported(node, f"a relative position product with '{name}', a tensor the exporter derived "
+                                       f"from the model's position tables, so their params cannot be told (the "
+                                       f"TorchScript exporter, dynamo=False, keeps the tables)")
+    tables = region.__dict__.setdefault("relative", {})
+    for source in learned:
+        if source not in tables:
+            tables[source] = elements(reader.consts[source].dims)
+            region.params += tables[source]
+
+
+def relative_product(reader, node, region, a, const, name):
+    """A MatMul of the region's queries by rows gathered from a learned table (rel_pos_t, transposed):
+    batch*M*N*K MACs; False when ``const`` is not such a tensor."""
+    from .attention import _set
+
+    b = const.dims
+    if const.stored or not b or len(b) < 3 or len(a) < 2 or a[-1] != b[-2] or region.head_dim is None \
+            or not getattr(region, "pools", None):
+        return False
+    from .small import broadcast_shapes
+
+    try:
+        batch = tuple(broadcast_shapes(a[:-2], b[:-2]))
+    except ValueError:
+        return False
+    relative_table(reader, node, region, name)
+    region.macs += math.prod(batch) * a[-2] * b[-1] * a[-1]
+    return _set(reader, node, region, batch + (a[-2], b[-1])) or True
 
 
 # --- the pooled skip connection -------------------------------------------------------------------------
@@ -168,5 +262,10 @@ def layer_keys(reader, node, region, keys, tokens):
     keys["pool_kv"] = pair(for_keys[0][2])
     if kernel != (3, 3, 3):
         keys["pool_kernel"] = pair(kernel)
-    return region.pool_params
+    relative = getattr(region, "relative", {})
+    if relative:
+        keys["position"] = "decomposed"
+    if getattr(region, "residual", False):
+        keys["residual_pool"] = True
+    return region.pool_params + sum(relative.values())
 

@@ -25,10 +25,10 @@ def start(reader, node, attrs):
 
 def step(reader, node, attrs, region, inputs, consts):
     """Follow one node of a region when it is one of these; False when not (the region's own steps try)."""
-    if node.op_type == "Einsum":
-        return einsum(reader, node, attrs, region, inputs)
     if node.op_type in multiscale.OPERATORS and multiscale.step(reader, node, attrs, region, inputs, consts):
         return True
+    if node.op_type == "Einsum":
+        return einsum(reader, node, attrs, region, inputs)
     if node.op_type == "Conv":
         return conv_projection(reader, node, attrs, region, inputs, consts)
     if node.op_type in levit.OPERATORS:
