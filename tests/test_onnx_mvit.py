@@ -102,7 +102,54 @@ def squeeze_axis_1(g, t, scope):
     return f"if{n}"
 
 
-def tiny_mvit(folder, form, pool_q=True):
+def unknown_shape(g, scope):
+    """A shape the walk cannot know (TorchScript computes the in-place adds' shapes from index tensors too large
+    to fold): a Constant holding a sparse tensor."""
+    g.count += 1
+    name = f"unknown{g.count}"
+    sparse = helper.make_sparse_tensor(numpy_helper.from_array(numpy.array([1], dtype=numpy.int64), f"v{g.count}"),
+                                       numpy_helper.from_array(numpy.array([0], dtype=numpy.int64), f"i{g.count}"),
+                                       [4])
+    g.nodes.append(helper.make_node("Constant", [], [name], name=f"{scope}/Constant_{g.count}", sparse_value=sparse))
+    return name
+
+
+def add_in_place(g, whole, part, scope, rows_too=False):
+    """``whole[:, :, 1:, 1:] += part`` (or ``whole[:, :, 1:, :]``) as TorchScript writes it: Slices, an Add, the
+    sum reshaped to a shape it computes, and a ScatterND into ``whole``."""
+    piece = g.op("Slice", [whole, g.ints("one_", [1]), g.ints("end_", [BIG]), g.ints("axis_2", [2])], scope)
+    if rows_too:
+        piece = g.op("Slice", [piece, g.ints("one_", [1]), g.ints("end_", [BIG]), g.ints("axis_3", [3])], scope)
+    summed = g.op("Reshape", [g.op("Add", [piece, part], scope), unknown_shape(g, scope)], scope)
+    index = g.ints(f"onnx::ScatterND_{g.count}", numpy.zeros((1, 2, 8, 8 if rows_too else 4, 4), dtype=numpy.int64))
+    return g.op("ScatterND", [whole, index, summed], scope)
+
+
+def relative_position(g, scores, q, scope):
+    """MViT V2's _add_rel_pos on 2 heads of width 4, q and k on a 2 x 2 x 2 grid: the queries of the grid times
+    rows of rel_pos_h and rel_pos_w (Einsum) and of rel_pos_t (MatMul), gathered by constant indices, summed
+    and added into the scores but the class token's."""
+    r_q = g.op("Reshape", [g.op("Slice", [q, g.ints("one_", [1]), g.ints("end_", [BIG]), g.ints("axis_2", [2])], scope),
+                           g.ints("to_grid", [1, 2, 2, 2, 2, 4])], scope)
+    index = g.ints("onnx::Cast_dist", [[1, 0], [2, 1]])
+    rows = {axis: g.op("Gather", [g.weight(f"blocks.0.attn.rel_pos_{axis}", [3, 4]), index], scope, axis=0)
+            for axis in "hwt"}
+    rel_h = g.op("Einsum", [r_q, rows["h"]], scope, equation="bythwc,hkc->bythwk")
+    rel_w = g.op("Einsum", [r_q, rows["w"]], scope, equation="bythwc,wkc->bythwk")
+    frames = g.op("Reshape", [g.op("Transpose", [r_q], scope, perm=[2, 0, 1, 3, 4, 5]), g.ints("to_t", [2, 8, 4])],
+                  scope)
+    rel_t = g.op("MatMul", [frames, g.op("Transpose", [rows["t"]], scope, perm=[0, 2, 1])], scope)  # 2 x 8 x 2
+    rel_t = g.op("Transpose", [g.op("Reshape", [g.op("Transpose", [rel_t], scope, perm=[1, 0, 2]),
+                                                g.ints("to_t6", [1, 2, 2, 2, 2, 2])], scope)],
+                 scope, perm=[0, 1, 4, 2, 3, 5])
+    total = g.op("Add", [g.op("Add", [g.op("Unsqueeze", [rel_h, g.ints("at57", [5, 7])], scope),
+                                      g.op("Unsqueeze", [rel_w, g.ints("at56", [5, 6])], scope)], scope),
+                         g.op("Unsqueeze", [rel_t, g.ints("at67", [6, 7])], scope)], scope)
+    total = g.op("Reshape", [total, g.ints("to_scores", [1, 2, 8, 8])], scope)
+    return add_in_place(g, scores, total, scope, rows_too=True)
+
+
+def tiny_mvit(folder, form, pool_q=True, relative=False):
     """A 3 x 2 x 8 x 8 clip; patches 1x2x2 -> an 8 x 2 x 4 x 4 map, 32 tokens of width 8 and a class token;
     one block of 2 heads of width 4, k and v pooled with stride 1x2x2 (and q, with the pooled skip, when
     ``pool_q``); a LayerNorm, the class token, a Linear to 5 classes."""
@@ -144,7 +191,12 @@ def tiny_mvit(folder, form, pool_q=True):
         q = pool(g, q, 2, 4, (2, 4, 4), (1, 2, 2), a + "/pool_q")
     rows = 9 if pool_q else 33
     scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(0.5)], a), g.op("Transpose", [k], a, perm=[0, 1, 3, 2])], a)
+    if relative:
+        scores = relative_position(g, scores, q, a)
     mixed = g.op("MatMul", [g.op("Softmax", [scores], a, axis=-1), v], a)
+    if relative:  # and the pooled residual: x[:, :, 1:, :] += q[:, :, 1:, :]
+        part = g.op("Slice", [q, g.ints("one_", [1]), g.ints("end_", [BIG]), g.ints("axis_2", [2])], a)
+        mixed = add_in_place(g, mixed, part, a)
     back = g.op("Reshape", [g.op("Transpose", [mixed], a, perm=[0, 2, 1, 3]), g.ints(f"back{rows}", [1, rows, 8])], a)
     attended = g.linear(back, 8, 8, a + "/project/project.0")
     skip = x
@@ -210,3 +262,29 @@ def test_loop_whose_trip_count_the_model_computes_is_refused(tmp_path):
     g.nodes.append(helper.make_node("Loop", [trips, "true"], [], name="/loop/Loop", body=body))
     with pytest.raises(SpecError, match=r"'/loop/Loop' \(Loop\): its output's shape depends on the values"):
         cnncalc.analyze(g.save(tmp_path, conv))
+
+
+def test_mvit_v2_decomposed_relative_position_and_residual_pooling(tmp_path):
+    report, _ = totals(tiny_mvit(tmp_path, "torchscript", relative=True))
+    keys = report.spec.layers[6].keys
+    assert (keys["position"], keys["residual_pool"]) == ("decomposed", True)
+    attention = report.rows[6]
+    # as the block above, and the tables rel_pos_h, _w, _t, each (2*max(2, 2) - 1) x 4
+    assert attention.params == 636 + 3 * 3 * 4 == 672
+    # the 8 queries of the grid by 2 rows of each table: 2 heads * 8 * 4 * (2 + 2 + 2)
+    assert attention.macs == 13392 + 2 * 8 * 4 * 6 == 13776
+    assert report.totals["params"] == 977 + 36
+
+
+def test_mvit_v2_tables_torch_export_derived_are_refused(tmp_path):
+    """torch.export gathers rel_pos_t's rows into a constant and names the tables itself (val_183): refused."""
+    path = tiny_mvit(tmp_path, "torchscript", relative=True)
+    model = onnx.load(path)
+    renamed = {"blocks.0.attn.rel_pos_h": "val_183"}
+    for tensor in model.graph.initializer:
+        tensor.name = renamed.get(tensor.name, tensor.name)
+    for node in model.graph.node:
+        node.input[:] = [renamed.get(name, name) for name in node.input]
+    onnx.save(model, path)
+    with pytest.raises(SpecError, match="a relative position product with '.*', a tensor the exporter derived"):
+        cnncalc.analyze(path)
