@@ -60,7 +60,7 @@ def attention(layer, shape, channels, heads):
         macs = copies * heads * head_dim * elements(sizes) * elements(kernel)
         pool_params, pool_macs = pool_params + params, pool_macs + macs
         lines += [("size", f"{what} pooled: the grid {product_text(grid)} by a depthwise {product_text(kernel)} "
-                           f"conv of stride {product_text(stride)}, pad {'x'.join(str(k // 2) for k in kernel)}: "
+                           f"conv of stride {product_text(stride)}, pad {product_text(k // 2 for k in kernel)}: "
                            f"{product_text(sizes)}"),
                   ("params", f"params {what} pool{'s' if copies > 1 else ''} = {copies}*(d*{product_text(kernel)} "
                              f"conv + 2d LayerNorm) = {copies}*({head_dim}*{elements(kernel)} + 2*{head_dim}) = "
@@ -99,6 +99,8 @@ def attention(layer, shape, channels, heads):
                                   f" = {count:,} tokens of width C = {channels}; {plural(heads, 'head')} of width d = "
                                   f"{dim}/{heads} = {head_dim}; queries Nq = {queries:,}, keys Nk = {keys_count:,}")]
         cost.explain += [line for line in lines if line[0] == "size"]
+        if p["residual_pool"]:
+            cost.explain.append(("size", "residual_pool: the pooled q added to the weighted sum (no params, no MACs)"))
         cost.explain += [("params", f"params = Q,K,V weights C*3E + output projection E*out + biases = "
                                     f"{channels}*{projected} + {dim}*{out} + {biases} = {weights + biases:,}")]
         cost.explain += [line for line in lines if line[0] == "params"]
