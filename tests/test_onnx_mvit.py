@@ -251,15 +251,7 @@ def test_mvit_block_pooling_k_and_v_only(tmp_path, form):
 
 
 def test_loop_whose_trip_count_the_model_computes_is_refused(tmp_path):
-    g = Graph("torchscript", (1, 4, 8, 8))
-    conv = g.op("Conv", ["x", g.weight("w", [4, 4, 1, 1])], "/conv", kernel_shape=[1, 1])
-    trips = g.op("Cast", [conv], "/count", to=TensorProto.INT64)  # a number the model computes
-    body = helper.make_graph([helper.make_node("Identity", ["c"], ["c2"], name="/loop/Identity")], "body",
-                             [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-                              helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
-                             [helper.make_tensor_value_info("c2", TensorProto.BOOL, [])])
-    g.inits.append(numpy_helper.from_array(numpy.array(True), "true"))
-    g.nodes.append(helper.make_node("Loop", [trips, "true"], [], name="/loop/Loop", body=body))
+    g, conv = loop_model(tmp_path, "computed")
     with pytest.raises(SpecError, match=r"'/loop/Loop' \(Loop\): its output's shape depends on the values"):
         cnncalc.analyze(g.save(tmp_path, conv))
 
@@ -288,3 +280,35 @@ def test_mvit_v2_tables_torch_export_derived_are_refused(tmp_path):
     onnx.save(model, path)
     with pytest.raises(SpecError, match="a relative position product with '.*', a tensor the exporter derived"):
         cnncalc.analyze(path)
+
+
+def loop_model(folder, trips):
+    """A Loop of ``trips`` turns (or "computed": a number the model computes) after a conv."""
+    g = Graph("torchscript", (1, 4, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("w", [4, 4, 1, 1])], "/conv", kernel_shape=[1, 1])
+    body = helper.make_graph([helper.make_node("Identity", ["c"], ["c2"], name="/loop/Identity")],
+                             "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                                      helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+                             [helper.make_tensor_value_info("c2", TensorProto.BOOL, [])])
+    g.inits.append(numpy_helper.from_array(numpy.array(True), "true"))
+    count = g.op("Cast", [conv], "/count", to=TensorProto.INT64) if trips == "computed" else g.ints("trips", trips)
+    g.nodes.append(helper.make_node("Loop", [count, "true"], [], name="/loop/Loop", body=body))
+    return g, conv
+
+
+def test_a_loop_of_a_billion_turns_is_refused_before_any_turn(tmp_path):
+    g, conv = loop_model(tmp_path, 10 ** 9)
+    with pytest.raises(SpecError, match=r"a Loop of 1,000,000,000 turns over 1 nodes \(more than 20,000 nodes "
+                                        r"unrolled in the model\)"):
+        cnncalc.analyze(g.save(tmp_path, conv))
+
+
+def test_an_if_on_a_value_the_model_computes_is_refused(tmp_path):
+    g = Graph("torchscript", (1, 4, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("w", [4, 4, 1, 1])], "/conv", kernel_shape=[1, 1])
+    branch = helper.make_graph([helper.make_node("Identity", [conv], ["same"], name="/if/Identity")], "branch", [],
+                               [helper.make_tensor_value_info("same", TensorProto.FLOAT, None)])
+    g.nodes.append(helper.make_node("If", [g.op("Cast", [conv], "/if", to=TensorProto.BOOL)], ["out"], name="/if/If",
+                                    then_branch=branch, else_branch=branch))
+    with pytest.raises(SpecError, match=r"'/if/If' \(If\): its output's shape depends on the values"):
+        cnncalc.analyze(g.save(tmp_path, "out"))

@@ -18,7 +18,7 @@ from . import small
 from .tensors import Const, attributes
 
 OPERATORS = ("Loop", "If", "SequenceEmpty", "SequenceInsert", "SequenceAt", "SequenceConstruct", "SequenceLength")
-MAX_UNROLLED_NODES = 20000  # body nodes walked in all turns of one Loop
+MAX_UNROLLED_NODES = 20000  # Loop turns and body nodes walked in all, in a model
 DATA_DEPENDENT = ("its output's shape depends on the values the model computes (detection: NonZero, TopK, RoiAlign, "
                   "NonMaxSuppression...), so cnncalc cannot size the layers after it")
 
@@ -57,19 +57,23 @@ def _if(reader, node, names):
     branch = branches.get("then_branch" if condition else "else_branch")
     if condition is None or branch is None or len(branch.output) != len(node.output):
         raise reader.fail(node, DATA_DEPENDENT)
-    _walk(reader, node, branch.node, 1)
+    _bounded(reader, node, 1, len(branch.node))
+    _walk(reader, node, branch.node)
     for name, output in zip(node.output, branch.output):
         _set_carried(reader, name, _carried(reader, node, output.name))
 
 
 def _bounded(reader, node, turns, count):
-    if turns * count > MAX_UNROLLED_NODES:
+    """Count ``turns`` of ``count`` nodes against the model's budget (each turn costs one, an empty body too;
+    a Loop inside a body counts each time it is walked); refused past it."""
+    spent = reader.__dict__.get("unrolled", 0) + turns * max(count, 1)
+    if spent > MAX_UNROLLED_NODES:
         raise reader.unsupported(node, f"a {node.op_type} of {turns:,} turns over {count} nodes (more than "
-                                       f"{MAX_UNROLLED_NODES:,} nodes unrolled)")
+                                       f"{MAX_UNROLLED_NODES:,} nodes unrolled in the model)")
+    reader.unrolled = spent
 
 
-def _walk(reader, node, nodes, turns):
-    _bounded(reader, node, turns, len(nodes))
+def _walk(reader, node, nodes):
     for inner in nodes:
         if inner.op_type == "Scan":
             raise reader.fail(inner, DATA_DEPENDENT)
@@ -121,15 +125,16 @@ def _loop(reader, node, names):
     if len(body.output) != 1 + len(carried) or len(node.output) != len(carried):
         raise reader.unsupported(node, "a Loop that collects scan outputs (cnncalc unrolls a Loop whose results "
                                        "are its carried sequences and tensors)")
-    _bounded(reader, node, int(trips), len(body.node))
+    trips = max(int(trips), 0)
+    _bounded(reader, node, trips, len(body.node))
     state = [_carried(reader, node, name) for name in carried]
     turn = 0
-    while turn < int(trips) and condition:
+    while turn < trips and condition:
         reader.consts[body.input[0].name] = Const((), value=small.array([turn], dtype="int64").reshape(()))
         reader.consts[body.input[1].name] = Const((), value=small.array([bool(condition)], dtype="bool").reshape(()))
         for formal, entry in zip(body.input[2:], state):
             _set_carried(reader, formal.name, entry)
-        _walk(reader, node, body.node, int(trips))
+        _walk(reader, node, body.node)
         condition = _known(reader, body.output[0].name)
         if condition is None:
             raise reader.fail(node, DATA_DEPENDENT)
