@@ -312,3 +312,14 @@ def test_an_if_on_a_value_the_model_computes_is_refused(tmp_path):
                                     then_branch=branch, else_branch=branch))
     with pytest.raises(SpecError, match=r"'/if/If' \(If\): its output's shape depends on the values"):
         cnncalc.analyze(g.save(tmp_path, "out"))
+
+
+def test_a_sequence_grown_past_its_bound_is_refused(tmp_path):
+    """Each SequenceInsert copies the sequence: a chain of them is bounded by the sequence's length (64)."""
+    g = Graph("torchscript", (1, 4, 8, 8))
+    conv = g.op("Conv", ["x", g.weight("w", [4, 4, 1, 1])], "/conv", kernel_shape=[1, 1])
+    g.nodes.append(helper.make_node("SequenceEmpty", [], ["s0"], name="/seq/SequenceEmpty", dtype=TensorProto.FLOAT))
+    for i in range(70):
+        g.nodes.append(helper.make_node("SequenceInsert", [f"s{i}", conv], [f"s{i + 1}"], name=f"/seq/Insert_{i}"))
+    with pytest.raises(SpecError, match=r"'/seq/Insert_64' \(SequenceInsert\): a sequence of more than 64 tensors"):
+        cnncalc.analyze(g.save(tmp_path, conv))

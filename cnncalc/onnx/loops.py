@@ -19,6 +19,7 @@ from .tensors import Const, attributes
 
 OPERATORS = ("Loop", "If", "SequenceEmpty", "SequenceInsert", "SequenceAt", "SequenceConstruct", "SequenceLength")
 MAX_UNROLLED_NODES = 20000  # Loop turns and body nodes walked in all, in a model
+MAX_SEQUENCE = 64  # tensors in a sequence (each insert copies it: a chain of inserts costs its length squared)
 DATA_DEPENDENT = ("its output's shape depends on the values the model computes (detection: NonZero, TopK, RoiAlign, "
                   "NonMaxSuppression...), so cnncalc cannot size the layers after it")
 
@@ -29,11 +30,15 @@ def visit(reader, node, op, names):
     if op == "SequenceEmpty":
         sequences[node.output[0]] = ()
     elif op == "SequenceConstruct":
+        if len(names) > MAX_SEQUENCE:
+            raise reader.unsupported(node, f"a sequence of more than {MAX_SEQUENCE} tensors")
         sequences[node.output[0]] = tuple(_entry(reader, node, name) for name in names)
     elif op == "SequenceInsert":
         items = list(_sequence(reader, node, names[0]))
         position = _int(reader, node, names[2], "the SequenceInsert position") if len(names) > 2 and names[2] \
             else len(items)
+        if len(items) >= MAX_SEQUENCE:
+            raise reader.unsupported(node, f"a sequence of more than {MAX_SEQUENCE} tensors")
         items.insert(position % (len(items) + 1) if position < 0 else position, _entry(reader, node, names[1]))
         sequences[node.output[0]] = tuple(items)
     elif op == "SequenceLength":
