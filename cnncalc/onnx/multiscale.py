@@ -41,8 +41,8 @@ def step(reader, node, attrs, region, inputs, consts):
     from .attention import _set
 
     dims, op = inputs[0], node.op_type
-    if op in ("Einsum", "Add", "ScatterND"):
-        return relative_step(reader, node, attrs, region, inputs, consts)
+    if op in ("Einsum", "Add", "ScatterND"):  # (only in a region that pooled q, k or v: MViT's)
+        return bool(getattr(region, "pools", None)) and relative_step(reader, node, attrs, region, inputs, consts)
     if op == "LayerNormalization":
         scale, bias = (consts[i] if len(consts) > i else None for i in (1, 2))
         if attrs.get("axis", -1) % len(dims) != len(dims) - 1 or scale is None or not scale.stored \
