@@ -120,7 +120,7 @@ def relative_step(reader, node, attrs, region, inputs, consts):
                 return False
     if any(letter not in sizes for letter in output):
         return False
-    relative_table(reader, node, region, node.input[1])
+    relative_table(reader, node, region, node.input[1], operands[1][0])
     region.macs += math.prod(sizes.values())
     return _set(reader, node, region, [sizes[letter] for letter in output]) or True
 
@@ -136,16 +136,22 @@ def scatter_update(reader, node, region, dims):
     return dims
 
 
-def relative_table(reader, node, region, name):
-    """Count the learned tables the constant ``name`` (rows gathered by a constant index) was read from, once
-    a region; refused when it holds no learned table (the exporter derived it)."""
+def relative_table(reader, node, region, name, axis):
+    """Count the table of ``axis`` (t, h or w) the constant ``name`` holds rows of, once a region: the learned
+    table its rows were gathered from by a constant index (TorchScript); with torch.export, which names what it
+    stores itself, the float initializer they were gathered from (``val_183``: the attention layer checks it is
+    a table's size), or ``name`` itself when it is stored, the rows gathered (``gathered``)."""
     const = reader.consts[name]
     learned = [source for source in sorted(const.sources)
                if initializer_kind(source, reader.initializers.get(source)) == "param"]
     if not learned:
-        raise reader.unsupported(node, f"a relative position product with '{name}', a tensor the exporter derived "
-                                       f"from the model's position tables, so their params cannot be told (the "
-                                       f"TorchScript exporter, dynamo=False, keeps the tables)")
+        learned = [source for source in sorted(const.sources) if reader.initializers.get(source) is not None
+                   and reader.initializers[source].data_type in (1, 10, 11, 16)]
+        if learned == [name]:
+            region.__dict__.setdefault("gathered", set()).add(axis)
+    if not learned:
+        raise reader.unsupported(node, f"a relative position product with '{name}', a tensor with no position table "
+                                       f"behind it that cnncalc can count")
     tables = region.__dict__.setdefault("relative", {})
     for source in learned:
         if source not in tables:
@@ -159,7 +165,7 @@ def relative_product(reader, node, region, a, const, name):
     from .attention import _set
 
     b = const.dims
-    if const.stored or not b or len(b) < 3 or len(a) < 2 or a[-1] != b[-2] or region.head_dim is None \
+    if not b or len(b) < 3 or len(a) < 2 or a[-1] != b[-2] or region.head_dim is None \
             or not getattr(region, "pools", None):
         return False
     from .small import broadcast_shapes
@@ -168,7 +174,7 @@ def relative_product(reader, node, region, a, const, name):
         batch = tuple(broadcast_shapes(a[:-2], b[:-2]))
     except ValueError:
         return False
-    relative_table(reader, node, region, name)
+    relative_table(reader, node, region, name, "t")
     region.macs += math.prod(batch) * a[-2] * b[-1] * a[-1]
     return _set(reader, node, region, batch + (a[-2], b[-1])) or True
 
@@ -265,6 +271,8 @@ def layer_keys(reader, node, region, keys, tokens):
     relative = getattr(region, "relative", {})
     if relative:
         keys["position"] = "decomposed"
+        if getattr(region, "gathered", None):
+            keys["gathered"] = [axis for axis in "thw" if axis in region.gathered]
     if getattr(region, "residual", False):
         keys["residual_pool"] = True
     return region.pool_params + sum(relative.values())

@@ -80,6 +80,14 @@ def load(path, input=None, file=None):
                  f"{'s' if len(folded) > 1 else ''} into constants of heads x n x n: params count those constants "
                  f"(position: folded), PyTorch the tables they are gathered from, and their index buffers; MACs "
                  f"are the same (export with dynamo=False for PyTorch's params)")
+        gathered = [layer for layer in spec.layers if layer.keys.get("gathered")]
+        if gathered:
+            from ..errors import note
+
+            note(f"{file}: torch.export stored the relative position tables of {len(gathered)} attention layer"
+                 f"{'s' if len(gathered) > 1 else ''} as the rows it gathers from them (q x k x d for a table of "
+                 f"(2*max(q, k)-1) x d: gathered): params count those rows, PyTorch the tables; MACs are the same "
+                 f"(export with dynamo=False for PyTorch's params)")
         removed = removed_biases(model.graph, ops)
         if removed[0]:
             from ..errors import note

@@ -28,7 +28,7 @@ ATTENTION_KEYS = {
     "norm": (check_choice("none", "bn"), "none"), "proj_act": (check_activation, None), "stride": (check_count, 1),
     # pooling attention on the tokens of a T x H x W grid (MViT: see multiscale)
     "grid": (check_size, None), "pool_q": (check_size, None), "pool_kv": (check_size, None),
-    "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False),
+    "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False), "gathered": (multiscale.check_axes, None),
 }
 
 
@@ -62,7 +62,7 @@ def attention(layer, shape):
     dim = p["dim"] or channels
     if dim % heads:
         raise layer.error(f"heads {heads} must divide the width {dim}", "heads")
-    if p["grid"] is not None or p["position"] == "decomposed" or p["residual_pool"] \
+    if p["grid"] is not None or p["position"] == "decomposed" or p["residual_pool"] or p["gathered"] \
             or p["pool_q"] is not None or p["pool_kv"] is not None:
         return multiscale.attention(layer, shape, channels, heads)
     count, windows, per_window, window, padded = _geometry(layer, shape)

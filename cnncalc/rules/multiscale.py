@@ -9,12 +9,28 @@ sum are then heads*Nq*Nk*d MACs each, with Nq, Nk the tokens of the pooled q and
 runs on the Nq query tokens, which are the layer's output. ``residual_pool`` adds the pooled q to the
 weighted sum (MViT V2: elementwise, no MACs). ``position: decomposed`` is MViT V2's relative position:
 tables of (2*max(q, k)-1) x d for each of T, H and W (params), and the queries multiplied by the rows they
-gather, heads*Tq*Hq*Wq*d*(Tk + Hk + Wk) MACs (the einsums and the matmul PyTorch counts).
+gather, heads*Tq*Hq*Wq*d*(Tk + Hk + Wk) MACs (the einsums and the matmul PyTorch counts). ``gathered: [t, h,
+w]`` names the tables torch.export stores as the rows it gathers from them, q x k x d for each axis named, in
+place of the (2*max(q, k)-1) x d table: the params the graph holds (reader.py notes it).
 """
 
 from ..numbers import Tokens, is_tokens, plural
+from .keys import written_as
 from .registry import Cost
 from .windows import elements, product_text
+
+AXES = "thw"
+
+
+@written_as("thw", {"anyOf": [{"type": "array", "items": {"enum": list(AXES)}, "maxItems": 3}, {"type": "string"}],
+                    "description": "axes of the grid, t, h and w: [t], [t, h, w]"})
+def check_axes(layer, key, value):
+    """Axes of the grid: a list of t, h and w, or the letters written together (thw)."""
+    letters = list(value) if isinstance(value, (list, tuple)) else list(str(value).replace(",", "").replace(" ", "")) \
+        if isinstance(value, str) else None
+    if letters is None or not letters or any(letter not in AXES for letter in letters) or len(set(letters)) != len(letters):
+        raise layer.error(f"{key} takes axes of the grid: a list of t, h and w, not {value!r}", key)
+    return tuple(axis for axis in AXES if axis in letters)
 
 
 def _triple(layer, key, value):
@@ -75,13 +91,21 @@ def attention(layer, shape, channels, heads):
     qkv, scores, proj = count * channels * projected, heads * queries * keys_count * head_dim, queries * dim * out
     macs = qkv + 2 * scores + proj + pool_macs
     params = weights + biases + pool_params
+    if p["gathered"] and p["position"] != "decomposed":
+        raise layer.error("gathered needs position: decomposed", "gathered")
     if p["position"] == "decomposed":
-        tables = [2 * max(q, k) - 1 for q, k in zip(pools["pool_q"], pools["pool_kv"])]
+        gathered = p["gathered"] or ()
+        # each table (2*max(q, k)-1) x d, or the rows torch.export gathers from it for each pair, q*k*d
+        tables = [q * k if axis in gathered else 2 * max(q, k) - 1
+                  for axis, q, k in zip(AXES, pools["pool_q"], pools["pool_kv"])]
         table_params = sum(tables) * head_dim
         table_macs = heads * elements(pools["pool_q"]) * head_dim * sum(pools["pool_kv"])
         params, macs = params + table_params, macs + table_macs
-        lines += [("params", f"params relative position tables (2*max(q, k)-1)*d for T, H, W = "
-                             f"({' + '.join(map(str, tables))})*{head_dim} = {table_params:,}"),
+        terms = " + ".join(f"{q}*{k}" if axis in gathered else f"{2 * max(q, k) - 1}"
+                           for axis, q, k in zip(AXES, pools["pool_q"], pools["pool_kv"]))
+        lines += [("params", f"params relative position tables (2*max(q, k)-1)*d for T, H, W"
+                             + (f" (the rows gathered for each pair, q*k*d, for {', '.join(gathered)})" if gathered
+                                else "") + f" = ({terms})*{head_dim} = {table_params:,}"),
                   ("macs", f"MACs relative position = heads*Tq*Hq*Wq*d*(Tk + Hk + Wk) = {heads}*"
                            f"{product_text(pools['pool_q'])}*{head_dim}*({' + '.join(map(str, pools['pool_kv']))}) "
                            f"= {table_macs:,}")]
