@@ -380,3 +380,19 @@ def test_pooling_attention_errors_name_the_key():
         one({"tokens": [100, 96]}, type="attention", heads=1, pool_kv=2)
     with pytest.raises(SpecError, match="window cannot be combined with grid"):
         one({"tokens": [65, 96]}, type="attention", heads=1, grid=[1, 8, 8], window=4)
+
+
+def test_mvit_v2_tables_gathered_as_torch_export_stores_them():
+    # torch.export's mvit_v2_s blocks.0.attn holds rel_pos_t as its rows for each pair of the 8 frames (8 x 96 x 8)
+    keys = dict(type="attention", heads=1, grid=[8, 56, 56], pool_q=1, pool_kv=[1, 8, 8], position="decomposed",
+                residual_pool=True)
+    row = one({"tokens": [25089, 96]}, gathered=["t"], **keys)
+    assert row.params == 68352 - 15 * 96 + 8 * 96 * 8 == 73056
+    assert row.macs == 2938042560  # the same products
+    # and with every table gathered: T 8*8, H 56*7, W 56*7 rows of 96
+    assert one({"tokens": [25089, 96]}, gathered="thw", **keys).params == 68352 - (15 + 111 + 111) * 96 + (
+        64 + 392 + 392) * 96
+    with pytest.raises(SpecError, match="gathered takes axes of the grid: a list of t, h and w"):
+        one({"tokens": [25089, 96]}, gathered=["x"], **keys)
+    with pytest.raises(SpecError, match="gathered needs position: decomposed"):
+        one({"tokens": [25089, 96]}, **{**keys, "position": "none", "gathered": ["t"]})

@@ -132,13 +132,20 @@ def relative_position(g, scores, q, scope):
     r_q = g.op("Reshape", [g.op("Slice", [q, g.ints("one_", [1]), g.ints("end_", [BIG]), g.ints("axis_2", [2])], scope),
                            g.ints("to_grid", [1, 2, 2, 2, 2, 4])], scope)
     index = g.ints("onnx::Cast_dist", [[1, 0], [2, 1]])
-    rows = {axis: g.op("Gather", [g.weight(f"blocks.0.attn.rel_pos_{axis}", [3, 4]), index], scope, axis=0)
-            for axis in "hwt"}
+    # torch.export names the tables itself (val_183) and stores rel_pos_t's rows gathered and transposed
+    names = {"h": "val_183", "w": "val_191"} if g.form == "dynamo" else {}
+    rows = {axis: g.op("Gather", [g.weight(names.get(axis, f"blocks.0.attn.rel_pos_{axis}"), [3, 4]), index], scope,
+                       axis=0) for axis in "hw"}
     rel_h = g.op("Einsum", [r_q, rows["h"]], scope, equation="bythwc,hkc->bythwk")
     rel_w = g.op("Einsum", [r_q, rows["w"]], scope, equation="bythwc,wkc->bythwk")
     frames = g.op("Reshape", [g.op("Transpose", [r_q], scope, perm=[2, 0, 1, 3, 4, 5]), g.ints("to_t", [2, 8, 4])],
                   scope)
-    rel_t = g.op("MatMul", [frames, g.op("Transpose", [rows["t"]], scope, perm=[0, 2, 1])], scope)  # 2 x 8 x 2
+    if g.form == "dynamo":
+        rows_t = g.weight("transpose_9", [2, 4, 2])
+    else:
+        rows_t = g.op("Transpose", [g.op("Gather", [g.weight("blocks.0.attn.rel_pos_t", [3, 4]), index], scope, axis=0)],
+                      scope, perm=[0, 2, 1])
+    rel_t = g.op("MatMul", [frames, rows_t], scope)  # 2 x 8 x 2
     rel_t = g.op("Transpose", [g.op("Reshape", [g.op("Transpose", [rel_t], scope, perm=[1, 0, 2]),
                                                 g.ints("to_t6", [1, 2, 2, 2, 2, 2])], scope)],
                  scope, perm=[0, 1, 4, 2, 3, 5])
@@ -256,30 +263,22 @@ def test_loop_whose_trip_count_the_model_computes_is_refused(tmp_path):
         cnncalc.analyze(g.save(tmp_path, conv))
 
 
-def test_mvit_v2_decomposed_relative_position_and_residual_pooling(tmp_path):
-    report, _ = totals(tiny_mvit(tmp_path, "torchscript", relative=True))
+@pytest.mark.parametrize("form", FORMS)
+def test_mvit_v2_decomposed_relative_position_and_residual_pooling(tmp_path, form, capsys):
+    report, _ = totals(tiny_mvit(tmp_path, form, relative=True))
     keys = report.spec.layers[6].keys
     assert (keys["position"], keys["residual_pool"]) == ("decomposed", True)
     attention = report.rows[6]
-    # as the block above, and the tables rel_pos_h, _w, _t, each (2*max(2, 2) - 1) x 4
-    assert attention.params == 636 + 3 * 3 * 4 == 672
     # the 8 queries of the grid by 2 rows of each table: 2 heads * 8 * 4 * (2 + 2 + 2)
     assert attention.macs == 13392 + 2 * 8 * 4 * 6 == 13776
-    assert report.totals["params"] == 977 + 36
-
-
-def test_mvit_v2_tables_torch_export_derived_are_refused(tmp_path):
-    """torch.export gathers rel_pos_t's rows into a constant and names the tables itself (val_183): refused."""
-    path = tiny_mvit(tmp_path, "torchscript", relative=True)
-    model = onnx.load(path)
-    renamed = {"blocks.0.attn.rel_pos_h": "val_183"}
-    for tensor in model.graph.initializer:
-        tensor.name = renamed.get(tensor.name, tensor.name)
-    for node in model.graph.node:
-        node.input[:] = [renamed.get(name, name) for name in node.input]
-    onnx.save(model, path)
-    with pytest.raises(SpecError, match="a relative position product with '.*', a tensor the exporter derived"):
-        cnncalc.analyze(path)
+    if form == "torchscript":  # as the block above, and the tables rel_pos_h, _w, _t, each (2*max(2, 2) - 1) x 4
+        assert "gathered" not in keys
+        assert attention.params == 636 + 3 * 3 * 4 == 672
+        assert report.totals["params"] == 977 + 36
+    else:  # rel_pos_t as the rows gathered for each pair of frames, 2 x 4 x 2, where its table is 3 x 4
+        assert keys["gathered"] == ["t"]
+        assert attention.params == 636 + 2 * 3 * 4 + 2 * 4 * 2 == 676
+        assert "as the rows it gathers from them" in capsys.readouterr().err
 
 
 def loop_model(folder, trips):
