@@ -39,7 +39,9 @@ def visit(reader, node, op, names):
             else len(items)
         if len(items) >= MAX_SEQUENCE:
             raise reader.unsupported(node, f"a sequence of more than {MAX_SEQUENCE} tensors")
-        items.insert(position % (len(items) + 1) if position < 0 else position, _entry(reader, node, names[1]))
+        if not -len(items) <= position <= len(items):
+            raise reader.fail(node, f"position {position} is outside the sequence of {len(items)}")
+        items.insert(position, _entry(reader, node, names[1]))  # a negative one counts from the back, as ONNX's
         sequences[node.output[0]] = tuple(items)
     elif op == "SequenceLength":
         count = len(_sequence(reader, node, names[0]))
