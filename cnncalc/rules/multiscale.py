@@ -103,7 +103,7 @@ def attention(layer, shape, channels, heads):
         params, macs = params + table_params, macs + table_macs
         terms = " + ".join(f"{q}*{k}" if axis in gathered else f"{2 * max(q, k) - 1}"
                            for axis, q, k in zip(AXES, pools["pool_q"], pools["pool_kv"]))
-        lines += [("params", f"params relative position tables (2*max(q, k)-1)*d for T, H, W"
+        lines += [("params", "params relative position tables (2*max(q, k)-1)*d for T, H, W"
                              + (f" (the rows gathered for each pair, q*k*d, for {', '.join(gathered)})" if gathered
                                 else "") + f" = ({terms})*{head_dim} = {table_params:,}"),
                   ("macs", f"MACs relative position = heads*Tq*Hq*Wq*d*(Tk + Hk + Wk) = {heads}*"
