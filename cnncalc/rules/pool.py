@@ -3,7 +3,7 @@
 from ..numbers import Tokens, is_tokens
 from .keys import check_flag, check_pad, check_size
 from .registry import REQUIRED, Cost, rule
-from .windows import (axis_names, elements, kernel_names, need_map, per_axis, per_side, product_text,
+from .windows import (axis_names, elements, kernel_names, need_map, per_axis, per_side, product_text, show_shape,
                       spatial_output, window_keys)
 
 POOL_KEYS = {"kernel": (check_size, REQUIRED), "stride": (check_size, None), "pad": (check_pad, 0),
@@ -50,7 +50,7 @@ def pool(layer, shape):
 def _grid_map(layer, shape):
     """(tokens before the grid, the D x T x H x W map) of N x D tokens pooled on their ``grid``."""
     if not is_tokens(shape):
-        raise layer.error(f"grid pools N x D tokens, but the input is {product_text(shape)}", "grid")
+        raise layer.error(f"grid pools N x D tokens, but the input is {show_shape(shape)}", "grid")
     grid = layer.p["grid"] if isinstance(layer.p["grid"], tuple) else (layer.p["grid"],)
     extra = shape[0] - elements(grid)
     if extra < 0:
