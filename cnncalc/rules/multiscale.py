@@ -28,7 +28,8 @@ def check_axes(layer, key, value):
     """Axes of the grid: a list of t, h and w, or the letters written together (thw)."""
     letters = list(value) if isinstance(value, (list, tuple)) else list(str(value).replace(",", "").replace(" ", "")) \
         if isinstance(value, str) else None
-    if letters is None or not letters or any(letter not in AXES for letter in letters) or len(set(letters)) != len(letters):
+    if letters is None or not letters or any(letter not in AXES for letter in letters) \
+            or len(set(letters)) != len(letters):
         raise layer.error(f"{key} takes axes of the grid: a list of t, h and w, not {value!r}", key)
     return tuple(axis for axis in AXES if axis in letters)
 
@@ -137,7 +138,7 @@ def attention(layer, shape, channels, heads):
                          ("macs", f"MACs weighted sum AV = the same as QK^T = {scores:,}"),
                          ("macs", f"MACs output projection = Nq*E*out = {queries}*{dim}*{out} = {proj:,}")]
         cost.explain += [line for line in lines if line[0] == "macs"]
-        cost.explain.append(("macs", f"MACs = {qkv:,} + {scores:,} + {scores:,} + {proj:,} + {macs - qkv - 2 * scores - proj:,}"
-                                     f" = {macs:,} (bias adds, the scale, the LayerNorms and the softmax are not "
-                                     f"MACs)"))
+        rest = macs - qkv - 2 * scores - proj
+        cost.explain.append(("macs", f"MACs = {qkv:,} + {scores:,} + {scores:,} + {proj:,} + {rest:,} = {macs:,} (bias "
+                                     f"adds, the scale, the LayerNorms and the softmax are not MACs)"))
     return cost
