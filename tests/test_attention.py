@@ -6,7 +6,10 @@ params = sum(p.numel()), buffers = sum(b.numel())): vit_b_16's encoder_layer_0.s
 (nn.MultiheadAttention(768, 12)) is 524,391,936 MACs and 2,362,368 params; swin_t's features.1.0.attn
 (ShiftedWindowAttention(96, [7, 7], [0, 0], 3)) 145,108,992 MACs, 37,755 params, 2,401 buffers; swin_v2_t's
 features.1.0.attn (ShiftedWindowAttentionV2(96, [8, 8], [0, 0], 3)) 201,902,592 MACs, 40,323 params,
-4,546 buffers, of which its cpb_mlp 576,000 MACs and 3,072 params.
+4,546 buffers, of which its cpb_mlp 576,000 MACs and 3,072 params. MViT (torchvision 0.29.1, measured the
+same way on one MultiscaleAttention at 1 + 8*56*56 tokens): mvit_v1_b's blocks.0.attn 2,820,028,608 MACs and
+42,816 params, blocks.1.attn 6,834,119,040 MACs and 156,576 params; mvit_v2_s's blocks.0.attn 2,938,042,560
+MACs and 68,352 params, blocks.1.attn 5,490,149,760 MACs and 113,280 params.
 """
 
 import json
@@ -376,3 +379,85 @@ def test_botnet_attention_has_relative_logits_and_no_output_projection():
         one([256, 16, 16], type="attention", heads=4, proj=False, out=512)
     with pytest.raises(SpecError, match="position needs a map"):
         one({"tokens": [256, 256]}, type="attention", heads=4, proj=False, position="relative_logits")
+
+
+def test_mvit_v1_pooled_keys_and_values_are_torchvisions():
+    # mvit_v1_b blocks.0.attn: 96 wide, 1 head, k and v pooled 1x8x8 on the 8x56x56 grid (+ the class token)
+    row = one({"tokens": [25089, 96]}, type="attention", heads=1, grid=[8, 56, 56], pool_kv=[1, 8, 8])
+    # qkv 96*288 + 288, proj 96*96 + 96, pool_k and pool_v each a 96 x 1 x 3x3x3 conv and a LayerNorm(96)
+    assert row.params == 27936 + 9312 + 2 * (96 * 27 + 2 * 96) == 42816
+    # k, v grids 8 x 7 x 7 (56 + 2 - 3)//8 + 1 = 7: Nk = 1 + 392; the 25,089 queries are not pooled
+    qkv, pools = 25089 * 96 * 288, 2 * 1 * 96 * 392 * 27
+    scores, proj = 1 * 25089 * 393 * 96, 25089 * 96 * 96
+    assert row.macs == qkv + pools + 2 * scores + proj == 2820028608
+    assert row.out_shape == (25089, 96)
+
+
+def test_mvit_v1_pooled_queries_shrink_the_tokens():
+    # mvit_v1_b blocks.1.attn: 192 wide, 2 heads of 96, q pooled 1x2x2 (8x28x28), k and v 1x4x4 (8x14x14)
+    row = one({"tokens": [25089, 192]}, type="attention", heads=2, grid=[8, 56, 56], pool_q=[1, 2, 2],
+              pool_kv=[1, 4, 4])
+    assert row.params == 192 * 576 + 576 + 192 * 192 + 192 + 3 * (96 * 27 + 2 * 96) == 156576
+    queries, keys = 1 + 8 * 28 * 28, 1 + 8 * 14 * 14
+    pools = 2 * 96 * 27 * (8 * 28 * 28 + 2 * 8 * 14 * 14)
+    assert row.macs == 25089 * 192 * 576 + pools + 2 * 2 * queries * keys * 96 + queries * 192 * 192 == 6834119040
+    assert row.out_shape == (queries, 192) == (6273, 192)
+
+
+def test_mvit_v2_decomposed_position_and_residual_pool_are_torchvisions():
+    # mvit_v2_s blocks.1.attn: 96 in, 192 out (qkv Linear(96, 576), project Linear(192, 192)), 2 heads of 96,
+    # q pooled 1x2x2, k and v 1x4x4, tables rel_pos_h and _w (2*28 - 1) x 96, rel_pos_t (2*8 - 1) x 96
+    row = one({"tokens": [25089, 96]}, type="attention", heads=2, dim=192, out=192, grid=[8, 56, 56],
+              pool_q=[1, 2, 2], pool_kv=[1, 4, 4], position="decomposed", residual_pool=True)
+    assert row.params == 96 * 576 + 576 + 192 * 192 + 192 + 3 * (96 * 27 + 192) + (55 + 55 + 15) * 96 == 113280
+    queries, keys = 6273, 1569
+    pools = 2 * 96 * 27 * (8 * 28 * 28 + 2 * 8 * 14 * 14)
+    # the queries of the grid by the rows they gather: heads*Tq*Hq*Wq*d*(Tk + Hk + Wk)
+    relative = 2 * 8 * 28 * 28 * 96 * (8 + 14 + 14)
+    assert row.macs == (25089 * 96 * 576 + pools + 2 * 2 * queries * keys * 96 + queries * 192 * 192
+                        + relative) == 5490149760
+    # mvit_v2_s blocks.0.attn: 96 wide, 1 head, q pooled with stride 1 (a 3x3x3 conv all the same), k, v 1x8x8
+    row = one({"tokens": [25089, 96]}, type="attention", heads=1, grid=[8, 56, 56], pool_q=1, pool_kv=[1, 8, 8],
+              position="decomposed", residual_pool=True)
+    assert row.params == 27936 + 9312 + 3 * (96 * 27 + 192) + (111 + 111 + 15) * 96 == 68352
+    assert row.macs == (25089 * 96 * 288 + 96 * 27 * (8 * 56 * 56 + 2 * 8 * 7 * 7) + 2 * 25089 * 393 * 96
+                        + 25089 * 96 * 96 + 8 * 56 * 56 * 96 * (8 + 7 + 7)) == 2938042560
+
+
+def test_mvit_pooled_skip_and_separable_position_embedding():
+    spec = {"input": [96, 8, 56, 56], "layers": [
+        {"name": "tokens", "type": "tokens"}, {"name": "cls", "type": "classtoken"},
+        {"name": "pos", "type": "posembed", "separable": [8, 56, 56]},
+        {"name": "skip", "type": "maxpool", "grid": [8, 56, 56], "kernel": [1, 3, 3], "stride": [1, 2, 2],
+         "pad": [0, 1, 1]}]}
+    report = cnncalc.analyze(spec, explain=True)
+    # temporal_pos 8 x 96, spatial_pos 3136 x 96, class_pos 96 (mvit_v1_b's PositionalEncoding)
+    assert report.row("pos").params == (8 + 56 * 56 + 1) * 96 == 301920
+    # the class token passes, the 8x56x56 grid pooled to 8x28x28: 1 + 6,272 tokens
+    assert report.row("skip").out_shape == (6273, 96)
+    assert (report.row("skip").params, report.row("skip").macs) == (0, 0)
+
+
+def test_pooling_attention_errors_name_the_key():
+    with pytest.raises(SpecError, match=r"grid 8\*56\*56 = 25,088 positions, more than the 100 tokens"):
+        one({"tokens": [100, 96]}, type="attention", heads=1, grid=[8, 56, 56], pool_kv=2)
+    with pytest.raises(SpecError, match="pool_q and pool_kv need N x D tokens and their grid"):
+        one({"tokens": [100, 96]}, type="attention", heads=1, pool_kv=2)
+    with pytest.raises(SpecError, match="window cannot be combined with grid"):
+        one({"tokens": [65, 96]}, type="attention", heads=1, grid=[1, 8, 8], window=4)
+
+
+def test_mvit_v2_tables_gathered_as_torch_export_stores_them():
+    # torch.export's mvit_v2_s blocks.0.attn holds rel_pos_t as its rows for each pair of the 8 frames (8 x 96 x 8)
+    keys = dict(type="attention", heads=1, grid=[8, 56, 56], pool_q=1, pool_kv=[1, 8, 8], position="decomposed",
+                residual_pool=True)
+    row = one({"tokens": [25089, 96]}, gathered=["t"], **keys)
+    assert row.params == 68352 - 15 * 96 + 8 * 96 * 8 == 73056
+    assert row.macs == 2938042560  # the same products
+    # and with every table gathered: T 8*8, H 56*7, W 56*7 rows of 96
+    assert one({"tokens": [25089, 96]}, gathered="thw", **keys).params == 68352 - (15 + 111 + 111) * 96 + (
+        64 + 392 + 392) * 96
+    with pytest.raises(SpecError, match="gathered takes axes of the grid: a list of t, h and w"):
+        one({"tokens": [25089, 96]}, gathered=["x"], **keys)
+    with pytest.raises(SpecError, match="gathered needs position: decomposed"):
+        one({"tokens": [25089, 96]}, **{**keys, "position": "none", "gathered": ["t"]})

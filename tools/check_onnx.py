@@ -26,6 +26,9 @@ ran on the (2W-1)^2 x 2 coordinates table, stored as a 1 x (2W-1) x (2W-1) x h c
 (2W-1)^2*h - 2*h params, drops the 2*(2W-1)^2 coordinates buffers and that Linear's (2W-1)^2*2*h MACs
 ("position MLP folded"); a conv weight folded whole with its gain (NF-ResNet) drops the gain's Cout params
 ("gain folded into weight").
+MViT V2's relative position tables it stores as the rows it gathers from them (``gathered``: q*k*d
+for a (2*max(q, k)-1) x d table) add the difference, worked by the attention rule; the line says "position
+tables gathered".
 
 Prints one line per model with the figures and the time `report` took; exit 1 on any mismatch.
 """
@@ -130,6 +133,9 @@ def modern(folder, names):
                     want["params"] += heads * m * n - table
                     want["buffers"] -= m * n
                     note_bias = " (position bias folded)"
+                if kind == "dynamo" and layer.keys.get("gathered"):  # MViT V2's tables as the rows it gathered
+                    want["params"] += gathered_difference(report, layer)
+                    note_bias = " (position tables gathered)"
             got = {key: report.totals[key] for key in KEYS}
             again = {key: imported.totals[key] for key in KEYS}
             ok = got == want and again == want
@@ -178,6 +184,15 @@ def derived_differences(graph, want):
             want["params"] -= dims[weight][0]
             labels.append("gain folded into weight")
     return "".join(f" ({label})" for label in dict.fromkeys(labels))
+
+
+def gathered_difference(report, layer):
+    """The params MViT V2's attention ``layer`` holds as torch.export stores it (``gathered``: some relative
+    position tables as the rows gathered from them) less PyTorch's (the tables), by the attention rule."""
+    keys = {key: value for key, value in layer.keys.items() if key != "gathered"}
+    row = report.row(layer.name)
+    one = {"input": {"tokens": list(row.in_shape)}, "layers": [{"name": "x", "type": "attention", **keys}]}
+    return row.params - cnncalc.analyze(one).row("x").params
 
 
 def main(argv):

@@ -14,14 +14,14 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import levit, logits, variants
+from . import levit, logits, multiscale, variants
 from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 
 # the operators a region follows
 FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
             "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum", "Conv",
-            "BatchNormalization", "HardSwish")
+            "BatchNormalization", "HardSwish", "LayerNormalization", "MaxPool", "ScatterND")
 
 
 class Region:
@@ -203,7 +203,7 @@ def _set(reader, node, region, dims, position=0):
 
 def _step(reader, node, attrs, region, first=None):
     """Follow one node of the region; False when it is not one the region can take."""
-    from .reshapes import reshape_like
+    from .reshapes import reshaped_like
 
     op = node.op_type
     inputs = [first.shape if first is not None and i == 0 else _dims(reader, name, region)
@@ -216,7 +216,7 @@ def _step(reader, node, attrs, region, first=None):
         perm = list(attrs.get("perm", reversed(range(len(dims)))))
         return _set(reader, node, region, [dims[p] for p in perm]) or True
     if op in ("Reshape", "Squeeze", "Unsqueeze", "Gather", "Flatten") and dims is not None:
-        shape = reshape_like(node, attrs, dims, consts)
+        shape = reshaped_like(node, attrs, dims, consts) or multiscale.scatter_update(reader, node, region, dims)
         return shape is not None and (_set(reader, node, region, shape) or True)
     if op == "Shape" and dims is not None:
         from .small import array as small_array
@@ -316,6 +316,9 @@ def _step(reader, node, attrs, region, first=None):
 
 def _matmul(reader, node, region, inputs, consts):
     a, b = inputs
+    if a is not None and b is None and consts[1] is not None and \
+            multiscale.relative_product(reader, node, region, a, consts[1], node.input[1]):
+        return True  # MViT V2's queries by the rows of rel_pos_t
     if a is not None and b is None and consts[1] is not None and consts[1].dims and len(consts[1].dims) == 2 \
             and len(region.batch_norms) < 2:  # a LeViT region ends with its output projection's BatchNorm
         weight = consts[1].dims
@@ -336,6 +339,7 @@ def _matmul(reader, node, region, inputs, consts):
         return False
     if region.head_dim is None:
         region.head_dim, region.window, region.heads = a[-1], a[-2], (batch or (1,))[-1]
+        region.keys_count = b[-1]
     elif region.value_dim is None:  # attn @ v: n x d; v @ attn^T (CoAtNet): d x n
         region.value_dim = b[-1] if a[-2] == region.window else a[-2]
     region.macs += math.prod(batch) * a[-2] * b[-1] * a[-1]
@@ -351,6 +355,8 @@ def close(reader, node, name):
     region.closed = True
     if region in reader.regions:
         reader.regions.remove(region)
+    if getattr(region, "kind", None) == "pool":
+        return multiscale.close_pool(reader, node, name, region)
     tokens = reader.values[region.source]
     out = variants.widened(value, tokens, region)  # the output's channels: the input's, or more (CoAtNet)
     if not out or not region.projections or region.head_dim is None:
@@ -360,6 +366,7 @@ def close(reader, node, name):
     width = tokens.shape[tokens.channel_axis]
     keys, inner, projected, table = variants.layer_keys(reader, node, region, tokens)
     table += levit.layer_keys(reader, node, region, keys, projected, out)
+    table += multiscale.layer_keys(reader, node, region, keys, tokens)
     heads, proj = keys["heads"], keys.get("proj", True)  # proj: False, no output projection (BoTNet)
     found = None
     for qkv_bias in (True, False):

@@ -12,6 +12,7 @@ import os
 
 from . import attention
 from . import constants as onnx_constants
+from . import loops
 from . import small
 from .. import rules
 from ..conventions import FOLDED_BN
@@ -28,7 +29,8 @@ from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
 # room left in a layer name for the count that tells apart nodes named alike (`conv_12345`)
 _COUNT_ROOM = 8
 # operators whose output shape depends on the data: a model with one is refused at the first
-DATA_DEPENDENT = ("NonZero", "TopK", "RoiAlign", "NonMaxSuppression", "Unique", "Loop", "If", "Scan")
+# (a Loop whose trip count, an If whose condition, is a constant is unrolled: see loops.py)
+DATA_DEPENDENT = ("NonZero", "TopK", "RoiAlign", "NonMaxSuppression", "Unique", "Scan")
 _NO_SOURCES = frozenset()
 _SHARED_ELEMENTS = 64  # Constant tensors of at most this many elements are read once per distinct value
 
@@ -84,9 +86,7 @@ class GraphReader:
         self.prepare(graph.node)
         dependent = next((index for index, op in enumerate(self.op_types) if op in DATA_DEPENDENT), None)
         if dependent is not None:
-            raise self.fail(graph.node[dependent], "its output's shape depends on the values the model computes (detection: "
-                                       "NonZero, TopK, RoiAlign, NonMaxSuppression...), so cnncalc cannot size the "
-                                       "layers after it")
+            raise self.fail(graph.node[dependent], loops.DATA_DEPENDENT)
         skip = self.skip
         for index, (node, op, inputs, outputs) in enumerate(zip(graph.node, self.op_types, self.inputs_of,
                                                                 self.outputs_of)):
@@ -344,6 +344,8 @@ class GraphReader:
         if op == "Constant":
             return self.constant(node)
         names = node.input if names is None else names
+        if op in loops.OPERATORS:
+            return loops.visit(self, node, op, names)
         if op == "CastLike":  # a cast to the type of its second input: only the first matters
             if names[0] in self.consts:
                 self.consts[node.output[0]] = self.consts[names[0]]

@@ -84,6 +84,14 @@ def load(path, input=None, file=None):
         from .derived import say_folds
 
         say_folds(walk, spec, file)  # what torch.export derived that counts otherwise than in PyTorch
+        gathered = [layer for layer in spec.layers if layer.keys.get("gathered")]
+        if gathered:
+            from ..errors import note
+
+            note(f"{file}: torch.export stored the relative position tables of {len(gathered)} attention layer"
+                 f"{'s' if len(gathered) > 1 else ''} as the rows it gathers from them (q x k x d for a table of "
+                 f"(2*max(q, k)-1) x d: gathered): params count those rows, PyTorch the tables; MACs are the same "
+                 f"(export with dynamo=False for PyTorch's params)")
         removed = removed_biases(model.graph, ops, walk.consts)
         if removed[0]:
             from ..errors import note

@@ -104,9 +104,9 @@ def _reshaped(dims, target, allowzero):
     return tuple(int(v) for v in target)
 
 
-def reshape_like(node, attrs, dims, consts):
-    """The dims after a Reshape, Squeeze, Unsqueeze, Gather or Flatten of ``dims`` by its constant inputs
-    ``consts`` (an attention region's steps); None when they are not known."""
+def reshaped_like(node, attrs, dims, consts):
+    """The dims a Reshape, Squeeze, Unsqueeze, Gather (of a constant index) or Flatten gives ``dims``, with
+    ``consts`` its inputs that are constants (None where not); None when they cannot be told."""
     op = node.op_type
     if op == "Flatten":
         axis = attrs.get("axis", 1) % len(dims)

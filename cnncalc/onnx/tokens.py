@@ -1,6 +1,7 @@
 """Tokens in ONNX: N x tokens x width tensors (the spec's Tokens), and the layers around attention.
 
-A patch map becomes tokens by a Reshape to N x C x HW and a Transpose [0, 2, 1] (``tokens``), or by a
+A patch map becomes tokens by a Reshape to N x C x HW (N x C x THW for a clip's T x H x W map: MViT) and a
+Transpose [0, 2, 1] (``tokens``), or by a
 Reshape of a channels-last map; tokens become a channels-last map again by a Reshape to N x H x W x C
 (``untokens``). A Concat of a learned 1 x k x D tensor before the tokens is ``classtoken``; an Add of a
 learned tensor of the tokens' size is ``posembed``; a Gather of token 0 is ``taketoken``, a ReduceMean over
@@ -34,8 +35,8 @@ def reshape(reader, node, dims, target):
     if value.layout == channels_last(4) and len(target) == 3 and target == (dims[0], dims[1] * dims[2], dims[3]):
         reader.set_output(node, reader.emit(node, "tokens", [source], any_layout=True))
         return True
-    if value.layout is None and not value.tokens and len(dims) == 4 and target == (dims[0], dims[1],
-                                                                                   dims[2] * dims[3]):
+    if value.layout is None and not value.tokens and len(dims) in (4, 5) and target == (dims[0], dims[1],
+                                                                                        math.prod(dims[2:])):
         at = reader.only_reader(node.output[0])
         if at is not None and reader.nodes[at].op_type == "Transpose" and \
                 list(attributes(reader.nodes[at]).get("perm", [])) == [0, 2, 1]:
@@ -88,11 +89,22 @@ def position_embedding(reader, node):
     value = reader.values[computed[0]]
     other = [n for n in node.input if n not in reader.values][0]
     const = reader.consts.get(other)
-    if not value.tokens or value.layout or const is None or not const.stored or const.dims is None:
+    if not value.tokens or value.layout or const is None or (const.dims is None and const.stored) \
+            or const.dims is not None and (elements(const.dims) != math.prod(value.shape[1:])
+                                           or const.dims[-2:] != value.shape[-2:]):
         return False
-    if elements(const.dims) != math.prod(value.shape[1:]) or const.dims[-2:] != value.shape[-2:]:
-        return False
-    reader.set_output(node, reader.emit(node, "posembed", [computed[0]], any_layout=True, weight=other))
+    keys = {}
+    if not const.stored:  # (its dims unknown when too large to fold: the sum of its tables says it all)  # computed from learned tables: MViT's separable space-time embedding
+        grid = _grid(reader, value)
+        learned = [reader.consts[name].dims for name in sorted(const.sources)
+                   if reader.initializers.get(name) is not None and reader.initializers[name].data_type in (1, 10, 11, 16)]
+        width, count = value.shape[2], value.shape[1]
+        # the float tensors it was computed from (the int64 ones are shapes: torch.export stores them too)
+        if grid is None or len(learned) not in (2, 3) or sum(elements(d) for d in learned) != width * (
+                grid[0] + grid[1] * grid[2] + count - math.prod(grid)):
+            return False
+        keys["separable"] = list(grid)
+    reader.set_output(node, reader.emit(node, "posembed", [computed[0]], keys, any_layout=True, weight=other))
     return True
 
 
@@ -176,6 +188,19 @@ def _module(conv):
     scope = torch_scope(conv.name) or dynamo_scope(conv)
     path = scope[0] if scope else ""
     return path.rsplit(".", 1)[0] if "." in path else None
+
+
+def _grid(reader, value):
+    """The T x H x W grid of a clip's map that the tokens ``value`` (with any class tokens before them) were
+    made from, or None."""
+    name = value.layer
+    while name in reader.by_name and reader.by_name[name]["type"] == "classtoken":
+        name = reader.by_name[name]["_from"][0]
+    item = reader.by_name.get(name)
+    if item is None or item["type"] != "tokens":
+        return None
+    source = reader.values.get(reader.emitted_from[name][0])
+    return tuple(source.spec[2:]) if source is not None and len(source.spec) == 5 else None
 
 
 def take_token(reader, node, attrs):

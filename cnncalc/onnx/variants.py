@@ -7,12 +7,12 @@ Slices or a Split, QK^T and AV as Einsum).
 
 import math
 
-from . import attention as base, levit, logits
+from . import attention as base, levit, logits, multiscale
 from .derived import copy_of, folded_product
 from .tensors import Value, elements, initializer_kind, learned, shape_text
 
 # the operators of a region read here (Mul and Div only as cosine attention writes them)
-OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum", "Conv") + levit.OPERATORS
+OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum") + multiscale.OPERATORS + levit.OPERATORS
 
 
 def start(reader, node, attrs):
@@ -21,11 +21,14 @@ def start(reader, node, attrs):
     from . import partitions
 
     return (partitions.visit(reader, node, attrs) or partitioned_qkv(reader, node, attrs)
-            or conv_qkv(reader, node, attrs) or logits.split_qkv(reader, node, attrs) or levit.start(reader, node, attrs))
+            or conv_qkv(reader, node, attrs) or logits.split_qkv(reader, node, attrs) or levit.start(reader, node, attrs)
+            or multiscale.start(reader, node, attrs))
 
 
 def step(reader, node, attrs, region, inputs, consts):
     """Follow one node of a region when it is one of these; False when not (the region's own steps try)."""
+    if node.op_type in multiscale.OPERATORS and multiscale.step(reader, node, attrs, region, inputs, consts):
+        return True
     if node.op_type == "Einsum":
         return einsum(reader, node, attrs, region, inputs)
     if node.op_type == "Conv":
@@ -361,8 +364,8 @@ def einsum(reader, node, attrs, region, inputs):
 def widened(value, tokens, region):
     """The channels of a region's result ``value`` read outside it: the width of the ``tokens`` it started
     from, or more when only the channels of a map differ (an output projection that widens it: CoAtNet),
-    or the width of M query tokens (LeViT's AttentionSubsample); 0 when it is neither."""
-    if region.stride is not None:
+    or the width of M query tokens (LeViT's AttentionSubsample, MViT's pooled queries); 0 when it is neither."""
+    if region.stride is not None or getattr(region, "pools", None):  # fewer queries: strided, or pooled (MViT)
         return value.shape[2] if len(value.shape) == 3 and value.shape[:2] == (1, region.window) else 0
     if value.shape == tokens.shape:
         return tokens.shape[-1] if tokens.tokens or tokens.layout is not None else tokens.shape[1]

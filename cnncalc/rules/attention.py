@@ -10,6 +10,7 @@ window: the attention map), the weighted sum, and the output (docs/conventions.m
 import math
 
 from ..numbers import Tokens, is_tokens, plural
+from . import multiscale
 from .keys import check_activation, check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
@@ -18,8 +19,10 @@ from .windows import elements, per_axis, product_text, show_shape, width, with_w
 # offsets: a learned bias per head for each offset (|dy|, |dx|) between two positions (LeViT, EfficientFormer);
 # relative_logits: the queries times a learned embedding of each offset along each axis (BoTNet's PosEmbedRel);
 # continuous_folded: Swin V2's MLP as torch.export stores it, its first Linear run ahead on the coordinates: a
-# constant table of (2W-1)^2 x hidden, the bias, the second Linear (its MACs only)
-POSITION_BIASES = ("none", "relative", "continuous", "continuous_folded", "folded", "offsets", "relative_logits")
+# constant table of (2W-1)^2 x hidden, the bias, the second Linear (its MACs only);
+# decomposed: MViT V2's relative position, a table per axis of T, H, W (see multiscale)
+POSITION_BIASES = ("none", "relative", "continuous", "continuous_folded", "folded", "offsets", "relative_logits",
+                   "decomposed")
 
 ATTENTION_KEYS = {
     "heads": (check_count, REQUIRED), "dim": (check_count, None), "qkv_bias": (check_flag, True),
@@ -30,6 +33,9 @@ ATTENTION_KEYS = {
     "mask": (check_choice("none", "buffer"), "none"),
     "over": (check_choice("tokens", "channels"), "tokens"),
     "proj": (check_flag, True),
+    # pooling attention on the tokens of a T x H x W grid (MViT: see multiscale)
+    "grid": (check_size, None), "pool_q": (check_size, None), "pool_kv": (check_size, None),
+    "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False), "gathered": (multiscale.check_axes, None),
 }
 
 
@@ -66,6 +72,9 @@ def attention(layer, shape):
     dim = p["dim"] or channels
     if dim % heads:
         raise layer.error(f"heads {heads} must divide the width {dim}", "heads")
+    if p["grid"] is not None or p["position"] == "decomposed" or p["residual_pool"] or p["gathered"] \
+            or p["pool_q"] is not None or p["pool_kv"] is not None:
+        return multiscale.attention(layer, shape, channels, heads)
     count, windows, per_window, window, padded = _geometry(layer, shape)
     head_dim = dim // heads
     channel_wise = p["over"] == "channels"  # XCiT's cross-covariance attention: a d x d map a head

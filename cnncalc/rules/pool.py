@@ -1,12 +1,13 @@
 """Pooling: max/avg windows, global and adaptive pools (no params; lecture flop counts the windows)."""
 
+from ..numbers import Tokens, is_tokens
 from .keys import check_flag, check_pad, check_size
 from .registry import REQUIRED, Cost, rule
-from .windows import (axis_names, elements, kernel_names, need_map, per_axis, per_side, product_text,
+from .windows import (axis_names, elements, kernel_names, need_map, per_axis, per_side, product_text, show_shape,
                       spatial_output, window_keys)
 
 POOL_KEYS = {"kernel": (check_size, REQUIRED), "stride": (check_size, None), "pad": (check_pad, 0),
-             "dilation": (check_size, 1), "ceil_mode": (check_flag, False)}
+             "dilation": (check_size, 1), "ceil_mode": (check_flag, False), "grid": (check_size, None)}
 
 
 @rule("maxpool", "avgpool", keys=POOL_KEYS, category="pool")
@@ -14,9 +15,14 @@ def pool(layer, shape):
     """Pooling: no params; lecture flop C*prod(out)*prod(K) (one op per window element).
 
     ``pad: same`` is TensorFlow's SAME padding (output ceil(W/S)) for both pools; a number is PyTorch's
-    padding, at most half the kernel.
+    padding, at most half the kernel. ``grid: [T, H, W]`` pools N x D tokens: the last T*H*W of them are the
+    positions of that grid (a D x T x H x W map), pooled; the tokens before them (a class token) pass as they
+    are (MViT's pooled skip connection).
     """
     p = layer.p
+    tokens = None
+    if p["grid"] is not None:
+        tokens, shape = _grid_map(layer, shape)
     channels = need_map(layer, shape)[0]
     if p["dilation"] != 1 and layer.type == "avgpool":
         raise layer.error("avgpool has no dilation", "dilation")
@@ -28,13 +34,29 @@ def pool(layer, shape):
     sizes, pad = spatial_output(layer, shape, kernel, stride, p["pad"], dilation, p["ceil_mode"])
     out = (channels,) + sizes
     flops = elements(out) * elements(kernel)
-    cost = Cost(out, flops=flops, elementwise=flops, window=tuple(zip(kernel, stride, dilation)))
+    result = out if tokens is None else Tokens(tokens + elements(sizes), channels)
+    cost = Cost(result, flops=flops, elementwise=flops, window=tuple(zip(kernel, stride, dilation)))
     cost.kernel, cost.stride, cost.pad = kernel, stride, pad
     if layer.explaining:
         positions = "*".join(f"{name}'" for name in axis_names(shape))
+        if tokens is not None:
+            cost.explain.append(("output_shape", f"tokens = class tokens + pooled grid = {tokens} + "
+                                                 f"{product_text(sizes)} = {result[0]:,}, of width {channels}"))
         cost.explain.append(("flops", f"flop = (C*{positions}) * ({kernel_names(shape)}) = ({product_text(out)}) * "
                                       f"({product_text(kernel)}) = {flops:,} (lecture convention; 0 MACs)"))
     return cost
+
+
+def _grid_map(layer, shape):
+    """(tokens before the grid, the D x T x H x W map) of N x D tokens pooled on their ``grid``."""
+    if not is_tokens(shape):
+        raise layer.error(f"grid pools N x D tokens, but the input is {show_shape(shape)}", "grid")
+    grid = layer.p["grid"] if isinstance(layer.p["grid"], tuple) else (layer.p["grid"],)
+    extra = shape[0] - elements(grid)
+    if extra < 0:
+        raise layer.error(f"grid {product_text(grid)} = {elements(grid):,} positions, more than the {shape[0]:,} "
+                          f"tokens", "grid")
+    return extra, (shape[1],) + tuple(grid)
 
 
 @rule("globalavgpool", "globalmaxpool", category="global pool")

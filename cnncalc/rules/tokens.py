@@ -67,22 +67,30 @@ def class_token(layer, shape):
     return cost
 
 
-@rule("posembed", keys={"fourier": (check_count, None)})
+@rule("posembed", keys={"fourier": (check_count, None), "separable": (check_size, None)})
 def position_embedding(layer, shape):
     """A learned position embedding added: one parameter per input element (N*D for tokens, C*H*W for a
     map); one add per element, no MACs. ``fourier: F``: a Fourier position encoding instead (EdgeNeXt's, after
     DETR and XCiT): the sines and cosines of F frequencies of each position's y and x, computed from the
     positions alone, projected by a 1x1 conv of 2F inputs to the width D (2F*D + D params, positions*2F*D MACs:
-    the conv runs on the 2F x H x W grid of features), then added."""
+    the conv runs on the 2F x H x W grid of features), then added. ``separable: [T, H, W]``: tokens of a clip's
+    T x H x W grid (after any class tokens) whose embedding is a temporal table T x D plus a spatial one
+    (H*W) x D, and one vector for each token before the grid (MViT V1): (T + H*W + class tokens) * D params."""
     count = elements(shape)
-    features = layer.p["fourier"]
-    if features is None:
+    features, grid = layer.p["fourier"], layer.p["separable"]
+    if features is None and grid is None:
         cost = Cost(shape, params=count, elementwise=count)
         if layer.explaining:
             what = "N*D" if is_tokens(shape) else "C*H*W" if len(shape) == 3 else "elements"
             cost.explain.append(("params", f"params = {what} = {product_text(shape)} = {count:,} (a learned vector "
                                            f"added at every position)"))
         return cost
+    if features is not None and grid is not None:
+        raise layer.error("fourier and separable are two kinds of position embedding: give one", "separable")
+    return _fourier(layer, shape, count, features) if features is not None else _separable(layer, shape, count, grid)
+
+
+def _fourier(layer, shape, count, features):
     if len(shape) == 1:
         raise layer.error(f"fourier needs tokens or a map, but the input is a flat vector of {shape[0]}", "fourier")
     channels = width(shape)
@@ -97,6 +105,24 @@ def position_embedding(layer, shape):
                        f"D = {channels}: 2F*D + D = {inputs}*{channels} + {channels} = {params:,}"),
             ("macs", f"MACs = {where}*2F*D = {positions}*{inputs}*{channels} = {macs:,} (the projection runs on the "
                      f"features of every position; the sines and cosines are not MACs)")]
+    return cost
+
+
+def _separable(layer, shape, count, grid):
+    tokens_count, channels = need_tokens(layer, shape)
+    if not isinstance(grid, tuple) or len(grid) != 3:
+        raise layer.error("separable takes the grid as [T, H, W]", "separable")
+    extra = tokens_count - elements(grid)
+    if extra < 0:
+        raise layer.error(f"separable {product_text(grid)} = {elements(grid):,} positions, more than the "
+                          f"{tokens_count:,} tokens", "separable")
+    t, h, w = grid
+    params = (t + h * w + extra) * channels
+    cost = Cost(shape, params=params, elementwise=count)
+    if layer.explaining:
+        cost.explain.append(("params", f"params = (T + H*W + class tokens)*D = ({t} + {h}*{w} + {extra})*{channels} "
+                                       f"= {params:,} (a temporal and a spatial table, summed at each of the "
+                                       f"{elements(grid):,} positions of the grid)"))
     return cost
 
 
