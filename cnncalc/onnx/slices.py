@@ -43,13 +43,15 @@ def slice_(reader, node, attrs):
     window = _window(dims, *bounds)
     channels = list(window) == [1] and window[1][2] == 1
     if channels:
-        found = _chunk_of(dims[1], *window[1][:2])
         # a chunk when the other Slices of the tensor are chunks of as many parts (EdgeNeXt's); DPN's x[:, d:]
-        # beside x[:, :d] stays a slice even when it happens to be a torch.chunk part
-        if found and all((_chunk_of(dims[1], *other) or (0,))[0] == found[0]
-                         for other in _other_slices(reader, node, dims)):
-            value = reader.emit(node, "chunk", [node.input[0]], {"chunks": found[0], "index": found[1]})
-            return reader.set_output(node, value)
+        # beside x[:, :d] is a slice, though it alone could be a torch.chunk part
+        counts = _chunk_counts(dims[1], *window[1][:2])
+        for other in _other_slices(reader, node, dims):
+            counts &= _chunk_counts(dims[1], *other)
+        if counts:
+            count = max(counts)  # of the readings left, the narrowest parts (equal parts where they divide C)
+            keys = {"chunks": count, "index": window[1][0] // -(-dims[1] // count)}
+            return reader.set_output(node, reader.emit(node, "chunk", [node.input[0]], keys))
     if not window:
         return reader.set_output(node, reader.values[node.input[0]].passed_on())
     if partial_shortcut(reader, node, window, dims):
@@ -94,18 +96,17 @@ def _other_slices(reader, node, dims):
     return ranges
 
 
-def _chunk_of(channels, begin, stop):
-    """(chunks, index) of the torch.chunk part that is channels ``begin`` to ``stop``: parts ceil(C/chunks) wide,
-    the last what is left; equal parts when they divide C; None when the slice is no such part."""
+def _chunk_counts(channels, begin, stop):
+    """The part counts n for which channels ``begin`` to ``stop`` are one part of torch.chunk(n): parts of
+    ceil(C/n), the last what is left (160 in 3: 54, 54, 52); none when the range is no such part. The last
+    part can be read several ways (8 to 10 of 10: the fifth of 5, or the third of 3)."""
     width = stop - begin
     if width <= 0:
-        return None
-    if channels % width == 0 and begin % width == 0:
-        return channels // width, begin // width
-    # the last part, narrower than the others (160 in 3: 54, 54, 52): the narrowest parts it can follow
-    sizes = [width] if stop < channels else range(width, begin + 1) if begin else []
+        return set()
+    sizes = [width] if stop < channels else range(width, max(width, begin) + 1)
+    counts = set()
     for size in sizes:
-        chunks = -(-channels // size)
-        if begin % size == 0 and -(-channels // chunks) == size and min(channels, begin + size) == stop:
-            return chunks, begin // size
-    return None
+        count = -(-channels // size)
+        if begin % size == 0 and -(-channels // count) == size and min(channels, begin + size) == stop:
+            counts.add(count)
+    return counts
