@@ -363,6 +363,10 @@ def test_slice_takes_a_range_of_channels():
     assert row.out_shape == (32, 56, 56) and row.params == row.macs == row.flops == 0
     assert row.memory_bytes == 32 * 56 * 56 * 4
     assert one((96, 56, 56), type="slice", channels=[10, 11]).out_shape == (1, 56, 56)
+    # on tokens, features of each token's width: half of ViT-B's 768
+    tokens = cnncalc.analyze({"input": {"tokens": [197, 768]},
+                              "layers": [{"name": "x", "type": "slice", "channels": [0, 384]}]}).row("x")
+    assert tuple(tokens.out_shape) == (197, 384)
     error = spec_error((96, 56, 56), {"name": "s", "type": "slice", "channels": [64, 100]})
     assert error.layer == "s" and "run past the input's 96 channels" in str(error)
     error = spec_error((96, 56, 56), {"name": "s", "type": "slice", "channels": [64, 64]})
