@@ -162,5 +162,8 @@ def test_layer_chunk_no_longer_a_traceback():
     # ShuffleNet v2's channel split: 64 channels in 2 chunks of 32
     out = ok("layer", "chunk", "--input", "64x56x56", "--chunks", "2", "--index", "1")
     assert "output shape     32x56x56" in out
+    # DPN's dense part x[:, 64:96] of a 96-channel projection: channels 64 to 95
+    out = ok("layer", "slice", "--input", "96x56x56", "--channels", "64x96")
+    assert "output shape     32x56x56" in out and "channels 64 to 95 of 96 (x[:, 64:96]): 96 - 64 = 32 wide" in out
     # numbers and flags of other types reach their rules: lrn size, prelu one slope per channel
     assert "params           64" in ok("layer", "prelu", "--input", "64x56x56", "--no-shared")

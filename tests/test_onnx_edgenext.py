@@ -142,12 +142,6 @@ def test_edgenext_split_transpose_block(tmp_path, form):
     assert report.totals["macs"] == 576 + 576 + 640 + 8000 == 9792
 
 
-def test_split_other_than_torch_chunk_is_refused(tmp_path):
-    # 10 channels as 4, 3, 3: no torch.chunk cuts them so (chunk(3) gives 4, 4, 2)
-    with pytest.raises(SpecError, match=r"a Split of 1x10x4x4 into \[4, 3, 3\] at axis 1 .*torch.chunk"):
-        cnncalc.analyze(tiny_edgenext(tmp_path, "dynamo", sizes=(4, 3, 3)))
-
-
 def test_position_encoding_by_a_wider_conv_is_refused_in_one_line(tmp_path):
     # a 3x3 projection: no posembed layer counts it, so the Add naming the computed constant is refused
     with pytest.raises(SpecError, match=r"an Add of '.*', a constant the graph computes with learned tensors"):

@@ -356,6 +356,54 @@ def test_chunk_as_torch_chunk_cuts_channels_it_does_not_divide():
     assert error.layer == "c" and "empty" in str(error)
 
 
+def test_slice_takes_a_range_of_channels():
+    # DPN's x[:, :64] and x[:, 64:] of a 96-channel projection: channels 0-63 and 64-95
+    assert one((96, 56, 56), type="slice", channels=[0, 64]).out_shape == (64, 56, 56)
+    row = one((96, 56, 56), type="slice", channels=[64, 96])
+    assert row.out_shape == (32, 56, 56) and row.params == row.macs == row.flops == 0
+    assert row.memory_bytes == 32 * 56 * 56 * 4
+    assert one((96, 56, 56), type="slice", channels=[10, 11]).out_shape == (1, 56, 56)
+    # on tokens, features of each token's width: half of ViT-B's 768
+    tokens = cnncalc.analyze({"input": {"tokens": [197, 768]},
+                              "layers": [{"name": "x", "type": "slice", "channels": [0, 384]}]}).row("x")
+    assert tuple(tokens.out_shape) == (197, 384)
+    error = spec_error((96, 56, 56), {"name": "s", "type": "slice", "channels": [64, 100]})
+    assert error.layer == "s" and "run past the input's 96 channels" in str(error)
+    error = spec_error((96, 56, 56), {"name": "s", "type": "slice", "channels": [64, 64]})
+    assert "is empty: start must be below stop" in str(error)
+    error = spec_error((96, 56, 56), {"name": "s", "type": "slice", "channels": 64})
+    assert "channels must be [start, stop]" in str(error)
+
+
+def test_slice_in_a_dual_path_block():
+    # timm's dpn68 conv2_1 (DualPathBlock(10, 128, 128, 64, inc=16, groups=32, 'proj')) on its 10 x 56 x 56 input:
+    # BN-ReLU-conv units; the projection's 64 + 2*16 = 96 channels split 64 | 32, the bottleneck's 64 + 16 = 80
+    # split 64 | 16; cat([x_s1 + out1, x_s2, out2]) is 64 + 32 + 16 = 112 channels
+    spec = {"input": [10, 56, 56], "blocks": {"dual_path": {"args": {"bw": None, "inc": None, "r": None}, "layers": [
+        {"name": "w.bn", "type": "bn", "act": "relu"},
+        {"name": "w.conv", "type": "conv", "filters": "bw + 2 * inc", "kernel": 1, "bias": False},
+        {"name": "x_s1", "type": "slice", "channels": [0, "bw"]},
+        {"name": "x_s2", "type": "slice", "from": "w.conv", "channels": ["bw", "bw + 2 * inc"]},
+        {"name": "a.bn", "type": "bn", "from": "input", "act": "relu"},
+        {"name": "a.conv", "type": "conv", "filters": "r", "kernel": 1, "bias": False},
+        {"name": "b.bn", "type": "bn", "act": "relu"},
+        {"name": "b.conv", "type": "conv", "filters": "r", "kernel": 3, "pad": 1, "groups": 32, "bias": False},
+        {"name": "c.bn", "type": "bn", "act": "relu"},
+        {"name": "c.conv", "type": "conv", "filters": "bw + inc", "kernel": 1, "bias": False},
+        {"name": "out1", "type": "slice", "channels": [0, "bw"]},
+        {"name": "out2", "type": "slice", "from": "c.conv", "channels": ["bw", "bw + inc"]},
+        {"name": "resid", "type": "add", "from": ["x_s1", "out1"]},
+        {"name": "cat", "type": "concat", "from": ["resid", "x_s2", "out2"]}]}},
+        "layers": [{"name": "conv2_1", "type": "dual_path", "bw": 64, "inc": 16, "r": 128}]}
+    report = cnncalc.analyze(spec)
+    assert [report.row(f"conv2_1.{n}").out_shape[0] for n in ("x_s1", "x_s2", "out1", "out2", "cat")] == [
+        64, 32, 64, 16, 112]
+    # BNs 2*10, 2*10, 2*128, 2*128; convs 10*96, 10*128, 128*(128/32)*3*3, 128*80
+    assert report.totals["params"] == 20 + 20 + 256 + 256 + 960 + 1280 + 4608 + 10240 == 17640
+    # every conv at 56 x 56 = 3,136 positions
+    assert report.totals["macs"] == 3136 * (960 + 1280 + 4608 + 10240) == 53_587_968
+
+
 def test_upsample():
     row = one((16, 7, 7), type="upsample")
     assert row.out_shape == (16, 14, 14) and row.params == 0

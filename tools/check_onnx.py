@@ -12,7 +12,7 @@ With --modern, each NAME.ts.onnx and NAME.dynamo.onnx is compared with tools/mod
 (PyTorch's params, buffers and FlopCounterMode MACs). A TorchScript export must match all three. A
 torch.export (dynamo) export folds BatchNorm into the convs before it: when the model has BatchNorm it
 must match the MACs, have no buffers and the params of the folded model (folded_params: each BN after a
-conv goes, the conv keeps its bias or gains one); the line says "BN folded". Biases its optimizer removed
+conv, reading its output, goes, the conv keeps its bias or gains one); the line says "BN folded". Biases its optimizer removed
 because they were all zeros (a module's own, named in the node's metadata: MLP-Mixer's stem and head) are
 taken off PyTorch's params; the line says "zero biases removed". A BatchNorm that follows no conv
 (MaxViT's pre-norm) stays, with its running stats as buffers. A position bias table it folded into a

@@ -24,7 +24,8 @@ The figures (one line per model, whatever the exporters did):
 - params = sum(p.numel() for p in model.parameters());
 - buffers = every buffer element except BatchNorm's num_batches_tracked;
 - bn_params = the scale and shift of every BatchNorm; folded_params = the params a BN-folding exporter
-  leaves (each BN right after a conv goes; the conv keeps its bias, or gains one of C);
+  leaves (each BN right after a conv, reading that conv's output, goes; the conv keeps its bias, or gains
+  one of C);
 - macs = torch.utils.flop_counter.FlopCounterMode's total / 2 for one forward pass, gradients enabled,
   attention through the math kernel (sdpa_kernel(SDPBackend.MATH)), as the issue asks.
 """
@@ -144,18 +145,38 @@ def figures(model, x):
     buffers = sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
     bn = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
              for p in m.parameters(recurse=False))
-    # what a BN-folding exporter leaves: each BN right after a conv goes, the conv keeps (or gains) a bias
-    folded, previous = params, None
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.affine:
-            if isinstance(previous, torch.nn.modules.conv._ConvNd) and previous.out_channels == module.num_features:
-                folded -= module.num_features * (2 if previous.bias is not None else 1)
-        if not list(module.children()):
-            previous = module
+    # what each conv wrote and each BN read in the forward pass (kept alive, so no storage is reused)
+    written, read = {}, {}
+    hooks = [module.register_forward_hook(lambda m, args, out: written.setdefault(m, out))
+             for module in model.modules() if isinstance(module, torch.nn.modules.conv._ConvNd)]
+    hooks += [module.register_forward_pre_hook(lambda m, args: read.setdefault(m, args[0]))
+              for module in model.modules() if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)]
     counter = FlopCounterMode(display=False)
     with sdpa_kernel(SDPBackend.MATH), counter:
         model(x)
+    for hook in hooks:
+        hook.remove()
+    # what a BN-folding exporter leaves: each BN right after a conv, reading that conv's output, goes; the
+    # conv keeps (or gains) a bias. "Reading its output": DPN's c1x1_a.bn follows the projection conv in module
+    # order, with as many channels (320), but reads the block's input
+    folded, previous = params, None
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.affine:
+            if isinstance(previous, torch.nn.modules.conv._ConvNd) and previous.out_channels == module.num_features \
+                    and _same_storage(written.get(previous), read.get(module)):
+                folded -= module.num_features * (2 if previous.bias is not None else 1)
+        if not list(module.children()):
+            previous = module
+    written.clear()
+    read.clear()
     return params, buffers, bn, counter.get_total_flops() // 2, folded
+
+
+def _same_storage(output, input):
+    """Whether a BN's input is the conv's output (or a view of it); True when either was not seen."""
+    if output is None or input is None or not hasattr(output, "untyped_storage"):
+        return True
+    return output.untyped_storage().data_ptr() == input.untyped_storage().data_ptr()
 
 
 def export(model, x, path, dynamo):

@@ -12,6 +12,7 @@ from . import gelu
 from . import layers
 from . import positions
 from . import reshapes
+from . import slices
 
 OPERATORS = {
     "Conv": layers.conv,
@@ -45,11 +46,11 @@ OPERATORS = {
     "Reshape": reshapes.reshape,
     "Transpose": reshapes.transpose,
     "Pad": reshapes.pad,
-    "Split": reshapes.split,
+    "Split": slices.split,
     "Unsqueeze": reshapes.unsqueeze,
     "ReduceSum": reshapes.reduce_sum,
     "Gather": reshapes.gather,
-    "Slice": reshapes.slice_,
+    "Slice": slices.slice_,
     "Concat": reshapes.concat,
     "Add": reshapes.add,
     "Resize": reshapes.resize,

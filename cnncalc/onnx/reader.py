@@ -17,7 +17,7 @@ Nodes become layers (see README, "ONNX models"):
   Softplus, Gelu (and its Erf and tanh forms), x*Sigmoid(x), x*HardSigmoid(x) -> an activation, folded
   into the layer before as ``act:`` when it is that layer's only reader and the layer takes one.
 * pools, global pools (and ReduceMean/ReduceMax over H and W), Flatten, Reshape/Squeeze that flatten,
-  Concat and Split/Slice on channels (``concat``, ``chunk``), Add, Mul (``add``, ``mul``; of a learned
+  Concat and Split/Slice on channels (``concat``, ``chunk``, ``slice``), Add, Mul (``add``, ``mul``; of a learned
   vector of one value per channel ``shift``, ``scale``: :mod:`cnncalc.onnx.affine`),
   Reshape-Transpose-Reshape channel shuffles (``shuffle``), Resize/Upsample by whole scales
   (``upsample``; other scales, sizes and modes where the upsample rule takes them), Softmax, LRN; a

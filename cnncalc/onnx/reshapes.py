@@ -1,5 +1,5 @@
-"""ONNX operators on the shape and layout of tensors: flatten, reshape, channel shuffle, zero pad, split,
-slice, concat, add, resize, and those that pass their input on.
+"""ONNX operators on the shape and layout of tensors: flatten, reshape, channel shuffle, zero pad, concat,
+add, resize, and those that pass their input on (Split and Slice: slices.py).
 
 Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node and its attributes.
 """
@@ -10,7 +10,7 @@ from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
 from ..spec import NETWORK_INPUT
 from . import affine, branches, small, tokens
-from .positions import group_norm, of_computed, partial_shortcut, relayout
+from .positions import group_norm, of_computed, relayout
 
 
 def pass_through(reader, node, attrs):
@@ -230,7 +230,7 @@ def _end_shuffle(reader, node, pending):
     reader.set_output(node, reader.emit(node, "shuffle", [source], {"groups": groups}, op_name="shuffle"))
 
 
-# --- padding, splitting and merging ---------------------------------------------------------------
+# --- padding and merging ---------------------------------------------------------------
 
 def pad(reader, node, attrs):
     """A zero Pad of H and W read by a Conv alone becomes part of that Conv's padding."""
@@ -251,73 +251,6 @@ def pad(reader, node, attrs):
     padded = dims[:2] + (dims[2] + pads[2] + pads[6], dims[3] + pads[3] + pads[7])
     extra = [int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])]  # top, left, bottom, right
     reader.set_output(node, Value(None, padded, gate=("pad", node.input[0], extra)))
-
-
-def split(reader, node, attrs):
-    dims = reader.value(node, node.input[0]).shape
-    axis = attrs.get("axis", 0) % len(dims)
-    parts = len(node.output)
-    if len(node.input) > 1 and node.input[1]:
-        sizes = reader.known(node, node.input[1], "the split sizes").reshape(-1).tolist()
-    else:
-        # num_outputs (opset 18): parts of ceil(C/n), the last what is left, as torch.chunk cuts them
-        size = -(-dims[axis] // parts)
-        sizes = attrs.get("split") or [size] * (parts - 1) + [dims[axis] - size * (parts - 1)]
-    if axis != 1 or sum(sizes) != dims[1] or -(-dims[1] // parts) != sizes[0] or len(set(sizes[:-1])) > 1 \
-            or not 0 < sizes[-1] <= sizes[0]:
-        raise reader.unsupported(node, f"a Split of {shape_text(dims)} into {sizes} at axis {axis} (cnncalc "
-                                       f"reads channel splits as torch.chunk cuts them: equal parts, the last "
-                                       f"one smaller when they do not divide the channels)")
-    for index in range(parts):
-        value = reader.emit(node, "chunk", [node.input[0]], {"chunks": parts, "index": index}, suffix=f".{index}")
-        reader.set_output(node, value, index)
-
-
-def slice_(reader, node, attrs):
-    dims = reader.value(node, node.input[0]).shape
-    if reader.opset < 10:
-        starts, ends, axes, steps = attrs["starts"], attrs["ends"], attrs.get("axes"), None
-    else:
-        read = [reader.known(node, name, what).reshape(-1).tolist() if name else None
-                for name, what in zip(list(node.input[1:5]) + [""] * 4,
-                                      ("the starts", "the ends", "the axes", "the steps"))]
-        starts, ends, axes, steps = read
-    axes = list(range(len(starts))) if axes is None else axes
-    steps = steps or [1] * len(starts)
-    window = {}
-    for start, end, axis, step in zip(starts, ends, axes, steps):
-        size = dims[axis % len(dims)]
-        begin, stop = (max(0, min(size, v + size if v < 0 else v)) for v in (start, end))
-        if (begin, stop, step) != (0, size, 1):
-            window[axis % len(dims)] = (begin, stop, step)
-    if list(window) == [1] and window[1][2] == 1:
-        found = _chunk_of(dims[1], *window[1][:2])
-        if found:
-            value = reader.emit(node, "chunk", [node.input[0]], {"chunks": found[0], "index": found[1]})
-            return reader.set_output(node, value)
-    if not window:
-        return reader.set_output(node, reader.values[node.input[0]].passed_on())
-    if partial_shortcut(reader, node, window, dims):
-        return
-    raise reader.unsupported(node, f"a Slice of {shape_text(dims)} ({window}) (cnncalc reads a slice of the "
-                                   f"channels into equal parts)")
-
-
-def _chunk_of(channels, begin, stop):
-    """(chunks, index) of the torch.chunk part that is channels ``begin`` to ``stop``: parts ceil(C/chunks) wide,
-    the last what is left; equal parts when they divide C; None when the slice is no such part."""
-    width = stop - begin
-    if width <= 0:
-        return None
-    if channels % width == 0 and begin % width == 0:
-        return channels // width, begin // width
-    # the last part, narrower than the others (160 in 3: 54, 54, 52): the narrowest parts it can follow
-    sizes = [width] if stop < channels else range(width, begin + 1) if begin else []
-    for size in sizes:
-        chunks = -(-channels // size)
-        if begin % size == 0 and -(-channels // chunks) == size and min(channels, begin + size) == stop:
-            return chunks, begin // size
-    return None
 
 
 def concat(reader, node, attrs):

@@ -25,8 +25,8 @@ cnncalc uses are re-exported here (callers write ``rules.apply``, ``rules.check_
 from .registry import (CATEGORIES, EXPLAIN_QUANTITIES, REQUIRED, RULES, Cost, Layer, Rule, apply, check_keys,  # noqa: F401
                        elements, lookup, rule, scratch_elements, show_shape, validate)
 from .keys import (ACTIVATION_PARAMETERS, ACTIVATIONS, check_activation, check_channel_pad,  # noqa: F401
-                   check_choice, check_count, check_flag, check_index, check_number, check_offset, check_pad, check_reference,
-                   check_scale, check_size, check_table, whole_schema)
+                   check_choice, check_count, check_flag, check_index, check_number, check_offset, check_pad,
+                   check_range, check_reference, check_scale, check_size, check_table, whole_schema)
 from .windows import AXIS_NAMES, per_axis, resolve_same_pad  # noqa: F401
 
 # The families, in the order their types are listed (RULES keeps registration order).

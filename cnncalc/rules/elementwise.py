@@ -1,8 +1,9 @@
 """Normalisation, activations and the other layers that keep the map's positions: dropout, identity, scale,
-shift, channel shuffle and chunk."""
+shift, channel shuffle, chunk and slice."""
 
 from ..numbers import is_tokens
-from .keys import ACTIVATIONS, check_activation, check_count, check_flag, check_index, check_number
+from .keys import (ACTIVATIONS, check_activation, check_count, check_flag, check_index, check_number,
+                   check_range)
 from .registry import REQUIRED, Cost, rule
 from .windows import activation_work, elements, need_map, width, with_width
 
@@ -163,4 +164,19 @@ def chunk(layer, shape):
         cost.explain.append(("output_shape", f"chunks of ceil(C/chunks) = ceil({channels}/{chunks}) = {size} "
                                              f"channels (torch.chunk); chunk {index}: channels {index * size} to "
                                              f"{index * size + part - 1}, {part} wide"))
+    return cost
+
+
+@rule("slice", keys={"channels": (check_range, REQUIRED)})
+def slice_(layer, shape):
+    """Channels ``start`` up to, not including, ``stop``: PyTorch's ``x[:, start:stop]`` (DPN's split of a conv's
+    output into a residual part and a dense part of unequal widths); on N x D tokens, features of the width."""
+    (start, stop), channels = layer.p["channels"], width(shape)
+    if stop > channels:
+        raise layer.error(f"channels [{start}, {stop}] run past the input's {channels} channels (stop is at most "
+                          f"{channels})", "channels")
+    cost = Cost(with_width(shape, stop - start))
+    if layer.explaining:
+        cost.explain.append(("output_shape", f"channels {start} to {stop - 1} of {channels} (x[:, {start}:{stop}]): "
+                                             f"{stop} - {start} = {stop - start} wide"))
     return cost

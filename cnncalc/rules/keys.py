@@ -197,6 +197,18 @@ def check_channel_pad(layer, key, value):
     return (total // 2, total - total // 2)
 
 
+@written_as("N|AxB", {"anyOf": [{"type": "array", "items": whole_schema(0), "minItems": 2, "maxItems": 2},
+                                 EXPRESSION], "description": "[start, stop]: from start up to, not including, stop"})
+def check_range(layer, key, value):
+    """A range of positions [start, stop], as Python's ``start:stop``: start included, stop not, start < stop."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise layer.error(f"{key} must be [start, stop] (as x[:, start:stop]), not {_describe(value)}", key)
+    start, stop = (_int(layer, key, v, 0) for v in value)
+    if start >= stop:
+        raise layer.error(f"{key} [{start}, {stop}] is empty: start must be below stop (stop is not included)", key)
+    return start, stop
+
+
 @written_as("N", {})
 def check_index(layer, key, value):
     """A 0-based position: a whole number, 0 or more."""
