@@ -74,6 +74,22 @@ MODELS = {
     "timm_vit_small": ("timm", "vit_small_patch16_224", (3, 224, 224)),
     "timm_swin_tiny": ("timm", "swin_tiny_patch4_window7_224", (3, 224, 224)),
     "timm_convnext_atto": ("timm", "convnext_atto", (3, 224, 224)),
+    # more of timm's 2021+ kinds, tried as they come (see tools/modern_onnx_check.txt for what each gave)
+    "xcit_nano": ("timm", "xcit_nano_12_p16_224", (3, 224, 224)),
+    "cait_xxs24": ("timm", "cait_xxs24_224", (3, 224, 224)),
+    "pvt_v2_b0": ("timm", "pvt_v2_b0", (3, 224, 224)),
+    "twins_svt_small": ("timm", "twins_svt_small", (3, 224, 224)),
+    "beit_base": ("timm", "beit_base_patch16_224", (3, 224, 224)),
+    "eva02_tiny": ("timm", "eva02_tiny_patch14_224", (3, 224, 224)),
+    "tiny_vit_5m": ("timm", "tiny_vit_5m_224", (3, 224, 224)),
+    "efficientvit_b0": ("timm", "efficientvit_b0", (3, 224, 224)),
+    "efficientformerv2_s0": ("timm", "efficientformerv2_s0", (3, 224, 224)),
+    "mobilevitv2_050": ("timm", "mobilevitv2_050", (3, 256, 256)),
+    "convnextv2_atto": ("timm", "convnextv2_atto", (3, 224, 224)),
+    "caformer_s18": ("timm", "caformer_s18", (3, 224, 224)),
+    "inception_next_tiny": ("timm", "inception_next_tiny", (3, 224, 224)),
+    "repvit_m1": ("timm", "repvit_m1", (3, 224, 224)),
+    "ghostnetv2_100": ("timm", "ghostnetv2_100", (3, 224, 224)),
     # torchvision: the rest of the video and segmentation models, then every classification model
     "mc3_18": ("torchvision.video", "mc3_18", (3, 16, 112, 112)),
     "s3d": ("torchvision.video", "s3d", (3, 16, 224, 224)),
@@ -212,6 +228,8 @@ def read_reference():
 
 
 def write_reference(rows):
+    """Write ``rows`` over the file's own (another run may have added rows since this one read it)."""
+    rows = {**read_reference(), **rows}
     import timm
     import torch
     import torchvision
