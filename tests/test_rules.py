@@ -447,7 +447,7 @@ def test_pixelshuffle_and_unshuffle():
     assert one((1, 192, 192), type="pixelunshuffle", factor=3).out_shape == (9, 64, 64)
     assert "multiple of factor^2 = 9" in str(spec_error((8, 4, 4), {"type": "pixelshuffle", "factor": 3}))
     assert "factor 3 must divide" in str(spec_error((1, 8, 9), {"type": "pixelunshuffle", "factor": 3}))
-    assert "2-D maps only" in str(spec_error((9, 64), {"type": "pixelshuffle", "factor": 3}))
+    assert "2-D or 3-D maps only" in str(spec_error((9, 64), {"type": "pixelshuffle", "factor": 3}))
 
 
 def test_pixelshuffle_receptive_field_is_fractional_like_upsample():

@@ -84,7 +84,7 @@ def read_cost(inputs):
 
 
 _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
-_BY_VALUE = ("ConstantOfShape", "Expand", "Unsqueeze", "Reshape")  # output dims that need an input's values
+_BY_VALUE = ("ConstantOfShape", "Expand", "Unsqueeze", "Reshape", "Slice")  # output dims that need an input's values
 
 
 def _elements(dims):
@@ -133,6 +133,8 @@ def _dims_only(op, dims, arrays, attrs):
             return tuple(small.broadcast_shapes(dims[0][:-2], dims[1][:-2])) + (dims[0][-2], dims[1][-1])
         except ValueError:
             return None
+    if op == "Slice" and len(arrays) > 2 and arrays[1] is not None and arrays[2] is not None:
+        return _sliced(dims[0], arrays)
     if op == "Reshape" and len(arrays) > 1 and arrays[1] is not None:
         target = [int(v) for v in arrays[1].reshape(-1)]
         target = [dims[0][i] if v == 0 and i < len(dims[0]) else v for i, v in enumerate(target)]
@@ -142,6 +144,28 @@ def _dims_only(op, dims, arrays, attrs):
                 target[target.index(-1)] = math.prod(dims[0]) // known
         return tuple(target) if math.prod(target) == math.prod(dims[0]) else None
     return None
+
+
+def _sliced(dims, arrays):
+    """The dims of a Slice (opset 10+: starts, ends, axes, steps as inputs) of a tensor of ``dims`` (the 3-D
+    Swin's relative-position index, sliced to the window's positions, is larger than a value kept)."""
+    parts = [[int(v) for v in a.reshape(-1)] if a is not None else None for a in (list(arrays[1:]) + [None] * 4)[:4]]
+    starts, ends, axes, steps = parts
+    axes = list(range(len(starts))) if axes is None else axes
+    steps = steps or [1] * len(starts)
+    shape = list(dims)
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        if not step or not -len(dims) <= axis < len(dims):
+            return None
+        size = dims[axis]
+        start, end = (v + size if v < 0 else v for v in (start, end))
+        if step > 0:
+            start, end = max(0, min(size, start)), max(0, min(size, end))
+            shape[axis] = max(0, -(-(end - start) // step))
+        else:
+            start, end = max(-1, min(size - 1, start)), max(-1, min(size - 1, end))
+            shape[axis] = max(0, -(-(start - end) // -step))
+    return tuple(shape)
 
 
 def _axes(arrays, attrs, position=1):

@@ -6,6 +6,7 @@ Slices or a Split, QK^T and AV as Einsum).
 """
 
 import math
+import re
 
 from . import attention as base, levit
 from .tensors import Value, elements, initializer_kind, shape_text
@@ -51,13 +52,14 @@ def layer_keys(reader, node, region, tokens):
     if projected != 3 * inner:
         keys["key_dim"] = region.head_dim
     table = 0
-    if not tokens.tokens:  # windows of a map (Swin)
+    if not tokens.tokens:  # windows of a map (Swin; the 3-D Swin's of T x H x W)
         side = math.isqrt(region.window or 0)
-        if side * side != region.window:
+        sides = region.sides if region.sides and math.prod(region.sides) == region.window else (side, side)
+        if math.prod(sides) != region.window:
             raise reader.unsupported(node, f"attention in windows of {region.window} positions (cnncalc reads "
-                                           f"square windows)")
-        keys["window"] = side
-        table = position_keys(region, keys, side, heads)
+                                           f"windows a Reshape of the map splits it into, or square ones)")
+        keys["window"] = sides[0] if len(set(sides)) == 1 and len(sides) == 2 else list(sides)
+        table = position_keys(region, keys, sides, heads)
     elif region.folded:  # the same, as torch.export folds it into one heads x N x N constant
         keys["position"], table = "folded", region.folded
     elif region.tables - region.logits:  # biases gathered from a learned table by an index (EfficientFormer)
@@ -72,13 +74,29 @@ def source_kind(reader, node, name, coordinates):
     named itself (torch.export's copy of CoAtNet's, ``val_238``) cannot be told: refused."""
     tensor = reader.initializers.get(name)
     kind = "buffer" if name in coordinates else initializer_kind(name, tensor)
-    gathered = any(reader.nodes[at].op_type in ("Gather", "GatherND") and reader.nodes[at].input[0] == name
-                   for at in reader.readers.get(name, []) if at is not None)
-    if kind is None and gathered and tensor is not None and tensor.data_type in (1, 10, 11, 16):
+    gathers = [reader.nodes[at] for at in reader.readers.get(name, []) if at is not None
+               and reader.nodes[at].op_type in ("Gather", "GatherND") and reader.nodes[at].input[0] == name]
+    if kind is None and gathers and tensor is not None and tensor.data_type in (1, 10, 11, 16) \
+            and all(_indexes_parameter(gather) for gather in gathers):
+        kind = "param"  # the model's table under a name the exporter gave it: its node says so
+    if kind is None and gathers and tensor is not None and tensor.data_type in (1, 10, 11, 16):
         raise reader.unsupported(node, f"a position bias computed from '{name}', a tensor the exporter derived from "
                                        f"the model's parameters, so its params cannot be told (the TorchScript "
                                        f"exporter, dynamo=False, keeps the table)")
     return kind
+
+
+_INDEXED_PARAMETER = re.compile(r"target=torch\.ops\.aten\.index\.Tensor\]\(args = \(%p_\w+, \[")
+
+
+def _indexes_parameter(node):
+    """Whether torch.export's metadata says the Gather ``node`` indexes one of the model's parameters itself
+    (``aten.index.Tensor(%p_..._relative_position_bias_table, [index])``): the table it reads, though the exporter
+    renamed it (``val_8``), holds the parameter's elements."""
+    for entry in node.metadata_props:
+        if entry.key == "pkg.torch.onnx.fx_node":
+            return bool(_INDEXED_PARAMETER.search(entry.value[:1000]))
+    return False
 
 
 def _learned(reader, name):
@@ -101,8 +119,8 @@ def _inline_index(reader, name, region):
     return elements(const.dims)
 
 
-def position_keys(region, keys, side, heads):
-    """Set the attention's position keys for what the region found (in ``side`` x ``side`` windows of
+def position_keys(region, keys, sides, heads):
+    """Set the attention's position keys for what the region found (in windows of ``sides`` on each axis, of
     ``heads`` heads); return the params of its position bias."""
     if region.folded:
         keys["position"] = "folded"
@@ -114,7 +132,7 @@ def position_keys(region, keys, side, heads):
         return region.mlp[0] * (3 + heads)
     if region.tables - region.logits:
         keys["position"] = "relative"
-        return (2 * side - 1) ** 2 * heads
+        return math.prod(2 * side - 1 for side in sides) * heads
     return 0
 
 
