@@ -15,7 +15,8 @@ must match the MACs, have no buffers and the params of the folded model (folded_
 conv goes, the conv keeps its bias or gains one); the line says "BN folded". Biases its optimizer removed
 because they were all zeros (a module's own, named in the node's metadata: MLP-Mixer's stem and head) are
 taken off PyTorch's params; the line says "zero biases removed". A BatchNorm that follows no conv
-(MaxViT's pre-norm) stays, with its running stats as buffers. A position bias table it folded into a
+(MaxViT's pre-norm) stays, with its running stats as buffers, and so do the buffers that are not BatchNorm's
+(PyTorch's buffers less bn_params: relative position indices). A position bias table it folded into a
 heads x n x n constant (``position: folded``) adds heads*n*n params less the table's ((2W-1)^2*heads, or
 heads*N for attention biases on N tokens) and drops the index's n*n buffers; the line says "position bias
 folded".
@@ -98,10 +99,12 @@ def modern(folder, names):
                 graph = read_model(path).graph
                 removed = removed_biases(graph)[1]
                 want["params"] -= removed
-                if folded:  # a BatchNorm that follows no conv (MaxViT's pre-norm) stays, with its running stats
+                if folded:  # a BatchNorm that follows no conv (MaxViT's pre-norm) stays, with its running stats;
+                    # the buffers that are not BN's (relative position indices) stay unless their bias is folded
                     sizes = {tensor.name: math.prod(tensor.dims) for tensor in graph.initializer}
                     want["buffers"] = sum(sizes.get(name, 0) for node in graph.node
                                           if node.op_type == "BatchNormalization" for name in node.input[3:5])
+                    want["buffers"] += int(row["buffers"]) - int(row["bn_params"])
             try:
                 report, seconds, imported = read_and_import(path)
             except cnncalc.errors.SpecError as err:
@@ -118,7 +121,7 @@ def modern(folder, names):
                         m, n = report.row(layer.name).out_shape[0], report.row(layer.name).in_shape[0]
                         table = heads * n
                     want["params"] += heads * m * n - table
-                    want["buffers"] -= 0 if folded else m * n
+                    want["buffers"] -= m * n
                     note_bias = " (position bias folded)"
             got = {key: report.totals[key] for key in KEYS}
             again = {key: imported.totals[key] for key in KEYS}
