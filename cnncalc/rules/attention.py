@@ -76,9 +76,11 @@ def attention(layer, shape):
     if p["position"] == "relative":
         params += table * heads
         buffers += per_window * per_window
-        extra.append(("params", f"relative position bias table = (2W-1)^2 * heads = {_table_text(window)} * "
+        formula, pairs = ("(2W-1)^2", "W^2 * W^2") if len(window) == 2 else ("(2Wt-1)*(2Wh-1)*(2Ww-1)", "n * n") \
+            if len(window) == 3 else ("(2W-1)", "W * W")
+        extra.append(("params", f"relative position bias table = {formula} * heads = {_table_text(window)} * "
                                 f"{heads} = {table * heads:,} params (buffers: the index into it, "
-                                f"W^2 * W^2 = {per_window}*{per_window} = {per_window * per_window:,})"))
+                                f"{pairs} = {per_window}*{per_window} = {per_window * per_window:,})"))
     elif p["position"] == "continuous":
         hidden = p["cpb_hidden"]
         mlp_params = 2 * hidden + hidden + hidden * heads
