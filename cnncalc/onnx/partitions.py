@@ -1,4 +1,10 @@
-"""MaxViT's block and grid partitions and MobileViT's patches in ONNX: a map held as windows, channels last.
+"""Maps held as windows in ONNX: Swin's windows (2-D and the Video Swin's 3-D) and PatchMerging, MaxViT's block
+and grid partitions, MobileViT's patches.
+
+Swin holds its map channels-last (N x H x W x C, the Video Swin's N x T x H x W x C); its attention in windows
+starts at the Pad, the Slices of a roll or the Reshape into windows (:func:`swin_windows`, which opens an attention
+region of :mod:`.attention`), and the window's size on each axis is read off that Reshape (:func:`window_sides`).
+PatchMerging's four Slices by 2 (of H and W) concatenated on the channels are a ``pixelunshuffle``.
 
 torchvision's MaxViT attends within p x p windows of an N x C x H x W map (block attention, p = 7) and
 across a 7 x 7 grid of positions H/7 apart (grid attention: windows of p = H/7, then the window and

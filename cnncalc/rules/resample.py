@@ -3,7 +3,7 @@
 import math
 from fractions import Fraction
 
-from .keys import (check_channel_pad, check_choice, check_count, check_offset, check_pad, check_reference,
+from .keys import (check_channel_pad, check_choice, check_offset, check_pad, check_reference,
                    check_scale, check_size)
 from .registry import REQUIRED, Cost, rule
 from .windows import axis_names, elements, need_map, per_axis, per_side, show_shape
