@@ -114,8 +114,10 @@ def modern(folder, names):
             for layer in report.spec.layers:  # a relative position table torch.export folded (position: folded)
                 if kind == "dynamo" and layer.keys.get("position") == "folded":
                     heads = layer.keys["heads"]
-                    if "window" in layer.keys:  # Swin's, MaxViT's relative table (2W-1)^2 x heads
-                        n, table = layer.keys["window"] ** 2, (2 * layer.keys["window"] - 1) ** 2 * heads
+                    if "window" in layer.keys:  # Swin's, MaxViT's relative table (2W-1)^2 x heads (3-D: per axis)
+                        window = layer.keys["window"]
+                        sides = list(window) if isinstance(window, (list, tuple)) else [window] * 2
+                        n, table = math.prod(sides), math.prod(2 * side - 1 for side in sides) * heads
                         m = n
                     else:  # EfficientFormer's, LeViT's attention biases on N tokens: heads x N (M queries: a stride)
                         m, n = report.row(layer.name).out_shape[0], report.row(layer.name).in_shape[0]
