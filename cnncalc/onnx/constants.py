@@ -149,7 +149,8 @@ def _dims_only(op, dims, arrays, attrs):
 def _sliced(dims, arrays):
     """The dims of a Slice (opset 10+: starts, ends, axes, steps as inputs) of a tensor of ``dims`` (the 3-D
     Swin's relative-position index, sliced to the window's positions, is larger than a value kept)."""
-    parts = [[int(v) for v in a.reshape(-1)] if a is not None else None for a in (list(arrays[1:]) + [None] * 4)[:4]]
+    parts = [[int(v) for v in a.reshape(-1).tolist()] if a is not None else None
+             for a in (list(arrays[1:]) + [None] * 4)[:4]]
     starts, ends, axes, steps = parts
     axes = list(range(len(starts))) if axes is None else axes
     steps = steps or [1] * len(starts)
