@@ -48,9 +48,11 @@ def _roll(g, x, s, shifts, first_whole):
     return x
 
 
-def tiny_swin3d(folder, form, metadata=True):
+def tiny_swin3d(folder, form, metadata=True, built=(2, 2, 2)):
     """A 1 x 3 x 3 x 8 x 8 clip: patches of 2 x 2 x 2 (T padded 3 -> 4) embedded in 8 channels, one shifted block
-    in windows of 2 x 2 x 2 (2 heads of 4), PatchMerging, LayerNorm and its Linear 32 -> 16."""
+    in windows of 2 x 2 x 2 (2 heads of 4), PatchMerging, LayerNorm and its Linear 32 -> 16. The relative table and
+    index are made for windows of ``built``: (4, 2, 2) is a block built for 4 frames run on the map's 2, as
+    torchvision runs a window longer than the map (its index sliced to the 8 positions run)."""
     g = Graph(form, (1, 3, 3, 8, 8))
     padded = g.op("Pad", ["x", g.ints("pads", [0, 0, 0, 0, 0, 0, 0, 1, 0, 0])], "/patch_embed", mode="constant")
     conv = g.op("Conv", [padded, g.weight("patch_embed.proj.weight", [8, 3, 2, 2, 2]),
@@ -71,14 +73,15 @@ def tiny_swin3d(folder, form, metadata=True):
     q, k, v = (g.op("Gather", [qkv5, g.ints(f"index{i}", i)], s, axis=0) for i in range(3))
     scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(0.5)], s), g.op("Transpose", [k], s, perm=[0, 1, 3, 2])], s)
     index = "features.0.0.attn.relative_position_index"
-    g.ints(index, numpy.arange(64).reshape(8, 8) % 27)
+    n, offsets = int(numpy.prod(built)), int(numpy.prod([2 * w - 1 for w in built]))
+    g.ints(index, numpy.arange(n * n).reshape(n, n) % offsets)
+    rows = g.op("Slice", [index, g.ints("zeros2", [0, 0]), g.ints("eights", [8, 8]), g.ints("axes01", [0, 1])], s)
     if form == "torchscript":
-        table = g.weight("features.0.0.attn.relative_position_bias_table", [27, 2])
-        rows = g.op("Slice", [index, g.ints("zeros2", [0, 0]), g.ints("eights", [8, 8]), g.ints("axes01", [0, 1])], s)
+        table = g.weight("features.0.0.attn.relative_position_bias_table", [offsets, 2])
         bias = g.op("Gather", [table, g.op("Reshape", [rows, g.ints("flat", [-1])], s)], s, axis=0)
     else:
-        rows = g.op("Unsqueeze", [g.op("Reshape", [index, g.ints("flat", [-1])]), g.ints("last", [-1])])
-        bias = g.op("GatherND", [g.weight("val_8", [27, 2]), rows])
+        rows = g.op("Unsqueeze", [g.op("Reshape", [rows, g.ints("flat", [-1])]), g.ints("last", [-1])])
+        bias = g.op("GatherND", [g.weight("val_8", [offsets, 2]), rows])
         if metadata:
             entry = g.nodes[-1].metadata_props.add()
             entry.key, entry.value = "pkg.torch.onnx.fx_node", INDEXED_TABLE
@@ -139,6 +142,19 @@ def test_swin3d_window_attention_patch_embed_and_merging(tmp_path, form):
     assert report.totals["buffers"] == 64
     # conv 8*2*4*4 outputs * 3*2*2*2 = 6,144; attention 12,288; reduction 2*2*2 positions * 32*16 = 4,096
     assert report.totals["macs"] == 6144 + 12288 + 4096 == 22528
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_swin3d_window_run_shorter_than_built_is_fit(tmp_path, form):
+    """A block built for windows of 4 x 2 x 2 on a map of 2 frames runs in 2 x 2 x 2 windows (torchvision's
+    3-D Swin): `fit: true`, the table and index of the window as built."""
+    report, _ = totals(tiny_swin3d(tmp_path, form, built=(4, 2, 2)))
+    keys, row = report.spec.layers[2].keys, report.rows[2]
+    assert (keys["window"], keys["fit"], keys["position"]) == ([4, 2, 2], True, "relative")
+    # qkv 216, proj 72; the table (2*4-1)*(2*2-1)*(2*2-1) = 63 offsets x 2 heads
+    assert row.params == 216 + 72 + 63 * 2 == 414
+    assert row.buffers == 16 * 16 == 256  # the index of the 4*2*2 = 16 positions built for, sliced to 8 to run
+    assert row.macs == 12288  # as in 2 x 2 x 2 windows
 
 
 def test_swin3d_table_torch_export_renamed_without_metadata_is_refused(tmp_path):

@@ -127,3 +127,12 @@ def test_video_swin_t_is_torchvisions_swin3d_t():
     assert rows["features.1.gather"].out_shape == (384, 8, 28, 28)
     assert rows["features.1.reduction"].macs == 8 * 28 * 28 * 384 * 192 == 462422016
     assert rows["features.1.norm"].params + rows["features.1.reduction"].params == 2 * 384 + 384 * 192 == 74496
+
+
+@pytest.mark.parametrize("clip, macs", [("3x16x112x112", 11363168256), ("3x8x224x224", 19699003392)])
+def test_video_swin_t_on_smaller_clips_is_torchvisions(clip, macs):
+    """tools/transformer_reference.py's runs swin3d_t_112 and swin3d_t_8f: the last stage's 8 x 4 x 4 map (its 7 x 7
+    map padded to 8 x 8 before the merge, as torchvision pads it) and every stage's 4 frames run the 8 x 7 x 7
+    window as the map (``fit: true``), the table and index as built."""
+    totals = cnncalc.analyze("swin3d_t", input=clip).totals
+    assert (totals["params"], totals["buffers"], totals["macs"]) == (28158070, 1843968, macs)

@@ -26,6 +26,8 @@ of H/p x W/p, ``window: H/p``). The steps between the map and its partition are 
 (a ``view`` gate): read by anything else, they are refused.
 """
 
+import math
+
 from .tensors import Value, channels_last
 
 
@@ -247,3 +249,17 @@ def window_sides(dims, target):
     if any(target[1 + 2 * i] * side != dims[1 + i] for i, side in enumerate(sides)):
         return None
     return sides
+
+
+def fitted_window(sides, sizes, positions, table, heads):
+    """The window a relative table of ``table`` values (``heads`` a position offset) and an index of ``positions``
+    x ``positions`` were made for, run as ``sides`` on a map of ``sizes`` (torchvision's 3-D Swin shrinks its
+    window to the map where the map is not longer): as long as ``sides`` where the map is longer, at least as long
+    elsewhere; None when no window fits (the first found when several do: they count the same)."""
+    choices = [[side] if side < size else [d for d in range(side, positions + 1) if positions % d == 0]
+               for side, size in zip(sides, sizes)]
+    found = [()]
+    for options in choices:  # at most a few divisors on each of three axes
+        found = [done + (d,) for done in found for d in options if positions % math.prod(done + (d,)) == 0]
+    return next((window for window in found if math.prod(window) == positions
+                 and math.prod(2 * w - 1 for w in window) * heads == table), None)

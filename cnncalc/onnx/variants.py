@@ -60,6 +60,8 @@ def layer_keys(reader, node, region, tokens):
                                            f"windows a Reshape of the map splits it into, or square ones)")
         keys["window"] = sides[0] if len(set(sides)) == 1 and len(sides) == 2 else list(sides)
         table = position_keys(region, keys, sides, heads)
+        if keys.get("position") == "relative" and region.buffers > region.window ** 2:
+            table = _fitted(reader, region, keys, sides, tokens.spec[2:], heads) or table
     elif region.folded:  # the same, as torch.export folds it into one heads x N x N constant
         keys["position"], table = "folded", region.folded
     elif region.tables - region.logits:  # biases gathered from a learned table by an index (EfficientFormer)
@@ -134,6 +136,23 @@ def position_keys(region, keys, sides, heads):
         keys["position"] = "relative"
         return math.prod(2 * side - 1 for side in sides) * heads
     return 0
+
+
+def _fitted(reader, region, keys, sides, sizes, heads):
+    """torchvision's 3-D Swin runs a window as long as the map on an axis as the map, keeping the table and index
+    of the window it was built with (a 4-frame map in 8 x 7 x 7 windows runs in 4 x 7 x 7): the window whose
+    index (n*n buffers) and table ((2w-1) per axis x heads params) the region found, equal to the windows run on
+    every axis the map is longer than them (``sizes``), set with ``fit: true``; return the table's params (0 when
+    no window gives them)."""
+    from .partitions import fitted_window
+
+    floats = sum(elements(reader.consts[name].dims) for name in region.tables - region.logits
+                 if reader.initializers.get(name) is not None and reader.initializers[name].data_type in (1, 10, 11, 16))
+    window = fitted_window(sides, sizes, math.isqrt(region.buffers), floats, heads)
+    if window is None:
+        return 0
+    keys["window"], keys["fit"] = list(window), True
+    return math.prod(2 * side - 1 for side in window) * heads
 
 
 def cosine_keys(region, keys, heads):
