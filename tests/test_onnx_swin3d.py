@@ -189,3 +189,17 @@ def test_slice_of_a_tensor_too_large_to_read_has_its_dims():
     # from the end, stepping 3 (ceil(391/3) = 131), and backwards from the last (all 392)
     assert evaluate(node, [index, ints([-391]), ints([BIG]), ints([1]), ints([3])], {}, 17)[0][0] == (392, 131)
     assert evaluate(node, [index, ints([-1]), ints([-BIG]), ints([0]), ints([-1])], {}, 17)[0][0] == (392, 392)
+
+
+def test_the_window_a_table_was_built_for_is_told_from_its_sizes():
+    """swin3d_t's last stage on an 8-frame clip runs its 8 x 7 x 7 window on a 4 x 7 x 7 map: the index of 392
+    positions and the table of (2*8-1)*(2*7-1)*(2*7-1) = 2,535 offsets x 24 heads fit 8 x 7 x 7, 7 x 8 x 7 and
+    7 x 7 x 8 alike (each at least the map); one seen in an earlier layer is taken, else the one shrunk on the
+    fewest axes (T alone)."""
+    from cnncalc.onnx.partitions import fitted_window
+
+    assert fitted_window((4, 7, 7), (4, 7, 7), 392, 2535 * 24, 24) == (8, 7, 7)
+    assert fitted_window((4, 7, 7), (4, 7, 7), 392, 2535 * 24, 24, seen=[(7, 7, 8)]) == (7, 7, 8)
+    # the earlier stages' 4 x 56 x 56 maps: H and W run whole windows, so only T can have been shrunk
+    assert fitted_window((4, 7, 7), (4, 56, 56), 392, 2535 * 3, 3) == (8, 7, 7)
+    assert fitted_window((4, 7, 7), (4, 56, 56), 392, 2536 * 3, 3) is None  # no window has that table

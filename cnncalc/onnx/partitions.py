@@ -251,15 +251,18 @@ def window_sides(dims, target):
     return sides
 
 
-def fitted_window(sides, sizes, positions, table, heads):
+def fitted_window(sides, sizes, positions, table, heads, seen=()):
     """The window a relative table of ``table`` values (``heads`` a position offset) and an index of ``positions``
     x ``positions`` were made for, run as ``sides`` on a map of ``sizes`` (torchvision's 3-D Swin shrinks its
     window to the map where the map is not longer): as long as ``sides`` where the map is longer, at least as long
-    elsewhere; None when no window fits (the first found when several do: they count the same)."""
+    elsewhere; None when no window fits. Several windows count the same (8 x 7 x 7 and 7 x 7 x 8 on a 4 x 7 x 7
+    map): one of the windows ``seen`` in the model's earlier layers first, then the one shrunk on fewest axes."""
     choices = [[side] if side < size else [d for d in range(side, positions + 1) if positions % d == 0]
                for side, size in zip(sides, sizes)]
     found = [()]
     for options in choices:  # at most a few divisors on each of three axes
         found = [done + (d,) for done in found for d in options if positions % math.prod(done + (d,)) == 0]
-    return next((window for window in found if math.prod(window) == positions
-                 and math.prod(2 * w - 1 for w in window) * heads == table), None)
+    fits = [window for window in found if math.prod(window) == positions
+            and math.prod(2 * w - 1 for w in window) * heads == table]
+    return min(fits, key=lambda window: (window not in seen, sum(w != side for w, side in zip(window, sides))),
+               default=None)

@@ -60,8 +60,10 @@ def layer_keys(reader, node, region, tokens):
                                            f"windows a Reshape of the map splits it into, or square ones)")
         keys["window"] = sides[0] if len(set(sides)) == 1 and len(sides) == 2 else list(sides)
         table = position_keys(region, keys, sides, heads)
+        seen = reader.__dict__.setdefault("windows_built", [])  # the windows of the layers read so far
         if keys.get("position") == "relative" and region.buffers > region.window ** 2:
-            table = _fitted(reader, region, keys, sides, tokens.spec[2:], heads) or table
+            table = _fitted(reader, region, keys, sides, tokens.spec[2:], heads, seen) or table
+        seen.append(tuple(keys["window"]) if isinstance(keys["window"], list) else (keys["window"],) * 2)
     elif region.folded:  # the same, as torch.export folds it into one heads x N x N constant
         keys["position"], table = "folded", region.folded
     elif region.tables - region.logits:  # biases gathered from a learned table by an index (EfficientFormer)
@@ -138,7 +140,7 @@ def position_keys(region, keys, sides, heads):
     return 0
 
 
-def _fitted(reader, region, keys, sides, sizes, heads):
+def _fitted(reader, region, keys, sides, sizes, heads, seen):
     """torchvision's 3-D Swin runs a window as long as the map on an axis as the map, keeping the table and index
     of the window it was built with (a 4-frame map in 8 x 7 x 7 windows runs in 4 x 7 x 7): the window whose
     index (n*n buffers) and table ((2w-1) per axis x heads params) the region found, equal to the windows run on
@@ -148,7 +150,7 @@ def _fitted(reader, region, keys, sides, sizes, heads):
 
     floats = sum(elements(reader.consts[name].dims) for name in region.tables - region.logits
                  if reader.initializers.get(name) is not None and reader.initializers[name].data_type in (1, 10, 11, 16))
-    window = fitted_window(sides, sizes, math.isqrt(region.buffers), floats, heads)
+    window = fitted_window(sides, sizes, math.isqrt(region.buffers), floats, heads, seen)
     if window is None:
         return 0
     keys["window"], keys["fit"] = list(window), True
