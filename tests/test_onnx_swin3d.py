@@ -88,9 +88,12 @@ def tiny_swin3d(folder, form, metadata=True, built=(2, 2, 2)):
     bias = g.op("Transpose", [g.op("Reshape", [bias, g.ints("to_bias", [8, 8, 2])], s)], s, perm=[2, 0, 1])
     scores = g.op("Add", [scores, g.op("Unsqueeze", [bias, g.ints("zero_axis", [0])], s)], s)
     # the shifted windows' mask, computed from constants: -100 where two positions came from different regions
-    labels = numpy.arange(32).reshape(4, 8) // 3
-    g.nodes.append(helper.make_node("Constant", [], ["labels"], name=s + "/Constant_labels",
-                                    value=numpy_helper.from_array(labels.astype(numpy.float32))))
+    labels = (numpy.arange(32).reshape(4, 8) // 3).astype(numpy.float32)
+    if form == "torchscript":
+        g.nodes.append(helper.make_node("Constant", [], ["labels"], name=s + "/Constant_labels",
+                                        value=numpy_helper.from_array(labels)))
+    else:  # torch.export: an initializer it names, float like the table (neither a param nor a buffer)
+        g.inits.append(numpy_helper.from_array(labels, "labels"))
     mask = g.op("Sub", [g.op("Unsqueeze", ["labels", g.ints("axis1", [1])], s),
                         g.op("Unsqueeze", ["labels", g.ints("axis2", [2])], s)], s)  # 4 x 8 x 8
     mask = g.op("Unsqueeze", [g.op("Unsqueeze", [mask, g.ints("axis1", [1])], s), g.ints("zero_axis", [0])], s)

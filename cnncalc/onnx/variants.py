@@ -148,9 +148,9 @@ def _fitted(reader, region, keys, sides, sizes, heads, seen):
     no window gives them)."""
     from .partitions import fitted_window
 
-    floats = sum(elements(reader.consts[name].dims) for name in region.tables - region.logits
-                 if reader.initializers.get(name) is not None and reader.initializers[name].data_type in (1, 10, 11, 16))
-    window = fitted_window(sides, sizes, math.isqrt(region.buffers), floats, heads, seen)
+    learned = sum(elements(reader.consts[name].dims) for name in sorted(region.tables - region.logits)
+                  if source_kind(reader, region.start, name, ()) == "param")  # the table, not the mask's constants
+    window = fitted_window(sides, sizes, math.isqrt(region.buffers), learned, heads, seen)
     if window is None:
         return 0
     keys["window"], keys["fit"] = list(window), True
