@@ -129,6 +129,17 @@ def test_video_swin_t_is_torchvisions_swin3d_t():
     assert rows["features.1.norm"].params + rows["features.1.reduction"].params == 2 * 384 + 384 * 192 == 74496
 
 
+@pytest.mark.parametrize("name, params, buffers, macs", [("swin3d_s", 49816678, 3687936, 82841284608),
+                                                         ("swin3d_b", 88048984, 3687936, 140666617856)])
+def test_video_swin_s_and_b_are_torchvisions(name, params, buffers, macs):
+    """tools/transformer_reference.py's runs swin3d_s and swin3d_b on one 3 x 16 x 224 x 224 clip (18 blocks in the
+    third stage; Swin-B 128 channels wide): 24 relative indices of 392 x 392."""
+    report = cnncalc.analyze(name)
+    totals = report.totals
+    assert (totals["params"], totals["buffers"], totals["macs"]) == (params, buffers, macs)
+    assert buffers == 24 * 392 * 392 and list(report.rows[-1].out_shape) == [400]
+
+
 @pytest.mark.parametrize("clip, macs", [("3x16x112x112", 11363168256), ("3x8x224x224", 19699003392)])
 def test_video_swin_t_on_smaller_clips_is_torchvisions(clip, macs):
     """tools/transformer_reference.py's runs swin3d_t_112 and swin3d_t_8f: the last stage's 8 x 4 x 4 map (its 7 x 7

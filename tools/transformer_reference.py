@@ -9,7 +9,8 @@ its tests never import:
 
 Each model is torchvision.models.NAME(weights=None) in eval mode, run once on a zero input of batch 1 at
 its default size (ViT 224, Swin 224, Swin V2 256; also ViT-H/14 at 518, and the Video Swin swin3d_t
-(torchvision.models.video) on clips of 16 x 224 x 224, 16 x 112 x 112 and 8 x 224 x 224, see MODELS). Counting conventions:
+(torchvision.models.video) on clips of 16 x 224 x 224, 16 x 112 x 112 and 8 x 224 x 224, swin3d_s and swin3d_b
+on 16 x 224 x 224, see MODELS). Counting conventions:
 
 - params: sum(p.numel() for p in model.parameters()) (all trainable);
 - buffers: sum(b.numel() for b in model.buffers()) (Swin's relative_position_index, Swin V2's
@@ -45,7 +46,8 @@ MODELS = [("vit_b_16", "vit_b_16", 224, {}), ("vit_b_32", "vit_b_32", 224, {}), 
           # last stage's map is 8 x 4 x 4 and at 8 x 224 x 224 every stage's is 4 frames long, where torchvision
           # shrinks the 8 x 7 x 7 window to the map (and keeps its table and index)
           ("swin3d_t", "video.swin3d_t", (16, 224, 224), {}), ("swin3d_t_112", "video.swin3d_t", (16, 112, 112), {}),
-          ("swin3d_t_8f", "video.swin3d_t", (8, 224, 224), {})]
+          ("swin3d_t_8f", "video.swin3d_t", (8, 224, 224), {}), ("swin3d_s", "video.swin3d_s", (16, 224, 224), {}),
+          ("swin3d_b", "video.swin3d_b", (16, 224, 224), {})]
 RUNS = {run: (builder, size, kwargs) for run, builder, size, kwargs in MODELS}
 
 
