@@ -40,6 +40,42 @@ def test_swin_window_attention_is_torchvisions():
     assert row.kernel == (7, 7) and row.heads == 3
 
 
+def test_video_swin_window_attention_in_windows_of_t_h_w():
+    # torchvision's swin3d_t features.0.0.attn: ShiftedWindowAttention3d(96, [8, 7, 7], [0, 3, 3], 3) on the 8 x 56 x
+    # 56 map of a 16 x 224 x 224 clip: (8/8)*(56/7)*(56/7) = 64 windows of 8*7*7 = 392 positions, 3 heads of 32
+    row = one([96, 8, 56, 56], type="attention", heads=3, window=[8, 7, 7], shift=[0, 3, 3], position="relative")
+    # qkv 96*288 + 288, proj 96*96 + 96; the table (2*8-1)*(2*7-1)*(2*7-1) = 2,535 offsets x 3 heads
+    assert row.params == 96 * 288 + 288 + 96 * 96 + 96 + 2535 * 3 == 44853
+    assert row.buffers == 392 * 392 == 153664  # relative_position_index, (Wt*Wh*Ww)^2
+    # qkv 25,088 positions * 96*288; QK^T and AV each 64*3*392*392*32; proj 25,088*96*96
+    assert row.macs == 693633024 + 2 * 944111616 + 231211008 == 2813067264
+    assert row.out_shape == (96, 8, 56, 56) and row.kernel == (8, 7, 7)
+    texts = [text for _, text in row.explain]
+    assert any(text.startswith("relative position bias table = (2Wt-1)*(2Wh-1)*(2Ww-1) * heads = (2*8-1)*(2*7-1)*"
+                               "(2*7-1) * 3 = 7,605 params (buffers: the index into it, n * n = 392*392 = 153,664)")
+               for text in texts), texts
+    with pytest.raises(SpecError, match="window \\[8, 7\\] has 2 entries"):
+        one([96, 8, 56, 56], type="attention", heads=3, window=[8, 7])
+
+
+def test_fit_runs_a_window_longer_than_the_map_as_the_map_keeping_its_table():
+    # swin3d_t's features.0.0.attn on an 8-frame clip: a 4 x 56 x 56 map; torchvision runs the 8 x 7 x 7 window as
+    # 4 x 7 x 7 (4*7*7 = 196 positions, 64 windows) and keeps its (2*8-1)*(2*7-1)*(2*7-1) x 3 table, 392 x 392 index
+    row = one([96, 4, 56, 56], type="attention", heads=3, window=[8, 7, 7], shift=[0, 3, 3], position="relative",
+              fit=True)
+    assert row.params == 37248 + 2535 * 3 == 44853 and row.buffers == 392 * 392
+    # qkv 12,544 positions * 96*288; QK^T and AV each 64*3*196*196*32; proj 12,544*96*96
+    assert row.macs == 12544 * 96 * 288 + 2 * 64 * 3 * 196 * 196 * 32 + 12544 * 96 * 96 == 934477824
+    assert row.kernel == (4, 7, 7)
+    assert any(text.startswith("fit: the window 8*7*7 runs as 4*7*7") for _, text in row.explain)
+    # without fit the map is padded to 8 frames, as the 2-D Swin pads: 64 windows of 392 positions
+    padded = one([96, 4, 56, 56], type="attention", heads=3, window=[8, 7, 7], position="relative")
+    assert padded.macs == 25088 * 96 * 288 + 2 * 64 * 3 * 392 * 392 * 32 + 25088 * 96 * 96
+    # where the map is longer than the window, fit changes nothing
+    assert one([96, 8, 56, 56], type="attention", heads=3, window=[8, 7, 7], position="relative", fit=True).macs == \
+        2813067264
+
+
 def test_folded_position_bias_counts_heads_n_n():
     # torch.export's Swin-T: the relative table (169 x 3) gathered into one 1 x 3 x 49 x 49 constant
     row = one([96, 56, 56], type="attention", heads=3, window=7, shift=3, position="folded")

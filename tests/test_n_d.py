@@ -67,12 +67,15 @@ def test_a_2d_kernel_on_a_1d_input_is_one_line(write):
         f"error: {path}:3: c: kernel [3, 3] has 2 entries, but the input 1 x 8000 is 1-D (L): give one number or 1"]
 
 
-def test_pixelshuffle_on_3d_and_an_unknown_like_are_one_line(write):
-    path = write(VIDEO + "  - {name: ps, type: pixelshuffle, factor: 2}\n")
+def test_pixelshuffle_on_3d_by_axis_and_an_unknown_like_are_one_line(write):
+    # on a clip one factor per axis (or one for all): [1, 2, 2] keeps the frames, 64 / (1*2*2) = 16 channels
+    path = write(VIDEO + "  - {name: ps, type: pixelshuffle, factor: [1, 2, 2]}\n")
+    assert json.loads(ok("report", path, "--format", "json"))["layers"][-1]["out_shape"] == [16, 16, 112, 112]
+    path = write(VIDEO + "  - {name: ps, type: pixelshuffle, factor: [2, 2]}\n", "two.yaml")
     result = invoke("report", path)
     assert result.exit_code == 1 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == (f"error: {path}:6: ps: pixelshuffle works on 2-D maps only, not on the 3-D "
-                                     f"input 64 x 16 x 56 x 56")
+    assert result.stderr.strip() == (f"error: {path}:6: ps: factor [2, 2] has 2 entries, but the input 64 x 16 x 56 "
+                                     f"x 56 is 3-D (D, H, W): give one number or 3")
     path = write(VIDEO + "  - {name: up, type: upsample, like: pool}\n", "like.yaml")
     result = invoke("report", path)
     assert result.exit_code == 1

@@ -521,7 +521,19 @@ def test_pixelshuffle_and_unshuffle():
     assert one((1, 192, 192), type="pixelunshuffle", factor=3).out_shape == (9, 64, 64)
     assert "multiple of factor^2 = 9" in str(spec_error((8, 4, 4), {"type": "pixelshuffle", "factor": 3}))
     assert "factor 3 must divide" in str(spec_error((1, 8, 9), {"type": "pixelunshuffle", "factor": 3}))
-    assert "2-D maps only" in str(spec_error((9, 64), {"type": "pixelshuffle", "factor": 3}))
+    assert "2-D or 3-D maps only" in str(spec_error((9, 64), {"type": "pixelshuffle", "factor": 3}))
+
+
+def test_pixel_unshuffle_of_a_clip_by_one_factor_per_axis():
+    """The 3-D Swin's patch merging: each 2x2 neighbourhood of every frame into 4C channels, T kept."""
+    row = one((96, 8, 56, 56), type="pixelunshuffle", factor=[1, 2, 2])
+    assert row.out_shape == (96 * 1 * 2 * 2, 8, 28, 28) == (384, 8, 28, 28) and row.params == row.macs == 0
+    assert one((384, 8, 28, 28), type="pixelshuffle", factor=[1, 2, 2]).out_shape == (96, 8, 56, 56)
+    assert one((8, 4, 6, 6), type="pixelunshuffle", factor=2).out_shape == (64, 2, 3, 3)  # one number: every axis
+    assert "factor 1x2x2 must divide the map 8 x 7 x 56" in str(
+        spec_error((96, 8, 7, 56), {"type": "pixelunshuffle", "factor": [1, 2, 2]}))
+    assert "multiple of 1*2*2 = 4" in str(spec_error((6, 8, 7, 7), {"type": "pixelshuffle", "factor": [1, 2, 2]}))
+    assert "has 2 entries" in str(spec_error((96, 8, 56, 56), {"type": "pixelunshuffle", "factor": [2, 2]}))
 
 
 def test_pixelshuffle_receptive_field_is_fractional_like_upsample():

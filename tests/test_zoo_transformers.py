@@ -106,3 +106,44 @@ def test_swin_t_stages_read_like_the_papers_table():
     for stage, blocks, dim, heads in ((1, 2, 96, 3), (3, 2, 192, 6), (5, 6, 384, 12), (7, 2, 768, 24)):
         assert f"{blocks} layers, {heads} heads, MLP {4 * dim}" in stages[f"features.{stage}"]
     assert "heads" not in stages["features.2"]
+
+
+def test_video_swin_t_is_torchvisions_swin3d_t():
+    """torchvision.models.video.swin3d_t(weights=None) on one 3 x 16 x 224 x 224 clip, measured by
+    tools/export_modern.py (tools/modern_onnx_reference.txt: params, buffers, FlopCounterMode / 2 with grad enabled
+    and the math attention kernel); its layers' figures worked by hand from the formulas."""
+    report = cnncalc.analyze("swin3d_t")
+    assert report.input == (3, 16, 224, 224)
+    totals = report.totals
+    assert (totals["params"], totals["buffers"], totals["macs"]) == (28158070, 1843968, 43882229760)
+    assert list(report.rows[-1].out_shape) == [400]  # Kinetics-400
+    rows = {row.name: row for row in report.rows}
+    assert rows["patch_embed.proj"].out_shape == (96, 8, 56, 56)  # patches of 2 x 4 x 4
+    # the last stage: one window, the whole 8 x 7 x 7 map (392 positions), 24 heads of 32
+    last = rows["features.6.1.attn"]
+    assert last.params == 4 * 768 * 768 + 4 * 768 + 2535 * 24 == 2423208
+    assert last.macs == 392 * 768 * 2304 + 2 * 24 * 392 * 392 * 32 + 392 * 768 * 768 == 1160871936
+    # patch merging: 96 x 8 x 56 x 56 -> 384 x 8 x 28 x 28, LayerNorm(384), Linear(384, 192) without bias
+    assert rows["features.1.gather"].out_shape == (384, 8, 28, 28)
+    assert rows["features.1.reduction"].macs == 8 * 28 * 28 * 384 * 192 == 462422016
+    assert rows["features.1.norm"].params + rows["features.1.reduction"].params == 2 * 384 + 384 * 192 == 74496
+
+
+@pytest.mark.parametrize("name, params, buffers, macs", [("swin3d_s", 49816678, 3687936, 82841284608),
+                                                         ("swin3d_b", 88048984, 3687936, 140666617856)])
+def test_video_swin_s_and_b_are_torchvisions(name, params, buffers, macs):
+    """tools/transformer_reference.py's runs swin3d_s and swin3d_b on one 3 x 16 x 224 x 224 clip (18 blocks in the
+    third stage; Swin-B 128 channels wide): 24 relative indices of 392 x 392."""
+    report = cnncalc.analyze(name)
+    totals = report.totals
+    assert (totals["params"], totals["buffers"], totals["macs"]) == (params, buffers, macs)
+    assert buffers == 24 * 392 * 392 and list(report.rows[-1].out_shape) == [400]
+
+
+@pytest.mark.parametrize("clip, macs", [("3x16x112x112", 11363168256), ("3x8x224x224", 19699003392)])
+def test_video_swin_t_on_smaller_clips_is_torchvisions(clip, macs):
+    """tools/transformer_reference.py's runs swin3d_t_112 and swin3d_t_8f: the last stage's 8 x 4 x 4 map (its 7 x 7
+    map padded to 8 x 8 before the merge, as torchvision pads it) and every stage's 4 frames run the 8 x 7 x 7
+    window as the map (``fit: true``), the table and index as built."""
+    totals = cnncalc.analyze("swin3d_t", input=clip).totals
+    assert (totals["params"], totals["buffers"], totals["macs"]) == (28158070, 1843968, macs)

@@ -15,7 +15,8 @@ must match the MACs, have no buffers and the params of the folded model (folded_
 conv, reading its output, goes, the conv keeps its bias or gains one); the line says "BN folded". Biases its optimizer removed
 because they were all zeros (a module's own, named in the node's metadata: MLP-Mixer's stem and head) are
 taken off PyTorch's params; the line says "zero biases removed". A BatchNorm that follows no conv
-(MaxViT's pre-norm) stays, with its running stats as buffers. A position bias table it folded into a
+(MaxViT's pre-norm) stays, with its running stats as buffers, and so do the buffers that are not BatchNorm's
+(PyTorch's buffers less bn_params: relative position indices). A position bias table it folded into a
 heads x n x n constant (``position: folded``) adds heads*n*n params less the table's ((2W-1)^2*heads, or
 heads*N for attention biases on N tokens) and drops the index's n*n buffers; the line says "position bias
 folded". The shifted windows' masks timm keeps as buffers (``mask: buffer``) stay buffers in both files.
@@ -124,8 +125,10 @@ def modern(folder, names):
             for layer in report.spec.layers:  # a relative position table torch.export folded (position: folded)
                 if kind == "dynamo" and layer.keys.get("position") == "folded":
                     heads = layer.keys["heads"]
-                    if "window" in layer.keys:  # Swin's, MaxViT's relative table (2W-1)^2 x heads
-                        n, table = layer.keys["window"] ** 2, (2 * layer.keys["window"] - 1) ** 2 * heads
+                    if "window" in layer.keys:  # Swin's, MaxViT's relative table (2W-1)^2 x heads (3-D: per axis)
+                        window = layer.keys["window"]
+                        sides = list(window) if isinstance(window, (list, tuple)) else [window] * 2
+                        n, table = math.prod(sides), math.prod(2 * side - 1 for side in sides) * heads
                         m = n
                     else:  # EfficientFormer's, LeViT's attention biases on N tokens: heads x N (M queries: a stride)
                         m, n = report.row(layer.name).out_shape[0], report.row(layer.name).in_shape[0]

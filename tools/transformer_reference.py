@@ -8,7 +8,9 @@ its tests never import:
     /work/venvs/torch/bin/python tools/transformer_reference.py --modules vit_b_16   # also per-module MACs
 
 Each model is torchvision.models.NAME(weights=None) in eval mode, run once on a zero input of batch 1 at
-its default size (ViT 224, Swin 224, Swin V2 256; also ViT-H/14 at 518, see MODELS). Counting conventions:
+its default size (ViT 224, Swin 224, Swin V2 256; also ViT-H/14 at 518, and the Video Swin swin3d_t
+(torchvision.models.video) on clips of 16 x 224 x 224, 16 x 112 x 112 and 8 x 224 x 224, swin3d_s and swin3d_b
+on 16 x 224 x 224, see MODELS). Counting conventions:
 
 - params: sum(p.numel() for p in model.parameters()) (all trainable);
 - buffers: sum(b.numel() for b in model.buffers()) (Swin's relative_position_index, Swin V2's
@@ -39,26 +41,36 @@ MODELS = [("vit_b_16", "vit_b_16", 224, {}), ("vit_b_32", "vit_b_32", 224, {}), 
           ("vit_h_14_518", "vit_h_14", 518, {"image_size": 518}),
           ("swin_t", "swin_t", 224, {}), ("swin_s", "swin_s", 224, {}), ("swin_b", "swin_b", 224, {}),
           ("swin_v2_t", "swin_v2_t", 256, {}), ("swin_v2_s", "swin_v2_s", 256, {}),
-          ("swin_v2_b", "swin_v2_b", 256, {}), ("maxvit_t", "maxvit_t", 224, {})]
+          ("swin_v2_b", "swin_v2_b", 256, {}), ("maxvit_t", "maxvit_t", 224, {}),
+          # the Video Swin on clips of T x H x W: at 16 x 224 x 224 every window fits its map; at 16 x 112 x 112 the
+          # last stage's map is 8 x 4 x 4 and at 8 x 224 x 224 every stage's is 4 frames long, where torchvision
+          # shrinks the 8 x 7 x 7 window to the map (and keeps its table and index)
+          ("swin3d_t", "video.swin3d_t", (16, 224, 224), {}), ("swin3d_t_112", "video.swin3d_t", (16, 112, 112), {}),
+          ("swin3d_t_8f", "video.swin3d_t", (8, 224, 224), {}), ("swin3d_s", "video.swin3d_s", (16, 224, 224), {}),
+          ("swin3d_b", "video.swin3d_b", (16, 224, 224), {})]
 RUNS = {run: (builder, size, kwargs) for run, builder, size, kwargs in MODELS}
 
 
 def build(run):
     builder, _, kwargs = RUNS[run]
     torch.manual_seed(0)
-    return getattr(torchvision.models, builder)(weights=None, **kwargs).eval()
+    module = torchvision.models
+    for part in builder.split(".")[:-1]:  # video.swin3d_t: torchvision.models.video
+        module = getattr(module, part)
+    return getattr(module, builder.split(".")[-1])(weights=None, **kwargs).eval()
 
 
 def measure(name, size, modules=False):
     model = build(name)
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
-    x = torch.zeros(1, 3, size, size)
+    dims = size if isinstance(size, tuple) else (size, size)  # a clip's T x H x W, or an image's side
+    x = torch.zeros(1, 3, *dims)
     counter = FlopCounterMode(display=False, depth=None)
     with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH), counter:
         out = model(x)
     macs = counter.get_total_flops() // 2
-    row = f"{name},3x{size}x{size},{params},{buffers},{macs},{'x'.join(map(str, out.shape[1:]))}"
+    row = f"{name},3x{'x'.join(map(str, dims))},{params},{buffers},{macs},{'x'.join(map(str, out.shape[1:]))}"
     per_module = []
     if modules:
         for module, counts in counter.get_flop_counts().items():

@@ -14,7 +14,7 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import levit, logits, multiscale, variants
+from . import biases, levit, logits, multiscale, partitions, variants
 from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 
@@ -37,6 +37,7 @@ class Region:
         self.biases = []  # elements of each bias, in order
         self.head_dim = None  # K of the first product of two computed tensors
         self.window = None  # the tokens of one window (M of that product)
+        self.sides = None  # the window's size on each axis of the map, where a Reshape splits it into windows
         self.buffers = 0
         self.tables = set()  # learned tables (a relative position bias) and buffers (its index) added in
         self.names = []  # the initializers it uses, for the layer's name
@@ -81,10 +82,10 @@ def _start(reader, node, attrs):
     if op in ("Pad", "Slice", "Reshape") and node.input and node.input[0] in reader.values:
         value = reader.values[node.input[0]]
         strided = value.gate is not None and value.gate[0] == "strided"
-        if (value.gate is None or (strided and op == "Slice")) and value.layout == channels_last(4):
-            return _windows(reader, node, attrs, value)
+        if (value.gate is None or (strided and op == "Slice")) and value.layout in (channels_last(4), channels_last(5)):
+            return partitions.swin_windows(reader, node, attrs, value)
     if op == "Concat":
-        return _patch_merging(reader, node, attrs)
+        return partitions.patch_merging(reader, node, attrs)
     if op not in ("Transpose", "Reshape") or not node.input or node.input[0] not in reader.values:
         return False
     value = reader.values[node.input[0]]
@@ -119,62 +120,6 @@ def _start(reader, node, attrs):
     return _step(reader, node, attrs, region, Value(None, value.shape))
 
 
-def _windows(reader, node, attrs, value):
-    """Swin's attention in windows of a channels-last map starts with a Pad (or none: passed on), the
-    Slices of a roll, or the Reshape into windows; PatchMerging's Slices by 2 are taken apart."""
-    op = node.op_type
-    consts = [reader.ahead(name) if name else None for name in node.input]
-    arrays = [c.array() if c is not None else None for c in consts]
-    if op == "Pad":
-        if len(arrays) > 1 and arrays[1] is not None and not arrays[1].any() and len(node.input) < 4:
-            reader.set_output(node, value.passed_on())
-            return True
-    elif op == "Slice":
-        if len(arrays) < 4 or any(a is None for a in arrays[1:4]):
-            return False
-        steps = arrays[4].reshape(-1).tolist() if len(arrays) > 4 and arrays[4] is not None else [1]
-        axes = [a % 4 for a in arrays[3].reshape(-1).tolist()]
-        source, starts = node.input[0], {}
-        if value.gate is not None:  # the second of two Slices, one per axis
-            _, source, before = value.gate
-            starts = dict(before)
-        if set(steps) == {2} and set(axes) <= {1, 2} and not set(axes) & set(starts):
-            starts.update(zip(axes, arrays[1].reshape(-1).tolist()))
-            dims = list(value.shape)
-            for axis in axes:
-                dims[axis] = (dims[axis] - starts[axis] + 1) // 2
-            reader.set_output(node, Value(None, tuple(dims), gate=("strided", source, tuple(sorted(starts.items()))),
-                                          layout=value.layout))
-            return True
-        if set(steps) != {1} or value.gate is not None:
-            return False
-    else:
-        target = arrays[1]
-        if target is None or target.size < 5:
-            return False
-    region = next((r for r in reader.regions if r.source == node.input[0]), None) or Region(
-        node.input[0], node, value.shape)
-    if region not in reader.regions:
-        reader.regions.append(region)
-    return _step(reader, node, attrs, region, value)
-
-
-def _patch_merging(reader, node, attrs):
-    """Swin's PatchMerging: the four Slices by 2 of a channels-last map concatenated on the channels:
-    ``pixelunshuffle`` by 2 (the same shape and counts; the channels in another order)."""
-    pending = [reader.values.get(name) for name in node.input]
-    if len(pending) != 4 or any(v is None or v.gate is None or v.gate[0] != "strided" for v in pending):
-        return False
-    sources = {v.gate[1] for v in pending}
-    starts = sorted(tuple(dict(v.gate[2]).get(axis) for axis in (1, 2)) for v in pending)
-    if len(sources) != 1 or starts != [(0, 0), (0, 1), (1, 0), (1, 1)] or attrs.get("axis", 0) % 4 != 3:
-        return False
-    result = reader.emit(node, "pixelunshuffle", [sources.pop()], {"factor": 2}, layout=channels_last(4),
-                         op_name="merge")
-    reader.set_output(node, result)
-    return True
-
-
 # --- following --------------------------------------------------------------------------------------
 
 def _roll(reader, node, attrs, region):
@@ -184,8 +129,9 @@ def _roll(reader, node, attrs, region):
         return _step(reader, node, attrs, region, first)
     if node.op_type == "Concat":
         inputs = [reader.values.get(name) for name in node.input]
-        if all(v is not None and (is_region(v) and v.gate[1] is region) for v in inputs):
-            return _step(reader, node, attrs, region)
+        ours = [v is not None and is_region(v) and v.gate[1] is region for v in inputs]
+        if all(ours) or (node.input[0] == region.source and all(ours[1:])):  # a roll by 0: the map, an empty Slice
+            return _step(reader, node, attrs, region, None if all(ours) else inputs[0])
     return False
 
 
@@ -217,6 +163,7 @@ def _step(reader, node, attrs, region, first=None):
         return _set(reader, node, region, [dims[p] for p in perm]) or True
     if op in ("Reshape", "Squeeze", "Unsqueeze", "Gather", "Flatten") and dims is not None:
         shape = reshaped_like(node, attrs, dims, consts) or multiscale.scatter_update(reader, node, region, dims)
+        region.sides = region.sides or (shape and partitions.window_sides(dims, shape))
         return shape is not None and (_set(reader, node, region, shape) or True)
     if op == "Shape" and dims is not None:
         from .small import array as small_array
@@ -291,7 +238,7 @@ def _step(reader, node, attrs, region, first=None):
             return _set(reader, node, region, dims) or True
         if op in ("Mul", "Div") and count == 1 and (op == "Mul" or present[0] == 0):
             return _set(reader, node, region, dims) or True
-        if op == "Add" and const.stored and variants.stored_bias(reader, region, node.input[1 - present[0]], dims):
+        if op == "Add" and const.stored and biases.stored_bias(reader, region, node.input[1 - present[0]], dims):
             return _set(reader, node, region, dims) or True
         if op == "Add" and const.stored and len(const.dims) > 1 and region.head_dim is not None:
             name = node.input[1 - present[0]]
@@ -302,9 +249,9 @@ def _step(reader, node, attrs, region, first=None):
         if op == "Add" and not const.stored and len(const.dims) <= len(dims):
             # a bias gathered from a learned table by an index buffer (Swin's relative position bias), or
             # a computed mask (the shifted windows'): the learned tables are params, the indices buffers
-            coordinates = variants.position_mlp(reader, node, node.input[1 - present[0]], region)
+            coordinates = biases.position_mlp(reader, node, node.input[1 - present[0]], region)
             for name in sorted(const.sources - region.tables):
-                kind = variants.source_kind(reader, node, name, coordinates)
+                kind = biases.source_kind(reader, node, name, coordinates)
                 if kind == "param":
                     region.params += elements(reader.consts[name].dims)
                 elif kind == "buffer":

@@ -152,13 +152,14 @@ def _dims_only(op, dims, arrays, attrs):
 
 
 def _sliced(dims, arrays):
-    """The dims of a Slice (opset 10+) of a tensor of ``dims``, from its starts, ends, axes and steps."""
+    """The dims of a Slice (opset 10+) of a tensor of ``dims``, from its starts, ends, axes and steps (the 3-D
+    Swin's relative-position index, sliced to the window's positions, is larger than a value kept)."""
     parts = [[int(v) for v in a.reshape(-1)] if a is not None else None for a in (arrays[1:] + [None] * 4)[:4]]
     starts, ends, axes, steps = parts
     axes = list(range(len(starts))) if axes is None else axes
     shape = list(dims)
     for start, end, axis, step in zip(starts, ends, axes, steps or [1] * len(starts)):
-        if step == 0:
+        if not step or not -len(dims) <= axis < len(dims):
             return None
         shape[axis % len(dims)] = len(range(*slice_bounds(dims[axis % len(dims)], start, end, step)))
     return tuple(shape)

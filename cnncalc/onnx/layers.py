@@ -13,7 +13,8 @@ from .tensors import channels_last, elements, initializer_kind, number, pair, sh
 
 def _spatial(reader, node, attrs, shape, kernel, extra=None):
     """stride, pad, dilation keys of a windowed op on 1-, 2- or 3-d maps (ONNX pads are begins then ends);
-    ``extra`` is a zero Pad before it, [top, left, bottom, right], added to its own padding."""
+    ``extra`` is a zero Pad before it (the begins of each spatial axis, then the ends: [top, left, bottom, right]
+    in 2-d), added to its own padding."""
     axes = len(shape) - 2
     if axes not in (1, 2, 3) or len(kernel) != axes:
         raise reader.unsupported(node, f"a {axes}-d {node.op_type} (cnncalc reads 1-, 2- and 3-d maps, "
@@ -23,9 +24,9 @@ def _spatial(reader, node, attrs, shape, kernel, extra=None):
     keys = {"kernel": pair(kernel), "stride": pair(strides)}
     auto = attrs.get("auto_pad", "NOTSET")
     if extra is not None:
-        if auto in ("SAME_UPPER", "SAME_LOWER") or axes != 2:
-            raise reader.unsupported(node, "a Pad before a Conv with auto_pad SAME, or of a map not 2-d")
-        own = [0, 0, 0, 0] if auto == "VALID" else list(attrs.get("pads", [0, 0, 0, 0]))
+        if auto in ("SAME_UPPER", "SAME_LOWER") or len(extra) != 2 * axes:
+            raise reader.unsupported(node, "a Pad before a Conv with auto_pad SAME")
+        own = [0] * (2 * axes) if auto == "VALID" else list(attrs.get("pads", [0] * (2 * axes)))
         keys["pad"] = _pads([a + b for a, b in zip(own, extra)])
     elif auto in ("SAME_UPPER", "SAME_LOWER"):
         lows, highs = [], []

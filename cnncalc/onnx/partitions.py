@@ -1,4 +1,10 @@
-"""MaxViT's block and grid partitions and MobileViT's patches in ONNX: a map held as windows, channels last.
+"""Maps held as windows in ONNX: Swin's windows (2-D and the Video Swin's 3-D) and PatchMerging, MaxViT's block
+and grid partitions, MobileViT's patches.
+
+Swin holds its map channels-last (N x H x W x C, the Video Swin's N x T x H x W x C); its attention in windows
+starts at the Pad, the Slices of a roll or the Reshape into windows (:func:`swin_windows`, which opens an attention
+region of :mod:`.attention`), and the window's size on each axis is read off that Reshape (:func:`window_sides`).
+PatchMerging's four Slices by 2 (of H and W) concatenated on the channels are a ``pixelunshuffle``.
 
 torchvision's MaxViT attends within p x p windows of an N x C x H x W map (block attention, p = 7) and
 across a 7 x 7 grid of positions H/7 apart (grid attention: windows of p = H/7, then the window and
@@ -19,6 +25,8 @@ moves values, it computes nothing: the partitioned tensor is the map held channe
 of H/p x W/p, ``window: H/p``). The steps between the map and its partition are tensors no layer gives
 (a ``view`` gate): read by anything else, they are refused.
 """
+
+import math
 
 from .tensors import Value, channels_last
 
@@ -224,3 +232,96 @@ def _patches(reader, node, value, target, perm=None):
             result = Value(None, found[1] or target, gate=("view", base, found[0], p))
     reader.set_output(node, result)
     return True
+
+
+# --- Swin: windows of a channels-last map, 2-D or 3-D, and PatchMerging -------------------------------------
+
+def swin_windows(reader, node, attrs, value):
+    """Swin's attention in windows of a channels-last map starts with a Pad (or none: passed on), the
+    Slices of a roll, or the Reshape into windows; PatchMerging's Slices by 2 are taken apart (the map N x H x W x
+    C, or N x T x H x W x C: the 3-D Swin's windows are T x H x W, its patches merged in H and W)."""
+    from .attention import Region, _step
+
+    op = node.op_type
+    consts = [reader.ahead(name) if name else None for name in node.input]
+    arrays = [c.array() if c is not None else None for c in consts]
+    if op == "Pad":
+        if len(arrays) > 1 and arrays[1] is not None and not arrays[1].any() and len(node.input) < 4:
+            reader.set_output(node, value.passed_on())
+            return True
+    elif op == "Slice":
+        if len(arrays) < 4 or any(a is None for a in arrays[1:4]):
+            return False
+        steps = arrays[4].reshape(-1).tolist() if len(arrays) > 4 and arrays[4] is not None else [1]
+        rank = len(value.shape)
+        axes = [a % rank for a in arrays[3].reshape(-1).tolist()]
+        source, starts = node.input[0], {}
+        if value.gate is not None:  # the second of two Slices, one per axis
+            _, source, before = value.gate
+            starts = dict(before)
+        if set(steps) == {2} and set(axes) <= {rank - 3, rank - 2} and not set(axes) & set(starts):
+            starts.update(zip(axes, arrays[1].reshape(-1).tolist()))
+            dims = list(value.shape)
+            for axis in axes:
+                dims[axis] = (dims[axis] - starts[axis] + 1) // 2
+            reader.set_output(node, Value(None, tuple(dims), gate=("strided", source, tuple(sorted(starts.items()))),
+                                          layout=value.layout))
+            return True
+        if set(steps) != {1} or value.gate is not None:
+            return False
+    else:
+        target = arrays[1]
+        if target is None or target.size < 5:
+            return False
+    region = next((r for r in reader.regions if r.source == node.input[0]), None) or Region(
+        node.input[0], node, value.shape)
+    if region not in reader.regions:
+        reader.regions.append(region)
+    return _step(reader, node, attrs, region, value)
+
+
+def patch_merging(reader, node, attrs):
+    """Swin's PatchMerging: the four Slices by 2 of a channels-last map concatenated on the channels:
+    ``pixelunshuffle`` by 2 (the same shape and counts; the channels in another order); on a T x H x W map,
+    by [1, 2, 2]."""
+    pending = [reader.values.get(name) for name in node.input]
+    if len(pending) != 4 or any(v is None or v.gate is None or v.gate[0] != "strided" for v in pending):
+        return False
+    sources = {v.gate[1] for v in pending}
+    rank = len(pending[0].shape)
+    starts = sorted(tuple(dict(v.gate[2]).get(axis) for axis in (rank - 3, rank - 2)) for v in pending)
+    if len(sources) != 1 or starts != [(0, 0), (0, 1), (1, 0), (1, 1)] or attrs.get("axis", 0) % rank != rank - 1:
+        return False
+    result = reader.emit(node, "pixelunshuffle", [sources.pop()], {"factor": 2 if rank == 4 else [1, 2, 2]},
+                         layout=channels_last(rank), op_name="merge")
+    reader.set_output(node, result)
+    return True
+
+
+def window_sides(dims, target):
+    """The window's size on each spatial axis when a Reshape of the padded channels-last map ``dims`` (N x H x W x
+    C, N x T x H x W x C) to ``target`` splits each axis into windows (N x H/h x h x W/w x w x C ...); else None."""
+    axes = len(dims) - 2
+    if axes < 1 or len(target) != 2 * axes + 2 or target[0] != dims[0] or target[-1] != dims[-1]:
+        return None
+    sides = tuple(target[2 + 2 * i] for i in range(axes))
+    if any(target[1 + 2 * i] * side != dims[1 + i] for i, side in enumerate(sides)):
+        return None
+    return sides
+
+
+def fitted_window(sides, sizes, positions, table, heads, seen=()):
+    """The window a relative table of ``table`` values (``heads`` a position offset) and an index of ``positions``
+    x ``positions`` were made for, run as ``sides`` on a map of ``sizes`` (torchvision's 3-D Swin shrinks its
+    window to the map where the map is not longer): as long as ``sides`` where the map is longer, at least as long
+    elsewhere; None when no window fits. Several windows count the same (8 x 7 x 7 and 7 x 7 x 8 on a 4 x 7 x 7
+    map): one of the windows ``seen`` in the model's earlier layers first, then the one shrunk on fewest axes."""
+    choices = [[side] if side < size else [d for d in range(side, positions + 1) if positions % d == 0]
+               for side, size in zip(sides, sizes)]
+    found = [()]
+    for options in choices:  # at most a few divisors on each of three axes
+        found = [done + (d,) for done in found for d in options if positions % math.prod(done + (d,)) == 0]
+    fits = [window for window in found if math.prod(window) == positions
+            and math.prod(2 * w - 1 for w in window) * heads == table]
+    return min(fits, key=lambda window: (window not in seen, sum(w != side for w, side in zip(window, sides))),
+               default=None)

@@ -233,7 +233,7 @@ def _end_shuffle(reader, node, pending):
 # --- padding and merging ---------------------------------------------------------------
 
 def pad(reader, node, attrs):
-    """A zero Pad of H and W read by a Conv alone becomes part of that Conv's padding."""
+    """A zero Pad of the spatial axes (1-, 2- or 3-d) read by a Conv alone becomes part of that Conv's padding."""
     dims = reader.value(node, node.input[0]).shape
     names = list(node.input) + [""] * 3
     if reader.opset < 11:
@@ -243,13 +243,14 @@ def pad(reader, node, attrs):
         fill = float(reader.known(node, names[2], "the pad value").reshape(-1)[0]) if names[2] else 0.0
     at = reader.only_reader(node.output[0])
     conv = reader.nodes[at] if at is not None else None
-    if (attrs.get("mode", "constant") != "constant" or fill != 0 or names[3] or len(dims) != 4
-            or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0
+    rank = len(dims)
+    if (attrs.get("mode", "constant") != "constant" or fill != 0 or names[3] or rank not in (3, 4, 5)
+            or len(pads) != 2 * rank or any(pads[i] for i in (0, 1, rank, rank + 1)) or min(pads) < 0
             or conv is None or conv.op_type != "Conv" or conv.input[0] != node.output[0]):
-        raise reader.unsupported(node, "a Pad other than zeros around H and W before a Conv (cnncalc folds "
-                                       "such a Pad into the Conv's padding)")
-    padded = dims[:2] + (dims[2] + pads[2] + pads[6], dims[3] + pads[3] + pads[7])
-    extra = [int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])]  # top, left, bottom, right
+        raise reader.unsupported(node, "a Pad other than zeros around the spatial axes before a Conv (cnncalc "
+                                       "folds such a Pad into the Conv's padding)")
+    padded = dims[:2] + tuple(size + pads[axis] + pads[axis + rank] for axis, size in enumerate(dims) if axis > 1)
+    extra = [int(p) for p in pads[2:rank] + pads[rank + 2:]]  # the spatial axes' begins, then their ends
     reader.set_output(node, Value(None, padded, gate=("pad", node.input[0], extra)))
 
 

@@ -153,7 +153,7 @@ class Value:
         self.own = own  # the layer's own output, not a tensor passed on through Identity, Dropout...
         # a value no layer gives yet: (x, activation, foldable) for F(x) of a pending x * F(x);
         # ("shuffle" or "shuffled", x, groups) inside a Reshape-Transpose-Reshape channel shuffle;
-        # ("pad", x, [top, left, bottom, right]) for a zero Pad a Conv takes into its padding;
+        # ("pad", x, [top, left, bottom, right]: begins then ends) for a zero Pad a Conv takes into its padding;
         # ("flat", x) for a Reshape to [-1] that a Gather of every element in order reads back (as_strided)
         self.gate = gate
         # None: the ONNX dims are the spec's (N, C, spatial...); else the permutation of the spec's axes

@@ -8,8 +8,9 @@ Slices or a Split, QK^T and AV as Einsum).
 import math
 
 from . import attention as base, levit, logits, multiscale
-from .derived import copy_of, folded_product
-from .tensors import Value, elements, initializer_kind, learned, shape_text
+from .biases import fitted, position_keys
+from .derived import copy_of
+from .tensors import Value, elements, initializer_kind, shape_text
 
 # the operators of a region read here (Mul and Div only as cosine attention writes them)
 OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum") + multiscale.OPERATORS + levit.OPERATORS
@@ -65,13 +66,18 @@ def layer_keys(reader, node, region, tokens):
     table = 0
     if not tokens.tokens and region.logits_tables and math.prod(tokens.shape[2:]) == region.window:
         table = logits.layer_keys(region, keys)  # BoTNet's attention over the whole map (H x W, any H and W)
-    elif not tokens.tokens:  # windows of a map (Swin)
+    elif not tokens.tokens:  # windows of a map (Swin; the 3-D Swin's of T x H x W)
         side = math.isqrt(region.window or 0)
-        if side * side != region.window:
+        sides = region.sides if region.sides and math.prod(region.sides) == region.window else (side, side)
+        if math.prod(sides) != region.window:
             raise reader.unsupported(node, f"attention in windows of {region.window} positions (cnncalc reads "
-                                           f"square windows)")
-        keys["window"] = side
-        table = position_keys(region, keys, side, heads)
+                                           f"windows a Reshape of the map splits it into, or square ones)")
+        keys["window"] = sides[0] if len(set(sides)) == 1 and len(sides) == 2 else list(sides)
+        table = position_keys(region, keys, sides, heads)
+        seen = reader.__dict__.setdefault("windows_built", [])  # the windows of the layers read so far
+        if keys.get("position") == "relative" and region.buffers > region.window ** 2:
+            table = fitted(reader, region, keys, sides, tokens.spec[2:], heads, seen) or table
+        seen.append(tuple(keys["window"]) if isinstance(keys["window"], list) else (keys["window"],) * 2)
         if region.mask:
             keys["mask"] = "buffer"
     elif region.folded:  # the same, as torch.export folds it into one heads x N x N constant
@@ -82,58 +88,6 @@ def layer_keys(reader, node, region, tokens):
     return keys, inner, projected, table + cosine_keys(region, keys, heads)
 
 
-def source_kind(reader, node, name, kinds):
-    """'param', 'buffer' or None for an initializer a position bias is computed from (``kinds``: what
-    :func:`position_mlp` found: the coordinates of a bias MLP are buffers, however stored). One torch.export
-    folded from one of the model's tensors alone counts as that tensor would (a copy of CoAtNet's table,
-    ``val_238``; Swin V2's second MLP weight, transposed; its index, reshaped): a float one as params, an
-    integer one as buffers. A table the bias is gathered from that the exporter derived otherwise cannot be
-    told: refused."""
-    tensor = reader.initializers.get(name)
-    kind = kinds.get(name) or initializer_kind(name, tensor)
-    if kind is None and tensor is not None and copy_of(reader, name):
-        kind = "param" if tensor.data_type in (1, 10, 11, 16) else "buffer" if tensor.data_type in (6, 7) else None
-    gathered = any(reader.nodes[at].op_type in ("Gather", "GatherND") and reader.nodes[at].input[0] == name
-                   for at in reader.readers.get(name, []) if at is not None)
-    if kind is None and gathered and tensor is not None and tensor.data_type in (1, 10, 11, 16):
-        raise reader.unsupported(node, f"a position bias computed from '{name}', a tensor the exporter derived from "
-                                       f"the model's parameters, so its params cannot be told (the TorchScript "
-                                       f"exporter, dynamo=False, keeps the table)")
-    return kind
-
-
-def _inline_index(reader, name, region):
-    """The elements of an integer index of n*n entries into a position-bias table that the exporter wrote
-    as a Constant node (TorchScript writes CoAtNet's, the same in every block, once): a buffer of each
-    layer, as PyTorch counts it; 0 for anything else (an initializer, or one an Identity shares, counts by
-    its own name)."""
-    const = reader.consts.get(name)
-    if const is None or const.sources or const.proto is None or const.proto.data_type not in (6, 7) \
-            or not region.window or elements(const.dims) != region.window * (
-                reader.values[region.source].shape[1] if region.stride else region.window):
-        return 0
-    return elements(const.dims)
-
-
-def position_keys(region, keys, side, heads):
-    """Set the attention's position keys for what the region found (in ``side`` x ``side`` windows of
-    ``heads`` heads); return the params of its position bias."""
-    if region.folded:
-        keys["position"] = "folded"
-        return region.folded
-    if region.mlp is not None:
-        hidden, _, table = region.mlp
-        keys["position"] = "continuous_folded" if table else "continuous"
-        if hidden != 512:
-            keys["cpb_hidden"] = hidden
-        # the MLP's weights 2 x hidden + hidden + hidden x heads; folded: the table of hidden values an offset
-        return (table * hidden if table else 2 * hidden) + hidden + hidden * heads
-    if region.tables - region.logits:
-        keys["position"] = "relative"
-        return (2 * side - 1) ** 2 * heads
-    return 0
-
-
 def cosine_keys(region, keys, heads):
     """``cosine: true`` when the region found a logit scale; return its params (one per head)."""
     if not region.logits:
@@ -141,49 +95,6 @@ def cosine_keys(region, keys, heads):
     keys["cosine"] = True
     return heads
 
-
-def stored_bias(reader, region, name, dims):
-    """Whether the stored constant ``name`` added to the scores is the shifted windows' mask or a folded
-    position bias (the mask first: with as many windows as heads, its shape would pass for a bias)."""
-    return window_mask(reader, region, name, dims) or folded_bias(reader, region, name, dims)
-
-
-def window_mask(reader, region, name, dims):
-    """Whether the stored constant ``name`` added to the scores of attention in windows, viewed ... x windows x
-    heads x n x n (timm's Swin), is the shifted windows' mask timm keeps as a buffer: 1 x windows x 1 x n x n,
-    one value a pair of positions in each window, the same for every head (a position bias is one a head and
-    the same in every window). Its elements are buffers, as PyTorch counts them (``mask: buffer``)."""
-    const = reader.consts[name]
-    n = region.window
-    if region.head_dim is None or region.mask or len(dims) < 4 or not const.dims or len(const.dims) > len(dims) \
-            or dims[-2:] != (n, n) or dims[-4] < 2:
-        return False
-    if (1,) * (len(dims) - len(const.dims)) + const.dims != (1,) * (len(dims) - 4) + (dims[-4], 1, n, n):
-        return False
-    region.mask = elements(const.dims)
-    region.buffers += region.mask
-    return True
-
-
-def folded_bias(reader, region, name, dims):
-    """Whether the stored constant ``name`` added to the scores (``dims``: ... x heads x n x n) is a position
-    bias torch.export folded from the model's relative table (Swin, MaxViT): heads x n x n values, counted as
-    the params the graph holds (``position: folded``; the file has no table, so PyTorch's count cannot be
-    told, and reader.py notes it)."""
-    const = reader.consts[name]
-    if region.head_dim is None or region.folded or len(dims) < 3 or not const.dims \
-            or (dims[-1] != dims[-2] and region.stride is None):  # m queries by n keys: LeViT's AttentionSubsample
-        return False
-    heads, m, n = dims[-3], dims[-2], dims[-1]
-    shape = tuple(d for d in const.dims if d != 1)
-    if shape not in ((heads, m, n), (m, n) if heads == 1 else None) or const.dims[-2:] != (m, n):
-        return False
-    region.folded = heads * m * n
-    region.params += region.folded
-    return True
-
-
-# --- Swin V2: cosine attention and a continuous position bias -------------------------------------------
 
 def cosine(reader, node, attrs, region, inputs, consts):
     """The dims after a step of scaled cosine attention (q and k divided by their L2 norm over the head
@@ -252,67 +163,6 @@ def cosine(reader, node, attrs, region, inputs, consts):
         return dims
     return None
 
-
-def position_mlp(reader, node, name, region):
-    """A position bias computed by MatMuls of constants (Swin V2's MLP on its coordinates table): their
-    MACs count in the region (as the attention layer's ``position: continuous``), with the MLP's width;
-    returns what the initializers it reads count as that their names do not say: the coordinates the first
-    product multiplies are buffers, though float. A weight torch.export folded from the model's one (a
-    transpose) counts as it. torch.export folds the first Linear with its constant coordinates into one
-    (2W-1)^2 x hidden table (``position: continuous_folded``): that table counts as params, the graph's
-    MatMuls as MACs (see :mod:`.derived`). A product with any other derived operand is refused."""
-    # the nodes walked for any region, walked once in all (a product two regions share counts in the first only)
-    seen = reader.__dict__.setdefault("bias_walked", set())
-    stack, products, kinds = [name], [], {}
-    while stack:
-        at = reader.makers.get(stack.pop())
-        if at is None or at in seen:
-            continue
-        seen.add(at)
-        op, inputs = reader.op_types[at], reader.inputs_of[at]  # as read once by GraphReader.prepare
-        if op == "Shape":  # the shape of a computed tensor: arithmetic, not the bias
-            continue
-        if op == "Gather" and len(inputs) > 1 and learned(reader, inputs[0]):
-            region.buffers += _inline_index(reader, inputs[1], region)
-        if op in ("MatMul", "Gemm"):
-            products.append(at)
-        stack.extend(n for n in inputs if n and n in reader.consts)
-    if not products:
-        return kinds
-    macs, hidden, folded = 0, None, None
-    for at in sorted(products):
-        maker = reader.nodes[at]
-        a, b = (reader.consts.get(n) for n in maker.input[:2])
-        if maker.op_type != "MatMul" or a is None or b is None or not a.dims or not b.dims or len(b.dims) != 2:
-            raise reader.unsupported(node, f"a position bias computed by node '{maker.name}' ({maker.op_type}) "
-                                           f"(cnncalc reads an MLP of MatMuls by 2-D weights)")
-        for position, operand in enumerate(maker.input[:2]):
-            for source in sorted(reader.consts[operand].sources):
-                tensor = reader.initializers.get(source)
-                if tensor is None or initializer_kind(source, tensor) is not None or tensor.data_type not in (
-                        1, 10, 11, 16) or elements(reader.consts[source].dims) <= 1 or copy_of(reader, source):
-                    continue
-                if hidden is None and position == 0 and folded_product(reader, source) \
-                        and reader.consts[source].dims[-1] == b.dims[0]:
-                    folded = source  # the first Linear, run on the coordinates ahead of time
-                    continue
-                raise reader.unsupported(node, f"a position-bias MLP whose weight '{source}' the exporter derived "
-                                               f"from the model's parameters (torch.export folds them): its params "
-                                               f"and MACs cannot be counted (the TorchScript exporter, dynamo=False, "
-                                               f"keeps them)")
-        macs += math.prod(a.dims[:-1]) * b.dims[0] * b.dims[1]
-        if hidden is None and folded is not None:  # the table of hidden values a coordinate, counted as held
-            hidden = b.dims[0]
-            kinds[folded] = "param"
-        elif hidden is None:  # the first product: the coordinates (a buffer, however stored) by the first weight
-            hidden = b.dims[1]
-            kinds.update((source, "buffer") for source in a.sources)
-    region.macs += macs
-    region.mlp = (hidden, macs, elements(reader.consts[folded].dims) // hidden if folded else 0)
-    return kinds
-
-
-# --- MaxViT: attention in the windows of a partitioned map ------------------------------------------------
 
 def partitioned_qkv(reader, node, attrs):
     """The Slices (or Split) of MaxViT's q/k/v projection, a linear on a partitioned map (see

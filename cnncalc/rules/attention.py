@@ -36,11 +36,15 @@ ATTENTION_KEYS = {
     # pooling attention on the tokens of a T x H x W grid (MViT: see multiscale)
     "grid": (check_size, None), "pool_q": (check_size, None), "pool_kv": (check_size, None),
     "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False), "gathered": (multiscale.check_axes, None),
+    "fit": (check_flag, False),
 }
 
 
 def _geometry(layer, shape):
-    """(positions the projections run on, windows, positions per window, window per axis or None, padded map)."""
+    """(positions the projections run on, windows, positions per window, window per axis or None, padded map).
+
+    With ``fit: true`` (torchvision's 3-D Swin) a window no shorter than the map on an axis becomes the map there,
+    unshifted; the relative table and its index keep the window as written (:func:`_table_window`)."""
     if is_tokens(shape):
         for key, given in (("window", layer.p["window"] is not None), ("mask", layer.p["mask"] != "none"),
                            ("position", layer.p["position"] not in ("none", "offsets", "folded"))):
@@ -49,10 +53,11 @@ def _geometry(layer, shape):
                                   f"{shape[1]}", key)
         return shape[0], 1, shape[0], None, None
     spatial = tuple(shape[1:])
-    window = spatial if layer.p["window"] is None else per_axis(layer, "window", layer.p["window"], shape)
+    written = spatial if layer.p["window"] is None else per_axis(layer, "window", layer.p["window"], shape)
+    window = tuple(min(size, k) for size, k in zip(spatial, written)) if layer.p["fit"] else written
     padded = tuple(-(-size // k) * k for size, k in zip(spatial, window))
     shift = per_axis(layer, "shift", layer.p["shift"], shape) if layer.p["shift"] else (0,) * len(spatial)
-    for s, k in zip(shift, window):
+    for s, k in zip(shift, written):
         if s >= k:
             raise layer.error(f"shift {s} must be smaller than the window {k}", "shift")
     windows = elements(padded) // elements(window)
@@ -102,13 +107,17 @@ def attention(layer, shape):
     biases = (projected if p["qkv_bias"] else 0) + (out if proj_bias else 0)
     params, buffers, extra = weights + biases, 0, []
     maps = windows * heads * rows * per_window  # elements of the attention map
-    table = elements(2 * k - 1 for k in window) if window else 0
+    sides = _table_window(layer, shape, window)  # the window the table and index are made for
+    table = elements(2 * k - 1 for k in sides) if window else 0
+    indexed = elements(sides) if window else per_window  # positions a window the index is made for
     if p["position"] == "relative":
         params += table * heads
-        buffers += per_window * per_window
-        extra.append(("params", f"relative position bias table = (2W-1)^2 * heads = {_table_text(window)} * "
+        buffers += indexed * indexed
+        formula, pairs = ("(2W-1)^2", "W^2 * W^2") if len(window) == 2 else ("(2Wt-1)*(2Wh-1)*(2Ww-1)", "n * n") \
+            if len(window) == 3 else ("(2W-1)", "W * W")
+        extra.append(("params", f"relative position bias table = {formula} * heads = {_table_text(sides)} * "
                                 f"{heads} = {table * heads:,} params (buffers: the index into it, "
-                                f"W^2 * W^2 = {per_window}*{per_window} = {per_window * per_window:,})"))
+                                f"{pairs} = {indexed}*{indexed} = {indexed * indexed:,})"))
     elif p["position"] == "continuous":
         hidden = p["cpb_hidden"]
         mlp_params = 2 * hidden + hidden + hidden * heads
@@ -189,6 +198,10 @@ def attention(layer, shape):
     if layer.explaining:
         lines = _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded,
                          qkv, scores, proj, weights, biases, params, macs, layer.p)
+        if sides != window:  # fit: true, the window shrunk to the map on some axis
+            lines.insert(1, ("size", f"fit: the window {product_text(sides)} runs as {product_text(window)}, the map's "
+                                     f"size on each axis where the map is not longer than it (unshifted there), as "
+                                     f"torchvision's 3-D Swin runs it; its table and index keep {product_text(sides)}"))
         if key_dim != head_dim:
             lines = _narrow_keys(lines, channels, dim, heads, key_dim, head_dim, count, projected, qkv, values, weights,
                                  biases, windows, per_window, scores, proj, macs)
@@ -277,6 +290,14 @@ def _no_projection(lines, channels, dim, projected, biases, weights, qkv, scores
 
 def _position_text(p):
     return "position logits" if p["position"] == "relative_logits" else "position bias"
+
+
+def _table_window(layer, shape, window):
+    """The window per axis a relative table and its index are made for: the window as written, which ``fit: true``
+    shrinks only where attention runs (torchvision's 3-D Swin keeps its 8 x 7 x 7 table on a 4 x 7 x 7 map)."""
+    if not window or not layer.p["fit"] or is_tokens(shape):
+        return window
+    return per_axis(layer, "window", layer.p["window"], shape) if layer.p["window"] is not None else window
 
 
 def _table_text(window):

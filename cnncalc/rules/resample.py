@@ -3,7 +3,7 @@
 import math
 from fractions import Fraction
 
-from .keys import (check_channel_pad, check_choice, check_count, check_offset, check_pad, check_reference,
+from .keys import (check_channel_pad, check_choice, check_offset, check_pad, check_reference,
                    check_scale, check_size)
 from .registry import REQUIRED, Cost, rule
 from .windows import axis_names, elements, need_map, per_axis, per_side, show_shape
@@ -63,22 +63,35 @@ def upsample(layer, shape):
     return cost
 
 
-@rule("pixelshuffle", "pixelunshuffle", keys={"factor": (check_count, REQUIRED)})
+@rule("pixelshuffle", "pixelunshuffle", keys={"factor": (check_size, REQUIRED)})
 def pixel_shuffle(layer, shape):
-    """Pixel shuffle (ESPCN): C*r^2 x H x W -> C x rH x rW; pixel unshuffle the reverse. 2-D maps only."""
-    channels, h, w = need_map(layer, shape, (2,))
-    r = layer.p["factor"]
+    """Pixel shuffle (ESPCN): C*r^2 x H x W -> C x rH x rW; pixel unshuffle the reverse. On 2-D maps, and on 3-D
+    maps (T x H x W) with one factor per axis: ``factor: [1, 2, 2]`` merges each 2 x 2 patch of every frame into
+    4C channels (the 3-D Swin's patch merging)."""
+    need_map(layer, shape, (2, 3))
+    factors = per_axis(layer, "factor", layer.p["factor"], shape)
+    channels, sizes, r = shape[0], shape[1:], math.prod(factors)
     if layer.type == "pixelshuffle":
-        if channels % (r * r):
-            raise layer.error(f"the {channels} channels must be a multiple of factor^2 = {r * r}", "factor")
-        out = (channels // (r * r), h * r, w * r)
-        window = _resampling_window((1, 1), (r, r))
+        if channels % r:
+            raise layer.error(f"the {channels} channels must be a multiple of {_factor_text(factors)} = {r}", "factor")
+        out = (channels // r,) + tuple(n * f for n, f in zip(sizes, factors))
+        window = _resampling_window((1,) * len(factors), factors)
     else:
-        if h % r or w % r:
-            raise layer.error(f"factor {r} must divide the map {h} x {w}", "factor")
-        out = (channels * r * r, h // r, w // r)
-        window = ((r, r, 1), (r, r, 1))
+        if any(n % f for n, f in zip(sizes, factors)):
+            raise layer.error(f"factor {_factor_text(factors, 'x')} must divide the map {show_shape(sizes)}",
+                              "factor")
+        out = (channels * r,) + tuple(n // f for n, f in zip(sizes, factors))
+        window = tuple((f, f, 1) for f in factors)
     return Cost(out, window=window)
+
+
+def _factor_text(factors, joiner="*"):
+    """A pixel shuffle's factors as written: one number r when every axis has it (r^2 in 2-D), else each."""
+    if len(set(factors)) == 1 and joiner == "x":
+        return str(factors[0])
+    if len(set(factors)) == 1:
+        return f"factor^{len(factors)}"
+    return joiner.join(str(f) for f in factors)
 
 
 @rule("crop", keys={"size": (check_size, None), "like": (check_reference, None), "offset": (check_offset, None)})
