@@ -86,7 +86,7 @@ def fitted(reader, region, keys, sides, sizes, heads, seen):
     from .partitions import fitted_window
 
     learned = sum(elements(reader.consts[name].dims) for name in sorted(region.tables - region.logits)
-                  if source_kind(reader, region.start, name, ()) == "param")  # the table, not the mask's constants
+                  if source_kind(reader, region.start, name, {}) == "param")  # the table, not the mask's constants
     window = fitted_window(sides, sizes, math.isqrt(region.buffers), learned, heads, seen)
     if window is None:
         return 0
