@@ -56,4 +56,4 @@ def finished(reader, region, dims):
     attention's tokens back as the map it flattened): the region ends there and the Reshape reads its layer."""
     source = reader.values.get(region.source)
     return (source is not None and source.tokens and region.value_dim is not None and len(region.projections) >= 2
-            and tuple(dims) == tuple(source.shape))
+            and not region.batch_norms and tuple(dims) == tuple(source.shape))  # (LeViT's BatchNorm after it: its)
