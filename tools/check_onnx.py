@@ -18,7 +18,8 @@ taken off PyTorch's params; the line says "zero biases removed". A BatchNorm tha
 (MaxViT's pre-norm) stays, with its running stats as buffers, and so do the buffers that are not BatchNorm's
 (PyTorch's buffers less bn_params: relative position indices). A position bias table it folded into a
 heads x n x n constant (``position: folded``) adds heads*n*n params less the table's ((2W-1)^2*heads, or
-heads*N for attention biases on N tokens) and drops the index's n*n buffers; the line says "position bias
+heads*N for attention biases on N tokens, or on a window's n positions where the TorchScript file's layer
+reads ``position: offsets``: TinyViT's) and drops the index's n*n buffers; the line says "position bias
 folded". The shifted windows' masks timm keeps as buffers (``mask: buffer``) stay buffers in both files.
 Other buffers of a BN-folded model (CoAtNet's relative indices) stay. What torch.export derived from
 the model's tensors (docs/onnx.md) is taken from the graph's shapes and its optimizer's records of what
@@ -92,6 +93,7 @@ def modern(folder, names):
     for row in rows:
         if names and row["run"] not in names:
             continue
+        offsets = []  # the TorchScript file's windowed attention layers: True where its bias is by offset (TinyViT)
         for kind in ("ts", "dynamo"):
             path = os.path.join(folder, f"{row['run']}.{kind}.onnx")
             if not os.path.exists(path):
@@ -122,6 +124,9 @@ def modern(folder, names):
                 print(f"{label:<28} REFUSED: {str(err)[:220]}")
                 results.append(False)
                 continue
+            windowed = [layer for layer in report.spec.layers if layer.type == "attention" and "window" in layer.keys]
+            if kind == "ts":
+                offsets = [layer.keys.get("position") == "offsets" for layer in windowed]
             for layer in report.spec.layers:  # a relative position table torch.export folded (position: folded)
                 if kind == "dynamo" and layer.keys.get("position") == "folded":
                     heads = layer.keys["heads"]
@@ -130,6 +135,9 @@ def modern(folder, names):
                         sides = list(window) if isinstance(window, (list, tuple)) else [window] * 2
                         n, table = math.prod(sides), math.prod(2 * side - 1 for side in sides) * heads
                         m = n
+                        at = windowed.index(layer)
+                        if at < len(offsets) and offsets[at]:  # TinyViT's biases by offset in windows: heads x n
+                            table = heads * n
                     else:  # EfficientFormer's, LeViT's attention biases on N tokens: heads x N (M queries: a stride)
                         m, n = report.row(layer.name).out_shape[0], report.row(layer.name).in_shape[0]
                         table = heads * n

@@ -14,7 +14,7 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import biases, levit, logits, multiscale, partitions, variants
+from . import biases, levit, logits, multiscale, partitions, tinyvit, variants
 from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 
@@ -161,6 +161,8 @@ def _step(reader, node, attrs, region, first=None):
     if op == "Transpose" and dims is not None:
         perm = list(attrs.get("perm", reversed(range(len(dims)))))
         return _set(reader, node, region, [dims[p] for p in perm]) or True
+    if op == "Reshape" and dims is not None and tinyvit.finished(reader, region, dims):
+        return False  # the tokens given back, viewed as the map they came from
     if op in ("Reshape", "Squeeze", "Unsqueeze", "Gather", "Flatten") and dims is not None:
         shape = reshaped_like(node, attrs, dims, consts) or multiscale.scatter_update(reader, node, region, dims)
         region.sides = region.sides or (shape and partitions.window_sides(dims, shape))

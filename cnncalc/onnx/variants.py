@@ -7,7 +7,7 @@ Slices or a Split, QK^T and AV as Einsum).
 
 import math
 
-from . import attention as base, levit, logits, multiscale
+from . import attention as base, levit, logits, multiscale, tinyvit
 from .biases import fitted, position_keys
 from .derived import copy_of
 from .tensors import Value, elements, initializer_kind, shape_text
@@ -28,6 +28,8 @@ def start(reader, node, attrs):
 
 def step(reader, node, attrs, region, inputs, consts):
     """Follow one node of a region when it is one of these; False when not (the region's own steps try)."""
+    if node.op_type == "LayerNormalization" and tinyvit.prenorm(reader, node, attrs, region, inputs, consts):
+        return True
     if node.op_type in multiscale.OPERATORS and multiscale.step(reader, node, attrs, region, inputs, consts):
         return True
     if node.op_type == "Einsum":
@@ -74,6 +76,7 @@ def layer_keys(reader, node, region, tokens):
                                            f"windows a Reshape of the map splits it into, or square ones)")
         keys["window"] = sides[0] if len(set(sides)) == 1 and len(sides) == 2 else list(sides)
         table = position_keys(region, keys, sides, heads)
+        table = tinyvit.offsets(reader, region, keys, heads) or table
         seen = reader.__dict__.setdefault("windows_built", [])  # the windows of the layers read so far
         if keys.get("position") == "relative" and region.buffers > region.window ** 2:
             table = fitted(reader, region, keys, sides, tokens.spec[2:], heads, seen) or table
