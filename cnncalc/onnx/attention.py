@@ -14,7 +14,7 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import biases, levit, logits, multiscale, partitions, variants
+from . import biases, levit, logits, multiscale, partitions, reduction, variants
 from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 
@@ -62,7 +62,7 @@ def visit(reader, node, attrs):
     that does not continue it closes the region first (and returns False: its own handler reads it)."""
     regions = _region_of(reader, node)
     if not regions:
-        return _start(reader, node, attrs)
+        return reduction.join(reader, node, attrs) or _start(reader, node, attrs)
     if len(regions) == 1 and node.op_type in FOLLOWED and _step(reader, node, attrs, regions[0]):
         return True
     if len(regions) == 1 and node.op_type in ("Slice", "Concat") and _roll(reader, node, attrs, regions[0]):
@@ -206,6 +206,8 @@ def _step(reader, node, attrs, region, first=None):
         for position, size in enumerate(sizes):
             _set(reader, node, region, dims[:axis] + (int(size),) + dims[axis + 1:], position)
         return True
+    if op in reduction.OPERATORS and reduction.step(reader, node, attrs, region, inputs, consts):
+        return True
     if op in logits.OPERATORS and logits.step(reader, node, attrs, region, inputs, consts):
         return True
     if op == "MatMul":
@@ -314,6 +316,7 @@ def close(reader, node, name):
     keys, inner, projected, table = variants.layer_keys(reader, node, region, tokens)
     table += levit.layer_keys(reader, node, region, keys, projected, out)
     table += multiscale.layer_keys(reader, node, region, keys, tokens)
+    table += reduction.layer_keys(reader, node, region, keys, tokens)
     heads, proj = keys["heads"], keys.get("proj", True)  # proj: False, no output projection (BoTNet)
     found = None
     for qkv_bias in (True, False):
