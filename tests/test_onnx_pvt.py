@@ -1,0 +1,129 @@
+"""Reading PVT v2 (timm's pvt_v2) from ONNX: an overlapping patch embedding (a conv, a LayerNorm on the
+channels-last map), spatial-reduction attention (q from every token; k and v from the tokens' map reduced by a
+conv of kernel = stride = sr_ratio and a LayerNorm, then projected; with sr_ratio 1 projected from the tokens),
+and the MLP's depthwise conv on its hidden tokens reshaped to the map.
+
+Built with onnx.helper in the form each exporter writes it, as read off real exports of timm 1.0's pvt_v2_b0:
+TorchScript (``dynamo=False``) unbinds k and v with a Split and Squeezes and transposes k with one Transpose;
+torch.export (``dynamo=True``) with Slices and Squeezes, and k's transpose as a Reshape, Transpose and Reshape.
+Numbers worked by hand in each test (the attention's checked against timm's Attention under FlopCounterMode).
+Skipped without the onnx package.
+"""
+
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+from tests.test_onnx_modern import FORMS, Graph, totals  # noqa: E402
+
+
+def layernorm(g, x, width, scope):
+    name = scope.strip("/").replace("/", ".")
+    return g.op("LayerNormalization", [x, g.weight(f"{name}.weight", [width]), g.weight(f"{name}.bias", [width])],
+                scope, axis=-1)
+
+
+def unbind(g, kv, scope):
+    """k and v of the 2 x 1 x heads x M x d tensor, as each exporter unbinds it."""
+    if g.form == "torchscript":
+        k, v = (f"kv{g.count}_{i}" for i in range(2))
+        g.count += 1
+        from onnx import helper
+
+        g.nodes.append(helper.make_node("Split", [kv, g.ints("split_sizes", [1, 1])], [k, v],
+                                        name=f"{scope}/Split_{g.count}", axis=0))
+        return [g.op("Squeeze", [t, g.ints("axis0", [0])], scope) for t in (k, v)]
+    return [g.op("Squeeze", [g.op("Slice", [kv, g.ints(f"at{i}", [i]), g.ints(f"at{i + 1}", [i + 1]),
+                                            g.ints("axis0", [0])]), g.ints("axis0", [0])]) for i in range(2)]
+
+
+def attention(g, x, sides, sr, scope):
+    """timm's pvt_v2 Attention on ``x`` (1 x N x 8 tokens of the ``sides`` map): 2 heads of 4, sr_ratio ``sr``."""
+    count = sides[0] * sides[1]
+    q = g.op("Transpose", [g.op("Reshape", [g.linear(x, 8, 8, scope + "/q"), g.ints(f"q_heads{count}",
+                                                                                   [1, count, 2, 4])], scope)],
+             scope, perm=[0, 2, 1, 3])
+    if sr > 1:
+        grid = g.op("Reshape", [g.op("Transpose", [x], scope, perm=[0, 2, 1]),
+                                g.ints(f"to_map{count}", [1, 8] + list(sides))], scope)
+        name = scope.strip("/").replace("/", ".")
+        reduced = g.op("Conv", [grid, g.weight(f"{name}.sr.weight", [8, 8, sr, sr]), g.weight(f"{name}.sr.bias", [8])],
+                       scope + "/sr", kernel_shape=[sr, sr], strides=[sr, sr], pads=[0, 0, 0, 0])
+        x = layernorm(g, g.op("Transpose", [g.op("Reshape", [reduced, g.ints(f"flat{count}", [1, 8, -1])], scope)],
+                              scope, perm=[0, 2, 1]), 8, scope + "/norm")
+    kept = count // (sr * sr)
+    kv = g.op("Transpose", [g.op("Reshape", [g.linear(x, 8, 16, scope + "/kv"),
+                                             g.ints(f"kv_heads{count}", [1, -1, 2, 2, 4])], scope)],
+              scope, perm=[2, 0, 3, 1, 4])
+    k, v = unbind(g, kv, scope)
+    if g.form == "torchscript":
+        kt = g.op("Transpose", [k], scope, perm=[0, 1, 3, 2])
+    else:
+        flat = g.op("Reshape", [k, g.ints(f"k3_{kept}", [2, kept, 4])])
+        kt = g.op("Reshape", [g.op("Transpose", [flat], perm=[0, 2, 1]), g.ints(f"k4_{kept}", [1, 2, 4, kept])])
+    scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(0.5)], scope), kt], scope)
+    mixed = g.op("MatMul", [g.op("Softmax", [scores], scope, axis=-1), v], scope)
+    back = g.op("Reshape", [g.op("Transpose", [mixed], scope, perm=[0, 2, 1, 3]), g.ints(f"to_tokens{count}",
+                                                                                        [1, count, 8])], scope)
+    return g.linear(back, 8, 8, scope + "/proj")
+
+
+def mlp(g, x, sides, scope):
+    """timm's MlpWithDepthwiseConv: fc1 8 -> 16, a depthwise 3x3 conv on the hidden tokens' map, GELU, fc2."""
+    count = sides[0] * sides[1]
+    hidden = g.op("Reshape", [g.op("Transpose", [g.linear(x, 8, 16, scope + "/fc1")], scope, perm=[0, 2, 1]),
+                              g.ints(f"hidden_map{count}", [1, 16] + list(sides))], scope)
+    name = scope.strip("/").replace("/", ".")
+    conv = g.op("Conv", [hidden, g.weight(f"{name}.dwconv.weight", [16, 1, 3, 3]),
+                         g.weight(f"{name}.dwconv.bias", [16])], scope + "/dwconv", kernel_shape=[3, 3],
+                pads=[1, 1, 1, 1], group=16)
+    tokens = g.op("Transpose", [g.op("Reshape", [conv, g.ints(f"hidden_flat{count}", [1, 16, count])], scope)],
+                  scope, perm=[0, 2, 1])
+    return g.linear(g.gelu(tokens, scope + "/act"), 16, 8, scope + "/fc2")
+
+
+def tiny_pvt(form, folder):
+    """3 x 12 x 8 image; an overlapping patch embedding (3x3 conv, stride 2, pad 1: 8 x 6 x 4, then a LayerNorm):
+    24 tokens of width 8; block 0 with sr_ratio 2 (k and v from the 3 x 2 map: 6 tokens), block 1 with
+    sr_ratio 1; the mean of the tokens; a 10-way head."""
+    g = Graph(form, (1, 3, 12, 8))
+    embed = g.op("Conv", ["x", g.weight("patch_embed.proj.weight", [8, 3, 3, 3]),
+                          g.weight("patch_embed.proj.bias", [8])], "/patch_embed/proj", kernel_shape=[3, 3],
+                 strides=[2, 2], pads=[1, 1, 1, 1])
+    x = layernorm(g, g.op("Transpose", [embed], "/patch_embed", perm=[0, 2, 3, 1]), 8, "/patch_embed/norm")
+    x = g.op("Reshape", [x, g.ints("tokens", [1, 24, 8])], "/stages/stages.0")
+    for index, sr in enumerate((2, 1)):
+        scope = f"/stages/stages.0/blocks.{index}"
+        x = g.op("Add", [x, attention(g, layernorm(g, x, 8, scope + "/norm1"), (6, 4), sr, scope + "/attn")], scope)
+        x = g.op("Add", [x, mlp(g, layernorm(g, x, 8, scope + "/norm2"), (6, 4), scope + "/mlp")], scope)
+    pooled = g.op("ReduceMean", [x], "", axes=[1], keepdims=0) if form == "torchscript" else \
+        g.op("ReduceMean", [x, g.ints("axis1", [1])], keepdims=0)
+    return g.save(folder, g.op("Gemm", [pooled, g.weight("head.weight", [10, 8]), g.weight("head.bias", [10])],
+                               "/head", transB=1))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_pvt_spatial_reduction_attention_and_depthwise_mlp(tmp_path, form):
+    report, rows = totals(tiny_pvt(form, tmp_path))
+    reduced, plain = [row for row in report.rows if row.type == "attention"]
+    assert report.spec.layers[[row.name for row in report.rows].index(reduced.name)].keys["reduce"] == 2
+    # the 6 x 4 map is not square: its grid is written with it
+    keys = next(layer.keys for layer in report.spec.layers if layer.type == "attention")
+    assert (keys["heads"], keys["reduce"], keys["grid"]) == (2, 2, [6, 4])
+    # q 8*8 + 8, kv 8*16 + 16, proj 8*8 + 8; the sr conv 8*8*2*2 + 8; its LayerNorm 16 (timm: 568)
+    assert reduced.params == 72 + 144 + 72 + 264 + 16 == 568
+    # k, v from the 3 x 2 map: M = 6; q 24*8*8, conv 8*6*8*4, kv 6*8*16, QK^T and AV 2*24*6*4, proj 24*8*8
+    assert reduced.macs == 1536 + 1536 + 768 + 2 * 1152 + 1536 == 7680
+    # sr_ratio 1: plain attention, k and v projected from the 24 tokens: 24*8*24 + 2*2*24*24*4 + 24*8*8
+    assert plain.params == 288
+    assert plain.macs == 4608 + 2 * 4608 + 1536 == 15360
+    types = [row.type for row in report.rows]
+    # the patch embedding's tokens; each MLP's hidden tokens to the map and back around its depthwise conv
+    assert types.count("untokens") == 2 and types.count("tokens") == 3
+    dwconv = [row for row in report.rows if row.type == "dwconv"]
+    # a 16-channel depthwise 3x3 with bias: 16*9 + 16 = 160 params, 16*24*9 = 3,456 MACs
+    assert [(row.params, row.macs) for row in dwconv] == [(160, 3456)] * 2
+    # embed conv 8*27 + 8 = 224 and LN 16; per block: 2 LNs 32, attention, fc1 144, dwconv 160, fc2 136; head 90
+    assert report.totals["params"] == 224 + 16 + (32 + 568 + 144 + 160 + 136) + (32 + 288 + 144 + 160 + 136) + 90
+    # embed 8*24*27 = 5,184; per block the attention, fc1 24*8*16 = 3,072, dwconv 3,456, fc2 3,072; head 80
+    assert report.totals["macs"] == 5184 + (7680 + 3072 + 3456 + 3072) + (15360 + 3072 + 3456 + 3072) + 80
