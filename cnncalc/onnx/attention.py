@@ -307,6 +307,7 @@ def close(reader, node, name):
     if getattr(region, "kind", None) == "pool":
         return multiscale.close_pool(reader, node, name, region)
     tokens = reader.values[region.source]
+    value, flat = reduction.flattened(value, tokens)  # windows of a map whose result is tokens (Twins-SVT)
     out = variants.widened(value, tokens, region)  # the output's channels: the input's, or more (CoAtNet)
     if not out or not region.projections or region.head_dim is None:
         raise reader.unsupported(node, f"a multi-head attention pattern ending as {shape_text(value.shape)} "
@@ -345,6 +346,8 @@ def close(reader, node, name):
                                        f"{region.params:,} params, {region.buffers:,} buffers and {region.macs:,} "
                                        f"MACs, where attention with {keys} has {cost.params:,}, {cost.buffers:,} "
                                        f"and {cost.macs:,}")
+    if flat:
+        result = reduction.tokens_after(reader, region.start, name, result)
     for key, other in list(reader.values.items()):
         if is_region(other) and other.gate[1] is region and other.shape in (tokens.shape, value.shape):
             reader.values[key] = result if key == name else result.passed_on()

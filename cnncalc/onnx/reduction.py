@@ -124,3 +124,23 @@ def untokens(reader, node, dims, target):
     size = target[2] if target[2] == target[3] else [target[2], target[3]]
     reader.set_output(node, reader.emit(node, "untokens", [node.input[0]], {"size": size}, any_layout=True))
     return True
+
+
+def flattened(value, tokens):
+    """(the region's result as the region reads it, whether it was flattened): attention in windows of a
+    channels-last map (N x H x W x C, from tokens) whose result is the map's positions as N x H*W x C tokens
+    (Twins-SVT's locally-grouped attention, its output projection on the tokens) is the attention on the map
+    and then ``tokens``."""
+    from .tensors import Value, channels_last
+
+    if tokens.layout != channels_last(4) or len(value.shape) != 3 or len(tokens.shape) != 4 \
+            or value.shape != (tokens.shape[0], tokens.shape[1] * tokens.shape[2], tokens.shape[3]):
+        return value, False
+    return Value(None, tokens.shape, gate=value.gate), True
+
+
+def tokens_after(reader, node, name, result):
+    """The ``tokens`` layer after the attention ``result`` (see :func:`flattened`); its Value."""
+    reader.values[name] = result
+    reader.values[name] = flat = reader.emit(node, "tokens", [name], any_layout=True)
+    return flat
