@@ -1,7 +1,9 @@
 """Reading PVT v2 (timm's pvt_v2) from ONNX: an overlapping patch embedding (a conv, a LayerNorm on the
 channels-last map), spatial-reduction attention (q from every token; k and v from the tokens' map reduced by a
 conv of kernel = stride = sr_ratio and a LayerNorm, then projected; with sr_ratio 1 projected from the tokens),
-and the MLP's depthwise conv on its hidden tokens reshaped to the map.
+and the MLP's depthwise conv on its hidden tokens reshaped to the map; and Twins-SVT (timm's twins), whose
+global sub-sampled attention is PVT's and whose locally-grouped attention runs in windows of the tokens' map
+and gives tokens back, with PosConv (a depthwise conv on the map, plus the map).
 
 Built with onnx.helper in the form each exporter writes it, as read off real exports of timm 1.0's pvt_v2_b0:
 TorchScript (``dynamo=False``) unbinds k and v with a Split and Squeezes and transposes k with one Transpose;
@@ -127,3 +129,72 @@ def test_pvt_spatial_reduction_attention_and_depthwise_mlp(tmp_path, form):
     assert report.totals["params"] == 224 + 16 + (32 + 568 + 144 + 160 + 136) + (32 + 288 + 144 + 160 + 136) + 90
     # embed 8*24*27 = 5,184; per block the attention, fc1 24*8*16 = 3,072, dwconv 3,456, fc2 3,072; head 80
     assert report.totals["macs"] == 5184 + (7680 + 3072 + 3456 + 3072) + (15360 + 3072 + 3456 + 3072) + 80
+
+
+def tiny_twins(folder):
+    """Twins-SVT's locally-grouped attention and PosConv as the TorchScript exporter writes them (torch.export
+    fails on twins_svt_small): 3 x 8 x 8 image, 2x2 patches -> 16 tokens of width 8; the tokens viewed as the
+    4 x 4 channels-last map, padded (by nothing), split into 2 x 2 windows, q/k/v projected in them, 2 heads of 4,
+    the windows joined and flattened to tokens again, the output projection; then PosConv (a depthwise 3x3 conv
+    on the map, plus the map), the mean of the tokens, a 10-way head."""
+    g = Graph("torchscript", (1, 3, 8, 8))
+    embed = g.op("Conv", ["x", g.weight("patch_embeds.0.proj.weight", [8, 3, 2, 2]),
+                          g.weight("patch_embeds.0.proj.bias", [8])], "/patch_embeds.0/proj", kernel_shape=[2, 2],
+                 strides=[2, 2])
+    x = g.op("Transpose", [g.op("Reshape", [embed, g.ints("flat", [1, 8, 16])], "/patch_embeds.0")],
+             "/patch_embeds.0", perm=[0, 2, 1])
+    x = layernorm(g, x, 8, "/patch_embeds.0/norm")
+    s = "/blocks.0.0/attn"
+    grid = g.op("Reshape", [layernorm(g, x, 8, "/blocks.0.0/norm1"), g.ints("to_map", [1, 4, 4, 8])], s)
+    padded = g.op("Pad", [grid, g.ints("pads", [0] * 8)], s, mode="constant")
+    windows = g.op("Transpose", [g.op("Reshape", [padded, g.ints("to_windows", [1, 2, 2, 2, 2, 8])], s)], s,
+                   perm=[0, 1, 3, 2, 4, 5])
+    qkv = g.op("Transpose", [g.op("Reshape", [g.linear(windows, 8, 24, s + "/qkv"),
+                                              g.ints("to_heads", [1, 4, 4, 3, 2, 4])], s)], s,
+               perm=[3, 0, 1, 4, 2, 5])  # 3 x 1 x 4 windows x 2 heads x 4 positions x 4
+    from onnx import helper
+
+    parts = [f"qkv_{i}" for i in range(3)]
+    g.nodes.append(helper.make_node("Split", [qkv, g.ints("split_sizes", [1, 1, 1])], parts, name=f"{s}/Split",
+                                    axis=0))
+    q, k, v = (g.op("Squeeze", [part, g.ints("axis0", [0])], s) for part in parts)
+    scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(0.5)], s), g.op("Transpose", [k], s, perm=[0, 1, 2, 4, 3])],
+                  s)
+    mixed = g.op("MatMul", [g.op("Softmax", [scores], s, axis=-1), v], s)  # 1 x 4 x 2 x 4 x 4
+    back = g.op("Reshape", [g.op("Transpose", [mixed], s, perm=[0, 1, 3, 2, 4]),
+                            g.ints("to_windows2", [1, 2, 2, 2, 2, 8])], s)
+    back = g.op("Reshape", [g.op("Transpose", [back], s, perm=[0, 1, 3, 2, 4, 5]), g.ints("to_map2", [1, 4, 4, 8])],
+                s)
+    tokens = g.op("Reshape", [back, g.ints("to_tokens", [1, 16, 8])], s)
+    x = g.op("Add", [x, g.linear(tokens, 8, 8, s + "/proj")], "/blocks.0.0")
+    p = "/pos_block.0"
+    grid = g.op("Reshape", [g.op("Transpose", [x], p, perm=[0, 2, 1]), g.ints("to_grid", [1, 8, 4, 4])], p)
+    conv = g.op("Conv", [grid, g.weight("pos_block.0.proj.0.weight", [8, 1, 3, 3]),
+                         g.weight("pos_block.0.proj.0.bias", [8])], p + "/proj/proj.0", kernel_shape=[3, 3],
+                pads=[1, 1, 1, 1], group=8)
+    summed = g.op("Add", [conv, grid], p)
+    x = g.op("Transpose", [g.op("Reshape", [summed, g.ints("flat2", [1, 8, 16])], p)], p, perm=[0, 2, 1])
+    pooled = g.op("ReduceMean", [x], "", axes=[1], keepdims=0)
+    return g.save(folder, g.op("Gemm", [pooled, g.weight("head.weight", [10, 8]), g.weight("head.bias", [10])],
+                               "/head", transB=1))
+
+
+def test_twins_locally_grouped_attention_and_position_conv(tmp_path):
+    report, rows = totals(tiny_twins(tmp_path))
+    attention = next(row for row in report.rows if row.type == "attention")
+    keys = next(layer.keys for layer in report.spec.layers if layer.type == "attention")
+    assert (keys["heads"], keys["window"]) == (2, 2)
+    # timm's LocallyGroupedAttn(8, num_heads=2, ws=2) on the 4x4 map (PyTorch: 288 params, 5,120 MACs):
+    # qkv 8*24 + 24, proj 8*8 + 8; qkv 16*8*24 = 3,072, QK^T and AV 4 windows * 2 heads * 4*4*4 = 512 each,
+    # proj 16*8*8 = 1,024
+    assert (attention.params, attention.macs) == (216 + 72, 3072 + 2 * 512 + 1024) == (288, 5120)
+    # on the map (8 x 4 x 4), then the map's positions as tokens again
+    position = [row.type for row in report.rows].index("attention")
+    assert attention.out_shape == (8, 4, 4) and report.rows[position + 1].type == "tokens"
+    # PosConv(8, 8) (PyTorch: 80 params, 1,152 MACs): a depthwise 3x3 with bias, 8*9 + 8; 8*16*9
+    dwconv = next(row for row in report.rows if row.type == "dwconv")
+    assert (dwconv.params, dwconv.macs) == (80, 1152)
+    # patch conv 8*3*4 + 8 = 104 and LN 16; norm1 16; attention 288; PosConv 80; head 90
+    assert report.totals["params"] == 104 + 16 + 16 + 288 + 80 + 90 == 594
+    # patch conv 8*16*12 = 1,536; attention 5,120; PosConv 1,152; head 80
+    assert report.totals["macs"] == 1536 + 5120 + 1152 + 80 == 7888
