@@ -16,6 +16,8 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
+import cnncalc  # noqa: E402
+from cnncalc.errors import SpecError  # noqa: E402
 from tests.test_onnx_modern import FORMS, Graph, totals  # noqa: E402
 
 
@@ -39,8 +41,9 @@ def unbind(g, kv, scope):
                                             g.ints("axis0", [0])]), g.ints("axis0", [0])]) for i in range(2)]
 
 
-def attention(g, x, sides, sr, scope):
-    """timm's pvt_v2 Attention on ``x`` (1 x N x 8 tokens of the ``sides`` map): 2 heads of 4, sr_ratio ``sr``."""
+def attention(g, x, sides, sr, scope, norm=True):
+    """timm's pvt_v2 Attention on ``x`` (1 x N x 8 tokens of the ``sides`` map): 2 heads of 4, sr_ratio ``sr``
+    (``norm``: the LayerNorm after the reduction conv)."""
     count = sides[0] * sides[1]
     q = g.op("Transpose", [g.op("Reshape", [g.linear(x, 8, 8, scope + "/q"), g.ints(f"q_heads{count}",
                                                                                    [1, count, 2, 4])], scope)],
@@ -51,8 +54,9 @@ def attention(g, x, sides, sr, scope):
         name = scope.strip("/").replace("/", ".")
         reduced = g.op("Conv", [grid, g.weight(f"{name}.sr.weight", [8, 8, sr, sr]), g.weight(f"{name}.sr.bias", [8])],
                        scope + "/sr", kernel_shape=[sr, sr], strides=[sr, sr], pads=[0, 0, 0, 0])
-        x = layernorm(g, g.op("Transpose", [g.op("Reshape", [reduced, g.ints(f"flat{count}", [1, 8, -1])], scope)],
-                              scope, perm=[0, 2, 1]), 8, scope + "/norm")
+        x = g.op("Transpose", [g.op("Reshape", [reduced, g.ints(f"flat{count}", [1, 8, -1])], scope)], scope,
+                 perm=[0, 2, 1])
+        x = layernorm(g, x, 8, scope + "/norm") if norm else x
     kept = count // (sr * sr)
     kv = g.op("Transpose", [g.op("Reshape", [g.linear(x, 8, 16, scope + "/kv"),
                                              g.ints(f"kv_heads{count}", [1, -1, 2, 2, 4])], scope)],
@@ -84,7 +88,7 @@ def mlp(g, x, sides, scope):
     return g.linear(g.gelu(tokens, scope + "/act"), 16, 8, scope + "/fc2")
 
 
-def tiny_pvt(form, folder):
+def tiny_pvt(form, folder, norm=True):
     """3 x 12 x 8 image; an overlapping patch embedding (3x3 conv, stride 2, pad 1: 8 x 6 x 4, then a LayerNorm):
     24 tokens of width 8; block 0 with sr_ratio 2 (k and v from the 3 x 2 map: 6 tokens), block 1 with
     sr_ratio 1; the mean of the tokens; a 10-way head."""
@@ -96,7 +100,7 @@ def tiny_pvt(form, folder):
     x = g.op("Reshape", [x, g.ints("tokens", [1, 24, 8])], "/stages/stages.0")
     for index, sr in enumerate((2, 1)):
         scope = f"/stages/stages.0/blocks.{index}"
-        x = g.op("Add", [x, attention(g, layernorm(g, x, 8, scope + "/norm1"), (6, 4), sr, scope + "/attn")], scope)
+        x = g.op("Add", [x, attention(g, layernorm(g, x, 8, scope + "/norm1"), (6, 4), sr, scope + "/attn", norm)], scope)
         x = g.op("Add", [x, mlp(g, layernorm(g, x, 8, scope + "/norm2"), (6, 4), scope + "/mlp")], scope)
     pooled = g.op("ReduceMean", [x], "", axes=[1], keepdims=0) if form == "torchscript" else \
         g.op("ReduceMean", [x, g.ints("axis1", [1])], keepdims=0)
@@ -129,6 +133,13 @@ def test_pvt_spatial_reduction_attention_and_depthwise_mlp(tmp_path, form):
     assert report.totals["params"] == 224 + 16 + (32 + 568 + 144 + 160 + 136) + (32 + 288 + 144 + 160 + 136) + 90
     # embed 8*24*27 = 5,184; per block the attention, fc1 24*8*16 = 3,072, dwconv 3,456, fc2 3,072; head 80
     assert report.totals["macs"] == 5184 + (7680 + 3072 + 3456 + 3072) + (15360 + 3072 + 3456 + 3072) + 80
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_reduction_without_its_layernorm_is_refused_in_one_line(tmp_path, form):
+    with pytest.raises(SpecError, match=r"keys and values come from its tokens reduced by a 2x2 conv, not as cnncalc "
+                                        r"reads it"):
+        cnncalc.analyze(tiny_pvt(form, tmp_path, norm=False))
 
 
 def tiny_twins(folder):
