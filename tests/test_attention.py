@@ -497,3 +497,44 @@ def test_mvit_v2_tables_gathered_as_torch_export_stores_them():
         one({"tokens": [25089, 96]}, gathered=["x"], **keys)
     with pytest.raises(SpecError, match="gathered needs position: decomposed"):
         one({"tokens": [25089, 96]}, **{**keys, "position": "none", "gathered": ["t"]})
+
+
+def test_spatial_reduction_attention_is_timms_pvt():
+    # pvt_v2_b0 stages.0.blocks.0.attn: 32 wide, 1 head, sr_ratio 8 on the 56x56 map (3,136 tokens); PyTorch
+    # (timm 1.0, FlopCounterMode / 2 with the math kernel): 69,856 params, 19,568,640 MACs
+    row = one({"tokens": [3136, 32]}, type="attention", heads=1, reduce=8)
+    # q 32*32 + 32, kv 32*64 + 64, proj 32*32 + 32; the sr conv 32*32*8*8 + 32; its LayerNorm 2*32
+    assert row.params == 1056 + 2112 + 1056 + 65568 + 64 == 69856
+    # the reduced map 7x7: M = 49; q 3136*32*32, sr conv 32*49*32*64, kv 49*32*64, QK^T and AV 1*3136*49*32, proj
+    assert row.macs == 3211264 + 3211264 + 100352 + 2 * 4917248 + 3211264 == 19568640
+    assert row.out_shape == (3136, 32)
+    # pvt_v2_b0 stages.1.blocks.0.attn: 64 wide, 2 heads of 32, sr_ratio 4 on 28x28 (PyTorch: 82,368 and 14,952,448)
+    row = one({"tokens": [784, 64]}, type="attention", heads=2, reduce=4)
+    assert row.params == 4160 + 8320 + 4160 + (64 * 64 * 16 + 64) + 128 == 82368
+    assert row.macs == 784 * 64 * 64 + 64 * 49 * 64 * 16 + 49 * 64 * 128 + 2 * 2 * 784 * 49 * 32 + 784 * 64 * 64 \
+        == 14952448
+
+
+def test_spatial_reduction_on_a_map_that_is_not_square_or_not_a_multiple():
+    # timm's pvt_v2 Attention(8, num_heads=2, sr_ratio=2) on a 6x4 map (PyTorch: 568 params, 7,680 MACs) and on
+    # 5x5 (the conv floors 5/2 to 2: 6,336 MACs)
+    row = one({"tokens": [24, 8]}, type="attention", heads=2, reduce=2, grid=[6, 4])
+    assert row.params == 72 + 144 + 72 + (8 * 8 * 4 + 8) + 16 == 568
+    # M = 3*2 = 6: q 24*8*8, conv 8*6*8*4, kv 6*8*16, QK^T and AV 2*24*6*4 each, proj 24*8*8
+    assert row.macs == 1536 + 1536 + 768 + 2 * 1152 + 1536 == 7680
+    assert one([8, 6, 4], type="attention", heads=2, reduce=2).macs == 7680  # the same on the map itself
+    # M = 2*2 = 4: 25*64 + 8*4*32 + 4*128 + 2*(2*25*4*4) + 25*64
+    assert one({"tokens": [25, 8]}, type="attention", heads=2, reduce=2).macs == 1600 + 1024 + 512 + 1600 + 1600
+
+
+def test_spatial_reduction_errors_name_the_key():
+    with pytest.raises(SpecError, match="they are not a square map; give grid"):
+        one({"tokens": [24, 8]}, type="attention", heads=2, reduce=2)
+    with pytest.raises(SpecError, match=r"grid 5\*5 is not a map of the 24 tokens"):
+        one({"tokens": [24, 8]}, type="attention", heads=2, reduce=2, grid=5)
+    with pytest.raises(SpecError, match="reduce 1 is plain attention"):
+        one({"tokens": [25, 8]}, type="attention", heads=2, reduce=1)
+    with pytest.raises(SpecError, match="reduce 8 is larger than the map 5\\*5"):
+        one({"tokens": [25, 8]}, type="attention", heads=2, reduce=8)
+    with pytest.raises(SpecError, match="window cannot be combined with reduce"):
+        one([8, 6, 4], type="attention", heads=2, reduce=2, window=2)

@@ -14,7 +14,7 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import biases, levit, logits, multiscale, partitions, tinyvit, variants
+from . import biases, levit, logits, multiscale, partitions, reduction, tinyvit, variants
 from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 
@@ -62,7 +62,7 @@ def visit(reader, node, attrs):
     that does not continue it closes the region first (and returns False: its own handler reads it)."""
     regions = _region_of(reader, node)
     if not regions:
-        return _start(reader, node, attrs)
+        return reduction.join(reader, node, attrs) or _start(reader, node, attrs)
     if len(regions) == 1 and node.op_type in FOLLOWED and _step(reader, node, attrs, regions[0]):
         return True
     if len(regions) == 1 and node.op_type in ("Slice", "Concat") and _roll(reader, node, attrs, regions[0]):
@@ -208,6 +208,8 @@ def _step(reader, node, attrs, region, first=None):
         for position, size in enumerate(sizes):
             _set(reader, node, region, dims[:axis] + (int(size),) + dims[axis + 1:], position)
         return True
+    if op in reduction.OPERATORS and reduction.step(reader, node, attrs, region, inputs, consts):
+        return True
     if op in logits.OPERATORS and logits.step(reader, node, attrs, region, inputs, consts):
         return True
     if op == "MatMul":
@@ -307,6 +309,7 @@ def close(reader, node, name):
     if getattr(region, "kind", None) == "pool":
         return multiscale.close_pool(reader, node, name, region)
     tokens = reader.values[region.source]
+    value, flat = reduction.flattened(value, tokens)  # windows of a map whose result is tokens (Twins-SVT)
     out = variants.widened(value, tokens, region)  # the output's channels: the input's, or more (CoAtNet)
     if not out or not region.projections or region.head_dim is None:
         raise reader.unsupported(node, f"a multi-head attention pattern ending as {shape_text(value.shape)} "
@@ -316,6 +319,7 @@ def close(reader, node, name):
     keys, inner, projected, table = variants.layer_keys(reader, node, region, tokens)
     table += levit.layer_keys(reader, node, region, keys, projected, out)
     table += multiscale.layer_keys(reader, node, region, keys, tokens)
+    table += reduction.layer_keys(reader, node, region, keys, tokens)
     heads, proj = keys["heads"], keys.get("proj", True)  # proj: False, no output projection (BoTNet)
     found = None
     for qkv_bias in (True, False):
@@ -344,6 +348,8 @@ def close(reader, node, name):
                                        f"{region.params:,} params, {region.buffers:,} buffers and {region.macs:,} "
                                        f"MACs, where attention with {keys} has {cost.params:,}, {cost.buffers:,} "
                                        f"and {cost.macs:,}")
+    if flat:
+        result = reduction.tokens_after(reader, region.start, name, result)
     for key, other in list(reader.values.items()):
         if is_region(other) and other.gate[1] is region and other.shape in (tokens.shape, value.shape):
             reader.values[key] = result if key == name else result.passed_on()

@@ -10,7 +10,7 @@ window: the attention map), the weighted sum, and the output (docs/conventions.m
 import math
 
 from ..numbers import Tokens, is_tokens, plural
-from . import multiscale
+from . import multiscale, reduction
 from .keys import check_activation, check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
@@ -37,6 +37,7 @@ ATTENTION_KEYS = {
     "grid": (check_size, None), "pool_q": (check_size, None), "pool_kv": (check_size, None),
     "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False), "gathered": (multiscale.check_axes, None),
     "fit": (check_flag, False),
+    "reduce": (check_count, None),  # keys and values from the map reduced by a strided conv (PVT: see reduction)
 }
 
 
@@ -77,6 +78,8 @@ def attention(layer, shape):
     dim = p["dim"] or channels
     if dim % heads:
         raise layer.error(f"heads {heads} must divide the width {dim}", "heads")
+    if p["reduce"] is not None:
+        return reduction.attention(layer, shape, channels, heads)
     if p["grid"] is not None or p["position"] == "decomposed" or p["residual_pool"] or p["gathered"] \
             or p["pool_q"] is not None or p["pool_kv"] is not None:
         return multiscale.attention(layer, shape, channels, heads)
