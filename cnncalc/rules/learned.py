@@ -1,4 +1,4 @@
-"""Layers that learn a few values for elementwise work on the map: ConvNeXt V2's global response norm."""
+"""Layers that learn a few values for elementwise work: ConvNeXt V2's global response norm, MetaFormer's StarReLU."""
 
 from .registry import Cost, rule
 from .windows import elements, need_map
@@ -18,4 +18,14 @@ def grn(layer, shape):
                                        f"each per channel); no buffers"))
         cost.explain.append(("macs", "MACs = 0 (the norms, their mean and the scaling are elementwise work: "
                                      f"6 per element and 3 per channel, 6*{count:,} + 3*{channels} = {6 * count + 3 * channels:,} ops)"))
+    return cost
+
+
+@rule("starrelu")
+def starrelu(layer, shape):
+    """StarReLU (MetaFormer): ``s * relu(x)^2 + b`` with a learned scalar scale s and bias b: 2 params, no MACs;
+    4 ops per element (relu, square, scale, bias)."""
+    cost = Cost(shape, params=2, elementwise=4 * elements(shape))
+    if layer.explaining:
+        cost.explain.append(("params", "params = 2 (the learned scale s and bias b, one value each)"))
     return cost
