@@ -1,30 +1,13 @@
-"""ConvNeXt V2's global response norm (GRN): the ``grn`` layer, worked by hand, and read from ONNX in the form
+"""ConvNeXt V2's global response norm (GRN): the ``grn`` layer read from ONNX in the form
 both PyTorch exporters write it (see tests/test_onnx_modern.py for the forms), on a channels-first map (timm's
 conv MLP, convnextv2_atto) and a channels-last one (its Linear MLP). Measured on timm's convnextv2_atto by
-tools/check_onnx.py: 3,708,400 params, 547,332,480 MACs from both exporters, as PyTorch counts them."""
+tools/check_onnx.py: 3,708,400 params, 547,332,480 MACs from both exporters, as PyTorch counts them. The rule's
+own test, worked by hand, is in tests/test_rules.py."""
 
 import pytest
 
 import cnncalc
 from cnncalc.errors import SpecError
-
-
-def test_grn_rule_worked_by_hand():
-    report = cnncalc.analyze({"input": [160, 56, 56], "layers": [{"name": "grn", "type": "grn"}]})
-    row = report.rows[0]
-    # gamma and beta, one of each per channel: 2*160 = 320; no MACs (elementwise work only)
-    assert (row.params, row.buffers, row.macs, row.out_shape) == (320, 0, 0, (160, 56, 56))
-    # 6 ops per element (square, sum, x*Nx, gamma*, +beta, +x) and 3 per channel (sqrt, mean, divide):
-    # 6*160*56*56 + 3*160 = 3,010,560 + 480
-    assert row.elementwise == 3_011_040
-    # every output sees the whole 56 x 56 map (its channel's norm): 1 + (56-1)*1
-    assert row.receptive_field == (56, 56)
-
-
-def test_grn_needs_a_map():
-    with pytest.raises(SpecError, match="grn needs a C x H x W input"):
-        cnncalc.analyze({"input": [3, 8, 8], "layers": [{"type": "flatten"}, {"type": "grn"}]})
-
 
 onnx = pytest.importorskip("onnx")
 from test_onnx_modern import FORMS, Graph, totals  # noqa: E402

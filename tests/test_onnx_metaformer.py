@@ -1,29 +1,11 @@
 """MetaFormer's pieces (timm's CAFormer): StarReLU (``starrelu``), a layer norm without a bias (``layernorm``
 with ``bias: false``), SquaredReLU (``squaredrelu``) and tokens held transposed turned back into a map
-(``untokens``), the rules worked by hand and read from ONNX in the form both PyTorch exporters write them (see
+(``untokens``), read from ONNX in the form both PyTorch exporters write them (see
 tests/test_onnx_modern.py for the forms). Measured on timm's caformer_s18 by tools/check_onnx.py: 26,341,656
-params, 4,106,941,440 MACs from both exporters, as PyTorch counts them."""
+params, 4,106,941,440 MACs from both exporters, as PyTorch counts them. The rules' own tests, worked by hand, are
+in tests/test_rules.py."""
 
 import pytest
-
-import cnncalc
-
-
-def test_layernorm_without_a_bias_counts_its_scale_only():
-    report = cnncalc.analyze({"input": [64, 56, 56], "layers": [
-        {"name": "norm", "type": "layernorm", "bias": False},
-        {"name": "full", "type": "layernorm"},
-        {"name": "bare", "type": "layernorm", "affine": False, "bias": False}]})
-    # the scale, one per channel: 64; with the bias 2*64 = 128; no affine: 0
-    assert [row.params for row in report.rows] == [64, 128, 0]
-
-
-def test_starrelu_rule_worked_by_hand():
-    row = cnncalc.analyze({"input": [128, 56, 56], "layers": [{"name": "act", "type": "starrelu"}]}).rows[0]
-    # the scale s and the bias b, one value each; no MACs; relu, square, scale and bias: 4*128*56*56 ops
-    assert (row.params, row.macs, row.out_shape) == (2, 0, (128, 56, 56))
-    assert row.elementwise == 4 * 128 * 56 * 56 == 1_605_632
-
 
 onnx = pytest.importorskip("onnx")
 from onnx import helper, numpy_helper  # noqa: E402
