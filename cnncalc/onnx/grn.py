@@ -33,7 +33,8 @@ def _learned_vector(reader, value, name):
 
 
 def _match(reader, node, attrs, value):
-    """The pattern's node indices, gamma and the last node, or None when ``node`` does not start a GRN."""
+    """(the pattern's node indices, the last one giving its output; gamma), or None when ``node`` does not start
+    a GRN."""
     rank, source = len(value.shape), node.input[0]
     channel = value.channel_axis
     positions = [axis for axis in range(1, rank) if axis != channel]
