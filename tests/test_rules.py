@@ -252,7 +252,7 @@ def test_lrn_dropout_identity_keep_the_shape():
 
 
 ACTIVATIONS = ("relu", "relu6", "elu", "selu", "gelu", "sigmoid", "tanh", "silu", "swish", "hardswish",
-               "hardsigmoid", "mish", "softplus")
+               "hardsigmoid", "mish", "softplus", "squaredrelu")
 
 
 @pytest.mark.parametrize("kind", ACTIVATIONS)
@@ -472,6 +472,34 @@ def test_layernorm_groupnorm_instancenorm_scale():
     assert full.params == 128 and full.buffers == 128
     # ConvNeXt layer scale: one gamma per channel
     assert one((96, 56, 56), type="scale").params == 96
+
+
+def test_layernorm_without_a_bias_counts_its_scale_only():
+    # timm's LayerNorm2d with bias=False (CAFormer's norms) on 64 channels: the scale, 64; with the bias 2*64 = 128
+    assert one((64, 56, 56), type="layernorm", bias=False).params == 64
+    assert one((64, 56, 56), type="layernorm", bias=False, affine=False).params == 0
+
+
+def test_grn_worked_by_hand():
+    # ConvNeXt V2's GRN on 160 x 56 x 56 (convnextv2_atto's first stage): gamma and beta, 2*160 = 320 params,
+    # no buffers, no MACs (elementwise work only)
+    row = one((160, 56, 56), type="grn")
+    assert (row.params, row.buffers, row.macs, row.out_shape) == (320, 0, 0, (160, 56, 56))
+    # 6 ops per element (square, sum, x*Nx, gamma*, +beta, +x) and 3 per channel (sqrt, mean, divide):
+    # 6*160*56*56 + 3*160 = 3,010,560 + 480
+    assert row.elementwise == 3_011_040
+    # every output sees its channel's whole 56 x 56 map: 1 + (56-1)*1; the stride is kept
+    assert row.receptive_field == (56, 56)
+    error = spec_error((3, 8, 8), {"name": "f", "type": "flatten"}, {"name": "g", "type": "grn"})
+    assert error.layer == "g" and "grn needs a C x H x W input" in str(error)
+
+
+def test_starrelu_worked_by_hand():
+    # MetaFormer's StarReLU on 128 x 56 x 56: the learned scale s and bias b, one value each; no MACs;
+    # relu, square, scale and bias: 4*128*56*56 ops
+    row = one((128, 56, 56), type="starrelu")
+    assert (row.params, row.macs, row.out_shape) == (2, 0, (128, 56, 56))
+    assert row.elementwise == 4 * 128 * 56 * 56 == 1_605_632
 
 
 def test_scale_with_a_bias_and_shift_on_a_map_and_on_tokens():

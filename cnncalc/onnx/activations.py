@@ -18,6 +18,10 @@ GATED = {"Sigmoid": "silu", "HardSigmoid": "hardswish"}
 
 
 def activation(reader, node, attrs):
+    from .starrelu import star_relu
+
+    if node.op_type == "Relu" and star_relu(reader, node):
+        return
     source = node.input[0]
     gate = _gate_of(reader, node)
     if gate:

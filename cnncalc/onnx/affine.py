@@ -36,6 +36,16 @@ def literal_scalar(reader, name):
     return const is not None and elements(const.dims) == 1 and not learned(reader, name)
 
 
+def written_zeros(reader, name):
+    """Whether ``name`` is zeros the exporter wrote, not a learned tensor: the bias TorchScript writes for a layer
+    norm made without one (timm's LayerNorm2d with ``bias=False``: a Constant node of C zeros)."""
+    const = reader.ahead(name)
+    if const is None or name in reader.initializers or learned(reader, name) or const.sources:
+        return False
+    array = const.array()
+    return array is not None and not array.any()
+
+
 def bias_after(reader, node, value):
     """The learned per-channel shift added after the per-channel Mul ``node`` (through a Mul by a literal
     scalar: ``addcmul``'s value), as (the Add's index, the nodes read with it, the shift's name); None when

@@ -91,5 +91,5 @@ def _chain(reader, first, last):
 def power(reader, node, attrs):
     """Pow of a computed tensor: read only as the start of GELU's tanh form."""
     if not gelu_tanh(reader, node):
-        raise reader.unsupported(node, "a Pow of a computed tensor (cnncalc reads Pow inside LayerNorm's and "
-                                       "GELU's written-out forms only)")
+        raise reader.unsupported(node, "a Pow of a computed tensor (cnncalc reads Pow inside LayerNorm's, GELU's and "
+                                       "the squared ReLUs' written-out forms only)")

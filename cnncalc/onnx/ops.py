@@ -9,6 +9,7 @@ are handled by the reader itself.
 
 from . import activations
 from . import gelu
+from . import grn
 from . import layers
 from . import positions
 from . import reshapes
@@ -27,6 +28,7 @@ OPERATORS = {
     "GlobalMaxPool": layers.global_max_pool,
     "ReduceMean": layers.reduce_mean,
     "ReduceMax": layers.reduce_max,
+    "ReduceL2": grn.reduce_l2,
     **{op: activations.activation for op in activations.ACTIVATIONS},
     "Clip": activations.clip,
     "LeakyRelu": activations.leaky_relu,

@@ -60,8 +60,10 @@ def layer_normalization(reader, node, attrs):
 def _norm(reader, node, value, scale, bias, output, emit_from=None):
     channels = value.shape[value.channel_axis]
     keys = {}
+    if scale and (not bias or affine.written_zeros(reader, bias)):  # a norm without a shift: the scale's C
+        keys["bias"] = False
     if scale or bias:
-        for name, what in ((scale, "scale"), (bias, "bias")):
+        for name, what in ((scale, "scale"), (bias, "bias"))[:1 if keys else 2]:
             if not name:
                 raise reader.unsupported(node, f"a layer norm without a {what} (cnncalc's layernorm has both or "
                                                f"neither: affine)")

@@ -3,7 +3,7 @@
 A patch map becomes tokens by a Reshape to N x C x HW (N x C x THW for a clip's T x H x W map: MViT) and a
 Transpose [0, 2, 1] (``tokens``), or by a
 Reshape of a channels-last map; tokens become a channels-last map again by a Reshape to N x H x W x C
-(``untokens``). A Concat of a learned 1 x k x D tensor before the tokens is ``classtoken``; an Add of a
+(``untokens``), or a channels-first one by a Transpose [0, 2, 1] and a Reshape to N x C x H x W. A Concat of a learned 1 x k x D tensor before the tokens is ``classtoken``; an Add of a
 learned tensor of the tokens' size is ``posembed``; a Gather of token 0 is ``taketoken``, a ReduceMean over
 the tokens ``meantokens``. Each function returns whether it read the node.
 """
@@ -32,6 +32,11 @@ def reshape(reader, node, dims, target):
         size = target[1] if target[1] == target[2] else [target[1], target[2]]
         result = reader.emit(node, "untokens", [source], {"size": size}, layout=channels_last(4), any_layout=True)
         reader.set_output(node, result)
+        return True
+    if value.tokens and value.layout == TRANSPOSED and len(target) == 4 and target[:2] == dims[:2] \
+            and target[2] * target[3] == dims[2]:  # N x D x T held transposed to N x D x H x W (MetaFormer's)
+        size = target[2] if target[2] == target[3] else [target[2], target[3]]
+        reader.set_output(node, reader.emit(node, "untokens", [source], {"size": size}, any_layout=True))
         return True
     if value.layout == channels_last(4) and len(target) == 3 and target == (dims[0], dims[1] * dims[2], dims[3]):
         reader.set_output(node, reader.emit(node, "tokens", [source], any_layout=True))

@@ -23,16 +23,16 @@ def batchnorm(layer, shape):
     return cost
 
 
-def _norm(layer, shape, affine, what, buffers=0):
-    """A norm that computes its statistics at inference: 2C params with an affine (scale and shift), no
-    buffers unless it tracks running statistics; 4 ops per element (+1 with the affine)."""
+def _norm(layer, shape, affine, what, buffers=0, bias=True):
+    """A norm that computes its statistics at inference: 2C params with an affine (scale and shift; C, the scale,
+    without the bias), no buffers unless it tracks running statistics; 4 ops per element (+1 with the affine)."""
     channels = width(shape)
-    params = 2 * channels if affine else 0
+    params = (2 if bias else 1) * channels if affine else 0
     cost = Cost(shape, params=params, buffers=buffers,
                 elementwise=(5 if affine else 4) * elements(shape) + activation_work(layer, shape))
     if layer.explaining:
-        text = (f"params = 2*C = 2*{channels} = {params:,} (scale and shift)" if affine
-                else "params = 0 (affine: false)")
+        text = (f"params = 2*C = 2*{channels} = {params:,} (scale and shift)" if affine and bias
+                else f"params = C = {channels} (the scale; bias: false)" if affine else "params = 0 (affine: false)")
         kept = f"buffers = 2*C = {buffers:,} (running mean and variance)" if buffers else "no buffers"
         cost.explain.append(("params", f"{text}; {kept}; statistics over {what}"))
     return cost
@@ -41,13 +41,13 @@ def _norm(layer, shape, affine, what, buffers=0):
 NORM_KEYS = {"affine": (check_flag, True), "act": (check_activation, None)}
 
 
-@rule("layernorm", keys=NORM_KEYS)
+@rule("layernorm", keys={**NORM_KEYS, "bias": (check_flag, True)})
 def layernorm(layer, shape):
     """Layer norm over the channels at each position (ConvNeXt), the width of each token (transformers), or a
-    flat input's features: 2C (2D) params, no buffers."""
+    flat input's features: 2C (2D) params, C with ``bias: false`` (the scale only: MetaFormer's), no buffers."""
     over = ("the width of each token" if is_tokens(shape) else "the channels at each position" if len(shape) > 1
             else "the features")
-    return _norm(layer, shape, layer.p["affine"], over)
+    return _norm(layer, shape, layer.p["affine"], over, bias=layer.p["bias"])
 
 
 @rule("groupnorm", keys={"groups": (check_count, REQUIRED), **NORM_KEYS})

@@ -13,7 +13,7 @@ from ..spec.expr import MAX_MAGNITUDE
 from .registry import REQUIRED
 
 ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "silu",
-               "swish", "hardswish", "hardsigmoid", "mish", "softplus")
+               "swish", "hardswish", "hardsigmoid", "mish", "softplus", "squaredrelu")
 # the activations with a parameter, and its name: `act: {leakyrelu: 0.1}`
 ACTIVATION_PARAMETERS = {"leakyrelu": "slope", "elu": "alpha", "softplus": "beta"}
 
