@@ -10,7 +10,7 @@ window: the attention map), the weighted sum, and the output (docs/conventions.m
 import math
 
 from ..numbers import Tokens, is_tokens, plural
-from . import multiscale, talking
+from . import cait, multiscale
 from .keys import check_activation, check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
@@ -37,7 +37,7 @@ ATTENTION_KEYS = {
     "grid": (check_size, None), "pool_q": (check_size, None), "pool_kv": (check_size, None),
     "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False), "gathered": (multiscale.check_axes, None),
     "fit": (check_flag, False),
-    "talking_heads": (check_flag, False), "queries": (check_choice("all", "class"), "all"),  # CaiT's: see talking
+    "talking_heads": (check_flag, False), "queries": (check_choice("all", "class"), "all"),  # CaiT's: see cait
 }
 
 
@@ -163,7 +163,7 @@ def attention(layer, shape):
     elif p["position"] == "relative_logits":
         logit_params, logit_macs, lines = _relative_logits(layer, shape, window, windows, heads, per_window, key_dim)
         params, macs, extra = params + logit_params, macs + logit_macs, extra + lines
-    talk = talking.talking_heads(heads, maps) if p["talking_heads"] else (0, 0, 0, [])
+    talk = cait.talking_heads(heads, maps) if p["talking_heads"] else (0, 0, 0, [])
     params, macs, extra = params + talk[0], macs + talk[1], extra + talk[3]
     if p["mask"] == "buffer":  # timm's Swin keeps the shifted windows' mask (0 or -100 a pair) as a buffer
         if p["window"] is None:
@@ -214,7 +214,7 @@ def attention(layer, shape):
         if channel_wise:
             lines = _over_channels(lines, channels, heads, head_dim, count, scores, qkv, proj, macs)
         if p["queries"] == "class":
-            lines = _replaced(lines, talking.class_lines(channels, dim, out, heads, key_dim, head_dim, count, qkv,
+            lines = _replaced(lines, cait.class_lines(channels, dim, out, heads, key_dim, head_dim, count, qkv,
                                                          scores, values, proj, macs))
         elif queries != count:
             lines = _subsampled(lines, p["stride"], channels, dim, out, heads, key_dim, head_dim, count, queries, qkv,
