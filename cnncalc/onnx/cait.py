@@ -111,7 +111,7 @@ def class_residual(reader, node):
             source = next((n for n, v in reader.values.items() if v.layer == item["name"] and v.own), None)
             if source is None:
                 return False
-            token = reader.emit(node, "taketoken", [source], {"keep": True}, any_layout=True, suffix="class_token")
+            token = reader.emit(node, "taketoken", [source], {"keep": True}, any_layout=True, suffix=".class_token")
             reader.values[node.output[0] + "#class_token"] = token
             reader.set_output(node, reader.emit(node, "add", [node.output[0] + "#class_token", computed[0]],
                                                 any_layout=True))
