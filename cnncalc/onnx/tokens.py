@@ -109,7 +109,7 @@ def position_embedding(reader, node):
 
 
 # what may stand between a position encoding's projection and the Add of it: its values moved, none computed
-_MOVES = ("Reshape", "Transpose", "Cast", "Identity", "Flatten", "Squeeze", "Unsqueeze")
+_MOVES = ("Reshape", "Transpose", "Cast", "Identity", "Flatten", "Squeeze", "Unsqueeze", "Expand", "Tile")  # (XCiT repeats it B times)
 _PRODUCTS = ("Conv", "ConvTranspose", "MatMul", "Gemm", "Einsum")
 
 
