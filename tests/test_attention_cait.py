@@ -58,7 +58,7 @@ def test_class_token_kept_as_a_token_and_added_back():
     report = cnncalc.analyze({"input": {"tokens": [4, 8]}, "layers": [
         {"name": "cls", "type": "classtoken"},
         {"name": "attn", "type": "attention", "heads": 2, "queries": "class"},
-        {"name": "token", "type": "taketoken", "from": "cls", "keep": True},
+        {"name": "token", "type": "taketoken", "from": "cls", "count": 1},
         {"name": "sum", "type": "add", "from": ["token", "attn"]},
         {"name": "joined", "type": "concat", "from": ["sum", "input"]}]})
     assert report.row("token").out_shape == (1, 8) and report.row("token").params == 0

@@ -96,7 +96,7 @@ def _take(reader, region, layer, item):
 def class_residual(reader, node):
     """Add of the class token a ``classtoken`` layer prepended (the same constant) to one computed token (the
     first class attention block's residual): an ``add`` of that token, taken back from the classtoken layer
-    (``taketoken`` with ``keep: true``, no params: the classtoken layer counts them). False when not one."""
+    (``taketoken`` with ``count: 1``, no params: the classtoken layer counts them). False when not one."""
     computed = [n for n in node.input if n in reader.values]
     if len(computed) != 1 or len(node.input) != 2:
         return False
@@ -111,7 +111,7 @@ def class_residual(reader, node):
             source = next((n for n, v in reader.values.items() if v.layer == item["name"] and v.own), None)
             if source is None:
                 return False
-            token = reader.emit(node, "taketoken", [source], {"keep": True}, any_layout=True, suffix=".class_token")
+            token = reader.emit(node, "taketoken", [source], {"count": 1}, any_layout=True, suffix=".class_token")
             reader.values[node.output[0] + "#class_token"] = token
             reader.set_output(node, reader.emit(node, "add", [node.output[0] + "#class_token", computed[0]],
                                                 any_layout=True))

@@ -23,3 +23,22 @@ def untokens(reader, node, dims, target):
     size = target[2] if target[2] == target[3] else [target[2], target[3]]
     reader.set_output(node, reader.emit(node, "untokens", [node.input[0]], {"size": size}, any_layout=True))
     return True
+
+
+def token_slice(reader, node):
+    """A Slice of a range of the tokens (axis 1, step 1; XCiT's class attention block takes x[:, 0:1] and
+    x[:, 1:]): ``taketoken`` with ``count``. False when it is not one."""
+    from .slices import _window
+
+    value = reader.values.get(node.input[0]) if node.input else None
+    if value is None or not value.tokens or value.layout is not None or value.gate is not None or reader.opset < 10:
+        return False
+    bounds = [reader.known(node, name, what).reshape(-1).tolist() if name else None
+              for name, what in zip(list(node.input[1:5]) + [""] * 4, ("the starts", "the ends", "the axes", "the steps"))]
+    window = _window(value.shape, *bounds)
+    if list(window) != [1] or window[1][2] != 1 or window[1][0] >= window[1][1]:
+        return False
+    begin, stop = window[1][:2]
+    keys = {"index": begin, "count": stop - begin} if begin else {"count": stop - begin}
+    reader.set_output(node, reader.emit(node, "taketoken", [node.input[0]], keys, any_layout=True))
+    return True
