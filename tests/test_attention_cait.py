@@ -64,3 +64,12 @@ def test_class_token_kept_as_a_token_and_added_back():
     assert report.row("token").out_shape == (1, 8) and report.row("token").params == 0
     assert report.row("joined").out_shape == (5, 8)
     assert report.totals["params"] == 8 + 288
+
+
+def test_a_range_of_tokens_kept_as_tokens():
+    report = cnncalc.analyze({"input": {"tokens": [197, 8]}, "layers": [
+        {"name": "rest", "type": "taketoken", "index": 1, "count": 196},
+        {"name": "first", "type": "taketoken", "from": "input", "count": 1}]})
+    assert report.row("rest").out_shape == (196, 8) and report.row("first").out_shape == (1, 8)
+    with pytest.raises(cnncalc.CnnCalcError, match="index 1 \\+ count 197 must be at most the 197 tokens"):
+        cnncalc.analyze({"input": {"tokens": [197, 8]}, "layers": [{"type": "taketoken", "index": 1, "count": 197}]})

@@ -45,25 +45,33 @@ def _talking_block(g, x, form):
     return g.op("Add", [x, scaled], "/blocks/blocks.0")
 
 
+def class_attn(g, norm, n, width, heads, s, name):
+    """ClassAttn(width, heads) on the n tokens ``norm`` as both exporters write it: q a Gemm on the Gather of
+    token 0, unsqueezed into heads; k and v Linears on all the tokens; q and k each times sqrt(1/sqrt(d))."""
+    d = width // heads
+    first = g.op("Gather", [norm, g.ints("zero", 0)], s, axis=1)  # 1 x width
+    q = g.op("Gemm", [first, g.weight(f"{name}.q.weight", [width, width]), g.weight(f"{name}.q.bias", [width])],
+             s + "/q", transB=1)
+    q = g.op("Unsqueeze", [q, g.ints("axis1", [1])], s)
+    q = g.op("Transpose", [g.op("Reshape", [q, g.ints(f"q_heads{d}", [1, 1, heads, d])], s)], s, perm=[0, 2, 1, 3])
+    k = g.op("Reshape", [g.linear(norm, width, width, s + "/k"), g.ints(f"kv_heads{n}", [1, n, heads, d])], s)
+    v = g.op("Reshape", [g.linear(norm, width, width, s + "/v"), g.ints(f"kv_heads{n}", [1, n, heads, d])], s)
+    v = g.op("Transpose", [v], s, perm=[0, 2, 1, 3])
+    kt = g.op("Transpose", [k], s, perm=[0, 2, 3, 1])  # 1 x heads x d x n
+    scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(0.7)], s), g.op("Mul", [kt, g.scalar(0.7)], s)], s)
+    out = g.op("MatMul", [g.op("Softmax", [scores], s, axis=-1), v], s)  # 1 x heads x 1 x d
+    back = g.op("Reshape", [g.op("Transpose", [out], s, perm=[0, 2, 1, 3]), g.ints(f"to_token{width}", [1, 1, width])],
+                s)
+    return g.linear(back, width, width, s + "/proj")
+
+
 def _class_block(g, x, cls, i, form):
     """LayerNorm of the class token and the 4 tokens, ClassAttn(8, 2 heads), gamma_1 * its token added to
     the class token."""
-    s = f"/blocks_token_only.{i}/attn"
     u = g.op("Concat", [cls, x], f"/blocks_token_only.{i}", axis=1)  # 1 x 5 x 8
     norm = g.op("LayerNormalization", [u, g.weight(f"t{i}.norm1.weight", [8]), g.weight(f"t{i}.norm1.bias", [8])],
                 f"/blocks_token_only.{i}/norm1", axis=-1)
-    first = g.op("Gather", [norm, g.ints("zero", 0)], s, axis=1)  # 1 x 8
-    q = g.op("Gemm", [first, g.weight(f"t{i}.q.weight", [8, 8]), g.weight(f"t{i}.q.bias", [8])], s + "/q", transB=1)
-    q = g.op("Unsqueeze", [q, g.ints("axis1", [1])], s)
-    q = g.op("Transpose", [g.op("Reshape", [q, g.ints("q_heads", [1, 1, 2, 4])], s)], s, perm=[0, 2, 1, 3])
-    k = g.op("Reshape", [g.linear(norm, 8, 8, s + "/k"), g.ints("kv_heads", [1, 5, 2, 4])], s)
-    v = g.op("Reshape", [g.linear(norm, 8, 8, s + "/v"), g.ints("kv_heads", [1, 5, 2, 4])], s)
-    v = g.op("Transpose", [v], s, perm=[0, 2, 1, 3])
-    kt = g.op("Transpose", [k], s, perm=[0, 2, 3, 1])  # 1 x 2 x 4 x 5
-    scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(0.7)], s), g.op("Mul", [kt, g.scalar(0.7)], s)], s)
-    out = g.op("MatMul", [g.op("Softmax", [scores], s, axis=-1), v], s)  # 1 x 2 x 1 x 4
-    back = g.op("Reshape", [g.op("Transpose", [out], s, perm=[0, 2, 1, 3]), g.ints("to_token", [1, 1, 8])], s)
-    proj = g.linear(back, 8, 8, s + "/proj")
+    proj = class_attn(g, norm, 5, 8, 2, f"/blocks_token_only.{i}/attn", f"t{i}")
     scaled = g.op("Mul", [g.weight(f"blocks_token_only.{i}.gamma_1", [8]), proj], f"/blocks_token_only.{i}")
     return g.op("Add", [cls, scaled], f"/blocks_token_only.{i}")
 
