@@ -27,6 +27,9 @@ def test_talking_heads_mix_the_scores_across_the_heads_before_and_after_the_soft
     assert row.macs == 960 + 200 + 200 + 320 + 2 * 100 == 1880
     assert row.out_shape == (5, 8)
     assert any("talking heads" in text for _, text in row.explain)
+    # memory: the output 5*8, Q, K, V 3*5*8, the 2 x 5 x 5 map four times (the scores, the first mix, the
+    # softmax, the second mix) and the weighted sum 5*8, at 4 bytes
+    assert row.memory_bytes == 4 * (40 + 120 + 4 * 50 + 40)
 
 
 def test_cait_xxs24_talking_heads_block_is_timms():
@@ -41,6 +44,8 @@ def test_class_attention_queries_from_the_class_token_alone():
     # q on 1 token 8*8 = 64; k and v on 5 tokens 2*5*8*8 = 640; q K^T 2 heads * 1*5*4 = 40; AV 40; proj 8*8 = 64
     assert row.macs == 64 + 640 + 40 + 40 + 64 == 848
     assert row.out_shape == (1, 8)  # the class token alone
+    # memory: the output 1*8, q 1*8 and k, v 5*16, the 2 x 1 x 5 scores and their softmax, the weighted sum 1*8
+    assert row.memory_bytes == 4 * (8 + 8 + 80 + 2 * 10 + 8)
     big = one({"tokens": [197, 192]}, type="attention", heads=4, queries="class")
     assert (big.params, big.macs, big.out_shape) == (148_224, 14_673_792, (1, 192))
     assert any("class token alone" in text for _, text in big.explain)

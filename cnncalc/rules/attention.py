@@ -163,7 +163,7 @@ def attention(layer, shape):
     elif p["position"] == "relative_logits":
         logit_params, logit_macs, lines = _relative_logits(layer, shape, window, windows, heads, per_window, key_dim)
         params, macs, extra = params + logit_params, macs + logit_macs, extra + lines
-    talk = cait.talking_heads(heads, maps) if p["talking_heads"] else (0, 0, 0, [])
+    talk = cait.talking_heads(heads, maps) if p["talking_heads"] else (0, 0, 0, [], "", 0)
     params, macs, extra = params + talk[0], macs + talk[1], extra + talk[3]
     if p["mask"] == "buffer":  # timm's Swin keeps the shifted windows' mask (0 or -100 a pair) as a buffer
         if p["window"] is None:
@@ -183,7 +183,8 @@ def attention(layer, shape):
         extra.append(("params", f"cosine attention: a learned {scale} per head = {heads} params"))
     scratch = (("Q, K, V", f"{queries}*{heads * key_dim} + {count}*{heads * key_dim + dim}" if queries != count else
                 f"{count}*{projected}" if key_dim != head_dim else f"3*{count}*{dim}", qkv_width),
-               ("scores and softmax", f"2*{_map_text(windows, heads, per_window, rows)}", 2 * maps),
+               ("scores and softmax" + talk[4], f"{2 + talk[5]}*{_map_text(windows, heads, per_window, rows)}",
+                (2 + talk[5]) * maps),
                ("weighted sum AV", f"{queries}*{dim}", queries * dim))
     # the scale, softmax's three (and a position bias; relative logits: the height's and the width's added first)
     per_map_element = 4 + (p["position"] != "none") + (p["position"] == "relative_logits")

@@ -14,15 +14,15 @@ from ..numbers import plural
 
 
 def talking_heads(heads, maps):
-    """(params, MACs, elementwise work, explain lines) of the two Linears mixing a map of ``maps`` elements
-    (every head's scores) across the ``heads``."""
+    """(params, MACs, elementwise work, explain lines, memory label, maps written) of the two Linears mixing a
+    map of ``maps`` elements (every head's scores) across the ``heads``: each writes a map as large."""
     params = 2 * (heads * heads + heads)
     macs = 2 * maps * heads
     lines = [("params", f"talking heads: Linear(heads, heads) with bias before and after the softmax = "
                         f"2*({heads}*{heads} + {heads}) = {params:,} params"),
              ("macs", f"MACs talking heads = 2 * (elements of the attention map) * heads = 2*{maps:,}*{heads} = "
                       f"{macs:,} (each score mixed with the other heads' at the same position)")]
-    return params, macs, 2 * maps, lines
+    return params, macs, 2 * maps, lines, " and the two mixes", 2
 
 
 def class_lines(channels, dim, out, heads, key_dim, head_dim, count, qkv, scores, values, proj, macs):
