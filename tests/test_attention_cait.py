@@ -1,8 +1,8 @@
 """CaiT's attention (timm's cait.py): talking heads, class attention, and the class token added back.
 
-Reference figures: timm 1.0 / torch 2.14.1, one module at a time, params = sum(p.numel()), MACs =
-FlopCounterMode total / 2 with the math attention kernel (sdpa_kernel(SDPBackend.MATH), as
-tools/export_modern.py measures whole models): cait_xxs24_224's blocks.0.attn, TalkingHeadAttn(192, 4 heads,
+Reference figures (printed by tools/cait_reference.py): timm 1.0 / torch 2.14.1, one module at a time,
+params = sum(p.numel()), MACs = FlopCounterMode total / 2 with the math attention kernel
+(sdpa_kernel(SDPBackend.MATH), as tools/export_modern.py measures whole models): cait_xxs24_224's blocks.0.attn, TalkingHeadAttn(192, 4 heads,
 qkv_bias=True) on 196 tokens, 148,264 params and 44,882,432 MACs; its blocks_token_only.0.attn, ClassAttn(192,
 4 heads, qkv_bias=True) on 197 tokens, 148,224 params and 14,673,792 MACs.
 """

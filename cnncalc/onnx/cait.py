@@ -106,7 +106,8 @@ def class_residual(reader, node):
         return False
     for item in reversed(reader.items):
         used = reader.weights_of.get(item["name"])
-        same = used == other or (const.sources and used in reader.consts and reader.consts[used].sources == const.sources)
+        same = used == other or (const.sources and used in reader.consts
+                                 and reader.consts[used].sources == const.sources)
         if item["type"] == "classtoken" and same and item.get("count", 1) == 1:
             source = next((n for n, v in reader.values.items() if v.layer == item["name"] and v.own), None)
             if source is None:

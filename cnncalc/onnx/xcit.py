@@ -33,8 +33,9 @@ def token_slice(reader, node):
     value = reader.values.get(node.input[0]) if node.input else None
     if value is None or not value.tokens or value.layout is not None or value.gate is not None or reader.opset < 10:
         return False
-    bounds = [reader.known(node, name, what).reshape(-1).tolist() if name else None
-              for name, what in zip(list(node.input[1:5]) + [""] * 4, ("the starts", "the ends", "the axes", "the steps"))]
+    what = ("the starts", "the ends", "the axes", "the steps")
+    bounds = [reader.known(node, name, text).reshape(-1).tolist() if name else None
+              for name, text in zip(list(node.input[1:5]) + [""] * 4, what)]
     window = _window(value.shape, *bounds)
     if list(window) != [1] or window[1][2] != 1 or window[1][0] >= window[1][1]:
         return False
