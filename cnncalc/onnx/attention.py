@@ -14,7 +14,7 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import biases, levit, logits, multiscale, partitions, reduction, tinyvit, variants
+from . import biases, cait, levit, logits, multiscale, partitions, reduction, tinyvit, variants
 from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 
@@ -77,7 +77,7 @@ def visit(reader, node, attrs):
 
 def _start(reader, node, attrs):
     op = node.op_type
-    if variants.start(reader, node, attrs):
+    if variants.start(reader, node, attrs) or cait.class_query(reader, node, attrs):
         return True
     if op in ("Pad", "Slice", "Reshape") and node.input and node.input[0] in reader.values:
         value = reader.values[node.input[0]]
@@ -270,6 +270,8 @@ def _matmul(reader, node, region, inputs, consts):
     if a is not None and b is None and consts[1] is not None and \
             multiscale.relative_product(reader, node, region, a, consts[1], node.input[1]):
         return True  # MViT V2's queries by the rows of rel_pos_t
+    if a is not None and b is None and consts[1] is not None and cait.product(reader, node, region, a, consts[1]):
+        return True  # CaiT's talking heads: the scores mixed across the heads
     if a is not None and b is None and consts[1] is not None and consts[1].dims and len(consts[1].dims) == 2 \
             and len(region.batch_norms) < 2:  # a LeViT region ends with its output projection's BatchNorm
         weight = consts[1].dims
@@ -320,6 +322,7 @@ def close(reader, node, name):
     table += levit.layer_keys(reader, node, region, keys, projected, out)
     table += multiscale.layer_keys(reader, node, region, keys, tokens)
     table += reduction.layer_keys(reader, node, region, keys, tokens)
+    table += cait.layer_keys(region, keys)
     heads, proj = keys["heads"], keys.get("proj", True)  # proj: False, no output projection (BoTNet)
     found = None
     for qkv_bias in (True, False):

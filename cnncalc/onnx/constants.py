@@ -84,7 +84,7 @@ def read_cost(inputs):
 
 
 _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
-_BY_VALUE = ("ConstantOfShape", "Expand", "Unsqueeze", "Reshape", "Slice")  # output dims that need an input's values
+_BY_VALUE = ("ConstantOfShape", "Expand", "Unsqueeze", "Reshape", "Slice", "Tile")  # output dims that need an input's values
 
 
 def _elements(dims):
@@ -104,6 +104,8 @@ def _dims_only(op, dims, arrays, attrs):
             return tuple(small.broadcast_shapes(dims[0], tuple(int(v) for v in arrays[1].reshape(-1))))
         except ValueError:
             return None
+    if op == "Tile" and len(arrays) > 1 and arrays[1] is not None and arrays[1].size == len(dims[0]):
+        return tuple(d * int(r) for d, r in zip(dims[0], arrays[1].reshape(-1)))  # XCiT's position encoding
     if op in ("Identity", "Cast", "DequantizeLinear", "QuantizeLinear", "Neg", "Abs", "Sqrt", "Exp", "Reciprocal",
               "Relu", "Sigmoid", "Tanh", "Clip", "Round", "Floor", "Ceil", "Sin", "Cos", "CumSum"):
         return dims[0]

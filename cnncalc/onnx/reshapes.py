@@ -9,7 +9,7 @@ import math
 from .tensors import Const, Value, attributes, number, pair, shape_text
 from ..rules import RULES
 from ..spec import NETWORK_INPUT
-from . import affine, branches, small, tokens
+from . import affine, branches, cait, small, tokens
 from .positions import group_norm, of_computed, relayout
 
 
@@ -257,7 +257,7 @@ def pad(reader, node, attrs):
 def concat(reader, node, attrs):
     if branches.concat(reader, node, attrs):
         return
-    if tokens.class_token(reader, node, attrs):
+    if tokens.class_token(reader, node, attrs) or cait.token_concat(reader, node, attrs):
         return
     shapes = [reader.value(node, name).shape for name in node.input]
     axis = attrs.get("axis", 1) % len(shapes[0])
@@ -267,7 +267,7 @@ def concat(reader, node, attrs):
 
 
 def add(reader, node, attrs):
-    if (tokens.position_embedding(reader, node) or tokens.fourier_position(reader, node)
+    if (cait.class_residual(reader, node) or tokens.position_embedding(reader, node) or tokens.fourier_position(reader, node)
             or affine.add(reader, node)):
         return
     of_computed(reader, node, "add", "an Add of a constant (cnncalc reads Add of two computed tensors, and MatMul + "

@@ -4,6 +4,7 @@ what is left), ``slice`` (channels [start, stop]) for any other static range (DP
 Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node and its attributes.
 """
 
+from . import xcit
 from .positions import partial_shortcut
 from .tensors import shape_text
 
@@ -33,6 +34,8 @@ def split(reader, node, attrs):
 
 
 def slice_(reader, node, attrs):
+    if xcit.token_slice(reader, node):
+        return
     dims = reader.value(node, node.input[0]).shape
     if reader.opset < 10:
         bounds = attrs["starts"], attrs["ends"], attrs.get("axes"), None

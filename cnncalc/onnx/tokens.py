@@ -23,6 +23,8 @@ def reshape(reader, node, dims, target):
     from .levit import subsample
     from .reduction import untokens
 
+    from .xcit import untokens
+
     source = node.input[0]
     value = reader.values[source]
     if len(target) == 4 and (subsample(reader, node, dims, target) or untokens(reader, node, dims, target)):
@@ -115,7 +117,7 @@ def position_embedding(reader, node):
 
 
 # what may stand between a position encoding's projection and the Add of it: its values moved, none computed
-_MOVES = ("Reshape", "Transpose", "Cast", "Identity", "Flatten", "Squeeze", "Unsqueeze")
+_MOVES = ("Reshape", "Transpose", "Cast", "Identity", "Flatten", "Squeeze", "Unsqueeze", "Expand", "Tile")  # (XCiT repeats it B times)
 _PRODUCTS = ("Conv", "ConvTranspose", "MatMul", "Gemm", "Einsum")
 
 

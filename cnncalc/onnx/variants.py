@@ -218,7 +218,8 @@ def widened(value, tokens, region):
     """The channels of a region's result ``value`` read outside it: the width of the ``tokens`` it started
     from, or more when only the channels of a map differ (an output projection that widens it: CoAtNet),
     or the width of M query tokens (LeViT's AttentionSubsample, MViT's pooled queries); 0 when it is neither."""
-    if region.stride is not None or getattr(region, "pools", None):  # fewer queries: strided, or pooled (MViT)
+    if region.stride is not None or getattr(region, "pools", None) or getattr(region, "class_query", False):
+        # fewer queries: strided, pooled (MViT), or the class token alone (CaiT)
         return value.shape[2] if len(value.shape) == 3 and value.shape[:2] == (1, region.window) else 0
     if value.shape == tokens.shape:
         return tokens.shape[-1] if tokens.tokens or tokens.layout is not None else tokens.shape[1]

@@ -10,7 +10,7 @@ window: the attention map), the weighted sum, and the output (docs/conventions.m
 import math
 
 from ..numbers import Tokens, is_tokens, plural
-from . import multiscale, reduction
+from . import cait, multiscale, reduction
 from .keys import check_activation, check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
@@ -38,6 +38,7 @@ ATTENTION_KEYS = {
     "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False), "gathered": (multiscale.check_axes, None),
     "fit": (check_flag, False),
     "reduce": (check_count, None),  # keys and values from the map reduced by a strided conv (PVT: see reduction)
+    "talking_heads": (check_flag, False), "queries": (check_choice("all", "class"), "all"),  # CaiT's: see cait
 }
 
 
@@ -165,6 +166,8 @@ def attention(layer, shape):
     elif p["position"] == "relative_logits":
         logit_params, logit_macs, lines = _relative_logits(layer, shape, window, windows, heads, per_window, key_dim)
         params, macs, extra = params + logit_params, macs + logit_macs, extra + lines
+    talk = cait.talking_heads(heads, maps) if p["talking_heads"] else (0, 0, 0, [], "", 0)
+    params, macs, extra = params + talk[0], macs + talk[1], extra + talk[3]
     if p["mask"] == "buffer":  # timm's Swin keeps the shifted windows' mask (0 or -100 a pair) as a buffer
         if p["window"] is None:
             raise layer.error("mask: buffer is the mask of attention in windows: give window", "mask")
@@ -183,13 +186,14 @@ def attention(layer, shape):
         extra.append(("params", f"cosine attention: a learned {scale} per head = {heads} params"))
     scratch = (("Q, K, V", f"{queries}*{heads * key_dim} + {count}*{heads * key_dim + dim}" if queries != count else
                 f"{count}*{projected}" if key_dim != head_dim else f"3*{count}*{dim}", qkv_width),
-               ("scores and softmax", f"2*{_map_text(windows, heads, per_window, rows)}", 2 * maps),
+               ("scores and softmax" + talk[4], f"{2 + talk[5]}*{_map_text(windows, heads, per_window, rows)}",
+                (2 + talk[5]) * maps),
                ("weighted sum AV", f"{queries}*{dim}", queries * dim))
     # the scale, softmax's three (and a position bias; relative logits: the height's and the width's added first)
     per_map_element = 4 + (p["position"] != "none") + (p["position"] == "relative_logits")
     work = (qkv_width if p["qkv_bias"] else 0) + (out * queries if proj_bias else 0) \
         + per_map_element * maps + (2 * (qkv_width + out * queries) if p["norm"] == "bn" else 0) \
-        + (queries * dim if p["proj_act"] else 0)
+        + (queries * dim if p["proj_act"] else 0) + talk[2]
     result = Tokens(queries, out) if queries != count else with_width(shape, out) if out != channels else shape
     cost = Cost(result, params=params, buffers=buffers, macs=macs,
                 elementwise=work, window=tuple((k, 1, 1) for k in window) if window else "global")
@@ -213,7 +217,10 @@ def attention(layer, shape):
                              biases)
         if channel_wise:
             lines = _over_channels(lines, channels, heads, head_dim, count, scores, qkv, proj, macs)
-        if queries != count:
+        if p["queries"] == "class":
+            lines = _replaced(lines, cait.class_lines(channels, dim, out, heads, key_dim, head_dim, count, qkv,
+                                                         scores, values, proj, macs))
+        elif queries != count:
             lines = _subsampled(lines, p["stride"], channels, dim, out, heads, key_dim, head_dim, count, queries, qkv,
                                 scores, values, proj, macs)
         if not p["proj"]:
@@ -221,7 +228,8 @@ def attention(layer, shape):
         # in the order a student works it: the params and their total, then each MACs term and the total
         scale = "temperature" if channel_wise else "logit scale"
         parts = ", ".join(part for part, present in ((_position_text(p), p["position"] != "none"), (scale, p["cosine"]),
-                                                     ("BatchNorms", p["norm"] == "bn")) if present)
+                                                     ("BatchNorms", p["norm"] == "bn"),
+                                                     ("talking heads", p["talking_heads"])) if present)
         total = [("params", f"params = {weights + biases:,} + {params - weights - biases:,} ({parts}) = {params:,}")] \
             if params != weights + biases else []
         macs_lines = [line for line in lines if line[0] == "macs"]
@@ -234,7 +242,8 @@ def _check_over_channels(layer):
     """``over: channels`` attends across each head's d channels, not across positions: the keys that place or
     bias positions do not apply."""
     p = layer.p
-    for key, unset in (("window", None), ("position", "none"), ("key_dim", None), ("stride", 1)):
+    for key, unset in (("window", None), ("position", "none"), ("key_dim", None), ("stride", 1), ("queries", "all"),
+                       ("talking_heads", False)):
         if p[key] != unset:
             raise layer.error(f"over: channels (attention across each head's channels) does not take {key}", key)
 
@@ -316,6 +325,10 @@ def _queries(layer, shape, count):
     """The tokens the queries come from: all N, or with ``stride: s`` every s-th row and column of the square
     grid the N tokens are (LeViT's AttentionSubsample), ceil(sqrt(N)/s)^2 of them."""
     stride = layer.p["stride"]
+    if layer.p["queries"] == "class":  # CaiT's class attention: the class token alone queries
+        if not is_tokens(shape) or stride != 1:
+            raise layer.error("queries: class needs tokens (N x D), the class token first, and stride 1", "queries")
+        return 1
     if stride == 1:
         return count
     side = math.isqrt(count)

@@ -126,13 +126,18 @@ def _separable(layer, shape, count, grid):
     return cost
 
 
-@rule("taketoken", keys={"index": (check_index, 0)})
+@rule("taketoken", keys={"index": (check_index, 0), "count": (check_count, None)})
 def take_token(layer, shape):
-    """One token's vector: N x D -> D (``index`` from 0; 0 is ViT's class token). No params, no work."""
+    """One token's vector: N x D -> D (``index`` from 0; 0 is ViT's class token); with ``count: k`` the k
+    tokens from ``index`` on, kept as tokens, k x D (x[:, 1:] and x[:, 0:1]: CaiT's and XCiT's class
+    attention blocks). No params, no work."""
     count, channels = need_tokens(layer, shape)
-    if layer.p["index"] >= count:
-        raise layer.error(f"index {layer.p['index']} must be below the {count} tokens", "index")
-    return Cost((channels,))
+    index, taken = layer.p["index"], layer.p["count"]
+    if taken and index + taken > count:
+        raise layer.error(f"index {index} + count {taken} must be at most the {count} tokens", "count")
+    if index >= count:
+        raise layer.error(f"index {index} must be below the {count} tokens", "index")
+    return Cost(Tokens(taken, channels) if taken else (channels,))
 
 
 @rule("meantokens", category="global pool")
