@@ -30,5 +30,5 @@ from .keys import (ACTIVATION_PARAMETERS, ACTIVATIONS, check_activation, check_c
 from .windows import AXIS_NAMES, per_axis, resolve_same_pad  # noqa: F401
 
 # The families, in the order their types are listed (RULES keeps registration order).
-from . import conv, pool, dense, elementwise, resample, merge, tokens, attention, matmul  # noqa: F401,E402
+from . import conv, pool, dense, elementwise, resample, merge, tokens, attention, matmul, separable  # noqa: F401,E402
 from .pool import _adaptive_windows  # noqa: F401
