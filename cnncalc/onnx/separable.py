@@ -25,6 +25,8 @@ class Patches(tuple):
     """The layout of an N x C x H x W map held as N x C x P x Np (MobileViT v2's unfold into p x p patches): the
     channels on axis 1 as a map's; its ONNX dims and the spec's shape convert through it."""
 
+    what = "a map unfolded into patches (MobileViT v2's N x C x pixels a patch x patches)"
+
     def __new__(cls, size, patch):
         layout = super().__new__(cls, (0, 1, 2, 3))
         layout.size, layout.patch = tuple(size), patch

@@ -13,7 +13,7 @@ the patches (the softmax over H/p*W/p positions, one context vector a pixel: p*p
 from ..numbers import is_tokens
 from .keys import check_flag, check_size
 from .registry import Cost, rule
-from .windows import elements, per_axis, positions, product_text, show_shape, width
+from .windows import elements, per_axis, positions, show_shape, width
 
 
 @rule("separableattention", keys={"bias": (check_flag, True), "patch": (check_size, None)}, weight=True,
@@ -30,7 +30,7 @@ def separable_attention(layer, shape):
                               f"{shape[1]}", "patch")
         patch = per_axis(layer, "patch", layer.p["patch"], shape)
         if any(size % p for size, p in zip(shape[1:], patch)):
-            raise layer.error(f"patch {product_text(patch)} does not tile the map {show_shape(shape)}", "patch")
+            raise layer.error(f"patch {'x'.join(map(str, patch))} does not tile the map {show_shape(shape)}", "patch")
         sequences = elements(patch)
     projected = 1 + 2 * channels
     weights = channels * projected + channels * channels
@@ -45,7 +45,7 @@ def separable_attention(layer, shape):
                      count * channels + sequences * channels),
                     ("relu(v) and its product with the context", f"2*{count}*{channels}", 2 * count * channels))
     if layer.explaining:
-        where = (f"{sequences} sequences (one a pixel of the {product_text(patch)} patches) of {count // sequences:,}"
+        where = (f"{sequences} sequences (one a pixel of the {'x'.join(map(str, patch))} patches) of {count // sequences:,}"
                  f" positions" if sequences > 1 else "one sequence")
         bias_text, bias_numbers = (" + biases (1+2C) + C", f" + {projected} + {channels}") if biases else ("", "")
         cost.explain += [
