@@ -3,7 +3,7 @@
 Stage three of the pipeline. Every layer type is a function registered with ``@rule`` (registry.py)
 together with the keys it accepts (validated by keys.py); :func:`apply` validates a layer's keys and runs
 its rule. A rule returns a :class:`Cost`. The rules live by family (conv, pool, dense, elementwise,
-resample, merge, tokens, attention, matmul) and share windows.py's arithmetic; imports go one way: families -> windows/keys ->
+resample, merge, tokens, attention, separable, matmul) and share windows.py's arithmetic; imports go one way: families -> windows/keys ->
 registry. The counting conventions (see README) are written beside each rule:
 
 * MACs: conv ``Cout*H'*W' * (Cin/groups)*Kh*Kw``, fc ``in*out``, linear on a map ``positions*in*out``,
