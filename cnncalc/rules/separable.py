@@ -11,9 +11,9 @@ the patches (the softmax over H/p*W/p positions, one context vector a pixel: p*p
 """
 
 from ..numbers import is_tokens
-from .keys import check_flag, check_size
-from .registry import Cost, rule
-from .windows import elements, per_axis, positions, show_shape, width
+from .keys import check_count, check_flag, check_size
+from .registry import REQUIRED, Cost, rule
+from .windows import elements, per_axis, positions, show_shape, width, with_width
 
 
 @rule("separableattention", keys={"bias": (check_flag, True), "patch": (check_size, None)}, weight=True,
@@ -58,4 +58,37 @@ def separable_attention(layer, shape):
             ("macs", f"MACs output projection = N*C*C = {count}*{channels}*{channels} = {proj:,}"),
             ("macs", f"MACs = {qkv:,} + {proj:,} = {qkv + proj:,} (the softmax, the keys weighted and summed, relu(v)"
                      f" times the context vector: elementwise, not MACs)")]
+    return cost
+
+
+@rule("linearattention", keys={"heads": (check_count, REQUIRED), "dim": (check_count, None)}, category="attention")
+def linear_attention(layer, shape):
+    """ReLU linear attention (EfficientViT's LiteMLA): q, k, v given, d each a head, as the channels; output
+    heads*d. MACs 2*heads*N*d*(d+1) (k^T [v, 1] and q times it); no params."""
+    if len(shape) == 1:
+        raise layer.error(f"linearattention needs tokens (N x D) or a map, but gets a flat vector of {shape[0]}")
+    channels, count, heads = width(shape), positions(shape), layer.p["heads"]
+    dim = layer.p["dim"] or channels // (3 * heads)
+    if not dim or channels != 3 * heads * dim:
+        raise layer.error(f"the input's {channels} channels must be q, k and v of each head: 3 * heads * dim = "
+                          f"3*{heads}*{dim} = {3 * heads * dim}", "dim" if layer.p["dim"] else "heads")
+    context = heads * count * dim * (dim + 1)  # k^T [v, 1]: heads x d x (d+1), N terms an entry
+    out = with_width(shape, heads * dim)
+    # relu(q), relu(k); the normaliser added eps and the division
+    work = 2 * heads * count * dim + heads * count + heads * count * dim
+    cost = Cost(out, macs=2 * context, elementwise=work, window="global")
+    cost.products = cost.macs
+    cost.heads = heads
+    cost.scratch = (("relu(q), relu(k) and v padded with ones", f"{heads}*{count}*(3*{dim} + 1)",
+                     heads * count * (3 * dim + 1)),
+                    ("k^T [v, 1]", f"{heads}*{dim}*{dim + 1}", heads * dim * (dim + 1)),
+                    ("q k^T [v, 1]", f"{heads}*{count}*{dim + 1}", heads * count * (dim + 1)))
+    if layer.explaining:
+        cost.explain += [
+            ("size", f"N = {count:,} positions; {heads} heads of d = {dim}: q, k and v are the input's {channels} "
+                     f"channels, 3*d a head; v padded with a column of ones (the normaliser), d+1 = {dim + 1} wide"),
+            ("macs", f"MACs relu(k)^T [v, 1] = heads*d*(d+1)*N = {heads}*{dim}*{dim + 1}*{count} = {context:,}"),
+            ("macs", f"MACs relu(q) times it = heads*N*d*(d+1) = {heads}*{count}*{dim}*{dim + 1} = {context:,}"),
+            ("macs", f"MACs = {context:,} + {context:,} = {2 * context:,} (relu, and the division by the last column "
+                     f"plus eps, are elementwise)")]
     return cost
