@@ -148,3 +148,66 @@ def test_a_conv_that_sees_positions_is_refused_on_the_patches(tmp_path, form):
         cnncalc.analyze(tiny_mobilevitv2(tmp_path, form, after=-3))
     report, _ = totals(tiny_mobilevitv2(tmp_path, form, after=-1))  # a 1x1 conv does not see the order
     assert report.rows[0].out_shape == (4, 8, 8) and report.rows[0].macs == 64 * 4 * 4
+
+
+# --- EfficientViT (MIT): LiteMLA's ReLU linear attention over heads of q, k and v held as channels -------------
+
+def test_linear_attention_is_timms_lite_mla_products():
+    # efficientvit_b0's stages.2.blocks.1.context_module.main: 8 heads (4 heads x 2 scales) of d = 16 on 14 x 14;
+    # FlopCounterMode's aten.bmm: 852,992 MACs (k^T [v, 1] and q times it)
+    row = one([384, 14, 14], type="linearattention", heads=8)
+    assert (row.out_shape, row.params, row.macs) == ((128, 14, 14), 0, 2 * 8 * 196 * 16 * 17) \
+        == ((128, 14, 14), 0, 852992)
+    with pytest.raises(SpecError, match="q, k and v of each head: 3 \\* heads \\* dim = 3\\*8\\*15 = 360"):
+        one([384, 14, 14], type="linearattention", heads=8, dim=15)
+
+
+def tiny_lite_mla(folder, form, extra=None):
+    """LiteMLA's attention on a 1 x 12 x 4 x 4 map (2 heads of d = 2): Reshape 1x2x6x16, Transpose [0, 1, 3, 2],
+    q, k, v (torch.export: a Split in three; TorchScript: three Slices whose bounds come from the Shape), ReLU of q
+    and k, v padded with ones, relu(k)^T [v, 1], relu(q) times it, the last column plus eps dividing the others,
+    Transpose back, Reshape 1x4x4x4, then the proj 1x1 conv 4 -> 4. ``extra``: an op put on q (refused)."""
+    g = Graph(form, (1, 12, 4, 4))
+    s = "/stages/stages.2/blocks/blocks.1/context_module/main"
+    heads = g.op("Transpose", [g.op("Reshape", ["x", g.ints("heads", [1, -1, 6, 16])], s)], s, perm=[0, 1, 3, 2])
+    if form == "dynamo":
+        g.count += 1
+        q, k, v = (f"t{g.count}_{i}" for i in range(3))
+        g.nodes.append(g_node("Split", [heads], [q, k, v], s, g, axis=3, num_outputs=3))
+    else:
+        third = g.op("Div", [g.op("Gather", [g.op("Shape", [heads], s), g.ints("three", [3])], s, axis=0),
+                             g.ints("by3", [3])], s)
+        bounds = [g.ints("from0", [0]), third, g.op("Mul", [third, g.ints("two", [2])], s),
+                  g.op("Mul", [third, g.ints("three_", [3])], s)]
+        q, k, v = (g.op("Slice", [heads, bounds[i], bounds[i + 1], g.ints(f"axis{i}", [3])], s) for i in range(3))
+    if extra:
+        q = g.op(extra, [q], s)
+    q, k = g.op("Relu", [q], s + "/kernel_func"), g.op("Relu", [k], s + "/kernel_func_1")
+    padded = g.op("Pad", [v, g.ints("pads", [0, 0, 0, 0, 0, 0, 0, 1]), g.weight("one", [], 1.0)], s, mode="constant")
+    kv = g.op("MatMul", [g.op("Transpose", [k], s, perm=[0, 1, 3, 2]), padded], s)
+    out = g.op("MatMul", [q, kv], s)
+    last = g.ints("last", [3])
+    values = g.op("Slice", [out, g.ints("zero", [0]), g.ints("minus1", [-1]), last], s)
+    norm = g.op("Slice", [out, g.ints("minus1_", [-1]), g.ints("end", [2 ** 62]), last], s)
+    out = g.op("Div", [values, g.op("Add", [norm, g.weight("eps", [], 1e-5)], s)], s)
+    out = g.op("Reshape", [g.op("Transpose", [out], s, perm=[0, 1, 3, 2]), g.ints("back", [1, 4, 4, 4])], s)
+    return g.save(folder, g.op("Conv", [out, g.weight("stages.2.blocks.1.context_module.main.proj.conv.weight",
+                                                      [4, 4, 1, 1])], s + "/proj/conv", kernel_shape=[1, 1]))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_lite_mla_linear_attention(tmp_path, form):
+    report, _ = totals(tiny_lite_mla(tmp_path, form))
+    assert [row.type for row in report.rows] == ["linearattention", "conv"]
+    assert [row.out_shape for row in report.rows] == [(4, 4, 4)] * 2
+    attention = report.rows[0]
+    assert report.spec.layers[0].keys.get("heads") == 2
+    # 2 heads: relu(k)^T [v, 1] 2*2*3*16 and relu(q) times it 2*16*2*3; nothing learned in it
+    assert (attention.params, attention.macs) == (0, 2 * 2 * 3 * 16 + 2 * 16 * 2 * 3) == (0, 384)
+    assert report.totals["macs"] == 384 + 16 * 4 * 4 and report.totals["params"] == 16
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_something_else_inside_the_linear_attention_is_refused(tmp_path, form):
+    with pytest.raises(SpecError, match="a Softmax inside EfficientViT's linear attention"):
+        cnncalc.analyze(tiny_lite_mla(tmp_path, form, extra="Softmax"))

@@ -1,5 +1,5 @@
-"""Separable self-attention (MobileViT v2's LinearSelfAttention, arXiv 2206.02680): attention whose cost is linear
-in the positions.
+"""Attention whose cost is linear in the positions: separable self-attention (MobileViT v2's LinearSelfAttention,
+arXiv 2206.02680) and ReLU linear attention (EfficientViT's LiteMLA, arXiv 2205.14756).
 
 On N positions of width C: a 1x1 projection to 1 + 2C channels gives one context score a position (q), the keys
 k and the values v; the scores' softmax over the positions of a sequence weights the keys, summed into one
@@ -8,6 +8,11 @@ C*(1+2C) + C*C (+ the biases 1+2C and C); MACs N*C*(1+2C) + N*C*C, the two proje
 and the products are elementwise (PyTorch's FlopCounterMode counts no MACs for them either). ``patch: p`` (MobileViT
 v2 on a map): the map is cut into p x p patches and each of the p*p pixels of a patch is one sequence, across
 the patches (the softmax over H/p*W/p positions, one context vector a pixel: p*p of them); the counts are the same.
+
+``linearattention`` (EfficientViT): the input's channels are q, k and v of each of ``heads`` heads, d each
+(C = 3*heads*d, as LiteMLA's q/k/v conv and its multi-scale aggregation give them); relu(q) (relu(k)^T [v, 1]),
+the last column of the result (the normaliser) plus eps dividing the others; output heads*d channels. MACs the
+two products, heads*d*(d+1)*N each (PyTorch's FlopCounterMode counts them, as bmm); no params.
 """
 
 from ..numbers import is_tokens
