@@ -104,8 +104,8 @@ def _step(reader, node, attrs, region):
     if op == "Pad":
         pads = _known(reader, node, 1) if len(node.input) > 1 else attrs.get("pads")
         value = _known(reader, node, 2) if len(node.input) > 2 and node.input[2] else [0]
-        if pads is None or attrs.get("mode", b"constant") not in (b"constant", "constant") or len(pads) != 2 * len(dims) \
-                or len(node.input) > 3 or len(value) != 1:
+        if pads is None or attrs.get("mode", b"constant") not in (b"constant", "constant") \
+                or len(pads) != 2 * len(dims) or len(node.input) > 3 or len(value) != 1:
             raise _refused(reader, node, region, "its pads are not constants")
         region.pads += 1
         return _set(reader, node, region, tuple(d + pads[i] + pads[i + len(dims)] for i, d in enumerate(dims)))
@@ -165,8 +165,9 @@ def _close(reader, node, attrs, region, dims):
     expected = 2 * heads * h * w * dim * (dim + 1)
     if target is None or len(target) != 4 or target[0] != n or target[2:] != (h, w) or target[1] != heads * dim \
             or region.macs != expected or region.relus != 2 or region.pads != 1:
-        raise _refused(reader, node, region, f"a Reshape to {target} after products of {region.macs:,} MACs (linearattention "
-                                     f"with {heads} heads of {dim} counts {expected:,}, on two ReLUs and one Pad)")
+        raise _refused(reader, node, region, f"a Reshape to {target} after products of {region.macs:,} MACs "
+                                             f"(linearattention with {heads} heads of {dim} counts {expected:,}, on "
+                                             f"two ReLUs and one Pad)")
     result = reader.emit(region.start, "linearattention", [region.source], {"heads": heads}, op_name="attn")
     reader.set_output(node, result)
     return True

@@ -272,8 +272,8 @@ def group_norm(reader, node, dims, target):
     """Reshape N x C x H x W to N x G x -1 -> InstanceNormalization -> Reshape back (-> Mul by the scale,
     Add the shift, one per channel): ``groupnorm`` with G groups. True when the Reshape starts one."""
     value = reader.values[node.input[0]]
-    if (value.layout is not None and not isinstance(value.layout, Patches)) or value.tokens or len(dims) < 3 or len(target) != 3 or target[0] != dims[0] \
-            or not target[1] or dims[1] % target[1]:
+    if (value.layout is not None and not isinstance(value.layout, Patches)) or value.tokens or len(dims) < 3 \
+            or len(target) != 3 or target[0] != dims[0] or not target[1] or dims[1] % target[1]:
         return False
     groups = target[1]
     norm = _next(reader, node.output[0], "InstanceNormalization")

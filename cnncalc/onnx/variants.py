@@ -21,9 +21,10 @@ def start(reader, node, attrs):
     starts attention in one."""
     from . import linear, partitions, separable
 
-    return (linear.start(reader, node, attrs) or partitions.visit(reader, node, attrs) or separable.start(reader, node, attrs) or partitioned_qkv(reader, node, attrs)
-            or conv_qkv(reader, node, attrs) or logits.split_qkv(reader, node, attrs) or levit.start(reader, node, attrs)
-            or multiscale.start(reader, node, attrs))
+    return (linear.start(reader, node, attrs) or partitions.visit(reader, node, attrs)
+            or separable.start(reader, node, attrs) or partitioned_qkv(reader, node, attrs)
+            or conv_qkv(reader, node, attrs) or logits.split_qkv(reader, node, attrs)
+            or levit.start(reader, node, attrs) or multiscale.start(reader, node, attrs))
 
 
 def step(reader, node, attrs, region, inputs, consts):

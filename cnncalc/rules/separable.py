@@ -50,8 +50,9 @@ def separable_attention(layer, shape):
                      count * channels + sequences * channels),
                     ("relu(v) and its product with the context", f"2*{count}*{channels}", 2 * count * channels))
     if layer.explaining:
-        where = (f"{sequences} sequences (one a pixel of the {'x'.join(map(str, patch))} patches) of {count // sequences:,}"
-                 f" positions" if sequences > 1 else "one sequence")
+        sides = "x".join(map(str, patch)) if sequences > 1 else ""
+        where = (f"{sequences} sequences (one a pixel of the {sides} patches) of {count // sequences:,} positions"
+                 if sequences > 1 else "one sequence")
         bias_text, bias_numbers = (" + biases (1+2C) + C", f" + {projected} + {channels}") if biases else ("", "")
         cost.explain += [
             ("size", f"N = {count:,} positions of width C = {channels}; {where}; one context score a position "
