@@ -704,6 +704,17 @@ def test_mean_of_tokens_untokens_and_matmul_by_hand():
     assert report.row("mean").out_shape == (96,) and report.row("mean").flops == 49 * 96
 
 
+def test_linear_cost_attentions_by_hand():
+    # timm 1.0's LinearSelfAttention(64) (mobilevitv2_050's stages.2.1.transformer.0.attn) on 1 x 64 x 4 x 256,
+    # torch 2.14.1 FlopCounterMode / 2: 12,648,448 MACs; 12,545 params
+    row = one((64, 32, 32), type="separableattention", patch=2)
+    assert (row.params, row.macs) == (64 * 129 + 129 + 64 * 64 + 64, 1024 * (64 * 129 + 64 * 64)) == (12545, 12648448)
+    # efficientvit_b0's LiteMLA on 14 x 14, 8 heads of 16: FlopCounterMode's aten.bmm 852,992 MACs
+    row = one((384, 14, 14), type="linearattention", heads=8)
+    assert (row.out_shape, row.params, row.macs) == ((128, 14, 14), 0, 2 * 8 * 16 * 17 * 196) == ((128, 14, 14), 0,
+                                                                                                   852992)
+
+
 def test_subsample_takes_every_other_pixel_with_no_work():
     # ResNet option A (He et al. 2015): x[:, :, ::2, ::2] of 16 x 32 x 32 is 16 x 16 x 16; of 7 pixels, 4
     report = run((16, 32, 7), {"name": "s", "type": "subsample", "stride": 2})

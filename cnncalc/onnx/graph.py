@@ -291,7 +291,8 @@ class GraphReader:
                 found.gate[0], "an activation")
             raise self.unsupported(node, f"input '{shown(name)}' is part of {what} cnncalc could not place")
         if (found.layout is not None or found.tokens) and not any_layout:
-            what = "tokens" if found.tokens else "a channels-last tensor"
+            # a layout may say what it holds (MobileViT v2's patches)
+            what = "tokens" if found.tokens else getattr(found.layout, "what", "a channels-last tensor")
             raise self.unsupported(node, f"input '{shown(name)}' is {shape_text(found.shape[1:])}, {what} (the channels "
                                          f"on axis {found.channel_axis}), where cnncalc reads this operator on "
                                          f"N x C x ... only")

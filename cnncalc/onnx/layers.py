@@ -6,7 +6,7 @@ operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node a
 """
 
 from . import tokens
-from . import positions
+from . import positions, separable
 from .derived import standardisation_roles
 from .tensors import channels_last, elements, initializer_kind, number, pair, shape_text
 
@@ -84,7 +84,8 @@ def conv(reader, node, attrs):
     pending = reader.values.get(source)
     if pending is not None and pending.gate and pending.gate[0] == "pad":
         _, source, extra = pending.gate
-    shape = reader.value(node, source).shape
+    layout = separable.pointwise(reader.values.get(source), attrs)  # MobileViT v2's patches: 1x1 convs read the map
+    shape = reader.value(node, source, any_layout=layout is not None).shape
     const = reader.const(node, weight, "the Conv weight")
     dims, gains = const.dims, []
     if not const.proto and (dims is None or len(dims) != len(shape) or _learned_count(reader, const) > 1):
@@ -109,7 +110,7 @@ def conv(reader, node, attrs):
     if not bias:
         keys["bias"] = False
     _drop_defaults(keys)
-    value = reader.emit(node, type_name, [source], keys, weight=weight)
+    value = reader.emit(node, type_name, [source], keys, weight=weight, layout=layout)
     for gain in gains:  # gain * W, one value per filter: the same as a scale of the conv's output
         if elements(reader.consts[gain].dims) != dims[0]:
             raise reader.unsupported(node, f"the weight is computed from '{gain}' of "

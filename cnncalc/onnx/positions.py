@@ -16,6 +16,7 @@ Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the n
 
 from . import affine
 from .activations import fold_activation
+from .separable import Patches
 from .tensors import Value, attributes, channels_last, elements, shape_text
 from .tokens import TRANSPOSED
 
@@ -273,8 +274,8 @@ def group_norm(reader, node, dims, target):
     """Reshape N x C x H x W to N x G x -1 -> InstanceNormalization -> Reshape back (-> Mul by the scale,
     Add the shift, one per channel): ``groupnorm`` with G groups. True when the Reshape starts one."""
     value = reader.values[node.input[0]]
-    if value.layout is not None or value.tokens or len(dims) < 3 or len(target) != 3 or target[0] != dims[0] \
-            or not target[1] or dims[1] % target[1]:
+    if (value.layout is not None and not isinstance(value.layout, Patches)) or value.tokens or len(dims) < 3 \
+            or len(target) != 3 or target[0] != dims[0] or not target[1] or dims[1] % target[1]:
         return False
     groups = target[1]
     norm = _next(reader, node.output[0], "InstanceNormalization")
@@ -300,7 +301,7 @@ def group_norm(reader, node, dims, target):
         reader.skip.add(at)
     keys = {"groups": groups} if scale else {"groups": groups, "affine": False}
     reader.values[out] = reader.emit(node, "groupnorm", [node.input[0]], keys, weight=scale or None,
-                                     op_name="groupnorm")
+                                     op_name="groupnorm", layout=value.layout)
     return True
 
 

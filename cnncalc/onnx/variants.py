@@ -19,11 +19,12 @@ OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum") + multiscale.
 def start(reader, node, attrs):
     """Whether ``node`` was read here before any region: a step of a partition, or the q/k/v split that
     starts attention in one."""
-    from . import partitions
+    from . import linear, partitions, separable
 
-    return (partitions.visit(reader, node, attrs) or partitioned_qkv(reader, node, attrs)
-            or conv_qkv(reader, node, attrs) or logits.split_qkv(reader, node, attrs) or levit.start(reader, node, attrs)
-            or multiscale.start(reader, node, attrs))
+    return (linear.start(reader, node, attrs) or partitions.visit(reader, node, attrs)
+            or separable.start(reader, node, attrs) or partitioned_qkv(reader, node, attrs)
+            or conv_qkv(reader, node, attrs) or logits.split_qkv(reader, node, attrs)
+            or levit.start(reader, node, attrs) or multiscale.start(reader, node, attrs))
 
 
 def step(reader, node, attrs, region, inputs, consts):

@@ -3,7 +3,7 @@
 Stage three of the pipeline. Every layer type is a function registered with ``@rule`` (registry.py)
 together with the keys it accepts (validated by keys.py); :func:`apply` validates a layer's keys and runs
 its rule. A rule returns a :class:`Cost`. The rules live by family (conv, pool, dense, elementwise,
-resample, merge, tokens, attention, matmul) and share windows.py's arithmetic; imports go one way: families -> windows/keys ->
+resample, merge, tokens, attention, separable, matmul) and share windows.py's arithmetic; imports go one way: families -> windows/keys ->
 registry. The counting conventions (see README) are written beside each rule:
 
 * MACs: conv ``Cout*H'*W' * (Cin/groups)*Kh*Kw``, fc ``in*out``, linear on a map ``positions*in*out``,
@@ -30,5 +30,5 @@ from .keys import (ACTIVATION_PARAMETERS, ACTIVATIONS, check_activation, check_c
 from .windows import AXIS_NAMES, per_axis, resolve_same_pad  # noqa: F401
 
 # The families, in the order their types are listed (RULES keeps registration order).
-from . import conv, pool, dense, elementwise, learned, resample, merge, tokens, attention, matmul  # noqa: F401,E402
+from . import conv, pool, dense, elementwise, learned, resample, merge, tokens, attention, matmul, separable  # noqa: F401,E402
 from .pool import _adaptive_windows  # noqa: F401
