@@ -20,6 +20,7 @@ from ..numbers import is_tokens
 from ..spec.loader import file_stem
 from .names import dynamo_scope, shortened, torch_scope
 from .ops import FUNCTIONAL, OPERATORS, SUPPORTED
+from .pending import DIMS_FROM_FIRST, Constants
 from .tensors import Const, Value, attributes, elements, laid_out, shape_text
 from ..spec import NETWORK_INPUT, LayerDecl, parse
 from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
@@ -40,7 +41,7 @@ class GraphReader:
         self.graph = model.graph
         self.file = file
         self.input_override = input
-        self.consts = {}
+        self.consts = Constants(self)  # evaluated when first asked for (see pending.py)
         self.values = {}
         self.items = []  # spec layer items (dicts), in order
         self.costs = {}  # layer name -> its Cost
@@ -339,17 +340,17 @@ class GraphReader:
         op = op or node.op_type
         if node.domain not in ("", "ai.onnx"):
             raise self.unsupported(node, f"operator {shown(node.domain)}.{shown(op)} is not a standard ONNX operator")
-        if op == "Constant":
-            return self.constant(node)
         names = node.input if names is None else names
+        if op == "Constant":
+            return self.consts.defer(self.index, (), node.output if outputs is None else outputs)
         if op == "CastLike":  # a cast to the type of its second input: only the first matters
             if names[0] in self.consts:
                 self.consts[node.output[0]] = self.consts[names[0]]
                 return
             return self.set_output(node, self.value(node, names[0]).passed_on())
         values = self.values
-        if not any(name in values for name in names if name):
-            return self.fold_constants(node, names, op, outputs)
+        if not any(name in values for name in names if name):  # evaluated when asked for
+            return self.consts.defer(self.index, names, node.output if outputs is None else outputs)
         if attention.visit(self, node, attributes(node)):
             return
         handler = OPERATORS.get(op)
@@ -394,9 +395,13 @@ class GraphReader:
             self.consts[outputs[0]] = self.consts[names[0]]
             return
         consts = self.consts
-        inputs = [consts.get(name) if name else None for name in names]
+        if op in DIMS_FROM_FIRST:  # the others are not evaluated: only their sources are the result's
+            inputs = [consts.get(names[0]) if names[0] else None] + [None] * (len(names) - 1)
+            later = consts.sources_of([name for name in names[1:] if name])
+        else:
+            inputs, later = [consts.get(name) if name else None for name in names], _NO_SOURCES
         if None in inputs:
-            missing = [name for name, const in zip(names, inputs) if name and const is None]
+            missing = [name for name, const in zip(names, inputs) if name and name not in consts]
             if missing:
                 raise self.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
         if op == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
@@ -411,7 +416,7 @@ class GraphReader:
         self.folded += sum(value.size for _, value in results if value is not None)
         stored = op in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
                                   "Unsqueeze") and inputs[0] is not None and inputs[0].stored
-        sources = _NO_SOURCES.union(*[const.sources for const in inputs if const is not None and const.sources])
+        sources = later.union(*[const.sources for const in inputs if const is not None and const.sources])
         origin = None
         for position, name in enumerate(outputs):
             dims, value = results[position] if results and position < len(results) else (None, None)
