@@ -31,6 +31,7 @@ _COUNT_ROOM = 8
 # operators whose output shape depends on the data: a model with one is refused at the first
 DATA_DEPENDENT = ("NonZero", "TopK", "RoiAlign", "NonMaxSuppression", "Unique", "Loop", "If", "Scan")
 _NO_SOURCES = frozenset()
+_NO_INPUTS = []  # a Constant node's (its inputs are not read: it has none)
 _SHARED_ELEMENTS = 64  # Constant tensors of at most this many elements are read once per distinct value
 
 
@@ -87,12 +88,15 @@ class GraphReader:
             raise self.fail(graph.node[dependent], "its output's shape depends on the values the model computes (detection: "
                                        "NonZero, TopK, RoiAlign, NonMaxSuppression...), so cnncalc cannot size the "
                                        "layers after it")
-        skip = self.skip
+        skip, values, consts = self.skip, self.values.keys(), self.consts
         for index, (node, op, inputs, outputs) in enumerate(zip(graph.node, self.op_types, self.inputs_of,
                                                                 self.outputs_of)):
             if index in skip:
                 continue
             self.index = index
+            if values.isdisjoint(inputs) and op != "CastLike":  # constants: evaluated when asked for
+                consts.defer(index, inputs, outputs)
+                continue
             try:
                 self.visit(node, op, inputs, outputs)
             except (IndexError, KeyError, ValueError, TypeError, ArithmeticError) as err:
@@ -177,7 +181,8 @@ class GraphReader:
         for index, node in enumerate(nodes):
             op = node.op_type
             op_types.append(op)
-            outputs, inputs = tuple(node.output), tuple(node.input)
+            outputs = node.output[:]  # a list (slicing reads the field faster than tuple() does)
+            inputs = node.input[:] if op != "Constant" else _NO_INPUTS
             outputs_of.append(outputs)
             inputs_of.append(inputs)
             for name in outputs:
@@ -341,8 +346,6 @@ class GraphReader:
         if node.domain not in ("", "ai.onnx"):
             raise self.unsupported(node, f"operator {shown(node.domain)}.{shown(op)} is not a standard ONNX operator")
         names = node.input if names is None else names
-        if op == "Constant":
-            return self.consts.defer(self.index, (), node.output if outputs is None else outputs)
         if op == "CastLike":  # a cast to the type of its second input: only the first matters
             if names[0] in self.consts:
                 self.consts[node.output[0]] = self.consts[names[0]]

@@ -48,13 +48,13 @@ class Constants(dict):
     def defer(self, index, inputs, outputs):
         """Note node ``index`` (constant inputs ``inputs``) as giving ``outputs`` when asked; its inputs
         must be there already (an error names the first missing one now, as an evaluated node would)."""
+        pending = self.pending
         for name in inputs:
-            if name and not (dict.__contains__(self, name) or name in self.pending):
+            if name and name not in pending and not dict.__contains__(self, name):
                 reader = self.reader
                 raise reader.fail(reader.nodes[index], f"input '{_shown(name)}' is not computed by any earlier node")
         if outputs and dict.__contains__(self, outputs[0]):
             return  # already read by a pattern looking ahead (GraphReader.ahead)
-        pending = self.pending
         for name in outputs:
             pending[name] = index
 
@@ -79,6 +79,9 @@ class Constants(dict):
             for output in outputs_of[at]:
                 pending.pop(output, None)
             node = reader.nodes[at]
+            if node.domain not in ("", "ai.onnx"):  # read here: a constant no layer asks for is never read
+                raise reader.unsupported(node, f"operator {_shown(node.domain)}.{_shown(op_types[at])} is not a "
+                                               f"standard ONNX operator")
             try:
                 if op_types[at] == "Constant":
                     reader.constant(node)
