@@ -11,8 +11,6 @@ disagree.
 import os
 
 from . import attention
-from . import constants as onnx_constants
-from . import small
 from .. import rules
 from ..conventions import FOLDED_BN
 from ..errors import SpecError, one_line, shown, shown_names
@@ -20,8 +18,8 @@ from ..numbers import is_tokens
 from ..spec.loader import file_stem
 from .names import dynamo_scope, shortened, torch_scope
 from .ops import FUNCTIONAL, OPERATORS, SUPPORTED
-from .pending import DIMS_FROM_FIRST, Constants
-from .tensors import Const, Value, attributes, elements, laid_out, shape_text
+from .pending import Constants
+from .tensors import Const, Value, attributes, laid_out, shape_text
 from ..spec import NETWORK_INPUT, LayerDecl, parse
 from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
 
@@ -30,9 +28,7 @@ from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
 _COUNT_ROOM = 8
 # operators whose output shape depends on the data: a model with one is refused at the first
 DATA_DEPENDENT = ("NonZero", "TopK", "RoiAlign", "NonMaxSuppression", "Unique", "Loop", "If", "Scan")
-_NO_SOURCES = frozenset()
 _NO_INPUTS = []  # a Constant node's (its inputs are not read: it has none)
-_SHARED_ELEMENTS = 64  # Constant tensors of at most this many elements are read once per distinct value
 
 
 class GraphReader:
@@ -55,8 +51,6 @@ class GraphReader:
         self.names = set()
         self.last_count = {}  # base name -> the last count given it, so n nodes named alike cost O(n)
         self.skip = set()  # node indices already folded into a layer
-        self.constant_values = {}  # a small Constant tensor's bytes -> its array
-        self.folded = 0  # elements read and made by constant folding (see constants.MAX_FOLDED_ELEMENTS)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
 
     # --- errors ---------------------------------------------------------------------------------
@@ -325,9 +319,9 @@ class GraphReader:
             at = self.makers[name]
             maker, op, inputs = self.nodes[at], self.op_types[at], self.inputs_of[at]
             if op == "Constant":
-                self.constant(maker)
+                self.consts.constant(maker)
             elif op != "Shape" and all(not source or self.ahead(source, depth - 1) is not None for source in inputs):
-                self.fold_constants(maker, inputs, op, self.outputs_of[at])
+                self.consts.fold(maker, inputs, op, self.outputs_of[at])
         return self.consts.get(name)
 
     def set_output(self, node, value, position=0):
@@ -360,70 +354,3 @@ class GraphReader:
         if handler is None:
             raise self.unsupported(node)
         return handler(self, node, attributes(node))
-
-    def constant(self, node):
-        attrs = {a.name: a for a in node.attribute}
-        if "value" in attrs:
-            tensor = attrs["value"].t
-            const = Const(tensor.dims, proto=tensor)
-            if const.dims is not None and len(const.dims) <= 1 and elements(const.dims) <= _SHARED_ELEMENTS:
-                # a tracer writes the same small constant thousands of times (Swin-T: 2,800 Constant nodes): each
-                # distinct one is read once (its bytes are the key; arrays are never changed by their readers)
-                key = tensor.SerializeToString()
-                value = self.constant_values.get(key)
-                if value is None:
-                    value = const.array()
-                    if value is not None:
-                        self.constant_values[key] = value
-                const.value = value
-            self.consts[node.output[0]] = const
-            return
-        values = attributes(node)
-        for key, kind in (("value_int", "int64"), ("value_ints", "int64"), ("value_float", "float32"),
-                          ("value_floats", "float32")):
-            if key in values:
-                array = small.array(values[key], dtype=kind)
-                self.consts[node.output[0]] = Const(array.shape, value=array)
-                return
-        self.consts[node.output[0]] = Const(None, origin=f"Constant node '{shown(node.name)}'")
-
-    def fold_constants(self, node, names=None, op=None, outputs=None):
-        """A node whose inputs are all constants: evaluate it when it is shape arithmetic. ``names`` (its
-        inputs), ``op`` and ``outputs``: as :meth:`prepare` read them."""
-        op = op or node.op_type
-        names = tuple(node.input) if names is None else names
-        outputs = tuple(node.output) if outputs is None else outputs
-        if op == "Identity" and names[0] in self.consts:
-            # the exporter shares an initializer through Identity: the same tensor under another name
-            self.consts[outputs[0]] = self.consts[names[0]]
-            return
-        consts = self.consts
-        if op in DIMS_FROM_FIRST:  # the others are not evaluated: only their sources are the result's
-            inputs = [consts.get(names[0]) if names[0] else None] + [None] * (len(names) - 1)
-            later = consts.sources_of([name for name in names[1:] if name])
-        else:
-            inputs, later = [consts.get(name) if name else None for name in names], _NO_SOURCES
-        if None in inputs:
-            missing = [name for name, const in zip(names, inputs) if name and name not in consts]
-            if missing:
-                raise self.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
-        if op == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
-            attrs = attributes(node)
-            dims = inputs[0].dims
-            value = small.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype="int64")
-            self.consts[outputs[0]] = Const(value.shape, value=value, stored=False)
-            return
-        self.folded += onnx_constants.read_cost(inputs)
-        results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset,
-                                          fold=self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS)
-        self.folded += sum(value.size for _, value in results if value is not None)
-        stored = op in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
-                                  "Unsqueeze") and inputs[0] is not None and inputs[0].stored
-        sources = later.union(*[const.sources for const in inputs if const is not None and const.sources])
-        origin = None
-        for position, name in enumerate(outputs):
-            dims, value = results[position] if results and position < len(results) else (None, None)
-            if value is None and origin is None:
-                origin = f"node '{shown(node.name)}' ({shown(op)})"
-            self.consts[name] = Const(dims, value=value, origin=None if value is not None else origin,
-                                      stored=stored, sources=sources)
