@@ -79,18 +79,24 @@ class GraphReader:
         self.prepare(graph.node)
         dependent = next((index for index, op in enumerate(self.op_types) if op in DATA_DEPENDENT), None)
         if dependent is not None:
-            raise self.fail(graph.node[dependent], "its output's shape depends on the values the model computes (detection: "
+            raise self.fail(self.nodes[dependent], "its output's shape depends on the values the model computes (detection: "
                                        "NonZero, TopK, RoiAlign, NonMaxSuppression...), so cnncalc cannot size the "
                                        "layers after it")
-        skip, values, consts = self.skip, self.values.keys(), self.consts
-        for index, (node, op, inputs, outputs) in enumerate(zip(graph.node, self.op_types, self.inputs_of,
-                                                                self.outputs_of)):
+        skip, values, consts, nodes = self.skip, self.values.keys(), self.consts, self.nodes
+        pending, known = consts.pending, dict.keys(consts)
+        for index, (op, inputs, outputs) in enumerate(zip(self.op_types, self.inputs_of, self.outputs_of)):
             if index in skip:
                 continue
-            self.index = index
             if values.isdisjoint(inputs) and op != "CastLike":  # constants: evaluated when asked for
-                consts.defer(index, inputs, outputs)
+                for name in inputs:
+                    if name not in pending and name not in known and name:
+                        consts.defer(index, inputs, outputs)  # says which input is missing
+                if outputs and outputs[0] not in known:  # else read by a pattern looking ahead (ahead)
+                    for name in outputs:
+                        pending[name] = index
                 continue
+            self.index = index
+            node = nodes[index]
             try:
                 self.visit(node, op, inputs, outputs)
             except (IndexError, KeyError, ValueError, TypeError, ArithmeticError) as err:
@@ -114,7 +120,7 @@ class GraphReader:
         producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
         made = f"{producer}, " if producer else ""
         text = f"ONNX model {os.path.basename(self.file)} ({made}opset {self.opset})"
-        folded = sum(1 for node, op in zip(self.graph.node, self.op_types) if op == "Conv" and any(
+        folded = sum(1 for node, op in zip(self.nodes, self.op_types) if op == "Conv" and any(
             entry.key == "pkg.onnxscript.rewriter.rule_name" and "FuseBatchNormIntoConv" in entry.value
             for entry in node.metadata_props))
         if folded:
@@ -168,23 +174,23 @@ class GraphReader:
         self.readers = readers = {}
         self.makers = makers = {}  # tensor name -> the index of the node giving it
         # each node's operator, inputs and outputs, read once from the protobuf message
-        self.op_types, self.inputs_of, self.outputs_of = op_types, inputs_of, outputs_of = [], [], []
-        self.nodes = nodes
+        # (protobuf makes an object for each field read: a microsecond a field, 20,000 nodes in a video Swin;
+        # a list of inputs and of outputs by slicing, each field in one pass over the nodes)
+        self.nodes = nodes = list(nodes)
+        self.op_types = op_types = [node.op_type for node in nodes]
+        self.outputs_of = outputs_of = [node.output[:] for node in nodes]
+        self.inputs_of = inputs_of = [node.input[:] if op != "Constant" else _NO_INPUTS
+                                      for node, op in zip(nodes, op_types)]
         self.scope_count = {}
         folders = {}  # '/layer1/layer1.0/conv1' -> how many nodes are named in it: each read as a scope once
-        for index, node in enumerate(nodes):
-            op = node.op_type
-            op_types.append(op)
-            outputs = node.output[:]  # a list (slicing reads the field faster than tuple() does)
-            inputs = node.input[:] if op != "Constant" else _NO_INPUTS
-            outputs_of.append(outputs)
-            inputs_of.append(inputs)
+        for index, (op, inputs, outputs) in enumerate(zip(op_types, inputs_of, outputs_of)):
             for name in outputs:
                 makers[name] = index
             if op not in ("Shape", "Size"):  # they read a tensor's size, not its values
                 for name in inputs:
                     if name:
                         readers.setdefault(name, []).append(index)
+        for node, op in zip(nodes, op_types):
             if op in ("Constant", "Identity"):
                 continue  # not counted: their scopes are not read
             name = node.name
@@ -348,9 +354,10 @@ class GraphReader:
         values = self.values
         if not any(name in values for name in names if name):  # evaluated when asked for
             return self.consts.defer(self.index, names, node.output if outputs is None else outputs)
-        if attention.visit(self, node, attributes(node)):
+        attrs = attributes(node)  # read once (no reader changes them)
+        if attention.visit(self, node, attrs):
             return
         handler = OPERATORS.get(op)
         if handler is None:
             raise self.unsupported(node)
-        return handler(self, node, attributes(node))
+        return handler(self, node, attrs)

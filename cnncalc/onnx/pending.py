@@ -76,7 +76,12 @@ class Constants(dict):
         node is evaluated after every node it reads: they come before it in the graph)."""
         reader, pending = self.reader, self.pending
         op_types, inputs_of, outputs_of = reader.op_types, reader.inputs_of, reader.outputs_of
-        needed, stack = set(), [pending[name]]
+        first = pending[name]
+        inputs = inputs_of[first]
+        if not any(source in pending for source in inputs):  # its inputs are evaluated: it alone
+            needed, stack = (first,), ()
+        else:
+            needed, stack = set(), [first]
         while stack:
             at = stack.pop()
             if at in needed:
@@ -88,7 +93,7 @@ class Constants(dict):
             for source in inputs:
                 if source in pending:
                     stack.append(pending[source])
-        for at in sorted(needed):
+        for at in sorted(needed) if len(needed) > 1 else needed:
             for output in outputs_of[at]:
                 pending.pop(output, None)
             node = reader.nodes[at]

@@ -64,8 +64,8 @@ def load(path, input=None, file=None):
     try:
         walk = GraphReader(model, file, input, path=str(path))
         spec = walk.spec()
-        ops = walk.op_types  # each node's operator, read once from the protobuf message
-        if FOLDED_BN not in (spec.source or "") and looks_bn_folded(model.graph, ops):
+        ops, nodes = walk.op_types, walk.nodes  # each node's operator, read once from the protobuf message
+        if FOLDED_BN not in (spec.source or "") and looks_bn_folded(model.graph, ops, nodes):
             from ..errors import note
 
             note(f"{file}: no BatchNormalization node, and its convs have weights and biases named by the exporter "
@@ -80,7 +80,7 @@ def load(path, input=None, file=None):
                  f"{'s' if len(folded) > 1 else ''} into constants of heads x n x n: params count those constants "
                  f"(position: folded), PyTorch the tables they are gathered from, and their index buffers; MACs "
                  f"are the same (export with dynamo=False for PyTorch's params)")
-        removed = removed_biases(model.graph, ops)
+        removed = removed_biases(model.graph, ops, nodes)
         if removed[0]:
             from ..errors import note
 
@@ -94,33 +94,35 @@ def load(path, input=None, file=None):
         raise SpecError(f"not a well-formed ONNX model ({type(err).__name__}: {str(err)[:80]})", file=file) from None
 
 
-def looks_bn_folded(graph, ops=None):
+def looks_bn_folded(graph, ops=None, nodes=None):
     """Whether a graph looks exported with BatchNormalization folded into the convs: no BN node, and a conv with a
     bias whose weight is an initializer the exporter named (``onnx::Conv_12``, where a module's own parameter
-    keeps its name, ``layer1.0.conv1.weight``). VGG (no BN, named weights) does not. ``ops``: each node's
-    operator, when already read."""
+    keeps its name, ``layer1.0.conv1.weight``). VGG (no BN, named weights) does not. ``ops``, ``nodes``: each
+    node's operator and the nodes as a list, when already read."""
     ops = [node.op_type for node in graph.node] if ops is None else ops
     if "BatchNormalization" in ops:
         return False
     initializers = {tensor.name for tensor in graph.initializer}
     return any(op == "Conv" and len(node.input) > 2 and node.input[2] and node.input[1] in initializers
-               and node.input[1].startswith("onnx::") for node, op in zip(graph.node, ops))
+               and node.input[1].startswith("onnx::") for node, op in zip(graph.node if nodes is None else nodes, ops)
+               if op == "Conv")
 
 
 _BIAS_ARGUMENT = re.compile(r"args = \(%?[\w.]+, %p_\w+, %p_\w+")
 
 
-def removed_biases(graph, ops=None):
+def removed_biases(graph, ops=None, nodes=None):
     """(layers, params, first node) of the all-zero biases torch.export's optimizer removed from Conv and
     Gemm nodes (it says so in each node's metadata; a bias it removed after folding BN into the conv is
-    part of the folded model, not counted here). ``ops``: each node's operator, when already read."""
+    part of the folded model, not counted here). ``ops``, ``nodes``: each node's operator and the nodes as a
+    list, when already read."""
     ops = [node.op_type for node in graph.node] if ops is None else ops
     if "Conv" not in ops and "Gemm" not in ops:
         return 0, 0, ""
     dims = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer}
     count = params = 0
     first = ""
-    for node, op in zip(graph.node, ops):
+    for node, op in zip(graph.node if nodes is None else nodes, ops):
         if op not in ("Conv", "Gemm") or len(node.input) < 2 or node.input[1] not in dims:
             continue
         meta = {entry.key: entry.value for entry in node.metadata_props}
