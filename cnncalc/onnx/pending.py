@@ -191,19 +191,17 @@ class Constants(dict):
             dict.__setitem__(self, outputs[0], self.shape(dims[attrs.get("start", 0):attrs.get("end", len(dims))],
                                                           stored=False))
             return
+        self.folded += onnx_constants.read_cost(inputs)
         fold = self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS
         attribute = node.attribute
         key = (op, b"".join([a.SerializeToString() for a in attribute]) if attribute else b"", fold,
                *[id(const) for const in inputs])
         found = self.results.get(key)
         if found is not None:  # computed before from the same Consts: the same results, the same cost
-            made, cost = found[0], found[1]
-            self.folded += cost
-            for name, const in zip(outputs, made):
+            self.folded += found[1]
+            for name, const in zip(outputs, found[0]):
                 dict.__setitem__(self, name, const)
             return
-        cost = onnx_constants.read_cost(inputs)
-        self.folded += cost
         results = onnx_constants.evaluate(node, inputs, attributes(node), self.reader.opset, fold=fold)
         made = sum(value.size for _, value in results if value is not None)
         self.folded += made
@@ -219,4 +217,4 @@ class Constants(dict):
             dict.__setitem__(self, name, const)
             consts.append(const)
         if origin is None and op not in DIMS_FROM_FIRST:  # no node name in any of them: shared
-            self.results[key] = (consts, cost + made, inputs)
+            self.results[key] = (consts, made, inputs)

@@ -59,7 +59,20 @@ def load(path, input=None, file=None):
     (C, H, W) -- None for a dynamic size -- and returns the (C, H, W) to read the model at.
     ``file`` is how the file is named in messages (default: ``path``).
     """
-    file = file or str(path)
+    import gc
+
+    # the reader makes some 100,000 small lists, tuples and Consts on a large graph, and none of them is garbage
+    # until it returns: the collector's passes over them (and over every object the process holds) are skipped
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(path, input, file or str(path))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load(path, input, file):
     model = read_model(path, file)
     try:
         walk = GraphReader(model, file, input, path=str(path))
