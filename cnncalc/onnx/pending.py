@@ -175,12 +175,13 @@ class Constants(dict):
             # the exporter shares an initializer through Identity: the same tensor under another name
             dict.__setitem__(self, outputs[0], self[names[0]])
             return
-        get = self.get
+        get, evaluated = self.get, dict.get  # an input evaluated already is found without a Python call
         if op in DIMS_FROM_FIRST:  # the others are not evaluated: only their sources are the result's
             inputs = [get(names[0]) if names[0] else None] + [None] * (len(names) - 1)
             later = self.sources_of([name for name in names[1:] if name])
         else:
-            inputs, later = [get(name) if name else None for name in names], _NO_SOURCES
+            inputs = [(evaluated(self, name) or get(name)) if name else None for name in names]
+            later = _NO_SOURCES
         if None in inputs:
             missing = [name for name, const in zip(names, inputs) if name and name not in self]
             if missing:
