@@ -137,7 +137,11 @@ class Constants(dict):
     def constant(self, node):
         """A Constant node's output."""
         output = node.output[0]
-        tensor = next((a.t for a in node.attribute if a.name == "value"), None)
+        attribute = node.attribute
+        if len(attribute) == 1:  # as exporters write it: one attribute, `value`
+            tensor = attribute[0].t if attribute[0].name == "value" else None
+        else:
+            tensor = next((a.t for a in attribute if a.name == "value"), None)
         if tensor is not None:
             key = tensor.SerializeToString()
             if len(key) > _SHARED_BYTES:
