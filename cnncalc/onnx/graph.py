@@ -172,7 +172,6 @@ class GraphReader:
     def prepare(self, nodes):
         """Who reads each tensor, and readable names for the nodes."""
         self.readers = readers = {}
-        self.makers = makers = {}  # tensor name -> the index of the node giving it
         # each node's operator, inputs and outputs, read once from the protobuf message
         # (protobuf makes an object for each field read: a microsecond a field, 20,000 nodes in a video Swin;
         # a list of inputs and of outputs by slicing, each field in one pass over the nodes)
@@ -183,13 +182,18 @@ class GraphReader:
                                       for node, op in zip(nodes, op_types)]
         self.scope_count = {}
         folders = {}  # '/layer1/layer1.0/conv1' -> how many nodes are named in it: each read as a scope once
-        for index, (op, inputs, outputs) in enumerate(zip(op_types, inputs_of, outputs_of)):
-            for name in outputs:
-                makers[name] = index
-            if op not in ("Shape", "Size"):  # they read a tensor's size, not its values
+        # tensor name -> the index of the node giving it
+        self.makers = {name: index for index, outputs in enumerate(outputs_of) for name in outputs}
+        found = readers.get
+        for index, (op, inputs) in enumerate(zip(op_types, inputs_of)):
+            if inputs and op != "Shape" and op != "Size":  # they read a tensor's size, not its values
                 for name in inputs:
-                    if name:
-                        readers.setdefault(name, []).append(index)
+                    known = found(name)
+                    if known is None:
+                        readers[name] = [index]
+                    else:
+                        known.append(index)
+        readers.pop("", None)  # an optional input left out
         for node, op in zip(nodes, op_types):
             if op in ("Constant", "Identity"):
                 continue  # not counted: their scopes are not read
