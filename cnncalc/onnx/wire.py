@@ -37,6 +37,8 @@ def without_weights(buffer, limit, max_nodes):
         return buffer[start:end]
 
     def tensor_without_data(begin, stop):
+        if stop - begin <= KEEP_DATA_BYTES:  # no data field to leave out: kept whole, not walked field by field
+            return keep(begin, stop)
         return b"".join(keep(start, end) for number, wire, start, value, end in _fields(buffer, begin, stop)
                         if not (number in _TENSOR_DATA_FIELDS and wire == 2 and end - value > KEEP_DATA_BYTES))
 
