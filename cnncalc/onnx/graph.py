@@ -115,6 +115,13 @@ class GraphReader:
                     "layers": [self.written(i, item) for i, item in enumerate(self.items)]}
         return parse(document, file=self.file)
 
+    def release(self):
+        """Drop what the walk holds (its constants refer back to it: a cycle only the collector would free)."""
+        self.consts.clear()
+        self.consts.pending.clear()
+        self.consts.reader = None
+        self.__dict__.clear()
+
     def source(self):
         model = self.model
         producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
