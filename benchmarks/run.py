@@ -157,21 +157,22 @@ def onnx_figures(cnncalc, folder, runs):
           f" -> {'under' if ours < 1 else 'OVER'} 1 s")
 
 
-def exported_figures(cnncalc, folder, runs, against=None):
-    """report on every .onnx file of ``folder`` (tools/export_modern.py's exports: both exporters' files of
+def exported_figures(cnncalc, folders, runs, against=None):
+    """report on every .onnx file of ``folders`` (tools/export_modern.py's exports: both exporters' files of
     ConvNeXt, ViT, Swin, video models...): the whole process, median wall time and least CPU time (user + system,
     what a busy machine changes least) of ``runs``; each must be under 0.3 s. ``against``: the root of another
     checkout, whose cnncalc is run in turns with this one (its least CPU time beside ours)."""
-    files = sorted(f for f in os.listdir(folder) if f.endswith(".onnx"))
+    files = [os.path.join(folder, f) for folder in folders for f in sorted(os.listdir(folder)) if f.endswith(".onnx")]
     roots = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))] + ([against] if against else [])
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         print("note: PYTHONDONTWRITEBYTECODE is set, so every run compiles cnncalc from source (~70 ms more); unset "
               "it for the figures an installed copy gives")
     other = f" {'against':>8}" if against else ""
-    print(f"\n{'exported model':40} {'file':>9} {'wall':>8} {'CPU':>7}{other}  (median wall, least CPU of {runs} runs)")
-    for name in [None] + files:  # first the built-in resnet18, the yardstick of a busy machine
-        path = os.path.join(folder, name) if name else "resnet18"
-        name = name or "(built-in spec resnet18)"
+    print(f"\n{'exported model':40} {'file':>9} {'nodes':>6} {'wall':>8} {'CPU':>7}{other}  (median wall, least CPU of "
+          f"{runs} runs)")
+    for path in [None] + files:  # first the built-in resnet18, the yardstick of a busy machine
+        name = os.path.basename(path) if path else "(built-in spec resnet18)"
+        path = path or "resnet18"
         times, cpu, refused = [], [[] for _ in roots], False
         for run in range(runs + 1):  # the first run warms the file cache
             for position, root in enumerate(roots):
@@ -189,7 +190,23 @@ def exported_figures(cnncalc, folder, runs, against=None):
         median, least = statistics.median(times), min(cpu[0])
         verdict = " (refused: one error line)" if refused else "" if least < 0.3 else "  OVER 0.3 s"
         theirs = f" {min(cpu[1]) * 1000:6.0f}ms" if against else ""
-        print(f"{name:40} {size / 10**6:7.0f}MB {median * 1000:6.0f}ms {least * 1000:5.0f}ms{theirs}{verdict}")
+        print(f"{name:40} {size / 10**6:7.0f}MB {_nodes(path):>6} {median * 1000:6.0f}ms {least * 1000:5.0f}ms{theirs}"
+              f"{verdict}")
+
+
+def _nodes(path):
+    """How many nodes the graph of the .onnx file at ``path`` has (read by cnncalc, weights left out), or ''."""
+    if not path.endswith(".onnx"):
+        return ""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if root not in sys.path:
+        sys.path.insert(0, root)  # this checkout's cnncalc, the one timed
+    try:
+        from cnncalc.onnx.reader import read_model
+
+        return f"{len(read_model(path).graph.node):,}"
+    except Exception:  # not readable by this checkout: the timing says so
+        return "?"
 
 
 def answers_file(index):
@@ -208,8 +225,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs and no 100k-layer specs")
     parser.add_argument("--model", default="resnet152", help="model for the start-up figures")
-    parser.add_argument("--onnx-folder", help="only time `report` on each .onnx file of this folder "
-                                              "(tools/export_modern.py's exports)")
+    parser.add_argument("--onnx-folder", action="append", help="only time `report` on each .onnx file of this "
+                                                                "folder (tools/export_modern.py's exports); may be "
+                                                                "given more than once")
     parser.add_argument("--against", metavar="ROOT", help="with --onnx-folder: also time the cnncalc of the checkout "
                                                          "at ROOT, in turns (e.g. `git worktree add ROOT main`)")
     args = parser.parse_args()

@@ -178,11 +178,33 @@ def test_folding_budget_per_model(tmp_path, monkeypatch):
 
     monkeypatch.setattr(constants, "MAX_FOLDED_ELEMENTS", 10)
     shape = numpy_helper.from_array(numpy.array([1, -1], dtype=numpy.int64), "shape")
+    ends = [numpy_helper.from_array(numpy.array([v], dtype=numpy.int64), n) for n, v in (("start", 0), ("end", 2))]
     nodes = [helper.make_node("Concat", ["shape"] * 4, ["s1"], axis=0, name="a"),  # 8 in, 8 out: past 10
-             helper.make_node("Concat", ["shape"] * 2, ["s2"], axis=0, name="b"),  # known by its dims only
+             helper.make_node("Slice", ["s1", "start", "end"], ["s2"], name="b"),  # known by its dims only
              helper.make_node("Reshape", ["x", "s2"], ["y"], name="flat")]
-    one_error(invoke("report", onnx_model(tmp_path, nodes, [shape])), "'s2' is needed by value",
-              "computed by node 'b' (Concat)")
+    one_error(invoke("report", onnx_model(tmp_path, nodes, [shape] + ends)), "'s2' is needed by value",
+              "computed by node 'b' (Slice)")
+
+
+def test_constants_nothing_asks_for_are_not_evaluated(tmp_path, monkeypatch):
+    # a constant node is evaluated when a layer or another constant first asks for its output: one nobody reads,
+    # or the indices of a ScatterND (whose result has the dims of the tensor it writes into: half of Swin's
+    # constant nodes compute its mask's indices), spends nothing of the budget
+    from cnncalc.onnx import constants
+
+    monkeypatch.setattr(constants, "MAX_FOLDED_ELEMENTS", 40)
+    shape = numpy_helper.from_array(numpy.array([1, -1], dtype=numpy.int64), "shape")
+    mask = numpy_helper.from_array(numpy.zeros((1, 12), dtype=numpy.float32), "mask")
+    nodes = [helper.make_node("Concat", ["shape"] * 8, ["unused"], axis=0, name="a"),  # 16 in, 16 out
+             helper.make_node("Concat", ["shape"] * 8, ["indices"], axis=0, name="i"),  # 16 in: past 40 with a's
+             helper.make_node("ScatterND", ["mask", "indices", "mask"], ["written"], name="scatter"),  # 12 in
+             helper.make_node("Shape", ["written"], ["s"], name="s"),  # [1, 12]
+             helper.make_node("Concat", ["s"], ["target"], axis=0, name="c"),  # 2 in, 2 out: 28 in all
+             helper.make_node("Reshape", ["x", "target"], ["y"], name="flat")]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 2, 2])]
+    result = invoke("report", onnx_model(tmp_path, nodes, [shape, mask], inputs=inputs), "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1].startswith("flat,flatten,")
 
 
 def test_weights_too_large_to_fold_do_not_spend_the_folding_budget(tmp_path):

@@ -168,11 +168,8 @@ def _step(reader, node, attrs, region, first=None):
         region.sides = region.sides or (shape and partitions.window_sides(dims, shape))
         return shape is not None and (_set(reader, node, region, shape) or True)
     if op == "Shape" and dims is not None:
-        from .small import array as small_array
-        from .tensors import Const
-
-        array = small_array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype="int64")
-        reader.consts[node.output[0]] = Const(array.shape, value=array)
+        start, end = attrs.get("start", 0), attrs.get("end", len(dims))
+        reader.consts[node.output[0]] = reader.consts.shape(tuple(dims[start:end]))
         return True
     if op == "Slice" and dims is not None:
         read = [c.array() if c is not None else None for c in (consts[1:5] + [None] * 4)[:4]]

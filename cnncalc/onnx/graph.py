@@ -11,9 +11,7 @@ disagree.
 import os
 
 from . import attention
-from . import constants as onnx_constants
 from . import loops
-from . import small
 from .. import rules
 from ..conventions import FOLDED_BN
 from ..errors import SpecError, one_line, shown, shown_names
@@ -21,7 +19,8 @@ from ..numbers import is_tokens
 from ..spec.loader import file_stem
 from .names import dynamo_scope, readers_scope, shortened, torch_scope
 from .ops import FUNCTIONAL, OPERATORS, SUPPORTED
-from .tensors import Const, Value, attributes, elements, laid_out, shape_text
+from .pending import Constants
+from .tensors import Const, Value, attributes, laid_out, shape_text
 from ..spec import NETWORK_INPUT, LayerDecl, parse
 from ..spec.language import MAX_LAYERS, MAX_NAME_CHARS, MAX_SOURCE_CHARS
 
@@ -31,8 +30,7 @@ _COUNT_ROOM = 8
 # operators whose output shape depends on the data: a model with one is refused at the first
 # (a Loop whose trip count, an If whose condition, is a constant is unrolled: see loops.py)
 DATA_DEPENDENT = ("NonZero", "TopK", "RoiAlign", "NonMaxSuppression", "Unique", "Scan")
-_NO_SOURCES = frozenset()
-_SHARED_ELEMENTS = 64  # Constant tensors of at most this many elements are read once per distinct value
+_NO_INPUTS = []  # a Constant node's (its inputs are not read: it has none)
 
 
 class GraphReader:
@@ -42,7 +40,7 @@ class GraphReader:
         self.graph = model.graph
         self.file = file
         self.input_override = input
-        self.consts = {}
+        self.consts = Constants(self)  # evaluated when first asked for (see pending.py)
         self.values = {}
         self.items = []  # spec layer items (dicts), in order
         self.costs = {}  # layer name -> its Cost
@@ -55,8 +53,6 @@ class GraphReader:
         self.names = set()
         self.last_count = {}  # base name -> the last count given it, so n nodes named alike cost O(n)
         self.skip = set()  # node indices already folded into a layer
-        self.constant_values = {}  # a small Constant tensor's bytes -> its array
-        self.folded = 0  # elements read and made by constant folding (see constants.MAX_FOLDED_ELEMENTS)
         self.folded_from = None  # what torch.export folded each derived initializer from (see derived.origins)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
 
@@ -86,13 +82,22 @@ class GraphReader:
         self.prepare(graph.node)
         dependent = next((index for index, op in enumerate(self.op_types) if op in DATA_DEPENDENT), None)
         if dependent is not None:
-            raise self.fail(graph.node[dependent], loops.DATA_DEPENDENT)
-        skip = self.skip
-        for index, (node, op, inputs, outputs) in enumerate(zip(graph.node, self.op_types, self.inputs_of,
-                                                                self.outputs_of)):
+            raise self.fail(self.nodes[dependent], loops.DATA_DEPENDENT)
+        skip, values, consts, nodes = self.skip, self.values.keys(), self.consts, self.nodes
+        pending, known = consts.pending, dict.keys(consts)
+        for index, (op, inputs, outputs) in enumerate(zip(self.op_types, self.inputs_of, self.outputs_of)):
             if index in skip:
                 continue
+            if values.isdisjoint(inputs) and op != "CastLike" and op not in loops.OPERATORS:  # when asked for
+                for name in inputs:
+                    if name not in pending and name not in known and name:
+                        consts.defer(index, inputs, outputs)  # says which input is missing
+                if outputs and outputs[0] not in known:  # else read by a pattern looking ahead (ahead)
+                    for name in outputs:
+                        pending[name] = index
+                continue
             self.index = index
+            node = nodes[index]
             try:
                 self.visit(node, op, inputs, outputs)
             except (IndexError, KeyError, ValueError, TypeError, ArithmeticError) as err:
@@ -111,12 +116,19 @@ class GraphReader:
                     "layers": [self.written(i, item) for i, item in enumerate(self.items)]}
         return parse(document, file=self.file)
 
+    def release(self):
+        """Drop what the walk holds (its constants refer back to it: a cycle only the collector would free)."""
+        self.consts.clear()
+        self.consts.pending.clear()
+        self.consts.reader = None
+        self.__dict__.clear()
+
     def source(self):
         model = self.model
         producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
         made = f"{producer}, " if producer else ""
         text = f"ONNX model {os.path.basename(self.file)} ({made}opset {self.opset})"
-        folded = sum(1 for node, op in zip(self.graph.node, self.op_types) if op == "Conv" and any(
+        folded = sum(1 for node, op in zip(self.nodes, self.op_types) if op == "Conv" and any(
             entry.key == "pkg.onnxscript.rewriter.rule_name" and "FuseBatchNormIntoConv" in entry.value
             for entry in node.metadata_props))
         if folded:
@@ -168,24 +180,29 @@ class GraphReader:
     def prepare(self, nodes):
         """Who reads each tensor, and readable names for the nodes."""
         self.readers = readers = {}
-        self.makers = makers = {}  # tensor name -> the index of the node giving it
         # each node's operator, inputs and outputs, read once from the protobuf message
-        self.op_types, self.inputs_of, self.outputs_of = op_types, inputs_of, outputs_of = [], [], []
-        self.nodes = nodes
+        # (protobuf makes an object for each field read: a microsecond a field, 20,000 nodes in a video Swin;
+        # a list of inputs and of outputs by slicing, each field in one pass over the nodes)
+        self.nodes = nodes = list(nodes)
+        self.op_types = op_types = [node.op_type for node in nodes]
+        self.outputs_of = outputs_of = [node.output[:] for node in nodes]
+        self.inputs_of = inputs_of = [node.input[:] if op != "Constant" else _NO_INPUTS
+                                      for node, op in zip(nodes, op_types)]
         self.scope_count = {}
         folders = {}  # '/layer1/layer1.0/conv1' -> how many nodes are named in it: each read as a scope once
-        for index, node in enumerate(nodes):
-            op = node.op_type
-            op_types.append(op)
-            outputs, inputs = tuple(node.output), tuple(node.input)
-            outputs_of.append(outputs)
-            inputs_of.append(inputs)
-            for name in outputs:
-                makers[name] = index
-            if op not in ("Shape", "Size"):  # they read a tensor's size, not its values
+        # tensor name -> the index of the node giving it
+        self.makers = {name: index for index, outputs in enumerate(outputs_of) for name in outputs}
+        found = readers.get
+        for index, (op, inputs) in enumerate(zip(op_types, inputs_of)):
+            if inputs and op != "Shape" and op != "Size":  # they read a tensor's size, not its values
                 for name in inputs:
-                    if name:
-                        readers.setdefault(name, []).append(index)
+                    known = found(name)
+                    if known is None:
+                        readers[name] = [index]
+                    else:
+                        known.append(index)
+        readers.pop("", None)  # an optional input left out
+        for node, op in zip(nodes, op_types):
             if op in ("Constant", "Identity"):
                 continue  # not counted: their scopes are not read
             name = node.name
@@ -322,9 +339,9 @@ class GraphReader:
             at = self.makers[name]
             maker, op, inputs = self.nodes[at], self.op_types[at], self.inputs_of[at]
             if op == "Constant":
-                self.constant(maker)
+                self.consts.constant(maker)
             elif op != "Shape" and all(not source or self.ahead(source, depth - 1) is not None for source in inputs):
-                self.fold_constants(maker, inputs, op, self.outputs_of[at])
+                self.consts.fold(maker, inputs, op, self.outputs_of[at])
         return self.consts.get(name)
 
     def set_output(self, node, value, position=0):
@@ -342,8 +359,6 @@ class GraphReader:
         op = op or node.op_type
         if node.domain not in ("", "ai.onnx"):
             raise self.unsupported(node, f"operator {shown(node.domain)}.{shown(op)} is not a standard ONNX operator")
-        if op == "Constant":
-            return self.constant(node)
         names = node.input if names is None else names
         if op in loops.OPERATORS:
             return loops.visit(self, node, op, names)
@@ -354,73 +369,15 @@ class GraphReader:
             return self.set_output(node, self.value(node, names[0]).passed_on())
         values = self.values
         if not any(name in values for name in names if name):
-            return self.fold_constants(node, names, op, outputs)
-        if attention.visit(self, node, attributes(node)):
+            outputs = node.output if outputs is None else outputs
+            if self.nodes[self.index] is node:  # a node of the graph: evaluated when asked for
+                return self.consts.defer(self.index, names, outputs)
+            # a node of a Loop's body, walked once a turn: evaluated now, with this turn's counter
+            return self.consts.constant(node) if op == "Constant" else self.consts.fold(node, names, op, outputs)
+        attrs = attributes(node)  # read once (no reader changes them)
+        if attention.visit(self, node, attrs):
             return
         handler = OPERATORS.get(op)
         if handler is None:
             raise self.unsupported(node)
-        return handler(self, node, attributes(node))
-
-    def constant(self, node):
-        attrs = {a.name: a for a in node.attribute}
-        if "value" in attrs:
-            tensor = attrs["value"].t
-            const = Const(tensor.dims, proto=tensor)
-            if const.dims is not None and len(const.dims) <= 1 and elements(const.dims) <= _SHARED_ELEMENTS:
-                # a tracer writes the same small constant thousands of times (Swin-T: 2,800 Constant nodes): each
-                # distinct one is read once (its bytes are the key; arrays are never changed by their readers)
-                key = tensor.SerializeToString()
-                value = self.constant_values.get(key)
-                if value is None:
-                    value = const.array()
-                    if value is not None:
-                        self.constant_values[key] = value
-                const.value = value
-            self.consts[node.output[0]] = const
-            return
-        values = attributes(node)
-        for key, kind in (("value_int", "int64"), ("value_ints", "int64"), ("value_float", "float32"),
-                          ("value_floats", "float32")):
-            if key in values:
-                array = small.array(values[key], dtype=kind)
-                self.consts[node.output[0]] = Const(array.shape, value=array)
-                return
-        self.consts[node.output[0]] = Const(None, origin=f"Constant node '{shown(node.name)}'")
-
-    def fold_constants(self, node, names=None, op=None, outputs=None):
-        """A node whose inputs are all constants: evaluate it when it is shape arithmetic. ``names`` (its
-        inputs), ``op`` and ``outputs``: as :meth:`prepare` read them."""
-        op = op or node.op_type
-        names = tuple(node.input) if names is None else names
-        outputs = tuple(node.output) if outputs is None else outputs
-        if op == "Identity" and names[0] in self.consts:
-            # the exporter shares an initializer through Identity: the same tensor under another name
-            self.consts[outputs[0]] = self.consts[names[0]]
-            return
-        consts = self.consts
-        inputs = [consts.get(name) if name else None for name in names]
-        if None in inputs:
-            missing = [name for name, const in zip(names, inputs) if name and const is None]
-            if missing:
-                raise self.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
-        if op == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
-            attrs = attributes(node)
-            dims = inputs[0].dims
-            value = small.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype="int64")
-            self.consts[outputs[0]] = Const(value.shape, value=value, stored=False)
-            return
-        self.folded += onnx_constants.read_cost(inputs)
-        results = onnx_constants.evaluate(node, inputs, attributes(node), self.opset,
-                                          fold=self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS)
-        self.folded += sum(value.size for _, value in results if value is not None)
-        stored = op in ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze",
-                                  "Unsqueeze") and inputs[0] is not None and inputs[0].stored
-        sources = _NO_SOURCES.union(*[const.sources for const in inputs if const is not None and const.sources])
-        origin = None
-        for position, name in enumerate(outputs):
-            dims, value = results[position] if results and position < len(results) else (None, None)
-            if value is None and origin is None:
-                origin = f"node '{shown(node.name)}' ({shown(op)})"
-            self.consts[name] = Const(dims, value=value, origin=None if value is not None else origin,
-                                      stored=stored, sources=sources)
+        return handler(self, node, attrs)

@@ -60,13 +60,27 @@ def load(path, input=None, file=None):
     (C, H, W) -- None for a dynamic size -- and returns the (C, H, W) to read the model at.
     ``file`` is how the file is named in messages (default: ``path``).
     """
-    file = file or str(path)
+    import gc
+
+    # the reader makes some 100,000 small lists, tuples and Consts on a large graph, and none of them is garbage
+    # until it returns: the collector's passes over them (and over every object the process holds) are skipped
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(path, input, file or str(path))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load(path, input, file):
     model = read_model(path, file)
+    walk = None
     try:
         walk = GraphReader(model, file, input, path=str(path))
         spec = walk.spec()
-        ops = walk.op_types  # each node's operator, read once from the protobuf message
-        if FOLDED_BN not in (spec.source or "") and looks_bn_folded(model.graph, ops):
+        ops, nodes = walk.op_types, walk.nodes  # each node's operator, read once from the protobuf message
+        if FOLDED_BN not in (spec.source or "") and looks_bn_folded(model.graph, ops, nodes):
             from ..errors import note
 
             note(f"{file}: no BatchNormalization node, and its convs have weights and biases named by the exporter "
@@ -92,7 +106,7 @@ def load(path, input=None, file=None):
                  f"{'s' if len(gathered) > 1 else ''} as the rows it gathers from them (q x k x d for a table of "
                  f"(2*max(q, k)-1) x d: gathered): params count those rows, PyTorch the tables; MACs are the same "
                  f"(export with dynamo=False for PyTorch's params)")
-        removed = removed_biases(model.graph, ops, walk.consts)
+        removed = removed_biases(model.graph, ops, walk.consts, nodes)
         if removed[0]:
             from ..errors import note
 
@@ -104,30 +118,35 @@ def load(path, input=None, file=None):
     except (IndexError, KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as err:
         # protobuf parsed it, but it breaks ONNX's own rules (a name that is not UTF-8 text, a missing field)
         raise SpecError(f"not a well-formed ONNX model ({type(err).__name__}: {str(err)[:80]})", file=file) from None
+    finally:
+        if walk is not None:  # its 100,000 objects freed now, not left in cycles for the collector to walk
+            walk.release()
 
 
-def looks_bn_folded(graph, ops=None):
+def looks_bn_folded(graph, ops=None, nodes=None):
     """Whether a graph looks exported with BatchNormalization folded into the convs: no BN node, and a conv with a
     bias whose weight is an initializer the exporter named (``onnx::Conv_12``, where a module's own parameter
-    keeps its name, ``layer1.0.conv1.weight``). VGG (no BN, named weights) does not. ``ops``: each node's
-    operator, when already read."""
+    keeps its name, ``layer1.0.conv1.weight``). VGG (no BN, named weights) does not. ``ops``, ``nodes``: each
+    node's operator and the nodes as a list, when already read."""
     ops = [node.op_type for node in graph.node] if ops is None else ops
     if "BatchNormalization" in ops:
         return False
     initializers = {tensor.name for tensor in graph.initializer}
     return any(op == "Conv" and len(node.input) > 2 and node.input[2] and node.input[1] in initializers
-               and node.input[1].startswith("onnx::") for node, op in zip(graph.node, ops))
+               and node.input[1].startswith("onnx::") for node, op in zip(graph.node if nodes is None else nodes, ops)
+               if op == "Conv")
 
 
 # aten.conv2d(x, %p_weight, %p_bias) or (x, %view_2, %p_bias): a weight computed from the module's (NF-ResNet's)
 _BIAS_ARGUMENT = re.compile(r"args = \(%?[\w.]+, %\w+, %p_\w+")
 
 
-def removed_biases(graph, ops=None, consts=None):
+def removed_biases(graph, ops=None, consts=None, nodes=None):
     """(layers, params, first node) of the all-zero biases torch.export's optimizer removed from Conv and
     Gemm nodes (it says so in each node's metadata; a bias it removed after folding BN into the conv is
-    part of the folded model, not counted here). ``ops``: each node's operator, when already read;
-    ``consts``: the walk's constants, whose dims size a weight the graph computes (else its value_info)."""
+    part of the folded model, not counted here). ``ops``, ``nodes``: each node's operator and the nodes as a
+    list, when already read; ``consts``: the walk's constants, whose dims size a weight the graph computes
+    (else its value_info)."""
     ops = [node.op_type for node in graph.node] if ops is None else ops
     if "Conv" not in ops and "Gemm" not in ops:
         return 0, 0, ""
@@ -135,7 +154,7 @@ def removed_biases(graph, ops=None, consts=None):
     count = params = 0
     first = ""
     computed = {}  # the dims of the tensors the graph computes, read once when a weight is one
-    for node, op in zip(graph.node, ops):
+    for node, op in zip(graph.node if nodes is None else nodes, ops):
         if op not in ("Conv", "Gemm") or len(node.input) < 2:
             continue
         meta = {entry.key: entry.value for entry in node.metadata_props}

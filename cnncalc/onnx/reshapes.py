@@ -21,8 +21,7 @@ def pass_through(reader, node, attrs):
 def shape(reader, node, attrs):
     dims = reader.value(node, node.input[0], any_layout=True).shape
     start, end = attrs.get("start", 0), attrs.get("end", len(dims))
-    array = small.array(dims[start:end], dtype="int64")
-    reader.consts[node.output[0]] = Const(array.shape, value=array)
+    reader.consts[node.output[0]] = reader.consts.shape(tuple(dims[start:end]))
 
 
 def size(reader, node, attrs):

@@ -20,14 +20,13 @@ TRANSPOSED = (0, 2, 1)
 
 def reshape(reader, node, dims, target):
     """A Reshape between maps and tokens; False when it is not one."""
+    from . import reduction, xcit
     from .levit import subsample
-    from .reduction import untokens
-
-    from .xcit import untokens
 
     source = node.input[0]
     value = reader.values[source]
-    if len(target) == 4 and (subsample(reader, node, dims, target) or untokens(reader, node, dims, target)):
+    if len(target) == 4 and (subsample(reader, node, dims, target) or reduction.untokens(reader, node, dims, target)
+                             or xcit.untokens(reader, node, dims, target)):
         return True
     if value.tokens and value.layout is None and len(target) == 4 and target[0] == dims[0] and target[3] == dims[2] \
             and target[1] * target[2] == dims[1]:

@@ -168,6 +168,8 @@ def cosine(reader, node, attrs, region, inputs, consts):
     return None
 
 
+# --- MaxViT: attention in the windows of a partitioned map ------------------------------------------------
+
 def partitioned_qkv(reader, node, attrs):
     """The Slices (or Split) of MaxViT's q/k/v projection, a linear on a partitioned map (see
     :mod:`.partitions`): the projection joins a region started here, from the map it projects. False when

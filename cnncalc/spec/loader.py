@@ -7,8 +7,6 @@ key, so that every later error can name ``file:line``.
 
 import re
 
-import yaml
-
 from ..errors import SpecError, shown
 from ..numbers import MAX_NUMBER_CHARS
 from .files import MAX_FILE_BYTES, file_stem, open_regular, read_text  # noqa: F401 (loader.read_text...)
@@ -29,7 +27,15 @@ MAX_WRITTEN_NODES = 600_000
 # Texts shorter than this cannot hold MAX_WRITTEN_NODES values (`{a,b,c}` writes two per two characters).
 _COUNT_NODES_FROM = MAX_WRITTEN_NODES
 
-_FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+yaml = None  # PyYAML, imported when a text is first read (15 ms of every report on an .onnx file, which needs none)
+
+
+def _import_yaml():
+    global yaml
+    if yaml is None:
+        import yaml as module
+
+        yaml = module
 
 
 class Located(dict):
@@ -249,7 +255,7 @@ _LOADERS = {}
 
 
 def _loader(fast):
-    base = _FastLoader if fast else yaml.SafeLoader
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if fast else yaml.SafeLoader
     if base not in _LOADERS:
         _LOADERS[base] = _make_loader(base)
     return _LOADERS[base]
@@ -302,6 +308,7 @@ def load_yaml(text, file=None, markers=None, kind="spec", repeats=None):
     error then says only that, and quotes nothing of it. ``repeats``: a list to which a key written twice
     in one mapping is added as (key, line, first line), its first value kept, instead of an error.
     """
+    _import_yaml()
     try:
         return _load_yaml(text, file, repeats)
     except SpecError as err:

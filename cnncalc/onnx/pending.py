@@ -1,0 +1,225 @@
+"""The constants of an ONNX graph, each computed when it is first asked for.
+
+A tracer's graph is mostly constants: Swin-T from TorchScript has 7,000 Constant nodes and shape arithmetic
+on them for 600 nodes on the image. The walk (:class:`~cnncalc.onnx.graph.GraphReader`) does not evaluate a
+node of constant inputs when it reaches it: it notes which node gives each of its outputs, and
+:class:`Constants` evaluates the node (and the pending nodes it reads, in graph order) the first time a
+layer, a pattern or another constant asks for one of them. Half of Swin's constant nodes are never asked
+for: they compute the indices of the ScatterND that writes its shifted-window mask, whose dims are those of
+the tensor it writes into (:data:`DIMS_FROM_FIRST`).
+"""
+
+from . import constants as onnx_constants
+from . import small
+from ..errors import SpecError, shown
+from .tensors import Const, attributes
+
+# operators whose folded result (dims, no value: there is no handler for them) needs only their first input:
+# the indices and updates of a scatter are never evaluated (the initializers they are computed from are
+# still their result's sources, found by name: see Constants.sources_of)
+DIMS_FROM_FIRST = ("ScatterND", "ScatterElements")
+_MALFORMED = (IndexError, KeyError, ValueError, TypeError, ArithmeticError)
+_NO_SOURCES = frozenset()
+_STORED = ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose", "Squeeze", "Unsqueeze")
+_SHARED_BYTES = 1024  # a Constant tensor of at most this many bytes is read once per distinct value
+
+
+class Constants(dict):
+    """Tensor name -> :class:`~cnncalc.onnx.tensors.Const`, where a name whose node is pending counts as
+    present (``in``) and is evaluated by ``[]`` and ``get``."""
+
+    __slots__ = ("reader", "pending", "folded", "shared", "results")
+
+    def __init__(self, reader):
+        super().__init__()
+        self.reader = reader
+        self.pending = {}  # output name -> the index of the node giving it, not evaluated yet
+        self.folded = 0  # elements read and made by constant folding (see constants.MAX_FOLDED_ELEMENTS)
+        # one Const for each distinct small Constant tensor (its bytes) and each distinct shape (dims, stored):
+        # a tracer writes the same ones thousands of times (Swin-T: 2,800 Constant nodes)
+        self.shared = {}
+        # (operator, attributes, inputs' Consts) -> the Consts it gave, the elements it cost, and the inputs
+        # (kept, so that no other Const takes their ids): the same arithmetic in every block is evaluated once
+        self.results = {}
+
+    def __contains__(self, name):
+        return dict.__contains__(self, name) or name in self.pending
+
+    def __missing__(self, name):
+        if name in self.pending:
+            self.resolve(name)
+            return dict.__getitem__(self, name)
+        raise KeyError(name)
+
+    def get(self, name, default=None):
+        found = dict.get(self, name)
+        if found is None and name in self.pending:
+            self.resolve(name)
+            found = dict.get(self, name)
+        return default if found is None else found
+
+    def defer(self, index, inputs, outputs):
+        """Note node ``index`` (constant inputs ``inputs``) as giving ``outputs`` when asked; its inputs
+        must be there already (an error names the first missing one now, as an evaluated node would)."""
+        pending = self.pending
+        for name in inputs:
+            if name and name not in pending and not dict.__contains__(self, name):
+                reader = self.reader
+                raise reader.fail(reader.nodes[index], f"input '{shown(name)}' is not computed by any earlier node")
+        if outputs and dict.__contains__(self, outputs[0]):
+            return  # already read by a pattern looking ahead (GraphReader.ahead)
+        for name in outputs:
+            pending[name] = index
+
+    def resolve(self, name):
+        """Evaluate the pending node giving ``name``, after the pending nodes it reads, in graph order (a
+        node is evaluated after every node it reads: they come before it in the graph)."""
+        reader, pending = self.reader, self.pending
+        op_types, inputs_of, outputs_of = reader.op_types, reader.inputs_of, reader.outputs_of
+        first = pending[name]
+        inputs = inputs_of[first]
+        if not any(source in pending for source in inputs):  # its inputs are evaluated: it alone
+            needed, stack = (first,), ()
+        else:
+            needed, stack = set(), [first]
+        while stack:
+            at = stack.pop()
+            if at in needed:
+                continue
+            needed.add(at)
+            inputs = inputs_of[at]
+            if op_types[at] in DIMS_FROM_FIRST:
+                inputs = inputs[:1]
+            for source in inputs:
+                if source in pending:
+                    stack.append(pending[source])
+        for at in sorted(needed) if len(needed) > 1 else needed:
+            for output in outputs_of[at]:
+                pending.pop(output, None)
+            node = reader.nodes[at]
+            if node.domain not in ("", "ai.onnx"):  # read here: a constant no layer asks for is never read
+                raise reader.unsupported(node, f"operator {shown(node.domain)}.{shown(op_types[at])} is not a "
+                                               f"standard ONNX operator")
+            try:
+                if op_types[at] == "Constant":
+                    self.constant(node)
+                else:
+                    self.fold(node, inputs_of[at], op_types[at], outputs_of[at])
+            except SpecError:
+                raise
+            except _MALFORMED as err:  # named after the node evaluated, not the one that asked
+                raise reader.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
+
+    def sources_of(self, names):
+        """The initializers the constants ``names`` are computed from, as their evaluation would give them,
+        without evaluating them or the pending nodes they read: the sources of every evaluated constant they
+        are computed from (a Shape reads none, a Constant has none)."""
+        reader, pending = self.reader, self.pending
+        op_types, inputs_of = reader.op_types, reader.inputs_of
+        found, seen, stack = set(), set(), list(names)
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            const = dict.get(self, name)
+            if const is not None:
+                found.update(const.sources)
+                continue
+            at = pending.get(name)
+            if at is not None and op_types[at] not in ("Shape", "Constant"):
+                stack.extend(inputs_of[at])
+        return frozenset(found)
+
+
+    # --- evaluating a node ------------------------------------------------------------------------
+
+    def constant(self, node):
+        """A Constant node's output."""
+        output = node.output[0]
+        attribute = node.attribute
+        if len(attribute) == 1:  # as exporters write it: one attribute, `value`
+            tensor = attribute[0].t if attribute[0].name == "value" else None
+        else:
+            tensor = next((a.t for a in attribute if a.name == "value"), None)
+        if tensor is not None:
+            key = tensor.SerializeToString()
+            if len(key) > _SHARED_BYTES:
+                dict.__setitem__(self, output, Const(tensor.dims, proto=tensor))
+                return
+            # arrays and Consts are never changed by their readers: each distinct one is shared
+            const = self.shared.get(key)
+            if const is None:
+                const = self.shared[key] = Const(tensor.dims, proto=tensor)
+            dict.__setitem__(self, output, const)
+            return
+        values = attributes(node)
+        for key, kind in (("value_int", "int64"), ("value_ints", "int64"), ("value_float", "float32"),
+                          ("value_floats", "float32")):
+            if key in values:
+                array = small.array(values[key], dtype=kind)
+                dict.__setitem__(self, output, Const(array.shape, value=array))
+                return
+        dict.__setitem__(self, output, Const(None, origin=f"Constant node '{shown(node.name)}'"))
+
+    def shape(self, dims, stored=True):
+        """The Const of a Shape: the int64 values ``dims`` (a tuple), one Const for each distinct one."""
+        key = (dims, stored)
+        const = self.shared.get(key)
+        if const is None:
+            value = small.array(dims, dtype="int64")
+            const = self.shared[key] = Const(value.shape, value=value, stored=stored)
+        return const
+
+    def fold(self, node, names, op, outputs):
+        """A node whose inputs are all constants, ``names`` (its inputs), ``op`` and ``outputs`` as
+        GraphReader.prepare read them: evaluated when it is shape arithmetic (constants.evaluate), else its
+        dims when they follow from its inputs'."""
+        if op == "Identity" and names[0] in self:
+            # the exporter shares an initializer through Identity: the same tensor under another name
+            dict.__setitem__(self, outputs[0], self[names[0]])
+            return
+        get, evaluated = self.get, dict.get  # an input evaluated already is found without a Python call
+        if op in DIMS_FROM_FIRST:  # the others are not evaluated: only their sources are the result's
+            inputs = [get(names[0]) if names[0] else None] + [None] * (len(names) - 1)
+            later = self.sources_of([name for name in names[1:] if name])
+        else:
+            inputs = [(evaluated(self, name) or get(name)) if name else None for name in names]
+            later = _NO_SOURCES
+        if None in inputs:
+            missing = [name for name, const in zip(names, inputs) if name and name not in self]
+            if missing:
+                raise self.reader.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
+        if op == "Shape" and inputs[0] is not None and inputs[0].dims is not None:
+            attrs = attributes(node)
+            dims = inputs[0].dims
+            dict.__setitem__(self, outputs[0], self.shape(dims[attrs.get("start", 0):attrs.get("end", len(dims))],
+                                                          stored=False))
+            return
+        self.folded += onnx_constants.read_cost(inputs)
+        fold = self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS
+        attribute = node.attribute
+        key = (op, b"".join([a.SerializeToString() for a in attribute]) if attribute else b"", fold,
+               *[id(const) for const in inputs])
+        found = self.results.get(key)
+        if found is not None:  # computed before from the same Consts: the same results, the same cost
+            self.folded += found[1]
+            for name, const in zip(outputs, found[0]):
+                dict.__setitem__(self, name, const)
+            return
+        results = onnx_constants.evaluate(node, inputs, attributes(node), self.reader.opset, fold=fold)
+        made = sum(value.size for _, value in results if value is not None)
+        self.folded += made
+        stored = op in _STORED and inputs[0] is not None and inputs[0].stored
+        sources = later.union(*[const.sources for const in inputs if const is not None and const.sources])
+        origin, consts = None, []
+        for position, name in enumerate(outputs):
+            dims, value = results[position] if results and position < len(results) else (None, None)
+            if value is None and origin is None:
+                origin = f"node '{shown(node.name)}' ({shown(op)})"
+            const = Const(dims, value=value, origin=None if value is not None else origin, stored=stored,
+                          sources=sources)
+            dict.__setitem__(self, name, const)
+            consts.append(const)
+        if origin is None and op not in DIMS_FROM_FIRST:  # no node name in any of them: shared
+            self.results[key] = (consts, made, inputs)
