@@ -14,7 +14,7 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import biases, levit, logits, multiscale, partitions, variants
+from . import biases, levit, logits, multiscale, partitions, qkv_biases, variants
 from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 
@@ -117,6 +117,7 @@ def _start(reader, node, attrs):
     if item.get("act"):
         raise reader.unsupported(node, "an attention whose projection has an activation")
     region.names.append(reader.weights_of.get(value.layer, ""))
+    qkv_biases.take_k_buffer(reader, value.layer, region)
     return _step(reader, node, attrs, region, Value(None, value.shape))
 
 
@@ -314,11 +315,12 @@ def close(reader, node, name):
     keys, inner, projected, table = variants.layer_keys(reader, node, region, tokens)
     table += levit.layer_keys(reader, node, region, keys, projected, out)
     table += multiscale.layer_keys(reader, node, region, keys, tokens)
-    heads, proj = keys["heads"], keys.get("proj", True)  # proj: False, no output projection (BoTNet)
+    heads, proj = keys["heads"], keys.get("proj", True)
+    k_buffer = qkv_biases.k_bias_keys(region, keys)  # k's bias zeros held as a buffer (BEiT)  # proj: False, no output projection (BoTNet)
     found = None
     for qkv_bias in (True, False):
         for proj_bias in ((True, False) if proj else (False,)):
-            params = width * projected + (inner * out if proj else 0) + (projected if qkv_bias else 0) \
+            params = width * projected + (inner * out if proj else 0) + (projected - k_buffer if qkv_bias else 0) \
                 + (out if proj_bias else 0) + table
             if params == region.params and found is None:
                 found = qkv_bias, proj_bias

@@ -6,6 +6,7 @@ Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the n
 
 from .positions import partial_shortcut
 from .tensors import shape_text
+from .tokens import skipped_mean
 
 
 def split(reader, node, attrs):
@@ -33,6 +34,8 @@ def split(reader, node, attrs):
 
 
 def slice_(reader, node, attrs):
+    if skipped_mean(reader, node):  # the tokens after the class token, averaged (BEiT's head)
+        return
     dims = reader.value(node, node.input[0]).shape
     if reader.opset < 10:
         bounds = attrs["starts"], attrs["ends"], attrs.get("axes"), None
