@@ -118,3 +118,39 @@ def test_beit_k_bias_learned_is_three_biases(tmp_path):
     keys, attention = report.spec.layers[4].keys, report.rows[4]
     assert "k_bias" not in keys
     assert (attention.params, attention.buffers) == (192 + 24 + 24 + 72, 25)
+
+
+def folded_qkv_bias(folder, k_zeros=True):
+    """The same q/k/v bias as torch.export stores it (timm's EVA-02 attention, written as BEiT's): one initializer
+    ``cat_1`` folded from q_bias, k_bias and v_bias (its record in value_info), k's third zeros; the 4 positions
+    of a 1 x 8 x 2 x 2 map as tokens of width 8, 2 heads of 4, no position bias."""
+    g = Graph("dynamo", (1, 8, 2, 2))
+    tokens = g.op("Transpose", [g.op("Reshape", ["x", g.ints("val_4", [1, 8, 4])], allowzero=1)], perm=[0, 2, 1])
+    norm = g.op("LayerNormalization", [tokens, g.weight("blocks.0.norm1.weight", [8]),
+                                       g.weight("blocks.0.norm1.bias", [8])], axis=-1)
+    values = numpy.random.default_rng(0).normal(0, 0.02, 24).astype(numpy.float32)
+    if k_zeros:
+        values[8:16] = 0
+    g.inits.append(numpy_helper.from_array(values, "cat_1"))
+    g.folded("cat_1", ["blocks.0.attn.k_bias", "blocks.0.attn.q_bias", "blocks.0.attn.v_bias"])
+    qkv = g.op("Add", [g.op("MatMul", [norm, g.weight("val_12", [8, 24])]), "cat_1"])
+    heads = g.op("Transpose", [g.op("Reshape", [qkv, g.ints("val_20", [1, 4, 3, 2, 4])], allowzero=1)],
+                 perm=[2, 0, 3, 1, 4])
+    q, k, v = (g.op("Squeeze", [g.op("Slice", [heads, g.ints(f"start{i}", [i]), g.ints(f"end{i}", [i + 1]),
+                                               g.ints("axis0", [0])]), g.ints("axis0", [0])]) for i in range(3))
+    scores = g.op("MatMul", [g.op("Mul", [q, g.scalar(0.5)]), g.op("Transpose", [k], perm=[0, 1, 3, 2])])
+    mixed = g.op("MatMul", [g.op("Softmax", [scores], axis=-1), v])
+    back = g.op("Reshape", [g.op("Transpose", [mixed], perm=[0, 2, 1, 3]), g.ints("val_182", [1, 4, 8])], allowzero=1)
+    return g.save(folder, g.op("Add", [tokens, g.linear(back, 8, 8, "blocks.0.attn.proj")]))
+
+
+@pytest.mark.parametrize("k_zeros", [True, False])
+def test_q_k_v_bias_torch_export_folded_from_q_bias_k_bias_and_v_bias(tmp_path, k_zeros):
+    report, _ = totals(folded_qkv_bias(tmp_path, k_zeros))
+    keys, attention = report.spec.layers[2].keys, report.rows[2]
+    assert [row.type for row in report.rows] == ["tokens", "layernorm", "attention", "add"]
+    # qkv 8*24 = 192; proj 8*8 + 8 = 72; the q and v biases 2*8 (k's 8 zeros a buffer), or all three 3*8
+    assert (keys.get("k_bias"), attention.params, attention.buffers) == (
+        ("buffer", 192 + 16 + 72, 8) if k_zeros else (None, 192 + 24 + 72, 0))
+    # qkv 4*8*24 = 768; QK^T and AV 2 heads * 4*4*4 = 128 each; proj 4*8*8 = 256
+    assert attention.macs == 768 + 128 + 128 + 256 == 1280

@@ -17,7 +17,9 @@ def note_k_buffer(reader, layer, name, units):
     which an attention region taking the projection counts as buffers, not params."""
     at = reader.makers.get(name)
     node = reader.nodes[at] if at is not None else None
-    if node is None or node.op_type != "Concat" or len(node.input) != 3 or units % 3 \
+    if node is None:
+        return _folded_k_buffer(reader, layer, name, units)
+    if node.op_type != "Concat" or len(node.input) != 3 or units % 3 \
             or attributes(node).get("axis", 0) not in (0, -1):
         return
     parts = [reader.consts.get(part) for part in node.input]
@@ -27,6 +29,22 @@ def note_k_buffer(reader, layer, name, units):
     if learned(reader, node.input[0]) and learned(reader, node.input[2]) and not learned(reader, node.input[1]) \
             and zeros is not None and not zeros.any():
         reader.__dict__.setdefault("k_buffers", {})[layer] = units // 3
+
+
+def _folded_k_buffer(reader, layer, name, units):
+    """The same bias as torch.export stores it: one initializer folded from three of the model's tensors (its
+    record names ``q_bias``, ``k_bias`` and ``v_bias``), whose middle third is zeros and whose other two are not."""
+    from .derived import origins
+
+    const = reader.consts.get(name)
+    made = origins(reader, name)
+    values = const.array() if const is not None and const.stored and made and len(made) == 3 else None
+    if values is None or units % 3 or const.dims != (units,):
+        return
+    third = units // 3
+    flat = values.reshape(-1).tolist()
+    if any(flat[:third]) and any(flat[2 * third:]) and not any(flat[third:2 * third]):
+        reader.__dict__.setdefault("k_buffers", {})[layer] = third
 
 
 def take_k_buffer(reader, layer, region):
