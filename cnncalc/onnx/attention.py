@@ -14,14 +14,14 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import biases, levit, logits, multiscale, partitions, qkv_biases, variants
+from . import biases, levit, logits, multiscale, partitions, qkv_biases, rope, variants
 from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 
 # the operators a region follows
 FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
             "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum", "Conv",
-            "BatchNormalization", "HardSwish", "LayerNormalization", "MaxPool", "ScatterND")
+            "BatchNormalization", "HardSwish", "LayerNormalization", "MaxPool", "ScatterND", "Neg")
 
 
 class Region:
@@ -224,6 +224,8 @@ def _step(reader, node, attrs, region, first=None):
             region.params += elements(consts[2].dims)
             region.biases.append(elements(consts[2].dims))
         return _set(reader, node, region, (dims[0], units)) or True
+    if op in rope.OPERATORS and (shape := rope.step(reader, node, region, inputs, consts)) is not None:
+        return _set(reader, node, region, shape) or True  # RoPE's rotation of q and k (EVA-02)
     if op in ("Add", "Mul", "Div"):
         present = [i for i, d in enumerate(inputs) if d is not None]
         if len(present) != 1 or len(node.input) != 2:
@@ -316,7 +318,8 @@ def close(reader, node, name):
     table += levit.layer_keys(reader, node, region, keys, projected, out)
     table += multiscale.layer_keys(reader, node, region, keys, tokens)
     heads, proj = keys["heads"], keys.get("proj", True)
-    k_buffer = qkv_biases.k_bias_keys(region, keys)  # k's bias zeros held as a buffer (BEiT)  # proj: False, no output projection (BoTNet)
+    k_buffer = qkv_biases.k_bias_keys(region, keys)  # k's bias zeros held as a buffer (BEiT)
+    rope.layer_keys(reader, region, keys, tokens)  # proj: False, no output projection (BoTNet)
     found = None
     for qkv_bias in (True, False):
         for proj_bias in ((True, False) if proj else (False,)):

@@ -11,7 +11,8 @@ import math
 
 from ..numbers import Tokens, is_tokens, plural
 from . import multiscale
-from .attention_biases import K_BIASES, bias_text, check_class_token, class_relative, qkv_biases, token_positions
+from .attention_biases import (K_BIASES, ROPES, bias_text, check_class_token, class_relative, qkv_biases, rotary,
+                               token_positions)
 from .keys import check_activation, check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
@@ -38,6 +39,7 @@ ATTENTION_KEYS = {
     "grid": (check_size, None), "pool_q": (check_size, None), "pool_kv": (check_size, None),
     "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False), "gathered": (multiscale.check_axes, None),
     "fit": (check_flag, False), "k_bias": (check_choice(*K_BIASES), "learned"), "class_token": (check_flag, False),
+    "rope": (check_choice(*ROPES), "none"),
 }
 
 
@@ -107,6 +109,8 @@ def attention(layer, shape):
     weights = channels * projected + (dim * out if p["proj"] else 0)
     proj_bias = p["proj_bias"] and p["proj"]
     qkv_params, buffers, extra = qkv_biases(layer, projected, heads * key_dim)  # k's bias: BEiT's a buffer
+    rope_buffers, rope_lines = rotary(layer, shape, key_dim)  # EVA-02's rotary position embedding
+    buffers, extra = buffers + rope_buffers, extra + rope_lines
     biases = qkv_params + (out if proj_bias else 0)
     params = weights + biases
     maps = windows * heads * rows * per_window  # elements of the attention map

@@ -14,6 +14,7 @@
 import math
 
 K_BIASES = ("learned", "buffer", "none")
+ROPES = ("none", "table", "shared")
 
 
 def check_k_bias(layer):
@@ -68,6 +69,25 @@ def class_relative(layer, shape, heads):
 
 
 def check_class_token(layer, tokens):
-    """``class_token: true`` is about a relative position bias on tokens."""
-    if layer.p["class_token"] and (not tokens or layer.p["position"] != "relative"):
-        raise layer.error("class_token: true needs position: relative on tokens (N x D)", "class_token")
+    """``class_token: true`` is about a relative position bias or RoPE on tokens."""
+    if layer.p["class_token"] and (not tokens or (layer.p["position"] != "relative" and layer.p["rope"] == "none")):
+        raise layer.error("class_token: true needs position: relative or rope on tokens (N x D)", "class_token")
+    if layer.p["rope"] != "none" and not tokens:
+        raise layer.error("rope needs tokens (N x D)", "rope")
+
+
+def rotary(layer, shape, key_dim):
+    """(buffers, explain lines) of a rotary position embedding (RoPE, EVA-02's): q and k of each token (but the
+    class token with ``class_token: true``) times a constant sin/cos table, no params, no MACs; ``rope: table``:
+    this layer holds the table, P positions x 2k (the sin and the cos of each of q's and k's k features a head),
+    as buffers; ``shared``: it uses the table another layer holds."""
+    if layer.p["rope"] == "none":
+        return 0, []
+    rows = shape[0] - (1 if layer.p["class_token"] else 0)
+    text = (f"rotary position embedding (RoPE): q and k of the {rows} "
+            f"{'patch tokens' if layer.p['class_token'] else 'tokens'} times a constant sin/cos table, no params "
+            f"and no MACs (elementwise)")
+    if layer.p["rope"] == "shared":
+        return 0, [("params", text + "; the table is held by another layer")]
+    return rows * 2 * key_dim, [("params", text + f"; buffers: the table, positions * 2k = {rows}*2*{key_dim} = "
+                                                  f"{rows * 2 * key_dim:,}")]
