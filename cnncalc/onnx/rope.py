@@ -63,3 +63,13 @@ def layer_keys(reader, region, keys, tokens):
         region.buffers += elements(table)
     if table[0] == tokens.shape[1] - 1:
         keys["class_token"] = True
+
+
+def notes(spec):
+    """The ``note:`` line of a model with RoPE: buffers its module keeps that the graph never reads."""
+    if not any(layer.keys.get("rope") == "table" for layer in spec.layers):
+        return []
+    return ["RoPE's sin/cos table counts as the buffer the graph reads (positions x 2 x the head width, held by the "
+            "first attention layer: rope: table); a tensor the module keeps but the forward pass never reads is not "
+            "in the file (timm's RotaryEmbeddingCat: the frequency bands it made the table from, a quarter of the "
+            "head width), and PyTorch counts it as buffers besides"]
