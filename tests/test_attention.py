@@ -204,9 +204,9 @@ def test_beit_attention_is_timms():
 
 
 def test_beit_attention_keys_are_checked():
-    with pytest.raises(SpecError, match="class_token: true needs position: relative on tokens"):
+    with pytest.raises(SpecError, match="class_token: true needs position: relative or rope on tokens"):
         one({"tokens": [197, 768]}, type="attention", heads=12, class_token=True)
-    with pytest.raises(SpecError, match="class_token: true needs position: relative on tokens"):
+    with pytest.raises(SpecError, match="class_token: true needs position: relative or rope on tokens"):
         one([96, 14, 14], type="attention", heads=3, position="relative", class_token=True)
     with pytest.raises(SpecError, match=r"a class token and a square grid of patches \(N - 1 = W\^2\), but N - 1 = "
                                         r"197"):
