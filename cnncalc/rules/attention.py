@@ -10,9 +10,7 @@ window: the attention map), the weighted sum, and the output (docs/conventions.m
 import math
 
 from ..numbers import Tokens, is_tokens, plural
-from . import multiscale
-from .attention_biases import (K_BIASES, ROPES, bias_text, check_class_token, class_relative, qkv_biases, rotary,
-                               token_positions)
+from . import attention_biases as extras, multiscale
 from .keys import check_activation, check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
@@ -38,8 +36,7 @@ ATTENTION_KEYS = {
     # pooling attention on the tokens of a T x H x W grid (MViT: see multiscale)
     "grid": (check_size, None), "pool_q": (check_size, None), "pool_kv": (check_size, None),
     "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False), "gathered": (multiscale.check_axes, None),
-    "fit": (check_flag, False), "k_bias": (check_choice(*K_BIASES), "learned"), "class_token": (check_flag, False),
-    "rope": (check_choice(*ROPES), "none"),
+    "fit": (check_flag, False), **extras.KEYS,  # k_bias, class_token, rope (BEiT, EVA-02)
 }
 
 
@@ -50,7 +47,7 @@ def _geometry(layer, shape):
     unshifted; the relative table and its index keep the window as written (:func:`_table_window`)."""
     if is_tokens(shape):
         for key, given in (("window", layer.p["window"] is not None), ("mask", layer.p["mask"] != "none"),
-                           ("position", layer.p["position"] not in token_positions(layer))):
+                           ("position", layer.p["position"] not in extras.token_positions(layer))):
             if given:
                 raise layer.error(f"{key} needs a map (C x H x W), but the input is {shape[0]} tokens of width "
                                   f"{shape[1]}", key)
@@ -83,7 +80,6 @@ def attention(layer, shape):
     if p["grid"] is not None or p["position"] == "decomposed" or p["residual_pool"] or p["gathered"] \
             or p["pool_q"] is not None or p["pool_kv"] is not None:
         return multiscale.attention(layer, shape, channels, heads)
-    check_class_token(layer, is_tokens(shape))
     count, windows, per_window, window, padded = _geometry(layer, shape)
     head_dim = dim // heads
     channel_wise = p["over"] == "channels"  # XCiT's cross-covariance attention: a d x d map a head
@@ -108,9 +104,7 @@ def attention(layer, shape):
     macs = qkv + scores + values + proj
     weights = channels * projected + (dim * out if p["proj"] else 0)
     proj_bias = p["proj_bias"] and p["proj"]
-    qkv_params, buffers, extra = qkv_biases(layer, projected, heads * key_dim)  # k's bias: BEiT's a buffer
-    rope_buffers, rope_lines = rotary(layer, shape, key_dim)  # EVA-02's rotary position embedding
-    buffers, extra = buffers + rope_buffers, extra + rope_lines
+    qkv_params, buffers, extra = extras.qkv_biases(layer, shape, projected, key_dim)  # k_bias (BEiT), rope (EVA-02)
     biases = qkv_params + (out if proj_bias else 0)
     params = weights + biases
     maps = windows * heads * rows * per_window  # elements of the attention map
@@ -118,8 +112,7 @@ def attention(layer, shape):
     table = elements(2 * k - 1 for k in sides) if window else 0
     indexed = elements(sides) if window else per_window  # positions a window the index is made for
     if p["position"] == "relative" and not window:  # tokens: a class token and a W x W grid (BEiT)
-        table_params, table_buffers, line = class_relative(layer, shape, heads)
-        params, buffers, extra = params + table_params, buffers + table_buffers, extra + [line]
+        params, buffers, extra = extras.class_relative(layer, shape, heads, params, buffers, extra)
     elif p["position"] == "relative":
         params += table * heads
         buffers += indexed * indexed
@@ -367,7 +360,7 @@ def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, 
                           f"{heads_text}")]
         if p["shift"]:
             lines.append(("size", f"shift {p['shift']}: the windows move (torch.roll), the counts do not"))
-    bias_terms = [(t, n) for t, n, on in ((*bias_text(p, e, dim), p["qkv_bias"]), ("C", f"{channels}", p["proj_bias"]))
+    bias_terms = [(t, n) for t, n, on in ((*extras.bias_text(p, e, dim), p["qkv_bias"]), ("C", f"{channels}", p["proj_bias"]))
                   if on]
     lines.append(("params", f"params = Q,K,V weights 3*C*{e} + output projection {e}*C"
                             + "".join(f" + {'biases ' if i == 0 else ''}{t}" for i, (t, _) in enumerate(bias_terms))

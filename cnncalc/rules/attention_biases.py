@@ -13,8 +13,14 @@
 
 import math
 
+from ..numbers import is_tokens
+from .keys import check_choice, check_flag
+
 K_BIASES = ("learned", "buffer", "none")
 ROPES = ("none", "table", "shared")
+# the attention layer's keys defined here
+KEYS = {"k_bias": (check_choice(*K_BIASES), "learned"), "class_token": (check_flag, False),
+        "rope": (check_choice(*ROPES), "none")}
 
 
 def check_k_bias(layer):
@@ -24,10 +30,18 @@ def check_k_bias(layer):
                           f"false", "k_bias")
 
 
-def qkv_biases(layer, projected, key_width):
+def qkv_biases(layer, shape, projected, key_dim):
     """(params, buffers, explain lines) of the q/k/v projection's biases: ``projected`` (q, k and v together)
-    learned, or without k's ``key_width`` (heads * k): held as a buffer of zeros, or absent."""
+    learned, or without k's heads * ``key_dim``: held as a buffer of zeros, or absent; and the buffers of a
+    rotary position embedding (:func:`rotary`). The keys of this module checked first."""
     check_k_bias(layer)
+    check_class_token(layer, is_tokens(shape))
+    buffers, lines = rotary(layer, shape, key_dim)
+    params, more, bias_lines = _biases(layer, projected, layer.p["heads"] * key_dim)
+    return params, buffers + more, bias_lines + lines
+
+
+def _biases(layer, projected, key_width):
     p = layer.p
     if not p["qkv_bias"]:
         return 0, 0, []
@@ -53,19 +67,19 @@ def token_positions(layer):
     return ("none", "offsets", "folded") + (("relative",) if layer.p["class_token"] else ())
 
 
-def class_relative(layer, shape, heads):
-    """(params, buffers, explain line) of a relative position bias on N tokens, a class token and a W x W grid:
-    ((2W-1)^2 + 3) * heads params, the index N*N buffers."""
+def class_relative(layer, shape, heads, params, buffers, extra):
+    """``params``, ``buffers`` and explain lines ``extra`` with those of a relative position bias on N tokens, a
+    class token and a W x W grid: ((2W-1)^2 + 3) * heads params, the index N*N buffers."""
     count = shape[0]
     side = math.isqrt(max(count - 1, 0))
     if side < 1 or side * side != count - 1:
         raise layer.error(f"class_token: true needs a class token and a square grid of patches (N - 1 = W^2), but "
                           f"N - 1 = {count - 1}", "class_token")
     entries = (2 * side - 1) ** 2 + 3
-    return entries * heads, count * count, (
+    return params + entries * heads, buffers + count * count, extra + [(
         "params", f"relative position bias table (a class token and {side}x{side} patches) = ((2W-1)^2 + 3) * heads "
                   f"= ((2*{side}-1)^2 + 3)*{heads} = {entries * heads:,} params (the 3: class to patch, patch to "
-                  f"class, class to class; buffers: the index into it, N*N = {count}*{count} = {count * count:,})")
+                  f"class, class to class; buffers: the index into it, N*N = {count}*{count} = {count * count:,})")]
 
 
 def check_class_token(layer, tokens):
