@@ -104,16 +104,13 @@ def attention(layer, shape):
     macs = qkv + scores + values + proj
     weights = channels * projected + (dim * out if p["proj"] else 0)
     proj_bias = p["proj_bias"] and p["proj"]
-    qkv_params, buffers, extra = extras.qkv_biases(layer, shape, projected, key_dim)  # k_bias (BEiT), rope (EVA-02)
-    biases = qkv_params + (out if proj_bias else 0)
-    params = weights + biases
+    biases, table_params, buffers, extra = extras.biases(layer, shape, projected, key_dim, out if proj_bias else 0)
+    params = weights + biases + table_params  # k_bias, class_token's table (BEiT); rope (EVA-02): attention_biases
     maps = windows * heads * rows * per_window  # elements of the attention map
     sides = _table_window(layer, shape, window)  # the window the table and index are made for
     table = elements(2 * k - 1 for k in sides) if window else 0
     indexed = elements(sides) if window else per_window  # positions a window the index is made for
-    if p["position"] == "relative" and not window:  # tokens: a class token and a W x W grid (BEiT)
-        params, buffers, extra = extras.class_relative(layer, shape, heads, params, buffers, extra)
-    elif p["position"] == "relative":
+    if p["position"] == "relative" and window:
         params += table * heads
         buffers += indexed * indexed
         formula, pairs = ("(2W-1)^2", "W^2 * W^2") if len(window) == 2 else ("(2Wt-1)*(2Wh-1)*(2Ww-1)", "n * n") \
@@ -360,7 +357,8 @@ def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, 
                           f"{heads_text}")]
         if p["shift"]:
             lines.append(("size", f"shift {p['shift']}: the windows move (torch.roll), the counts do not"))
-    bias_terms = [(t, n) for t, n, on in ((*extras.bias_text(p, e, dim), p["qkv_bias"]), ("C", f"{channels}", p["proj_bias"]))
+    qkv_terms = extras.bias_text(p, e, dim)
+    bias_terms = [(t, n) for t, n, on in ((*qkv_terms, p["qkv_bias"]), ("C", f"{channels}", p["proj_bias"]))
                   if on]
     lines.append(("params", f"params = Q,K,V weights 3*C*{e} + output projection {e}*C"
                             + "".join(f" + {'biases ' if i == 0 else ''}{t}" for i, (t, _) in enumerate(bias_terms))

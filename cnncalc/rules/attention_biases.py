@@ -30,15 +30,19 @@ def check_k_bias(layer):
                           f"false", "k_bias")
 
 
-def qkv_biases(layer, shape, projected, key_dim):
-    """(params, buffers, explain lines) of the q/k/v projection's biases: ``projected`` (q, k and v together)
-    learned, or without k's heads * ``key_dim``: held as a buffer of zeros, or absent; and the buffers of a
-    rotary position embedding (:func:`rotary`). The keys of this module checked first."""
+def biases(layer, shape, projected, key_dim, proj_biases):
+    """(biases, position table params, buffers, explain lines) of an attention layer as far as this module's keys
+    say: the q/k/v projection's biases, ``projected`` (q, k and v together) learned, or without k's heads *
+    ``key_dim`` (held as a buffer of zeros, or absent), plus the output projection's ``proj_biases``; the relative
+    table of a class token and a grid (:func:`class_relative`); the buffers of a rotary position embedding
+    (:func:`rotary`). The keys of this module checked first."""
     check_k_bias(layer)
     check_class_token(layer, is_tokens(shape))
-    buffers, lines = rotary(layer, shape, key_dim)
-    params, more, bias_lines = _biases(layer, projected, layer.p["heads"] * key_dim)
-    return params, buffers + more, bias_lines + lines
+    params, buffers, lines = _biases(layer, projected, layer.p["heads"] * key_dim)
+    table = (0, 0, []) if layer.p["position"] != "relative" or not is_tokens(shape) else class_relative(
+        layer, shape, layer.p["heads"])
+    more, rope_lines = rotary(layer, shape, key_dim)
+    return params + proj_biases, table[0], buffers + table[1] + more, lines + table[2] + rope_lines
 
 
 def _biases(layer, projected, key_width):
@@ -67,16 +71,16 @@ def token_positions(layer):
     return ("none", "offsets", "folded") + (("relative",) if layer.p["class_token"] else ())
 
 
-def class_relative(layer, shape, heads, params, buffers, extra):
-    """``params``, ``buffers`` and explain lines ``extra`` with those of a relative position bias on N tokens, a
-    class token and a W x W grid: ((2W-1)^2 + 3) * heads params, the index N*N buffers."""
+def class_relative(layer, shape, heads):
+    """(params, buffers, explain lines) of a relative position bias on N tokens, a class token and a W x W grid:
+    ((2W-1)^2 + 3) * heads params, the index N*N buffers."""
     count = shape[0]
     side = math.isqrt(max(count - 1, 0))
     if side < 1 or side * side != count - 1:
         raise layer.error(f"class_token: true needs a class token and a square grid of patches (N - 1 = W^2), but "
                           f"N - 1 = {count - 1}", "class_token")
     entries = (2 * side - 1) ** 2 + 3
-    return params + entries * heads, buffers + count * count, extra + [(
+    return entries * heads, count * count, [(
         "params", f"relative position bias table (a class token and {side}x{side} patches) = ((2W-1)^2 + 3) * heads "
                   f"= ((2*{side}-1)^2 + 3)*{heads} = {entries * heads:,} params (the 3: class to patch, patch to "
                   f"class, class to class; buffers: the index into it, N*N = {count}*{count} = {count * count:,})")]
