@@ -186,6 +186,48 @@ def test_peak_memory_frees_the_attention_map_after_the_layer():
     assert report.totals["peak_memory_bytes"] == report.row("a").memory_bytes
 
 
+def test_beit_attention_is_timms():
+    """timm 1.0.31's beit.Attention(768, 12, qkv_bias=True, window_size=(14, 14)) measured with torch 2.14.1
+    (sum of p.numel() and b.numel(), FlopCounterMode / 2 on 1 x 197 x 768): 2,370,384 params, 39,577 buffers,
+    524,391,936 MACs. By hand: qkv 3*768*768 = 1,769,472, q_bias and v_bias 2*768 (k_bias: 768 zeros, a
+    buffer), the table ((2*14-1)^2 + 3)*12 = 8,784, proj 768*768 + 768 = 590,592; buffers 768 + 197*197."""
+    row = one({"tokens": [197, 768]}, type="attention", heads=12, k_bias="buffer", position="relative",
+              class_token=True)
+    assert (row.out_shape, row.params, row.buffers, row.macs) == ((197, 768), 2370384, 39577, 524391936)
+    assert row.params == 1769472 + 2 * 768 + 8784 + 590592
+    text = "\n".join(line for _, line in row.explain)
+    assert "biases 2*C + C = 3*768*768 + 768*768 + 2*768 + 768 = 2,361,600" in text
+    assert "((2*14-1)^2 + 3)*12 = 8,784 params" in text and "N*N = 197*197 = 38,809" in text
+    # k without a bias at all (EVA-02's three Linears): the q and v biases only, no buffer
+    row = one({"tokens": [197, 768]}, type="attention", heads=12, k_bias="none")
+    assert (row.params, row.buffers) == (2362368 - 768, 0)
+
+
+def test_beit_attention_keys_are_checked():
+    with pytest.raises(SpecError, match="class_token: true needs position: relative or rope on tokens"):
+        one({"tokens": [197, 768]}, type="attention", heads=12, class_token=True)
+    with pytest.raises(SpecError, match="class_token: true needs position: relative or rope on tokens"):
+        one([96, 14, 14], type="attention", heads=3, position="relative", class_token=True)
+    with pytest.raises(SpecError, match=r"a class token and a square grid of patches \(N - 1 = W\^2\), but N - 1 = "
+                                        r"197"):
+        one({"tokens": [198, 768]}, type="attention", heads=12, position="relative", class_token=True)
+    with pytest.raises(SpecError, match="position needs a map"):  # relative on tokens without a class token
+        one({"tokens": [197, 768]}, type="attention", heads=12, position="relative")
+    with pytest.raises(SpecError, match="k_bias: buffer is about the q/k/v biases, but the layer has qkv_bias: false"):
+        one({"tokens": [197, 768]}, type="attention", heads=12, qkv_bias=False, k_bias="buffer")
+    with pytest.raises(SpecError, match="k_bias must be one of learned, buffer, none"):
+        one({"tokens": [197, 768]}, type="attention", heads=12, k_bias="zeros")
+
+
+def test_mean_of_the_tokens_after_the_class_token():
+    report = cnncalc.analyze({"input": {"tokens": [197, 768]}, "layers": [
+        {"name": "mean", "type": "meantokens", "skip": 1}]}, explain=True)
+    row = report.row("mean")
+    assert (row.out_shape, row.params, row.flops) == ((768,), 0, 196 * 768)
+    with pytest.raises(SpecError, match="skip 197 must leave some of the 197 tokens"):
+        cnncalc.analyze({"input": {"tokens": [197, 768]}, "layers": [{"type": "meantokens", "skip": 197}]})
+
+
 def test_attention_errors_name_the_layer():
     with pytest.raises(cnncalc.CnnCalcError, match="heads 5 must divide the width 768"):
         one({"tokens": [197, 768]}, type="attention", heads=5)

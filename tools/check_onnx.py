@@ -144,6 +144,9 @@ def modern(folder, names):
                     want["params"] += heads * m * n - table
                     want["buffers"] -= m * n
                     note_bias = " (position bias folded)"
+                if layer.keys.get("rope") == "table":  # timm's RoPE bands (head width / 4), never read by the graph
+                    want["buffers"] -= report.row(layer.name).in_shape[1] // layer.keys["heads"] // 4
+                    note_bias = " (RoPE bands not in the file)"
                 if kind == "dynamo" and layer.keys.get("gathered"):  # MViT V2's tables as the rows it gathered
                     want["params"] += gathered_difference(report, layer)
                     note_bias = " (position tables gathered)"

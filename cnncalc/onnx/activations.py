@@ -80,7 +80,8 @@ def mul(reader, node, attrs):
             reader.by_name[value.layer]["act"] = act
             return reader.set_output(node, value)
         return reader.set_output(node, reader.emit(node, act, [source], layout=value.layout, any_layout=True))
-    reader.set_output(node, reader.emit(node, "mul", list(node.input)))
+    tokens = all(reader.values[name].tokens and reader.values[name].layout is None for name in node.input)
+    reader.set_output(node, reader.emit(node, "mul", list(node.input), any_layout=tokens))  # tokens: a GLU's gate
 
 
 def clip(reader, node, attrs):

@@ -14,14 +14,14 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import biases, cait, levit, logits, multiscale, partitions, reduction, tinyvit, variants
+from . import biases, cait, levit, logits, multiscale, partitions, qkv_biases, reduction, rope, tinyvit, variants
 from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 
 # the operators a region follows
 FOLLOWED = ("Shape", "Pad", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Split", "Slice", "MatMul", "Gemm", "Add", "Mul",
             "Div", "Softmax", "Cast", "Identity", "Dropout", "Flatten", "ReduceL2", "Clip", "Expand", "Einsum", "Conv",
-            "BatchNormalization", "HardSwish", "LayerNormalization", "MaxPool", "ScatterND")
+            "BatchNormalization", "HardSwish", "LayerNormalization", "MaxPool", "ScatterND", "Neg")
 
 
 class Region:
@@ -117,6 +117,7 @@ def _start(reader, node, attrs):
     if item.get("act"):
         raise reader.unsupported(node, "an attention whose projection has an activation")
     region.names.append(reader.weights_of.get(value.layer, ""))
+    qkv_biases.take_k_buffer(reader, value.layer, region)
     return _step(reader, node, attrs, region, Value(None, value.shape))
 
 
@@ -224,6 +225,8 @@ def _step(reader, node, attrs, region, first=None):
             region.params += elements(consts[2].dims)
             region.biases.append(elements(consts[2].dims))
         return _set(reader, node, region, (dims[0], units)) or True
+    if op in rope.OPERATORS and (shape := rope.step(reader, node, region, inputs, consts)) is not None:
+        return _set(reader, node, region, shape) or True  # RoPE's rotation of q and k (EVA-02)
     if op in ("Add", "Mul", "Div"):
         present = [i for i, d in enumerate(inputs) if d is not None]
         if len(present) != 1 or len(node.input) != 2:
@@ -321,10 +324,12 @@ def close(reader, node, name):
     table += reduction.layer_keys(reader, node, region, keys, tokens)
     table += cait.layer_keys(region, keys)
     heads, proj = keys["heads"], keys.get("proj", True)  # proj: False, no output projection (BoTNet)
+    k_buffer = qkv_biases.k_bias_keys(region, keys)  # k's bias zeros held as a buffer (BEiT)
+    rope.layer_keys(reader, region, keys, tokens)
     found = None
     for qkv_bias in (True, False):
         for proj_bias in ((True, False) if proj else (False,)):
-            params = width * projected + (inner * out if proj else 0) + (projected if qkv_bias else 0) \
+            params = width * projected + (inner * out if proj else 0) + (projected - k_buffer if qkv_bias else 0) \
                 + (out if proj_bias else 0) + table
             if params == region.params and found is None:
                 found = qkv_bias, proj_bias

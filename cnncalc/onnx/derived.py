@@ -135,7 +135,9 @@ def notes(reader, spec):
     weights = folded_weights(reader)
     if weights:
         lines.append(_weight_note(weights))
-    return lines
+    from .rope import notes as rope_notes
+
+    return lines + rope_notes(spec)
 
 
 def mlp_difference(table, hidden):

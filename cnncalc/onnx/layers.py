@@ -6,7 +6,7 @@ operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node a
 """
 
 from . import tokens
-from . import positions, separable
+from . import positions, qkv_biases, separable
 from .derived import standardisation_roles
 from .tensors import channels_last, elements, initializer_kind, number, pair, shape_text
 
@@ -224,6 +224,7 @@ def matmul(reader, node, attrs):
                                       any_layout=True)
             reader.set_output(node, value)
             reader.values[add.output[0]] = value
+            qkv_biases.note_k_buffer(reader, value.layer, other[0], dims[1])  # BEiT's cat(q_bias, k zeros, v_bias)
             return
     reader.set_output(node, reader.emit(node, type_name, [source], keys, weight=weight, layout=layout,
                                       any_layout=True))

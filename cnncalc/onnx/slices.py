@@ -7,13 +7,17 @@ Each operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the n
 from . import xcit
 from .positions import partial_shortcut
 from .tensors import shape_text
+from .tokens import skipped_mean
 
 
 def split(reader, node, attrs):
     """Split of the channels: chunks as torch.chunk cuts them, else one ``slice`` a part (torch.split with
-    sizes, as torch.export writes x[:, :d] and x[:, d:] together)."""
-    dims = reader.value(node, node.input[0]).shape
-    axis = attrs.get("axis", 0) % len(dims)
+    sizes, as torch.export writes x[:, :d] and x[:, d:] together). Of tokens, a Split of the width (EVA-02's
+    SwiGLU: fc1's output in two halves)."""
+    value = reader.value(node, node.input[0], any_layout=True)
+    on_tokens = value.tokens and value.layout is None and attrs.get("axis", 0) % len(value.shape) == 2
+    dims = value.shape if on_tokens else reader.value(node, node.input[0]).shape
+    axis, channel = attrs.get("axis", 0) % len(dims), 2 if on_tokens else 1
     parts = len(node.output)
     if len(node.input) > 1 and node.input[1]:
         sizes = reader.known(node, node.input[1], "the split sizes").reshape(-1).tolist()
@@ -21,20 +25,22 @@ def split(reader, node, attrs):
         # num_outputs (opset 18): parts of ceil(C/n), the last what is left, as torch.chunk cuts them
         size = -(-dims[axis] // parts)
         sizes = attrs.get("split") or [size] * (parts - 1) + [dims[axis] - size * (parts - 1)]
-    if axis != 1 or len(sizes) != parts or sum(sizes) != dims[1] or min(sizes) <= 0:
+    if axis != channel or len(sizes) != parts or sum(sizes) != dims[channel] or min(sizes) <= 0:
         raise reader.unsupported(node, f"a Split of {shape_text(dims)} into {sizes} at axis {axis} (cnncalc "
                                        f"reads a Split of the channels into parts of at least one channel)")
-    chunked = -(-dims[1] // parts) == sizes[0] and len(set(sizes[:-1])) == 1 and sizes[-1] <= sizes[0]
+    chunked = -(-dims[channel] // parts) == sizes[0] and len(set(sizes[:-1])) == 1 and sizes[-1] <= sizes[0]
     begin = 0
     for index, size in enumerate(sizes):
         keys = {"chunks": parts, "index": index} if chunked else {"channels": [begin, begin + size]}
-        value = reader.emit(node, "chunk" if chunked else "slice", [node.input[0]], keys, suffix=f".{index}")
+        value = reader.emit(node, "chunk" if chunked else "slice", [node.input[0]], keys, suffix=f".{index}",
+                            any_layout=on_tokens)
         reader.set_output(node, value, index)
         begin += size
 
 
 def slice_(reader, node, attrs):
-    if xcit.token_slice(reader, node):
+    if skipped_mean(reader, node) or xcit.token_slice(reader, node):  # BEiT's head: the tokens after the class
+        # token averaged; a range of tokens kept (CaiT's, XCiT's class attention)
         return
     dims = reader.value(node, node.input[0]).shape
     if reader.opset < 10:

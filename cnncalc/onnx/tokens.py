@@ -225,6 +225,33 @@ def take_token(reader, node, attrs):
     return True
 
 
+def skipped_mean(reader, node):
+    """A Slice dropping the first k tokens (axis 1, [k:]) that only a ReduceMean over the tokens reads (timm's
+    ``x[:, num_prefix_tokens:].mean(dim=1)``): one ``meantokens`` with ``skip: k``. False when it is not one."""
+    from .positions import _axes
+    from .slices import _window
+
+    value = reader.values.get(node.input[0])
+    at = reader.only_reader(node.output[0])
+    if value is None or not value.tokens or value.layout or value.gate is not None or at is None \
+            or reader.nodes[at].op_type != "ReduceMean" or reader.opset < 10 or len(node.input) < 3:
+        return False
+    bounds = [reader.ahead(name) if name else None for name in (list(node.input[1:5]) + [""] * 4)[:4]]
+    arrays = [b.array() if b is not None else None for b in bounds]
+    if arrays[0] is None or arrays[1] is None or any(a is None for a, b in zip(arrays[2:], bounds[2:]) if b):
+        return False
+    window = _window(value.shape, *[a.reshape(-1).tolist() if a is not None else None for a in arrays])
+    mean = reader.nodes[at]
+    axes = _axes(reader, mean, attributes(mean))
+    if list(window) != [1] or window[1][1:] != (value.shape[1], 1) or axes is None or [a % 3 for a in axes] != [1] \
+            or attributes(mean).get("keepdims", 1):
+        return False
+    result = reader.emit(mean, "meantokens", [node.input[0]], {"skip": window[1][0]}, any_layout=True)
+    reader.skip.add(at)
+    reader.set_output(mean, result)
+    return True
+
+
 def mean_tokens(reader, node, attrs, axes):
     """ReduceMean over the tokens (axis 1) without keepdims: ``meantokens``."""
     value = reader.values.get(node.input[0])

@@ -10,6 +10,7 @@ import math
 from . import attention as base, levit, logits, multiscale, tinyvit
 from .biases import fitted, position_keys
 from .derived import copy_of
+from .qkv_biases import class_relative
 from .tensors import Value, elements, initializer_kind, shape_text
 
 # the operators of a region read here (Mul and Div only as cosine attention writes them)
@@ -87,8 +88,8 @@ def layer_keys(reader, node, region, tokens):
     elif region.folded:  # the same, as torch.export folds it into one heads x N x N constant
         keys["position"], table = "folded", region.folded
     elif region.tables - region.logits:  # biases gathered from a learned table by an index (EfficientFormer)
-        keys["position"] = "offsets"
-        table = heads * tokens.shape[1]
+        keys["position"] = "offsets"  # or BEiT's relative table, with a class token's 3 entries
+        table = class_relative(reader, region, keys, tokens, heads) or heads * tokens.shape[1]
     return keys, inner, projected, table + cosine_keys(region, keys, heads)
 
 

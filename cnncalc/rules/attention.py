@@ -10,7 +10,7 @@ window: the attention map), the weighted sum, and the output (docs/conventions.m
 import math
 
 from ..numbers import Tokens, is_tokens, plural
-from . import cait, multiscale, reduction
+from . import attention_biases as extras, cait, multiscale, reduction
 from .keys import check_activation, check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
@@ -36,7 +36,7 @@ ATTENTION_KEYS = {
     # pooling attention on the tokens of a T x H x W grid (MViT: see multiscale)
     "grid": (check_size, None), "pool_q": (check_size, None), "pool_kv": (check_size, None),
     "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False), "gathered": (multiscale.check_axes, None),
-    "fit": (check_flag, False),
+    "fit": (check_flag, False), **extras.KEYS,  # k_bias, class_token, rope (BEiT, EVA-02)
     "reduce": (check_count, None),  # keys and values from the map reduced by a strided conv (PVT: see reduction)
     "talking_heads": (check_flag, False), "queries": (check_choice("all", "class"), "all"),  # CaiT's: see cait
 }
@@ -49,7 +49,7 @@ def _geometry(layer, shape):
     unshifted; the relative table and its index keep the window as written (:func:`_table_window`)."""
     if is_tokens(shape):
         for key, given in (("window", layer.p["window"] is not None), ("mask", layer.p["mask"] != "none"),
-                           ("position", layer.p["position"] not in ("none", "offsets", "folded"))):
+                           ("position", layer.p["position"] not in extras.token_positions(layer))):
             if given:
                 raise layer.error(f"{key} needs a map (C x H x W), but the input is {shape[0]} tokens of width "
                                   f"{shape[1]}", key)
@@ -108,13 +108,13 @@ def attention(layer, shape):
     macs = qkv + scores + values + proj
     weights = channels * projected + (dim * out if p["proj"] else 0)
     proj_bias = p["proj_bias"] and p["proj"]
-    biases = (projected if p["qkv_bias"] else 0) + (out if proj_bias else 0)
-    params, buffers, extra = weights + biases, 0, []
+    biases, table_params, buffers, extra = extras.biases(layer, shape, projected, key_dim, out if proj_bias else 0)
+    params = weights + biases + table_params  # k_bias, class_token's table (BEiT); rope (EVA-02): attention_biases
     maps = windows * heads * rows * per_window  # elements of the attention map
     sides = _table_window(layer, shape, window)  # the window the table and index are made for
     table = elements(2 * k - 1 for k in sides) if window else 0
     indexed = elements(sides) if window else per_window  # positions a window the index is made for
-    if p["position"] == "relative":
+    if p["position"] == "relative" and window:
         params += table * heads
         buffers += indexed * indexed
         formula, pairs = ("(2W-1)^2", "W^2 * W^2") if len(window) == 2 else ("(2Wt-1)*(2Wh-1)*(2Ww-1)", "n * n") \
@@ -373,7 +373,8 @@ def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, 
                           f"{heads_text}")]
         if p["shift"]:
             lines.append(("size", f"shift {p['shift']}: the windows move (torch.roll), the counts do not"))
-    bias_terms = [(t, n) for t, n, on in ((f"3*{e}", f"3*{dim}", p["qkv_bias"]), ("C", f"{channels}", p["proj_bias"]))
+    qkv_terms = extras.bias_text(p, e, dim)
+    bias_terms = [(t, n) for t, n, on in ((*qkv_terms, p["qkv_bias"]), ("C", f"{channels}", p["proj_bias"]))
                   if on]
     lines.append(("params", f"params = Q,K,V weights 3*C*{e} + output projection {e}*C"
                             + "".join(f" + {'biases ' if i == 0 else ''}{t}" for i, (t, _) in enumerate(bias_terms))

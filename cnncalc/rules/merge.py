@@ -40,9 +40,12 @@ def add(layer, shapes):
 
 @rule("mul", inputs="many")
 def mul(layer, shapes):
-    """Channel-wise scale (squeeze-excitation): a C x H x W map times a C x 1 x 1 (or same-shape) input."""
+    """Channel-wise scale (squeeze-excitation): a C x H x W map times a C x 1 x 1 (or same-shape) input; tokens
+    times tokens of the same shape (a gate: SwiGLU's silu(x1) * x2)."""
     if len(shapes) != 2:
         raise layer.error(f"mul takes two inputs in 'from', got {len(shapes)}", "from")
+    if is_tokens(shapes[0]) and shapes[0] == shapes[1]:
+        return Cost(shapes[0], elementwise=elements(shapes[0]))
     for shape in shapes:
         need_map(layer, shape)
     big, small = sorted(shapes, key=elements, reverse=True)

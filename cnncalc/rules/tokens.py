@@ -9,7 +9,7 @@ scale) take tokens as they take a map; a layer that needs a map (conv, pools) re
 import math
 
 from ..numbers import Tokens, is_tokens
-from .keys import check_count, check_index, check_size
+from .keys import check_count, check_index, check_offset, check_size
 from .registry import Cost, rule
 from .windows import elements, need_map, product_text, show_shape, width
 
@@ -140,13 +140,20 @@ def take_token(layer, shape):
     return Cost(Tokens(taken, channels) if taken else (channels,))
 
 
-@rule("meantokens", category="global pool")
+@rule("meantokens", keys={"skip": (check_offset, 0)}, category="global pool")
 def mean_tokens(layer, shape):
-    """The mean of the tokens: N x D -> D; N*D adds, counted as a global average pool's (lecture flop N*D)."""
+    """The mean of the tokens: N x D -> D; N*D adds, counted as a global average pool's (lecture flop N*D).
+    ``skip: k`` leaves the first k tokens (class tokens) out of the mean, timm's ``x[:, 1:].mean(1)``
+    (BEiT): the mean of the other N - k."""
     count, channels = need_tokens(layer, shape)
-    work = count * width(shape)
+    skip = layer.p["skip"]
+    if skip >= count:
+        raise layer.error(f"skip {skip} must leave some of the {count} tokens", "skip")
+    work = (count - skip) * width(shape)
     cost = Cost((channels,), flops=work, elementwise=work, window="global")
     if layer.explaining:
-        cost.explain.append(("flops", f"flop = N*D = {count}*{channels} = {work:,} (an average over the tokens, "
-                                      f"counted as a global average pool)"))
+        terms = f"(N-{skip})*D = ({count}-{skip})*{channels}" if skip else f"N*D = {count}*{channels}"
+        cost.explain.append(("flops", f"flop = {terms} = {work:,} (an average over the tokens"
+                                      f"{f', the first {skip} left out' if skip else ''}, counted as a global "
+                                      f"average pool)"))
     return cost
