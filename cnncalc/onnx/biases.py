@@ -149,8 +149,10 @@ def position_mlp(reader, node, name, region):
     # the nodes walked for any region, walked once in all (a product two regions share counts in the first only)
     seen = reader.__dict__.setdefault("bias_walked", set())
     stack, products, kinds = [name], [], {}
+    known, pending = dict.keys(reader.consts), reader.consts.pending  # constants, evaluated or not
+    makers = reader.makers
     while stack:
-        at = reader.makers.get(stack.pop())
+        at = makers.get(stack.pop())
         if at is None or at in seen:
             continue
         seen.add(at)
@@ -161,7 +163,7 @@ def position_mlp(reader, node, name, region):
             region.buffers += inline_index(reader, inputs[1], region)
         if op in ("MatMul", "Gemm"):
             products.append(at)
-        stack.extend(n for n in inputs if n and n in reader.consts)
+        stack.extend([n for n in inputs if n in known or n in pending])
     if not products:
         return kinds
     macs, hidden, folded = 0, None, None
