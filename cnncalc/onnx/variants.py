@@ -7,7 +7,7 @@ Slices or a Split, QK^T and AV as Einsum).
 
 import math
 
-from . import attention as base, levit, logits, multiscale, tinyvit
+from . import attention as base, efficientformer2, levit, logits, multiscale, tinyvit
 from .biases import fitted, position_keys
 from .derived import copy_of
 from .qkv_biases import class_relative
@@ -25,7 +25,8 @@ def start(reader, node, attrs):
     return (linear.start(reader, node, attrs) or partitions.visit(reader, node, attrs)
             or separable.start(reader, node, attrs) or partitioned_qkv(reader, node, attrs)
             or conv_qkv(reader, node, attrs) or logits.split_qkv(reader, node, attrs)
-            or levit.start(reader, node, attrs) or multiscale.start(reader, node, attrs))
+            or levit.start(reader, node, attrs) or multiscale.start(reader, node, attrs)
+            or efficientformer2.start(reader, node, attrs))
 
 
 def step(reader, node, attrs, region, inputs, consts):
