@@ -38,7 +38,7 @@ ATTENTION_KEYS = {
     "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False), "gathered": (multiscale.check_axes, None),
     "fit": (check_flag, False), **extras.KEYS,  # k_bias, class_token, rope (BEiT, EVA-02)
     "reduce": (check_count, None),  # keys and values from the map reduced by a strided conv (PVT: see reduction)
-    "talking_heads": (check_flag, False), "queries": (check_choice("all", "class"), "all"),  # CaiT's: see cait
+    "talking_heads": (check_flag, False), "queries": (check_choice("all", "class", "local"), "all"),  # CaiT's: cait
     **effv2.KEYS,  # v_local (EfficientFormerV2)
 }
 
@@ -194,6 +194,7 @@ def attention(layer, shape):
         + per_map_element * maps + (2 * (qkv_width + out * queries * p["proj"]) if normed else 0) \
         + (queries * dim if p["proj_act"] else 0) + talk[2]
     result = Tokens(queries, out) if queries != count else with_width(shape, out) if out != channels else shape
+    result = effv2.strided_map(layer, shape, out, result)  # queries: local, the map's every stride-th position
     cost = Cost(result, params=params, buffers=buffers, macs=macs,
                 elementwise=work, window=tuple((k, 1, 1) for k in window) if window else "global")
     cost.scratch = scratch
@@ -328,8 +329,8 @@ def _queries(layer, shape, count):
         if not is_tokens(shape) or stride != 1:
             raise layer.error("queries: class needs tokens (N x D), the class token first, and stride 1", "queries")
         return 1
-    if stride == 1:
-        return count
+    if stride == 1 or layer.p["queries"] == "local":
+        return effv2.local_queries(layer, shape, count)
     side = math.isqrt(count)
     if not is_tokens(shape) or side * side != count:
         raise layer.error(f"stride needs tokens of a square grid (N = side^2), but the input is {show_shape(shape)}",

@@ -6,7 +6,15 @@ values, padded to keep its size), its result added to the heads' weighted sums: 
 ``N*E*k*k``; with ``norm: bn`` a BatchNorm after it (``2E`` params, ``2E`` buffers: its running mean and
 variance). ``norm: bn`` with ``proj: false`` counts the BatchNorms after q, k and v alone (there is no output
 projection to normalise).
+
+``queries: local`` with ``stride: s`` (EfficientFormerV2's Attention2dDownsample, a map only): the queries come
+from LocalGlobalQuery, a depthwise 3x3 conv with bias of stride s (padding 1) plus an average pool of kernel 1
+and stride s, then the q projection: M = ceil(H/s)*ceil(W/s) queries over the N positions of the map; the
+conv's ``9C + C`` params and ``M*C*9`` MACs count, and the output is the E x ceil(H/s) x ceil(W/s) map (v_local
+then runs with stride s too).
 """
+
+import math
 
 from ..numbers import is_tokens
 from .keys import check_count
@@ -25,6 +33,12 @@ def v_local(layer, shape, count, dim, params, macs, buffers, extra):
     """(params, MACs, buffers, explain lines) with those of ``v_local`` (on ``count`` positions of v, ``dim``
     wide) added, when the layer has it."""
     kernel = layer.p["v_local"]
+    if layer.p["queries"] == "local":  # LocalGlobalQuery's depthwise 3x3 conv (its pool has no MACs)
+        channels = shape[0]
+        params, macs = params + 9 * channels + channels, macs + count * channels * 9
+        extra = extra + [("params", f"local queries: a depthwise 3x3 conv with bias of stride {layer.p['stride']} "
+                                    f"= 9*{channels} + {channels} = {10 * channels:,} params"),
+                         ("macs", f"MACs local queries = M*C*9 = {count}*{channels}*9 = {count * channels * 9:,}")]
     if kernel is None:
         return params, macs, buffers, extra
     if is_tokens(shape):
@@ -36,3 +50,20 @@ def v_local(layer, shape, count, dim, params, macs, buffers, extra):
                         + (f" (buffers: {norm:,})" if norm else "")),
              ("macs", f"MACs v_local = N*E*k*k = {count}*{dim}*{kernel}*{kernel} = {local_macs:,}")]
     return params + conv + norm, macs + local_macs, buffers + norm, extra + lines
+
+
+def local_queries(layer, shape, count):
+    """The positions the queries come from: all N, or with ``queries: local`` every stride-th row and column of the
+    map, ceil(H/s)*ceil(W/s)."""
+    if layer.p["queries"] != "local":
+        return count
+    if is_tokens(shape) or layer.p["stride"] < 2:
+        raise layer.error("queries: local needs a map (C x H x W) and a stride of 2 or more", "queries")
+    return math.prod(-(-size // layer.p["stride"]) for size in shape[1:])
+
+
+def strided_map(layer, shape, out, result):
+    """The output: ``result``, or with ``queries: local`` the out x ceil(H/s) x ceil(W/s) map of the queries."""
+    if layer.p["queries"] != "local":
+        return result
+    return (out,) + tuple(-(-size // layer.p["stride"]) for size in shape[1:])
