@@ -34,12 +34,49 @@ def _projection(reader, layer):
     return names, reader.emitted_from[names[0]][0]
 
 
-def _local(reader, name, after, channels):
+def _local_query(reader, source):
+    """(stride, [the dwconv, the avgpool, the add], the map they read) when the tensor ``source`` is
+    LocalGlobalQuery's: a depthwise 3x3 conv with bias of stride s (padding 1) plus an average pool of kernel 1 and
+    stride s of the same map, the last three layers before the q projection; None when not."""
+    value = reader.values.get(source)
+    add = _item(reader, value.layer) if value is not None and value.own else None
+    if add is None or add["type"] != "add" or add.get("act") or len(reader.emitted_from[add["name"]]) != 2:
+        return None
+    parts = [reader.values.get(name) for name in reader.emitted_from[add["name"]]]
+    items = [_item(reader, part.layer) if part is not None and part.own else None for part in parts]
+    kinds = {item["type"]: item for item in items if item is not None}
+    conv, pool = kinds.get("dwconv"), kinds.get("avgpool")
+    if conv is None or pool is None or conv.get("act") or conv.get("kernel") != 3 or conv.get("pad", 0) != 1 \
+            or conv.get("stride", 1) < 2 or pool.get("kernel") != 1 or pool.get("stride") != conv["stride"] \
+            or pool.get("pad", 0) or conv.get("filters") not in (None, conv.get("groups")) \
+            or reader.emitted_from[conv["name"]] != reader.emitted_from[pool["name"]]:
+        return None
+    return conv["stride"], [conv["name"], pool["name"], add["name"]], reader.emitted_from[conv["name"]][0]
+
+
+def position_keys(reader, region, keys, heads):
+    """``position`` of attention whose M queries come from every s-th position of the map: ``offsets`` (a
+    learned bias a head for each of the N key positions' offsets, gathered by an M x N index) or ``folded``
+    (torch.export's heads x M x N constant); return its params."""
+    from .biases import source_kind
+
+    if region.folded:
+        keys["position"] = "folded"
+        return region.folded
+    learned = sum(elements(reader.consts[name].dims) for name in sorted(region.tables - region.logits)
+                  if source_kind(reader, region.start, name, {}) == "param")
+    if learned:
+        keys["position"] = "offsets"
+    return learned if learned in (0, heads * region.keys_count) else -1
+
+
+def _local(reader, name, after, channels, stride):
     """(kernel, names of its layers) when the layers ``after`` are v_local on the tensor ``name``: a depthwise
-    k x k conv, stride 1, padded to keep the size (and its BatchNorm); None when not."""
+    k x k conv of ``stride``, padded by k // 2 (and its BatchNorm); None when not."""
     conv = after[0] if after else None
     if conv is None or conv["type"] != "dwconv" or reader.emitted_from[conv["name"]] != [name] or conv.get("act") \
-            or conv.get("filters", channels) != channels or conv.get("groups", channels) != channels or any(conv.get(key, 1) != 1 for key in ("stride", "dilation")) or not isinstance(conv.get("kernel"), int) \
+            or conv.get("filters", channels) != channels or conv.get("groups", channels) != channels \
+            or conv.get("stride", 1) != stride or conv.get("dilation", 1) != 1 or not isinstance(conv.get("kernel"), int) \
             or conv.get("pad", 0) != conv["kernel"] // 2 or not conv["kernel"] % 2:
         return None
     if len(after) == 2 and (after[1]["type"] != "bn" or after[1].get("act")
@@ -71,13 +108,18 @@ def start(reader, node, attrs):
             or target[1] < 2 or found is None or None in found[0]:
         return False
     names, source = found
+    query = _local_query(reader, source)
+    if query is not None:  # q from LocalGlobalQuery: those layers join, the region's source the map they read
+        names, source = query[1] + names, query[2]
     at = next((i for i, item in enumerate(reader.items) if item["name"] == names[-1]), None)
-    local = _local(reader, node.input[0], reader.items[at + 1:], c) if at is not None and \
-        at + 1 < len(reader.items) else (None, [])
-    if local is None or [item["name"] for item in reader.items[at + 1 - len(names):at + 1]] != names:
-        return False
     region = next((r for r in reader.regions if getattr(r, "v_local", None) == 0 and r.source == source
                    and not r.closed and r.value_dim is None), None)
+    stride = getattr(region, "query_stride", None) or 1
+    local = _local(reader, node.input[0], reader.items[at + 1:], c, stride) if at is not None and \
+        at + 1 < len(reader.items) else (None, [])
+    if local is None or [item["name"] for item in reader.items[at + 1 - len(names):at + 1]] != names \
+            or (query is not None and region is not None):
+        return False
     if region is None and local[0] is not None:
         return False
     if local[0] is not None:
@@ -88,6 +130,7 @@ def start(reader, node, attrs):
     if region is None:
         region = base.Region(source, node, reader.values[source].shape)
         region.v_local, region.local, region.norms = 0, None, 0
+        region.query_stride = query[0] if query is not None else None
         region.projections.append(0)
         reader.regions.append(region)
     for layer in reversed(names + local[1]):
@@ -96,11 +139,11 @@ def start(reader, node, attrs):
                                                       region.buffers + cost.buffers)
         reader.retract(layer)
     region.projections[0] += c
-    region.norms += c if len(names) == 2 else 0
-    region.names.append(reader.weights_of.get(names[0], ""))
+    region.norms += c if len(found[0]) == 2 else 0
+    region.names.append(reader.weights_of.get(found[0][0], ""))
     if local[0] is not None:
         region.v_local, region.local_norm = local[0], len(local[1]) == 2
-        reader.values[region.local] = Value(None, (n, c, h, w), gate=("region", region))
+        reader.values[region.local] = Value(None, reader.values[region.local].shape, gate=("region", region))
     return base._step(reader, node, attrs, region, Value(None, value.shape))
 
 
@@ -147,4 +190,7 @@ def layer_keys(region, keys):
         return -1
     if region.norms:
         keys["norm"] = "bn"
-    return 2 * region.norms + region.v_local ** 2 * dim + dim + (2 * dim if region.local_norm else 0)
+    queries = 0
+    if region.query_stride:  # LocalGlobalQuery's depthwise 3x3 conv with bias on the map's C channels
+        keys["queries"], keys["stride"], queries = "local", region.query_stride, 10 * region.shape[1]
+    return 2 * region.norms + region.v_local ** 2 * dim + dim + (2 * dim if region.local_norm else 0) + queries
