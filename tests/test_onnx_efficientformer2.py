@@ -99,3 +99,57 @@ def test_attention2d_with_v_local_and_talking_heads_is_one_attention_layer(tmp_p
     # q, k 9 positions * 8*4 each, v 9*8*8; QK^T 2 heads*9*9*2, AV 2*9*9*4; talking heads 2 * (2*9*9 * 2);
     # v_local 9 positions * 8 channels * 3*3
     assert attention.macs == 288 + 288 + 576 + 324 + 648 + 648 + 648 == 3420
+
+
+def tiny_downsample(folder, form):
+    """Attention2dDownsample(dim=8, key_dim=2, num_heads=2, attn_ratio=2, resolution=4) on a 1 x 8 x 4 x 4 map:
+    q from LocalGlobalQuery (a depthwise 3x3 conv with bias of stride 2 plus an average pool of kernel 1 and
+    stride 2, then q's 1x1 conv 8 -> 4): 2 x 2 = 4 queries over the 16 positions; k 8 -> 4, v 8 -> 8; v_local of
+    stride 2; no talking heads; biases by offset, 2 heads x 16 gathered by a 4 x 16 index."""
+    g = Graph(form, (1, 8, 4, 4))
+    local = g.op("Conv", ["x", g.weight(f"{MODULE}.q.local.weight", [8, 1, 3, 3]),
+                          g.weight(f"{MODULE}.q.local.bias", [8])], f"{SCOPE}/q/local", kernel_shape=[3, 3],
+                 pads=[1, 1, 1, 1], strides=[2, 2], group=8)
+    pool = g.op("AveragePool", ["x"], f"{SCOPE}/q/pool", kernel_shape=[1, 1], strides=[2, 2])
+    queries = g.op("Add", [local, pool], f"{SCOPE}/q")
+    q = g.op("Transpose", [reshape(g, conv_bn(g, queries, 8, 4, "q.proj"), [1, 2, 2, 4])], SCOPE, perm=[0, 1, 3, 2])
+    k = reshape(g, conv_bn(g, "x", 8, 4, "k"), [1, 2, 2, 16])
+    v = conv_bn(g, "x", 8, 8, "v")
+    v_local = g.op("Conv", [v, g.weight(f"{MODULE}.v_local.conv.weight", [8, 1, 3, 3]),
+                            g.weight(f"{MODULE}.v_local.conv.bias", [8])], f"{SCOPE}/v_local/conv",
+                   kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2], group=8)
+    if form == "torchscript":
+        bn = [g.weight(f"{MODULE}.v_local.bn.{part}", [8], 1.0) for part in ("weight", "bias", "running_mean",
+                                                                            "running_var")]
+        v_local = g.op("BatchNormalization", [v_local] + bn, f"{SCOPE}/v_local/bn")
+    v = g.op("Transpose", [reshape(g, v, [1, 2, 4, 16])], SCOPE, perm=[0, 1, 3, 2])
+    scores = g.op("Mul", [g.op("MatMul", [q, k], SCOPE), g.scalar(0.7)], SCOPE)
+    if form == "torchscript":
+        index = numpy.arange(64).reshape(4, 16) % 16
+        bias = g.op("Gather", [g.weight(f"{MODULE}.attention_biases", [2, 16]), ints(g, index.tolist())], SCOPE,
+                    axis=1)
+    else:
+        bias = g.weight(f"{MODULE}.lifted_tensor_0", [2, 4, 16])
+    attn = g.op("Softmax", [g.op("Add", [scores, bias], SCOPE)], SCOPE, axis=-1)
+    out = g.op("Transpose", [g.op("MatMul", [attn, v], SCOPE)], SCOPE, perm=[0, 1, 3, 2])
+    return g.save(folder, g.op("Add", [reshape(g, out, [1, 8, 2, 2]), v_local], SCOPE))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_attention2d_downsample_queries_every_other_position_of_the_map(tmp_path, form):
+    report, by_name = totals(tiny_downsample(tmp_path, form))
+    assert [row.type for row in report.rows] == ["attention"]
+    keys, attention = report.spec.layers[0].keys, report.rows[0]
+    assert (keys["queries"], keys["stride"], keys["v_local"], keys["proj"]) == ("local", 2, 3, False)
+    assert attention.out_shape == (8, 2, 2) and "talking_heads" not in keys
+    # the local queries' conv 8*9 + 8 = 80; q and k 8*4 + 4 each, v 8*8 + 8: 144; v_local 8*9 + 8 = 80
+    if form == "torchscript":  # + BatchNorms after q, k, v (2*16) and v_local (2*8); biases 2 heads * 16 offsets
+        assert keys["position"] == "offsets" and keys["norm"] == "bn"
+        assert attention.params == 80 + 144 + 80 + 32 + 16 + 32 == 384
+        assert attention.buffers == 32 + 16 + 4 * 16  # the running stats; the 4 x 16 index
+    else:  # folded: one 2 x 4 x 16 constant
+        assert keys["position"] == "folded" and "norm" not in keys
+        assert attention.params == 80 + 144 + 80 + 128 == 432 and attention.buffers == 0
+    # the local conv 4 queries * 8 channels * 9; q 4*8*4; k 16*8*4; v 16*8*8; QK^T 2 heads*4*16*2; AV 2*4*16*4;
+    # v_local 4*8*9
+    assert attention.macs == 288 + 128 + 512 + 1024 + 256 + 512 + 288 == 3008
