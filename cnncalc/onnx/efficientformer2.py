@@ -9,6 +9,12 @@ layers, emitted just before v's Reshape, join the region too, and the Add of the
 ordinary layers). The scores are mixed across the heads by a 1x1 Conv heads -> heads before and after the
 softmax (``talking_heads: true``, counted as :mod:`.cait` counts CaiT's), and biased by a learned value a head
 for each offset on the map (``position: offsets``; the dynamo exporter folds it: ``position: folded``).
+
+Attention2dDownsample computes q from LocalGlobalQuery: a depthwise 3x3 conv with bias of stride s plus an
+average pool of kernel 1 and stride s of the map, added, then q's conv. Those three layers, the last before q's
+conv, join the region too, which then reads the map itself (``queries: local``, ``stride: s``); its v_local has
+stride s, its scores are M x N (the M queries over the map's N positions), and its output is the map of the
+queries.
 """
 
 from .tensors import Value, elements
@@ -76,8 +82,9 @@ def _local(reader, name, after, channels, stride):
     conv = after[0] if after else None
     if conv is None or conv["type"] != "dwconv" or reader.emitted_from[conv["name"]] != [name] or conv.get("act") \
             or conv.get("filters", channels) != channels or conv.get("groups", channels) != channels \
-            or conv.get("stride", 1) != stride or conv.get("dilation", 1) != 1 or not isinstance(conv.get("kernel"), int) \
-            or conv.get("pad", 0) != conv["kernel"] // 2 or not conv["kernel"] % 2:
+            or conv.get("stride", 1) != stride or conv.get("dilation", 1) != 1 \
+            or not isinstance(conv.get("kernel"), int) or conv.get("pad", 0) != conv["kernel"] // 2 \
+            or not conv["kernel"] % 2:
         return None
     if len(after) == 2 and (after[1]["type"] != "bn" or after[1].get("act")
                             or reader.emitted_from[after[1]["name"]][0] not in _outputs(reader, conv["name"])):
