@@ -14,7 +14,8 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import biases, cait, efficientformer2, levit, logits, multiscale, partitions, qkv_biases, reduction, rope, tinyvit, variants
+from . import (biases, cait, efficientformer2, levit, logits, multiscale, partitions, qkv_biases, reduction, rope,
+               tinyvit, variants)
 from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 

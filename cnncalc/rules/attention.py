@@ -176,7 +176,7 @@ def attention(layer, shape):
         buffers += windows * per_window * per_window
         extra.append(("params", f"shifted windows' attention mask held as a buffer = windows * n * n = {windows}*"
                                 f"{per_window}*{per_window} = {windows * per_window * per_window:,} buffers"))
-    normed = projected + (out if p["proj"] else 0) if p["norm"] == "bn" else 0  # LeViT: BatchNorm after each projection
+    normed = projected + (out if p["proj"] else 0) if p["norm"] == "bn" else 0  # LeViT: a BatchNorm after each
     params, buffers = params + 2 * normed, buffers + 2 * normed
     extra += [effv2.norm_line(projected, normed, p["proj"])] if normed else []
     if p["cosine"]:

@@ -25,7 +25,8 @@ KEYS = {"v_local": (check_count, None)}
 def norm_line(projected, normed, proj):
     """The explain line of the BatchNorms after the projections (``normed`` features in all)."""
     where = "the q/k/v and the output projections" if proj else "the q/k/v projections (no output projection)"
-    return ("params", f"BatchNorm after {where} = 2*{normed} = {2 * normed:,} params (buffers: their running mean "
+    terms = f"({projected} + {normed - projected})" if proj else f"{normed}"
+    return ("params", f"BatchNorm after {where} = 2*{terms} = {2 * normed:,} params (buffers: their running mean "
                       f"and variance, {2 * normed:,})")
 
 
