@@ -139,7 +139,9 @@ def modern(folder, names):
                         if at < len(offsets) and offsets[at]:  # TinyViT's biases by offset in windows: heads x n
                             table = heads * n
                     else:  # EfficientFormer's, LeViT's attention biases on N tokens: heads x N (M queries: a stride)
-                        m, n = report.row(layer.name).out_shape[0], report.row(layer.name).in_shape[0]
+                        row = report.row(layer.name)  # (EfficientFormerV2's: M queries of a map's N positions)
+                        m, n = (math.prod(row.out_shape[1:]), math.prod(row.in_shape[1:])) if len(row.in_shape) == 3 \
+                            else (row.out_shape[0], row.in_shape[0])
                         table = heads * n
                     want["params"] += heads * m * n - table
                     want["buffers"] -= m * n

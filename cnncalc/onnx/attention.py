@@ -14,7 +14,8 @@ Each function takes the :class:`~cnncalc.onnx.graph.GraphReader` and the node.
 
 import math
 
-from . import biases, cait, levit, logits, multiscale, partitions, qkv_biases, reduction, rope, tinyvit, variants
+from . import (biases, cait, efficientformer2, levit, logits, multiscale, partitions, qkv_biases, reduction, rope,
+               tinyvit, variants)
 from .names import region_name
 from .tensors import Value, channels_last, elements, shape_text
 
@@ -157,6 +158,8 @@ def _step(reader, node, attrs, region, first=None):
               for i, name in enumerate(node.input)]
     dims = inputs[0]
     consts = [reader.ahead(name) if name and inputs[i] is None else None for i, name in enumerate(node.input)]
+    if op in efficientformer2.OPERATORS and efficientformer2.step(reader, node, attrs, region, inputs, consts):
+        return True  # EfficientFormerV2's talking heads (1x1 Convs) and the Add of v_local
     if op in ("Cast", "Identity", "Dropout", "Softmax") and dims is not None:
         return _set(reader, node, region, dims) or True
     if op == "Transpose" and dims is not None:
@@ -322,7 +325,7 @@ def close(reader, node, name):
     table += levit.layer_keys(reader, node, region, keys, projected, out)
     table += multiscale.layer_keys(reader, node, region, keys, tokens)
     table += reduction.layer_keys(reader, node, region, keys, tokens)
-    table += cait.layer_keys(region, keys)
+    table += cait.layer_keys(region, keys) + efficientformer2.layer_keys(region, keys)
     heads, proj = keys["heads"], keys.get("proj", True)  # proj: False, no output projection (BoTNet)
     k_buffer = qkv_biases.k_bias_keys(region, keys)  # k's bias zeros held as a buffer (BEiT)
     rope.layer_keys(reader, region, keys, tokens)

@@ -10,7 +10,7 @@ window: the attention map), the weighted sum, and the output (docs/conventions.m
 import math
 
 from ..numbers import Tokens, is_tokens, plural
-from . import attention_biases as extras, cait, multiscale, reduction
+from . import attention_biases as extras, cait, efficientformer2 as effv2, multiscale, reduction
 from .keys import check_activation, check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
@@ -38,7 +38,8 @@ ATTENTION_KEYS = {
     "pool_kernel": (check_size, 3), "residual_pool": (check_flag, False), "gathered": (multiscale.check_axes, None),
     "fit": (check_flag, False), **extras.KEYS,  # k_bias, class_token, rope (BEiT, EVA-02)
     "reduce": (check_count, None),  # keys and values from the map reduced by a strided conv (PVT: see reduction)
-    "talking_heads": (check_flag, False), "queries": (check_choice("all", "class"), "all"),  # CaiT's: see cait
+    "talking_heads": (check_flag, False), "queries": (check_choice("all", "class", "local"), "all"),  # CaiT's: cait
+    **effv2.KEYS,  # v_local (EfficientFormerV2)
 }
 
 
@@ -167,19 +168,17 @@ def attention(layer, shape):
         logit_params, logit_macs, lines = _relative_logits(layer, shape, window, windows, heads, per_window, key_dim)
         params, macs, extra = params + logit_params, macs + logit_macs, extra + lines
     talk = cait.talking_heads(heads, maps) if p["talking_heads"] else (0, 0, 0, [], "", 0)
-    params, macs, extra = params + talk[0], macs + talk[1], extra + talk[3]
+    params, macs, buffers, extra = effv2.v_local(layer, shape, queries, dim, params + talk[0], macs + talk[1], buffers,
+                                                 extra + talk[3])  # EfficientFormerV2's local conv on v
     if p["mask"] == "buffer":  # timm's Swin keeps the shifted windows' mask (0 or -100 a pair) as a buffer
         if p["window"] is None:
             raise layer.error("mask: buffer is the mask of attention in windows: give window", "mask")
         buffers += windows * per_window * per_window
         extra.append(("params", f"shifted windows' attention mask held as a buffer = windows * n * n = {windows}*"
                                 f"{per_window}*{per_window} = {windows * per_window * per_window:,} buffers"))
-    if p["norm"] == "bn":  # LeViT: each projection a Linear whose BatchNorm normalises its features
-        params += 2 * (projected + out)
-        buffers += 2 * (projected + out)
-        extra.append(("params", f"BatchNorm after the q/k/v and the output projections = 2*({projected} + {out}) = "
-                                f"{2 * (projected + out):,} params (buffers: their running mean and variance, "
-                                f"{2 * (projected + out):,})"))
+    normed = projected + (out if p["proj"] else 0) if p["norm"] == "bn" else 0  # LeViT: a BatchNorm after each
+    params, buffers = params + 2 * normed, buffers + 2 * normed
+    extra += [effv2.norm_line(projected, normed, p["proj"])] if normed else []
     if p["cosine"]:
         params += heads
         scale = "temperature" if channel_wise else "logit scale"
@@ -192,9 +191,10 @@ def attention(layer, shape):
     # the scale, softmax's three (and a position bias; relative logits: the height's and the width's added first)
     per_map_element = 4 + (p["position"] != "none") + (p["position"] == "relative_logits")
     work = (qkv_width if p["qkv_bias"] else 0) + (out * queries if proj_bias else 0) \
-        + per_map_element * maps + (2 * (qkv_width + out * queries) if p["norm"] == "bn" else 0) \
+        + per_map_element * maps + (2 * (qkv_width + out * queries * p["proj"]) if normed else 0) \
         + (queries * dim if p["proj_act"] else 0) + talk[2]
     result = Tokens(queries, out) if queries != count else with_width(shape, out) if out != channels else shape
+    result = effv2.strided_map(layer, shape, out, result)  # queries: local, the map's every stride-th position
     cost = Cost(result, params=params, buffers=buffers, macs=macs,
                 elementwise=work, window=tuple((k, 1, 1) for k in window) if window else "global")
     cost.scratch = scratch
@@ -329,8 +329,8 @@ def _queries(layer, shape, count):
         if not is_tokens(shape) or stride != 1:
             raise layer.error("queries: class needs tokens (N x D), the class token first, and stride 1", "queries")
         return 1
-    if stride == 1:
-        return count
+    if stride == 1 or layer.p["queries"] == "local":
+        return effv2.local_queries(layer, shape, count)
     side = math.isqrt(count)
     if not is_tokens(shape) or side * side != count:
         raise layer.error(f"stride needs tokens of a square grid (N = side^2), but the input is {show_shape(shape)}",
