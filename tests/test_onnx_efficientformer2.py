@@ -12,7 +12,6 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 import numpy  # noqa: E402
-from onnx import helper, numpy_helper  # noqa: E402
 
 from test_onnx_modern import FORMS, Graph, totals  # noqa: E402
 
@@ -21,16 +20,7 @@ MODULE = "stages.2.blocks.0.token_mixer"
 
 
 def ints(g, values):
-    """An int64 constant as the exporter writes it: a Constant node (TorchScript) or an initializer (dynamo)."""
-    g.count += 1
-    name = f"val_{g.count}"
-    array = numpy.array(values, dtype=numpy.int64)
-    if g.form == "torchscript":
-        g.nodes.append(helper.make_node("Constant", [], [name], name=f"{SCOPE}/Constant_{g.count}",
-                                        value=numpy_helper.from_array(array)))
-    else:
-        g.inits.append(numpy_helper.from_array(array, name))
-    return name
+    return g.int_constant(values, SCOPE)
 
 
 def conv_bn(g, x, cin, cout, name, kernel=1, groups=1):

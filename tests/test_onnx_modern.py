@@ -56,6 +56,18 @@ class Graph:
         self.inits.append(numpy_helper.from_array(numpy.array(values, dtype=numpy.int64), name))
         return name
 
+    def int_constant(self, values, scope=""):
+        """An int64 constant as the exporter writes it: a Constant node (TorchScript) or an initializer (dynamo)."""
+        self.count += 1
+        name = f"val_{self.count}"
+        array = numpy.array(values, dtype=numpy.int64)
+        if self.form == "torchscript":
+            self.nodes.append(helper.make_node("Constant", [], [name], name=f"{scope}/Constant_{self.count}",
+                                               value=numpy_helper.from_array(array)))
+        else:
+            self.inits.append(numpy_helper.from_array(array, name))
+        return name
+
     def scalar(self, value):
         """A constant the exporter writes: a Constant node (TorchScript) or an initializer (dynamo)."""
         self.count += 1

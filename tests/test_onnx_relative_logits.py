@@ -12,8 +12,7 @@ itself, ``transpose_2``). The numbers are worked by hand in each test. Skipped w
 import pytest
 
 onnx = pytest.importorskip("onnx")
-import numpy  # noqa: E402
-from onnx import helper, numpy_helper  # noqa: E402
+from onnx import helper  # noqa: E402
 
 import cnncalc  # noqa: E402
 from cnncalc.errors import SpecError  # noqa: E402
@@ -23,16 +22,7 @@ SCOPE = "/stages/stages.0/stages.0.0/self_attn"
 
 
 def ints(g, values):
-    """A shape constant as the exporter writes it: a Constant node (TorchScript) or an initializer (dynamo)."""
-    g.count += 1
-    name = f"val_{g.count}"
-    array = numpy.array(values, dtype=numpy.int64)
-    if g.form == "torchscript":
-        g.nodes.append(helper.make_node("Constant", [], [name], name=f"{SCOPE}/Constant_{g.count}",
-                                        value=numpy_helper.from_array(array)))
-    else:
-        g.inits.append(numpy_helper.from_array(array, name))
-    return name
+    return g.int_constant(values, SCOPE)
 
 
 def reshape(g, x, shape):
