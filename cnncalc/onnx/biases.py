@@ -165,6 +165,10 @@ def position_mlp(reader, node, name, region):
             region.buffers += inline_index(reader, inputs[1], region)
         if op in ("MatMul", "Gemm"):
             products.append(at)
+        if op in ("Gather", "GatherND"):  # an index is integer arithmetic, no part of a bias MLP: not walked
+            inputs = inputs[:1]
+        elif op in ("ScatterND", "ScatterElements"):  # (the shifted windows' mask a tracer writes with them)
+            inputs = inputs[:1] + inputs[2:3]
         stack.extend([n for n in inputs if n in known or n in pending])
     if not products:
         return kinds
