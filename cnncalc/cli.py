@@ -70,7 +70,8 @@ def examples_last(command):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cnncalc")
 def main():
-    """Exact shapes, params, MACs, memory and receptive fields of CNNs from a YAML spec.
+    """Exact shapes, params, MACs, memory and receptive fields of CNNs and vision transformers, from a YAML spec
+    or an ONNX file.
 
     \b
     Shell completion (bash; for zsh or fish use zsh_source or fish_source):
