@@ -9,8 +9,9 @@ window: the attention map), the weighted sum, and the output (docs/conventions.m
 
 import math
 
-from ..numbers import Tokens, is_tokens, plural
-from . import attention_biases as extras, cait, efficientformer2 as effv2, multiscale, reduction
+from ..numbers import Tokens, is_tokens
+from . import attention_biases as extras, attention_explain as worked, cait, multiscale, reduction
+from . import efficientformer2 as effv2
 from .keys import check_activation, check_choice, check_count, check_flag, check_offset, check_size
 from .registry import REQUIRED, Cost, rule
 from .windows import elements, per_axis, product_text, show_shape, width, with_width
@@ -120,7 +121,7 @@ def attention(layer, shape):
         buffers += indexed * indexed
         formula, pairs = ("(2W-1)^2", "W^2 * W^2") if len(window) == 2 else ("(2Wt-1)*(2Wh-1)*(2Ww-1)", "n * n") \
             if len(window) == 3 else ("(2W-1)", "W * W")
-        extra.append(("params", f"relative position bias table = {formula} * heads = {_table_text(sides)} * "
+        extra.append(("params", f"relative position bias table = {formula} * heads = {worked.table_text(sides)} * "
                                 f"{heads} = {table * heads:,} params (buffers: the index into it, "
                                 f"{pairs} = {indexed}*{indexed} = {indexed * indexed:,})"))
     elif p["position"] == "continuous":
@@ -132,7 +133,7 @@ def attention(layer, shape):
         buffers += per_window * per_window + len(window) * table
         extra += [("params", f"continuous position bias MLP (Linear(2, {hidden}) with bias, Linear({hidden}, heads)"
                              f" without) = 2*{hidden} + {hidden} + {hidden}*{heads} = {mlp_params:,} params (buffers:"
-                             f" the coordinates table {len(window)}*{_table_text(window)} and the index "
+                             f" the coordinates table {len(window)}*{worked.table_text(window)} and the index "
                              f"{per_window}*{per_window})"),
                   ("macs", f"MACs continuous position bias MLP on the (2W-1)^2 = {table:,} offsets = {table}*(2*{hidden} "
                            f"+ {hidden}*{heads}) = {mlp_macs:,}")]
@@ -185,7 +186,7 @@ def attention(layer, shape):
         extra.append(("params", f"cosine attention: a learned {scale} per head = {heads} params"))
     scratch = (("Q, K, V", f"{queries}*{heads * key_dim} + {count}*{heads * key_dim + dim}" if queries != count else
                 f"{count}*{projected}" if key_dim != head_dim else f"3*{count}*{dim}", qkv_width),
-               ("scores and softmax" + talk[4], f"{2 + talk[5]}*{_map_text(windows, heads, per_window, rows)}",
+               ("scores and softmax" + talk[4], f"{2 + talk[5]}*{worked.map_text(windows, heads, per_window, rows)}",
                 (2 + talk[5]) * maps),
                ("weighted sum AV", f"{queries}*{dim}", queries * dim))
     # the scale, softmax's three (and a position bias; relative logits: the height's and the width's added first)
@@ -203,28 +204,28 @@ def attention(layer, shape):
     if window and window != tuple(shape[1:]):
         cost.kernel = window
     if layer.explaining:
-        lines = _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded,
+        lines = worked.explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded,
                          qkv, scores, proj, weights, biases, params, macs, layer.p)
         if sides != window:  # fit: true, the window shrunk to the map on some axis
             lines.insert(1, ("size", f"fit: the window {product_text(sides)} runs as {product_text(window)}, the map's "
                                      f"size on each axis where the map is not longer than it (unshifted there), as "
                                      f"torchvision's 3-D Swin runs it; its table and index keep {product_text(sides)}"))
         if key_dim != head_dim:
-            lines = _narrow_keys(lines, channels, dim, heads, key_dim, head_dim, count, projected, qkv, values, weights,
+            lines = worked.narrow_keys(lines, channels, dim, heads, key_dim, head_dim, count, projected, qkv, values, weights,
                                  biases, windows, per_window, scores, proj, macs)
         if out != channels:
-            lines = _widened(lines, channels, dim, out, count, projected, qkv, scores, values, proj, macs, weights,
+            lines = worked.widened(lines, channels, dim, out, count, projected, qkv, scores, values, proj, macs, weights,
                              biases)
         if channel_wise:
-            lines = _over_channels(lines, channels, heads, head_dim, count, scores, qkv, proj, macs)
+            lines = worked.over_channels(lines, channels, heads, head_dim, count, scores, qkv, proj, macs)
         if p["queries"] == "class":
-            lines = _replaced(lines, cait.class_lines(channels, dim, out, heads, key_dim, head_dim, count, qkv,
+            lines = worked.replaced(lines, cait.class_lines(channels, dim, out, heads, key_dim, head_dim, count, qkv,
                                                          scores, values, proj, macs))
         elif queries != count:
-            lines = _subsampled(lines, p["stride"], channels, dim, out, heads, key_dim, head_dim, count, queries, qkv,
+            lines = worked.subsampled(lines, p["stride"], channels, dim, out, heads, key_dim, head_dim, count, queries, qkv,
                                 scores, values, proj, macs)
         if not p["proj"]:
-            lines = _no_projection(lines, channels, dim, projected, biases, weights, qkv, scores, values, macs)
+            lines = worked.no_projection(lines, channels, dim, projected, biases, weights, qkv, scores, values, macs)
         # in the order a student works it: the params and their total, then each MACs term and the total
         scale = "temperature" if channel_wise else "logit scale"
         parts = ", ".join(part for part, present in ((_position_text(p), p["position"] != "none"), (scale, p["cosine"]),
@@ -248,22 +249,6 @@ def _check_over_channels(layer):
             raise layer.error(f"over: channels (attention across each head's channels) does not take {key}", key)
 
 
-def _over_channels(lines, channels, heads, head_dim, count, scores, qkv, proj, macs):
-    """The explain lines of attention across each head's channels (XCiT's cross-covariance attention)."""
-    changed = {
-        "N = ": ("size", f"N = {count:,} positions of width C = {channels}; {plural(heads, 'head')} of d = "
-                         f"C/heads = {channels}/{heads} = {head_dim} channels, attending across the channels: "
-                         f"a d x d map a head (q and k L2-normalised over the positions)"),
-        "MACs scores": ("macs", f"MACs scores Q K^T = heads*d*d*N (each head's d x N queries times its N x d keys) "
-                                f"= {heads}*{head_dim}*{head_dim}*{count} = {scores:,}"),
-        "MACs weighted sum": ("macs", f"MACs weighted sum (the d x d map times V, d x N) = heads*d*d*N = "
-                                      f"{scores:,}"),
-        "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {scores:,} + {proj:,} = {macs:,} (bias adds, the "
-                            f"normalisation, the temperature and the softmax are not MACs)"),
-    }
-    return _replaced(lines, changed)
-
-
 def _relative_logits(layer, shape, window, windows, heads, per_window, key_dim):
     """Params, MACs and explain lines of relative position logits (BoTNet's PosEmbedRel): a learned embedding
     k wide for each of the 2K-1 offsets along each axis of a K-wide map (or window), shared by the heads; each
@@ -285,21 +270,6 @@ def _relative_logits(layer, shape, window, windows, heads, per_window, key_dim):
                  f"{macs:,}")]
 
 
-def _no_projection(lines, channels, dim, projected, biases, weights, qkv, scores, values, macs):
-    """The explain lines of attention without an output projection (BoTNet): the heads' weighted sums, joined
-    E wide, are its output."""
-    changed = {
-        "params = ": ("params", f"params = Q,K,V weights C*{'3E' if projected == 3 * dim else '(2*heads*k + E)'}"
-                                f"{' + biases' if biases else ''} = "
-                                f"{channels}*{projected}{f' + {biases:,}' if biases else ''} = {weights + biases:,} "
-                                f"(no output projection: the heads' weighted sums, E = {dim} wide, are the output)"),
-        "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,}"
-                            + (f" + {macs - qkv - scores - values:,}" if macs != qkv + scores + values else "")
-                            + f" = {macs:,} (bias adds, the scale and the softmax are not MACs)"),
-    }
-    return [line for line in _replaced(lines, changed) if not line[1].startswith("MACs output projection")]
-
-
 def _position_text(p):
     return "position logits" if p["position"] == "relative_logits" else "position bias"
 
@@ -310,15 +280,6 @@ def _table_window(layer, shape, window):
     if not window or not layer.p["fit"] or is_tokens(shape):
         return window
     return per_axis(layer, "window", layer.p["window"], shape) if layer.p["window"] is not None else window
-
-
-def _table_text(window):
-    return "*".join(f"(2*{k}-1)" for k in window)
-
-
-def _map_text(windows, heads, per_window, rows=None):
-    rows = per_window if rows is None else rows
-    return f"{windows}*{heads}*{rows}*{per_window}" if windows > 1 else f"{heads}*{rows}*{per_window}"
 
 
 def _queries(layer, shape, count):
@@ -338,102 +299,3 @@ def _queries(layer, shape, count):
     return (-(-side // stride)) ** 2
 
 
-def _subsampled(lines, stride, channels, dim, out, heads, key_dim, head_dim, count, queries, qkv, scores, values, proj,
-                macs):
-    """The explain lines of attention whose queries come from every ``stride``-th row and column of the grid."""
-    side = math.isqrt(count)
-    changed = {
-        "N = ": ("size", f"N = {count:,} tokens of width C = {channels} (a {side}x{side} grid); the queries from "
-                         f"one row and column in {stride}: M = ceil({side}/{stride})^2 = {queries} tokens; "
-                         f"{plural(heads, 'head')}, q and k k = {key_dim} wide, v d = {head_dim}"),
-        "MACs Q,K,V": ("macs", f"MACs Q,K,V projections = M*C*heads*k + N*C*(heads*k + E) = {queries}*{channels}*"
-                               f"{heads * key_dim} + {count}*{channels}*{heads * key_dim + dim} = {qkv:,}"),
-        "MACs scores": ("macs", f"MACs scores QK^T = heads*M*N*k = {heads}*{queries}*{count}*{key_dim} = {scores:,}"),
-        "MACs weighted sum": ("macs", f"MACs weighted sum AV = heads*M*N*d = {heads}*{queries}*{count}*{head_dim} = "
-                                      f"{values:,}"),
-        "MACs output projection": ("macs", f"MACs output projection = M*E*out = {queries}*{dim}*{out} = {proj:,}"),
-        "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,} + {proj:,} = {macs:,} (bias adds, the "
-                            f"1/sqrt(k) scale and the softmax are not MACs)"),
-    }
-    return _replaced(lines, changed)
-
-
-def _explain(shape, channels, dim, heads, head_dim, count, windows, per_window, window, padded, qkv, scores, proj,
-             weights, biases, params, macs, p):
-    e = "E" if dim != channels else "C"
-    heads_text = (f"{plural(heads, 'head')} of width d = {e}/heads = {dim}/{heads} = {head_dim}"
-                  + (" (E = dim, the inner width)" if dim != channels else ""))
-    if is_tokens(shape):
-        lines = [("size", f"N = {count:,} tokens of width C = {channels}; {heads_text}")]
-    else:
-        where = (f"windows of {product_text(window)} = {per_window} positions: {windows} windows"
-                 + (f" (the map padded to {product_text(padded)})" if padded != tuple(shape[1:]) else "")
-                 if window != tuple(shape[1:]) else "one window, the whole map")
-        lines = [("size", f"N = {product_text(padded)} = {count:,} positions of width C = {channels}; {where}; "
-                          f"{heads_text}")]
-        if p["shift"]:
-            lines.append(("size", f"shift {p['shift']}: the windows move (torch.roll), the counts do not"))
-    qkv_terms = extras.bias_text(p, e, dim)
-    bias_terms = [(t, n) for t, n, on in ((*qkv_terms, p["qkv_bias"]), ("C", f"{channels}", p["proj_bias"]))
-                  if on]
-    lines.append(("params", f"params = Q,K,V weights 3*C*{e} + output projection {e}*C"
-                            + "".join(f" + {'biases ' if i == 0 else ''}{t}" for i, (t, _) in enumerate(bias_terms))
-                            + f" = 3*{channels}*{dim} + {dim}*{channels}"
-                            + "".join(f" + {n}" for _, n in bias_terms) + f" = {weights + biases:,}"))
-    if windows == 1:
-        score_line = (f"MACs scores QK^T = heads*N*N*d = {heads}*{per_window}*{per_window}*{head_dim} = "
-                      f"{scores:,}")
-    else:
-        score_line = (f"MACs scores QK^T = windows*heads*n*n*d (n = {per_window} positions a window) = "
-                      f"{windows}*{heads}*{per_window}*{per_window}*{head_dim} = {scores:,}")
-    lines += [
-        ("macs", f"MACs Q,K,V projections = N*C*3{e} = {count}*{channels}*{3 * dim} = {qkv:,}"),
-        ("macs", score_line),
-        ("macs", f"MACs weighted sum AV = the same as QK^T = {scores:,}"),
-        ("macs", f"MACs output projection = N*{e}*C = {count}*{dim}*{channels} = {proj:,}"),
-    ]
-    mlp = macs - (qkv + 2 * scores + proj)
-    lines.append(("macs", f"MACs = {qkv:,} + {scores:,} + {scores:,} + {proj:,}" + (f" + {mlp:,}" if mlp else "")
-                          + f" = {macs:,} (bias adds, the 1/sqrt(d) scale and the softmax are not MACs)"))
-    return lines
-
-
-def _narrow_keys(lines, channels, dim, heads, key_dim, head_dim, count, projected, qkv, values, weights, biases,
-                 windows, per_window, scores, proj, macs):
-    """The explain lines of attention whose q and k are ``key_dim`` wide a head, v ``head_dim``."""
-    pairs = f"{windows}*{heads}*{per_window}*{per_window}" if windows > 1 else f"{heads}*{per_window}*{per_window}"
-    changed = {
-        "params = Q,K,V": ("params", f"params = Q,K weights 2*C*heads*k + V weights C*E + output projection E*C"
-                                     f"{' + biases' if biases else ''} = 2*{channels}*{heads}*{key_dim} + "
-                                     f"{channels}*{dim} + {dim}*{channels}{f' + {biases:,}' if biases else ''} = "
-                                     f"{weights + biases:,} (k = {key_dim}: q and k narrower than v's d = {head_dim})"),
-        "MACs Q,K,V": ("macs", f"MACs Q,K,V projections = N*C*(2*heads*k + E) = {count}*{channels}*{projected} = "
-                               f"{qkv:,}"),
-        "MACs scores": ("macs", f"MACs scores QK^T = {'windows*' if windows > 1 else ''}heads*n*n*k = "
-                                f"{pairs}*{key_dim} = {scores:,}"),
-        "MACs weighted sum": ("macs", f"MACs weighted sum AV = {'windows*' if windows > 1 else ''}heads*n*n*d = "
-                                      f"{pairs}*{head_dim} = {values:,}"),
-        "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,} + {proj:,} = {macs:,} (bias adds, the "
-                            f"1/sqrt(k) scale and the softmax are not MACs)"),
-    }
-    return _replaced(lines, changed)
-
-
-def _widened(lines, channels, dim, out, count, projected, qkv, scores, values, proj, macs, weights, biases):
-    """The explain lines of attention whose output projection gives ``out`` channels, not the input's C."""
-    changed = {
-        "params = ": ("params", f"params = Q,K,V weights C*{projected} + output projection E*out"
-                                f"{' + biases' if biases else ''} = {channels}*{projected} + {dim}*{out}"
-                                f"{f' + {biases:,}' if biases else ''} = {weights + biases:,} (out = {out}: wider "
-                                f"than the input's {channels})"),
-        "MACs output projection": ("macs", f"MACs output projection = N*E*out = {count}*{dim}*{out} = {proj:,}"),
-        "MACs = ": ("macs", f"MACs = {qkv:,} + {scores:,} + {values:,} + {proj:,} = {macs:,} (bias adds, the "
-                            f"1/sqrt(d) scale and the softmax are not MACs)"),
-    }
-    return _replaced(lines, changed)
-
-
-def _replaced(lines, changed):
-    """The explain lines with each line that starts with a key of ``changed`` replaced by its value."""
-    return [changed.get(next((key for key in changed if text.startswith(key)), ""), (kind, text))
-            for kind, text in lines]
