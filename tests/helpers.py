@@ -46,6 +46,13 @@ def usage_error(result, *fragments):
         assert fragment in result.stderr, (fragment, result.stderr)
 
 
+def report_notes(path):
+    """The `note:` lines `cnncalc report PATH` writes to stderr (it must succeed)."""
+    result = invoke("report", path)
+    assert result.exit_code == 0, result.output
+    return [line for line in result.stderr.splitlines() if line.startswith("note: ")]
+
+
 def run_cnncalc(*args, timeout=120):
     """``python -m cnncalc ARGS...`` as a real process running this source tree (for time, memory, deep
     recursion that would take pytest down with it)."""

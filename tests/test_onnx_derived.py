@@ -10,7 +10,7 @@ Skipped without the onnx package.
 import pytest
 
 onnx = pytest.importorskip("onnx")
-from cli_runner import invoke  # noqa: E402
+from helpers import report_notes  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
 from test_onnx_modern import Graph, tiny_coatnet, tiny_swin_v2, totals  # noqa: E402
 
@@ -18,10 +18,6 @@ import cnncalc  # noqa: E402
 from cnncalc.errors import SpecError  # noqa: E402
 
 
-def notes(path):
-    result = invoke("report", path)
-    assert result.exit_code == 0, result.output
-    return [line for line in result.stderr.splitlines() if line.startswith("note: ")]
 
 
 # --- Swin V2: the bias MLP's first Linear run ahead on the coordinates, the logit scale as exp(clamp) -------
@@ -43,7 +39,7 @@ def test_swin_v2_from_torch_export_counts_the_folded_mlp_table_it_holds(tmp_path
     assert attention.macs == 3072 + 512 + 512 + 1024 + 288 == 5408
     # against PyTorch (the TorchScript file: 370 params, 34 buffers, 5,696 MACs): params + 144 - 2*16 = 112,
     # buffers - 2*9 = 18 (the coordinates), MACs - 288
-    assert notes(path) == [
+    assert report_notes(path) == [
         f"note: {path}: torch.export ran the first Linear of the continuous position bias MLP of 1 attention layer on "
         f"its constant coordinates table ahead of time and stored the result, a (2W-1)^2 x hidden constant (3x3x16; "
         f"position: continuous_folded): params count those constants, 112 more than PyTorch, which counts that "
@@ -146,7 +142,7 @@ def test_weight_standardisation_from_torch_export(tmp_path):
     # the stem 4*6*6 positions * 27 = 3,888; each 1x1 4*36 * 4 = 576
     assert report.totals["macs"] == 3888 + 3 * 576 == 5616
     # PyTorch counts 172: the stem's bias 4 and the folded conv's gain 4 besides (one note each)
-    assert notes(path) == [
+    assert report_notes(path) == [
         f"note: {path}: torch.export computed the weight of 1 Conv from several of the model's tensors ahead of time "
         f"and stored the result ('view_8', 4x4x1x1, from blocks.0.conv3.gain and blocks.0.conv3.weight): params count "
         f"the 16 values the file holds; PyTorch counts the gain besides, one value a filter (timm's "

@@ -21,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 import cnncalc  # noqa: E402
 from cnncalc.errors import SpecError  # noqa: E402
 from cnncalc.spec.writer import to_yaml  # noqa: E402
+from helpers import report_notes  # noqa: E402
 
 FORMS = ("torchscript", "dynamo")
 
@@ -951,7 +952,6 @@ def test_transposed_tokens_into_a_layer_norm_are_refused(tmp_path):
 def test_zero_biases_torch_export_removed_are_noted(tmp_path):
     """torch.export's optimizer drops a bias that is all zeros (a freshly built model's) and says so in the
     node's metadata: the params are the graph's, and one note line says what PyTorch counts besides."""
-    from cli_runner import invoke
 
     def removed(rule, call):
         for key, value in (("pkg.onnxscript.rewriter.rule_name", rule), ("pkg.torch.onnx.fx_node", call)):
@@ -973,26 +973,20 @@ def test_zero_biases_torch_export_removed_are_noted(tmp_path):
     path = g.save(tmp_path, head)
     report, _ = totals(path)
     assert report.totals["params"] == 4 * 12 + 4 * 4 + 64 * 10 == 704  # without the stem's 4 and the head's 10
-    result = invoke("report", path)
-    assert result.exit_code == 0
-    assert [line for line in result.stderr.splitlines() if line.startswith("note: ")] == [
+    assert report_notes(path) == [
         f"note: {path}: torch.export's optimizer removed the biases of 2 layers because they were all zeros (14 "
         f"params, first at node '{g.nodes[0].name}'): params count without them, where PyTorch counts them (a "
         f"trained model's biases are kept)"]
 
 
 def test_position_bias_torch_export_folded_is_counted_as_the_graph_holds_it(tmp_path):
-    from cli_runner import invoke
-
     path = tiny_maxvit(tmp_path, "dynamo", folded=True)
     report, _ = totals(path)
     attention = report.rows[1]
     assert report.spec.layers[1].keys["position"] == "folded"
     # qkv 216 + merge 72 + the folded bias 2 heads * 4*4 = 32 (the model's table, 9 x 2 = 18, is not in the file)
     assert (attention.params, attention.buffers, attention.macs) == (216 + 72 + 32, 0, 5120)
-    result = invoke("report", path)
-    assert result.exit_code == 0
-    assert [line for line in result.stderr.splitlines() if line.startswith("note: ")] == [
+    assert report_notes(path) == [
         f"note: {path}: torch.export folded the position bias tables of 1 attention layer into constants of heads "
         f"x n x n: params count those constants (position: folded), PyTorch the tables they are gathered from, and "
         f"their index buffers; MACs are the same (export with dynamo=False for PyTorch's params)"]
