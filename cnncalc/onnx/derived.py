@@ -118,14 +118,6 @@ def standardisation_roles(reader, name, steps=6):
 
 # --- the notes -----------------------------------------------------------------------------------------
 
-def say_folds(reader, spec, file):
-    """A ``note:`` line for each kind of fold whose counts differ from PyTorch's."""
-    from ..errors import note
-
-    for text in notes(reader, spec):
-        note(f"{file}: {text}")
-
-
 def notes(reader, spec):
     """One line for each kind of fold whose counts differ from PyTorch's."""
     lines = []

@@ -36,7 +36,7 @@ import os
 import re
 
 from ..conventions import FOLDED_BN
-from ..errors import SpecError
+from ..errors import SpecError, note
 from ..spec.language import MAX_LAYERS
 from ..spec.loader import MAX_FILE_BYTES
 from .graph import GraphReader
@@ -80,40 +80,8 @@ def _load(path, input, file):
         walk = GraphReader(model, file, input, path=str(path))
         spec = walk.spec()
         ops, nodes = walk.op_types, walk.nodes  # each node's operator, read once from the protobuf message
-        if FOLDED_BN not in (spec.source or "") and looks_bn_folded(model.graph, ops, nodes):
-            from ..errors import note
-
-            note(f"{file}: no BatchNormalization node, and its convs have weights and biases named by the exporter "
-                 f"(onnx::Conv_...): likely exported with batch norm folded into the convs "
-                 f"(do_constant_folding=True or dynamo=True), so params count conv biases instead of BN; "
-                 f"export with do_constant_folding=False to keep BN")
-        folded = [layer for layer in spec.layers if layer.keys.get("position") == "folded"]
-        if folded:
-            from ..errors import note
-
-            note(f"{file}: torch.export folded the position bias tables of {len(folded)} attention layer"
-                 f"{'s' if len(folded) > 1 else ''} into constants of heads x n x n: params count those constants "
-                 f"(position: folded), PyTorch the tables they are gathered from, and their index buffers; MACs "
-                 f"are the same (export with dynamo=False for PyTorch's params)")
-        from .derived import say_folds
-
-        say_folds(walk, spec, file)  # what torch.export derived that counts otherwise than in PyTorch
-        gathered = [layer for layer in spec.layers if layer.keys.get("gathered")]
-        if gathered:
-            from ..errors import note
-
-            note(f"{file}: torch.export stored the relative position tables of {len(gathered)} attention layer"
-                 f"{'s' if len(gathered) > 1 else ''} as the rows it gathers from them (q x k x d for a table of "
-                 f"(2*max(q, k)-1) x d: gathered): params count those rows, PyTorch the tables; MACs are the same "
-                 f"(export with dynamo=False for PyTorch's params)")
-        removed = removed_biases(model.graph, ops, walk.consts, nodes)
-        if removed[0]:
-            from ..errors import note
-
-            note(f"{file}: torch.export's optimizer removed the biases of {removed[0]} layer"
-                 f"{'s' if removed[0] > 1 else ''} because they were all zeros ({removed[1]:,} params, first "
-                 f"at node '{removed[2][:60]}'): params count without them, where PyTorch counts them (a trained "
-                 f"model's biases are kept)")
+        for text in _export_notes(walk, spec, model.graph, ops, nodes):
+            note(f"{file}: {text}")
         return spec
     except (IndexError, KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as err:
         # protobuf parsed it, but it breaks ONNX's own rules (a name that is not UTF-8 text, a missing field)
@@ -121,6 +89,39 @@ def _load(path, input, file):
     finally:
         if walk is not None:  # its 100,000 objects freed now, not left in cycles for the collector to walk
             walk.release()
+
+
+def _export_notes(walk, spec, graph, ops, nodes):
+    """A line for each way the exporter left the counts otherwise than PyTorch's (a folded BN, folded or
+    derived position biases and weights, zero biases removed)."""
+    from .derived import notes as derived_notes
+
+    texts = []
+    if FOLDED_BN not in (spec.source or "") and looks_bn_folded(graph, ops, nodes):
+        texts.append("no BatchNormalization node, and its convs have weights and biases named by the exporter "
+                     "(onnx::Conv_...): likely exported with batch norm folded into the convs "
+                     "(do_constant_folding=True or dynamo=True), so params count conv biases instead of BN; "
+                     "export with do_constant_folding=False to keep BN")
+    folded = [layer for layer in spec.layers if layer.keys.get("position") == "folded"]
+    if folded:
+        texts.append(f"torch.export folded the position bias tables of {len(folded)} attention layer"
+                     f"{'s' if len(folded) > 1 else ''} into constants of heads x n x n: params count those "
+                     f"constants (position: folded), PyTorch the tables they are gathered from, and their index "
+                     f"buffers; MACs are the same (export with dynamo=False for PyTorch's params)")
+    texts += derived_notes(walk, spec)  # what torch.export derived that counts otherwise than in PyTorch
+    gathered = [layer for layer in spec.layers if layer.keys.get("gathered")]
+    if gathered:
+        texts.append(f"torch.export stored the relative position tables of {len(gathered)} attention layer"
+                     f"{'s' if len(gathered) > 1 else ''} as the rows it gathers from them (q x k x d for a table "
+                     f"of (2*max(q, k)-1) x d: gathered): params count those rows, PyTorch the tables; MACs are "
+                     f"the same (export with dynamo=False for PyTorch's params)")
+    removed = removed_biases(graph, ops, walk.consts, nodes)
+    if removed[0]:
+        texts.append(f"torch.export's optimizer removed the biases of {removed[0]} layer"
+                     f"{'s' if removed[0] > 1 else ''} because they were all zeros ({removed[1]:,} params, first "
+                     f"at node '{removed[2][:60]}'): params count without them, where PyTorch counts them (a "
+                     f"trained model's biases are kept)")
+    return texts
 
 
 def looks_bn_folded(graph, ops=None, nodes=None):
