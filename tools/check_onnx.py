@@ -64,7 +64,7 @@ def read_and_import(path):
     with tempfile.TemporaryDirectory() as folder:
         written = os.path.join(folder, "imported.yaml")
         with open(written, "w", encoding="utf-8") as handle:
-            handle.write(to_yaml(cnncalc.load_spec(path)))
+            handle.write(to_yaml(report.spec))
         imported = cnncalc.analyze(written)
     return report, seconds, imported
 
