@@ -369,10 +369,9 @@ class GraphReader:
             return self.set_output(node, self.value(node, names[0]).passed_on())
         values = self.values
         if not any(name in values for name in names if name):
+            # constants: the walk leaves the graph's own to be evaluated when asked for, so this is a node of a
+            # Loop's body, walked once a turn: evaluated now, with this turn's counter
             outputs = node.output if outputs is None else outputs
-            if self.nodes[self.index] is node:  # a node of the graph: evaluated when asked for
-                return self.consts.defer(self.index, names, outputs)
-            # a node of a Loop's body, walked once a turn: evaluated now, with this turn's counter
             return self.consts.constant(node) if op == "Constant" else self.consts.fold(node, names, op, outputs)
         attrs = attributes(node)  # read once (no reader changes them)
         if attention.visit(self, node, attrs):
