@@ -2,12 +2,14 @@
 
 Stage three of the pipeline. Every layer type is a function registered with ``@rule`` (registry.py)
 together with the keys it accepts (validated by keys.py); :func:`apply` validates a layer's keys and runs
-its rule. A rule returns a :class:`Cost`. The rules live by family (conv, pool, dense, elementwise,
-resample, merge, tokens, attention, separable, matmul) and share windows.py's arithmetic; imports go one way: families -> windows/keys ->
-registry. The counting conventions (see README) are written beside each rule:
+its rule. A rule returns a :class:`Cost`. The rules live by family (conv, pool, dense, elementwise, learned,
+resample, merge, tokens, attention, matmul, separable; attention's variants in modules of their own) and
+share windows.py's arithmetic; imports go one way: families -> windows/keys -> registry. The counting
+conventions (docs/conventions.md) are written beside each rule:
 
 * MACs: conv ``Cout*H'*W' * (Cin/groups)*Kh*Kw``, fc ``in*out``, linear on a map ``positions*in*out``,
-  transposed conv ``Cin*H*W * (Cout/groups)*Kh*Kw``; nothing else. Bias adds are not counted.
+  transposed conv ``Cin*H*W * (Cout/groups)*Kh*Kw``, and products of two activations (attention's QK^T and
+  AV, ``matmul``); nothing else. Bias adds are not counted.
 * flop (lecture): MACs, plus ``C*H'*W' * Kh*Kw`` for pooling layers.
 * elementwise: the extra work the "2 x MACs + elementwise" FLOPs convention adds
   (one op per output element for activations, bias, add, mul and scale; two for batch norm; four
