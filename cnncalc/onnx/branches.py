@@ -72,7 +72,7 @@ def reshape(reader, node, dims, target):
         return True
     if pending is None or pending.gate is not None or pending.layout is not None or pending.tokens:
         return False
-    readers = [reader.nodes[i].op_type for i in reader.readers.get(node.output[0], []) if i is not None]
+    readers = reader.reader_ops(node.output[0])
     if len(dims) == 4 and len(target) == 5 and target[0] == dims[0] and target[3:] == dims[2:] \
             and target[1] * target[2] == dims[1] and target[1] >= 2 and readers \
             and set(readers) <= {"ReduceSum", "Mul"}:

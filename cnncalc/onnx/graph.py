@@ -347,6 +347,14 @@ class GraphReader:
     def set_output(self, node, value, position=0):
         self.values[node.output[position]] = value
 
+    def reader_ops(self, name):
+        """The operators of the nodes that read tensor ``name`` (its reading as a graph output left out)."""
+        return [self.op_types[at] for at in self.readers.get(name, []) if at is not None]
+
+    def read_here_alone(self, name):
+        """Whether the node being visited is the one node that reads tensor ``name``."""
+        return self.readers.get(name, []) == [self.index]
+
     def only_reader(self, name):
         """The node index that alone reads tensor ``name`` (not a graph output), else None."""
         readers = self.readers.get(name, [])

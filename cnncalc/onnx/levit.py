@@ -27,7 +27,7 @@ def start(reader, node, attrs):
     norm = reader.by_name.get(value.layer)
     if (target is None or len(target.reshape(-1)) < 4 or norm is None or norm["type"] != "bn" or norm.get("act")
             or len(reader.items) < 2 or reader.items[-1] is not norm
-            or reader.readers.get(node.input[0], []) != [reader.index]):
+            or not reader.read_here_alone(node.input[0])):
         return False
     projected = reader.emitted_from[value.layer][0]
     projection = reader.values.get(projected)

@@ -31,10 +31,10 @@ def split_qkv(reader, node, attrs):
     if (not value.own or item is None or item["type"] != "conv" or item.get("kernel") != 1 or not sources
             or reader.items[-1] is not item or item.get("act") or item.get("pad", 0)
             or any(item.get(key, 1) != 1 for key in ("stride", "groups", "dilation"))
-            or reader.readers.get(node.input[0], []) != [reader.index]):
+            or not reader.read_here_alone(node.input[0])):
         return False
     for output in node.output:
-        readers = [reader.op_types[at] for at in reader.readers.get(output, []) if at is not None]
+        readers = reader.reader_ops(output)
         if not readers or any(op not in ("Reshape", "Shape") for op in readers):
             return False
     region = _projected_region(reader, node, value, sources, item["filters"], bias=item.get("bias", True))

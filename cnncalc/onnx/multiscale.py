@@ -193,7 +193,7 @@ def start(reader, node, attrs):
     given = reader.ahead(node.input[1]) if len(node.input) > 1 else None
     axes = given.array().reshape(-1).tolist() if given is not None and given.array() is not None \
         else attrs.get("axes")
-    readers = [reader.nodes[at].op_type for at in reader.readers.get(node.output[0], []) if at is not None]
+    readers = reader.reader_ops(node.output[0])
     if axes is None or [a % 4 for a in axes] != [1] or not readers or set(readers) != {"Slice"}:
         return False
     region = base.Region(node.input[0], node, value.shape)

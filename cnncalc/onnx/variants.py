@@ -186,7 +186,7 @@ def partitioned_qkv(reader, node, attrs):
         return False
     item = reader.by_name.get(value.layer)
     sources = reader.emitted_from.get(value.layer)
-    others = [reader.nodes[i].op_type for i in reader.readers.get(name, []) if i is not None]
+    others = reader.reader_ops(name)
     if (not value.own or item is None or item["type"] != "linear" or reader.items[-1] is not item or not sources
             or item.get("act") or any(op not in ("Slice", "Split", "Shape") for op in others)):
         return False
@@ -250,13 +250,13 @@ def conv_qkv(reader, node, attrs):
     if (not value.own or item is None or item["type"] != "conv" or item.get("kernel") != 1
             or reader.items[-1] is not item or item.get("act") or not sources or item.get("pad", 0)
             or any(item.get(key, 1) != 1 for key in ("stride", "groups", "dilation"))
-            or reader.readers.get(node.input[0], []) != [reader.index]):
+            or not reader.read_here_alone(node.input[0])):
         return False
     const = reader.ahead(node.input[1]) if len(node.input) > 1 else None
     array = const.array() if const is not None else None
     target = None if array is None else _reshaped(value.shape, array.reshape(-1).tolist(), attrs.get("allowzero", 0))
     n, c, h, w = value.shape
-    readers = [reader.nodes[i].op_type for i in reader.readers.get(node.output[0], []) if i is not None]
+    readers = reader.reader_ops(node.output[0])
     if not target or len(target) != 4 or target[0] != n or target[3] != h * w or target[1] * target[2] != c \
             or not any(op in ("Slice", "Split") for op in readers) or any(op not in ("Slice", "Split", "Shape")
                                                                           for op in readers):
