@@ -84,17 +84,12 @@ class GraphReader:
         if dependent is not None:
             raise self.fail(self.nodes[dependent], loops.DATA_DEPENDENT)
         skip, values, consts, nodes = self.skip, self.values.keys(), self.consts, self.nodes
-        pending, known = consts.pending, dict.keys(consts)
-        for index, (op, inputs, outputs) in enumerate(zip(self.op_types, self.inputs_of, self.outputs_of)):
+        for index in self.walked:
             if index in skip:
                 continue
+            op, inputs, outputs = self.op_types[index], self.inputs_of[index], self.outputs_of[index]
             if values.isdisjoint(inputs) and op != "CastLike" and op not in loops.OPERATORS:  # when asked for
-                for name in inputs:
-                    if name not in pending and name not in known and name:
-                        consts.defer(index, inputs, outputs)  # says which input is missing
-                if outputs and outputs[0] not in known:  # else read by a pattern looking ahead (ahead)
-                    for name in outputs:
-                        pending[name] = index
+                consts.defer(index, inputs, outputs)
                 continue
             self.index = index
             node = nodes[index]
@@ -192,8 +187,26 @@ class GraphReader:
         folders = {}  # '/layer1/layer1.0/conv1' -> how many nodes are named in it: each read as a scope once
         # tensor name -> the index of the node giving it
         self.makers = {name: index for index, outputs in enumerate(outputs_of) for name in outputs}
+        # the tensors computed from an initializer (through anything but a Shape): the others have no sources
+        self.tainted = tainted = set(self.consts)  # the initializers (sparse ones too)
+        # the nodes the walk visits, in graph order: those reading the network's input or what such a node gives
+        # (a Shape of it among them), and every Loop, If, sequence and CastLike node (a Loop's body reads names
+        # it does not list); every other node computes constants, pending until asked for (see pending.py)
+        self.walked = walked = []
+        reached = set(self.values)  # the network's input
+        pending, given = self.consts.pending, set(self.consts) | {i.name for i in self.graph.input} | {""}
         found = readers.get
         for index, (op, inputs) in enumerate(zip(op_types, inputs_of)):
+            outputs = outputs_of[index]
+            if not reached.isdisjoint(inputs) or op == "CastLike" or op in loops.OPERATORS:
+                walked.append(index)
+                reached.update(outputs)
+            elif given.issuperset(inputs):
+                for name in outputs:
+                    pending[name] = index
+            else:  # a name no node, initializer or input gives before it: the walk says which
+                walked.append(index)
+            given.update(outputs)
             if inputs and op != "Shape" and op != "Size":  # they read a tensor's size, not its values
                 for name in inputs:
                     known = found(name)
@@ -201,6 +214,10 @@ class GraphReader:
                         readers[name] = [index]
                     else:
                         known.append(index)
+                if not tainted.isdisjoint(inputs) or op in loops.OPERATORS:
+                    tainted.update(outputs)
+            elif op in loops.OPERATORS:
+                tainted.update(outputs)
         readers.pop("", None)  # an optional input left out
         for node, op in zip(nodes, op_types):
             if op in ("Constant", "Identity"):
