@@ -151,7 +151,7 @@ def position_mlp(reader, node, name, region):
     # the nodes walked for any region, walked once in all (a product two regions share counts in the first only)
     seen = reader.__dict__.setdefault("bias_walked", set())
     stack, products, kinds = [name], [], {}
-    known, pending = dict.keys(reader.consts), reader.consts.pending  # constants, evaluated or not
+    consts = reader.consts  # constants, evaluated or not
     makers = reader.makers
     while stack:
         at = makers.get(stack.pop())
@@ -169,7 +169,7 @@ def position_mlp(reader, node, name, region):
             inputs = inputs[:1]
         elif op in ("ScatterND", "ScatterElements"):  # (the shifted windows' mask a tracer writes with them)
             inputs = inputs[:1] + inputs[2:3]
-        stack.extend([n for n in inputs if n in known or n in pending])
+        stack.extend([n for n in inputs if n in consts])
     if not products:
         return kinds
     macs, hidden, folded = 0, None, None

@@ -98,6 +98,7 @@ class GraphReader:
             except (IndexError, KeyError, ValueError, TypeError, ArithmeticError) as err:
                 # a node missing an input or attribute the operator requires: the file is malformed
                 raise self.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
+        self.index = len(nodes)  # every node passed
         for output in graph.output:
             value = self.values.get(output.name)
             if attention.is_region(value) and not value.gate[1].closed:
@@ -193,19 +194,26 @@ class GraphReader:
         # (a Shape of it among them), and every Loop, If, sequence and CastLike node (a Loop's body reads names
         # it does not list); every other node computes constants, pending until asked for (see pending.py)
         self.walked = walked = []
-        reached = set(self.values)  # the network's input
-        pending, given = self.consts.pending, set(self.consts) | {i.name for i in self.graph.input} | {""}
+        self.index = -1  # the node being visited
+        reached = set(self.values)  # the network's input, and what is computed from it
+        sized = set()  # what is computed from constants and a computed tensor's shape (a Shape of it)
+        pending, later = self.consts.pending, self.consts.later
+        given = set(self.consts) | {i.name for i in self.graph.input} | {""}
         found = readers.get
         for index, (op, inputs) in enumerate(zip(op_types, inputs_of)):
             outputs = outputs_of[index]
             if not reached.isdisjoint(inputs) or op == "CastLike" or op in loops.OPERATORS:
                 walked.append(index)
-                reached.update(outputs)
-            elif given.issuperset(inputs):
+                (sized if op == "Shape" or op == "Size" else reached).update(outputs)
+            elif not given.issuperset(inputs):  # a name no node, initializer or input gives before it
+                walked.append(index)  # the walk says which
+            elif not sized.isdisjoint(inputs):  # pending once the walk has passed the Shape it reads
+                sized.update(outputs)
+                for name in outputs:
+                    later[name] = index
+            else:
                 for name in outputs:
                     pending[name] = index
-            else:  # a name no node, initializer or input gives before it: the walk says which
-                walked.append(index)
             given.update(outputs)
             if inputs and op != "Shape" and op != "Size":  # they read a tensor's size, not its values
                 for name in inputs:

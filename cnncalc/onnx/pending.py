@@ -28,12 +28,15 @@ class Constants(dict):
     """Tensor name -> :class:`~cnncalc.onnx.tensors.Const`, where a name whose node is pending counts as
     present (``in``) and is evaluated by ``[]`` and ``get``."""
 
-    __slots__ = ("reader", "pending", "folded", "shared", "results")
+    __slots__ = ("reader", "pending", "later", "folded", "shared", "results")
 
     def __init__(self, reader):
         super().__init__()
         self.reader = reader
         self.pending = {}  # output name -> the index of the node giving it, not evaluated yet
+        # output name -> the index of a node the walk passes that gives it from constants and the shape of a computed
+        # tensor (a Shape the walk visits): pending once the walk has passed it (see passed)
+        self.later = {}
         self.folded = 0  # elements read and made by constant folding (see constants.MAX_FOLDED_ELEMENTS)
         # one Const for each distinct small Constant tensor (its bytes) and each distinct shape (dims, stored):
         # a tracer writes the same ones thousands of times (Swin-T: 2,800 Constant nodes)
@@ -43,20 +46,31 @@ class Constants(dict):
         self.results = {}
 
     def __contains__(self, name):
-        return dict.__contains__(self, name) or name in self.pending
+        return dict.__contains__(self, name) or name in self.pending or (name in self.later and self.passed(name))
 
     def __missing__(self, name):
-        if name in self.pending:
+        if name in self.pending or (name in self.later and self.passed(name)):
             self.resolve(name)
             return dict.__getitem__(self, name)
         raise KeyError(name)
 
     def get(self, name, default=None):
         found = dict.get(self, name)
-        if found is None and name in self.pending:
+        if found is None and (name in self.pending or (name in self.later and self.passed(name))):
             self.resolve(name)
             found = dict.get(self, name)
         return default if found is None else found
+
+    def passed(self, name):
+        """Whether ``name`` (in :attr:`later`) is given by a node before the one the walk visits: if so, it is
+        pending from now, as the walk would have deferred it when it passed that node."""
+        at = self.later[name]
+        if at >= self.reader.index:
+            return False
+        for output in self.reader.outputs_of[at]:
+            if self.later.pop(output, None) is not None and not dict.__contains__(self, output):
+                self.pending[output] = at
+        return True
 
     def defer(self, index, inputs, outputs):
         """Note node ``index`` (constant inputs ``inputs``) as giving ``outputs`` when asked; its inputs
@@ -78,7 +92,7 @@ class Constants(dict):
         op_types, inputs_of, outputs_of = reader.op_types, reader.inputs_of, reader.outputs_of
         first = pending[name]
         inputs = inputs_of[first]
-        if not any(source in pending for source in inputs):  # its inputs are evaluated: it alone
+        if not any(source in pending or source in self.later for source in inputs):  # evaluated: it alone
             needed, stack = (first,), ()
         else:
             needed, stack = set(), [first]
@@ -91,7 +105,7 @@ class Constants(dict):
             if op_types[at] in DIMS_FROM_FIRST:
                 inputs = inputs[:1]
             for source in inputs:
-                if source in pending:
+                if source in pending or (source in self.later and self.passed(source)):
                     stack.append(pending[source])
         for at in sorted(needed) if len(needed) > 1 else needed:
             for output in outputs_of[at]:
