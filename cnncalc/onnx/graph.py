@@ -200,8 +200,12 @@ class GraphReader:
         pending, later = self.consts.pending, self.consts.later
         given = set(self.consts) | {i.name for i in self.graph.input} | {""}
         found = readers.get
-        for index, (op, inputs) in enumerate(zip(op_types, inputs_of)):
-            outputs = outputs_of[index]
+        for index, (op, inputs, outputs) in enumerate(zip(op_types, inputs_of, outputs_of)):
+            if op == "Constant":  # a third of a TorchScript graph: read only when asked for
+                for name in outputs:
+                    pending[name] = index
+                given.update(outputs)
+                continue
             if not reached.isdisjoint(inputs) or op == "CastLike" or op in loops.OPERATORS:
                 walked.append(index)
                 (sized if op == "Shape" or op == "Size" else reached).update(outputs)

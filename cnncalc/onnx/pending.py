@@ -76,8 +76,8 @@ class Constants(dict):
         """Note node ``index`` (constant inputs ``inputs``) as giving ``outputs`` when asked; its inputs
         must be there already (an error names the first missing one now, as an evaluated node would)."""
         pending = self.pending
-        for name in inputs:
-            if name and name not in pending and not dict.__contains__(self, name):
+        for name in inputs:  # given by a node before this one (they were noted pending as the graph was read)
+            if name and not dict.__contains__(self, name) and pending.get(name, self.later.get(name, index)) >= index:
                 reader = self.reader
                 raise reader.fail(reader.nodes[index], f"input '{shown(name)}' is not computed by any earlier node")
         if outputs and dict.__contains__(self, outputs[0]):
