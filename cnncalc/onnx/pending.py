@@ -9,10 +9,15 @@ for: they compute the indices of the ScatterND that writes its shifted-window ma
 the tensor it writes into (:data:`DIMS_FROM_FIRST`).
 """
 
+import math
+
 from . import constants as onnx_constants
 from . import small
 from ..errors import SpecError, shown
-from .tensors import Const, attributes
+from .tensors import MAX_VALUE_ELEMENTS, Const, attributes
+
+prod = math.prod
+MAX_FOLDED_ELEMENTS = onnx_constants.MAX_FOLDED_ELEMENTS
 
 # operators whose folded result (dims, no value: there is no handler for them) needs only their first input:
 # the indices and updates of a scatter are never evaluated (the initializers they are computed from are
@@ -24,11 +29,42 @@ _STORED = ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose",
 _SHARED_BYTES = 1024  # a Constant tensor of at most this many bytes is read once per distinct value
 
 
+def _after_constant(raw):
+    """The bytes of a serialized Constant node after its operator (its attributes, doc string, domain): what
+    its value depends on; None unless the node is laid out as protobuf writes it: one output, a name, then
+    the operator."""
+    if raw[:1] != b"\x12" or len(raw) < 16:
+        return None
+    size = raw[1]
+    if size > 127:
+        return None
+    at = size + 2
+    if raw[at:at + 1] == b"\x1a":  # the name
+        size = raw[at + 1] if at + 1 < len(raw) else 128
+        if size > 127:
+            return None
+        at += size + 2
+    return raw[at + 10:] if raw.startswith(b"\x22\x08Constant", at) else None
+
+
+class _Origin:
+    """The text naming the node that made a Const of unknown contents, made when an error prints it (a
+    weight transposed or a scatter's result, a thousand of them in a video Swin, are never named)."""
+
+    __slots__ = ("node", "op")
+
+    def __init__(self, node, op):
+        self.node, self.op = node, op
+
+    def __str__(self):
+        return f"node '{shown(self.node.name)}' ({shown(self.op)})"
+
+
 class Constants(dict):
     """Tensor name -> :class:`~cnncalc.onnx.tensors.Const`, where a name whose node is pending counts as
     present (``in``) and is evaluated by ``[]`` and ``get``."""
 
-    __slots__ = ("reader", "pending", "folded", "shared", "results")
+    __slots__ = ("reader", "pending", "folded", "shared", "by_node", "results")
 
     def __init__(self, reader):
         super().__init__()
@@ -38,6 +74,7 @@ class Constants(dict):
         # one Const for each distinct small Constant tensor (its bytes) and each distinct shape (dims, stored):
         # a tracer writes the same ones thousands of times (Swin-T: 2,800 Constant nodes)
         self.shared = {}
+        self.by_node = {}  # a Constant node's bytes after its operator -> its shared Const (see constant)
         # (operator, attributes, inputs' Consts) -> the Consts it gave, the elements it cost, and the inputs
         # (kept, so that no other Const takes their ids): the same arithmetic in every block is evaluated once
         self.results = {}
@@ -77,11 +114,14 @@ class Constants(dict):
         reader, pending = self.reader, self.pending
         op_types, inputs_of, outputs_of = reader.op_types, reader.inputs_of, reader.outputs_of
         first = pending[name]
-        inputs = inputs_of[first]
-        if not any(source in pending for source in inputs):  # its inputs are evaluated: it alone
-            needed, stack = (first,), ()
-        else:
-            needed, stack = set(), [first]
+        for source in inputs_of[first]:
+            if source in pending:
+                break
+        else:  # its inputs are evaluated: it alone
+            self._evaluate(first, reader, pending, op_types[first], outputs_of[first])
+            return
+        needed, stack = set(), [first]
+        waiting = pending.get
         while stack:
             at = stack.pop()
             if at in needed:
@@ -91,24 +131,29 @@ class Constants(dict):
             if op_types[at] in DIMS_FROM_FIRST:
                 inputs = inputs[:1]
             for source in inputs:
-                if source in pending:
-                    stack.append(pending[source])
-        for at in sorted(needed) if len(needed) > 1 else needed:
-            for output in outputs_of[at]:
-                pending.pop(output, None)
-            node = reader.nodes[at]
-            if node.domain not in ("", "ai.onnx"):  # read here: a constant no layer asks for is never read
-                raise reader.unsupported(node, f"operator {shown(node.domain)}.{shown(op_types[at])} is not a "
-                                               f"standard ONNX operator")
-            try:
-                if op_types[at] == "Constant":
-                    self.constant(node)
-                else:
-                    self.fold(node, inputs_of[at], op_types[at], outputs_of[at])
-            except SpecError:
-                raise
-            except _MALFORMED as err:  # named after the node evaluated, not the one that asked
-                raise reader.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
+                before = waiting(source)
+                if before is not None and before not in needed:
+                    stack.append(before)
+        for at in sorted(needed):
+            self._evaluate(at, reader, pending, op_types[at], outputs_of[at])
+
+    def _evaluate(self, at, reader, pending, op, outputs):
+        """Evaluate pending node ``at`` (operator ``op``, giving ``outputs``), its inputs evaluated."""
+        for output in outputs:
+            pending.pop(output, None)
+        node = reader.nodes[at]
+        if node.domain not in ("", "ai.onnx"):  # read here: a constant no layer asks for is never read
+            raise reader.unsupported(node, f"operator {shown(node.domain)}.{shown(op)} is not a "
+                                           f"standard ONNX operator")
+        try:
+            if op == "Constant":
+                self.constant(node, outputs)
+            else:
+                self.fold(node, reader.inputs_of[at], op, outputs)
+        except SpecError:
+            raise
+        except _MALFORMED as err:  # named after the node evaluated, not the one that asked
+            raise reader.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
 
     def sources_of(self, names):
         """The initializers the constants ``names`` are computed from, as their evaluation would give them,
@@ -134,8 +179,17 @@ class Constants(dict):
 
     # --- evaluating a node ------------------------------------------------------------------------
 
-    def constant(self, node):
-        """A Constant node's output."""
+    def constant(self, node, outputs=None):
+        """A Constant node's output (``outputs``: its outputs as GraphReader.prepare read them)."""
+        # a node of the same attributes as an earlier one (its bytes after its operator: the output and the
+        # name differ) takes that one's shared Const, its tensor not read (protobuf makes an object of each
+        # field read: the node's bytes cost less than its attribute's tensor)
+        key = _after_constant(node.SerializeToString())
+        if key is not None:
+            const = self.by_node.get(key)
+            if const is not None:
+                dict.__setitem__(self, outputs[0] if outputs else node.output[0], const)
+                return
         output = node.output[0]
         attribute = node.attribute
         if len(attribute) == 1:  # as exporters write it: one attribute, `value`
@@ -143,14 +197,16 @@ class Constants(dict):
         else:
             tensor = next((a.t for a in attribute if a.name == "value"), None)
         if tensor is not None:
-            key = tensor.SerializeToString()
-            if len(key) > _SHARED_BYTES:
+            tensor_key = tensor.SerializeToString()
+            if len(tensor_key) > _SHARED_BYTES:
                 dict.__setitem__(self, output, Const(tensor.dims, proto=tensor))
                 return
             # arrays and Consts are never changed by their readers: each distinct one is shared
-            const = self.shared.get(key)
+            const = self.shared.get(tensor_key)
             if const is None:
-                const = self.shared[key] = Const(tensor.dims, proto=tensor)
+                const = self.shared[tensor_key] = Const(tensor.dims, proto=tensor)
+            if key is not None:
+                self.by_node[key] = const
             dict.__setitem__(self, output, const)
             return
         values = attributes(node)
@@ -196,19 +252,31 @@ class Constants(dict):
             dict.__setitem__(self, outputs[0], self.shape(dims[attrs.get("start", 0):attrs.get("end", len(dims))],
                                                           stored=False))
             return
-        self.folded += onnx_constants.read_cost(inputs)
-        fold = self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS
+        folded = self.folded
+        for const in inputs:  # constants.read_cost, written out: every folded node comes here
+            if const is not None:
+                dims = const.dims
+                if dims is not None:
+                    size = prod(dims)
+                    if size <= MAX_VALUE_ELEMENTS:
+                        folded += size
+        fold = folded <= MAX_FOLDED_ELEMENTS
         attribute = node.attribute
         key = (op, b"".join([a.SerializeToString() for a in attribute]) if attribute else b"", fold,
-               *[id(const) for const in inputs])
+               *map(id, inputs))
         found = self.results.get(key)
         if found is not None:  # computed before from the same Consts: the same results, the same cost
-            self.folded += found[1]
+            self.folded = folded + found[1]
             for name, const in zip(outputs, found[0]):
                 dict.__setitem__(self, name, const)
             return
-        results = onnx_constants.evaluate(node, inputs, attributes(node), self.reader.opset, fold=fold)
-        made = sum(value.size for _, value in results if value is not None)
+        self.folded = folded
+        results = onnx_constants.evaluate(node, inputs, attributes(node), self.reader.opset, fold=fold, op=op,
+                                          names=names)
+        made = 0
+        for _, value in results:
+            if value is not None:
+                made += value.size
         self.folded += made
         stored = op in _STORED and inputs[0] is not None and inputs[0].stored
         sources = later.union(*[const.sources for const in inputs if const is not None and const.sources])
@@ -216,7 +284,7 @@ class Constants(dict):
         for position, name in enumerate(outputs):
             dims, value = results[position] if results and position < len(results) else (None, None)
             if value is None and origin is None:
-                origin = f"node '{shown(node.name)}' ({shown(op)})"
+                origin = _Origin(node, op)
             const = Const(dims, value=value, origin=None if value is not None else origin, stored=stored,
                           sources=sources)
             dict.__setitem__(self, name, const)
