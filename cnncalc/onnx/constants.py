@@ -50,7 +50,9 @@ def compute(node, inputs, attrs, opset, fold=True, op=None, names=None):
     if handler is not None and op not in _BY_VALUE:
         known = _dims_only(op, dims, (), attrs)
         if _elements(known) > MAX_VALUE_ELEMENTS and (known is not None or op in _ELEMENTWISE):
-            handler = None  # a result too large to keep (a broadcast, a Gather from a table): its dims are enough
+            # a result too large to keep (a broadcast, a Gather from a table): its dims are enough (they do not
+            # depend on the inputs' values: the operators reading a value are those of _BY_VALUE)
+            return [(known, None)]
     if handler is None:
         arrays = [const.array() if const is not None and (position or op == "ConstantOfShape") and op in _BY_VALUE
                   else None for position, const in enumerate(inputs)]

@@ -114,46 +114,42 @@ class Constants(dict):
         reader, pending = self.reader, self.pending
         op_types, inputs_of, outputs_of = reader.op_types, reader.inputs_of, reader.outputs_of
         first = pending[name]
-        for source in inputs_of[first]:
-            if source in pending:
-                break
-        else:  # its inputs are evaluated: it alone
-            self._evaluate(first, reader, pending, op_types[first], outputs_of[first])
-            return
-        needed, stack = set(), [first]
-        waiting = pending.get
-        while stack:
-            at = stack.pop()
-            if at in needed:
-                continue
-            needed.add(at)
-            inputs = inputs_of[at]
-            if op_types[at] in DIMS_FROM_FIRST:
-                inputs = inputs[:1]
-            for source in inputs:
-                before = waiting(source)
-                if before is not None and before not in needed:
-                    stack.append(before)
-        for at in sorted(needed):
-            self._evaluate(at, reader, pending, op_types[at], outputs_of[at])
-
-    def _evaluate(self, at, reader, pending, op, outputs):
-        """Evaluate pending node ``at`` (operator ``op``, giving ``outputs``), its inputs evaluated."""
-        for output in outputs:
-            pending.pop(output, None)
-        node = reader.nodes[at]
-        if node.domain not in ("", "ai.onnx"):  # read here: a constant no layer asks for is never read
-            raise reader.unsupported(node, f"operator {shown(node.domain)}.{shown(op)} is not a "
-                                           f"standard ONNX operator")
-        try:
-            if op == "Constant":
-                self.constant(node, outputs)
-            else:
-                self.fold(node, reader.inputs_of[at], op, outputs)
-        except SpecError:
-            raise
-        except _MALFORMED as err:  # named after the node evaluated, not the one that asked
-            raise reader.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
+        needed = (first,)  # when its inputs are evaluated: it alone
+        if not pending.keys().isdisjoint(inputs_of[first]):
+            needed, stack = set(), [first]
+            waiting = pending.get
+            while stack:
+                at = stack.pop()
+                if at in needed:
+                    continue
+                needed.add(at)
+                inputs = inputs_of[at]
+                if op_types[at] in DIMS_FROM_FIRST:
+                    inputs = inputs[:1]
+                for source in inputs:
+                    before = waiting(source)
+                    if before is not None and before not in needed:
+                        stack.append(before)
+            needed = sorted(needed)
+        nodes, constant, fold = reader.nodes, self.constant, self.fold
+        for at in needed:
+            outputs = outputs_of[at]
+            for output in outputs:
+                pending.pop(output, None)
+            node = nodes[at]
+            op = op_types[at]
+            if node.domain not in ("", "ai.onnx"):  # read here: a constant no layer asks for is never read
+                raise reader.unsupported(node, f"operator {shown(node.domain)}.{shown(op)} is not a "
+                                               f"standard ONNX operator")
+            try:
+                if op == "Constant":
+                    constant(node, outputs)
+                else:
+                    fold(node, inputs_of[at], op, outputs)
+            except SpecError:
+                raise
+            except _MALFORMED as err:  # named after the node evaluated, not the one that asked
+                raise reader.fail(node, f"malformed node ({type(err).__name__}: {str(err)[:80]})") from None
 
     def sources_of(self, names):
         """The initializers the constants ``names`` are computed from, as their evaluation would give them,
