@@ -17,6 +17,7 @@ from ..errors import SpecError, shown
 from .tensors import MAX_VALUE_ELEMENTS, Const, attributes
 
 prod = math.prod
+_evaluated = dict.get
 MAX_FOLDED_ELEMENTS = onnx_constants.MAX_FOLDED_ELEMENTS
 
 # operators whose folded result (dims, no value: there is no handler for them) needs only their first input:
@@ -231,14 +232,23 @@ class Constants(dict):
             # the exporter shares an initializer through Identity: the same tensor under another name
             dict.__setitem__(self, outputs[0], self[names[0]])
             return
-        get, evaluated = self.get, dict.get  # an input evaluated already is found without a Python call
         if op in DIMS_FROM_FIRST:  # the others are not evaluated: only their sources are the result's
-            inputs = [get(names[0]) if names[0] else None] + [None] * (len(names) - 1)
+            inputs = [self.get(names[0]) if names[0] else None] + [None] * (len(names) - 1)
             later = self.sources_of([name for name in names[1:] if name])
-        else:
-            inputs = [(evaluated(self, name) or get(name)) if name else None for name in names]
+        else:  # an input evaluated already is found without a Python call
+            inputs = [(_evaluated(self, name) or self.get(name)) if name else None for name in names]
             later = _NO_SOURCES
-        if None in inputs:
+        folded, absent = self.folded, False
+        for const in inputs:  # the elements folding reads (see constants.read_cost), written out: every folded
+            if const is None:  # node comes here
+                absent = True
+                continue
+            dims = const.dims
+            if dims is not None:
+                size = prod(dims)
+                if size <= MAX_VALUE_ELEMENTS:
+                    folded += size
+        if absent:
             missing = [name for name, const in zip(names, inputs) if name and name not in self]
             if missing:
                 raise self.reader.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
@@ -248,14 +258,6 @@ class Constants(dict):
             dict.__setitem__(self, outputs[0], self.shape(dims[attrs.get("start", 0):attrs.get("end", len(dims))],
                                                           stored=False))
             return
-        folded = self.folded
-        for const in inputs:  # constants.read_cost, written out: every folded node comes here
-            if const is not None:
-                dims = const.dims
-                if dims is not None:
-                    size = prod(dims)
-                    if size <= MAX_VALUE_ELEMENTS:
-                        folded += size
         fold = folded <= MAX_FOLDED_ELEMENTS
         attribute = node.attribute
         key = (op, b"".join([a.SerializeToString() for a in attribute]) if attribute else b"", fold,
@@ -263,8 +265,12 @@ class Constants(dict):
         found = self.results.get(key)
         if found is not None:  # computed before from the same Consts: the same results, the same cost
             self.folded = folded + found[1]
-            for name, const in zip(outputs, found[0]):
-                dict.__setitem__(self, name, const)
+            consts = found[0]
+            if len(outputs) == 1 and consts:
+                dict.__setitem__(self, outputs[0], consts[0])
+            else:
+                for name, const in zip(outputs, consts):
+                    dict.__setitem__(self, name, const)
             return
         self.folded = folded
         results = onnx_constants.evaluate(node, inputs, attributes(node), self.reader.opset, fold=fold, op=op,
