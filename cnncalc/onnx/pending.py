@@ -65,7 +65,7 @@ class Constants(dict):
     """Tensor name -> :class:`~cnncalc.onnx.tensors.Const`, where a name whose node is pending counts as
     present (``in``) and is evaluated by ``[]`` and ``get``."""
 
-    __slots__ = ("reader", "pending", "folded", "shared", "by_node", "results")
+    __slots__ = ("reader", "pending", "folded", "shared", "by_node", "results", "alike")
 
     def __init__(self, reader):
         super().__init__()
@@ -79,6 +79,7 @@ class Constants(dict):
         # (operator, attributes, inputs' Consts) -> the Consts it gave, the elements it cost, and the inputs
         # (kept, so that no other Const takes their ids): the same arithmetic in every block is evaluated once
         self.results = {}
+        self.alike = {}  # (the results of constants.evaluate, outputs, stored, sources) -> the Consts made of them
 
     def __contains__(self, name):
         return dict.__contains__(self, name) or name in self.pending
@@ -282,6 +283,16 @@ class Constants(dict):
         self.folded += made
         stored = op in _STORED and inputs[0] is not None and inputs[0].stored
         sources = later.union(*[const.sources for const in inputs if const is not None and const.sources])
+        # the results of the value memo (the same values from other Consts) give the same Consts: what reads
+        # them finds its results in self.results, not evaluated again
+        alike = (id(results), len(outputs), stored, sources)
+        found = self.alike.get(alike)
+        if found is not None:
+            consts = found[1]
+            for name, const in zip(outputs, consts):
+                dict.__setitem__(self, name, const)
+            self.results[key] = (consts, made, inputs)
+            return
         origin, consts = None, []
         for position, name in enumerate(outputs):
             dims, value = results[position] if results and position < len(results) else (None, None)
@@ -292,4 +303,5 @@ class Constants(dict):
             dict.__setitem__(self, name, const)
             consts.append(const)
         if origin is None and op not in DIMS_FROM_FIRST:  # no node name in any of them: shared
+            self.alike[alike] = (results, consts)
             self.results[key] = (consts, made, inputs)
