@@ -76,8 +76,8 @@ class Constants(dict):
         # a tracer writes the same ones thousands of times (Swin-T: 2,800 Constant nodes)
         self.shared = {}
         self.by_node = {}  # a Constant node's bytes after its operator -> its shared Const (see constant)
-        # (operator, attributes, inputs' Consts) -> the Consts it gave, the elements it cost, and the inputs
-        # (kept, so that no other Const takes their ids): the same arithmetic in every block is evaluated once
+        # (operator, attributes, folding on, the input Consts themselves: a Const equals only itself) -> the
+        # Consts it gave, the elements it cost, and the inputs: the same arithmetic in every block is evaluated once
         self.results = {}
         self.alike = {}  # (the results of constants.evaluate, outputs, stored, sources) -> the Consts made of them
 
@@ -260,9 +260,13 @@ class Constants(dict):
                                                           stored=False))
             return
         fold = folded <= MAX_FOLDED_ELEMENTS
-        attribute = node.attribute
-        key = (op, b"".join([a.SerializeToString() for a in attribute]) if attribute else b"", fold,
-               *map(id, inputs))
+        attribute = node.attribute  # the key: the node's attributes' bytes and its input Consts (by identity)
+        if attribute:
+            settings = attribute[0].SerializeToString() if len(attribute) == 1 else \
+                b"".join([a.SerializeToString() for a in attribute])
+        else:
+            settings = b""
+        key = (op, settings, fold, *inputs)
         found = self.results.get(key)
         if found is not None:  # computed before from the same Consts: the same results, the same cost
             self.folded = folded + found[1]
