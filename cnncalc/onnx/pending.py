@@ -33,18 +33,18 @@ _SHARED_BYTES = 1024  # a Constant tensor of at most this many bytes is read onc
 def _after_constant(raw):
     """The bytes of a serialized Constant node after its operator (its attributes, doc string, domain): what
     its value depends on; None unless the node is laid out as protobuf writes it: one output, a name, then
-    the operator."""
-    if raw[:1] != b"\x12" or len(raw) < 16:
-        return None
-    size = raw[1]
-    if size > 127:
-        return None
-    at = size + 2
-    if raw[at:at + 1] == b"\x1a":  # the name
-        size = raw[at + 1] if at + 1 < len(raw) else 128
-        if size > 127:
+    the operator (each of fewer than 128 bytes: their sizes one byte each)."""
+    try:
+        at = raw[1] + 2
+        if raw[0] != 0x12 or at > 129:
             return None
-        at += size + 2
+        if raw[at] == 0x1a:  # the name
+            size = raw[at + 1]
+            if size > 127:
+                return None
+            at += size + 2
+    except IndexError:
+        return None
     return raw[at + 10:] if raw.startswith(b"\x22\x08Constant", at) else None
 
 
