@@ -260,26 +260,29 @@ class Constants(dict):
                                                           stored=False))
             return
         fold = folded <= MAX_FOLDED_ELEMENTS
-        attribute = node.attribute  # the key: the node's attributes' bytes and its input Consts (by identity)
-        if attribute:
-            settings = attribute[0].SerializeToString() if len(attribute) == 1 else \
-                b"".join([a.SerializeToString() for a in attribute])
-        else:
-            settings = b""
-        key = (op, settings, fold, *inputs)
-        found = self.results.get(key)
-        if found is not None:  # computed before from the same Consts: the same results, the same cost
-            self.folded = folded + found[1]
-            consts = found[0]
-            if len(outputs) == 1 and consts:
-                dict.__setitem__(self, outputs[0], consts[0])
-            else:
-                for name, const in zip(outputs, consts):
-                    dict.__setitem__(self, name, const)
-            return
         self.folded = folded
-        results = onnx_constants.evaluate(node, inputs, attributes(node), self.reader.opset, fold=fold, op=op,
-                                          names=names)
+        if op in DIMS_FROM_FIRST:  # no handler: the dims of its first input (as constants.compute gives them),
+            key, results = None, [(inputs[0].dims if inputs[0] is not None else None, None)]  # never shared
+        else:
+            attribute = node.attribute  # the key: the node's attributes' bytes and its input Consts (by identity)
+            if attribute:
+                settings = attribute[0].SerializeToString() if len(attribute) == 1 else \
+                    b"".join([a.SerializeToString() for a in attribute])
+            else:
+                settings = b""
+            key = (op, settings, fold, *inputs)
+            found = self.results.get(key)
+            if found is not None:  # computed before from the same Consts: the same results, the same cost
+                self.folded = folded + found[1]
+                consts = found[0]
+                if len(outputs) == 1 and consts:
+                    dict.__setitem__(self, outputs[0], consts[0])
+                else:
+                    for name, const in zip(outputs, consts):
+                        dict.__setitem__(self, name, const)
+                return
+            results = onnx_constants.evaluate(node, inputs, attributes(node), self.reader.opset, fold=fold, op=op,
+                                              names=names)
         made = 0
         for _, value in results:
             if value is not None:
@@ -290,7 +293,7 @@ class Constants(dict):
         # the results of the value memo (the same values from other Consts) give the same Consts: what reads
         # them finds its results in self.results, not evaluated again
         alike = (id(results), len(outputs), stored, sources)
-        found = self.alike.get(alike)
+        found = self.alike.get(alike) if key is not None else None
         if found is not None:
             consts = found[1]
             for name, const in zip(outputs, consts):
@@ -306,6 +309,6 @@ class Constants(dict):
                           sources=sources)
             dict.__setitem__(self, name, const)
             consts.append(const)
-        if origin is None and op not in DIMS_FROM_FIRST:  # no node name in any of them: shared
+        if origin is None and key is not None:  # no node name in any of them: shared
             self.alike[alike] = (results, consts)
             self.results[key] = (consts, made, inputs)
