@@ -74,19 +74,6 @@ def fold_cost(inputs):
     return sum(_elements(const.dims) for const in inputs if const is not None)
 
 
-def read_cost(inputs):
-    """The elements of a node's constant inputs that folding reads as arrays: those of at most
-    MAX_VALUE_ELEMENTS (a larger one is known by its dims only and costs nothing; Swin's shifted-window
-    masks, 150,000 elements a node, spent the model's budget before its last stage)."""
-    total = 0
-    for const in inputs:  # a plain loop: every folded node of a graph comes here
-        if const is not None and const.dims is not None:
-            size = math.prod(const.dims)
-            if size <= MAX_VALUE_ELEMENTS:
-                total += size
-    return total
-
-
 _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
 _BY_VALUE = ("ConstantOfShape", "Expand", "Unsqueeze", "Reshape", "Slice", "Tile")  # output dims that need an input's values
 

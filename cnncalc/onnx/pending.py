@@ -240,8 +240,11 @@ class Constants(dict):
             inputs = [(_evaluated(self, name) or self.get(name)) if name else None for name in names]
             later = _NO_SOURCES
         folded, absent = self.folded, False
-        for const in inputs:  # the elements folding reads (see constants.read_cost), written out: every folded
-            if const is None:  # node comes here
+        # the elements folding reads as arrays: those of inputs of at most MAX_VALUE_ELEMENTS (a larger one is known
+        # by its dims only and costs nothing; Swin's shifted-window masks, 150,000 elements a node, spent the
+        # model's budget before its last stage); a plain loop: every folded node comes here
+        for const in inputs:
+            if const is None:
                 absent = True
                 continue
             dims = const.dims
