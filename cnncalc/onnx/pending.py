@@ -116,38 +116,34 @@ class Constants(dict):
         reader, pending = self.reader, self.pending
         op_types, inputs_of, outputs_of = reader.op_types, reader.inputs_of, reader.outputs_of
         first = pending[name]
-        needed = (first,)  # when its inputs are evaluated: it alone
-        if not pending.keys().isdisjoint(inputs_of[first]):
+        inputs = inputs_of[first]
+        if not any(source in pending for source in inputs):  # its inputs are evaluated: it alone
+            needed, stack = (first,), ()
+        else:
             needed, stack = set(), [first]
-            waiting = pending.get
-            while stack:
-                at = stack.pop()
-                if at in needed:
-                    continue
-                needed.add(at)
-                inputs = inputs_of[at]
-                if op_types[at] in DIMS_FROM_FIRST:
-                    inputs = inputs[:1]
-                for source in inputs:
-                    before = waiting(source)
-                    if before is not None and before not in needed:
-                        stack.append(before)
-            needed = sorted(needed)
-        nodes, constant, fold = reader.nodes, self.constant, self.fold
-        for at in needed:
-            outputs = outputs_of[at]
-            for output in outputs:
+        while stack:
+            at = stack.pop()
+            if at in needed:
+                continue
+            needed.add(at)
+            inputs = inputs_of[at]
+            if op_types[at] in DIMS_FROM_FIRST:
+                inputs = inputs[:1]
+            for source in inputs:
+                if source in pending:
+                    stack.append(pending[source])
+        for at in sorted(needed) if len(needed) > 1 else needed:
+            for output in outputs_of[at]:
                 pending.pop(output, None)
-            node = nodes[at]
-            op = op_types[at]
+            node = reader.nodes[at]
             if node.domain not in ("", "ai.onnx"):  # read here: a constant no layer asks for is never read
-                raise reader.unsupported(node, f"operator {shown(node.domain)}.{shown(op)} is not a "
+                raise reader.unsupported(node, f"operator {shown(node.domain)}.{shown(op_types[at])} is not a "
                                                f"standard ONNX operator")
             try:
-                if op == "Constant":
-                    constant(node, outputs)
+                if op_types[at] == "Constant":
+                    self.constant(node, outputs_of[at])
                 else:
-                    fold(node, inputs_of[at], op, outputs)
+                    self.fold(node, inputs_of[at], op_types[at], outputs_of[at])
             except SpecError:
                 raise
             except _MALFORMED as err:  # named after the node evaluated, not the one that asked
