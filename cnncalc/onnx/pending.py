@@ -18,7 +18,6 @@ from .tensors import MAX_VALUE_ELEMENTS, Const, attributes
 
 prod = math.prod
 _evaluated = dict.get
-MAX_FOLDED_ELEMENTS = onnx_constants.MAX_FOLDED_ELEMENTS
 
 # operators whose folded result (dims, no value: there is no handler for them) needs only their first input:
 # the indices and updates of a scatter are never evaluated (the initializers they are computed from are
@@ -258,7 +257,7 @@ class Constants(dict):
             dict.__setitem__(self, outputs[0], self.shape(dims[attrs.get("start", 0):attrs.get("end", len(dims))],
                                                           stored=False))
             return
-        fold = folded <= MAX_FOLDED_ELEMENTS
+        fold = folded <= onnx_constants.MAX_FOLDED_ELEMENTS  # read here: a test lowers it
         self.folded = folded
         if op in DIMS_FROM_FIRST:  # no handler: the dims of its first input (as constants.compute gives them),
             key, results = None, [(inputs[0].dims if inputs[0] is not None else None, None)]  # never shared
