@@ -20,13 +20,15 @@ MAX_FOLD_INPUT_ELEMENTS = 16 * MAX_VALUE_ELEMENTS
 MAX_FOLDED_ELEMENTS = 10_000_000
 
 
-def evaluate(node, inputs, attrs, opset, fold=True):
+def evaluate(node, inputs, attrs, opset, fold=True, op=None, names=None):
     """:func:`compute`, once for each distinct node: a tracer writes the same shape arithmetic in every block
-    (Swin-T from TorchScript: 3,200 small integer nodes, 370 of them distinct)."""
-    key = _memo_key(node, inputs, attrs, opset, fold)
+    (Swin-T from TorchScript: 3,200 small integer nodes, 370 of them distinct). ``op`` and ``names``: the
+    node's operator and inputs, when read already."""
+    op = op or node.op_type
+    key = _memo_key(op, inputs, attrs, opset, fold)
     found = _MEMO.get(key) if key is not None else None
     if found is None:
-        found = compute(node, inputs, attrs, opset, fold)
+        found = compute(node, inputs, attrs, opset, fold, op, names)
         if key is not None:
             if len(_MEMO) >= _MEMO_SIZE:
                 _MEMO.clear()
@@ -34,13 +36,13 @@ def evaluate(node, inputs, attrs, opset, fold=True):
     return found
 
 
-def compute(node, inputs, attrs, opset, fold=True):
+def compute(node, inputs, attrs, opset, fold=True, op=None, names=None):
     """[(dims, value)] for each output of ``node``; a value (a :class:`small.Array`) or dims may be None.
 
     A result larger than MAX_VALUE_ELEMENTS is known by its dims only; so is every result when ``fold`` is
     false (the model's folding budget is spent) or the inputs hold more than MAX_FOLD_INPUT_ELEMENTS.
     """
-    op = node.op_type
+    op = op or node.op_type
     handler = _HANDLERS.get(op) if fold else None
     dims = [const.dims if const is not None else None for const in inputs]
     if handler is not None and fold_cost(inputs) > MAX_FOLD_INPUT_ELEMENTS:
@@ -48,13 +50,15 @@ def compute(node, inputs, attrs, opset, fold=True):
     if handler is not None and op not in _BY_VALUE:
         known = _dims_only(op, dims, (), attrs)
         if _elements(known) > MAX_VALUE_ELEMENTS and (known is not None or op in _ELEMENTWISE):
-            handler = None  # a result too large to keep (a broadcast, a Gather from a table): its dims are enough
+            # a result too large to keep (a broadcast, a Gather from a table): its dims are enough (they do not
+            # depend on the inputs' values: the operators reading a value are those of _BY_VALUE)
+            return [(known, None)]
     if handler is None:
         arrays = [const.array() if const is not None and (position or op == "ConstantOfShape") and op in _BY_VALUE
                   else None for position, const in enumerate(inputs)]
         return [(_dims_only(op, dims, arrays, attrs), None)]
     arrays = [const.array() if const is not None else None for const in inputs]  # each at most 4,096, made once
-    if all(a is not None for a, name in zip(arrays, node.input) if name):
+    if all(a is not None for a, name in zip(arrays, node.input if names is None else names) if name):
         try:
             result = handler(small, arrays, attrs, opset)
         except (ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError, KeyError):
@@ -62,25 +66,12 @@ def compute(node, inputs, attrs, opset, fold=True):
         if result is not None:
             results = result if isinstance(result, list) else [result]
             return [(tuple(r.shape), r if r.size <= MAX_VALUE_ELEMENTS else None) for r in results]
-    return [(_dims_only(node.op_type, dims, arrays, attrs), None)]
+    return [(_dims_only(op, dims, arrays, attrs), None)]
 
 
 def fold_cost(inputs):
     """The elements of a node's constant inputs (an input of unknown dims counts as too many)."""
     return sum(_elements(const.dims) for const in inputs if const is not None)
-
-
-def read_cost(inputs):
-    """The elements of a node's constant inputs that folding reads as arrays: those of at most
-    MAX_VALUE_ELEMENTS (a larger one is known by its dims only and costs nothing; Swin's shifted-window
-    masks, 150,000 elements a node, spent the model's budget before its last stage)."""
-    total = 0
-    for const in inputs:  # a plain loop: every folded node of a graph comes here
-        if const is not None and const.dims is not None:
-            size = math.prod(const.dims)
-            if size <= MAX_VALUE_ELEMENTS:
-                total += size
-    return total
 
 
 _ELEMENTWISE = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Less", "Greater", "Mod")
@@ -368,7 +359,7 @@ _MEMO_SIZE = 10_000
 _KEYED_TYPES = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64", "bool")
 
 
-def _memo_key(node, inputs, attrs, opset, fold):
+def _memo_key(op, inputs, attrs, opset, fold):
     """What the results of a node of small integer inputs depend on (its operator, attributes, opset, whether
     folding is on, and its inputs' dims, dtypes and values); None for any other node (a float input or
     attribute, where 0.0 and -0.0 are equal keys but not equal divisors; a tensor attribute of more than 256
@@ -399,4 +390,4 @@ def _memo_key(node, inputs, attrs, opset, fold):
         elif not isinstance(setting, (int, str)):
             return None
         settings.append((name, setting))
-    return node.op_type, tuple(sorted(settings)), opset, fold, tuple(parts)
+    return op, tuple(sorted(settings)), opset, fold, tuple(parts)

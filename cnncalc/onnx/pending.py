@@ -9,10 +9,15 @@ for: they compute the indices of the ScatterND that writes its shifted-window ma
 the tensor it writes into (:data:`DIMS_FROM_FIRST`).
 """
 
+import math
+
 from . import constants as onnx_constants
 from . import small
 from ..errors import SpecError, shown
-from .tensors import Const, attributes
+from .tensors import MAX_VALUE_ELEMENTS, Const, attributes
+
+prod = math.prod
+_evaluated = dict.get
 
 # operators whose folded result (dims, no value: there is no handler for them) needs only their first input:
 # the indices and updates of a scatter are never evaluated (the initializers they are computed from are
@@ -24,11 +29,42 @@ _STORED = ("Cast", "DequantizeLinear", "QuantizeLinear", "Reshape", "Transpose",
 _SHARED_BYTES = 1024  # a Constant tensor of at most this many bytes is read once per distinct value
 
 
+def _after_constant(raw):
+    """The bytes of a serialized Constant node after its operator (its attributes, doc string, domain): what
+    its value depends on; None unless the node is laid out as protobuf writes it: one output, a name, then
+    the operator (each of fewer than 128 bytes: their sizes one byte each)."""
+    try:
+        at = raw[1] + 2
+        if raw[0] != 0x12 or at > 129:
+            return None
+        if raw[at] == 0x1a:  # the name
+            size = raw[at + 1]
+            if size > 127:
+                return None
+            at += size + 2
+    except IndexError:
+        return None
+    return raw[at + 10:] if raw.startswith(b"\x22\x08Constant", at) else None
+
+
+class _Origin:
+    """The text naming the node that made a Const of unknown contents, made when an error prints it (a
+    weight transposed or a scatter's result, a thousand of them in a video Swin, are never named)."""
+
+    __slots__ = ("node", "op")
+
+    def __init__(self, node, op):
+        self.node, self.op = node, op
+
+    def __str__(self):
+        return f"node '{shown(self.node.name)}' ({shown(self.op)})"
+
+
 class Constants(dict):
     """Tensor name -> :class:`~cnncalc.onnx.tensors.Const`, where a name whose node is pending counts as
     present (``in``) and is evaluated by ``[]`` and ``get``."""
 
-    __slots__ = ("reader", "pending", "later", "folded", "shared", "results")
+    __slots__ = ("reader", "pending", "later", "folded", "shared", "by_node", "results", "alike")
 
     def __init__(self, reader):
         super().__init__()
@@ -41,9 +77,11 @@ class Constants(dict):
         # one Const for each distinct small Constant tensor (its bytes) and each distinct shape (dims, stored):
         # a tracer writes the same ones thousands of times (Swin-T: 2,800 Constant nodes)
         self.shared = {}
-        # (operator, attributes, inputs' Consts) -> the Consts it gave, the elements it cost, and the inputs
-        # (kept, so that no other Const takes their ids): the same arithmetic in every block is evaluated once
+        self.by_node = {}  # a Constant node's bytes after its operator -> its shared Const (see constant)
+        # (operator, attributes, folding on, the input Consts themselves: a Const equals only itself) -> the
+        # Consts it gave, the elements it cost, and the inputs: the same arithmetic in every block is evaluated once
         self.results = {}
+        self.alike = {}  # (the results of constants.evaluate, outputs, stored, sources) -> the Consts made of them
 
     def __contains__(self, name):
         return dict.__contains__(self, name) or name in self.pending or (name in self.later and self.passed(name))
@@ -116,7 +154,7 @@ class Constants(dict):
                                                f"standard ONNX operator")
             try:
                 if op_types[at] == "Constant":
-                    self.constant(node)
+                    self.constant(node, outputs_of[at])
                 else:
                     self.fold(node, inputs_of[at], op_types[at], outputs_of[at])
             except SpecError:
@@ -148,8 +186,17 @@ class Constants(dict):
 
     # --- evaluating a node ------------------------------------------------------------------------
 
-    def constant(self, node):
-        """A Constant node's output."""
+    def constant(self, node, outputs=None):
+        """A Constant node's output (``outputs``: its outputs as GraphReader.prepare read them)."""
+        # a node of the same attributes as an earlier one (its bytes after its operator: the output and the
+        # name differ) takes that one's shared Const, its tensor not read (protobuf makes an object of each
+        # field read: the node's bytes cost less than its attribute's tensor)
+        key = _after_constant(node.SerializeToString())
+        if key is not None:
+            const = self.by_node.get(key)
+            if const is not None:
+                dict.__setitem__(self, outputs[0] if outputs else node.output[0], const)
+                return
         output = node.output[0]
         attribute = node.attribute
         if len(attribute) == 1:  # as exporters write it: one attribute, `value`
@@ -157,14 +204,16 @@ class Constants(dict):
         else:
             tensor = next((a.t for a in attribute if a.name == "value"), None)
         if tensor is not None:
-            key = tensor.SerializeToString()
-            if len(key) > _SHARED_BYTES:
+            tensor_key = tensor.SerializeToString()
+            if len(tensor_key) > _SHARED_BYTES:
                 dict.__setitem__(self, output, Const(tensor.dims, proto=tensor))
                 return
             # arrays and Consts are never changed by their readers: each distinct one is shared
-            const = self.shared.get(key)
+            const = self.shared.get(tensor_key)
             if const is None:
-                const = self.shared[key] = Const(tensor.dims, proto=tensor)
+                const = self.shared[tensor_key] = Const(tensor.dims, proto=tensor)
+            if key is not None:
+                self.by_node[key] = const
             dict.__setitem__(self, output, const)
             return
         values = attributes(node)
@@ -193,14 +242,26 @@ class Constants(dict):
             # the exporter shares an initializer through Identity: the same tensor under another name
             dict.__setitem__(self, outputs[0], self[names[0]])
             return
-        get, evaluated = self.get, dict.get  # an input evaluated already is found without a Python call
         if op in DIMS_FROM_FIRST:  # the others are not evaluated: only their sources are the result's
-            inputs = [get(names[0]) if names[0] else None] + [None] * (len(names) - 1)
+            inputs = [self.get(names[0]) if names[0] else None] + [None] * (len(names) - 1)
             later = self.sources_of([name for name in names[1:] if name])
-        else:
-            inputs = [(evaluated(self, name) or get(name)) if name else None for name in names]
+        else:  # an input evaluated already is found without a Python call
+            inputs = [(_evaluated(self, name) or self.get(name)) if name else None for name in names]
             later = _NO_SOURCES
-        if None in inputs:
+        folded, absent = self.folded, False
+        # the elements folding reads as arrays: those of inputs of at most MAX_VALUE_ELEMENTS (a larger one is known
+        # by its dims only and costs nothing; Swin's shifted-window masks, 150,000 elements a node, spent the
+        # model's budget before its last stage); a plain loop: every folded node comes here
+        for const in inputs:
+            if const is None:
+                absent = True
+                continue
+            dims = const.dims
+            if dims is not None:
+                size = prod(dims)
+                if size <= MAX_VALUE_ELEMENTS:
+                    folded += size
+        if absent:
             missing = [name for name, const in zip(names, inputs) if name and name not in self]
             if missing:
                 raise self.reader.fail(node, f"input '{shown(missing[0])}' is not computed by any earlier node")
@@ -210,30 +271,56 @@ class Constants(dict):
             dict.__setitem__(self, outputs[0], self.shape(dims[attrs.get("start", 0):attrs.get("end", len(dims))],
                                                           stored=False))
             return
-        self.folded += onnx_constants.read_cost(inputs)
-        fold = self.folded <= onnx_constants.MAX_FOLDED_ELEMENTS
-        attribute = node.attribute
-        key = (op, b"".join([a.SerializeToString() for a in attribute]) if attribute else b"", fold,
-               *[id(const) for const in inputs])
-        found = self.results.get(key)
-        if found is not None:  # computed before from the same Consts: the same results, the same cost
-            self.folded += found[1]
-            for name, const in zip(outputs, found[0]):
-                dict.__setitem__(self, name, const)
-            return
-        results = onnx_constants.evaluate(node, inputs, attributes(node), self.reader.opset, fold=fold)
-        made = sum(value.size for _, value in results if value is not None)
+        fold = folded <= onnx_constants.MAX_FOLDED_ELEMENTS  # read here: a test lowers it
+        self.folded = folded
+        if op in DIMS_FROM_FIRST:  # no handler: the dims of its first input (as constants.compute gives them),
+            key, results = None, [(inputs[0].dims if inputs[0] is not None else None, None)]  # never shared
+        else:
+            attribute = node.attribute  # the key: the node's attributes' bytes and its input Consts (by identity)
+            if attribute:
+                settings = attribute[0].SerializeToString() if len(attribute) == 1 else \
+                    b"".join([a.SerializeToString() for a in attribute])
+            else:
+                settings = b""
+            key = (op, settings, fold, *inputs)
+            found = self.results.get(key)
+            if found is not None:  # computed before from the same Consts: the same results, the same cost
+                self.folded = folded + found[1]
+                consts = found[0]
+                if len(outputs) == 1 and consts:
+                    dict.__setitem__(self, outputs[0], consts[0])
+                else:
+                    for name, const in zip(outputs, consts):
+                        dict.__setitem__(self, name, const)
+                return
+            results = onnx_constants.evaluate(node, inputs, attributes(node), self.reader.opset, fold=fold, op=op,
+                                              names=names)
+        made = 0
+        for _, value in results:
+            if value is not None:
+                made += value.size
         self.folded += made
         stored = op in _STORED and inputs[0] is not None and inputs[0].stored
         sources = later.union(*[const.sources for const in inputs if const is not None and const.sources])
+        # the results of the value memo (the same values from other Consts) give the same Consts: what reads
+        # them finds its results in self.results, not evaluated again
+        alike = (id(results), len(outputs), stored, sources)
+        found = self.alike.get(alike) if key is not None else None
+        if found is not None:
+            consts = found[1]
+            for name, const in zip(outputs, consts):
+                dict.__setitem__(self, name, const)
+            self.results[key] = (consts, made, inputs)
+            return
         origin, consts = None, []
         for position, name in enumerate(outputs):
             dims, value = results[position] if results and position < len(results) else (None, None)
             if value is None and origin is None:
-                origin = f"node '{shown(node.name)}' ({shown(op)})"
+                origin = _Origin(node, op)
             const = Const(dims, value=value, origin=None if value is not None else origin, stored=stored,
                           sources=sources)
             dict.__setitem__(self, name, const)
             consts.append(const)
-        if origin is None and op not in DIMS_FROM_FIRST:  # no node name in any of them: shared
+        if origin is None and key is not None:  # no node name in any of them: shared
+            self.alike[alike] = (results, consts)
             self.results[key] = (consts, made, inputs)

@@ -25,11 +25,16 @@ _EXTERNAL = 1  # TensorProto.EXTERNAL
 
 def attributes(node):
     """A node's attributes by name: numbers, text, lists, tensors."""
+    attribute = node.attribute
+    if not attribute:
+        return {}
     values = {}
-    if not node.attribute:
-        return values
-    for attribute in node.attribute:
-        field = _ATTRIBUTE_FIELDS.get(attribute.type)
+    for attribute in attribute:
+        kind = attribute.type
+        if kind == 2:  # the most common: an integer (an axis, a dtype)
+            values[attribute.name] = attribute.i
+            continue
+        field = _ATTRIBUTE_FIELDS.get(kind)
         if field is None:
             continue
         value = getattr(attribute, field)
