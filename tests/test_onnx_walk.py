@@ -61,14 +61,27 @@ def test_a_constant_reading_a_name_nothing_gives_is_refused_at_its_node(tmp_path
     assert_one_line_error(result, "node '/stray/Unsqueeze'", "input 'nowhere' is not computed by any earlier node")
 
 
-def test_a_constant_reading_a_later_nodes_output_is_refused(tmp_path):
+def test_a_constant_reading_a_later_nodes_output_is_refused_when_asked_for(tmp_path):
     # graph order is the order of evaluation: a node may read only what the nodes before it give
     nodes = traced_flatten()
-    nodes.insert(2, node("Unsqueeze", ["later", "zero"], ["u"], name="/early/Unsqueeze"))
+    nodes.insert(2, node("Unsqueeze", ["later", "axes"], ["u"], name="/early/Unsqueeze"))
+    nodes.insert(3, node("Add", ["c", "u"], ["c_plus"], name="/add/Add"))  # asks for u
     nodes.append(ints("later", [3]))
-    path = model(tmp_path, nodes, weights={"w": [4, 3, 3, 3], "fc_w": [10, 144], "fc_b": [10]})
+    path = model(tmp_path, nodes, weights={"w": [4, 3, 3, 3], "fc_w": [10, 144], "fc_b": [10]},
+                 ints={"axes": [0]})
     result = invoke("report", path)
     assert_one_line_error(result, "node '/early/Unsqueeze'", "input 'later' is not computed by any earlier node")
+
+
+def test_a_constant_nothing_asks_for_is_not_evaluated_however_placed(tmp_path):
+    # as an operator cnncalc cannot evaluate there: a node no layer reads is never evaluated
+    nodes = traced_flatten()
+    nodes.insert(2, node("Unsqueeze", ["later", "axes"], ["u"], name="/early/Unsqueeze"))
+    nodes.append(ints("later", [3]))
+    path = model(tmp_path, nodes, weights={"w": [4, 3, 3, 3], "fc_w": [10, 144], "fc_b": [10]},
+                 ints={"axes": [0]})
+    report, _ = rows(path)
+    assert report.totals["params"] == 4 * 27 + 1450
 
 
 def test_a_computed_tensor_read_before_its_node_is_refused(tmp_path):

@@ -8,6 +8,7 @@ inputs. Layers are sized with the rules themselves, so the reader's shapes and t
 disagree.
 """
 
+import bisect
 import os
 
 from . import attention
@@ -31,6 +32,8 @@ _COUNT_ROOM = 8
 # (a Loop whose trip count, an If whose condition, is a constant is unrolled: see loops.py)
 DATA_DEPENDENT = ("NonZero", "TopK", "RoiAlign", "NonMaxSuppression", "Unique", "Scan")
 _NO_INPUTS = []  # a Constant node's (its inputs are not read: it has none)
+# the nodes the walk visits whatever they read: a Loop's or If's body reads names it does not list
+_ALWAYS_WALKED = frozenset(("CastLike",) + loops.OPERATORS)
 
 
 class GraphReader:
@@ -187,38 +190,32 @@ class GraphReader:
         self.scope_count = {}
         folders = {}  # '/layer1/layer1.0/conv1' -> how many nodes are named in it: each read as a scope once
         # tensor name -> the index of the node giving it
-        self.makers = {name: index for index, outputs in enumerate(outputs_of) for name in outputs}
-        # the tensors computed from an initializer (through anything but a Shape): the others have no sources
-        self.tainted = tainted = set(self.consts)  # the initializers (sparse ones too)
+        self.makers = makers = {name: index for index, outputs in enumerate(outputs_of) for name in outputs}
+        self.stored = frozenset(self.consts)  # the initializers (sparse ones too)
         # the nodes the walk visits, in graph order: those reading the network's input or what such a node gives
         # (a Shape of it among them), and every Loop, If, sequence and CastLike node (a Loop's body reads names
-        # it does not list); every other node computes constants, pending until asked for (see pending.py)
+        # it does not list); every other node computes constants, pending until asked for (see pending.py), and
+        # one computed from a Shape the walk visits once the walk has passed it (later)
         self.walked = walked = []
         self.index = -1  # the node being visited
         reached = set(self.values)  # the network's input, and what is computed from it
         sized = set()  # what is computed from constants and a computed tensor's shape (a Shape of it)
         pending, later = self.consts.pending, self.consts.later
-        given = set(self.consts) | {i.name for i in self.graph.input} | {""}
+        pending.update(makers)  # all but the outputs of the nodes walked or passed, taken out below
+        sizes = []  # the Shape and Size nodes
         found = readers.get
         for index, (op, inputs, outputs) in enumerate(zip(op_types, inputs_of, outputs_of)):
             if op == "Constant":  # a third of a TorchScript graph: read only when asked for
-                for name in outputs:
-                    pending[name] = index
-                given.update(outputs)
                 continue
-            if not reached.isdisjoint(inputs) or op == "CastLike" or op in loops.OPERATORS:
+            if not reached.isdisjoint(inputs) or op in _ALWAYS_WALKED:
                 walked.append(index)
                 (sized if op == "Shape" or op == "Size" else reached).update(outputs)
-            elif not given.issuperset(inputs):  # a name no node, initializer or input gives before it
-                walked.append(index)  # the walk says which
-            elif not sized.isdisjoint(inputs):  # pending once the walk has passed the Shape it reads
+                for name in outputs:
+                    pending.pop(name, None)
+            elif not sized.isdisjoint(inputs):
                 sized.update(outputs)
                 for name in outputs:
-                    later[name] = index
-            else:
-                for name in outputs:
-                    pending[name] = index
-            given.update(outputs)
+                    later[name] = pending.pop(name, index)
             if inputs and op != "Shape" and op != "Size":  # they read a tensor's size, not its values
                 for name in inputs:
                     known = found(name)
@@ -226,11 +223,15 @@ class GraphReader:
                         readers[name] = [index]
                     else:
                         known.append(index)
-                if not tainted.isdisjoint(inputs) or op in loops.OPERATORS:
-                    tainted.update(outputs)
-            elif op in loops.OPERATORS:
-                tainted.update(outputs)
+            elif inputs:
+                sizes.append(index)
         readers.pop("", None)  # an optional input left out
+        # a name no node, initializer or input gives: the walk visits the first node reading one, and says which
+        given = self.stored | {i.name for i in self.graph.input}
+        astray = [at for name in readers.keys() - makers.keys() - given for at in readers[name]]
+        astray += [at for at in sizes if inputs_of[at][0] not in makers and inputs_of[at][0] not in given]
+        if astray and min(astray) not in walked:
+            bisect.insort(walked, min(astray))
         for node, op in zip(nodes, op_types):
             if op in ("Constant", "Identity"):
                 continue  # not counted: their scopes are not read
@@ -247,6 +248,17 @@ class GraphReader:
         for folder, count in folders.items():  # the scope of '/layer1/layer1.0/conv1/Conv' is its folder's
             path = torch_scope(folder + "/_")[0]
             self.scope_count[path] = self.scope_count.get(path, 0) + count
+
+    def from_initializers(self):
+        """The tensors computed from an initializer (through anything but a Shape; and what a Loop or If gives,
+        whose body reads names it does not list): the others have no sources. Found when first asked for."""
+        found = self.__dict__.get("tainted")
+        if found is None:
+            found = self.tainted = set(self.stored)
+            for op, inputs, outputs in zip(self.op_types, self.inputs_of, self.outputs_of):
+                if op in loops.OPERATORS or (op != "Shape" and op != "Size" and not found.isdisjoint(inputs)):
+                    found.update(outputs)
+        return found
 
     # --- naming -----------------------------------------------------------------------------------
 

@@ -144,6 +144,9 @@ class Constants(dict):
                 inputs = inputs[:1]
             for source in inputs:
                 if source in pending or (source in self.later and self.passed(source)):
+                    if pending[source] >= at:  # graph order is the order of evaluation
+                        raise reader.fail(reader.nodes[at], f"input '{shown(source)}' is not computed by any "
+                                                            f"earlier node")
                     stack.append(pending[source])
         for at in sorted(needed) if len(needed) > 1 else needed:
             for output in outputs_of[at]:
@@ -167,7 +170,7 @@ class Constants(dict):
         without evaluating them or the pending nodes they read: the sources of every evaluated constant they
         are computed from (a Shape reads none, a Constant has none)."""
         reader, pending = self.reader, self.pending
-        op_types, inputs_of, tainted = reader.op_types, reader.inputs_of, reader.tainted
+        op_types, inputs_of, tainted = reader.op_types, reader.inputs_of, reader.from_initializers()
         found, seen, stack = set(), set(), [name for name in names if name in tainted]  # the others have none
         while stack:
             name = stack.pop()
