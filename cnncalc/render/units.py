@@ -5,7 +5,6 @@ that prints a unit (the table, compare, plot axes, grading feedback, `cnncalc la
 Rates (FLOP/s, B/s) use the decimal ladder, as datasheets do; times are Fractions of a second until here.
 """
 
-from fractions import Fraction
 
 # the ladders, largest first: metric for counts (params, MACs, flop), binary for bytes (the slides' KB = 1024 B)
 METRIC_UNITS = ((10 ** 12, "T"), (10 ** 9, "G"), (10 ** 6, "M"), (10 ** 3, "k"))
@@ -85,6 +84,8 @@ def bytes_text(value, units, divisor=1024):
 def rate_text(value, unit):
     """A rate on the same decimal ladder, as datasheets write it: ``rate_text(8.1e12, "FLOP/s")`` -> 8.1 TFLOP/s,
     ``rate_text(320e9, "B/s")`` -> 320 GB/s (1 GB/s = 10^9 B/s); 4 significant digits, no trailing zeros."""
+    from fractions import Fraction  # here: only rates and times need it (3 ms of every run otherwise)
+
     value = Fraction(value)
     for divisor, prefix in DECIMAL_STEPS + ((1, ""),):
         if value >= divisor or divisor == 1:
@@ -99,6 +100,8 @@ TIME_STEPS = ((1, "s"), (10 ** 3, "ms"), (10 ** 6, "us"), (10 ** 9, "ns"))
 
 def time_text(seconds, digits=3):
     """A time (a Fraction of a second) with ``digits`` significant digits in s, ms, us or ns: 1.23 ms."""
+    from fractions import Fraction
+
     if not seconds:
         return "0 s"
     for per_second, unit in TIME_STEPS:
