@@ -194,6 +194,31 @@ def exported_figures(cnncalc, folders, runs, against=None):
               f"{verdict}")
 
 
+def instruction_figures(cnncalc, folders, against=None):
+    """The instructions `report` executes on each .onnx file of ``folders`` (valgrind's callgrind, one run each):
+    what a machine shared with other jobs changes not at all, where its time moves by half from one minute to
+    the next. Slow (about 50 times a run), and needs valgrind; ``against`` as for exported_figures."""
+    if not shutil.which("valgrind"):
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    files = [os.path.join(folder, f) for folder in folders for f in sorted(os.listdir(folder)) if f.endswith(".onnx")]
+    roots = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))] + ([against] if against else [])
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    other = f" {'against':>14}" if against else ""
+    print(f"\n{'exported model':40} {'instructions':>14}{other}  (callgrind, whole process)")
+    for path in ["resnet18"] + files:
+        counts = []
+        for root in roots:
+            command = cnncalc + ["report", path]
+            subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root, env=environment)
+            run = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + command,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=root,
+                                 env=environment)
+            found = [line.split()[-1] for line in run.stderr.splitlines() if "Collected :" in line]
+            counts.append(f"{int(found[-1]):,}" if found else "?")
+        name = "(built-in spec resnet18)" if path == "resnet18" else os.path.basename(path)
+        print(f"{name:40} {counts[0]:>14}" + (f" {counts[1]:>14}" if against else ""))
+
+
 def _nodes(path):
     """How many nodes the graph of the .onnx file at ``path`` has (read by cnncalc, weights left out), or ''."""
     if not path.endswith(".onnx"):
@@ -230,10 +255,15 @@ def main():
                                                                 "given more than once")
     parser.add_argument("--against", metavar="ROOT", help="with --onnx-folder: also time the cnncalc of the checkout "
                                                          "at ROOT, in turns (e.g. `git worktree add ROOT main`)")
+    parser.add_argument("--instructions", action="store_true", help="with --onnx-folder: count the instructions "
+                                                                      "of each run (valgrind) instead of timing it")
     args = parser.parse_args()
     runs = 5 if args.quick else 15
     cnncalc = cnncalc_command()
     python = sys.executable
+    if args.onnx_folder and args.instructions:
+        instruction_figures([python, "-m", "cnncalc"], args.onnx_folder, args.against)
+        return 0
     if args.onnx_folder:  # this checkout's cnncalc (python -m cnncalc from its root), not an installed one
         exported_figures([python, "-m", "cnncalc"], args.onnx_folder, 3 if args.quick else 7, args.against)
         return 0
