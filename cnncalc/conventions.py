@@ -19,7 +19,8 @@ ROOFLINE_NOTE = ("Roofline (--device): bytes moved = (elements of the inputs rea
                  "params and buffers read once, x bytes per element; intensity = FLOPs 2x (x batch) / bytes moved; "
                  "time = max(FLOPs / peak, bytes / bandwidth), the layer memory-bound when the second is larger; "
                  "the total is the layers' sum. A lower bound: no kernel launch cost, no cache reuse across "
-                 "layers, no overlap of layers, peak dense FLOP/s of the datasheet (1 GB/s = 10^9 B/s).")
+                 "layers, no overlap of layers, peak dense FLOP/s of the datasheet (at int8 its integer operations a "
+                 "second, TOPS: each FLOP an operation; 1 GB/s = 10^9 B/s).")
 
 # Said of an ONNX model whose exporter folded BatchNorm into the convs (torch.export's optimizer): in the
 # model's source, and as a note under its table.

@@ -22,6 +22,7 @@ from .numbers import read_rate
 
 DEVICES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "devices.yaml")
 PEAK_KEYS = ("fp64", "fp32", "tf32", "fp16", "bf16", "int8")
+INTEGER_DTYPES = ("int8",)  # their peaks are operations a second (TOPS), not FLOP/s
 CUSTOM = "custom"  # the name of a device given only by --peak and --bandwidth
 _TABLE = []  # the device table, read once
 
@@ -49,6 +50,11 @@ class Device:
 
     def __init__(self, name, title, dtype, peak, bandwidth):
         self.name, self.title, self.dtype, self.peak, self.bandwidth = name, title, dtype, peak, bandwidth
+
+    @property
+    def work_unit(self):
+        """What the peak counts: integer operations at int8 (a datasheet's TOPS), floating-point ones else."""
+        return "OP" if self.dtype in INTEGER_DTYPES else "FLOP"
 
     @property
     def ridge(self):

@@ -167,6 +167,18 @@ def test_device_lookup_errors_are_usage_errors():
 
 # --- the command line ---------------------------------------------------------------------------------------
 
+def test_an_int8_peak_is_written_in_operations_a_second():
+    # the T4's datasheet gives 130 TOPS at int8 (dense), 8.1 TFLOPS at fp32: 130e12 / 320e9 = 406.25 per byte
+    out = ok("report", "resnet18", "--device", "t4", "--dtype", "int8")
+    assert "roofline on t4 (NVIDIA T4 16 GB): int8 peak 130 TOP/s, 320 GB/s, ridge point 406.3 OP/B" in out
+    explained = ok("report", "resnet18", "--device", "t4", "--dtype", "int8", "--explain", "conv1")
+    assert "/ 130 TOP/s = " in explained
+    table = ok("devices")
+    header = table.splitlines()[1].split()
+    assert header[:6] == ["FLOP/s"] * 5 + ["OP/s"]  # fp64 fp32 tf32 fp16 bf16, then int8
+
+
+
 def test_report_device_prints_the_roofline_table_and_summary():
     out = ok("report", "mobilenet_v2", "--device", "t4")
     head = out.splitlines()[0].split()

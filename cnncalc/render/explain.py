@@ -98,7 +98,7 @@ def roofline_lines(report, row):
         return lines
     ridge = device.ridge
     lines += [
-        ("compute_s", f"compute time = FLOPs / peak = {figure.flops:,} / {rate_text(device.peak, 'FLOP/s')} = "
+        ("compute_s", f"compute time = FLOPs / peak = {figure.flops:,} / {rate_text(device.peak, device.work_unit + '/s')} = "
                       f"{time_text(figure.compute_s)}"),
         ("memory_s", f"memory time = bytes / bandwidth = {figure.bytes_moved:,} B / "
                      f"{rate_text(device.bandwidth, 'B/s')} = {time_text(figure.memory_s)}"),

@@ -38,8 +38,8 @@ def roofline_section(report, ids, sid):
     parts = [f'<path class=roof d="M{x_of(left):.1f},{y_of(left * bandwidth):.1f} L{x_of(ridge):.1f},{y_of(peak):.1f} '
              f'L{x_of(right):.1f},{y_of(peak):.1f}" />',
              f'<line class=ridge x1="{x_of(ridge):.1f}" x2="{x_of(ridge):.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" />',
-             f'<text x="{x_of(ridge) - 6:.1f}" y="{y_of(peak) + 16:.1f}" class=end>ridge {ridge:.1f} FLOP/B, '
-             f'peak {escape_html(rate_text(device.peak, "FLOP/s"))}</text>']
+             f'<text x="{x_of(ridge) - 6:.1f}" y="{y_of(peak) + 16:.1f}" class=end>ridge {ridge:.1f} {device.work_unit}/B, '
+             f'peak {escape_html(rate_text(device.peak, device.work_unit + "/s"))}</text>']
     parts += _axes(left, right, bottom, top, x_of, y_of)
     for row in sorted(dots, key=lambda row: row.roofline.time_s, reverse=True):  # small points drawn last, on top
         figure = row.roofline

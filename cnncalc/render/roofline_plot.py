@@ -71,7 +71,7 @@ def _draw(ax, report, dots):
     ax.grid(which="major", alpha=0.3)
     share = report.roofline.total.memory_bound_share or 0
     ax.set_title(plain(f"{report.name} on {device.name} ({device.dtype}, batch {report.batch}): peak "
-                       f"{rate_text(device.peak, 'FLOP/s')}, {rate_text(device.bandwidth, 'B/s')}; "
+                       f"{rate_text(device.peak, device.work_unit + '/s')}, {rate_text(device.bandwidth, 'B/s')}; "
                        f"{float(share) * 100:.0f}% of the time memory-bound"), fontsize=9, parse_math=False)
     handles = [Line2D([], [], marker="o", linestyle="", color=MEMORY_COLOUR, label="memory-bound layer"),
                Line2D([], [], marker="o", linestyle="", color=COMPUTE_COLOUR, label="compute-bound layer")]

@@ -101,8 +101,9 @@ def device_text(device):
     """``t4 (NVIDIA T4 16 GB): fp32 peak 8.1 TFLOP/s, 320 GB/s, ridge point 25.3 FLOP/B``."""
     ridge = device.ridge
     title = "" if device.name == "custom" else f" ({device.title})"
-    return (f"{device.name}{title}: {device.dtype} peak {rate_text(device.peak, 'FLOP/s')}, "
-            f"{rate_text(device.bandwidth, 'B/s')}, ridge point {scaled_fraction(ridge)} FLOP/B")
+    unit = device.work_unit
+    return (f"{device.name}{title}: {device.dtype} peak {rate_text(device.peak, unit + '/s')}, "
+            f"{rate_text(device.bandwidth, 'B/s')}, ridge point {scaled_fraction(ridge)} {unit}/B")
 
 
 def scaled_fraction(value, digits=1):
