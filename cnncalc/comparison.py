@@ -7,6 +7,7 @@ returns a :class:`Comparison`: each model's figures, its ratios to the first
 figures lined up. The second half of this module formats a Comparison (table, JSON, CSV).
 """
 
+import os
 from fractions import Fraction
 
 from .errors import one_line
@@ -17,6 +18,7 @@ from .render.shapes import full_shape, shape_text
 from .render.table import MULTILINE_FORMATS, ROOFLINE_TIME, device_text, tabulate_table
 from .render.units import BINARY_UNITS, METRIC_UNITS, bytes_text, count_text, scaled, share_text, time_text
 from .report import analyze
+from .spec.files import file_stem
 from .roofline import FIGURES, attach, check_figures, device as find_device, figures as roofline_figures, plain
 from .shapes import split_input
 
@@ -197,7 +199,25 @@ def _labels(reports, lines=False):
             labels.append("\n".join(parts + settings))
         else:
             labels.append(" ".join(parts) + (" [" + ",".join(settings) + "]" if settings else ""))
+    for label in set(labels):  # models alike read from different files: told apart by where they are
+        alike = [index for index, other in enumerate(labels) if other == label]
+        files = [str(reports[index].file) if reports[index].file else "" for index in alike]
+        if len(alike) > 1 and "" not in files and len(set(files)) == len(files):
+            for index, file, where in zip(alike, files, _telling_paths(files)):
+                where = one_line(where)
+                named_by_file = reports[index].name == file_stem(file)  # an ONNX model's name is its file's
+                labels[index] = where if named_by_file else f"{label}{chr(10) if lines else ' '}({where})"
     return [f"{label} #{index + 1}" if labels.count(label) > 1 else label for index, label in enumerate(labels)]
+
+
+def _telling_paths(files):
+    """The shortest ends of the paths ``files`` (all different) that tell them apart: a/model.onnx, b/model.onnx."""
+    parts = [os.path.normpath(os.path.abspath(file)).split(os.sep) for file in files]
+    for depth in range(1, max(len(p) for p in parts) + 1):
+        ends = ["/".join(p[-depth:]) for p in parts]
+        if len(set(ends)) == len(ends):
+            return ends
+    return files
 
 
 def compare(models, input=None, batch=None, dtype="fp32", optimizer="sgd", mode="eval", params=None, device=None,

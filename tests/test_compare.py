@@ -191,3 +191,29 @@ def test_python_api():
     html = comparison._repr_html_()
     assert html.startswith("<table") and "VGG-16 vs AlexNet" in html
     assert comparison.to_dict()["models"][0]["totals"]["training_bytes"] == ALEXNET_227_MEMORY + 4 * 4 * ALEXNET_PARAMS
+
+
+# --- models alike from different files -------------------------------------------------------------------
+
+def _net(folder, filters):
+    folder.mkdir()
+    path = folder / "net.yaml"
+    path.write_text(f"name: Net\ninput: [3, 32, 32]\nlayers:\n  - {{type: conv, filters: {filters}, kernel: 3}}\n")
+    return str(path)
+
+
+def test_models_of_one_name_from_different_files_are_told_apart_by_their_paths(tmp_path):
+    first, second = _net(tmp_path / "small", 8), _net(tmp_path / "wide", 16)
+    comparison = cnncalc.compare([first, second])
+    assert comparison.labels == ["Net (small/net.yaml)", "Net (wide/net.yaml)"]
+    # conv 3x3, 8 filters: 8*27 + 8 = 224 params; 16 filters: 448
+    out = ok("compare", first, second)
+    assert "Net (wide/net.yaml) vs Net (small/net.yaml): 2.0x memory, 2.0x params, 2.0x flop" in out
+    data = json.loads(ok("compare", first, second, "--format", "json"))
+    assert [model["label"] for model in data["models"]] == ["Net (small/net.yaml)", "Net (wide/net.yaml)"]
+    assert [model["totals"]["params"] for model in data["models"]] == [224, 448]
+
+
+def test_the_same_model_twice_is_numbered():
+    comparison = cnncalc.compare(["resnet18", "resnet18"])
+    assert comparison.labels == ["ResNet-18 #1", "ResNet-18 #2"]

@@ -496,3 +496,14 @@ def test_reading_does_not_import_all_of_onnx(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, cwd=root, check=True)
     assert out.stdout.split() == ["1522", "False", "False", "6", "True"]  # and onnx imported afterwards still works
+
+
+def test_compare_tells_apart_two_files_named_alike(tmp_path):
+    # exporters write model.onnx: two of them, from different folders, are labelled by their paths
+    for folder, filters in (("small", 4), ("wide", 8)):
+        (tmp_path / folder).mkdir()
+        model(tmp_path, [node("Conv", ["x", "w"], ["y"], name="/conv/Conv", kernel_shape=[3, 3])],
+              weights={"w": [filters, 3, 3, 3]}, file=f"{folder}/model.onnx")
+    comparison = cnncalc.compare([str(tmp_path / "small" / "model.onnx"), str(tmp_path / "wide" / "model.onnx")])
+    assert comparison.labels == ["small/model.onnx", "wide/model.onnx"]
+    assert [report.totals["params"] for report in comparison.reports] == [4 * 27, 8 * 27]
