@@ -7,18 +7,17 @@ returns a :class:`Comparison`: each model's figures, its ratios to the first
 figures lined up. The second half of this module formats a Comparison (table, JSON, CSV).
 """
 
-import os
 from fractions import Fraction
 
 from .errors import one_line
 from .render.columns import column_aliases, resolve_columns
 from .render.data import csv_text, render_json
 from .render.escape import escape_lines
+from .render.labels import model_labels
 from .render.shapes import full_shape, shape_text
 from .render.table import MULTILINE_FORMATS, ROOFLINE_TIME, device_text, tabulate_table
 from .render.units import BINARY_UNITS, METRIC_UNITS, bytes_text, count_text, scaled, share_text, time_text
 from .report import analyze
-from .spec.files import file_stem
 from .roofline import FIGURES, attach, check_figures, device as find_device, figures as roofline_figures, plain
 from .shapes import split_input
 
@@ -131,7 +130,7 @@ class Comparison:
         self.reports = reports
         self.specs = specs
         self.optimizer = optimizer
-        self.labels = _labels(reports)
+        self.labels = model_labels(reports)
         self.figures = [figures(report, optimizer) for report in reports]
         self.device = reports[0].roofline.device if reports and reports[0].roofline else None  # the roofline's
 
@@ -181,43 +180,6 @@ class Comparison:
 
     def __repr__(self):
         return f"<Comparison of {', '.join(self.labels)}>"
-
-
-def _labels(reports, lines=False):
-    """Display names, with the input and the params that differ added where two models would share one:
-    ``EfficientNet-B3 @3x260x260 [width=1.1,depth=1.2]``; with ``lines``, the table's column headers, one part a line
-    (a header 50 characters wide made the table as wide)."""
-    labels = []
-    for report in reports:
-        twins = [other for other in reports if other.name == report.name]
-        parts = [report.name]
-        if any(other.input != report.input for other in twins):
-            parts.append(f"@{full_shape(report.input)}")
-        changed = [key for key in report.params if any(other.params.get(key) != report.params[key] for other in twins)]
-        settings = [f"{key}={report.params[key]}" for key in changed]
-        if lines:
-            labels.append("\n".join(parts + settings))
-        else:
-            labels.append(" ".join(parts) + (" [" + ",".join(settings) + "]" if settings else ""))
-    for label in set(labels):  # models alike read from different files: told apart by where they are
-        alike = [index for index, other in enumerate(labels) if other == label]
-        files = [str(reports[index].file) if reports[index].file else "" for index in alike]
-        if len(alike) > 1 and "" not in files and len(set(files)) == len(files):
-            for index, file, where in zip(alike, files, _telling_paths(files)):
-                where = one_line(where)
-                named_by_file = reports[index].name == file_stem(file)  # an ONNX model's name is its file's
-                labels[index] = where if named_by_file else f"{label}{chr(10) if lines else ' '}({where})"
-    return [f"{label} #{index + 1}" if labels.count(label) > 1 else label for index, label in enumerate(labels)]
-
-
-def _telling_paths(files):
-    """The shortest ends of the paths ``files`` (all different) that tell them apart: a/model.onnx, b/model.onnx."""
-    parts = [os.path.normpath(os.path.abspath(file)).split(os.sep) for file in files]
-    for depth in range(1, max(len(p) for p in parts) + 1):
-        ends = ["/".join(p[-depth:]) for p in parts]
-        if len(set(ends)) == len(ends):
-            return ends
-    return files
 
 
 def compare(models, input=None, batch=None, dtype="fp32", optimizer="sgd", mode="eval", params=None, device=None,
@@ -412,7 +374,7 @@ def render_compare(comparison, fmt="simple", units="slide", columns=None, conven
     if by == "stage":
         headers, rows = stage_table(comparison, units, columns, convention)
     else:
-        headers = [""] + _labels(comparison.reports, lines=True)
+        headers = [""] + model_labels(comparison.reports, lines=True)
         rows = compare_table_rows(comparison, units, columns, convention)
     if fmt not in MULTILINE_FORMATS:
         headers = [h.replace("\n", " ") for h in headers]
