@@ -291,6 +291,18 @@ def test_set_overrides_params_and_their_dependents(write):
     assert "\nparams: width=1.0, depth=1.0, base=4, double=8, res=8\n" in ok("report", path, "--set", "base=4")
 
 
+def test_a_param_the_input_is_written_with_says_so_under_another_input(write):
+    path = write(PARAMS)  # input: [3, res, res], res = 8
+    assert "\nparams: width=1.0, depth=1.0, base=8, double=16, res=8\n" in ok("report", path)
+    out = ok("report", path, "--input", "3x6x6")
+    assert ("\nparams: width=1.0, depth=1.0, base=8, double=16, res=8 (res gives the spec's input 3x8x8; this run "
+            "reads 3x6x6)\n") in out
+    # ViT-B/16's image param: torchvision's vit_b_16 at 384 has (24*24 + 1) * 768 position embeddings
+    vit = ok("report", "vit_b_16", "--input", "3x384x384")
+    assert "image=224 (image gives the spec's input 3x224x224; this run reads 3x384x384)" in vit
+    assert "params 86,859,496" in vit
+
+
 def test_set_errors_are_usage_errors(write):
     path = write(PARAMS)
     one_error(invoke("report", path, "--set", "widht=2"), "scaled has no param 'widht'",

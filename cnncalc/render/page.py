@@ -18,7 +18,7 @@ from .page_assets import PAGE_SCRIPT, PAGE_STYLE
 from .page_roofline import has_device, roofline_section
 from .page_svg import bar_charts, graph_views, name_groups, split_level
 from .shapes import full_shape
-from .table import shape_title, warning_lines
+from .table import params_text, shape_title, warning_lines
 from .units import human, human_bytes
 
 MAX_TABLE_ROWS = 1500  # table rows (layers and block rows) per model; blocks past it stay folded
@@ -172,7 +172,7 @@ def _meta(report):
     parts = [f"input {full_shape(report.input)}", f"batch {report.batch}",
              f"{report.dtype} ({report.bytes_per_element} B/element)", f"mode {report.mode}"]
     if report.params:
-        parts.append("params: " + ", ".join(f"{name}={value}" for name, value in report.params.items()))
+        parts.append(params_text(report))
     text = escape_html("; ".join(parts))
     if report.source:
         text += f"<br>source: {escape_html(str(report.source))}"

@@ -76,7 +76,7 @@ def summary_lines(report, convention="lecture", optimizer=None):
         f"memory {_size(t['param_bytes'])}",
     ]
     if report.params:  # the spec's params: section, with any --set values
-        lines.insert(1, "params: " + ", ".join(f"{name}={value}" for name, value in report.params.items()))
+        lines.insert(1, params_text(report))
     if report.batch != 1:  # MACs and flop stay per sample, as in the lecture tables; the batch's sum said here
         lines[lines.index(flop_line)] = "per sample: " + flop_line
         b = report.batch
@@ -205,3 +205,14 @@ def warning_lines(warnings, listed=1):
             f"rounded as PyTorch does (down, or up with ceil_mode): {names}. `--explain LAYER` shows the "
             f"arithmetic.")
     return [""] + textwrap.wrap(text, 100, subsequent_indent="  ")
+
+
+def params_text(report):
+    """``params: width=1.2, depth=1.4``: the spec's params as this run has them. A param the spec's input is
+    written with says so when the run reads another input (``image=224`` under ``--input 3x384x384``)."""
+    text = "params: " + ", ".join(f"{name}={value}" for name, value in report.params.items())
+    shaping = report.spec.input_params() if report.input != report.spec.input else set()
+    if shaping:
+        text += (f" ({', '.join(name for name in report.params if name in shaping)} gives the spec's input "
+                 f"{full_shape(report.spec.input)}; this run reads {full_shape(report.input)})")
+    return text

@@ -58,6 +58,10 @@ class Spec:
         self.reads_shapes = reads_shapes
         self.expanded_input = self.input if expanded_input is None else as_shape(expanded_input)
 
+    def input_params(self):
+        """The params the spec's ``input:`` is written with (``[3, image, image]``: image)."""
+        return self.template.input_params() if self.template is not None else set()
+
     def expanded(self, input=None, params=None, shapes=None):
         """The same document expanded again: at ``input``, with ``params`` over this spec's overrides."""
         if self.template is None:
@@ -153,6 +157,10 @@ class Template:
         for name in order:
             values[name] = expander.value(raw[name], values, self.params, name, "params")
         return values
+
+    def input_params(self):
+        """The params the document's ``input:`` reads."""
+        return names_read(self.document["input"], self.params)
 
     def input_shape(self, values):
         """The spec's ``input``, whose sizes may be expressions over the params (``[3, res, res]``, ``{tokens:
