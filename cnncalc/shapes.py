@@ -167,9 +167,16 @@ def read_layer_input(text, order=None, tokens=True):
         return (sizes[0],), None
     if len(sizes) == 2 and tokens:
         return Tokens(*sizes), "N x D: tokens"
+    # a 3-D map (a clip), channels first as PyTorch holds it; a 1-D map (a signal) only when --order says so
+    # (32x32 is more likely a one-channel image written without its channel)
+    if len(sizes) == 4 or (len(sizes) == 2 and order is not None):
+        if order == "hwc":
+            return (sizes[-1],) + tuple(sizes[:-1]), ("L x C" if len(sizes) == 2 else "D x H x W x C")
+        return tuple(sizes), ("C x L" if len(sizes) == 2 else "C x D x H x W")
     if len(sizes) != 3:
-        raise UsageError(f"--input needs three sizes (H x W x C or C x H x W), two (N x D tokens) or one (a flat "
-                         f"vector), not '{text}'")
+        raise UsageError(f"--input needs three sizes (H x W x C or C x H x W; an image of one channel is 1x32x32), "
+                         f"four (C x D x H x W, a clip), two (N x D tokens; C x L with --order chw, a signal) or one "
+                         f"(a flat vector), not '{shown(text)}'")
     a, b, c = sizes
     if order is None:
         if a == b == c:

@@ -105,8 +105,10 @@ def test_json_output():
     (["conv", "--input", "32x32x3", "--kernel", "3"], "conv needs --filters"),
     (["conv", "--input", "32x32x3", "--filters", "2", "--kernel", "3", "--units", "4"],
      "--units does not apply to conv"),
-    (["conv", "--input", "32x32x3", "--filters", "2", "--kernel", "3x"], "--kernel must be a whole number or HxW"),
-    (["conv", "--input", "32x32", "--filters", "2", "--kernel", "3"], "--input needs three sizes"),
+    (["conv", "--input", "32x32x3", "--filters", "2", "--kernel", "3x"],
+     "--kernel must be a whole number, HxW or DxHxW"),
+    (["conv", "--input", "32x32", "--filters", "2", "--kernel", "3"], "an image of one channel is 1x32x32"),
+    (["conv", "--input", "3x2x8x8x8", "--filters", "2", "--kernel", "3"], "--input needs three sizes"),
     (["conv", "--input", "big", "--filters", "2", "--kernel", "3"], "--input must look like 32x32x3"),
     (["maxpool", "--input", "8x8x3", "--kernel", "2", "--no-bias"], "--no-bias does not apply to maxpool"),
 ])
@@ -167,3 +169,34 @@ def test_layer_chunk_no_longer_a_traceback():
     assert "output shape     32x56x56" in out and "channels 64 to 95 of 96 (x[:, 64:96]): 96 - 64 = 32 wide" in out
     # numbers and flags of other types reach their rules: lrn size, prelu one slope per channel
     assert "params           64" in ok("layer", "prelu", "--input", "64x56x56", "--no-shared")
+
+
+def test_a_clip_is_read_as_c_x_d_x_h_x_w():
+    # torchvision's r3d_18 stem: Conv3d(3, 64, (3, 7, 7), stride (1, 2, 2), padding (1, 3, 3), bias=False)
+    data = json.loads(ok("layer", "conv", "--input", "3x16x112x112", "--filters", "64", "--kernel", "3,7,7",
+                         "--stride", "1,2,2", "--pad", "1,3,3", "--no-bias", "--format", "json"))
+    assert (data["input"], data["read_as"]) == ([3, 16, 112, 112], "C x D x H x W")
+    layer = data["layer"]
+    assert layer["out_shape"] == [64, 16, 56, 56]
+    assert layer["params"] == 64 * 3 * 3 * 7 * 7 == 28224
+    assert layer["macs"] == 64 * 16 * 56 * 56 * 3 * 3 * 7 * 7
+    # channels last with --order hwc
+    text = ok("layer", "maxpool", "--input", "8x56x56x64", "--order", "hwc", "--kernel", "1,3,3", "--stride", "1,2,2",
+              "--pad", "0,1,1")
+    assert "read as D x H x W x C" in text and "64x8x28x28" in text
+
+
+def test_pad_same_is_solved_per_axis_of_a_clip():
+    text = ok("layer", "conv", "--input", "3x8x32x32", "--filters", "4", "--kernel", "3", "--pad", "same")
+    assert "pad same (D): keep D = 8 at stride 1 (O = N): P = ((O-1)*S - (N-F))/2 = ((8-1)*1 - (8-3))/2 = " \
+           "(7 - 5)/2 = 1" in text
+    assert "pad same (H): keep H = 32" in text and "pad same (W): keep W = 32" in text
+    cube = ok("layer", "conv", "--input", "3x8x8x8", "--filters", "4", "--kernel", "3", "--pad", "same")
+    assert "pad same (D/H/W): keep D/H/W = 8 at stride 1" in cube
+
+
+def test_a_signal_needs_order_chw():
+    # 16,000 samples, kernel 9, stride 2, size-keeping: ceil(16000 / 2) = 8,000 outputs
+    text = ok("layer", "conv", "--input", "1x16000", "--order", "chw", "--filters", "8", "--kernel", "9", "--stride", "2",
+              "--pad", "same")
+    assert "read as C x L" in text and "8x8000" in text

@@ -64,9 +64,11 @@ class LayerCommand(click.Command):
 @click.option("--input", "input_text", required=True, metavar="HxWxC",
               help="The layer's input: 32x32x3 (H x W x C, as in CS231n), 3x32x32 (C x H x W) or 4096 (flat). "
                    "Square maps are read either way, and 1, 3 or 4 at one end only is the channels "
-                   "(32x48x3); otherwise give --order.")
+                   "(32x48x3); otherwise give --order. 3x16x112x112 is a clip (C x D x H x W); 197x768 is "
+                   "tokens (N x D), or with --order chw a signal (C x L) for a conv or pool.")
 @click.option("--order", type=click.Choice(tuple(INPUT_ORDERS)), default=None,
-              help="How to read a non-square --input: hwc (H x W x C) or chw (C x H x W).")
+              help="How to read a non-square --input: hwc (H x W x C) or chw (C x H x W); hwc reads a clip as "
+                   "D x H x W x C, chw two sizes as C x L.")
 @rule_options
 @click.option("--batch", type=WholeNumber(), default=1, show_default=True, help="Batch size for memory.")
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help="Bytes per element.")
@@ -88,6 +90,7 @@ def layer(layer_type, input_text, order, batch, dtype, fmt, explain, **options):
       cnncalc layer maxpool --input 55x55x96 --kernel 3 --stride 2
       cnncalc layer fc --input 9216 --units 4096 --no-bias
       cnncalc layer attention --input 197x768 --heads 12
+      cnncalc layer conv --input 3x16x112x112 --filters 64 --kernel 3,7,7 --stride 1,2,2 --pad 1,3,3
     """
     from ..report import analyze
 
@@ -180,8 +183,8 @@ def _option_value(key, value, check):
         sizes = read_sizes(text)
     except ValueError:
         sizes = []
-    if not 1 <= len(sizes) <= 2:
-        raise UsageError(f"{_flag(key)} must be a whole number or HxW, not '{shown(value)}'")
+    if not 1 <= len(sizes) <= 3:
+        raise UsageError(f"{_flag(key)} must be a whole number, HxW or DxHxW, not '{shown(value)}'")
     return sizes[0] if len(sizes) == 1 else sizes
 
 
@@ -189,14 +192,20 @@ def pad_same_lines(shape, keys):
     """The padding that keeps the size, solved as in the seed notes: P = ((O-1)*S - (N-F))/2."""
     from ..rules import resolve_same_pad
 
-    if len(shape) != 3:
+    spatial = tuple(shape[1:])
+    if len(shape) not in (2, 3, 4) or is_tokens(shape):
         return []
-    pairs = [_pair(keys.get(name, default)) for name, default in (("kernel", 1), ("stride", 1), ("dilation", 1))]
+    names = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[len(spatial)]
+    per_axis = [_per_axis(keys.get(name, default), len(spatial))
+                for name, default in (("kernel", 1), ("stride", 1), ("dilation", 1))]
     lines = []
-    sizes = (shape[1],) if shape[1] == shape[2] and all(p[0] == p[1] for p in pairs) else shape[1:]
-    for axis, size in zip(("H/W",) if len(sizes) == 1 else ("H", "W"), sizes):
-        index = 0 if axis in ("H/W", "H") else 1
-        kernel, stride, dilation = (p[index] for p in pairs)
+    if len(set(spatial)) == 1 and all(len(set(values)) == 1 for values in per_axis):
+        axes = [("/".join(names), 0)]  # every axis alike: solved once (H/W)
+    else:
+        axes = list(zip(names, range(len(spatial))))
+    for axis, index in axes:
+        kernel, stride, dilation = (values[index] for values in per_axis)
+        size = spatial[index]
         lines += _solve_axis(axis, size, kernel, stride, dilation, resolve_same_pad(size, kernel, stride, dilation))
     return lines
 
@@ -229,8 +238,8 @@ def _half(total):
     return str(total // 2) if total % 2 == 0 else f"{total}/2 = {total / 2:g}"
 
 
-def _pair(value):
-    return tuple(value) if isinstance(value, (list, tuple)) else (value, value)
+def _per_axis(value, rank):
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank
 
 
 def summary_lines(report, row, reading):
