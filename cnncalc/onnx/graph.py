@@ -91,7 +91,7 @@ class GraphReader:
             if index in skip:
                 continue
             op, inputs, outputs = self.op_types[index], self.inputs_of[index], self.outputs_of[index]
-            if values.isdisjoint(inputs) and op != "CastLike" and op not in loops.OPERATORS:  # when asked for
+            if values.isdisjoint(inputs) and op not in _ALWAYS_WALKED:  # a constant: evaluated when asked for
                 consts.defer(index, inputs, outputs)
                 continue
             self.index = index
@@ -177,7 +177,8 @@ class GraphReader:
         return shape
 
     def prepare(self, nodes):
-        """Who reads each tensor, and readable names for the nodes."""
+        """Each node's operator, inputs and outputs; who reads each tensor; which nodes the walk visits
+        (:attr:`walked`) and which are pending constants; how many nodes each scope names."""
         self.readers = readers = {}
         # each node's operator, inputs and outputs, read once from the protobuf message
         # (protobuf makes an object for each field read: a microsecond a field, 20,000 nodes in a video Swin;
