@@ -212,7 +212,12 @@ def gathered_difference(report, layer):
 
 
 def main(argv):
-    if argv and argv[0] == "--modern":
+    if not argv or argv[0] in ("-h", "--help") or (argv[0] == "--modern" and len(argv) < 2) \
+            or not os.path.isdir(argv[1] if argv[0] == "--modern" else argv[0]):
+        print(__doc__ if argv and argv[0] in ("-h", "--help") else
+              "usage: python tools/check_onnx.py [--modern] FOLDER [NAME...] (FOLDER: a folder of .onnx exports)")
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    if argv[0] == "--modern":
         return modern(argv[1], argv[2:])
     folder, names = argv[0], argv[1:]
     rows = expected()
