@@ -113,6 +113,26 @@ def test_a_shape_derived_constant_read_ahead_of_its_shape_is_not_a_constant_yet(
     assert report.totals["params"] == 4 * 27 + 2 * 36 + 330
 
 
+def test_a_constant_computed_from_a_shape_is_one_once_the_walk_passed_that_shape(tmp_path, monkeypatch):
+    # what a pattern looking ahead sees: the Gather of the conv's Shape is no constant while the walk is at the
+    # conv (the Shape not visited yet), and is one at the Reshape; the Constant is one from the start
+    from cnncalc.onnx.graph import GraphReader
+
+    seen = {}
+    visit = GraphReader.visit
+
+    def spying(self, node, *args, **kwargs):
+        seen[node.name] = ("n" in self.consts, "zero" in self.consts)
+        return visit(self, node, *args, **kwargs)
+
+    monkeypatch.setattr(GraphReader, "visit", spying)
+    path = model(tmp_path, traced_flatten(), weights={"w": [4, 3, 3, 3], "fc_w": [10, 144], "fc_b": [10]})
+    rows(path)
+    assert seen["/conv/Conv"] == (False, True)
+    assert seen["/Reshape"] == (True, True)
+    assert "/Gather" not in seen and "/Concat" not in seen  # constants: evaluated when the Reshape asked
+
+
 def test_analyze_reads_the_same_file_twice_alike(tmp_path):
     path = model(tmp_path, traced_flatten(), weights={"w": [4, 3, 3, 3], "fc_w": [10, 144], "fc_b": [10]})
     first, second = cnncalc.analyze(path), cnncalc.analyze(path)
