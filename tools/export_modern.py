@@ -211,7 +211,8 @@ def export(model, x, path, dynamo):
                 torch.onnx.export(model, (x,), path, dynamo=False, opset_version=17, do_constant_folding=False,
                                   input_names=["input"], output_names=["output"])
     except Exception as err:  # noqa: BLE001 - an exporter's failure is a figure too
-        return f"failed ({type(err).__name__}: {str(err).splitlines()[0][:80] if str(err) else ''})"
+        first = str(err).splitlines()[0][:80] if str(err) else ""
+        return f"failed ({type(err).__name__}: {first.replace(',', ';')})"  # a field of the reference's CSV rows
     return f"ok {time.perf_counter() - start:.0f}s"
 
 
