@@ -987,9 +987,10 @@ def test_position_bias_torch_export_folded_is_counted_as_the_graph_holds_it(tmp_
     # qkv 216 + merge 72 + the folded bias 2 heads * 4*4 = 32 (the model's table, 9 x 2 = 18, is not in the file)
     assert (attention.params, attention.buffers, attention.macs) == (216 + 72 + 32, 0, 5120)
     assert report_notes(path) == [
-        f"note: {path}: torch.export folded the position bias tables of 1 attention layer into constants of heads "
-        f"x n x n: params count those constants (position: folded), PyTorch the tables they are gathered from, and "
-        f"their index buffers; MACs are the same (export with dynamo=False for PyTorch's params)"]
+        f"note: {path}: the exporter folded the position bias tables of 1 attention layer into constants of "
+        f"heads x n x n: params count those constants (position: folded), PyTorch the tables they are gathered "
+        f"from, and their index buffers; MACs are the same (export with dynamo=False, do_constant_folding=False "
+        f"for PyTorch's params)"]
 
 
 def test_a_map_split_into_windows_and_read_otherwise_is_refused(tmp_path):

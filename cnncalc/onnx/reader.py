@@ -104,10 +104,12 @@ def _export_notes(walk, spec, graph, ops, nodes):
                      "export with do_constant_folding=False to keep BN")
     folded = [layer for layer in spec.layers if layer.keys.get("position") == "folded"]
     if folded:
-        texts.append(f"torch.export folded the position bias tables of {len(folded)} attention layer"
+        # torch.export does it, and so does the TorchScript exporter's constant folding (its default)
+        texts.append(f"the exporter folded the position bias tables of {len(folded)} attention layer"
                      f"{'s' if len(folded) > 1 else ''} into constants of heads x n x n: params count those "
                      f"constants (position: folded), PyTorch the tables they are gathered from, and their index "
-                     f"buffers; MACs are the same (export with dynamo=False for PyTorch's params)")
+                     f"buffers; MACs are the same (export with dynamo=False, do_constant_folding=False for "
+                     f"PyTorch's params)")
     texts += derived_notes(walk, spec)  # what torch.export derived that counts otherwise than in PyTorch
     gathered = [layer for layer in spec.layers if layer.keys.get("gathered")]
     if gathered:
