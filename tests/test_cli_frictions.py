@@ -393,6 +393,27 @@ def test_a_graph_exported_with_bn_folded_gets_one_note(tmp_path):
     assert runner().invoke(main, ["report", named]).stderr == ""
 
 
+def test_convs_with_bn_folded_beside_batch_norms_kept_get_a_note(tmp_path):
+    # LeViT from the TorchScript exporter with its defaults: the stem's Conv + BN folded into one conv
+    # (onnx::Conv_N weight and bias), the BatchNormalization after each Linear kept: 1 conv said so
+    path = onnx_model(tmp_path, [
+        onnx_node("Conv", ["x", "onnx::Conv_1", "onnx::Conv_2"], ["c"], "/stem/conv1/Conv", kernel_shape=[3, 3]),
+        onnx_node("BatchNormalization", ["c", "s", "t", "m", "v"], ["n"], "/bn/BatchNormalization"),
+        onnx_node("Relu", ["n"], ["y"], "/relu/Relu")],
+        weights={"onnx::Conv_1": [4, 3, 3, 3], "onnx::Conv_2": [4], "s": [4], "t": [4], "m": [4], "v": [4]},
+        file="kept.onnx")
+    assert runner().invoke(main, ["report", path]).stderr == ""  # its BN follows it: not folded
+    mixed = onnx_model(tmp_path, [
+        onnx_node("Conv", ["x", "onnx::Conv_1", "onnx::Conv_2"], ["c"], "/stem/conv1/Conv", kernel_shape=[3, 3]),
+        onnx_node("Conv", ["c", "w2"], ["d"], "/stem/conv2/Conv", kernel_shape=[1, 1]),
+        onnx_node("BatchNormalization", ["d", "s", "t", "m", "v"], ["y"], "/stem/bn2/BatchNormalization")],
+        weights={"onnx::Conv_1": [4, 3, 3, 3], "onnx::Conv_2": [4], "w2": [4, 4, 1, 1], "s": [4], "t": [4],
+                 "m": [4], "v": [4]}, file="mixed.onnx")
+    notes = [line for line in runner().invoke(main, ["report", mixed]).stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "1 conv with weights and biases named by the exporter (onnx::Conv_...) and no " \
+                                "BatchNormalization after them" in notes[0]
+
+
 def test_import_writes_a_resize_to_the_input_size_as_like_input(tmp_path):
     # FCN's head: a stride-2 conv, then F.interpolate(size=x.shape[-2:]) (a Resize with sizes = the input's)
     path = onnx_model(tmp_path, [

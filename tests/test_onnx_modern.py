@@ -734,7 +734,7 @@ def test_attention_whose_result_is_unused_is_refused(tmp_path):
 
 # --- Swin V2: scaled cosine attention, a continuous position bias --------------------------------------
 
-def tiny_swin_v2(folder, form, records=True):
+def tiny_swin_v2(folder, form, records=True, constant_folding=False):
     """torchvision's shifted_window_attention_v2 on a 1 x 4 x 4 x 8 channels-last map: windows of 2 x 2 (4
     windows of n = 4 positions), 2 heads of 4; q and k divided by their L2 norm (clamped), the scores
     times exp(clamp(logit scale)) per head, plus 16 * sigmoid of a bias an MLP (Linear(2, 16) + ReLU +
@@ -742,7 +742,8 @@ def tiny_swin_v2(folder, form, records=True):
     TorchScript keeps the MLP's weights; torch.export runs the first Linear on the coordinates ahead of time
     (a 1 x 3 x 3 x 16 constant), stores the second's weight transposed, the index reshaped to 16 x 1 and
     exp(clamp(logit scale)) as constants of its own, each with its record of what it was folded from
-    (``records``)."""
+    (``records``). The TorchScript exporter's constant folding (``constant_folding``, its default) stores the
+    MLP's weights transposed, as initializers it names ``onnx::MatMul_...``."""
     g = Graph(form, (1, 8, 4, 4))
     s = "/features/features.1/features.1.0/attn"
     x = g.op("Transpose", ["x"], "/features/features.0", perm=[0, 2, 3, 1])
@@ -762,10 +763,14 @@ def tiny_swin_v2(folder, form, records=True):
     if form == "torchscript":
         g.ints("features.1.0.attn.relative_position_index", index)
         g.weight("features.1.0.attn.relative_coords_table", [1, 3, 3, 2])
-        w1 = g.op("Transpose", [g.weight("features.1.0.attn.cpb_mlp.0.weight", [16, 2])], s, perm=[1, 0])
+        w1 = g.weight("onnx::MatMul_1", [2, 16]) if constant_folding else \
+            g.op("Transpose", [g.weight("features.1.0.attn.cpb_mlp.0.weight", [16, 2])], s, perm=[1, 0])
         hidden = g.op("Add", [g.weight("features.1.0.attn.cpb_mlp.0.bias", [16]),
                               g.op("MatMul", ["features.1.0.attn.relative_coords_table", w1], s)], s)
-        table = g.linear(g.op("Relu", [hidden], s), 16, 2, s + "/cpb_mlp/cpb_mlp.2", bias=False)
+        if constant_folding:
+            table = g.op("MatMul", [g.op("Relu", [hidden], s), g.weight("onnx::MatMul_2", [16, 2])], s)
+        else:
+            table = g.linear(g.op("Relu", [hidden], s), 16, 2, s + "/cpb_mlp/cpb_mlp.2", bias=False)
         bias = g.op("Gather", [g.op("Reshape", [table, g.ints("to_table", [-1, 2])], s),
                                "features.1.0.attn.relative_position_index"], s, axis=0)
         logit = g.op("Exp", [g.op("Clip", [g.weight("features.1.0.attn.logit_scale", [2, 1, 1]), "",
@@ -808,6 +813,15 @@ def test_swin_v2_cosine_attention_and_continuous_position_bias(tmp_path):
     # qkv 16 positions * 8*24 = 3,072; QK^T and AV each 4 windows * 2 heads * 4*4*4 = 512; proj 16*8*8 = 1,024;
     # the MLP on the 3*3 = 9 offsets: 9 * (2*16 + 16*2) = 576 (the L2 norms, clamp and exp are not MACs)
     assert attention.macs == 3072 + 512 + 512 + 1024 + 576 == 5696
+
+
+def test_swin_v2_from_torchscript_with_constant_folding_counts_the_transposed_mlp_weights(tmp_path):
+    # torch.onnx.export(..., dynamo=False) with its default do_constant_folding=True: the MLP's weights stored
+    # transposed (2 x 16, 16 x 2), one value per value: the same params, buffers and MACs as above
+    report, by_name = totals(tiny_swin_v2(tmp_path, "torchscript", constant_folding=True))
+    attention = by_name["features.1.0.attn"]
+    assert (attention.params, attention.buffers, attention.macs) == (370, 34, 5696)
+    assert report.spec.layers[0].keys["cpb_hidden"] == 16
 
 
 def test_swin_v2_from_torch_export_without_its_records_is_refused_naming_the_logit_scale(tmp_path):

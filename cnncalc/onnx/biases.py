@@ -5,7 +5,7 @@ masks, and the tables torch.export folds or renames; each read as the params or 
 import math
 import re
 
-from .derived import copy_of, folded_product
+from .derived import copy_of, folded_product, transposed_weight
 from .tensors import elements, initializer_kind, learned
 
 
@@ -188,6 +188,9 @@ def position_mlp(reader, node, name, region):
                 if hidden is None and position == 0 and folded_product(reader, source) \
                         and reader.consts[source].dims[-1] == b.dims[0]:
                     folded = source  # the first Linear, run on the coordinates ahead of time
+                    continue
+                if transposed_weight(reader, source):  # (an operand's sources: the weights of the layers before)
+                    kinds[source] = "param"  # a Linear's weight as the TorchScript exporter folded it: W^T
                     continue
                 raise reader.unsupported(node, f"a position-bias MLP whose weight '{source}' the exporter derived "
                                                f"from the model's parameters (torch.export folds them): its params "

@@ -54,6 +54,16 @@ def copy_of(reader, name):
     return made[0] if made and len(made) == 1 else None
 
 
+def transposed_weight(reader, name):
+    """Whether the 2-D initializer ``name`` is a weight the TorchScript exporter's constant folding (its default,
+    do_constant_folding=True) made from one of the model's: named ``onnx::MatMul_12`` in a file without
+    torch.export's records, where a Linear's weight is folded transposed, one value per value (Swin V2's bias
+    MLP); counted as that weight."""
+    const = reader.consts.get(name)
+    return (name.startswith("onnx::") and const is not None and const.dims is not None and len(const.dims) == 2
+            and origins(reader, name) is None and not reader.folded_from)
+
+
 def folded_product(reader, name):
     """Whether the initializer ``name`` was folded from two or more of the model's tensors: a product of them
     computed ahead (Swin V2's first bias-MLP Linear run on its coordinates table)."""

@@ -97,11 +97,18 @@ def _export_notes(walk, spec, graph, ops, nodes):
     from .derived import notes as derived_notes
 
     texts = []
-    if FOLDED_BN not in (spec.source or "") and looks_bn_folded(graph, ops, nodes):
+    folded_convs = looks_bn_folded(graph, ops, nodes) if FOLDED_BN not in (spec.source or "") else 0
+    if folded_convs and "BatchNormalization" not in ops:
         texts.append("no BatchNormalization node, and its convs have weights and biases named by the exporter "
                      "(onnx::Conv_...): likely exported with batch norm folded into the convs "
                      "(do_constant_folding=True or dynamo=True), so params count conv biases instead of BN; "
                      "export with do_constant_folding=False to keep BN")
+    elif folded_convs:  # some BatchNormalizations kept (after a Linear: LeViT's), those after convs folded
+        texts.append(f"{folded_convs} conv{'s' if folded_convs > 1 else ''} with weights and biases named by the "
+                     f"exporter (onnx::Conv_...) and no BatchNormalization after them, where the model has "
+                     f"BatchNormalization nodes elsewhere: likely batch norm folded into those convs "
+                     f"(do_constant_folding=True), so params count their biases instead of BN; export with "
+                     f"do_constant_folding=False to keep BN")
     folded = [layer for layer in spec.layers if layer.keys.get("position") == "folded"]
     if folded:
         # torch.export does it, and so does the TorchScript exporter's constant folding (its default)
@@ -127,17 +134,18 @@ def _export_notes(walk, spec, graph, ops, nodes):
 
 
 def looks_bn_folded(graph, ops=None, nodes=None):
-    """Whether a graph looks exported with BatchNormalization folded into the convs: no BN node, and a conv with a
-    bias whose weight is an initializer the exporter named (``onnx::Conv_12``, where a module's own parameter
-    keeps its name, ``layer1.0.conv1.weight``). VGG (no BN, named weights) does not. ``ops``, ``nodes``: each
-    node's operator and the nodes as a list, when already read."""
-    ops = [node.op_type for node in graph.node] if ops is None else ops
-    if "BatchNormalization" in ops:
-        return False
+    """How many convs look as if a BatchNormalization was folded into them: a conv with a bias whose weight is an
+    initializer the exporter named (``onnx::Conv_12``, where a module's own parameter keeps its name,
+    ``layer1.0.conv1.weight``), and no BatchNormalization reading its output. VGG (no BN, named weights) has
+    none. ``ops``, ``nodes``: each node's operator and the nodes as a list, when already read."""
+    nodes = list(graph.node) if nodes is None else nodes
+    ops = [node.op_type for node in nodes] if ops is None else ops
     initializers = {tensor.name for tensor in graph.initializer}
-    return any(op == "Conv" and len(node.input) > 2 and node.input[2] and node.input[1] in initializers
-               and node.input[1].startswith("onnx::") for node, op in zip(graph.node if nodes is None else nodes, ops)
-               if op == "Conv")
+    normalized = {node.input[0] for node, op in zip(nodes, ops) if op == "BatchNormalization" and node.input} \
+        if "BatchNormalization" in ops else set()
+    return sum(1 for node, op in zip(nodes, ops)
+               if op == "Conv" and len(node.input) > 2 and node.input[2] and node.input[1] in initializers
+               and node.input[1].startswith("onnx::") and not (normalized and node.output[0] in normalized))
 
 
 # aten.conv2d(x, %p_weight, %p_bias) or (x, %view_2, %p_bias): a weight computed from the module's (NF-ResNet's)
