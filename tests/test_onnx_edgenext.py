@@ -9,7 +9,7 @@ sizes, Slice + Squeeze and the encoding's grid stored as an initializer), and th
 
 import pytest
 
-pytest.importorskip("onnx")
+onnx = pytest.importorskip("onnx")
 import numpy  # noqa: E402
 from onnx import helper, numpy_helper  # noqa: E402
 
@@ -172,3 +172,20 @@ def test_split_without_a_module_path_is_named_after_its_readers_modules(tmp_path
     helper.set_metadata_props(g.nodes[-1], {"pkg.torch.onnx.name_scopes": scopes + ", 'cat']"})
     report, _ = totals(g.save(tmp_path, joined))
     assert [row.name for row in report.rows[:2]] == ["stages.1.blocks.2.split.0", "stages.1.blocks.2.split.1"]
+
+
+def test_a_temperature_shared_through_identity_counts_as_the_param(tmp_path):
+    # the TorchScript exporter's constant folding (its default) keeps one initializer for tensors of equal
+    # values (an untrained model's temperatures, all ones) and names the others after Identities of it
+    path = tiny_edgenext(tmp_path, "torchscript")
+    model = onnx.load(path)
+    graph = model.graph
+    for tensor in graph.initializer:
+        if tensor.name == "stages.1.blocks.0.xca.temperature":
+            tensor.name = "stages.0.blocks.0.xca.temperature"
+    graph.node.insert(0, helper.make_node("Identity", ["stages.0.blocks.0.xca.temperature"],
+                                          ["stages.1.blocks.0.xca.temperature"], name="Identity_363"))
+    onnx.save(model, path)
+    report, _ = totals(path)
+    assert report.rows[10].params == 330 + 110 + 2 == 442  # as above: the temperature, one a head
+    assert report.totals["params"] == 602

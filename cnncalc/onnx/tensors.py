@@ -120,6 +120,17 @@ def learned(reader, name):
                                      for source in const.sources)
 
 
+def stored_name(reader, name, const):
+    """The initializer the tensor ``name`` (its Const ``const``) is, passed on unchanged: the TorchScript
+    exporter's constant folding shares initializers of equal values through Identity (an untrained model's
+    temperatures, all ones, become one initializer and Identities named after the others); else ``name``."""
+    if const is not None and len(const.sources) == 1:
+        (source,) = const.sources
+        if source != name and dict.get(reader.consts, source) is const:
+            return source
+    return name
+
+
 def elements(dims):
     return math.prod(dims) if dims is not None else 0
 

@@ -11,7 +11,7 @@ from . import attention as base, efficientformer2, levit, logits, multiscale, ti
 from .biases import fitted, position_keys
 from .derived import copy_of
 from .qkv_biases import class_relative
-from .tensors import Value, elements, initializer_kind, shape_text
+from .tensors import Value, elements, initializer_kind, shape_text, stored_name
 
 # the operators of a region read here (Mul and Div only as cosine attention writes them)
 OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum") + multiscale.OPERATORS + levit.OPERATORS
@@ -131,9 +131,10 @@ def cosine(reader, node, attrs, region, inputs, consts):
         except ValueError:
             return None
         return shape if shape == dims else None
+    scale = stored_name(reader, node.input[1], consts[1]) if len(consts) > 1 else None
     if op == "Mul" and len(inputs) == 2 and inputs[1] is None and consts[1] is not None and consts[1].stored \
             and region.norms and consts[1].dims and elements(consts[1].dims) > 1 \
-            and initializer_kind(node.input[1], reader.initializers.get(node.input[1])) is None:
+            and initializer_kind(scale, reader.initializers.get(scale)) is None:
         if copy_of(reader, node.input[1]) and len(consts[1].dims) <= len(dims):
             # exp(clamp(logit scale)) torch.export folded from the model's one tensor: one value a head, as held
             if node.input[1] not in region.logits:
@@ -149,12 +150,12 @@ def cosine(reader, node, attrs, region, inputs, consts):
     if op == "Mul" and len(inputs) == 2 and inputs[1] is None and consts[1] is not None and consts[1].stored \
             and region.norms and region.head_dim is not None and consts[1].dims \
             and elements(consts[1].dims) == region.heads and len(consts[1].dims) <= len(dims) \
-            and initializer_kind(node.input[1], reader.initializers.get(node.input[1])) == "param":
+            and initializer_kind(scale, reader.initializers.get(scale)) == "param":
         # the temperature of cross-covariance attention (XCiT, EdgeNeXt): one learned value a head, used as it is
-        if node.input[1] not in region.logits:
+        if scale not in region.logits:
             region.params += elements(consts[1].dims)
-            region.logits.add(node.input[1])
-            region.tables.add(node.input[1])
+            region.logits.add(scale)
+            region.tables.add(scale)
         return dims
     if op == "Mul" and len(inputs) == 2 and inputs[1] is None and consts[1] is not None and not consts[1].stored \
             and region.head_dim is not None and consts[1].dims and len(consts[1].dims) <= len(dims):
