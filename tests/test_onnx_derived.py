@@ -176,3 +176,33 @@ def test_records_name_the_models_tensors_not_literals_intermediates_or_lifted_co
         info("view_8", ["blocks.0.conv3.weight", "blocks.0.conv3.gain", "mul_3"])])
     assert _records(graph) == {"exp": ("features.1.0.attn.logit_scale",), "val_12": (), "val_314": (),
                                "view_8": ("blocks.0.conv3.gain", "blocks.0.conv3.weight")}
+
+
+def test_weight_standardisation_from_the_torchscript_exporters_constant_folding(tmp_path):
+    # dynamo=False with its default do_constant_folding=True (timm's ScaledStdConv2d): the weight stored
+    # reshaped to 1 x Cout x fan-in and, transposed, for its statistics; the gain times its constant and the
+    # zeros of the absent shift stored; a second conv's scale of equal values kept once, behind an Identity
+    g = Graph("torchscript", (1, 3, 8, 8))
+
+    def conv(x, scope, rows, copy, scale, shift, shape, bias=None):
+        rows = g.weight(rows, [1, shape[0], shape[1] * shape[2] * shape[3]])
+        copy = g.weight(copy, [1, shape[1] * shape[2] * shape[3], shape[0]])
+        mean = g.op("ReduceMean", [copy], scope, axes=[0, 1], keepdims=0)
+        centred = g.op("Sub", [copy, g.op("ReduceMean", [copy], scope, axes=[0, 1], keepdims=1)], scope)
+        variance = g.op("ReduceMean", [g.op("Mul", [centred, centred], scope)], scope, axes=[0, 1], keepdims=0)
+        standard = g.op("BatchNormalization", [rows, scale, shift, mean, variance], scope, epsilon=1e-5)
+        weight = g.op("Reshape", [standard, g.ints(f"onnx::Reshape_{scope[-1]}", list(shape))], scope)
+        return g.op("Conv", [x, weight] + ([g.weight(bias, [shape[0]])] if bias else []), scope,
+                    kernel_shape=list(shape[2:]), pads=[(shape[2] - 1) // 2] * 4)
+
+    scale = g.weight("onnx::BatchNormalization_3", [4], 0.19)
+    shift = g.weight("onnx::BatchNormalization_4", [4], 0.0)
+    first = conv("x", "/stem/conv1", "onnx::BatchNormalization_1", "onnx::ReduceMean_2", scale, shift,
+                 (4, 3, 3, 3), bias="stem.conv1.bias")
+    shared = g.op("Identity", [scale], "/blocks/conv2")
+    second = conv(first, "/blocks/conv2", "onnx::BatchNormalization_5", "onnx::ReduceMean_6", shared, shift,
+                  (4, 4, 1, 1))
+    report, _ = totals(g.save(tmp_path, second))
+    # PyTorch: conv1 4*3*3*3 weights + 4 bias + a gain a filter 4 = 116; conv2 4*4 + its gain 4 = 20
+    assert report.totals["params"] == 116 + 20
+    assert report.totals["macs"] == 4 * 64 * 27 + 4 * 64 * 4

@@ -17,7 +17,7 @@ folded into a weight -- :func:`notes` says what and by how much.
 
 import re
 
-from .tensors import elements, is_model_name, shape_text
+from .tensors import elements, is_model_name, shape_text, stored_name
 
 FOLDED_FROM = "pkg.onnxscript.optimizer.folded_from"
 _QUOTED = re.compile(r"'([^'\n]{1,1000})'")
@@ -109,12 +109,16 @@ def standardisation_roles(reader, name, steps=6):
     for _ in range(steps):  # back through the Reshapes to the BatchNormalization
         if at is None or reader.op_types[at] == "BatchNormalization":
             break
-        computed = [n for n in reader.inputs_of[at] if n and n not in reader.initializers]
+        computed = [n for n in reader.inputs_of[at] if n and n not in reader.initializers
+                    and stored_name(reader, n, reader.consts.get(n)) not in reader.initializers]
         at = reader.makers.get(computed[0]) if len(computed) == 1 else None
     if at is None or reader.op_types[at] != "BatchNormalization":
         return {}
     norm = reader.nodes[at]
     arguments = call_arguments(norm)
+    if arguments is None and len(norm.input) >= 3 and origins(reader, norm.input[1]) is None \
+            and not reader.folded_from:
+        return _folded_by_torchscript(reader, norm)
     if arguments is None or len(arguments) < 3 or len(norm.input) < 3:
         return {}
     roles = {}
@@ -123,6 +127,28 @@ def standardisation_roles(reader, name, steps=6):
         if tensor in reader.initializers and not is_model_name(tensor):
             roles[tensor] = "literal" if argument == "None" else None if argument.startswith(("%b_", "%c_")) \
                 else "gain" if argument.startswith("%") else None  # a buffer's or a lifted constant's: not told
+    return roles
+
+
+def _folded_by_torchscript(reader, norm):
+    """The roles in a file without torch.export's records: the TorchScript exporter's constant folding (its
+    default) stores the learned weight reshaped to 1 x Cout x K ('weight'), the standardisation's scale, the
+    gain times its constant ('gain': one value per filter), and the zeros of its absent shift ('literal') as
+    initializers it names ``onnx::BatchNormalization_12`` (or Identities of one of equal values)."""
+    roles = {}
+    for position, role in ((0, "weight"), (2, "literal"), (1, "gain")):
+        const = reader.consts.get(norm.input[position])
+        tensor = stored_name(reader, norm.input[position], const)
+        if not tensor.startswith("onnx::") or tensor not in reader.initializers or const is None or not const.dims:
+            continue
+        if role == "weight" and len(const.dims) >= 3 and const.dims[0] == 1:
+            roles[tensor] = role
+        elif role == "gain" and len(const.dims) == 1:
+            roles[tensor] = role
+        elif role == "literal" and len(const.dims) == 1:
+            values = const.array()
+            if values is not None and not values.any():
+                roles[tensor] = role
     return roles
 
 

@@ -8,7 +8,7 @@ operator function takes the :class:`~cnncalc.onnx.graph.GraphReader`, the node a
 from . import tokens
 from . import positions, qkv_biases, separable
 from .derived import standardisation_roles
-from .tensors import channels_last, elements, initializer_kind, number, pair, shape_text
+from .tensors import attributes, channels_last, elements, initializer_kind, number, pair, shape_text
 
 
 def _spatial(reader, node, attrs, shape, kernel, extra=None):
@@ -141,6 +141,17 @@ def _computed_weight(reader, node, const, rank):
     derived = [name for name in sorted(const.sources) if kind(name) is None
                and reader.initializers[name].data_type in (1, 10, 11, 16) and elements(reader.consts[name].dims) > 1]
     roles = standardisation_roles(reader, node.input[1]) if derived else {}
+    folded = [name for name in derived if roles.get(name) == "weight"]
+    if not weights and len(folded) == 1:  # the learned weight itself, as the TorchScript exporter folded it
+        held = reader.consts[folded[0]].dims  # 1 x Cout x Cin/groups*K
+        kernel = tuple(attributes(node).get("kernel_shape", ()))
+        dims = (held[1], held[2] // elements(kernel)) + kernel if len(held) == 3 and len(kernel) == rank - 2 \
+            and kernel and held[2] % elements(kernel) == 0 else None
+        # the others its statistics are computed from: copies of the weight (the same elements), not params
+        copies = all(roles.get(name) in ("weight", "gain", "literal") or elements(reader.consts[name].dims)
+                     == elements(held) for name in derived)
+        if dims is not None and copies:
+            return dims, folded[0], learned + [name for name in derived if roles.get(name) == "gain"]
     unknown = [name for name in derived if roles.get(name) not in ("gain", "literal")]
     if len(weights) != 1 or unknown:
         what = f"'{unknown[0]}', a tensor the exporter derived" if unknown else "initializers"
