@@ -189,3 +189,19 @@ def test_a_temperature_shared_through_identity_counts_as_the_param(tmp_path):
     report, _ = totals(path)
     assert report.rows[10].params == 330 + 110 + 2 == 442  # as above: the temperature, one a head
     assert report.totals["params"] == 602
+
+
+def test_a_projection_bias_shared_through_identity_counts_as_the_param(tmp_path):
+    # the same folding keeps one of the position encodings' equal biases (an untrained model's zeros)
+    path = tiny_edgenext(tmp_path, "torchscript")
+    model = onnx.load(path)
+    graph = model.graph
+    for tensor in graph.initializer:
+        if tensor.name == "stages.1.blocks.0.pos_embd.token_projection.bias":
+            tensor.name = "stages.0.blocks.0.pos_embd.token_projection.bias"
+    graph.node.insert(0, helper.make_node("Identity", ["stages.0.blocks.0.pos_embd.token_projection.bias"],
+                                          ["stages.1.blocks.0.pos_embd.token_projection.bias"], name="Identity_12"))
+    onnx.save(model, path)
+    report, _ = totals(path)
+    assert (report.rows[8].params, report.rows[8].macs) == (50, 640)  # as above: 4*10 + 10, 16*4*10
+    assert report.totals["params"] == 602

@@ -126,7 +126,7 @@ def fourier_position(reader, node):
     to the width D): ``posembed`` with ``fourier: F`` (the conv's 2F*D + D params, its MACs on every position,
     as PyTorch counts them). False when the Add is not one; a constant computed any other way with a learned
     tensor or a product in it is refused."""
-    from .tensors import initializer_kind
+    from .tensors import initializer_kind, stored_name
 
     computed = [n for n in node.input if n in reader.values]
     if len(computed) != 1 or len(node.input) != 2:
@@ -155,7 +155,8 @@ def fourier_position(reader, node):
     width = value.shape[-1] if value.tokens else value.shape[1]
     attrs = attributes(conv)
     bias = conv.input[2] if len(conv.input) > 2 else ""
-    if learned != {conv.input[1], bias} or weight.dims[2:] != (1, 1) or weight.dims[0] != width \
+    bias = stored_name(reader, bias, reader.consts.get(bias)) if bias else ""  # shared through an Identity
+    if learned != {stored_name(reader, conv.input[1], weight), bias} or weight.dims[2:] != (1, 1) or weight.dims[0] != width \
             or weight.dims[1] % 2 or attrs.get("group", 1) != 1 or any(attrs.get("pads", [0])) \
             or any(v != 1 for key in ("strides", "dilations") for v in attrs.get(key, [1])) \
             or math.prod(out.dims[2:]) * width != math.prod(value.shape[1:]) or _products(reader, conv.input[0]):
