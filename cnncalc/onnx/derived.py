@@ -13,6 +13,11 @@ Params are what the graph holds: a derived tensor counts its own elements where 
 count (the same count when the fold keeps one value per value: a transpose, a copy, exp(clamp(x)), a gain
 times a constant). Where a fold changes what is counted -- a Linear folded with its constant input, a gain
 folded into a weight -- :func:`notes` says what and by how much.
+
+The TorchScript exporter's constant folding (its default) derives tensors too, and records nothing: a Linear's
+weight transposed (``onnx::MatMul_12``), a standardised weight reshaped with its gain times its constant
+(``onnx::BatchNormalization_7``). :func:`transposed_weight` and :func:`standardisation_roles` read those by
+their names and shapes, in a file without torch.export's records only.
 """
 
 import re
