@@ -59,14 +59,20 @@ def copy_of(reader, name):
     return made[0] if made and len(made) == 1 else None
 
 
-def transposed_weight(reader, name):
-    """Whether the 2-D initializer ``name`` is a weight the TorchScript exporter's constant folding (its default,
-    do_constant_folding=True) made from one of the model's: named ``onnx::MatMul_12`` in a file without
-    torch.export's records, where a Linear's weight is folded transposed, one value per value (Swin V2's bias
-    MLP); counted as that weight."""
+def torchscript_folded(reader, name):
+    """Whether the tensor ``name`` is an initializer the TorchScript exporter's constant folding (its default,
+    do_constant_folding=True) made from the model's, or an Identity of one: named ``onnx::Mul_12``, in a file
+    without torch.export's records (a weight transposed or reshaped, one value per value)."""
     const = reader.consts.get(name)
-    return (name.startswith("onnx::") and const is not None and const.dims is not None and len(const.dims) == 2
-            and origins(reader, name) is None and not reader.folded_from)
+    stored = stored_name(reader, name, const)
+    return (stored.startswith("onnx::") and stored in reader.initializers and const is not None
+            and const.dims is not None and origins(reader, stored) is None and not reader.folded_from)
+
+
+def transposed_weight(reader, name):
+    """Whether the 2-D ``name`` is a weight :func:`torchscript_folded`: a Linear's weight folded transposed
+    (Swin V2's bias MLP); counted as that weight."""
+    return torchscript_folded(reader, name) and len(reader.consts.get(name).dims) == 2
 
 
 def folded_product(reader, name):

@@ -10,7 +10,7 @@ channels-first map (timm's ``conv_mlp``, convnextv2_atto) or a channels-last one
 """
 
 from . import affine
-from .derived import copy_of
+from .derived import copy_of, torchscript_folded
 from .names import dynamo_scope, torch_scope
 from .positions import _next, _other
 from .tensors import attributes, channels_last
@@ -29,7 +29,7 @@ def _learned_vector(reader, value, name):
     torch.export stored)."""
     const = reader.ahead(name) if name else None
     return const is not None and affine.per_channel(value, const.dims) and (
-        affine.learned(reader, name) or copy_of(reader, name) is not None)
+        affine.learned(reader, name) or copy_of(reader, name) is not None or torchscript_folded(reader, name))
 
 
 def _match(reader, node, attrs, value):
