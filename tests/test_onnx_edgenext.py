@@ -174,18 +174,22 @@ def test_split_without_a_module_path_is_named_after_its_readers_modules(tmp_path
     assert [row.name for row in report.rows[:2]] == ["stages.1.blocks.2.split.0", "stages.1.blocks.2.split.1"]
 
 
-def test_a_temperature_shared_through_identity_counts_as_the_param(tmp_path):
-    # the TorchScript exporter's constant folding (its default) keeps one initializer for tensors of equal
-    # values (an untrained model's temperatures, all ones) and names the others after Identities of it
-    path = tiny_edgenext(tmp_path, "torchscript")
+def shared_through_identity(path, name, kept):
+    """The file at ``path`` with initializer ``name`` stored as ``kept`` and read through an Identity, as the
+    TorchScript exporter's constant folding (its default) keeps one initializer of tensors of equal values."""
     model = onnx.load(path)
-    graph = model.graph
-    for tensor in graph.initializer:
-        if tensor.name == "stages.1.blocks.0.xca.temperature":
-            tensor.name = "stages.0.blocks.0.xca.temperature"
-    graph.node.insert(0, helper.make_node("Identity", ["stages.0.blocks.0.xca.temperature"],
-                                          ["stages.1.blocks.0.xca.temperature"], name="Identity_363"))
+    for tensor in model.graph.initializer:
+        if tensor.name == name:
+            tensor.name = kept
+    model.graph.node.insert(0, helper.make_node("Identity", [kept], [name], name="Identity_363"))
     onnx.save(model, path)
+    return path
+
+
+def test_a_temperature_shared_through_identity_counts_as_the_param(tmp_path):
+    # an untrained model's temperatures, all ones: one initializer for all, the others Identities of it
+    path = shared_through_identity(tiny_edgenext(tmp_path, "torchscript"), "stages.1.blocks.0.xca.temperature",
+                                   "stages.0.blocks.0.xca.temperature")
     report, _ = totals(path)
     assert report.rows[10].params == 330 + 110 + 2 == 442  # as above: the temperature, one a head
     assert report.totals["params"] == 602
@@ -193,15 +197,9 @@ def test_a_temperature_shared_through_identity_counts_as_the_param(tmp_path):
 
 def test_a_projection_bias_shared_through_identity_counts_as_the_param(tmp_path):
     # the same folding keeps one of the position encodings' equal biases (an untrained model's zeros)
-    path = tiny_edgenext(tmp_path, "torchscript")
-    model = onnx.load(path)
-    graph = model.graph
-    for tensor in graph.initializer:
-        if tensor.name == "stages.1.blocks.0.pos_embd.token_projection.bias":
-            tensor.name = "stages.0.blocks.0.pos_embd.token_projection.bias"
-    graph.node.insert(0, helper.make_node("Identity", ["stages.0.blocks.0.pos_embd.token_projection.bias"],
-                                          ["stages.1.blocks.0.pos_embd.token_projection.bias"], name="Identity_12"))
-    onnx.save(model, path)
+    path = shared_through_identity(tiny_edgenext(tmp_path, "torchscript"),
+                                   "stages.1.blocks.0.pos_embd.token_projection.bias",
+                                   "stages.0.blocks.0.pos_embd.token_projection.bias")
     report, _ = totals(path)
     assert (report.rows[8].params, report.rows[8].macs) == (50, 640)  # as above: 4*10 + 10, 16*4*10
     assert report.totals["params"] == 602

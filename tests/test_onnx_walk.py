@@ -22,18 +22,22 @@ def ints(name, values):
                             value=helper.make_tensor(name, TensorProto.INT64, [len(values)], values))
 
 
-def traced_flatten(conv_name="/conv/Conv"):
-    """TorchScript's x.view(x.size(0), -1) after a conv: the target shape computed from the conv's Shape."""
+def flattened(source):
+    """TorchScript's x.view(x.size(0), -1) of ``source``, then fc: the target shape computed from its Shape."""
     return [
-        node("Conv", ["x", "w"], ["c"], name=conv_name, kernel_shape=[3, 3]),
-        node("Shape", ["c"], ["s"], name="/Shape"),
+        node("Shape", [source], ["s"], name="/Shape"),
         ints("zero", [0]),
         node("Gather", ["s", "zero"], ["n"], name="/Gather", axis=0),
         ints("minus_one", [-1]),
         node("Concat", ["n", "minus_one"], ["target"], name="/Concat", axis=0),
-        node("Reshape", ["c", "target"], ["f"], name="/Reshape"),
+        node("Reshape", [source, "target"], ["f"], name="/Reshape"),
         node("Gemm", ["f", "fc_w", "fc_b"], ["y"], name="/fc/Gemm", transB=1),
     ]
+
+
+def traced_flatten():
+    """A conv, then :func:`flattened`."""
+    return [node("Conv", ["x", "w"], ["c"], name="/conv/Conv", kernel_shape=[3, 3])] + flattened("c")
 
 
 def test_a_target_computed_from_a_shape_is_evaluated_when_the_reshape_asks(tmp_path):
@@ -98,14 +102,7 @@ def test_a_shape_derived_constant_read_ahead_of_its_shape_is_not_a_constant_yet(
     nodes = [
         node("Conv", ["x", "w"], ["c"], name="/conv/Conv", kernel_shape=[3, 3]),        # 4 x 6 x 6
         node("Conv", ["c", "w2"], ["d"], name="/conv2/Conv", kernel_shape=[3, 3]),      # 2 x 4 x 4
-        node("Shape", ["d"], ["s"], name="/Shape"),
-        ints("zero", [0]),
-        node("Gather", ["s", "zero"], ["n"], name="/Gather", axis=0),
-        ints("minus_one", [-1]),
-        node("Concat", ["n", "minus_one"], ["target"], name="/Concat", axis=0),
-        node("Reshape", ["d", "target"], ["f"], name="/Reshape"),
-        node("Gemm", ["f", "fc_w", "fc_b"], ["y"], name="/fc/Gemm", transB=1),
-    ]
+    ] + flattened("d")
     path = model(tmp_path, nodes, weights={"w": [4, 3, 3, 3], "w2": [2, 4, 3, 3], "fc_w": [10, 32], "fc_b": [10]})
     report, by_name = rows(path)
     assert by_name["conv2"].out_shape == (2, 4, 4)

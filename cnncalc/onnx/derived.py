@@ -120,8 +120,8 @@ def standardisation_roles(reader, name, steps=6):
     for _ in range(steps):  # back through the Reshapes to the BatchNormalization
         if at is None or reader.op_types[at] == "BatchNormalization":
             break
-        computed = [n for n in reader.inputs_of[at] if n and n not in reader.initializers
-                    and stored_name(reader, n, reader.consts.get(n)) not in reader.initializers]
+        computed = [n for n in reader.inputs_of[at]  # (an initializer shared through an Identity is one)
+                    if n and stored_name(reader, n, reader.consts.get(n)) not in reader.initializers]
         at = reader.makers.get(computed[0]) if len(computed) == 1 else None
     if at is None or reader.op_types[at] != "BatchNormalization":
         return {}
@@ -148,10 +148,10 @@ def _folded_by_torchscript(reader, norm):
     initializers it names ``onnx::BatchNormalization_12`` (or Identities of one of equal values)."""
     roles = {}
     for position, role in ((0, "weight"), (2, "literal"), (1, "gain")):
+        if not torchscript_folded(reader, norm.input[position]):
+            continue
         const = reader.consts.get(norm.input[position])
         tensor = stored_name(reader, norm.input[position], const)
-        if not tensor.startswith("onnx::") or tensor not in reader.initializers or const is None or not const.dims:
-            continue
         if role == "weight" and len(const.dims) >= 3 and const.dims[0] == 1:
             roles[tensor] = role
         elif role == "gain" and len(const.dims) == 1:

@@ -71,7 +71,7 @@ class Constants(dict):
         self.reader = reader
         self.pending = {}  # output name -> the index of the node giving it, not evaluated yet
         # output name -> the index of a node the walk passes that gives it from constants and the shape of a computed
-        # tensor (a Shape the walk visits): pending once the walk has passed it (see passed)
+        # tensor (a Shape the walk visits): pending once the walk has passed it (see waiting)
         self.later = {}
         self.folded = 0  # elements read and made by constant folding (see constants.MAX_FOLDED_ELEMENTS)
         # one Const for each distinct small Constant tensor (its bytes) and each distinct shape (dims, stored):
@@ -84,26 +84,29 @@ class Constants(dict):
         self.alike = {}  # (the results of constants.evaluate, outputs, stored, sources) -> the Consts made of them
 
     def __contains__(self, name):
-        return dict.__contains__(self, name) or name in self.pending or (name in self.later and self.passed(name))
+        return dict.__contains__(self, name) or self.waiting(name)
 
     def __missing__(self, name):
-        if name in self.pending or (name in self.later and self.passed(name)):
+        if self.waiting(name):
             self.resolve(name)
             return dict.__getitem__(self, name)
         raise KeyError(name)
 
     def get(self, name, default=None):
         found = dict.get(self, name)
-        if found is None and (name in self.pending or (name in self.later and self.passed(name))):
+        if found is None and self.waiting(name):
             self.resolve(name)
             found = dict.get(self, name)
         return default if found is None else found
 
-    def passed(self, name):
-        """Whether ``name`` (in :attr:`later`) is given by a node before the one the walk visits: if so, it is
-        pending from now, as the walk would have deferred it when it passed that node."""
-        at = self.later[name]
-        if at >= self.reader.index:
+    def waiting(self, name):
+        """Whether ``name`` is a constant not evaluated yet: pending, or in :attr:`later` and given by a node
+        before the one the walk visits (pending from now, as the walk would have deferred it when it passed that
+        node)."""
+        if name in self.pending:
+            return True
+        at = self.later.get(name)
+        if at is None or at >= self.reader.index:
             return False
         for output in self.reader.outputs_of[at]:
             if self.later.pop(output, None) is not None and not dict.__contains__(self, output):
@@ -143,7 +146,7 @@ class Constants(dict):
             if op_types[at] in DIMS_FROM_FIRST:
                 inputs = inputs[:1]
             for source in inputs:
-                if source in pending or (source in self.later and self.passed(source)):
+                if self.waiting(source):
                     if pending[source] >= at:  # graph order is the order of evaluation
                         raise reader.fail(reader.nodes[at], f"input '{shown(source)}' is not computed by any "
                                                             f"earlier node")

@@ -142,10 +142,10 @@ def looks_bn_folded(graph, ops=None, nodes=None):
     ops = [node.op_type for node in nodes] if ops is None else ops
     initializers = {tensor.name for tensor in graph.initializer}
     normalized = {node.input[0] for node, op in zip(nodes, ops) if op == "BatchNormalization" and node.input} \
-        if "BatchNormalization" in ops else set()
+        if "BatchNormalization" in ops else ()
     return sum(1 for node, op in zip(nodes, ops)
                if op == "Conv" and len(node.input) > 2 and node.input[2] and node.input[1] in initializers
-               and node.input[1].startswith("onnx::") and not (normalized and node.output[0] in normalized))
+               and node.input[1].startswith("onnx::") and node.output[0] not in normalized)
 
 
 # aten.conv2d(x, %p_weight, %p_bias) or (x, %view_2, %p_bias): a weight computed from the module's (NF-ResNet's)

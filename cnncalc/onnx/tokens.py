@@ -154,9 +154,10 @@ def fourier_position(reader, node):
         return False
     width = value.shape[-1] if value.tokens else value.shape[1]
     attrs = attributes(conv)
-    bias = conv.input[2] if len(conv.input) > 2 else ""
-    bias = stored_name(reader, bias, reader.consts.get(bias)) if bias else ""  # shared through an Identity
-    if learned != {stored_name(reader, conv.input[1], weight), bias} or weight.dims[2:] != (1, 1) or weight.dims[0] != width \
+    # (by the initializers they are: one of equal values may be shared through an Identity)
+    bias = stored_name(reader, conv.input[2], reader.consts.get(conv.input[2])) if len(conv.input) > 2 else ""
+    if learned != {stored_name(reader, conv.input[1], weight), bias} or weight.dims[2:] != (1, 1) \
+            or weight.dims[0] != width \
             or weight.dims[1] % 2 or attrs.get("group", 1) != 1 or any(attrs.get("pads", [0])) \
             or any(v != 1 for key in ("strides", "dilations") for v in attrs.get(key, [1])) \
             or math.prod(out.dims[2:]) * width != math.prod(value.shape[1:]) or _products(reader, conv.input[0]):
