@@ -17,6 +17,7 @@ import math
 from . import (biases, cait, efficientformer2, levit, logits, multiscale, partitions, qkv_biases, reduction, rope,
                tinyvit, variants)
 from .names import region_name
+from .reshapes import reshaped_like
 from .tensors import Value, channels_last, elements, shape_text
 
 # the operators a region follows
@@ -151,8 +152,6 @@ def _set(reader, node, region, dims, position=0):
 
 def _step(reader, node, attrs, region, first=None):
     """Follow one node of the region; False when it is not one the region can take."""
-    from .reshapes import reshaped_like
-
     op = node.op_type
     inputs = [first.shape if first is not None and i == 0 else _dims(reader, name, region)
               for i, name in enumerate(node.input)]

@@ -49,12 +49,12 @@ def layer_keys(region, keys):
 def class_query(reader, node, attrs):
     """Whether ``node`` starts a class attention region (the Unsqueeze of q) or joins one (the Reshape of k or
     v into heads); False when it is neither."""
-    from .attention import Region, _step
-    from .tensors import Value
-
     value = reader.values.get(node.input[0]) if node.input and node.op_type in ("Unsqueeze", "Reshape") else None
     if value is None or value.gate is not None or not value.own:
         return False
+    from .attention import Region, _step
+    from .tensors import Value
+
     item, sources = reader.by_name.get(value.layer), reader.emitted_from.get(value.layer)
     if item is None or item["type"] not in ("fc", "linear") or reader.items[-1] is not item or not sources \
             or item.get("act") or len(reader.readers.get(node.input[0], [])) != 1:

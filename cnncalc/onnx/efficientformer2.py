@@ -99,13 +99,13 @@ def _outputs(reader, layer):
 def start(reader, node, attrs):
     """Whether ``node``, a Reshape of a 1x1 conv's map into N x heads x d x HW, starts (q) or joins (k, v) an
     Attention2d region; False when it is not one."""
-    from . import attention as base
-    from .reshapes import _reshaped
-
     value = reader.values.get(node.input[0]) if node.op_type == "Reshape" and len(node.input) == 2 else None
     if value is None or value.gate is not None or value.layout is not None or value.tokens or not value.own \
             or len(value.shape) != 4:
         return False
+    from . import attention as base
+    from .reshapes import _reshaped
+
     const = reader.ahead(node.input[1])
     array = const.array() if const is not None else None
     target = None if array is None else _reshaped(value.shape, array.reshape(-1).tolist(), attrs.get("allowzero", 0))

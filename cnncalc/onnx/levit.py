@@ -17,11 +17,11 @@ OPERATORS = ("BatchNormalization", "HardSwish")
 def start(reader, node, attrs):
     """Whether ``node`` -- a Reshape into heads of a ``bn`` that normalises a ``linear``'s tokens -- starts a
     region with both layers in it."""
-    from . import attention as base
-
     value = reader.values.get(node.input[0]) if node.op_type == "Reshape" and node.input else None
     if value is None or value.gate is not None or not value.tokens or value.layout is not None:
         return False
+    from . import attention as base
+
     target = reader.consts.get(node.input[1]) if len(node.input) > 1 else None
     target = target.array() if target is not None else None
     norm = reader.by_name.get(value.layer)

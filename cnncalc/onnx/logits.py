@@ -20,13 +20,13 @@ OPERATORS = ("MatMul", "Add")
 def split_qkv(reader, node, attrs):
     """Whether ``node`` -- a Split of a 1x1 conv's N x 3E x H x W output on the channels into q, k and v,
     each read by a Reshape into heads -- starts a region with the conv in it."""
-    from . import attention as base
-    from .variants import _projected_region
-
     value = reader.values.get(node.input[0]) if node.op_type == "Split" and node.input else None
     if value is None or value.gate is not None or value.layout is not None or value.tokens or len(value.shape) != 4 \
             or attrs.get("axis", 0) % 4 != 1 or len(node.output) != 3:
         return False
+    from . import attention as base
+    from .variants import _projected_region
+
     item, sources = reader.by_name.get(value.layer), reader.emitted_from.get(value.layer)
     if (not value.own or item is None or item["type"] != "conv" or item.get("kernel") != 1 or not sources
             or reader.items[-1] is not item or item.get("act") or item.get("pad", 0)
@@ -45,12 +45,12 @@ def split_qkv(reader, node, attrs):
 def step(reader, node, attrs, region, inputs, consts):
     """Follow a MatMul of the queries by an embedding table, or the Add of two logits; False when ``node``
     is neither (the region's own steps try)."""
-    from . import attention as base
-    from . import small
-
     tables = region.logits_tables
     if tables is None or region.head_dim is None or region.value_dim is not None:
         return False
+    from . import attention as base
+    from . import small
+
     if node.op_type == "Add":
         if len(inputs) != 2 or any(d is None for d in inputs) or not tables:
             return False

@@ -184,12 +184,12 @@ def relative_product(reader, node, region, a, const, name):
 def start(reader, node, attrs):
     """The Unsqueeze of N x D tokens to 1 x 1 x N x D whose every reader slices it (the start of a ``Pool`` on
     3-D tokens): a region of kind "pool" is followed from here."""
-    from . import attention as base
-
     value = reader.values.get(node.input[0]) if node.op_type == "Unsqueeze" and node.input else None
     if value is None or value.gate is not None or not value.tokens or value.layout is not None \
             or len(value.shape) != 3:
         return False
+    from . import attention as base
+
     given = reader.ahead(node.input[1]) if len(node.input) > 1 else None
     axes = given.array().reshape(-1).tolist() if given is not None and given.array() is not None \
         else attrs.get("axes")

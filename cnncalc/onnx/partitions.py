@@ -69,11 +69,11 @@ def _split(shape, target):
 
 def visit(reader, node, attrs):
     """Whether ``node`` is a step of a partition or departition (and was read here)."""
-    from .reshapes import _reshaped
-
     op = node.op_type
     if op not in ("Reshape", "Transpose") or not node.input or node.input[0] not in reader.values:
         return False
+    from .reshapes import _reshaped
+
     value = reader.values[node.input[0]]
     target = perm = None
     if op == "Reshape":

@@ -35,13 +35,13 @@ def _reader_op(reader, name, op):
 def join(reader, node, attrs):
     """A node reading the tokens a region's q projection read that starts its keys and values: the Transpose to
     the map of the reduction conv, or the k/v projection itself (r = 1); it joins the region."""
-    from .attention import _step
-
     if node.op_type not in ("Transpose", "MatMul") or not node.input:
         return False
     region = _waiting(reader, node.input[0])
     if region is None:
         return False
+    from .attention import _step
+
     source = reader.values[region.source]
     dims = source.shape
     if len(dims) != 3 or source.layout is not None:

@@ -7,7 +7,7 @@ Slices or a Split, QK^T and AV as Einsum).
 
 import math
 
-from . import attention as base, efficientformer2, levit, logits, multiscale, tinyvit
+from . import attention as base, efficientformer2, levit, linear, logits, multiscale, partitions, separable, small, tinyvit
 from .biases import fitted, position_keys
 from .derived import copy_of
 from .qkv_biases import class_relative
@@ -20,8 +20,6 @@ OPERATORS = ("ReduceL2", "Clip", "Expand", "Div", "Mul", "Einsum") + multiscale.
 def start(reader, node, attrs):
     """Whether ``node`` was read here before any region: a step of a partition, or the q/k/v split that
     starts attention in one."""
-    from . import linear, partitions, separable
-
     return (linear.start(reader, node, attrs) or partitions.visit(reader, node, attrs)
             or separable.start(reader, node, attrs) or partitioned_qkv(reader, node, attrs)
             or conv_qkv(reader, node, attrs) or logits.split_qkv(reader, node, attrs)
@@ -107,8 +105,6 @@ def cosine_keys(region, keys, heads):
 def cosine(reader, node, attrs, region, inputs, consts):
     """The dims after a step of scaled cosine attention (q and k divided by their L2 norm over the head
     width, clamped; the scores times a learned logit scale per head), or None when the node is not one."""
-    from . import small
-
     op, dims = node.op_type, inputs[0]
     if op == "ReduceL2":
         given = consts[1].array() if len(consts) > 1 and consts[1] is not None else None
@@ -179,11 +175,9 @@ def partitioned_qkv(reader, node, attrs):
     """The Slices (or Split) of MaxViT's q/k/v projection, a linear on a partitioned map (see
     :mod:`.partitions`): the projection joins a region started here, from the map it projects. False when
     ``node`` is not one."""
-    from .partitions import Partitioned
-
     name = node.input[0] if node.input else ""
     value = reader.values.get(name)
-    if node.op_type not in ("Slice", "Split") or value is None or not isinstance(value.layout, Partitioned):
+    if node.op_type not in ("Slice", "Split") or value is None or not isinstance(value.layout, partitions.Partitioned):
         return False
     item = reader.by_name.get(value.layer)
     sources = reader.emitted_from.get(value.layer)
@@ -242,11 +236,11 @@ def widened(value, tokens, region):
 def conv_qkv(reader, node, attrs):
     """The Reshape of a 1x1 conv's output N x 3E x H x W into N x heads x 3d x HW, read by the Slices (or a
     Split) of q, k and v (timm's Attention2d): the conv joins a region started here, from the map it reads."""
-    from .reshapes import _reshaped
-
     value = reader.values.get(node.input[0]) if node.op_type == "Reshape" and node.input else None
     if value is None or value.gate is not None or value.layout is not None or value.tokens or len(value.shape) != 4:
         return False
+    from .reshapes import _reshaped
+
     item, sources = reader.by_name.get(value.layer), reader.emitted_from.get(value.layer)
     if (not value.own or item is None or item["type"] != "conv" or item.get("kernel") != 1
             or reader.items[-1] is not item or item.get("act") or not sources or item.get("pad", 0)
