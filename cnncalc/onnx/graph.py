@@ -250,17 +250,6 @@ class GraphReader:
             path = torch_scope(folder + "/_")[0]
             self.scope_count[path] = self.scope_count.get(path, 0) + count
 
-    def from_initializers(self):
-        """The tensors computed from an initializer (through anything but a Shape; and what a Loop or If gives,
-        whose body reads names it does not list): the others have no sources. Found when first asked for."""
-        found = self.__dict__.get("tainted")
-        if found is None:
-            found = self.tainted = set(self.stored)
-            for op, inputs, outputs in zip(self.op_types, self.inputs_of, self.outputs_of):
-                if op in loops.OPERATORS or (op != "Shape" and op != "Size" and not found.isdisjoint(inputs)):
-                    found.update(outputs)
-        return found
-
     # --- naming -----------------------------------------------------------------------------------
 
     def layer_name(self, node, weight=None, suffix="", op_name=None, fixed=None):

@@ -173,8 +173,8 @@ class Constants(dict):
         without evaluating them or the pending nodes they read: the sources of every evaluated constant they
         are computed from (a Shape reads none, a Constant has none)."""
         reader, pending = self.reader, self.pending
-        op_types, inputs_of, tainted = reader.op_types, reader.inputs_of, reader.from_initializers()
-        found, seen, stack = set(), set(), [name for name in names if name in tainted]  # the others have none
+        op_types, inputs_of = reader.op_types, reader.inputs_of
+        found, seen, stack = set(), set(), list(names)
         while stack:
             name = stack.pop()
             if name in seen:
@@ -186,7 +186,7 @@ class Constants(dict):
                 continue
             at = pending.get(name)
             if at is not None and op_types[at] not in ("Shape", "Constant"):
-                stack.extend(name for name in inputs_of[at] if name in tainted)
+                stack.extend(inputs_of[at])
         return frozenset(found)
 
 
