@@ -357,8 +357,10 @@ def close(reader, node, name):
                                        f"and {cost.macs:,}")
     if flat:
         result = reduction.tokens_after(reader, region.start, name, result)
-    for key, other in list(reader.values.items()):
-        if is_region(other) and other.gate[1] is region and other.shape in (tokens.shape, value.shape):
+    for key, other in list(reader.values.items()):  # (is_region inlined: every value the walk has made)
+        gate = other.gate
+        if gate is not None and gate[0] == "region" and gate[1] is region \
+                and other.shape in (tokens.shape, value.shape):
             reader.values[key] = result if key == name else result.passed_on()
 
 

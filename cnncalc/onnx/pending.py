@@ -83,8 +83,11 @@ class Constants(dict):
         self.results = {}
         self.alike = {}  # (the results of constants.evaluate, outputs, stored, sources) -> the Consts made of them
 
+    # `name in self.pending or name in self.later and self.waiting(name)` below is waiting(name) without a call
+    # for a name in neither: most of the names asked for
+
     def __contains__(self, name):
-        return dict.__contains__(self, name) or self.waiting(name)
+        return dict.__contains__(self, name) or name in self.pending or name in self.later and self.waiting(name)
 
     def __missing__(self, name):
         if self.waiting(name):
@@ -94,7 +97,7 @@ class Constants(dict):
 
     def get(self, name, default=None):
         found = dict.get(self, name)
-        if found is None and self.waiting(name):
+        if found is None and (name in self.pending or name in self.later and self.waiting(name)):
             self.resolve(name)
             found = dict.get(self, name)
         return default if found is None else found
@@ -129,11 +132,11 @@ class Constants(dict):
     def resolve(self, name):
         """Evaluate the pending node giving ``name``, after the pending nodes it reads, in graph order (a
         node is evaluated after every node it reads: they come before it in the graph)."""
-        reader, pending = self.reader, self.pending
+        reader, pending, later = self.reader, self.pending, self.later
         op_types, inputs_of, outputs_of = reader.op_types, reader.inputs_of, reader.outputs_of
         first = pending[name]
         inputs = inputs_of[first]
-        if not any(source in pending or source in self.later for source in inputs):  # evaluated: it alone
+        if not any(source in pending or source in later for source in inputs):  # evaluated: it alone
             needed, stack = (first,), ()
         else:
             needed, stack = set(), [first]
@@ -146,7 +149,7 @@ class Constants(dict):
             if op_types[at] in DIMS_FROM_FIRST:
                 inputs = inputs[:1]
             for source in inputs:
-                if self.waiting(source):
+                if source in pending or source in later and self.waiting(source):
                     if pending[source] >= at:  # graph order is the order of evaluation
                         raise reader.fail(reader.nodes[at], f"input '{shown(source)}' is not computed by any "
                                                             f"earlier node")
