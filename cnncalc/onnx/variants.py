@@ -7,7 +7,8 @@ Slices or a Split, QK^T and AV as Einsum).
 
 import math
 
-from . import attention as base, efficientformer2, levit, linear, logits, multiscale, partitions, separable, small, tinyvit
+from . import (attention as base, efficientformer2, levit, linear, logits, multiscale, partitions, separable, small,
+               tinyvit)
 from .biases import fitted, position_keys
 from .derived import copy_of
 from .qkv_biases import class_relative
