@@ -23,6 +23,11 @@ from .numbers import read_rate
 DEVICES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "devices.yaml")
 PEAK_KEYS = ("fp64", "fp32", "tf32", "fp16", "bf16", "int8")
 INTEGER_DTYPES = ("int8",)  # their peaks are operations a second (TOPS), not FLOP/s
+
+
+def work_unit(dtype):
+    """What a peak at ``dtype`` counts: integer operations at int8 (a datasheet's TOPS), floating-point ones else."""
+    return "OP" if dtype in INTEGER_DTYPES else "FLOP"
 CUSTOM = "custom"  # the name of a device given only by --peak and --bandwidth
 _TABLE = []  # the device table, read once
 
@@ -53,8 +58,8 @@ class Device:
 
     @property
     def work_unit(self):
-        """What the peak counts: integer operations at int8 (a datasheet's TOPS), floating-point ones else."""
-        return "OP" if self.dtype in INTEGER_DTYPES else "FLOP"
+        """What the peak counts (see :func:`work_unit`)."""
+        return work_unit(self.dtype)
 
     @property
     def ridge(self):

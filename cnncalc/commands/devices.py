@@ -25,7 +25,7 @@ def devices(fmt):
     from ..render.data import csv_text, render_json
     from ..render.table import tabulate_table
     from ..render.units import rate_text, scaled
-    from ..roofline import INTEGER_DTYPES, PEAK_KEYS, device_table, plain
+    from ..roofline import PEAK_KEYS, device_table, plain, work_unit
 
     table = device_table()
     fmt = check_format(fmt)
@@ -47,8 +47,7 @@ def devices(fmt):
         rows.append([name] + peaks + [rate_text(entry["bandwidth"], "B/s"),
                                       "" if ridge is None else scaled(ridge.numerator, ridge.denominator, 1),
                                       entry["title"]])
-    headers = ["device"] + [f"{key}\n{'OP/s' if key in INTEGER_DTYPES else 'FLOP/s'}" for key in keys] + \
-        ["bandwidth", "ridge fp32\nFLOP/B", "what"]
+    headers = ["device"] + [f"{key}\n{work_unit(key)}/s" for key in keys] + ["bandwidth", "ridge fp32\nFLOP/B", "what"]
     aligns = ["left"] + ["right"] * (len(keys) + 2) + ["left"]
     emit(tabulate_table(rows, headers, aligns, fmt) + "\n\nPeaks are dense (no structured sparsity); int8 in "
          "integer operations a second (TOPS). Give --peak and --bandwidth for any other device.")

@@ -48,6 +48,13 @@ class Region:
         self.heads = self.value_dim = None  # of the scores, and of AV's values (narrower keys: LeViT)
         self.batch_norms, self.proj_act, self.stride = [], None, None  # LeViT's (see levit)
         self.logits_tables = None  # the sides of the map whose offsets BoTNet's logits embed (see logits)
+        # what the variants note as they follow it (each module says what its own mean)
+        self.talking, self.class_query = 0, False  # cait (and efficientformer2's talking heads)
+        self.kind, self.pools, self.pool_norms, self.pool_params = None, [], [], 0  # multiscale: pooling attention
+        self.keys_count, self.relative, self.gathered, self.residual = None, {}, set(), False  # multiscale
+        self.joined, self.reduction = False, None  # reduction: keys and values from a reduced map
+        self.query_stride, self.v_local, self.local, self.local_norm = None, None, None, False  # efficientformer2
+        self.rope, self.k_bias = None, 0  # rope, qkv_biases
 
 
 def is_region(value):
@@ -310,7 +317,7 @@ def close(reader, node, name):
     region.closed = True
     if region in reader.regions:
         reader.regions.remove(region)
-    if getattr(region, "kind", None) == "pool":
+    if region.kind == "pool":
         return multiscale.close_pool(reader, node, name, region)
     tokens = reader.values[region.source]
     value, flat = reduction.flattened(value, tokens)  # windows of a map whose result is tokens (Twins-SVT)

@@ -54,7 +54,7 @@ def inline_index(reader, name, region):
     if const is None or const.sources or const.proto is None or const.proto.data_type not in (6, 7) \
             or not region.window or elements(const.dims) != region.window * (
                 reader.values[region.source].shape[1] if region.stride else region.keys_count
-                if getattr(region, "query_stride", None) else region.window):  # M queries by N keys
+                if region.query_stride else region.window):  # M queries by N keys
         return 0
     return elements(const.dims)
 
@@ -126,7 +126,7 @@ def folded_bias(reader, region, name, dims):
     const = reader.consts[name]
     if region.head_dim is None or region.folded or len(dims) < 3 or not const.dims \
             or (dims[-1] != dims[-2] and region.stride is None  # m queries by n keys: LeViT's AttentionSubsample,
-                and not getattr(region, "query_stride", None)):  # EfficientFormerV2's Attention2dDownsample
+                and not region.query_stride):  # EfficientFormerV2's Attention2dDownsample
         return False
     heads, m, n = dims[-3], dims[-2], dims[-1]
     shape = tuple(d for d in const.dims if d != 1)

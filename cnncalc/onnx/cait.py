@@ -22,16 +22,16 @@ def product(reader, node, region, a, weight):
         return False
     region.macs += math.prod(a[:-1]) * heads * heads
     region.params += elements(weight.dims)
-    region.talking = getattr(region, "talking", 0) + 1
+    region.talking += 1
     return _set(reader, node, region, a) or True
 
 
 def layer_keys(region, keys):
     """``queries: class`` for a class attention region; ``talking_heads: true`` when the region mixed its scores
     across the heads twice (before and after the softmax): return the params of those two Linears."""
-    if getattr(region, "class_query", False):
+    if region.class_query:
         keys["queries"] = "class"
-    count = getattr(region, "talking", 0)
+    count = region.talking
     if not count:
         return 0
     heads = region.heads
@@ -60,7 +60,7 @@ def class_query(reader, node, attrs):
             or item.get("act") or len(reader.readers.get(node.input[0], [])) != 1:
         return False
     if node.op_type == "Reshape":  # k or v of an open class region, projected from its tokens
-        region = next((r for r in reader.regions if getattr(r, "class_query", False) and r.source == sources[0]),
+        region = next((r for r in reader.regions if r.class_query and r.source == sources[0]),
                       None)
         if region is None or not value.tokens:
             return False

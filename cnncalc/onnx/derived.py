@@ -22,6 +22,7 @@ their names and shapes, in a file without torch.export's records only.
 
 import re
 
+from .rope import notes as rope_notes
 from .tensors import elements, is_model_name, shape_text, stored_name
 
 FOLDED_FROM = "pkg.onnxscript.optimizer.folded_from"
@@ -174,8 +175,6 @@ def notes(reader, spec):
     weights = folded_weights(reader)
     if weights:
         lines.append(_weight_note(weights))
-    from .rope import notes as rope_notes
-
     return lines + rope_notes(spec)
 
 

@@ -119,9 +119,9 @@ def start(reader, node, attrs):
     if query is not None:  # q from LocalGlobalQuery: those layers join, the region's source the map they read
         names, source = query[1] + names, query[2]
     at = next((i for i, item in enumerate(reader.items) if item["name"] == names[-1]), None)
-    region = next((r for r in reader.regions if getattr(r, "v_local", None) == 0 and r.source == source
+    region = next((r for r in reader.regions if r.v_local == 0 and r.source == source
                    and not r.closed and r.value_dim is None), None)
-    stride = getattr(region, "query_stride", None) or 1
+    stride = (region.query_stride if region is not None else None) or 1
     local = _local(reader, node.input[0], reader.items[at + 1:], c, stride) if at is not None and \
         at + 1 < len(reader.items) else (None, [])
     if local is None or [item["name"] for item in reader.items[at + 1 - len(names):at + 1]] != names \
@@ -158,7 +158,7 @@ def step(reader, node, attrs, region, inputs, consts):
     """A talking head (1x1 Conv heads -> heads of the scores) or the Add of v_local that closes the region."""
     from .attention import _set, close
 
-    if getattr(region, "v_local", None) is None:
+    if region.v_local is None:
         return False
     dims = inputs[0]
     if node.op_type == "Add":
@@ -180,14 +180,14 @@ def step(reader, node, attrs, region, inputs, consts):
     region.params += elements(weight.dims)
     if len(node.input) > 2 and node.input[2] and consts[2] is not None and consts[2].dims:
         region.params += elements(consts[2].dims)
-    region.talking = getattr(region, "talking", 0) + 1
+    region.talking += 1
     return _set(reader, node, region, dims) or True
 
 
 def layer_keys(region, keys):
     """``norm: bn`` (the BatchNorms after q, k and v) and ``v_local``; return the params they add to the
     projections' (the BatchNorms', and v_local's conv and its BatchNorm)."""
-    if getattr(region, "v_local", None) is None:
+    if region.v_local is None:
         return 0
     if not region.v_local or region.norms not in (0, region.projections[0]):
         return -1  # no v_local, or some projections normalised and not others: no attention layer gives it

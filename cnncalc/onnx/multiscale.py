@@ -42,12 +42,12 @@ def step(reader, node, attrs, region, inputs, consts):
 
     dims, op = inputs[0], node.op_type
     if op in ("Einsum", "Add", "ScatterND"):  # (only in a region that pooled q, k or v: MViT's)
-        return bool(getattr(region, "pools", None)) and relative_step(reader, node, attrs, region, inputs, consts)
+        return bool(region.pools) and relative_step(reader, node, attrs, region, inputs, consts)
     if op == "LayerNormalization":
         scale, bias = (consts[i] if len(consts) > i else None for i in (1, 2))
         if attrs.get("axis", -1) % len(dims) != len(dims) - 1 or scale is None or not scale.stored \
                 or elements(scale.dims) != dims[-1] or (bias is not None and elements(bias.dims) != dims[-1]) \
-                or not getattr(region, "pools", None):
+                or not region.pools:
             return False
         region.params += elements(scale.dims) + (elements(bias.dims) if bias is not None else 0)
         region.pool_params += elements(scale.dims) + (elements(bias.dims) if bias is not None else 0)
@@ -60,7 +60,7 @@ def step(reader, node, attrs, region, inputs, consts):
         return False
     kernel, stride, pads = window
     if op == "MaxPool":
-        if getattr(region, "kind", None) != "pool" or region.pools or len(node.output) != 1:
+        if region.kind != "pool" or region.pools or len(node.output) != 1:
             return False
     else:
         weight = consts[1] if len(consts) > 1 else None
@@ -70,9 +70,7 @@ def step(reader, node, attrs, region, inputs, consts):
     out = _out(dims[2:], kernel, stride, pads)
     if min(out) < 1:
         return False
-    region.__dict__.setdefault("pools", []).append((dims[2:], kernel, stride, pads, out))
-    region.__dict__.setdefault("pool_norms", [])
-    region.__dict__.setdefault("pool_params", 0)
+    region.pools.append((dims[2:], kernel, stride, pads, out))
     if op == "Conv":
         macs = dims[0] * dims[1] * elements(out) * elements(kernel)
         region.macs += macs
@@ -130,7 +128,7 @@ def scatter_update(reader, node, region, dims):
     it writes (MViT V2: ``attn[:, :, 1:, 1:] += rel_pos``, ``x[:, :, 1:] += q[:, :, 1:]``, as TorchScript writes
     them): an elementwise add, the same counts however its values are laid out; None for any other Reshape."""
     readers = [reader.nodes[at] for at in reader.readers.get(node.output[0], []) if at is not None]
-    if node.op_type != "Reshape" or not getattr(region, "pools", None) or not readers \
+    if node.op_type != "Reshape" or not region.pools or not readers \
             or any(user.op_type != "ScatterND" or list(user.input).index(node.output[0]) != 2 for user in readers):
         return None
     return dims
@@ -148,11 +146,11 @@ def relative_table(reader, node, region, name, axis):
         learned = [source for source in sorted(const.sources) if reader.initializers.get(source) is not None
                    and reader.initializers[source].data_type in (1, 10, 11, 16)]
         if learned == [name]:
-            region.__dict__.setdefault("gathered", set()).add(axis)
+            region.gathered.add(axis)
     if not learned:
         raise reader.unsupported(node, f"a relative position product with '{name}', a tensor with no position table "
                                        f"behind it that cnncalc can count")
-    tables = region.__dict__.setdefault("relative", {})
+    tables = region.relative
     for source in learned:
         if source not in tables:
             tables[source] = elements(reader.consts[source].dims)
@@ -166,7 +164,7 @@ def relative_product(reader, node, region, a, const, name):
 
     b = const.dims
     if not b or len(b) < 3 or len(a) < 2 or a[-1] != b[-2] or region.head_dim is None \
-            or not getattr(region, "pools", None):
+            or not region.pools:
         return False
     from .small import broadcast_shapes
 
@@ -234,7 +232,7 @@ def close_pool(reader, node, name, region):
 def layer_keys(reader, node, region, keys, tokens):
     """``grid``, ``pool_q``, ``pool_kv`` and ``pool_kernel`` of an attention region that pooled its q, k or v;
     returns the params of its pools (0 when it has none)."""
-    pools = getattr(region, "pools", None)
+    pools = region.pools
     if not pools:
         return 0
     count = tokens.shape[1]
@@ -249,7 +247,7 @@ def layer_keys(reader, node, region, keys, tokens):
                                        f"padding kernel//2, and a LayerNorm over the head width)")
     grid, kernel = grids.pop(), kernels.pop()
     extra = count - math.prod(grid)
-    queries, keys_count = region.window, getattr(region, "keys_count", None)
+    queries, keys_count = region.window, region.keys_count
     for_keys = [pool for pool in pools if extra + math.prod(pool[4]) == keys_count]
     for_queries = [pool for pool in pools if extra + math.prod(pool[4]) == queries]
     if len(pools) == 2 and (len(for_keys) != 2 or queries != count):
@@ -268,12 +266,12 @@ def layer_keys(reader, node, region, keys, tokens):
     keys["pool_kv"] = pair(for_keys[0][2])
     if kernel != (3, 3, 3):
         keys["pool_kernel"] = pair(kernel)
-    relative = getattr(region, "relative", {})
+    relative = region.relative
     if relative:
         keys["position"] = "decomposed"
-        if getattr(region, "gathered", None):
+        if region.gathered:
             keys["gathered"] = [axis for axis in "thw" if axis in region.gathered]
-    if getattr(region, "residual", False):
+    if region.residual:
         keys["residual_pool"] = True
     return region.pool_params + sum(relative.values())
 

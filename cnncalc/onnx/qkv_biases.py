@@ -59,7 +59,7 @@ def take_k_buffer(reader, layer, region):
 def k_bias_keys(region, keys):
     """``k_bias: buffer`` for a region whose projection's k bias is zeros held as a buffer; the width of the
     biases that are not params."""
-    width = getattr(region, "k_bias", 0)
+    width = region.k_bias
     if width:
         keys["k_bias"] = "buffer"
     return width

@@ -79,8 +79,7 @@ def _load(path, input, file):
     try:
         walk = GraphReader(model, file, input, path=str(path))
         spec = walk.spec()
-        ops, nodes = walk.op_types, walk.nodes  # each node's operator, read once from the protobuf message
-        for text in _export_notes(walk, spec, model.graph, ops, nodes):
+        for text in _export_notes(walk, spec):
             note(f"{file}: {text}")
         return spec
     except (IndexError, KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as err:
@@ -91,14 +90,14 @@ def _load(path, input, file):
             walk.release()
 
 
-def _export_notes(walk, spec, graph, ops, nodes):
+def _export_notes(walk, spec):
     """A line for each way the exporter left the counts otherwise than PyTorch's (a folded BN, folded or
     derived position biases and weights, zero biases removed)."""
     from .derived import notes as derived_notes
 
     texts = []
-    folded_convs = looks_bn_folded(graph, ops, nodes) if FOLDED_BN not in (spec.source or "") else 0
-    if folded_convs and "BatchNormalization" not in ops:
+    folded_convs = looks_bn_folded(walk) if FOLDED_BN not in (spec.source or "") else 0
+    if folded_convs and "BatchNormalization" not in walk.op_types:
         texts.append("no BatchNormalization node, and its convs have weights and biases named by the exporter "
                      "(onnx::Conv_...): likely exported with batch norm folded into the convs "
                      "(do_constant_folding=True or dynamo=True), so params count conv biases instead of BN; "
@@ -124,7 +123,7 @@ def _export_notes(walk, spec, graph, ops, nodes):
                      f"{'s' if len(gathered) > 1 else ''} as the rows it gathers from them (q x k x d for a table "
                      f"of (2*max(q, k)-1) x d: gathered): params count those rows, PyTorch the tables; MACs are "
                      f"the same (export with dynamo=False for PyTorch's params)")
-    removed = removed_biases(graph, ops, walk.consts, nodes)
+    removed = removed_biases(walk.graph, walk.op_types, walk.consts, walk.nodes)
     if removed[0]:
         texts.append(f"torch.export's optimizer removed the biases of {removed[0]} layer"
                      f"{'s' if removed[0] > 1 else ''} because they were all zeros ({removed[1]:,} params, first "
@@ -133,19 +132,17 @@ def _export_notes(walk, spec, graph, ops, nodes):
     return texts
 
 
-def looks_bn_folded(graph, ops=None, nodes=None):
-    """How many convs look as if a BatchNormalization was folded into them: a conv with a bias whose weight is an
-    initializer the exporter named (``onnx::Conv_12``, where a module's own parameter keeps its name,
-    ``layer1.0.conv1.weight``), and no BatchNormalization reading its output. VGG (no BN, named weights) has
-    none. ``ops``, ``nodes``: each node's operator and the nodes as a list, when already read."""
-    nodes = list(graph.node) if nodes is None else nodes
-    ops = [node.op_type for node in nodes] if ops is None else ops
-    initializers = {tensor.name for tensor in graph.initializer}
-    normalized = {node.input[0] for node, op in zip(nodes, ops) if op == "BatchNormalization" and node.input} \
+def looks_bn_folded(walk):
+    """How many convs of the graph ``walk`` read look as if a BatchNormalization was folded into them: a conv with
+    a bias whose weight is an initializer the exporter named (``onnx::Conv_12``, where a module's own parameter
+    keeps its name, ``layer1.0.conv1.weight``), and no BatchNormalization reading its output. VGG (no BN, named
+    weights) has none."""
+    ops, inputs_of = walk.op_types, walk.inputs_of  # as GraphReader.prepare read them
+    normalized = {inputs[0] for op, inputs in zip(ops, inputs_of) if op == "BatchNormalization" and inputs} \
         if "BatchNormalization" in ops else ()
-    return sum(1 for node, op in zip(nodes, ops)
-               if op == "Conv" and len(node.input) > 2 and node.input[2] and node.input[1] in initializers
-               and node.input[1].startswith("onnx::") and node.output[0] not in normalized)
+    return sum(1 for op, inputs, outputs in zip(ops, inputs_of, walk.outputs_of)
+               if op == "Conv" and len(inputs) > 2 and inputs[2] and inputs[1] in walk.initializers
+               and inputs[1].startswith("onnx::") and outputs[0] not in normalized)
 
 
 # aten.conv2d(x, %p_weight, %p_bias) or (x, %view_2, %p_bias): a weight computed from the module's (NF-ResNet's)

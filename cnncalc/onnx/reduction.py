@@ -22,8 +22,8 @@ OPERATORS = ("Conv", "LayerNormalization")
 def _waiting(reader, name):
     """The open region whose source is ``name`` and that has only its q projection so far, else None."""
     return next((r for r in reader.followed if r.source == name and not r.closed and r.head_dim is None
-                 and len(r.projections) == 1 and getattr(r, "kind", None) is None
-                 and not getattr(r, "reduction", None) and not getattr(r, "joined", False)), None)
+                 and len(r.projections) == 1 and r.kind is None
+                 and not r.reduction and not r.joined), None)
 
 
 def _reader_op(reader, name, op):
@@ -65,9 +65,9 @@ def step(reader, node, attrs, region, inputs, consts):
     from .attention import _set
 
     dims = inputs[0]
-    if not getattr(region, "joined", False) or dims is None or region.head_dim is not None:
+    if not region.joined or dims is None or region.head_dim is not None:
         return False
-    reduction = getattr(region, "reduction", None)
+    reduction = region.reduction
     if node.op_type == "LayerNormalization":
         scale, bias = (consts[i] if len(consts) > i else None for i in (1, 2))
         if reduction is None or reduction["norm"] or attrs.get("axis", -1) % len(dims) != len(dims) - 1 \
@@ -97,7 +97,7 @@ def step(reader, node, attrs, region, inputs, consts):
 def layer_keys(reader, node, region, keys, tokens):
     """``reduce`` (and ``grid``) of a region whose keys and values were reduced; returns the params of the conv and
     its LayerNorm (0 for any other region)."""
-    reduction = getattr(region, "reduction", None)
+    reduction = region.reduction
     if reduction is None:
         return 0
     sides, ratio = reduction["sides"], reduction["ratio"]

@@ -52,7 +52,7 @@ def step(reader, node, region, inputs, consts):
 def layer_keys(reader, region, keys, tokens):
     """``rope: table`` (this layer holds the table: its elements buffers) or ``shared`` for a region that rotated
     q and k; ``class_token: true`` when the table covers all tokens but the first."""
-    found = getattr(region, "rope", None)
+    found = region.rope
     if found is None:
         return
     name, table = found

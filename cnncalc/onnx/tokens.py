@@ -10,7 +10,7 @@ the tokens ``meantokens``. Each function returns whether it read the node.
 
 import math
 
-from .tensors import Value, attributes, channels_last, elements
+from .tensors import Value, attributes, channels_last, elements, initializer_kind, stored_name
 
 # tokens held N x D x T, the token axis last: a Linear on them mixes the tokens (MLP-Mixer; ``over: tokens``)
 TRANSPOSED = (0, 2, 1)
@@ -126,8 +126,6 @@ def fourier_position(reader, node):
     to the width D): ``posembed`` with ``fourier: F`` (the conv's 2F*D + D params, its MACs on every position,
     as PyTorch counts them). False when the Add is not one; a constant computed any other way with a learned
     tensor or a product in it is refused."""
-    from .tensors import initializer_kind, stored_name
-
     computed = [n for n in node.input if n in reader.values]
     if len(computed) != 1 or len(node.input) != 2:
         return False

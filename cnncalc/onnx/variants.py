@@ -70,7 +70,7 @@ def layer_keys(reader, node, region, tokens):
     table = 0
     if not tokens.tokens and region.logits_tables and math.prod(tokens.shape[2:]) == region.window:
         table = logits.layer_keys(region, keys)  # BoTNet's attention over the whole map (H x W, any H and W)
-    elif getattr(region, "query_stride", None):  # EfficientFormerV2's queries from every s-th position
+    elif region.query_stride:  # EfficientFormerV2's queries from every s-th position
         table = efficientformer2.position_keys(reader, region, keys, heads)
     elif not tokens.tokens:  # windows of a map (Swin; the 3-D Swin's of T x H x W)
         side = math.isqrt(region.window or 0)
@@ -221,9 +221,9 @@ def widened(value, tokens, region):
     """The channels of a region's result ``value`` read outside it: the width of the ``tokens`` it started
     from, or more when only the channels of a map differ (an output projection that widens it: CoAtNet),
     or the width of M query tokens (LeViT's AttentionSubsample, MViT's pooled queries); 0 when it is neither."""
-    if getattr(region, "query_stride", None):  # EfficientFormerV2's local queries: the map of the queries
+    if region.query_stride:  # EfficientFormerV2's local queries: the map of the queries
         return value.shape[1] if len(value.shape) == 4 else 0
-    if region.stride is not None or getattr(region, "pools", None) or getattr(region, "class_query", False):
+    if region.stride is not None or region.pools or region.class_query:
         # fewer queries: strided, pooled (MViT), or the class token alone (CaiT)
         return value.shape[2] if len(value.shape) == 3 and value.shape[:2] == (1, region.window) else 0
     if value.shape == tokens.shape:

@@ -112,7 +112,7 @@ def explain(shape, channels, dim, heads, head_dim, count, windows, per_window, w
 def narrow_keys(lines, channels, dim, heads, key_dim, head_dim, count, projected, qkv, values, weights, biases,
                  windows, per_window, scores, proj, macs):
     """The explain lines of attention whose q and k are ``key_dim`` wide a head, v ``head_dim``."""
-    pairs = f"{windows}*{heads}*{per_window}*{per_window}" if windows > 1 else f"{heads}*{per_window}*{per_window}"
+    pairs = map_text(windows, heads, per_window)
     changed = {
         "params = Q,K,V": ("params", f"params = Q,K weights 2*C*heads*k + V weights C*E + output projection E*C"
                                      f"{' + biases' if biases else ''} = 2*{channels}*{heads}*{key_dim} + "
