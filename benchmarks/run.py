@@ -20,6 +20,9 @@ import tempfile
 import time
 
 
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository this script is in
+
+
 def cnncalc_command():
     script = os.path.join(os.path.dirname(sys.executable), "cnncalc")
     if os.path.exists(script):
@@ -162,8 +165,7 @@ def exported_figures(cnncalc, folders, runs, against=None):
     ConvNeXt, ViT, Swin, video models...): the whole process, median wall time and least CPU time (user + system,
     what a busy machine changes least) of ``runs``; each must be under 0.3 s. ``against``: the root of another
     checkout, whose cnncalc is run in turns with this one (its least CPU time beside ours)."""
-    files = [os.path.join(folder, f) for folder in folders for f in sorted(os.listdir(folder)) if f.endswith(".onnx")]
-    roots = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))] + ([against] if against else [])
+    files, roots = _exports(folders), _checkouts(against)
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         print("note: PYTHONDONTWRITEBYTECODE is set, so every run compiles cnncalc from source (~70 ms more); unset "
               "it for the figures an installed copy gives")
@@ -194,14 +196,23 @@ def exported_figures(cnncalc, folders, runs, against=None):
               f"{verdict}")
 
 
+def _exports(folders):
+    """The .onnx files of ``folders``, each folder's in name order."""
+    return [os.path.join(folder, f) for folder in folders for f in sorted(os.listdir(folder)) if f.endswith(".onnx")]
+
+
+def _checkouts(against):
+    """The roots whose cnncalc is run: this checkout's, then ``against`` when given."""
+    return [CHECKOUT] + ([against] if against else [])
+
+
 def instruction_figures(cnncalc, folders, against=None):
     """The instructions `report` executes on each .onnx file of ``folders`` (valgrind's callgrind, one run each):
     what a machine shared with other jobs changes not at all, where its time moves by half from one minute to
     the next. Slow (about 50 times a run), and needs valgrind; ``against`` as for exported_figures."""
     if not shutil.which("valgrind"):
         raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
-    files = [os.path.join(folder, f) for folder in folders for f in sorted(os.listdir(folder)) if f.endswith(".onnx")]
-    roots = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))] + ([against] if against else [])
+    files, roots = _exports(folders), _checkouts(against)
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     other = f" {'against':>14}" if against else ""
     print(f"\n{'exported model':40} {'instructions':>14}{other}  (callgrind, whole process)")
@@ -223,9 +234,8 @@ def _nodes(path):
     """How many nodes the graph of the .onnx file at ``path`` has (read by cnncalc, weights left out), or ''."""
     if not path.endswith(".onnx"):
         return ""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if root not in sys.path:
-        sys.path.insert(0, root)  # this checkout's cnncalc, the one timed
+    if CHECKOUT not in sys.path:
+        sys.path.insert(0, CHECKOUT)  # this checkout's cnncalc, the one timed
     try:
         from cnncalc.onnx.reader import read_model
 
